@@ -40,3 +40,22 @@ def replace(int old_checksum, const unsigned char[::1] old, const unsigned char[
     if n == 0:
         return old_checksum
     return mip6_csum_replace(<unsigned short>old_checksum, &old[0], &new[0], n)
+
+
+def checksum_batch(const unsigned char[::1] buf, const unsigned int[::1] offsets,
+                   const unsigned int[::1] lengths, unsigned short[::1] out):
+    """RFC 1071 checksums of many packets in one contiguous buffer, one C loop for the batch.
+
+    Packet i is buf[offsets[i]:offsets[i] + lengths[i]]; its checksum goes to out[i]. Every range is
+    checked against the buffer before any is summed (ValueError names the first bad one)."""
+    cdef Py_ssize_t n = offsets.shape[0], i
+    cdef size_t size = buf.shape[0]
+    if lengths.shape[0] != n or out.shape[0] < n:
+        raise ValueError("offsets, lengths and out must describe the same number of packets")
+    for i in range(n):
+        if <size_t>offsets[i] + <size_t>lengths[i] > size:
+            raise ValueError(f"packet {i} runs past the buffer")
+    cdef const unsigned char *base = &buf[0] if size else NULL
+    with nogil:
+        for i in range(n):
+            out[i] = <unsigned short>~mip6_csum_fold(mip6_csum_add(0, base + offsets[i], lengths[i]))

@@ -39,3 +39,16 @@ def replace(old_checksum: int, old, new) -> int:
     while s >> 16:
         s = (s & 0xFFFF) + (s >> 16)
     return ~s & 0xFFFF
+
+
+def checksum_batch(buf, offsets, lengths, out) -> None:
+    buf = memoryview(buf).cast("B") if not isinstance(buf, bytes) else buf
+    n = len(offsets)
+    if len(lengths) != n or len(out) < n:
+        raise ValueError("offsets, lengths and out must describe the same number of packets")
+    for i in range(n):
+        if int(offsets[i]) + int(lengths[i]) > len(buf):
+            raise ValueError(f"packet {i} runs past the buffer")
+    for i in range(n):
+        o = int(offsets[i])
+        out[i] = checksum(buf[o:o + int(lengths[i])])

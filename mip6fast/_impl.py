@@ -9,6 +9,8 @@ import os
 import warnings
 
 PURE_PYTHON = os.environ.get("MIP6FAST_PURE_PYTHON", "") == "1"
+# Sanitizer and benchmark runs set this: a missing compiled module is then an error, not a fallback.
+REQUIRE_COMPILED = os.environ.get("MIP6FAST_REQUIRE_COMPILED", "") == "1"
 FALLBACKS: dict = {}
 
 
@@ -17,6 +19,8 @@ def load(family: str):
         try:
             return importlib.import_module(f"mip6fast._{family}")
         except ImportError as exc:
+            if REQUIRE_COMPILED:
+                raise
             FALLBACKS[family] = repr(exc)
             warnings.warn(f"mip6fast: compiled {family} codec unavailable ({exc}); using pure Python",
                           RuntimeWarning, stacklevel=2)

@@ -72,3 +72,22 @@ def test_bad_arguments(ck):
         ck.replace(0, b"\0" * 3, b"\0" * 3)
     with pytest.raises(ValueError):
         ck.replace(0x10000, b"\0\0", b"\0\0")
+
+
+@given(st.lists(st.binary(max_size=300), min_size=1, max_size=40))
+def test_batch_matches_single(packets):
+    import numpy as np
+    buf = b"".join(packets)
+    lengths = np.array([len(p) for p in packets], dtype=np.uint32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.uint32)
+    for m in both("checksum"):
+        out = np.zeros(len(packets), dtype=np.uint16)
+        m.values[0].checksum_batch(buf, offsets, lengths, out)
+        assert out.tolist() == [ones_complement_checksum(p) for p in packets]
+
+
+def test_batch_rejects_ranges_past_the_buffer(ck):
+    import numpy as np
+    with pytest.raises(ValueError, match="packet 1 runs past"):
+        ck.checksum_batch(b"\0" * 10, np.array([0, 8], np.uint32), np.array([4, 4], np.uint32),
+                          np.zeros(2, np.uint16))
