@@ -126,11 +126,14 @@ def test_writer_refuses_timestamps_a_pcap_cannot_hold(bad, exc):
     assert writer.packets_written == 0
 
 
-@pytest.mark.parametrize("kwargs", [{"snaplen": 0}, {"snaplen": 2**32}, {"linktype": -1},
-                                    {"linktype": 2**32}])
-def test_writer_refuses_header_values_that_do_not_fit(kwargs):
-    with pytest.raises(ValueError):
-        PcapWriter(io.BytesIO(), **kwargs)
+@pytest.mark.parametrize("kwargs, exc", [({"snaplen": 0}, ValueError), ({"snaplen": 2**32}, ValueError),
+                                         ({"linktype": -1}, ValueError), ({"linktype": 2**32}, ValueError),
+                                         ({"snaplen": 1500.0}, TypeError), ({"linktype": 1.0}, TypeError)])
+def test_writer_refuses_header_values_that_do_not_fit(kwargs, exc):
+    buf = io.BytesIO()
+    with pytest.raises(exc):
+        PcapWriter(buf, **kwargs)
+    assert buf.getvalue() == b""
 
 
 def test_close_leaves_a_borrowed_file_open_and_refuses_later_writes():

@@ -111,8 +111,8 @@ class PcapWriter:
 
     def __init__(self, target: PathOrFile, linktype: int = LINKTYPE_RAW,
                  snaplen: int = DEFAULT_SNAPLEN, nanosecond: bool = True):
-        linktype = int(linktype)
-        snaplen = int(snaplen)
+        linktype = operator.index(linktype)
+        snaplen = operator.index(snaplen)
         if not 0 <= linktype <= _U32_MAX:
             raise ValueError(f"linktype {linktype} does not fit the 32-bit header field")
         if not 0 < snaplen <= _U32_MAX:
