@@ -357,8 +357,9 @@ def test_mutated_files_only_ever_raise_pcap_error(file, data):
         if how == "byte":
             raw[at] = data.draw(st.integers(0, 255))
         elif how == "u32":
-            raw[at:at + 4] = struct.pack("<I", data.draw(st.sampled_from(
-                [0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 262144, 262145, data.draw(st.integers(0, 2**32 - 1))])))
+            edges = [0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 262144, 262145]
+            value = data.draw(st.sampled_from(edges) | st.integers(0, 2**32 - 1))
+            raw[at:at + 4] = struct.pack(data.draw(st.sampled_from(["<I", ">I"])), value)
         elif how == "insert":
             raw[at:at] = data.draw(st.binary(min_size=1, max_size=8))
         else:

@@ -126,7 +126,8 @@ def test_truncated_packet_is_named_with_its_frame(tmp_path, keep, words):
 def test_malformed_packet_line_names_the_protocol_that_threw(tmp_path):
     path = write(tmp_path / "cut.pcap", [echo_request()[:40 + 3]])
     found = problems(path)
-    assert "frame 1: error [Malformed] icmpv6: Malformed Packet (Exception occurred) (_ws.malformed.expert)" in found
+    assert ("frame 1: error [Malformed] icmpv6: Malformed Packet (Exception occurred)"
+            " (_ws.malformed.expert)") in found
 
 
 @uses_tshark
