@@ -9,8 +9,8 @@
 #include "mip6_mh.h"
 
 /* Length byte and alignment (xn+y, measured from the start of the MH to the option's type byte) of the
- * known options: RFC 6275 §6.2.3 (BRA 2n), §6.2.4 (Alt-CoA 8n+6, so the address lands 8-aligned),
- * §6.2.5 (Nonce Indices 2n), §6.2.6 (BAD 8n+2, so the authenticator ends 8-aligned). */
+ * known options: RFC 6275 §6.2.4 (BRA 2n), §6.2.5 (Alt-CoA 8n+6, so the address lands 8-aligned),
+ * §6.2.6 (Nonce Indices 2n), §6.2.7 (BAD: "implicit" 8n+2 because it is last and the MH ends 8-aligned). */
 typedef struct mip6_mh_opt_rule {
     uint8_t len;
     uint8_t mod;
@@ -71,7 +71,7 @@ static int mip6_mh_parse_options(const uint8_t *buf, size_t start, size_t len, m
         olen = buf[off + 1];
         if (olen > len - off - 2)
             return mip6_fail(err, MIP6_EPARSE, "option_length", off + 1, "option runs past the end of the header");
-        /* PadN data is ignored on receipt (RFC 6275 §6.2.2 says receivers MUST ignore its contents). */
+        /* PadN data is ignored on receipt (RFC 6275 §6.2.3: receivers MUST ignore its contents). */
         if (type != MIP6_MHOPT_PADN) {
             mip6_mh_opt_t *opt;
 
@@ -83,7 +83,7 @@ static int mip6_mh_parse_options(const uint8_t *buf, size_t start, size_t len, m
                 if (off % rule->mod != rule->rem)
                     return mip6_fail(err, MIP6_EPARSE, "option_alignment", off, "option off its alignment");
             }
-            /* RFC 6275 §6.2.6: Binding Authorization Data, when present, MUST be the last option; the
+            /* RFC 6275 §6.2.7: Binding Authorization Data, when present, MUST be the last option; the
              * authenticator covers the message up to it, so anything after it is unauthenticated. */
             if (after_bad)
                 return mip6_fail(err, MIP6_EPARSE, "option_order", off, "option after Binding Authorization Data");
@@ -202,7 +202,7 @@ int mip6_mh_parse(const uint8_t *buf, size_t len, mip6_mh_t *out, mip6_err_t *er
 }
 
 /* Canonical padding of n bytes: Pad1 for exactly one, PadN with zero data otherwise (RFC 6275 §6.2.1-
- * §6.2.2), the same choice as RFC 8200 §4.2 makes for IPv6 options. */
+ * §6.2.3), the same choice as RFC 8200 §4.2 makes for IPv6 options. */
 static void mip6_mh_put_pad(uint8_t *p, size_t n)
 {
     if (n == 0)
@@ -304,7 +304,7 @@ int mip6_mh_build(const mip6_mh_t *in, uint8_t *out, size_t cap, mip6_err_t *err
         }
         if (opt->len && opt->data == NULL && opt->type != MIP6_MHOPT_BRA && opt->type != MIP6_MHOPT_NONCE)
             return mip6_mh_einval(err, "option_data", "missing");
-        /* RFC 6275 §6.2.6: Binding Authorization Data must be the last option; a receiver rejects
+        /* RFC 6275 §6.2.7: Binding Authorization Data must be the last option; a receiver rejects
          * anything else, so the builder refuses to write it. */
         if (i > 0 && in->options[i - 1].type == MIP6_MHOPT_BAD)
             return mip6_mh_einval(err, "option_order", "Binding Authorization Data must be the last option");

@@ -25,7 +25,7 @@ enum mip6_mh_type {
     MIP6_MH_BE   = 7  /* Binding Error */
 };
 
-/* Mobility option types, RFC 6275 §6.2.1-§6.2.6. */
+/* Mobility option types, RFC 6275 §6.2.2-§6.2.7. */
 enum mip6_mh_opt_type {
     MIP6_MHOPT_PAD1   = 0,
     MIP6_MHOPT_PADN   = 1,
@@ -87,7 +87,7 @@ MIP6_API int mip6_mh_parse(const uint8_t *buf, size_t len, mip6_mh_t *out, mip6_
 /* Build *in into out[0, cap). Returns the number of bytes written (a multiple of 8), MIP6_ESPACE when
  * cap is too small (nothing written), or MIP6_EINVAL with err->field naming the value the wire cannot
  * carry. Checksum and reserved bytes are written as zero; padding is canonical (Pad1 for one byte,
- * PadN otherwise, RFC 6275 §6.2.1-§6.2.2). */
+ * PadN otherwise, RFC 6275 §6.2.1-§6.2.3). */
 MIP6_API int mip6_mh_build(const mip6_mh_t *in, uint8_t *out, size_t cap, mip6_err_t *err);
 
 #endif

@@ -15,7 +15,7 @@ MAX_LEN = 2048  # (255 + 1) * 8: the 8-bit Header Len field's ceiling
 MAX_OPTIONS = 32  # non-padding options kept per message (docs/CODEC.md "Limits")
 
 BRR, HOTI, COTI, HOT, COT, BU, BA, BE = range(8)  # RFC 6275 §6.1.2-§6.1.9
-PAD1, PADN, BRA, ALTCOA, NONCE, BAD = range(6)  # RFC 6275 §6.2.1-§6.2.6
+PAD1, PADN, BRA, ALTCOA, NONCE, BAD = range(6)  # RFC 6275 §6.2.2-§6.2.7
 BU_FLAGS = 0xF000  # A 0x8000, H 0x4000, L 0x2000, K 0x1000 (§6.1.7)
 BA_FLAGS = 0x80  # K (§6.1.8)
 
@@ -24,7 +24,7 @@ BA_FLAGS = 0x80  # K (§6.1.8)
 BODY_MIN = {BRR: 2, HOTI: 10, COTI: 10, HOT: 18, COT: 18, BU: 6, BA: 6, BE: 18}
 
 # Known options: (length byte, alignment x, y) for xn+y measured from the MH start to the type byte
-# (RFC 6275 §6.2.3-§6.2.6).
+# (RFC 6275 §6.2.4-§6.2.7).
 OPTION_RULES = {BRA: (2, 2, 0), ALTCOA: (16, 8, 6), NONCE: (4, 2, 0), BAD: (12, 8, 2)}
 
 _U16 = struct.Struct(">H")
@@ -96,7 +96,7 @@ def _parse_options(data, off, end):
                     raise ParseError("wrong length for the option type", "option_length", off + 1)
                 if off % rule[1] != rule[2]:
                     raise ParseError("option off its alignment", "option_alignment", off)
-            # RFC 6275 §6.2.6: Binding Authorization Data is the last option.
+            # RFC 6275 §6.2.7: Binding Authorization Data is the last option.
             if after_bad:
                 raise ParseError("option after Binding Authorization Data", "option_order", off)
             if len(options) == MAX_OPTIONS:
@@ -284,7 +284,7 @@ def build(mh_type, fields, options):
 
 
 def _put_pad(out, pos, n):
-    # Canonical padding (RFC 6275 §6.2.1-§6.2.2): Pad1 (a zero byte, already there) for one byte,
+    # Canonical padding (RFC 6275 §6.2.1-§6.2.3): Pad1 (a zero byte, already there) for one byte,
     # PadN with zero data otherwise.
     if n >= 2:
         out[pos] = PADN
