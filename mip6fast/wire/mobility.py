@@ -360,6 +360,8 @@ def encode(msg: MobilityMessage):
     """A MobilityMessage -> its raw form ``(mh_type, fields, options)``."""
     if isinstance(msg, UnknownMobilityMessage):
         return (msg.mh_type, (msg.body,), ())
+    if not isinstance(msg, tuple(_MESSAGES.values())):
+        raise TypeError(f"not a mobility message: {type(msg).__name__}")
     options = tuple(_encode_option(opt) for opt in msg.options)  # type: ignore[attr-defined]
     if isinstance(msg, BindingRefreshRequest):
         fields: tuple = ()
@@ -373,10 +375,9 @@ def encode(msg: MobilityMessage):
         fields = (msg.sequence, flags, seconds_to_units(msg.lifetime))
     elif isinstance(msg, BindingAcknowledgement):
         fields = (msg.status, 0x80 if msg.key_management else 0, msg.sequence, seconds_to_units(msg.lifetime))
-    elif isinstance(msg, BindingError):
-        fields = (msg.status, msg.home_address.packed)
     else:
-        raise TypeError(f"not a mobility message: {type(msg).__name__}")
+        assert isinstance(msg, BindingError)
+        fields = (msg.status, msg.home_address.packed)
     return (msg.MH_TYPE, fields, options)
 
 
