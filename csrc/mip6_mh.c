@@ -70,7 +70,8 @@ static int mip6_mh_parse_options(const uint8_t *buf, size_t start, size_t len, m
             return mip6_fail(err, MIP6_EPARSE, "option", off, "truncated option");
         olen = buf[off + 1];
         if (olen > len - off - 2)
-            return mip6_fail(err, MIP6_EPARSE, "option_length", off + 1, "option runs past the end of the header");
+            return mip6_fail(err, MIP6_EPARSE, "option_length", off + 1,
+                             "option runs past the end of the header");
         /* PadN data is ignored on receipt (RFC 6275 §6.2.3: receivers MUST ignore its contents). */
         if (type != MIP6_MHOPT_PADN) {
             mip6_mh_opt_t *opt;
@@ -79,14 +80,16 @@ static int mip6_mh_parse_options(const uint8_t *buf, size_t start, size_t len, m
                 const mip6_mh_opt_rule_t *rule = &mip6_mh_opt_rules[type];
 
                 if (olen != rule->len)
-                    return mip6_fail(err, MIP6_EPARSE, "option_length", off + 1, "wrong length for the option type");
+                    return mip6_fail(err, MIP6_EPARSE, "option_length", off + 1,
+                                     "wrong length for the option type");
                 if (off % rule->mod != rule->rem)
                     return mip6_fail(err, MIP6_EPARSE, "option_alignment", off, "option off its alignment");
             }
             /* RFC 6275 §6.2.7: Binding Authorization Data, when present, MUST be the last option; the
              * authenticator covers the message up to it, so anything after it is unauthenticated. */
             if (after_bad)
-                return mip6_fail(err, MIP6_EPARSE, "option_order", off, "option after Binding Authorization Data");
+                return mip6_fail(err, MIP6_EPARSE, "option_order", off,
+                                 "option after Binding Authorization Data");
             if (out->n_options == MIP6_MH_MAX_OPTIONS)
                 return mip6_fail(err, MIP6_EPARSE, "option", off, "too many options");
             opt = &out->options[out->n_options++];

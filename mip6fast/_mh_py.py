@@ -158,7 +158,8 @@ def _option(opt):
         pair = tuple(value)
         if len(pair) != 2:
             raise ValueError("nonce_indices: expected (home_nonce_index, care_of_nonce_index)")
-        return opt_type, (_uint(pair[0], 16, "home_nonce_index"), _uint(pair[1], 16, "care_of_nonce_index")), None
+        indices = (_uint(pair[0], 16, "home_nonce_index"), _uint(pair[1], 16, "care_of_nonce_index"))
+        return opt_type, indices, None
     if opt_type == ALTCOA:
         return opt_type, None, _bytes(value, 16, "alternate_care_of_address")
     if opt_type == BAD:

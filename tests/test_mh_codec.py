@@ -204,6 +204,8 @@ def mh(mh_type, body=b"", options=b"", proto=59, header_len=None):
 BU_BODY = h("0001 0000 0000")  # options start at 12
 BA_BODY = h("00 00 0001 0000")
 SHORT = "mobility header shorter than 8 bytes"
+MISMATCH = "header length does not match the data"
+PAST_END = "option runs past the end of the header"
 
 PARSE_ERRORS = [
     # 1. fewer than 8 bytes
@@ -218,10 +220,10 @@ PARSE_ERRORS = [
     ("proto-before-len", mh(0, bytes(2), proto=6, header_len=9),
      "payload proto is not 59 (no next header)", "payload_proto", 0),
     # 3. header length against the data
-    ("len-says-16-have-8", mh(0, bytes(2), header_len=1), "header length does not match the data", "header_len", 1),
-    ("len-says-8-have-16", mh(1, bytes(10), header_len=0), "header length does not match the data", "header_len", 1),
-    ("nine-bytes", h("3b00000000000000 00"), "header length does not match the data", "header_len", 1),
-    ("len-255-have-8", mh(0, bytes(2), header_len=255), "header length does not match the data", "header_len", 1),
+    ("len-says-16-have-8", mh(0, bytes(2), header_len=1), MISMATCH, "header_len", 1),
+    ("len-says-8-have-16", mh(1, bytes(10), header_len=0), MISMATCH, "header_len", 1),
+    ("nine-bytes", h("3b00000000000000 00"), MISMATCH, "header_len", 1),
+    ("len-255-have-8", mh(0, bytes(2), header_len=255), MISMATCH, "header_len", 1),
     # 4. body below the type's minimum (RFC 6275 §9.2)
     ("hoti-8", mh(1, bytes(2)), "message shorter than its type's minimum", "header_len", 1),
     ("coti-8", mh(2, bytes(2)), "message shorter than its type's minimum", "header_len", 1),
@@ -234,11 +236,10 @@ PARSE_ERRORS = [
     ("padn-no-length", mh(5, BU_BODY, h("000000 01")), "truncated option", "option", 15),
     ("known-no-length", mh(5, BU_BODY, h("000000 05")), "truncated option", "option", 15),
     ("unknown-no-length", mh(0, bytes(2), h("00000000000000 80")), "truncated option", "option", 15),
-    ("padn-past-end", mh(5, BU_BODY, h("0103 0000")), "option runs past the end of the header", "option_length", 13),
-    ("unknown-past-end", mh(5, BU_BODY, h("7f ff 0000")), "option runs past the end of the header",
-     "option_length", 13),
+    ("padn-past-end", mh(5, BU_BODY, h("0103 0000")), PAST_END, "option_length", 13),
+    ("unknown-past-end", mh(5, BU_BODY, h("7f ff 0000")), PAST_END, "option_length", 13),
     # a known option whose length byte overruns: "past the end" is checked before "wrong length"
-    ("bra-past-end", mh(5, BU_BODY, h("0203 0000")), "option runs past the end of the header", "option_length", 13),
+    ("bra-past-end", mh(5, BU_BODY, h("0203 0000")), PAST_END, "option_length", 13),
     # known options with the wrong length byte
     ("bra-len-3", mh(6, BA_BODY, h("0203 000000")), "wrong length for the option type", "option_length", 13),
     ("bra-len-0", mh(6, BA_BODY, h("0200")), "wrong length for the option type", "option_length", 13),
@@ -253,7 +254,8 @@ PARSE_ERRORS = [
     # known options off their alignment
     ("bra-odd", mh(6, BA_BODY, h("00 0202 0000")), "option off its alignment", "option_alignment", 13),
     ("altcoa-at-12", mh(5, BU_BODY, h("0310") + ADDR1), "option off its alignment", "option_alignment", 12),
-    ("altcoa-at-16", mh(5, BU_BODY, h("01020000 0310") + ADDR1), "option off its alignment", "option_alignment", 16),
+    ("altcoa-at-16", mh(5, BU_BODY, h("01020000 0310") + ADDR1), "option off its alignment",
+     "option_alignment", 16),
     ("nonce-odd", mh(5, BU_BODY, h("00 0404 00010002")), "option off its alignment", "option_alignment", 13),
     ("bad-at-12", mh(5, BU_BODY, h("050c") + AUTH), "option off its alignment", "option_alignment", 12),
     ("bad-at-20", mh(5, BU_BODY, h("0106 000000000000 050c") + AUTH), "option off its alignment",
@@ -473,6 +475,8 @@ def raw_options(max_other=31):
 def raw_forms():
     opts = raw_options()
     bu_flags = st.integers(0, 15).map(lambda f: f << 12)
+    # an unknown type's body is 8n+2 bytes, so the whole header is a multiple of 8
+    unknown_bodies = st.integers(0, 40).flatmap(lambda n: st.binary(min_size=8 * n + 2, max_size=8 * n + 2))
     return st.one_of(
         st.tuples(st.just(0), st.just(()), opts),
         st.tuples(st.sampled_from([1, 2]), st.tuples(b8), opts),
@@ -480,9 +484,7 @@ def raw_forms():
         st.tuples(st.just(5), st.tuples(u16, bu_flags, u16), opts),
         st.tuples(st.just(6), st.tuples(u8, st.sampled_from([0, 0x80]), u16, u16), opts),
         st.tuples(st.just(7), st.tuples(u8, b16), opts),
-        st.tuples(st.integers(8, 0xFF),
-                  st.tuples(st.integers(0, 40).flatmap(lambda n: st.binary(min_size=8 * n + 2, max_size=8 * n + 2))),
-                  st.just(())),
+        st.tuples(st.integers(8, 0xFF), st.tuples(unknown_bodies), st.just(())),
     )
 
 

@@ -319,7 +319,8 @@ def test_decode_flags(codec):
 def test_build_rejects_layouts_the_wire_forbids(codec):
     # RFC 6275 §6.2.7: Binding Authorization Data last; docs/CODEC.md: at most 32 options.
     with pytest.raises(ValueError, match="option_order"):
-        codec.build(*encode(BindingUpdate(1, 4, options=[BindingAuthorizationData(AUTH), NonceIndices(1, 2)])))
+        codec.build(*encode(BindingUpdate(1, 4, options=[BindingAuthorizationData(AUTH),
+                                                         NonceIndices(1, 2)])))
     with pytest.raises(ValueError, match="options"):
         codec.build(*encode(BindingRefreshRequest([UnknownMobilityOption(0x20, b"")] * 33)))
 
@@ -363,4 +364,5 @@ def test_message_strategy_covers_every_class(cls):
                                  BindingAuthorizationData, UnknownMobilityOption])
 def test_option_strategy_covers_every_class(cls):
     find(mobility_options(), lambda o: isinstance(o, cls), settings=FIND)
-    find(mobility_messages(), lambda m: any(isinstance(o, cls) for o in getattr(m, "options", ())), settings=FIND)
+    find(mobility_messages(), lambda m: any(isinstance(o, cls) for o in getattr(m, "options", ())),
+         settings=FIND)

@@ -49,7 +49,7 @@ cdef extern from "mip6_mh.h":
         const uint8_t *body
         size_t body_len
         size_t n_options
-        mip6_mh_opt_t options[32]
+        mip6_mh_opt_t options[32]  # MIP6_MH_MAX_OPTIONS (Cython needs the literal here)
 
     size_t mip6_mh_body_min(uint8_t mh_type) nogil
     int mip6_mh_parse(const uint8_t *buf, size_t len, mip6_mh_t *out, mip6_err_t *err) nogil

@@ -121,7 +121,7 @@ class UnknownMobilityOption(MobilityOption):
     def __post_init__(self):
         option_type = uint(self.option_type, 8, "option_type")
         if option_type in _OPTIONS or option_type in (0, 1):
-            raise ValueError(f"option_type: {option_type} is a known option type (Pad1/PadN or a class of its own)")
+            raise ValueError(f"option_type: {option_type} is Pad1, PadN or a known option with its own class")
         data = any_bytes(self.data, "data")
         if len(data) > 255:
             raise ValueError(f"data: an option carries at most 255 bytes, got {len(data)}")
