@@ -1,0 +1,391 @@
+"""Mobility Header messages and options (RFC 6275 §6.1-6.2) as frozen, comparable objects.
+
+The codec (``CODEC``: the compiled ``mip6fast._mh`` or its twin) turns bytes into a "raw form" of plain
+ints and bytes (docs/CODEC.md, "mh"); ``decode`` and ``encode`` convert between that and the classes
+here. Objects normalise what they are given: addresses become ``IPv6Address``, lifetimes and the Binding
+Refresh Advice interval are in seconds rounded to what the 4-second wire unit carries
+(``_fields.lifetime_seconds``), flags become ``bool`` and options a tuple, so that
+``parse_mh(build_mh(m)) == m`` for every message ``m`` that can be built.
+
+Statuses stay plain ints (a status this module has no name for must survive a round trip); compare them
+with ``BindingAckStatus`` / ``BindingErrorStatus``, which are ``IntEnum``.
+
+What the objects do not check is the layout of the whole message: at most 32 options, Binding
+Authorization Data last (RFC 6275 §6.2.7), 2048 bytes in all. ``build_mh`` raises ``ValueError`` for those.
+"""
+from dataclasses import dataclass
+from enum import IntEnum
+from ipaddress import IPv6Address
+from typing import ClassVar, Dict, Iterable, Optional, Tuple, Type
+
+from .. import _impl
+from ._fields import any_bytes, fixed_bytes, ipv6, lifetime_seconds, seconds_to_units, uint
+
+CODEC = _impl.load("mh")
+
+__all__ = [
+    "CODEC", "BindingAckStatus", "BindingErrorStatus",
+    "MobilityOption", "BindingRefreshAdvice", "AlternateCareOfAddress", "NonceIndices",
+    "BindingAuthorizationData", "UnknownMobilityOption",
+    "MobilityMessage", "BindingRefreshRequest", "HomeTestInit", "CareOfTestInit", "HomeTest", "CareOfTest",
+    "BindingUpdate", "BindingAcknowledgement", "BindingError", "UnknownMobilityMessage",
+    "decode", "encode", "parse_mh", "build_mh",
+]
+
+
+class BindingAckStatus(IntEnum):
+    """Binding Acknowledgement status (RFC 6275 §6.1.8): below 128 the binding was accepted."""
+    ACCEPTED = 0
+    ACCEPTED_PREFIX_DISCOVERY_NECESSARY = 1
+    REASON_UNSPECIFIED = 128
+    ADMINISTRATIVELY_PROHIBITED = 129
+    INSUFFICIENT_RESOURCES = 130
+    HOME_REGISTRATION_NOT_SUPPORTED = 131
+    NOT_HOME_SUBNET = 132
+    NOT_HOME_AGENT_FOR_THIS_MOBILE_NODE = 133
+    DUPLICATE_ADDRESS_DETECTION_FAILED = 134
+    SEQUENCE_NUMBER_OUT_OF_WINDOW = 135
+    EXPIRED_HOME_NONCE_INDEX = 136
+    EXPIRED_CARE_OF_NONCE_INDEX = 137
+    EXPIRED_NONCES = 138
+    REGISTRATION_TYPE_CHANGE_DISALLOWED = 139
+    INVALID_CARE_OF_ADDRESS = 174
+
+
+class BindingErrorStatus(IntEnum):
+    """Binding Error status (RFC 6275 §6.1.9)."""
+    UNKNOWN_BINDING_FOR_HOME_ADDRESS_DESTINATION_OPTION = 1
+    UNRECOGNIZED_MH_TYPE = 2
+
+
+def _set(obj, name, value):
+    object.__setattr__(obj, name, value)  # frozen dataclass: normalise in __post_init__
+
+
+# --- options (RFC 6275 §6.2) -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MobilityOption:
+    """Base of the mobility options. Pad1 and PadN are not objects: the codec pads by itself."""
+    OPTION_TYPE: ClassVar[Optional[int]] = None
+
+
+@dataclass(frozen=True)
+class BindingRefreshAdvice(MobilityOption):
+    """Suggested refresh interval in seconds (RFC 6275 §6.2.4; 4-second units on the wire). BA only."""
+    OPTION_TYPE: ClassVar[Optional[int]] = 2
+    interval: int
+
+    def __post_init__(self):
+        _set(self, "interval", lifetime_seconds(self.interval, "interval"))
+
+
+@dataclass(frozen=True)
+class AlternateCareOfAddress(MobilityOption):
+    """Care-of address that replaces the packet's source (RFC 6275 §6.2.5). BU only."""
+    OPTION_TYPE: ClassVar[Optional[int]] = 3
+    address: IPv6Address
+
+    def __post_init__(self):
+        _set(self, "address", ipv6(self.address, "address"))
+
+
+@dataclass(frozen=True)
+class NonceIndices(MobilityOption):
+    """Nonce indices of the return routability exchange (RFC 6275 §6.2.6)."""
+    OPTION_TYPE: ClassVar[Optional[int]] = 4
+    home_nonce_index: int
+    care_of_nonce_index: int
+
+    def __post_init__(self):
+        _set(self, "home_nonce_index", uint(self.home_nonce_index, 16, "home_nonce_index"))
+        _set(self, "care_of_nonce_index", uint(self.care_of_nonce_index, 16, "care_of_nonce_index"))
+
+
+@dataclass(frozen=True)
+class BindingAuthorizationData(MobilityOption):
+    """96-bit authenticator (RFC 6275 §6.2.7); must be the last option of its message."""
+    OPTION_TYPE: ClassVar[Optional[int]] = 5
+    authenticator: bytes
+
+    def __post_init__(self):
+        _set(self, "authenticator", fixed_bytes(self.authenticator, 12, "authenticator"))
+
+
+@dataclass(frozen=True)
+class UnknownMobilityOption(MobilityOption):
+    """An option type this module does not know; skipped by receivers (RFC 6275 §6.2.1), kept here."""
+    option_type: int
+    data: bytes
+
+    def __post_init__(self):
+        option_type = uint(self.option_type, 8, "option_type")
+        if option_type in _OPTIONS or option_type in (0, 1):
+            raise ValueError(f"option_type: {option_type} is Pad1, PadN or a known option with its own class")
+        data = any_bytes(self.data, "data")
+        if len(data) > 255:
+            raise ValueError(f"data: an option carries at most 255 bytes, got {len(data)}")
+        _set(self, "option_type", option_type)
+        _set(self, "data", data)
+
+
+_OPTIONS: Dict[int, Type[MobilityOption]] = {
+    2: BindingRefreshAdvice, 3: AlternateCareOfAddress, 4: NonceIndices, 5: BindingAuthorizationData,
+}
+
+
+def _options(value: Iterable) -> Tuple[MobilityOption, ...]:
+    options = tuple(value)
+    for opt in options:
+        if not isinstance(opt, MobilityOption):
+            raise TypeError(f"options: expected MobilityOption objects, got {type(opt).__name__}")
+    return options
+
+
+def _decode_option(opt_type: int, value) -> MobilityOption:
+    if opt_type == 2:
+        return BindingRefreshAdvice(value * 4)
+    if opt_type == 3:
+        return AlternateCareOfAddress(value)
+    if opt_type == 4:
+        return NonceIndices(value[0], value[1])
+    if opt_type == 5:
+        return BindingAuthorizationData(value)
+    return UnknownMobilityOption(opt_type, value)
+
+
+def _encode_option(opt: MobilityOption):
+    if isinstance(opt, BindingRefreshAdvice):
+        return (2, seconds_to_units(opt.interval))
+    if isinstance(opt, AlternateCareOfAddress):
+        return (3, opt.address.packed)
+    if isinstance(opt, NonceIndices):
+        return (4, (opt.home_nonce_index, opt.care_of_nonce_index))
+    if isinstance(opt, BindingAuthorizationData):
+        return (5, opt.authenticator)
+    if isinstance(opt, UnknownMobilityOption):
+        return (opt.option_type, opt.data)
+    raise TypeError(f"not a mobility option: {type(opt).__name__}")
+
+
+# --- messages (RFC 6275 §6.1) ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MobilityMessage:
+    """Base of the Mobility Header messages; ``MH_TYPE`` is the MH Type field."""
+    MH_TYPE: ClassVar[Optional[int]] = None
+
+
+@dataclass(frozen=True)
+class BindingRefreshRequest(MobilityMessage):
+    """RFC 6275 §6.1.2: a correspondent or home agent asks the mobile node to refresh its binding."""
+    MH_TYPE: ClassVar[Optional[int]] = 0
+    options: Tuple[MobilityOption, ...] = ()
+
+    def __post_init__(self):
+        _set(self, "options", _options(self.options))
+
+
+@dataclass(frozen=True)
+class HomeTestInit(MobilityMessage):
+    """RFC 6275 §6.1.3: starts the home address test of return routability."""
+    MH_TYPE: ClassVar[Optional[int]] = 1
+    cookie: bytes
+    options: Tuple[MobilityOption, ...] = ()
+
+    def __post_init__(self):
+        _set(self, "cookie", fixed_bytes(self.cookie, 8, "cookie"))
+        _set(self, "options", _options(self.options))
+
+
+@dataclass(frozen=True)
+class CareOfTestInit(MobilityMessage):
+    """RFC 6275 §6.1.4: starts the care-of address test of return routability."""
+    MH_TYPE: ClassVar[Optional[int]] = 2
+    cookie: bytes
+    options: Tuple[MobilityOption, ...] = ()
+
+    def __post_init__(self):
+        _set(self, "cookie", fixed_bytes(self.cookie, 8, "cookie"))
+        _set(self, "options", _options(self.options))
+
+
+@dataclass(frozen=True)
+class HomeTest(MobilityMessage):
+    """RFC 6275 §6.1.5: the correspondent's answer to a Home Test Init."""
+    MH_TYPE: ClassVar[Optional[int]] = 3
+    nonce_index: int
+    cookie: bytes
+    keygen_token: bytes
+    options: Tuple[MobilityOption, ...] = ()
+
+    def __post_init__(self):
+        _set(self, "nonce_index", uint(self.nonce_index, 16, "nonce_index"))
+        _set(self, "cookie", fixed_bytes(self.cookie, 8, "cookie"))
+        _set(self, "keygen_token", fixed_bytes(self.keygen_token, 8, "keygen_token"))
+        _set(self, "options", _options(self.options))
+
+
+@dataclass(frozen=True)
+class CareOfTest(MobilityMessage):
+    """RFC 6275 §6.1.6: the correspondent's answer to a Care-of Test Init."""
+    MH_TYPE: ClassVar[Optional[int]] = 4
+    nonce_index: int
+    cookie: bytes
+    keygen_token: bytes
+    options: Tuple[MobilityOption, ...] = ()
+
+    def __post_init__(self):
+        _set(self, "nonce_index", uint(self.nonce_index, 16, "nonce_index"))
+        _set(self, "cookie", fixed_bytes(self.cookie, 8, "cookie"))
+        _set(self, "keygen_token", fixed_bytes(self.keygen_token, 8, "keygen_token"))
+        _set(self, "options", _options(self.options))
+
+
+@dataclass(frozen=True)
+class BindingUpdate(MobilityMessage):
+    """RFC 6275 §6.1.7. ``lifetime`` in seconds (0 = de-registration); flags A, H, L, K as booleans."""
+    MH_TYPE: ClassVar[Optional[int]] = 5
+    sequence: int
+    lifetime: int
+    ack: bool = False
+    home: bool = False
+    link_local: bool = False
+    key_management: bool = False
+    options: Tuple[MobilityOption, ...] = ()
+
+    def __post_init__(self):
+        _set(self, "sequence", uint(self.sequence, 16, "sequence"))
+        _set(self, "lifetime", lifetime_seconds(self.lifetime, "lifetime"))
+        for name in ("ack", "home", "link_local", "key_management"):
+            _set(self, name, bool(getattr(self, name)))
+        _set(self, "options", _options(self.options))
+
+
+@dataclass(frozen=True)
+class BindingAcknowledgement(MobilityMessage):
+    """RFC 6275 §6.1.8. ``status`` a plain int (see ``BindingAckStatus``); ``lifetime`` in seconds."""
+    MH_TYPE: ClassVar[Optional[int]] = 6
+    status: int
+    sequence: int
+    lifetime: int
+    key_management: bool = False
+    options: Tuple[MobilityOption, ...] = ()
+
+    def __post_init__(self):
+        _set(self, "status", int(uint(self.status, 8, "status")))
+        _set(self, "sequence", uint(self.sequence, 16, "sequence"))
+        _set(self, "lifetime", lifetime_seconds(self.lifetime, "lifetime"))
+        _set(self, "key_management", bool(self.key_management))
+        _set(self, "options", _options(self.options))
+
+    @property
+    def accepted(self) -> bool:
+        """Status values below 128 mean the binding was accepted (RFC 6275 §6.1.8)."""
+        return self.status < 128
+
+
+@dataclass(frozen=True)
+class BindingError(MobilityMessage):
+    """RFC 6275 §6.1.9. ``status`` a plain int (see ``BindingErrorStatus``)."""
+    MH_TYPE: ClassVar[Optional[int]] = 7
+    status: int
+    home_address: IPv6Address = IPv6Address("::")
+    options: Tuple[MobilityOption, ...] = ()
+
+    def __post_init__(self):
+        _set(self, "status", int(uint(self.status, 8, "status")))
+        _set(self, "home_address", ipv6(self.home_address, "home_address"))
+        _set(self, "options", _options(self.options))
+
+
+@dataclass(frozen=True)
+class UnknownMobilityMessage(MobilityMessage):
+    """An MH type this module does not know (answered with Binding Error status 2, RFC 6275 §9.2).
+
+    ``body`` is every byte after the 6-byte common part; it cannot be padded, so it is 8n+2 bytes long.
+    """
+    mh_type: int
+    body: bytes
+
+    def __post_init__(self):
+        mh_type = uint(self.mh_type, 8, "mh_type")
+        if mh_type in _MESSAGES:
+            raise ValueError(f"mh_type: {mh_type} is a known MH type ({_MESSAGES[mh_type].__name__})")
+        body = any_bytes(self.body, "body")
+        if len(body) % 8 != 2 or len(body) > 2042:
+            raise ValueError(f"body: must be 8n+2 bytes long and at most 2042, got {len(body)}")
+        _set(self, "mh_type", mh_type)
+        _set(self, "body", body)
+
+
+_MESSAGES: Dict[int, Type[MobilityMessage]] = {
+    0: BindingRefreshRequest, 1: HomeTestInit, 2: CareOfTestInit, 3: HomeTest, 4: CareOfTest,
+    5: BindingUpdate, 6: BindingAcknowledgement, 7: BindingError,
+}
+
+
+# --- raw form <-> objects ----------------------------------------------------------------------------
+
+def decode(raw) -> MobilityMessage:
+    """A raw form ``(mh_type, fields, options)`` (docs/CODEC.md) -> a MobilityMessage."""
+    mh_type, fields, raw_options = raw
+    if mh_type not in _MESSAGES:
+        return UnknownMobilityMessage(mh_type, fields[0])
+    options = tuple(_decode_option(t, v) for t, v in raw_options)
+    if mh_type == 0:
+        return BindingRefreshRequest(options)
+    if mh_type == 1:
+        return HomeTestInit(fields[0], options)
+    if mh_type == 2:
+        return CareOfTestInit(fields[0], options)
+    if mh_type == 3:
+        return HomeTest(fields[0], fields[1], fields[2], options)
+    if mh_type == 4:
+        return CareOfTest(fields[0], fields[1], fields[2], options)
+    if mh_type == 5:
+        sequence, flags, units = fields
+        return BindingUpdate(sequence, units * 4, ack=bool(flags & 0x8000), home=bool(flags & 0x4000),
+                             link_local=bool(flags & 0x2000), key_management=bool(flags & 0x1000),
+                             options=options)
+    if mh_type == 6:
+        status, flags, sequence, units = fields
+        return BindingAcknowledgement(status, sequence, units * 4, key_management=bool(flags & 0x80),
+                                      options=options)
+    status, home_address = fields
+    return BindingError(status, home_address, options)
+
+
+def encode(msg: MobilityMessage):
+    """A MobilityMessage -> its raw form ``(mh_type, fields, options)``."""
+    if isinstance(msg, UnknownMobilityMessage):
+        return (msg.mh_type, (msg.body,), ())
+    if not isinstance(msg, tuple(_MESSAGES.values())):
+        raise TypeError(f"not a mobility message: {type(msg).__name__}")
+    options = tuple(_encode_option(opt) for opt in msg.options)  # type: ignore[attr-defined]
+    if isinstance(msg, BindingRefreshRequest):
+        fields: tuple = ()
+    elif isinstance(msg, (HomeTestInit, CareOfTestInit)):
+        fields = (msg.cookie,)
+    elif isinstance(msg, (HomeTest, CareOfTest)):
+        fields = (msg.nonce_index, msg.cookie, msg.keygen_token)
+    elif isinstance(msg, BindingUpdate):
+        flags = ((0x8000 if msg.ack else 0) | (0x4000 if msg.home else 0)
+                 | (0x2000 if msg.link_local else 0) | (0x1000 if msg.key_management else 0))
+        fields = (msg.sequence, flags, seconds_to_units(msg.lifetime))
+    elif isinstance(msg, BindingAcknowledgement):
+        fields = (msg.status, 0x80 if msg.key_management else 0, msg.sequence, seconds_to_units(msg.lifetime))
+    else:
+        assert isinstance(msg, BindingError)
+        fields = (msg.status, msg.home_address.packed)
+    return (msg.MH_TYPE, fields, options)
+
+
+def parse_mh(data) -> MobilityMessage:
+    """One whole Mobility Header (bytes-like) -> a MobilityMessage; ``ParseError`` if malformed."""
+    return decode(CODEC.parse(data))
+
+
+def build_mh(msg: MobilityMessage) -> bytes:
+    """A MobilityMessage -> its Mobility Header bytes, checksum zero (the packet layer fills it)."""
+    return CODEC.build(*encode(msg))
