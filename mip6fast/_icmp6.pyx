@@ -9,11 +9,8 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from libc.stdint cimport int16_t, uint8_t, uint16_t, uint32_t
 from libc.string cimport memcpy
 
-from common cimport MIP6_EINVAL, MIP6_EPARSE, MIP6_OK, mip6_err_t
-from icmp6 cimport (
-    mip6_icmp6_build, mip6_icmp6_build_len, mip6_icmp6_has_options, mip6_icmp6_parse, mip6_icmp6_t,
-    mip6_nd_opt_t,
-)
+from common cimport MIP6_EINVAL, MIP6_OK, mip6_err_t
+from icmp6 cimport mip6_icmp6_build, mip6_icmp6_build_len, mip6_icmp6_parse, mip6_icmp6_t, mip6_nd_opt_t
 
 include "_errors.pxi"
 
@@ -214,7 +211,7 @@ cdef int _fill_options(mip6_icmp6_t *m, object options, list keep) except -1:
 
 
 def build(icmp_type, code, fields):
-    """Bytes of the ICMPv6 message ``(icmp_type, code, fields)`` (checksum zero); ValueError names a bad field."""
+    """Bytes of the message ``(icmp_type, code, fields)``, checksum zero; ValueError names a bad field."""
     cdef mip6_icmp6_t m
     cdef mip6_err_t err
     cdef list keep = []

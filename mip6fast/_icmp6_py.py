@@ -195,7 +195,7 @@ def _flags(v, bits, mask, field, names):
 
 
 def build(icmp_type, code, fields):
-    """Bytes of the ICMPv6 message ``(icmp_type, code, fields)`` (checksum zero); ValueError names a bad field."""
+    """Bytes of the message ``(icmp_type, code, fields)``, checksum zero; ValueError names a bad field."""
     t = _uint(icmp_type, 8, "icmp_type")
     code = _uint(code, 8, "code")
     f = tuple(fields)

@@ -89,7 +89,10 @@ VECTORS = [
 ]
 
 
-@pytest.mark.parametrize("msg,wire", VECTORS, ids=lambda v: type(v).__name__ if not isinstance(v, str) else "")
+VECTOR_IDS = [f"{i}-{type(m).__name__}" for i, (m, _) in enumerate(VECTORS)]
+
+
+@pytest.mark.parametrize("msg,wire", VECTORS, ids=VECTOR_IDS)
 def test_vectors_both_ways(codec, msg, wire):
     assert w.build_icmp6(msg).hex() == h(wire).hex()
     assert msg.to_bytes() == h(wire)

@@ -41,7 +41,10 @@ _MAX_OPTION_DATA = 255 * 8 - 2          # the length byte counts 8-octet units o
 # ---------------------------------------------------------------- helpers
 
 def solicited_node_multicast(addr) -> IPv6Address:
-    """The solicited-node multicast address of ``addr``: ff02::1:ff00:0/104 + its low 24 bits (RFC 4291 §2.7.1)."""
+    """The solicited-node multicast group of ``addr``: ff02::1:ff00:0/104 + its low 24 bits.
+
+    RFC 4291 §2.7.1; neighbour solicitations go there (RFC 4861 §7.2.2), DAD ones included.
+    """
     low = int(ipv6(addr, "addr")) & 0xFFFFFF
     return IPv6Address(int(IPv6Address("ff02::1:ff00:0")) | low)
 
@@ -545,7 +548,8 @@ def _encode_option(opt: NDOption) -> tuple:
     if isinstance(opt, _LinkLayerAddressOption):
         return (opt.OPTION_TYPE, opt.address)
     if isinstance(opt, PrefixInformation):
-        flags = (0x80 if opt.on_link else 0) | (0x40 if opt.autonomous else 0) | (0x20 if opt.router_address else 0)
+        flags = ((0x80 if opt.on_link else 0) | (0x40 if opt.autonomous else 0)
+                 | (0x20 if opt.router_address else 0))
         return (3, (opt.prefix_length, flags, opt.valid_lifetime, opt.preferred_lifetime, opt.prefix.packed))
     if isinstance(opt, MTUOption):
         return (5, opt.mtu)
