@@ -36,6 +36,7 @@ if not debug:
     core_cflags.append("-DNDEBUG")
 
 core_sources = sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "csrc", "*.c")))
+core_headers = sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "csrc", "*.h")))
 
 # Cython output is not held to -Wextra (its generated code has unused parameters by design).
 ext_cflags = opt + san_flags + ["-Wno-unused-function", "-Wno-unreachable-code"]
@@ -47,6 +48,7 @@ extensions = [
         sources=[os.path.relpath(pyx, HERE)],
         include_dirs=["csrc", numpy.get_include()],
         libraries=["mip6core"],
+        depends=core_sources + core_headers,  # relink when the C core changes
         extra_compile_args=ext_cflags,
         extra_link_args=ext_ldflags,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
@@ -55,7 +57,8 @@ extensions = [
 ]
 
 setup(
-    libraries=[("mip6core", {"sources": core_sources, "include_dirs": ["csrc"], "cflags": core_cflags})],
+    libraries=[("mip6core", {"sources": core_sources, "include_dirs": ["csrc"], "cflags": core_cflags,
+                             "obj_deps": {"": core_headers}})],
     ext_modules=cythonize(
         extensions,
         include_path=["mip6fast/includes", "mip6fast"],

@@ -150,6 +150,9 @@ static int parse_options(const uint8_t *buf, size_t len, size_t off, mip6_icmp6_
         case MIP6_ND_OPT_PREFIX_INFO:
             /* type, length, prefix length, L|A|R|reserved1, valid (4), preferred (4), reserved2 (4),
              * prefix (16): RFC 4861 §4.6.2; R flag RFC 6275 §7.2. */
+            /* RFC 4861 §4.6.2: 0..128. Refused here so whatever parses also builds. */
+            if (p[2] > 128)
+                return mip6_fail(err, MIP6_EPARSE, "prefix_length", off + 2, "prefix length over 128");
             opt->v.prefix.prefix_length = p[2];
             opt->v.prefix.flags = (uint8_t)(p[3] & MIP6_PI_FLAGS_MASK);
             opt->v.prefix.valid_lifetime = mip6_get32(p + 4);

@@ -57,6 +57,8 @@ def _options(data, off, end):
             raise ParseError("wrong length for the option type", "option_length", off + 1)
         if otype == 3:
             prefix_length, flags, valid, preferred, prefix = _PI.unpack_from(data, off + 2)
+            if prefix_length > 128:
+                raise ParseError("prefix length over 128", "prefix_length", off + 2)
             value = (prefix_length, flags & _PI_FLAGS, valid, preferred, prefix)
         elif otype == 5 or otype == 7:
             value = _I.unpack_from(data, off + 4)[0]

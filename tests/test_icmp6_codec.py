@@ -301,14 +301,15 @@ def test_option_limit(codec):
 
 
 @pytest.mark.parametrize("codec", CODECS)
-def test_prefix_length_over_128_parses_but_does_not_build(codec):
-    # docs/CODEC.md lists no parse check for it, so the raw form carries what the wire says; RFC 4861
-    # §4.6.2 gives 0..128, so build refuses more (ValueError, as for any value out of range).
+def test_prefix_length_over_128_is_a_parse_error(codec):
+    # RFC 4861 §4.6.2 gives 0..128; refusing more at parse keeps "whatever parses also builds", so the
+    # object layer never sees a value it would reject with a plain ValueError.
     data = with_options(133, "03 04 81 c0 00000001 00000002 00000000" + P1.hex())
-    raw = codec.parse(data)
-    assert raw == (133, 0, (((3, (129, 0xC0, 1, 2, P1)),),))
+    assert err_of(codec, data) == ("prefix length over 128", "prefix_length", 8 + 2)
+    ok = with_options(133, "03 04 80 c0 00000001 00000002 00000000" + P1.hex())
+    assert codec.parse(ok)[2][0][0][1][0] == 128
     with pytest.raises(ValueError, match="^prefix_length:"):
-        codec.build(*raw)
+        codec.build(133, 0, (((3, (129, 0xC0, 1, 2, P1)),),))
 
 
 # ---------------------------------------------------------------- build: ValueError / TypeError

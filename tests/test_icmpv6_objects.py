@@ -292,12 +292,14 @@ def test_parse_errors_come_through(codec):
     assert (info.value.field, info.value.offset) == ("option_length", 9)
 
 
-def test_decode_rejects_a_prefix_length_over_128(codec):
-    # The wire carries 0..255; RFC 4861 §4.6.2 allows 0..128. The codec passes it through, the object
-    # refuses it.
+def test_a_prefix_length_over_128_is_a_parse_error(codec):
+    # The wire carries 0..255; RFC 4861 §4.6.2 allows 0..128. The codec refuses more with a ParseError,
+    # so parse_icmp6 never raises anything else.
     data = h("85 00 0000 00000000 03 04 c8 c0 00000001 00000001 00000000" + HA1_HEX)
-    assert codec.parse(data)[2][0][0][1][0] == 200
-    with pytest.raises(ValueError, match="prefix_length"):
+    with pytest.raises(ParseError) as info:
+        codec.parse(data)
+    assert (info.value.field, info.value.offset) == ("prefix_length", 10)
+    with pytest.raises(ParseError):
         w.parse_icmp6(data)
 
 
