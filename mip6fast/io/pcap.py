@@ -31,7 +31,8 @@ import os
 import struct
 from typing import IO, Iterator, List, NamedTuple, Optional, Tuple, Union
 
-from ..errors import Mip6Error, ParseError
+from ..errors import Mip6Error
+from ..wire.ethernet import ETHERTYPE_IPV6, ethernet_frame, ipv6_multicast_mac, parse_ethernet  # noqa: F401 (re-exported)
 
 __all__ = [
     "LINKTYPE_ETHERNET",
@@ -61,7 +62,6 @@ VERSION_MINOR = 4
 DEFAULT_SNAPLEN = 262144  # libpcap's and Wireshark's usual maximum for most link types
 GLOBAL_HEADER_LEN = 24
 RECORD_HEADER_LEN = 16
-ETHERTYPE_IPV6 = 0x86DD
 
 _U32_MAX = 0xFFFFFFFF
 _READ_CHUNK = 1 << 20  # record data is read at most this much at a time
@@ -315,54 +315,3 @@ def read_pcap(source: PathOrFile) -> Tuple[int, List[PcapRecord]]:
     """(linktype, every record) of a whole capture file."""
     with PcapReader(source) as reader:
         return reader.linktype, list(reader)
-
-
-# --- Ethernet II framing (IEEE 802.3, RFC 2464 for IPv6 over Ethernet) ---------------------------
-
-ETHERNET_HEADER_LEN = 14
-
-
-def _mac(value, name: str) -> bytes:
-    mac = bytes(value)
-    if len(mac) != 6:
-        raise ValueError(f"{name} must be 6 bytes, not {len(mac)}")
-    return mac
-
-
-def ethernet_frame(dst_mac, src_mac, payload, ethertype: int = ETHERTYPE_IPV6) -> bytes:
-    """An Ethernet II frame: destination, source, EtherType, payload. No padding and no FCS."""
-    if not 0 <= ethertype <= 0xFFFF:
-        raise ValueError(f"ethertype {ethertype} does not fit 16 bits")
-    return (_mac(dst_mac, "dst_mac") + _mac(src_mac, "src_mac") + struct.pack("!H", ethertype)
-            + bytes(payload))
-
-
-def parse_ethernet(frame) -> Tuple[bytes, bytes, int, bytes]:
-    """(dst, src, ethertype, payload) of an Ethernet II frame.
-
-    A frame too short for the 14-byte header raises ``ParseError`` naming the first field that is
-    cut off. An 802.1Q tag is not interpreted: it comes back as ethertype 0x8100.
-    """
-    data = bytes(frame)
-    if len(data) < ETHERNET_HEADER_LEN:
-        if len(data) < 6:
-            field, offset = "destination", 0
-        elif len(data) < 12:
-            field, offset = "source", 6
-        else:
-            field, offset = "ethertype", 12
-        raise ParseError(f"frame of {len(data)} bytes is shorter than the {ETHERNET_HEADER_LEN}-byte"
-                         " Ethernet header", field, offset)
-    ethertype, = struct.unpack_from("!H", data, 12)
-    return data[0:6], data[6:12], ethertype, data[ETHERNET_HEADER_LEN:]
-
-
-def ipv6_multicast_mac(address) -> bytes:
-    """The Ethernet address an IPv6 multicast address maps to: 33:33 and its last four bytes
-    (RFC 2464 §7)."""
-    addr = bytes(address)
-    if len(addr) != 16:
-        raise ValueError(f"an IPv6 address is 16 bytes, not {len(addr)}")
-    if addr[0] != 0xFF:
-        raise ValueError(f"{addr.hex()} is not a multicast address (ff00::/8)")
-    return b"\x33\x33" + addr[12:16]
