@@ -50,12 +50,16 @@ extensions = [
         extra_compile_args=ext_cflags,
         extra_link_args=ext_ldflags,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        # Relink when the C core changes (build_ext does not know the extensions embed libmip6core).
+        depends=sorted(glob.glob(os.path.join(HERE, "csrc", "*.[ch]"))),
     )
     for pyx in sorted(glob.glob(os.path.join(HERE, "mip6fast", "_*.pyx")))
 ]
 
 setup(
-    libraries=[("mip6core", {"sources": core_sources, "include_dirs": ["csrc"], "cflags": core_cflags})],
+    libraries=[("mip6core", {"sources": core_sources, "include_dirs": ["csrc"], "cflags": core_cflags,
+                             # every object is rebuilt when a header changes (csrc/ headers hold inline code)
+                             "obj_deps": {"": sorted(glob.glob(os.path.join("csrc", "*.h")))}})],
     ext_modules=cythonize(
         extensions,
         include_path=["mip6fast/includes", "mip6fast"],

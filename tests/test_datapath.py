@@ -338,10 +338,12 @@ def test_link_local_scope_multicast_is_not_tunnelled_but_mld_is():
     assert one(w2, "reverse_tunnel", data_packet(LL, ALL_NODES, "icmpv6"))[:2] == (Verdict.DROP, R.LINK_LOCAL)
 
 
-def test_site_local_needs_configuration():
-    p = data_packet(SITE, HOA)
-    assert one(World(), "encapsulate", p)[:2] == (Verdict.DROP, R.SITE_LOCAL)
-    assert one(World(allow_site_local=True), "encapsulate", p)[:2] == (Verdict.FORWARD, R.FORWARDED)
+@pytest.mark.parametrize("src,dst", [(SITE, HOA), (CN, SITE)])
+def test_site_local_needs_configuration(src, dst):
+    bindings = {HOA: (COA, H), SITE: (COA, H)}
+    p = data_packet(src, dst)
+    assert one(World(bindings), "encapsulate", p)[:2] == (Verdict.DROP, R.SITE_LOCAL)
+    assert one(World(bindings, allow_site_local=True), "encapsulate", p)[:2] == (Verdict.FORWARD, R.FORWARDED)
 
 
 def test_encapsulate_checks_every_packet_before_reading_it():
@@ -530,6 +532,25 @@ def test_insert_hao_joins_an_existing_destination_options_header():
     parsed = _packet.parse(out)                  # the codec checks the HAO sits at 8n+6
     assert parsed[7] == HOA and parsed[8] == ((0x1E, b"\xab\xcd"),)
     assert checksum_ok(out)
+
+
+@pytest.mark.parametrize("hdr_len,ok", [(252, True), (253, False), (255, False)])
+def test_insert_hao_into_a_full_destination_options_header(hdr_len, ok):
+    """Header Ext Len is one byte: a header that cannot grow by 3 more units is refused, not wrapped."""
+    w = World(mtu=9000)
+    size = (hdr_len + 1) * 8
+    fill, left = b"", size - 2                                         # PadN options filling the header
+    while left:
+        k = min(left, 257) if left - min(left, 257) != 1 else 256
+        fill += b"\x00" if k == 1 else bytes((1, k - 2)) + bytes(k - 2)
+        left -= k
+    opts = bytes((17, hdr_len)) + fill
+    p = ip6(HOA, CN, 60, opts + udp(HOA, CN, b"z"))
+    v, r, _, out = one(w, "insert_hao", p, slot_size=4096)
+    if ok:
+        assert (v, out[41], out[40 + size + 6], out[40 + size + 8:40 + size + 24]) == (Verdict.FORWARD, 255, 201, HOA)
+    else:
+        assert (v, r, out) == (Verdict.DROP, R.BAD_HEADER, p)
 
 
 def test_insert_hao_refuses_what_it_must_not_touch():
