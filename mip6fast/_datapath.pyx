@@ -276,11 +276,38 @@ def rh2_process(batch, Addresses homes not None, Counters counters not None):
     return _result(rc)
 
 
-def restore(BatchView v not None, Py_ssize_t count, const uint32_t[::1] offset, const uint32_t[::1] length,
-            const uint8_t[:, ::1] head):
-    """Put count packets back: offset/length columns, the first head.shape[1] bytes of each packet,
-    verdict PASS, reason NONE, aux 0 (PacketBatch.restore; benchmarks reset batches with it)."""
-    cdef Py_ssize_t i, k, hb = head.shape[1]
+cdef class Snapshot:
+    """A batch's state (PacketBatch.save) checked once against the batch, so that putting it back is a
+    single C loop with no argument conversion: what benchmarks run between rounds."""
+    cdef BatchView v
+    cdef uint32_t count
+    cdef object _keep
+    cdef const uint32_t *offset
+    cdef const uint32_t *length
+    cdef const uint8_t *head
+    cdef Py_ssize_t head_bytes
+
+    def __cinit__(self, batch, state):
+        cdef const uint32_t[::1] offset = state.offset
+        cdef const uint32_t[::1] length = state.length
+        cdef const uint8_t[:, ::1] head = state.head
+        self.v = view_of(batch)
+        _check_state(self.v, state.count, offset, length, head)
+        self._keep = (state.offset, state.length, state.head)
+        self.count = <uint32_t>state.count
+        self.offset = &offset[0] if offset.shape[0] else NULL
+        self.length = &length[0] if length.shape[0] else NULL
+        self.head = &head[0, 0] if head.shape[0] and head.shape[1] else NULL
+        self.head_bytes = head.shape[1]
+
+    def restore(self):
+        with nogil:
+            _restore(&self.v.b, self.count, self.offset, self.length, self.head, self.head_bytes)
+
+
+cdef int _check_state(BatchView v, Py_ssize_t count, const uint32_t[::1] offset, const uint32_t[::1] length,
+                      const uint8_t[:, ::1] head) except -1:
+    cdef Py_ssize_t i
     cdef uint64_t start, off, ln
     if count < 0 or count > v.capacity or offset.shape[0] < count or length.shape[0] < count \
             or head.shape[0] < count:
@@ -291,13 +318,31 @@ def restore(BatchView v not None, Py_ssize_t count, const uint32_t[::1] offset, 
         ln = length[i]
         if off < start or off + ln > start + v.b.slot_size:
             raise ValueError(f"saved packet {i} lies outside its slot")
+    return 0
+
+
+cdef void _restore(mip6_batch_t *b, uint32_t count, const uint32_t *offset, const uint32_t *length,
+                   const uint8_t *head, Py_ssize_t head_bytes) noexcept nogil:
+    cdef uint32_t i
+    cdef Py_ssize_t k
+    for i in range(count):
+        k = head_bytes if head_bytes < <Py_ssize_t>length[i] else <Py_ssize_t>length[i]
+        if k > 0:
+            memcpy(b.buf + offset[i], head + <Py_ssize_t>i * head_bytes, <size_t>k)
+        b.offset[i] = offset[i]
+        b.length[i] = length[i]
+        b.verdict[i] = <uint8_t>MIP6_V_PASS
+        b.reason[i] = <uint8_t>MIP6_R_NONE
+        b.aux[i] = 0
+
+
+def restore(BatchView v not None, Py_ssize_t count, const uint32_t[::1] offset, const uint32_t[::1] length,
+            const uint8_t[:, ::1] head):
+    """Put count packets back: offset/length columns, the first head.shape[1] bytes of each packet,
+    verdict PASS, reason NONE, aux 0 (PacketBatch.restore)."""
+    _check_state(v, count, offset, length, head)
+    if count == 0:
+        return
     with nogil:
-        for i in range(count):
-            k = hb if hb < <Py_ssize_t>length[i] else <Py_ssize_t>length[i]
-            if k > 0:
-                memcpy(v.b.buf + offset[i], &head[i, 0], k)
-            v.b.offset[i] = offset[i]
-            v.b.length[i] = length[i]
-            v.b.verdict[i] = <uint8_t>MIP6_V_PASS
-            v.b.reason[i] = <uint8_t>MIP6_R_NONE
-            v.b.aux[i] = 0
+        _restore(&v.b, <uint32_t>count, &offset[0], &length[0],
+                 &head[0, 0] if head.shape[1] else NULL, head.shape[1])
