@@ -12,6 +12,8 @@ import glob
 import os
 
 from setuptools import Extension, setup
+from setuptools.command.build_clib import build_clib as _build_clib
+from setuptools.command.build_ext import build_ext as _build_ext
 
 try:
     from Cython.Build import cythonize
@@ -56,7 +58,45 @@ extensions = [
     for pyx in sorted(glob.glob(os.path.join(HERE, "mip6fast", "_*.pyx")))
 ]
 
+# Objects built with other flags must not be reused: after a sanitizer build, a plain rebuild would
+# otherwise relink nothing (the sources did not change) and leave modules that only load under ASan.
+# The flags of the last build are remembered; when they differ, build_clib and build_ext are forced.
+FLAGS_STAMP = os.path.join(HERE, "build", "mip6core.flags")
+FLAGS_ID = repr((core_cflags, ext_cflags, ext_ldflags))
+
+
+def _flags_changed() -> bool:
+    try:
+        with open(FLAGS_STAMP) as f:
+            return f.read() != FLAGS_ID
+    except OSError:
+        return True
+
+
+class build_clib(_build_clib):
+    def run(self):
+        # setuptools' build_clib compares timestamps only (it ignores --force): drop the old objects.
+        if _flags_changed():
+            for stale in glob.glob(os.path.join(self.build_temp, "csrc", "*.o")):
+                os.remove(stale)
+        super().run()
+
+
+class build_ext(_build_ext):
+    def finalize_options(self):
+        super().finalize_options()
+        if _flags_changed():
+            self.force = True
+
+    def run(self):
+        super().run()
+        os.makedirs(os.path.dirname(FLAGS_STAMP), exist_ok=True)
+        with open(FLAGS_STAMP, "w") as f:
+            f.write(FLAGS_ID)
+
+
 setup(
+    cmdclass={"build_clib": build_clib, "build_ext": build_ext},
     libraries=[("mip6core", {"sources": core_sources, "include_dirs": ["csrc"], "cflags": core_cflags,
                              # every object is rebuilt when a header changes (csrc/ headers hold inline code)
                              "obj_deps": {"": sorted(glob.glob(os.path.join("csrc", "*.h")))}})],
