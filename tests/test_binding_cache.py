@@ -283,6 +283,37 @@ def test_growth_with_deletions_interleaved():
     assert st["used"] <= st["nbuckets"] * 3 // 4 + 1
 
 
+def test_deletes_and_lookups_while_a_large_index_is_being_moved():
+    # A 4096-bucket index takes 256 operations to move; keys deleted meanwhile must stay deleted whether
+    # their bucket had been moved already or not, and reinserted keys must be found once.
+    c, _ = pair("bcache")
+    t = c.BindingTable(16, 3000, SEED)
+    i = 0
+    while not t.stats()["old_nbuckets"]:
+        t.update(key(i), COA.packed, 1, 0, 1)
+        i += 1
+    assert t.stats()["old_nbuckets"] == 4096
+    n = i
+    rng = np.random.default_rng(2)
+    order = rng.permutation(n)
+    gone, steps = [], 0
+    while t.stats()["old_nbuckets"]:
+        k = key(int(order[steps]))
+        assert t.delete(k)
+        gone.append(k)
+        assert t.lookup(k) == -1
+        if steps % 3 == 0:  # put one back: it takes the slot just freed
+            assert t.update(k, COA2.packed, 1, 0, 1)[0] == CREATED
+            gone.pop()
+        steps += 1
+        rows = np.frombuffer(b"".join(gone), np.uint8).reshape(-1, 16)
+        assert (t.lookup_batch(rows) == -1).all() and all(t.lookup(g) == -1 for g in gone[-20:])
+    assert steps > 100
+    live = [key(j) for j in range(n) if key(j) not in set(gone)]
+    slots = t.lookup_batch(np.frombuffer(b"".join(live), np.uint8).reshape(-1, 16))
+    assert (slots >= 0).all() and len(set(slots.tolist())) == len(live) == len(t)
+
+
 def test_tombstones_do_not_grow_the_index_forever():
     # Churn at a constant population: same-size rebuilds shed tombstones instead of doubling.
     c, _ = pair("bcache")
