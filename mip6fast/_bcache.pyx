@@ -4,6 +4,7 @@
 A thin skin: BindingTable owns one mip6_bcache_t, takes keys as bytes (single calls) or (n, key_size)
 uint8 arrays (batch calls, run without the GIL), and checks arguments with the twin's helpers so both
 raise the same errors. The Python API over it is mip6fast.binding_cache.BindingCache."""
+cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.string cimport memcpy, memset
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
@@ -12,6 +13,8 @@ from bcache cimport (mip6_bcache_t, mip6_binding_t, mip6_bcache_stats_t, mip6_bc
                      mip6_bcache_entry_size, mip6_bcache_lookup, mip6_bcache_lookup_batch, mip6_bcache_entry,
                      mip6_bcache_update, mip6_bcache_delete, mip6_bcache_expire, mip6_bcache_next,
                      mip6_bcache_hash, mip6_bcache_stats, mip6_bcache_debug_fail_allocs)
+
+import operator
 
 import numpy as np
 
@@ -93,8 +96,9 @@ cdef class BindingTable:
         self.end_write()
         return <int>r, last, slot
 
+    @cython.always_allow_keywords(False)
     def lookup(self, key):
-        """The slot of key's entry, or -1."""
+        """The slot of key's entry, or -1 (METH_O: this is the per-packet call of Python code)."""
         cdef const uint8_t *k = self._buf(key, self.key_size, 0, "key")
         if self._writing:
             raise RuntimeError("binding table: a batch update is running in another thread")
@@ -110,7 +114,6 @@ cdef class BindingTable:
 
     def entry(self, slot):
         """(key, care_of, sequence, flags, expires_ns, packets, bytes) of a live slot, else None."""
-        import operator
         s = operator.index(slot)
         if self._writing:
             raise RuntimeError("binding table: a batch update is running in another thread")
@@ -136,7 +139,6 @@ cdef class BindingTable:
         """Add to a live entry's packet and byte counters (modulo 2^64, as the C data path does)."""
         cdef uint64_t p = check_int(packets, U64, "packets")
         cdef uint64_t b = check_int(nbytes, U64, "nbytes")
-        import operator
         s = operator.index(slot)
         cdef mip6_binding_t *e = NULL
         if 0 <= s <= 0x7FFFFFFF:
@@ -150,7 +152,6 @@ cdef class BindingTable:
 
     def next(self, after):
         """The next live slot after `after` (-1 to start), or -1."""
-        import operator
         a = operator.index(after)
         if a >= 0x7FFFFFFF:
             return -1
