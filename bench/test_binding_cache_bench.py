@@ -40,7 +40,7 @@ def test_lookup_batch(benchmark, n, impl):
 @pytest.mark.parametrize("impl", ["c", "dict"])
 @pytest.mark.parametrize("n", SIZES)
 def test_lookup_single(benchmark, n, impl):
-    table, d, order, order_list = tables(n)
+    table, d, _, order_list = tables(n)
     benchmark.extra_info["lookups"] = n
     get = table.lookup if impl == "c" else d.get
     res = benchmark(lambda: list(map(get, order_list)))

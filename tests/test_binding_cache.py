@@ -7,8 +7,8 @@ from ipaddress import IPv4Address, IPv6Address
 
 import numpy as np
 import pytest
-
 from conftest import both, pair
+
 from mip6fast import _impl
 from mip6fast.binding_cache import Binding, BindingCache, Outcome, UpdateResult
 
@@ -248,8 +248,8 @@ def test_growth_from_tiny_capacity_to_200k_with_lookups_correct_throughout():
     rng = np.random.default_rng(1)
     while inserted < n_total:
         step = min(int(rng.integers(1, 9000)), n_total - inserted)
-        out, last, slots = t.update_batch(keys[inserted:inserted + step], keys[inserted:inserted + step][:, ::-1].copy(),
-                                          1, 0, 1)
+        rows = keys[inserted:inserted + step]
+        out, _, slots = t.update_batch(rows, rows[:, ::-1].copy(), 1, 0, 1)
         assert (out == CREATED).all() and (slots == np.arange(inserted, inserted + step)).all()
         inserted += step
         assert (t.lookup_batch(keys[:inserted]) == np.arange(inserted)).all()
@@ -443,7 +443,7 @@ def test_memory_counts_the_old_index_while_growing():
 
 def test_allocation_failure_is_nomem_and_leaves_the_table_intact():
     c, _ = pair("bcache")
-    for budget in range(0, 40):
+    for budget in range(40):
         try:
             c._fail_allocations_after(budget)
             try:

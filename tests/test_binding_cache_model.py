@@ -8,10 +8,10 @@ created with capacity 1, so index growth, tombstones, slot reuse and collisions 
 The model is a dict key -> [coa, seq, flags, expiry, packets, bytes] plus a dict key -> slot and a
 LIFO list of freed slots (the documented slot policy: the last freed slot is reused first)."""
 import numpy as np
-from hypothesis import HealthCheck, settings, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-
 from conftest import both
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 U64 = (1 << 64) - 1
 IMPLS = {p.id: p.values[0] for p in both("bcache")}

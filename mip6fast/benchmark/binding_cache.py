@@ -13,6 +13,8 @@ the twin's bytes per binding (tracemalloc, 1e5 bindings).
 
 Every item is a cost (ns per operation, bytes per binding): ``"better": "lower"``, and ``ratio`` is
 baseline / value, so a ratio above 1 means mip6fast is faster (or smaller) by that factor."""
+from __future__ import annotations
+
 import gc
 import time
 import tracemalloc
@@ -55,30 +57,33 @@ def _time_per_op(fn, n: int, seconds: float) -> float:
     return 1e9 / measure(fn, seconds, n)
 
 
+def _lookups(n: int, seconds: float, twin) -> list:
+    table, d, order, order_list = lookup_setup(n)
+    slots = np.empty(n, np.int32)
+    if table.lookup_batch(order, out=slots).tolist() != list(map(d.get, order_list)):
+        raise RuntimeError("table and dict disagree")
+    out = []
+    c = _time_per_op(lambda: table.lookup_batch(order, out=slots), n, seconds)
+    py = _time_per_op(lambda: list(map(d.get, order_list)), n, seconds)
+    out.append(_cost(f"bcache_lookup_batch_{_label(n)}", c, "ns/lookup", py, lookups_per_call=n))
+    lookup, get = table.lookup, d.get
+    c = _time_per_op(lambda: list(map(lookup, order_list)), n, seconds)
+    py = _time_per_op(lambda: list(map(get, order_list)), n, seconds)
+    out.append(_cost(f"bcache_lookup_single_{_label(n)}", c, "ns/lookup", py))
+    if n == 1_000_000:
+        out.append(_cost("bcache_memory_per_binding_1e6", table.memory() / len(table), "bytes",
+                         _twin_bytes_per_binding(twin), entry_size=table.entry_size(),
+                         baseline_is="the pure-Python twin, 1e5 bindings"))
+    return out
+
+
 def run(seconds: float = 0.3) -> list:
     bc, twin = _impl.load_both("bcache")
     if bc is None:
         raise RuntimeError("mip6fast._bcache is not built; nothing to compare with the baseline")
     out = []
     for n in SIZES:
-        table, d, order, order_list = lookup_setup(n)
-        slots = np.empty(n, np.int32)
-        got = table.lookup_batch(order, out=slots)
-        if got.tolist() != list(map(d.get, order_list)):
-            raise RuntimeError("table and dict disagree")
-        budget = seconds if n < 1_000_000 else max(seconds, 1.0)
-        c = _time_per_op(lambda: table.lookup_batch(order, out=slots), n, budget)
-        py = _time_per_op(lambda: list(map(d.get, order_list)), n, budget)
-        out.append(_cost(f"bcache_lookup_batch_{_label(n)}", c, "ns/lookup", py, lookups_per_call=n))
-        lookup, get = table.lookup, d.get
-        c = _time_per_op(lambda: list(map(lookup, order_list)), n, budget)
-        py = _time_per_op(lambda: list(map(get, order_list)), n, budget)
-        out.append(_cost(f"bcache_lookup_single_{_label(n)}", c, "ns/lookup", py))
-        if n == 1_000_000:
-            out.append(_cost("bcache_memory_per_binding_1e6", table.memory() / len(table), "bytes",
-                             _twin_bytes_per_binding(twin), entry_size=table.entry_size(),
-                             baseline_is="the pure-Python twin, 1e5 bindings"))
-        del table, d, order, order_list
+        out.extend(_lookups(n, seconds if n < 1_000_000 else max(seconds, 1.0), twin))
         gc.collect()
     out.extend(_updates(bc, twin, 100_000, seconds))
     return out
