@@ -22,8 +22,12 @@
 #define BC_MAX_SHIFT 30     /* 2^30 buckets: 4 GiB of index, 805M entries */
 #define BC_MIGRATE_STEP 16  /* old buckets moved per insert or delete while growing */
 #define BC_FIXED ((unsigned)sizeof(mip6_binding_t)) /* 44: the entry before its key */
-#define BC_RING 64          /* in-flight window of the batch lookup (power of two > 2 * BC_PF_DIST) */
-#define BC_PF_DIST 12       /* keys between hashing (prefetch bucket) and probing (prefetch entry) */
+#define BC_RING 128         /* in-flight window of the batch lookup: a power of two > BC_PF_B + BC_PF_C */
+#define BC_PF_B 16          /* keys between hashing (bucket prefetched) and probing the bucket */
+#define BC_PF_C 40          /* keys between probing (entry prefetched) and comparing the entry's key */
+
+_Static_assert(BC_PF_B + BC_PF_C < BC_RING, "the batch pipeline must fit its ring");
+_Static_assert(sizeof(mip6_binding_t) == 44, "an entry is 44 bytes of fields, then the key");
 
 typedef struct bc_index {
     uint32_t *b;    /* nbuckets = mask + 1 buckets; NULL when absent */
@@ -510,14 +514,16 @@ int32_t mip6_bcache_lookup(const mip6_bcache_t *t, const uint8_t *key)
     return bc_find(t, bc_hash(t, key, t->key_len), key, t->key_len);
 }
 
-/* Software-pipelined batch lookup, three stages BC_PF_DIST keys apart:
- *   A (key i):          hash, prefetch the home bucket's cache line;
- *   B (key i - D):      scan from the home bucket to the first bucket whose tag matches (candidate
- *                       slot, whose entry key is then prefetched) or to an empty bucket (a miss);
- *   C (key i - 2D):     compare the candidate's key. A tag match on the wrong key (rare: one in 2^(32 -
- *                       log2 nbuckets) per bucket looked at) or a table in the middle of growing falls
- *                       back to the full lookup.
- * So the memory latency of one key overlaps with the work on the 2D keys around it. */
+/* Software-pipelined batch lookup in three stages:
+ *   A (key i):               hash, prefetch the home bucket's cache line;
+ *   B (key i - BC_PF_B):     scan from the home bucket to the first bucket whose tag matches (the
+ *                            candidate slot, whose entry key is then prefetched) or to an empty bucket
+ *                            (a miss);
+ *   C (key i - BC_PF_B - BC_PF_C): compare the candidate's key. A tag match on the wrong key (rare: one in
+ *                            2^(32 - log2 nbuckets) per bucket looked at) or a table in the middle of
+ *                            growing falls back to the full lookup.
+ * So the memory latency of one key overlaps with the work on the keys around it: in a table far larger
+ * than the caches a batch runs at the rate the core can keep misses in flight. */
 static inline void bc_lookup_batch_impl(const mip6_bcache_t *t, const uint8_t *keys, size_t stride, uint32_t n,
                                         int32_t *out, const unsigned klen)
 {
@@ -527,16 +533,16 @@ static inline void bc_lookup_batch_impl(const mip6_bcache_t *t, const uint8_t *k
     const int growing = t->old.b != NULL;
     uint64_t hr[BC_RING];
     int32_t cr[BC_RING];
-    const uint32_t D = BC_PF_DIST;
+    const uint64_t DB = BC_PF_B, DC = BC_PF_B + BC_PF_C;
 
-    for (uint64_t i = 0; i < (uint64_t)n + 2 * D; i++) {
+    for (uint64_t i = 0; i < (uint64_t)n + DC; i++) {
         if (i < n) {
             uint64_t h = bc_hash(t, keys + (size_t)i * stride, klen);
             hr[i & (BC_RING - 1)] = h;
             __builtin_prefetch(&b[(uint32_t)h & mask]);
         }
-        if (i >= D && i - D < n) {
-            uint64_t j = i - D, h = hr[j & (BC_RING - 1)];
+        if (i >= DB && i - DB < n) {
+            uint64_t j = i - DB, h = hr[j & (BC_RING - 1)];
             const uint32_t tag = bc_tag(h, shift);
             uint32_t p = (uint32_t)h & mask;
             int32_t c = -1;
@@ -555,8 +561,8 @@ static inline void bc_lookup_batch_impl(const mip6_bcache_t *t, const uint8_t *k
             }
             cr[j & (BC_RING - 1)] = c;
         }
-        if (i >= 2 * D) {
-            uint64_t k = i - 2 * D;
+        if (i >= DC) {
+            uint64_t k = i - DC;
             const uint8_t *key = keys + (size_t)k * stride;
             int32_t c = cr[k & (BC_RING - 1)];
             if (c >= 0 && bc_key_eq(bc_key(t, c), key, klen))

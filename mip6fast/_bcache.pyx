@@ -4,6 +4,7 @@
 A thin skin: BindingTable owns one mip6_bcache_t, takes keys as bytes (single calls) or (n, key_size)
 uint8 arrays (batch calls, run without the GIL), and checks arguments with the twin's helpers so both
 raise the same errors. The Python API over it is mip6fast.binding_cache.BindingCache."""
+cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.string cimport memcpy, memset
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
@@ -13,11 +14,38 @@ from bcache cimport (mip6_bcache_t, mip6_binding_t, mip6_bcache_stats_t, mip6_bc
                      mip6_bcache_update, mip6_bcache_delete, mip6_bcache_expire, mip6_bcache_next,
                      mip6_bcache_hash, mip6_bcache_stats, mip6_bcache_debug_fail_allocs)
 
+cimport numpy as cnp
+
+import operator
+
 import numpy as np
+
+cnp.import_array()
 
 from mip6fast._bcache_py import check_bytes, check_column, check_int, check_rows, check_seed
 
 cdef uint64_t U64 = 0xFFFFFFFFFFFFFFFF
+
+
+cdef cnp.ndarray _rows(object obj, Py_ssize_t width, str what):
+    """obj as an (n, width) uint8 array whose rows may be strided but whose bytes within a row are
+    contiguous: numpy arrays that already are pass through in a few checks (batch calls are made per
+    packet batch, so this overhead counts); anything else goes through the twin's check_rows (same errors)."""
+    cdef cnp.ndarray a
+    if type(obj) is np.ndarray:
+        a = <cnp.ndarray>obj
+        if (cnp.PyArray_TYPE(a) == cnp.NPY_UINT8 and cnp.PyArray_NDIM(a) == 2 and cnp.PyArray_DIM(a, 1) == width
+                and (cnp.PyArray_DIM(a, 0) == 0 or (cnp.PyArray_STRIDE(a, 1) == 1 and cnp.PyArray_STRIDE(a, 0) >= 0))
+                and cnp.PyArray_DIM(a, 0) <= 0x7FFFFFFF):
+            return a
+    a = check_rows(obj, width, what)
+    if cnp.PyArray_DIM(a, 0) and not (cnp.PyArray_STRIDE(a, 1) == 1 and cnp.PyArray_STRIDE(a, 0) >= 0):
+        raise ValueError(f"{what}: the bytes of a row must be contiguous and rows in increasing order")
+    return a
+
+
+cdef inline const uint8_t *_row0(cnp.ndarray a):
+    return <const uint8_t *>cnp.PyArray_DATA(a)
 
 
 def _fail_allocations_after(long n):
@@ -93,8 +121,9 @@ cdef class BindingTable:
         self.end_write()
         return <int>r, last, slot
 
+    @cython.always_allow_keywords(False)
     def lookup(self, key):
-        """The slot of key's entry, or -1."""
+        """The slot of key's entry, or -1 (METH_O: this is the per-packet call of Python code)."""
         cdef const uint8_t *k = self._buf(key, self.key_size, 0, "key")
         if self._writing:
             raise RuntimeError("binding table: a batch update is running in another thread")
@@ -110,7 +139,6 @@ cdef class BindingTable:
 
     def entry(self, slot):
         """(key, care_of, sequence, flags, expires_ns, packets, bytes) of a live slot, else None."""
-        import operator
         s = operator.index(slot)
         if self._writing:
             raise RuntimeError("binding table: a batch update is running in another thread")
@@ -136,7 +164,6 @@ cdef class BindingTable:
         """Add to a live entry's packet and byte counters (modulo 2^64, as the C data path does)."""
         cdef uint64_t p = check_int(packets, U64, "packets")
         cdef uint64_t b = check_int(nbytes, U64, "nbytes")
-        import operator
         s = operator.index(slot)
         cdef mip6_binding_t *e = NULL
         if 0 <= s <= 0x7FFFFFFF:
@@ -150,7 +177,6 @@ cdef class BindingTable:
 
     def next(self, after):
         """The next live slot after `after` (-1 to start), or -1."""
-        import operator
         a = operator.index(after)
         if a >= 0x7FFFFFFF:
             return -1
@@ -206,61 +232,64 @@ cdef class BindingTable:
     def lookup_batch(self, keys, out=None):
         """int32 slots (or -1) of an (n, key_size) uint8 array of keys; rows may be strided (a column of
         addresses inside a packet slab). out: an int32 array to fill instead of a new one."""
-        cdef const uint8_t[:, :] kv = check_rows(keys, self.key_size, "keys")
-        cdef Py_ssize_t n = kv.shape[0]
+        cdef cnp.ndarray kv = _rows(keys, self.key_size, "keys")
+        cdef cnp.npy_intp n = cnp.PyArray_DIM(kv, 0)
+        cdef cnp.ndarray ov
         if out is None:
-            out = np.empty(n, dtype=np.int32)
-        elif not (isinstance(out, np.ndarray) and out.dtype == np.int32 and out.ndim == 1 and out.shape[0] >= n):
-            raise ValueError(f"out: expected an int32 array of at least {n} items")
-        cdef int32_t[:] ov = out
+            ov = cnp.PyArray_EMPTY(1, &n, cnp.NPY_INT32, 0)
+        elif (type(out) is np.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>out) == cnp.NPY_INT32
+              and cnp.PyArray_NDIM(<cnp.ndarray>out) == 1 and cnp.PyArray_DIM(<cnp.ndarray>out, 0) >= n
+              and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out)
+              and (cnp.PyArray_DIM(<cnp.ndarray>out, 0) <= 1 or cnp.PyArray_STRIDE(<cnp.ndarray>out, 0) == 4)):
+            ov = <cnp.ndarray>out
+        else:
+            raise ValueError(f"out: expected a writable contiguous int32 array of at least {n} items")
         if n == 0:
-            return out
-        if ov.strides[0] != 4:
-            raise ValueError("out: must be contiguous")
-        cdef const uint8_t *kp = &kv[0, 0]
-        cdef size_t stride = kv.strides[0]
-        cdef int32_t *op = &ov[0]
+            return ov
+        cdef const uint8_t *kp = _row0(kv)
+        cdef size_t stride = cnp.PyArray_STRIDE(kv, 0)
+        cdef int32_t *op = <int32_t *>cnp.PyArray_DATA(ov)
         self.begin_read()
         with nogil:
             mip6_bcache_lookup_batch(self.ptr, kp, stride, <uint32_t>n, op)
         self.end_read()
-        return out[:n] if out.shape[0] != n else out
+        return ov if cnp.PyArray_DIM(ov, 0) == n else ov[:n]
 
     def care_of_batch(self, keys):
         """((n, 16) uint8 care-of addresses, bool hit mask) for an (n, key_size) array of keys; rows of
         misses are zero."""
-        cdef const uint8_t[:, :] kv = check_rows(keys, self.key_size, "keys")
-        cdef Py_ssize_t n = kv.shape[0], i
+        cdef cnp.ndarray kv = _rows(keys, self.key_size, "keys")
+        cdef Py_ssize_t n = cnp.PyArray_DIM(kv, 0), i
         coa = np.zeros((n, 16), dtype=np.uint8)
         mask = np.zeros(n, dtype=np.bool_)
         slots = np.empty(n, dtype=np.int32)
         if n == 0:
             return coa, mask
-        cdef uint8_t[:, ::1] cv = coa
-        cdef uint8_t[::1] mv = mask.view(np.uint8)
-        cdef int32_t[::1] sv = slots
-        cdef const uint8_t *kp = &kv[0, 0]
-        cdef size_t stride = kv.strides[0]
+        cdef uint8_t *cp = <uint8_t *>cnp.PyArray_DATA(coa)
+        cdef uint8_t *mp = <uint8_t *>cnp.PyArray_DATA(mask)
+        cdef int32_t *sp = <int32_t *>cnp.PyArray_DATA(slots)
+        cdef const uint8_t *kp = _row0(kv)
+        cdef size_t stride = cnp.PyArray_STRIDE(kv, 0)
         cdef mip6_binding_t *e
         self.begin_read()
         with nogil:
-            mip6_bcache_lookup_batch(self.ptr, kp, stride, <uint32_t>n, &sv[0])
+            mip6_bcache_lookup_batch(self.ptr, kp, stride, <uint32_t>n, sp)
             for i in range(n):
-                if sv[i] >= 0:
-                    e = mip6_bcache_entry(self.ptr, sv[i])
-                    memcpy(&cv[i, 0], e.coa, 16)
-                    mv[i] = 1
+                if sp[i] >= 0:
+                    e = mip6_bcache_entry(self.ptr, sp[i])
+                    memcpy(cp + 16 * i, e.coa, 16)
+                    mp[i] = 1
         self.end_read()
         return coa, mask
 
     def update_batch(self, keys, care_of, sequences, flags, expires_ns):
         """update() over n rows without the GIL; scalars for sequences, flags, expires_ns apply to every row.
         Returns (outcome uint8, last_sequence uint16, slot int32) arrays."""
-        cdef const uint8_t[:, :] kv = check_rows(keys, self.key_size, "keys")
-        cdef Py_ssize_t n = kv.shape[0], i
-        cdef const uint8_t[:, :] cv = check_rows(care_of, 16, "care_of")
-        if cv.shape[0] != n:
-            raise ValueError(f"care_of: expected {n} rows, got {cv.shape[0]}")
+        cdef cnp.ndarray kv = _rows(keys, self.key_size, "keys")
+        cdef Py_ssize_t n = cnp.PyArray_DIM(kv, 0), i
+        cdef cnp.ndarray cv = _rows(care_of, 16, "care_of")
+        if cnp.PyArray_DIM(cv, 0) != n:
+            raise ValueError(f"care_of: expected {n} rows, got {cnp.PyArray_DIM(cv, 0)}")
         cdef const uint16_t[::1] sv = check_column(sequences, n, np.uint16, 0xFFFF, "sequences")
         cdef const uint16_t[::1] fv = check_column(flags, n, np.uint16, 0xFFFF, "flags")
         cdef const uint64_t[::1] ev = check_column(expires_ns, n, np.uint64, U64, "expires_ns")
@@ -272,9 +301,9 @@ cdef class BindingTable:
         cdef uint8_t[::1] ov = outcome
         cdef uint16_t[::1] lv = last
         cdef int32_t[::1] slv = slots
-        cdef const uint8_t *kp = &kv[0, 0]
-        cdef const uint8_t *cp = &cv[0, 0]
-        cdef size_t kstride = kv.strides[0], cstride = cv.strides[0]
+        cdef const uint8_t *kp = _row0(kv)
+        cdef const uint8_t *cp = _row0(cv)
+        cdef size_t kstride = cnp.PyArray_STRIDE(kv, 0), cstride = cnp.PyArray_STRIDE(cv, 0)
         self.begin_write()
         with nogil:
             for i in range(n):

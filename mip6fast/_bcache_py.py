@@ -9,10 +9,11 @@ the table itself is a dict, so buckets, growth and memory are the C table's own 
 Argument checks live here and the compiled skin calls the same helpers, so both raise the same errors:
 TypeError for a value of the wrong kind, ValueError for a wrong length, shape or range.
 """
+from __future__ import annotations
+
 import operator
 import os
 import sys
-from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -30,7 +31,7 @@ def _fmix(z: int) -> int:
     return z ^ (z >> 31)
 
 
-def derive_secret(seed: bytes) -> Tuple[int, ...]:
+def derive_secret(seed: bytes) -> tuple[int, ...]:
     """The six 64-bit secret words bc_derive() makes of a 16-byte seed."""
     u0 = int.from_bytes(seed[:8], sys.byteorder)
     u1 = int.from_bytes(seed[8:16], sys.byteorder)
@@ -41,12 +42,12 @@ def derive_secret(seed: bytes) -> Tuple[int, ...]:
     return tuple(out)
 
 
-def _mum(a: int, b: int) -> Tuple[int, int]:
+def _mum(a: int, b: int) -> tuple[int, int]:
     r = a * b
     return r & U64, r >> 64
 
 
-def keyed_hash(secret: Tuple[int, ...], key: bytes) -> int:
+def keyed_hash(secret: tuple[int, ...], key: bytes) -> int:
     """bc_hash16 / bc_hash32: multiply-fold of key words xored with secret words."""
     w = [int.from_bytes(key[i:i + 8], sys.byteorder) for i in range(0, len(key), 8)]
     a = w[0] ^ secret[0]
@@ -128,7 +129,7 @@ def check_column(value, n: int, dtype, limit: int, what: str) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def check_seed(seed) -> Optional[bytes]:
+def check_seed(seed) -> bytes | None:
     if seed is None:
         return None
     return check_bytes(seed, 16, "seed")
@@ -155,7 +156,7 @@ class BindingTable:
         self._secret = derive_secret(seed if seed is not None else os.urandom(16))
         self._slots: dict = {}          # key -> slot
         self._entries: list = []        # slot -> [key, coa, seq, flags, expiry, packets, bytes] or None
-        self._free: List[int] = []      # LIFO, as the C free list
+        self._free: list[int] = []      # LIFO, as the C free list
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -168,7 +169,7 @@ class BindingTable:
 
     # ---- single keys ----
 
-    def update(self, key, care_of, sequence, flags, expires_ns) -> Tuple[int, int, int]:
+    def update(self, key, care_of, sequence, flags, expires_ns) -> tuple[int, int, int]:
         key = self._key(key)
         coa = check_bytes(care_of, 16, "care_of")
         seq = check_int(sequence, U16, "sequence")
@@ -193,14 +194,14 @@ class BindingTable:
     def lookup(self, key) -> int:
         return self._slots.get(self._key(key), -1)
 
-    def entry(self, slot) -> Optional[tuple]:
+    def entry(self, slot) -> tuple | None:
         """(key, care_of, sequence, flags, expires_ns, packets, bytes) of a live slot, else None."""
         slot = operator.index(slot)
         if 0 <= slot < len(self._entries) and self._entries[slot] is not None:
             return tuple(self._entries[slot])
         return None
 
-    def get(self, key) -> Optional[tuple]:
+    def get(self, key) -> tuple | None:
         slot = self._slots.get(self._key(key))
         return None if slot is None else tuple(self._entries[slot])
 
@@ -231,7 +232,7 @@ class BindingTable:
                 return s
         return -1
 
-    def expire(self, now_ns, max_batch: int = 256) -> List[bytes]:
+    def expire(self, now_ns, max_batch: int = 256) -> list[bytes]:
         """Delete every entry with expires_ns <= now_ns; their keys in slot order."""
         now = check_int(now_ns, U64, "now_ns")
         check_int(max_batch, 0xFFFFFFFF, "max_batch")
@@ -246,7 +247,7 @@ class BindingTable:
                 self._free.append(s)
         return out
 
-    def expire_some(self, now_ns, max_keys) -> List[bytes]:
+    def expire_some(self, now_ns, max_keys) -> list[bytes]:
         """One round of the sweep: delete up to max_keys entries with expires_ns <= now_ns, the first in
         slot order, and return their keys. Fewer than max_keys means the sweep is complete."""
         now = check_int(now_ns, U64, "now_ns")
@@ -280,7 +281,7 @@ class BindingTable:
         out[:n] = [get(k, -1) for k in map(bytes, keys)]
         return out[:n] if out.shape[0] != n else out
 
-    def care_of_batch(self, keys) -> Tuple[np.ndarray, np.ndarray]:
+    def care_of_batch(self, keys) -> tuple[np.ndarray, np.ndarray]:
         slots = self.lookup_batch(keys)
         coa = np.zeros((slots.shape[0], 16), dtype=np.uint8)
         mask = slots >= 0

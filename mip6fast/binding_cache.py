@@ -15,17 +15,28 @@ keys. The sequence rule of RFC 6275 §9.5.1 is applied by ``update``: a number n
 accepted one modulo 2^16 is ``Outcome.STALE`` (the caller answers with BA status 135 and
 ``last_sequence``), and nothing changes.
 """
+from __future__ import annotations
+
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 from ipaddress import IPv6Address
-from typing import Iterator, List, NamedTuple, Optional, Tuple, Union
+from typing import NamedTuple, Union
 
 import numpy as np
 
 from . import _impl
 
-__all__ = ["BindingCache", "Binding", "Outcome", "UpdateResult",
-           "FLAG_ACK", "FLAG_HOME", "FLAG_LINK_LOCAL", "FLAG_KEY_MANAGEMENT"]
+__all__ = [
+    "FLAG_ACK",
+    "FLAG_HOME",
+    "FLAG_KEY_MANAGEMENT",
+    "FLAG_LINK_LOCAL",
+    "Binding",
+    "BindingCache",
+    "Outcome",
+    "UpdateResult",
+]
 
 # Binding Update flags as on the wire (RFC 6275 §6.1.7); the low byte is free for a role's own bits.
 FLAG_ACK = 0x8000
@@ -34,7 +45,7 @@ FLAG_LINK_LOCAL = 0x2000
 FLAG_KEY_MANAGEMENT = 0x1000
 
 Address = Union[str, bytes, IPv6Address]
-Key = Union[Address, Tuple[Address, Address]]
+Key = Union[Address, tuple[Address, Address]]
 
 
 class Outcome(IntEnum):
@@ -53,7 +64,7 @@ class UpdateResult(NamedTuple):
 @dataclass(frozen=True)
 class Binding:
     """A snapshot of one binding (later updates do not change it)."""
-    key: Union[IPv6Address, Tuple[IPv6Address, IPv6Address]]
+    key: IPv6Address | tuple[IPv6Address, IPv6Address]
     care_of_address: IPv6Address
     sequence: int
     flags: int
@@ -159,7 +170,7 @@ class BindingCache:
             raise KeyError(key)
         return self._binding(t)
 
-    def get(self, key: Key, default=None) -> Optional[Binding]:
+    def get(self, key: Key, default=None) -> Binding | None:
         t = self._table.get(self._key(key))
         return default if t is None else self._binding(t)
 
@@ -190,7 +201,7 @@ class BindingCache:
         """key's slot (stable until the binding is deleted), or -1."""
         return self._table.lookup(self._key(key))
 
-    def binding_at(self, slot: int) -> Optional[Binding]:
+    def binding_at(self, slot: int) -> Binding | None:
         """The binding in a slot, or None if the slot is not live."""
         t = self._table.entry(slot)
         return None if t is None else self._binding(t)
@@ -209,13 +220,13 @@ class BindingCache:
             if t is not None:
                 yield self._unkey(t[0])
 
-    def keys(self) -> List:
+    def keys(self) -> list:
         return list(self)
 
-    def values(self) -> List[Binding]:
+    def values(self) -> list[Binding]:
         return [b for _, b in self.items()]
 
-    def items(self) -> List[Tuple[object, Binding]]:
+    def items(self) -> list[tuple[object, Binding]]:
         out = []
         for s in self._slots():
             t = self._table.entry(s)
@@ -235,7 +246,7 @@ class BindingCache:
         sequence of keys."""
         return self._table.lookup_batch(self._rows(keys))
 
-    def care_of_batch(self, keys) -> Tuple[np.ndarray, np.ndarray]:
+    def care_of_batch(self, keys) -> tuple[np.ndarray, np.ndarray]:
         """((n, 16) uint8 care-of addresses, bool hit mask); rows of misses are zero."""
         return self._table.care_of_batch(self._rows(keys))
 

@@ -7,8 +7,8 @@ from ipaddress import IPv4Address, IPv6Address
 
 import numpy as np
 import pytest
-
 from conftest import both, pair
+
 from mip6fast import _impl
 from mip6fast.binding_cache import Binding, BindingCache, Outcome, UpdateResult
 
@@ -248,8 +248,8 @@ def test_growth_from_tiny_capacity_to_200k_with_lookups_correct_throughout():
     rng = np.random.default_rng(1)
     while inserted < n_total:
         step = min(int(rng.integers(1, 9000)), n_total - inserted)
-        out, last, slots = t.update_batch(keys[inserted:inserted + step], keys[inserted:inserted + step][:, ::-1].copy(),
-                                          1, 0, 1)
+        rows = keys[inserted:inserted + step]
+        out, _, slots = t.update_batch(rows, rows[:, ::-1].copy(), 1, 0, 1)
         assert (out == CREATED).all() and (slots == np.arange(inserted, inserted + step)).all()
         inserted += step
         assert (t.lookup_batch(keys[:inserted]) == np.arange(inserted)).all()
@@ -281,6 +281,37 @@ def test_growth_with_deletions_interleaved():
     assert len(t) == len(live)
     st = t.stats()
     assert st["used"] <= st["nbuckets"] * 3 // 4 + 1
+
+
+def test_deletes_and_lookups_while_a_large_index_is_being_moved():
+    # A 4096-bucket index takes 256 operations to move; keys deleted meanwhile must stay deleted whether
+    # their bucket had been moved already or not, and reinserted keys must be found once.
+    c, _ = pair("bcache")
+    t = c.BindingTable(16, 3000, SEED)
+    i = 0
+    while not t.stats()["old_nbuckets"]:
+        t.update(key(i), COA.packed, 1, 0, 1)
+        i += 1
+    assert t.stats()["old_nbuckets"] == 4096
+    n = i
+    rng = np.random.default_rng(2)
+    order = rng.permutation(n)
+    gone, steps = [], 0
+    while t.stats()["old_nbuckets"]:
+        k = key(int(order[steps]))
+        assert t.delete(k)
+        gone.append(k)
+        assert t.lookup(k) == -1
+        if steps % 3 == 0:  # put one back: it takes the slot just freed
+            assert t.update(k, COA2.packed, 1, 0, 1)[0] == CREATED
+            gone.pop()
+        steps += 1
+        rows = np.frombuffer(b"".join(gone), np.uint8).reshape(-1, 16)
+        assert (t.lookup_batch(rows) == -1).all() and all(t.lookup(g) == -1 for g in gone[-20:])
+    assert steps > 100
+    live = [key(j) for j in range(n) if key(j) not in set(gone)]
+    slots = t.lookup_batch(np.frombuffer(b"".join(live), np.uint8).reshape(-1, 16))
+    assert (slots >= 0).all() and len(set(slots.tolist())) == len(live) == len(t)
 
 
 def test_tombstones_do_not_grow_the_index_forever():
@@ -412,7 +443,7 @@ def test_memory_counts_the_old_index_while_growing():
 
 def test_allocation_failure_is_nomem_and_leaves_the_table_intact():
     c, _ = pair("bcache")
-    for budget in range(0, 40):
+    for budget in range(40):
         try:
             c._fail_allocations_after(budget)
             try:
