@@ -14,10 +14,14 @@ is the rewritten packet, or None when it is untouched; ``room`` is the headroom 
 form ``<kernel>_list(packets, ..., counters, room=128) -> [(verdict, reason, aux, bytes)]`` and a batch
 form ``<kernel>(batch, ..., counters) -> forwarded`` that behaves as the C kernel does on a PacketBatch.
 """
-import struct
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from __future__ import annotations
 
-from .batch import VERDICT_OF, DropReason as R, PacketBatch, Verdict
+import struct
+from collections.abc import Sequence
+from typing import Callable, NamedTuple, Optional
+
+from .batch import VERDICT_OF, PacketBatch, Verdict
+from .batch import DropReason as R
 
 FLAG_H = 0x4000
 TUN_ALLOW_SITE_LOCAL = 0x01
@@ -35,7 +39,7 @@ _U16 = struct.Struct("!H")
 
 class Binding:
     """The parts of a binding cache / binding update list entry the kernels use."""
-    __slots__ = ("coa", "flags", "packets", "bytes")
+    __slots__ = ("bytes", "coa", "flags", "packets")
 
     def __init__(self, coa: bytes, flags: int = 0, packets: int = 0, bytes_: int = 0):
         self.coa = bytes(coa)
@@ -56,7 +60,7 @@ class TunnelConfig(NamedTuple):
     flags: int = 0
 
 
-Result = Tuple[R, int, Optional[bytes]]
+Result = tuple[R, int, Optional[bytes]]
 
 
 # ---- checks shared by the kernels -------------------------------------------------------------------
@@ -81,7 +85,7 @@ class Walk(NamedTuple):
     upper_nh: int
 
 
-def walk(p: bytes) -> Tuple[R, Optional[Walk]]:
+def walk(p: bytes) -> tuple[R, Walk | None]:
     n = len(p)
     off, nh = 40, p[6]
     hbh_end, rh, rh_end, dst, dst_end = 40, -1, 0, -1, 0
@@ -108,7 +112,7 @@ def walk(p: bytes) -> Tuple[R, Optional[Walk]]:
     return R.NONE, Walk(hbh_end, rh, rh_end, dst, dst_end, off, nh)
 
 
-def find_hao(p: bytes, dst: int, dst_end: int) -> Tuple[R, int]:
+def find_hao(p: bytes, dst: int, dst_end: int) -> tuple[R, int]:
     i, hao = dst + 2, -1
     while i < dst_end:
         t = p[i]
@@ -162,7 +166,7 @@ def scope(p: bytes, allow_site_local: bool) -> R:
 
 # ---- tunnelling ---------------------------------------------------------------------------------------
 
-def _encap(p: bytes, room: int, outer_dst: bytes, cfg: TunnelConfig, binding: Optional[Binding]) -> Result:
+def _encap(p: bytes, room: int, outer_dst: bytes, cfg: TunnelConfig, binding: Binding | None) -> Result:
     dec = cfg.flags & TUN_DEC_HOP_LIMIT
     if dec and p[7] <= 1:
         return R.HOP_LIMIT, 0, None
@@ -183,7 +187,7 @@ def _encap(p: bytes, room: int, outer_dst: bytes, cfg: TunnelConfig, binding: Op
     return R.FORWARDED, 0, outer + p
 
 
-def encapsulate_ha_one(p: bytes, room: int, bindings: Dict[bytes, Binding], cfg: TunnelConfig) -> Result:
+def encapsulate_ha_one(p: bytes, room: int, bindings: dict[bytes, Binding], cfg: TunnelConfig) -> Result:
     r = _check(p) or scope(p, bool(cfg.flags & TUN_ALLOW_SITE_LOCAL))
     if r:
         return r, 0, None
@@ -239,7 +243,7 @@ def _decap_finish(p: bytes, flags: int) -> Result:
     return R.FORWARDED, 0, bytes(inner)
 
 
-def decapsulate_ha_one(p: bytes, room: int, bindings: Dict[bytes, Binding], flags: int) -> Result:
+def decapsulate_ha_one(p: bytes, room: int, bindings: dict[bytes, Binding], flags: int) -> Result:
     r = _check(p) or _decap_inner(p) or _decap_membership_scope(p[40:], flags)
     if r:
         return r, 0, None
@@ -289,7 +293,7 @@ def _nh_pos(w: Walk, q: int) -> int:
     return w.rh if w.rh >= 0 else 40
 
 
-def hao_insert_one(p: bytes, room: int, bul: Dict[bytes, Binding], mtu: int) -> Result:
+def hao_insert_one(p: bytes, room: int, bul: dict[bytes, Binding], mtu: int) -> Result:
     r = _check(p)
     if r:
         return r, 0, None
@@ -332,7 +336,7 @@ def hao_insert_one(p: bytes, room: int, bul: Dict[bytes, Binding], mtu: int) -> 
     return R.FORWARDED, 0, _set_payload_length(bytes(head), 24) + added + p[q:]
 
 
-def hao_process_one(p: bytes, room: int, bindings: Dict[bytes, Binding]) -> Result:
+def hao_process_one(p: bytes, room: int, bindings: dict[bytes, Binding]) -> Result:
     r = _check(p)
     if r:
         return r, 0, None
@@ -359,7 +363,7 @@ def hao_process_one(p: bytes, room: int, bindings: Dict[bytes, Binding]) -> Resu
     return R.FORWARDED, 0, p[:8] + home + p[24:hao] + src + p[hao + 16:]
 
 
-def rh2_insert_one(p: bytes, room: int, bindings: Dict[bytes, Binding], mtu: int) -> Result:
+def rh2_insert_one(p: bytes, room: int, bindings: dict[bytes, Binding], mtu: int) -> Result:
     r = _check(p)
     if r:
         return r, 0, None
@@ -411,7 +415,7 @@ def _bump(counters, reason: R) -> None:
 
 
 def run_list(one: Callable[..., Result], packets: Sequence[bytes], counters, *args,
-             room: int = 128) -> List[Tuple[Verdict, R, int, bytes]]:
+             room: int = 128) -> list[tuple[Verdict, R, int, bytes]]:
     """The baseline: each packet through ``one``; what a Python implementation would hand on."""
     out = []
     for p in packets:
@@ -480,5 +484,5 @@ def rh2_process(batch, homes, counters) -> int:
     return run_batch(rh2_process_one, batch, counters, frozenset(homes))
 
 
-def new_counters() -> List[int]:
+def new_counters() -> list[int]:
     return [0] * len(R)

@@ -10,8 +10,11 @@ MTU for TOO_BIG, the Home Address option's offset for BINDING_ERROR). ``count`` 
 Kernels act only on packets whose verdict is PASS, so several can run over one batch in turn (see
 docs/DATAPATH.md); a packet appended to a batch starts as PASS / NONE.
 """
+from __future__ import annotations
+
+from collections.abc import Iterable
 from enum import IntEnum
-from typing import Iterable, List, NamedTuple, Optional
+from typing import NamedTuple
 
 import numpy as np
 
@@ -87,8 +90,20 @@ class BatchState(NamedTuple):
 
 
 class PacketBatch:
-    __slots__ = ("_capacity", "_slot_size", "_headroom", "_buf", "_offset", "_length", "_verdict",
-                 "_reason", "_aux", "count", "_view", "__weakref__")
+    __slots__ = (
+        "__weakref__",
+        "_aux",
+        "_buf",
+        "_capacity",
+        "_headroom",
+        "_length",
+        "_offset",
+        "_reason",
+        "_slot_size",
+        "_verdict",
+        "_view",
+        "count",
+    )
 
     def __init__(self, capacity: int = 256, slot_size: int = 2048, headroom: int = 128):
         for name, value in (("capacity", capacity), ("slot_size", slot_size), ("headroom", headroom)):
@@ -128,8 +143,8 @@ class PacketBatch:
     aux = property(lambda self: self._aux)
 
     @classmethod
-    def from_packets(cls, packets: Iterable[bytes], capacity: Optional[int] = None, slot_size: int = 2048,
-                     headroom: int = 128) -> "PacketBatch":
+    def from_packets(cls, packets: Iterable[bytes], capacity: int | None = None, slot_size: int = 2048,
+                     headroom: int = 128) -> PacketBatch:
         packets = list(packets)
         batch = cls(capacity if capacity is not None else max(1, len(packets)), slot_size, headroom)
         for p in packets:
@@ -181,7 +196,7 @@ class PacketBatch:
         off, n = self._check(i)
         return self._buf[off:off + n].tobytes()
 
-    def packets(self) -> List[bytes]:
+    def packets(self) -> list[bytes]:
         return [self.packet(i) for i in range(self.count)]
 
     def room(self, i: int) -> int:
@@ -189,7 +204,7 @@ class PacketBatch:
         off, _ = self._check(i)
         return off - i * self._slot_size
 
-    def set_packet(self, i: int, packet, headroom: Optional[int] = None) -> None:
+    def set_packet(self, i: int, packet, headroom: int | None = None) -> None:
         """Replace packet i (< count) with these bytes, headroom bytes into its slot (default: the
         batch's headroom). Verdict, reason and aux are left alone."""
         data = memoryview(packet).cast("B")
@@ -213,10 +228,10 @@ class PacketBatch:
         self._reason[:n] = DropReason.NONE
         self._aux[:n] = 0
 
-    def verdicts(self) -> List[Verdict]:
+    def verdicts(self) -> list[Verdict]:
         return [Verdict(v) for v in self._verdict[:self.count]]
 
-    def reasons(self) -> List[DropReason]:
+    def reasons(self) -> list[DropReason]:
         return [DropReason(r) for r in self._reason[:self.count]]
 
     def save(self, head_bytes: int = 64) -> BatchState:

@@ -13,15 +13,21 @@ Kernels only look at packets whose verdict is PASS, so they chain over one batch
 addresses) for the home agent and the correspondent, 32-byte keys (peer, home address) for the mobile
 node's binding update list. Bindings are read when a kernel runs, so updates to the cache take effect
 on the next batch; kernels add to each used binding's packet and byte counters.
+
+Threads: the kernels run without the GIL and bracket their use of a table with the table's read guard
+(a concurrent insert or delete raises instead of racing). The counters they add to (the data path's and
+the bindings') are plain integers: use one data path object, and one batch, per thread at a time.
 """
+from __future__ import annotations
+
+from collections.abc import Iterable
 from ipaddress import IPv6Address
-from typing import Dict, Iterable
 
 from . import _datapath as _dp
 from ._bcache import BindingTable
 from .batch import DropReason, PacketBatch
 
-__all__ = ["HomeAgentDataPath", "MobileNodeDataPath", "CorrespondentDataPath", "DropReason"]
+__all__ = ["CorrespondentDataPath", "DropReason", "HomeAgentDataPath", "MobileNodeDataPath"]
 
 
 def _addr(value, what: str) -> bytes:
@@ -57,7 +63,7 @@ class _DataPath:
         self._counters = {name: _dp.Counters() for name in self._kernels}
 
     @property
-    def counters(self) -> Dict[DropReason, int]:
+    def counters(self) -> dict[DropReason, int]:
         """Packets per reason over every kernel call so far (all reasons, zeros included)."""
         total = [0] * len(DropReason)
         for c in self._counters.values():
@@ -65,7 +71,7 @@ class _DataPath:
                 total[r] += n
         return {DropReason(r): n for r, n in enumerate(total)}
 
-    def kernel_counters(self, kernel: str) -> Dict[DropReason, int]:
+    def kernel_counters(self, kernel: str) -> dict[DropReason, int]:
         """Packets per reason for one kernel (a method name, e.g. "encapsulate")."""
         return {DropReason(r): n for r, n in enumerate(self._counters[kernel].tolist())}
 

@@ -2,7 +2,8 @@
 mirror csrc/mip6_batch.h."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mip6fast.batch import VERDICT_OF, DropReason, PacketBatch, Verdict
 
@@ -51,8 +52,8 @@ def test_full_batch_is_refused():
         b.append(b"y")
 
 
-@pytest.mark.parametrize("kwargs", [dict(capacity=0), dict(slot_size=0), dict(headroom=-1),
-                                    dict(slot_size=64, headroom=64), dict(capacity=1 << 20, slot_size=1 << 13)])
+@pytest.mark.parametrize("kwargs", [{"capacity": 0}, {"slot_size": 0}, {"headroom": -1},
+                                    {"slot_size": 64, "headroom": 64}, {"capacity": 1 << 20, "slot_size": 1 << 13}])
 def test_bad_geometry(kwargs):
     with pytest.raises(ValueError):
         PacketBatch(**kwargs)

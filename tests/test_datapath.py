@@ -9,13 +9,14 @@ from ipaddress import IPv6Address
 
 import numpy as np
 import pytest
-
 from reference import ipv6_upper_checksum, ones_complement_checksum
+
 from mip6fast import _datapath_py as ref
-from mip6fast.batch import VERDICT_OF, DropReason as R, PacketBatch, Verdict
+from mip6fast.batch import VERDICT_OF, PacketBatch, Verdict
+from mip6fast.batch import DropReason as R
 
 try:
-    from mip6fast import _datapath
+    from mip6fast import _datapath  # noqa: F401 - the compiled kernels must import
     from mip6fast.binding_cache import BindingCache
     from mip6fast.datapath import CorrespondentDataPath, HomeAgentDataPath, MobileNodeDataPath
 except ImportError as exc:  # pragma: no cover - the compiled data path is missing
@@ -276,7 +277,7 @@ def test_encapsulate_output_parses_as_ipv6_in_ipv6():
         inner = data_packet(CN, HOA, "icmpv6", size)
         v, _, _, out = one(w, "encapsulate", inner)
         assert v == Verdict.FORWARD
-        tc, flow, hop, src, dst, hb, r2, hao, dopts, upper_nh, upper = _packet.parse(out)
+        _tc, flow, hop, src, dst, _hb, _r2, _hao, _dopts, upper_nh, upper = _packet.parse(out)
         assert (flow, hop, src, dst, upper_nh, upper) == (0xABCDE, 33, HA, COA, 41, 40)
         assert struct.unpack_from("!H", out, 4)[0] == len(out) - 40 == len(inner)
         parsed_inner = _packet.parse(out[40:])          # verifies the ICMPv6 checksum too

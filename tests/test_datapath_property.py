@@ -7,11 +7,37 @@ verdicts, reasons, aux values, offsets, lengths, whole slabs, reason counters an
 import struct
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_datapath import (
+    ALL_NODES,
+    CN,
+    CN2,
+    COA,
+    COA2,
+    GLOBAL_GROUP,
+    HA,
+    HOA,
+    HOA2,
+    LL,
+    LL_HA,
+    MLDV2_ROUTERS,
+    OTHER_HOA,
+    SITE,
+    H,
+    World,
+    dst_hao,
+    dst_opts,
+    hbh,
+    icmp6,
+    ip6,
+    mh,
+    payload_bytes,
+    rh2,
+    tcp,
+    udp,
+)
 
-from test_datapath import (ALL_NODES, CN, CN2, COA, COA2, GLOBAL_GROUP, H, HA, HOA, HOA2, LL, LL_HA,
-                           MLDV2_ROUTERS, OTHER_HOA, SITE, World, dst_hao, dst_opts, hbh, icmp6, ip6, mh,
-                           payload_bytes, rh2, tcp, udp)
 from mip6fast.batch import PacketBatch, Verdict
 
 ADDRESSES = [HA, HOA, HOA2, OTHER_HOA, COA, COA2, CN, CN2, LL, LL_HA, SITE, ALL_NODES, MLDV2_ROUTERS,

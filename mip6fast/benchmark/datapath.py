@@ -127,7 +127,8 @@ def run(seconds: float = 0.3) -> list:
                 reset_ns = 1e9 / measure(snap.restore, seconds / 3)
                 counters = ref.new_counters()
                 packets, one, args = case.packets, case.one_py, case.args_py
-                py_pps = measure(lambda: ref.run_list(one, packets, counters, *args), seconds, n)
+                py_pps = measure(lambda one=one, packets=packets, counters=counters, args=args:
+                                 ref.run_list(one, packets, counters, *args), seconds, n)
                 results.append(result(f"{case.name}_{size}B_batch{n}", c_pps / 1e6, "Mpps", py_pps / 1e6,
                                       kernel=case.name, size=size, batch=n, reset_ns=round(reset_ns, 1)))
     return results
