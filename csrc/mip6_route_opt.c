@@ -117,7 +117,8 @@ int mip6_hao_insert(mip6_batch_t *b, mip6_bcache_t *bul, uint32_t mtu, uint64_t 
         if (m)
             mip6_bcache_lookup_batch(bul, keys[0], 32, m, slots);
         for (uint32_t k = 0; k < m; k++) {
-            uint32_t i = idx[k], n = b->length[i], room = b->offset[i] - i * b->slot_size;
+            uint32_t i = idx[k], n = b->length[i];
+            uint32_t room = (uint32_t)(b->offset[i] - (uint64_t)i * b->slot_size); /* checked in pass 1 */
             uint8_t *p = b->buf + b->offset[i];
             mip6_binding_t *e = slots[k] >= 0 ? mip6_bcache_entry(bul, slots[k]) : NULL;
             mip6_reason_t r = e ? hao_insert_one(b, i, p, n, room, e, mtu) : MIP6_R_NO_BINDING;
@@ -257,7 +258,8 @@ int mip6_rh2_insert(mip6_batch_t *b, mip6_bcache_t *cache, uint32_t mtu, uint64_
         if (m)
             mip6_bcache_lookup_batch(cache, keys[0], 16, m, slots);
         for (uint32_t k = 0; k < m; k++) {
-            uint32_t i = idx[k], n = b->length[i], room = b->offset[i] - i * b->slot_size;
+            uint32_t i = idx[k], n = b->length[i];
+            uint32_t room = (uint32_t)(b->offset[i] - (uint64_t)i * b->slot_size); /* checked in pass 1 */
             uint8_t *p = b->buf + b->offset[i];
             mip6_binding_t *e = slots[k] >= 0 ? mip6_bcache_entry(cache, slots[k]) : NULL;
             mip6_reason_t r = e ? rh2_insert_one(b, i, p, n, room, e, mtu) : MIP6_R_NO_BINDING;

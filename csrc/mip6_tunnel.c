@@ -84,7 +84,8 @@ int mip6_tunnel_encap_ha(mip6_batch_t *b, mip6_bcache_t *cache, const mip6_tunne
         if (m)
             mip6_bcache_lookup_batch(cache, keys[0], 16, m, slots);
         for (uint32_t k = 0; k < m; k++) {
-            uint32_t i = idx[k], n = b->length[i], room = b->offset[i] - i * b->slot_size;
+            uint32_t i = idx[k], n = b->length[i];
+            uint32_t room = (uint32_t)(b->offset[i] - (uint64_t)i * b->slot_size); /* checked in pass 1 */
             uint8_t *p = b->buf + b->offset[i];
             mip6_binding_t *e = slots[k] >= 0 ? mip6_bcache_entry(cache, slots[k]) : NULL;
             if (!e) {
