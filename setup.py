@@ -12,6 +12,8 @@ import glob
 import os
 
 from setuptools import Extension, setup
+from setuptools.command.build_clib import build_clib as _build_clib
+from setuptools.command.build_ext import build_ext as _build_ext
 
 try:
     from Cython.Build import cythonize
@@ -48,7 +50,8 @@ extensions = [
         sources=[os.path.relpath(pyx, HERE)],
         include_dirs=["csrc", numpy.get_include()],
         libraries=["mip6core"],
-        depends=core_sources + core_headers,  # relink when the C core changes
+        # Relink when the C core changes (build_ext does not know the extensions embed libmip6core).
+        depends=core_sources + core_headers,
         extra_compile_args=ext_cflags,
         extra_link_args=ext_ldflags,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
@@ -56,7 +59,46 @@ extensions = [
     for pyx in sorted(glob.glob(os.path.join(HERE, "mip6fast", "_*.pyx")))
 ]
 
+# Objects built with other flags must not be reused: after a sanitizer build, a plain rebuild would
+# otherwise relink nothing (the sources did not change) and leave modules that only load under ASan.
+# The flags of the last build are remembered; when they differ, build_clib and build_ext are forced.
+FLAGS_STAMP = os.path.join(HERE, "build", "mip6core.flags")
+FLAGS_ID = repr((core_cflags, ext_cflags, ext_ldflags))
+
+
+def _flags_changed() -> bool:
+    try:
+        with open(FLAGS_STAMP) as f:
+            return f.read() != FLAGS_ID
+    except OSError:
+        return True
+
+
+class build_clib(_build_clib):
+    def run(self):
+        # setuptools' build_clib compares timestamps only (it ignores --force): drop the old objects.
+        if _flags_changed():
+            for stale in glob.glob(os.path.join(self.build_temp, "csrc", "*.o")):
+                os.remove(stale)
+        super().run()
+
+
+class build_ext(_build_ext):
+    def finalize_options(self):
+        super().finalize_options()
+        if _flags_changed():
+            self.force = True
+
+    def run(self):
+        super().run()
+        os.makedirs(os.path.dirname(FLAGS_STAMP), exist_ok=True)
+        with open(FLAGS_STAMP, "w") as f:
+            f.write(FLAGS_ID)
+
+
 setup(
+    cmdclass={"build_clib": build_clib, "build_ext": build_ext},
+    # every object is rebuilt when a header changes (csrc/ headers hold inline code)
     libraries=[("mip6core", {"sources": core_sources, "include_dirs": ["csrc"], "cflags": core_cflags,
                              "obj_deps": {"": core_headers}})],
     ext_modules=cythonize(

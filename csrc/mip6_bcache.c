@@ -1,0 +1,777 @@
+/* Binding cache table: see mip6_bcache.h for the theory of operation. */
+#define _GNU_SOURCE /* madvise, syscall, O_CLOEXEC (glibc without the C11 strict-namespace filter) */
+#include "mip6_bcache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(__has_include)
+#if __has_include(<sys/random.h>)
+#include <sys/random.h>
+#define MIP6_HAVE_GETRANDOM 1
+#endif
+#endif
+
+#define BC_EMPTY 0u
+#define BC_TOMB 0xFFFFFFFFu /* can never be tag | (slot + 1): slot + 1 <= mask - 1 (see bc_put) */
+#define BC_MIN_SHIFT 4      /* 16 buckets */
+#define BC_MAX_SHIFT 30     /* 2^30 buckets: 4 GiB of index, 805M entries */
+#define BC_MIGRATE_STEP 16  /* old buckets moved per insert or delete while growing */
+#define BC_FIXED ((unsigned)sizeof(mip6_binding_t)) /* 44: the entry before its key */
+#define BC_RING 128         /* in-flight window of the batch lookup: a power of two > BC_PF_B + BC_PF_C */
+#define BC_PF_B 16          /* keys between hashing (bucket prefetched) and probing the bucket */
+#define BC_PF_C 40          /* keys between probing (entry prefetched) and comparing the entry's key */
+
+_Static_assert(BC_PF_B + BC_PF_C < BC_RING, "the batch pipeline must fit its ring");
+_Static_assert(sizeof(mip6_binding_t) == 44, "an entry is 44 bytes of fields, then the key");
+
+typedef struct bc_index {
+    uint32_t *b;    /* nbuckets = mask + 1 buckets; NULL when absent */
+    uint32_t mask;  /* nbuckets - 1, and the mask of the slot + 1 field of a bucket */
+    unsigned shift; /* log2(nbuckets) */
+    uint32_t used;  /* non-empty buckets, tombstones included */
+    uint32_t tombs;
+} bc_index_t;
+
+struct mip6_bcache {
+    uint8_t *entries;    /* cap entries of esize bytes */
+    uint64_t *live;      /* one bit per slot, live_words words */
+    uint32_t cap, hw, len, nfree, live_words;
+    int32_t free_head;   /* LIFO free list threaded through the freed entries' coa field; -1 = empty */
+    unsigned key_len, esize;
+    uint64_t s[6];       /* hash secret, derived from the 128-bit seed */
+    bc_index_t cur;      /* where inserts go */
+    bc_index_t old;      /* being drained into cur while growing (old.b != NULL) */
+    uint32_t mig_pos;    /* next old bucket to move */
+    uint64_t min_expiry; /* lower bound of every live entry's expiry: expire() returns early below it */
+    uint64_t exp_now;    /* the now_ns of the sweep in progress */
+    uint64_t sweep_min;  /* smallest surviving expiry seen by the sweep in progress */
+    uint32_t exp_cursor; /* where the sweep in progress resumes; 0 = no sweep in progress */
+};
+
+/* ---- allocation, with a failure hook for tests -------------------------------------------------- */
+
+static long bc_fail_countdown = -1; /* < 0: never fail; n: let n allocations succeed, then fail */
+
+void mip6_bcache_debug_fail_allocs(long n) { bc_fail_countdown = n; }
+
+static inline int bc_alloc_fails(void)
+{
+    if (bc_fail_countdown < 0)
+        return 0;
+    if (bc_fail_countdown == 0)
+        return 1;
+    bc_fail_countdown--;
+    return 0;
+}
+
+static void *bc_malloc(size_t n) { return bc_alloc_fails() ? NULL : malloc(n); }
+static void *bc_calloc(size_t n, size_t size) { return bc_alloc_fails() ? NULL : calloc(n, size); }
+static void *bc_realloc(void *p, size_t n) { return bc_alloc_fails() ? NULL : realloc(p, n); }
+
+/* ---- keyed hash ------------------------------------------------------------------------------- */
+/* The multiply-fold of wyhash/rapidhash: a 64x64->128 multiply of key words xored with secret words,
+ * then a second multiply of the two halves xored with two more secret words. Every output bit depends
+ * on every key bit and on the secret; without the secret a sender cannot aim at a bucket. */
+
+static inline uint64_t bc_load64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline void bc_mum(uint64_t *a, uint64_t *b)
+{
+#if defined(__SIZEOF_INT128__)
+    __uint128_t r = (__uint128_t)*a * *b;
+    *a = (uint64_t)r;
+    *b = (uint64_t)(r >> 64);
+#else
+    uint64_t ha = *a >> 32, hb = *b >> 32, la = (uint32_t)*a, lb = (uint32_t)*b;
+    uint64_t rh = ha * hb, rm0 = ha * lb, rm1 = hb * la, rl = la * lb, t = rl + (rm0 << 32), lo;
+    uint64_t c = t < rl;
+    lo = t + (rm1 << 32);
+    c += lo < t;
+    *a = lo;
+    *b = rh + (rm0 >> 32) + (rm1 >> 32) + c;
+#endif
+}
+
+static inline uint64_t bc_mix(uint64_t a, uint64_t b)
+{
+    bc_mum(&a, &b);
+    return a ^ b;
+}
+
+static inline uint64_t bc_hash16(const uint64_t *s, const uint8_t *k)
+{
+    uint64_t a = bc_load64(k) ^ s[0], b = bc_load64(k + 8) ^ s[1];
+    bc_mum(&a, &b);
+    return bc_mix(a ^ s[2], b ^ s[3]);
+}
+
+static inline uint64_t bc_hash32(const uint64_t *s, const uint8_t *k)
+{
+    uint64_t a = bc_load64(k) ^ s[0];
+    uint64_t b = bc_load64(k + 8) ^ s[1] ^ bc_mix(bc_load64(k + 16) ^ s[4], bc_load64(k + 24) ^ s[5]);
+    bc_mum(&a, &b);
+    return bc_mix(a ^ s[2], b ^ s[3]);
+}
+
+static inline uint64_t bc_hash(const mip6_bcache_t *t, const uint8_t *k, unsigned klen)
+{
+    return klen == 16 ? bc_hash16(t->s, k) : bc_hash32(t->s, k);
+}
+
+static inline uint64_t bc_fmix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Spread the 128-bit seed over the six secret words (splitmix64 finaliser), so that any seed, even all
+ * zeros, gives well-mixed secrets. mip6fast/_bcache_py.py repeats this exactly. */
+static void bc_derive(uint64_t s[6], const uint8_t seed[16])
+{
+    uint64_t u0 = bc_load64(seed), u1 = bc_load64(seed + 8);
+    for (unsigned i = 0; i < 6; i++) {
+        uint64_t g = 0x9e3779b97f4a7c15ull * (i + 1);
+        s[i] = bc_fmix(u0 + g) ^ bc_fmix(u1 ^ bc_fmix(g));
+    }
+}
+
+/* 16 bytes from the kernel's CSPRNG: getrandom(), else the raw syscall, else /dev/urandom. If all of
+ * them fail (a sandbox without /dev) the clock and addresses are mixed in: the table still works, only
+ * its collision resistance against a chosen-key sender is weaker. */
+static void bc_random_seed(uint8_t out[16])
+{
+    size_t got = 0;
+#if defined(MIP6_HAVE_GETRANDOM)
+    while (got < 16) {
+        ssize_t r = getrandom(out + got, 16 - got, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        got += (size_t)r;
+    }
+#elif defined(SYS_getrandom)
+    while (got < 16) {
+        long r = syscall(SYS_getrandom, out + got, 16 - got, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        got += (size_t)r;
+    }
+#endif
+    if (got < 16) {
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            while (got < 16) {
+                ssize_t r = read(fd, out + got, 16 - got);
+                if (r < 0 && errno == EINTR)
+                    continue;
+                if (r <= 0)
+                    break;
+                got += (size_t)r;
+            }
+            close(fd);
+        }
+    }
+    if (got < 16) {
+        struct timespec ts = {0, 0};
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t a = bc_fmix((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)getpid());
+        uint64_t b = bc_fmix(a ^ (uint64_t)(uintptr_t)out ^ (uint64_t)(uintptr_t)&bc_random_seed);
+        memcpy(out, &a, 8);
+        memcpy(out + 8, &b, 8);
+    }
+}
+
+/* ---- entries ---------------------------------------------------------------------------------- */
+
+static inline mip6_binding_t *bc_entry(const mip6_bcache_t *t, int32_t slot)
+{
+    return (mip6_binding_t *)(t->entries + (size_t)slot * t->esize);
+}
+
+static inline const uint8_t *bc_key(const mip6_bcache_t *t, int32_t slot)
+{
+    return t->entries + (size_t)slot * t->esize + BC_FIXED;
+}
+
+static inline int bc_key_eq(const uint8_t *a, const uint8_t *b, unsigned klen)
+{
+    uint64_t d = (bc_load64(a) ^ bc_load64(b)) | (bc_load64(a + 8) ^ bc_load64(b + 8));
+    if (klen == 32)
+        d |= (bc_load64(a + 16) ^ bc_load64(b + 16)) | (bc_load64(a + 24) ^ bc_load64(b + 24));
+    return d == 0;
+}
+
+static inline int bc_is_live(const mip6_bcache_t *t, uint32_t slot)
+{
+    return (t->live[slot >> 6] >> (slot & 63)) & 1;
+}
+
+/* Ask for transparent huge pages on big arrays: a lookup in a large table then misses the TLB far less
+ * often. Advice only; failures are ignored. */
+static void bc_advise_huge(void *p, size_t bytes)
+{
+#if defined(MADV_HUGEPAGE)
+    const uintptr_t page = 4096;
+    if (bytes < ((size_t)4 << 20))
+        return;
+    uintptr_t start = ((uintptr_t)p + page - 1) & ~(page - 1);
+    uintptr_t end = ((uintptr_t)p + bytes) & ~(page - 1);
+    if (end > start)
+        (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
+
+/* Room for one more entry: a free slot, or an array grown (doubled) to make one. 0 or -1 (no memory). */
+static int bc_reserve_slot(mip6_bcache_t *t)
+{
+    if (t->free_head >= 0 || t->hw < t->cap)
+        return 0;
+    uint64_t ncap = t->cap < 8 ? 16 : (uint64_t)t->cap * 2;
+    if (ncap > MIP6_BCACHE_MAX_ENTRIES)
+        ncap = MIP6_BCACHE_MAX_ENTRIES;
+    if (ncap <= t->cap || ncap * t->esize > SIZE_MAX / 2)
+        return -1;
+    uint32_t nwords = (uint32_t)((ncap + 63) / 64);
+    if (nwords > t->live_words) {
+        uint64_t *nl = bc_realloc(t->live, (size_t)nwords * sizeof(uint64_t));
+        if (!nl)
+            return -1;
+        memset(nl + t->live_words, 0, (size_t)(nwords - t->live_words) * sizeof(uint64_t));
+        t->live = nl;
+        t->live_words = nwords;
+    }
+    uint8_t *ne = bc_realloc(t->entries, (size_t)ncap * t->esize);
+    if (!ne)
+        return -1;
+    t->entries = ne;
+    t->cap = (uint32_t)ncap;
+    bc_advise_huge(ne, (size_t)ncap * t->esize);
+    return 0;
+}
+
+static int32_t bc_alloc_slot(mip6_bcache_t *t)
+{
+    int32_t s;
+    if (t->free_head >= 0) {
+        s = t->free_head;
+        memcpy(&t->free_head, bc_entry(t, s)->coa, sizeof(int32_t));
+        t->nfree--;
+    } else {
+        s = (int32_t)t->hw++;
+    }
+    t->live[(uint32_t)s >> 6] |= (uint64_t)1 << ((uint32_t)s & 63);
+    t->len++;
+    return s;
+}
+
+static void bc_free_slot(mip6_bcache_t *t, int32_t s)
+{
+    t->live[(uint32_t)s >> 6] &= ~((uint64_t)1 << ((uint32_t)s & 63));
+    memcpy(bc_entry(t, s)->coa, &t->free_head, sizeof(int32_t));
+    t->free_head = s;
+    t->nfree++;
+    t->len--;
+}
+
+/* ---- index ------------------------------------------------------------------------------------ */
+
+static inline uint32_t bc_tag(uint64_t h, unsigned shift)
+{
+    return (uint32_t)(h >> (32 + shift)) << shift;
+}
+
+static inline uint32_t bc_threshold(const bc_index_t *ix)
+{
+    uint32_t nb = ix->mask + 1;
+    return nb - nb / 4;
+}
+
+static int bc_index_alloc(bc_index_t *ix, unsigned shift)
+{
+    size_t nb = (size_t)1 << shift;
+    uint32_t *b = bc_calloc(nb, sizeof(uint32_t));
+    if (!b)
+        return -1;
+    bc_advise_huge(b, nb * sizeof(uint32_t));
+    ix->b = b;
+    ix->mask = (uint32_t)(nb - 1);
+    ix->shift = shift;
+    ix->used = 0;
+    ix->tombs = 0;
+    return 0;
+}
+
+/* Position of key's bucket in ix, or -1. */
+static inline int64_t bc_find_pos(const mip6_bcache_t *t, const bc_index_t *ix, uint64_t h, const uint8_t *key,
+                                  unsigned klen)
+{
+    const uint32_t mask = ix->mask, tag = bc_tag(h, ix->shift);
+    const uint32_t *b = ix->b;
+    uint32_t i = (uint32_t)h & mask;
+    for (;;) {
+        uint32_t v = b[i];
+        if (v == BC_EMPTY)
+            return -1;
+        if ((v ^ tag) <= mask && v != BC_TOMB && bc_key_eq(bc_key(t, (int32_t)(v & mask) - 1), key, klen))
+            return i;
+        i = (i + 1) & mask;
+    }
+}
+
+static inline int32_t bc_find(const mip6_bcache_t *t, uint64_t h, const uint8_t *key, unsigned klen)
+{
+    int64_t p = bc_find_pos(t, &t->cur, h, key, klen);
+    if (p >= 0)
+        return (int32_t)(t->cur.b[p] & t->cur.mask) - 1;
+    if (t->old.b) {
+        p = bc_find_pos(t, &t->old, h, key, klen);
+        if (p >= 0)
+            return (int32_t)(t->old.b[p] & t->old.mask) - 1;
+    }
+    return -1;
+}
+
+/* Store slot s under hash h in the first empty or tombstone bucket from its home. The caller has made
+ * sure the key is absent, ix has room (used < threshold) and s + 1 fits the slot field. */
+static inline void bc_put(bc_index_t *ix, uint64_t h, int32_t s)
+{
+    const uint32_t mask = ix->mask;
+    uint32_t i = (uint32_t)h & mask;
+    while (ix->b[i] != BC_EMPTY && ix->b[i] != BC_TOMB)
+        i = (i + 1) & mask;
+    if (ix->b[i] == BC_TOMB)
+        ix->tombs--;
+    else
+        ix->used++;
+    ix->b[i] = bc_tag(h, ix->shift) | (uint32_t)(s + 1);
+}
+
+/* Remove the bucket at pos. When the next bucket is empty no probe sequence runs through pos, so it
+ * (and the tombstones right before it) can become empty; otherwise it becomes a tombstone. */
+static void bc_erase(bc_index_t *ix, uint32_t pos)
+{
+    const uint32_t mask = ix->mask;
+    if (ix->b[(pos + 1) & mask] != BC_EMPTY) {
+        ix->b[pos] = BC_TOMB;
+        ix->tombs++;
+        return;
+    }
+    ix->b[pos] = BC_EMPTY;
+    ix->used--;
+    for (uint32_t i = (pos - 1) & mask; ix->b[i] == BC_TOMB; i = (i - 1) & mask) {
+        ix->b[i] = BC_EMPTY;
+        ix->used--;
+        ix->tombs--;
+    }
+}
+
+/* Position of the bucket holding slot s (hash h) in ix, or -1. */
+static int64_t bc_find_slot_pos(const bc_index_t *ix, uint64_t h, int32_t s)
+{
+    const uint32_t mask = ix->mask, want = bc_tag(h, ix->shift) | (uint32_t)(s + 1);
+    uint32_t i = (uint32_t)h & mask;
+    for (;;) {
+        uint32_t v = ix->b[i];
+        if (v == BC_EMPTY)
+            return -1;
+        if (v == want)
+            return i;
+        i = (i + 1) & mask;
+    }
+}
+
+/* Move up to budget old buckets into cur; free the old index when it is empty. A moved bucket becomes
+ * a tombstone (not empty) so probe sequences of keys not yet moved still run through it. */
+static void bc_migrate(mip6_bcache_t *t, uint32_t budget)
+{
+    bc_index_t *o = &t->old;
+    if (!o->b)
+        return;
+    const uint32_t nb = o->mask + 1;
+    while (budget && t->mig_pos < nb) {
+        uint32_t v = o->b[t->mig_pos];
+        if (v != BC_EMPTY && v != BC_TOMB) {
+            int32_t s = (int32_t)(v & o->mask) - 1;
+            bc_put(&t->cur, bc_hash(t, bc_key(t, s), t->key_len), s);
+            o->b[t->mig_pos] = BC_TOMB;
+        }
+        t->mig_pos++;
+        budget--;
+    }
+    if (t->mig_pos >= nb) {
+        free(o->b);
+        memset(o, 0, sizeof(*o));
+        t->mig_pos = 0;
+    }
+}
+
+/* Start moving to a new index: twice the size when live entries fill at least half the threshold (or
+ * the slot field needs another bit), the same size otherwise (to shed tombstones). 0 or -1. */
+static int bc_start_growth(mip6_bcache_t *t, int must_double)
+{
+    if (t->old.b)
+        bc_migrate(t, UINT32_MAX); /* finish the previous move first (rare: see BC_MIGRATE_STEP) */
+    unsigned shift = t->cur.shift;
+    if (must_double || (uint64_t)t->len + 1 > bc_threshold(&t->cur) / 2)
+        shift++;
+    if (shift > BC_MAX_SHIFT)
+        return -1;
+    bc_index_t n;
+    if (bc_index_alloc(&n, shift) != 0)
+        return -1;
+    t->old = t->cur;
+    t->cur = n;
+    t->mig_pos = 0;
+    return 0;
+}
+
+/* ---- public API ------------------------------------------------------------------------------- */
+
+mip6_bcache_t *mip6_bcache_new(unsigned key_len, uint32_t capacity_hint, const uint8_t seed[16])
+{
+    if (key_len != 16 && key_len != 32)
+        return NULL;
+    mip6_bcache_t *t = bc_calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    uint8_t rnd[16];
+    if (!seed) {
+        bc_random_seed(rnd);
+        seed = rnd;
+    }
+    bc_derive(t->s, seed);
+    t->key_len = key_len;
+    t->esize = BC_FIXED + key_len;
+    t->free_head = -1;
+    t->min_expiry = UINT64_MAX;
+    if (capacity_hint > MIP6_BCACHE_MAX_ENTRIES)
+        capacity_hint = MIP6_BCACHE_MAX_ENTRIES;
+    unsigned shift = BC_MIN_SHIFT;
+    while (shift < BC_MAX_SHIFT && (((uint64_t)1 << shift) * 3 / 4) < capacity_hint)
+        shift++;
+    uint32_t cap = capacity_hint < 8 ? 8 : capacity_hint;
+    t->live_words = (cap + 63) / 64;
+    t->entries = bc_malloc((size_t)cap * t->esize);
+    t->live = bc_calloc(t->live_words, sizeof(uint64_t));
+    if (!t->entries || !t->live || bc_index_alloc(&t->cur, shift) != 0) {
+        mip6_bcache_free(t);
+        return NULL;
+    }
+    t->cap = cap;
+    bc_advise_huge(t->entries, (size_t)cap * t->esize);
+    return t;
+}
+
+void mip6_bcache_free(mip6_bcache_t *t)
+{
+    if (!t)
+        return;
+    free(t->entries);
+    free(t->live);
+    free(t->cur.b);
+    free(t->old.b);
+    free(t);
+}
+
+uint32_t mip6_bcache_len(const mip6_bcache_t *t) { return t->len; }
+
+unsigned mip6_bcache_key_len(const mip6_bcache_t *t) { return t->key_len; }
+
+size_t mip6_bcache_entry_size(const mip6_bcache_t *t) { return t->esize; }
+
+size_t mip6_bcache_memory(const mip6_bcache_t *t)
+{
+    size_t m = sizeof(*t) + (size_t)t->cap * t->esize + (size_t)t->live_words * sizeof(uint64_t);
+    m += ((size_t)t->cur.mask + 1) * sizeof(uint32_t);
+    if (t->old.b)
+        m += ((size_t)t->old.mask + 1) * sizeof(uint32_t);
+    return m;
+}
+
+uint64_t mip6_bcache_hash(const mip6_bcache_t *t, const uint8_t *key) { return bc_hash(t, key, t->key_len); }
+
+int32_t mip6_bcache_lookup(const mip6_bcache_t *t, const uint8_t *key)
+{
+    return bc_find(t, bc_hash(t, key, t->key_len), key, t->key_len);
+}
+
+/* Software-pipelined batch lookup in three stages:
+ *   A (key i):               hash, prefetch the home bucket's cache line;
+ *   B (key i - BC_PF_B):     scan from the home bucket to the first bucket whose tag matches (the
+ *                            candidate slot, whose entry key is then prefetched) or to an empty bucket
+ *                            (a miss);
+ *   C (key i - BC_PF_B - BC_PF_C): compare the candidate's key. A tag match on the wrong key (rare: one in
+ *                            2^(32 - log2 nbuckets) per bucket looked at) or a table in the middle of
+ *                            growing falls back to the full lookup.
+ * So the memory latency of one key overlaps with the work on the keys around it: in a table far larger
+ * than the caches a batch runs at the rate the core can keep misses in flight. */
+static inline void bc_lookup_batch_impl(const mip6_bcache_t *t, const uint8_t *keys, size_t stride, uint32_t n,
+                                        int32_t *out, const unsigned klen)
+{
+    const uint32_t *b = t->cur.b;
+    const uint32_t mask = t->cur.mask;
+    const unsigned shift = t->cur.shift;
+    const int growing = t->old.b != NULL;
+    uint64_t hr[BC_RING];
+    int32_t cr[BC_RING];
+    const uint64_t DB = BC_PF_B, DC = BC_PF_B + BC_PF_C;
+
+    for (uint64_t i = 0; i < (uint64_t)n + DC; i++) {
+        if (i < n) {
+            uint64_t h = bc_hash(t, keys + (size_t)i * stride, klen);
+            hr[i & (BC_RING - 1)] = h;
+            __builtin_prefetch(&b[(uint32_t)h & mask]);
+        }
+        if (i >= DB && i - DB < n) {
+            uint64_t j = i - DB, h = hr[j & (BC_RING - 1)];
+            const uint32_t tag = bc_tag(h, shift);
+            uint32_t p = (uint32_t)h & mask;
+            int32_t c = -1;
+            for (;;) {
+                uint32_t v = b[p];
+                if (v == BC_EMPTY)
+                    break;
+                if ((v ^ tag) <= mask && v != BC_TOMB) {
+                    c = (int32_t)(v & mask) - 1;
+                    const uint8_t *k = bc_key(t, c);
+                    __builtin_prefetch(k);
+                    __builtin_prefetch(k + klen - 1);
+                    break;
+                }
+                p = (p + 1) & mask;
+            }
+            cr[j & (BC_RING - 1)] = c;
+        }
+        if (i >= DC) {
+            uint64_t k = i - DC;
+            const uint8_t *key = keys + (size_t)k * stride;
+            int32_t c = cr[k & (BC_RING - 1)];
+            if (c >= 0 && bc_key_eq(bc_key(t, c), key, klen))
+                out[k] = c;
+            else if (c < 0 && !growing)
+                out[k] = -1;
+            else
+                out[k] = bc_find(t, hr[k & (BC_RING - 1)], key, klen);
+        }
+    }
+}
+
+void mip6_bcache_lookup_batch(const mip6_bcache_t *t, const uint8_t *keys, size_t stride, uint32_t n,
+                              int32_t *slots_out)
+{
+    if (t->key_len == 16)
+        bc_lookup_batch_impl(t, keys, stride, n, slots_out, 16);
+    else
+        bc_lookup_batch_impl(t, keys, stride, n, slots_out, 32);
+}
+
+mip6_binding_t *mip6_bcache_entry(mip6_bcache_t *t, int32_t slot)
+{
+    if (slot < 0 || (uint32_t)slot >= t->hw || !bc_is_live(t, (uint32_t)slot))
+        return NULL;
+    return bc_entry(t, slot);
+}
+
+/* Keep min_expiry a lower bound, and restart a sweep in progress that has already passed slots where
+ * an entry now expires within its now_ns. */
+static inline void bc_note_expiry(mip6_bcache_t *t, uint64_t expiry_ns)
+{
+    if (expiry_ns < t->min_expiry)
+        t->min_expiry = expiry_ns;
+    if (expiry_ns < t->sweep_min)
+        t->sweep_min = expiry_ns;
+    if (t->exp_cursor && expiry_ns <= t->exp_now)
+        t->exp_cursor = 0;
+}
+
+mip6_bc_outcome_t mip6_bcache_update(mip6_bcache_t *t, const uint8_t *key, const uint8_t coa[16], uint16_t seq,
+                                     uint16_t flags, uint64_t expiry_ns, uint16_t *last_seq, int32_t *slot)
+{
+    const unsigned klen = t->key_len;
+    const uint64_t h = bc_hash(t, key, klen);
+    int32_t s = bc_find(t, h, key, klen);
+    if (s >= 0) {
+        mip6_binding_t *e = bc_entry(t, s);
+        uint16_t last = e->seq;
+        if (slot)
+            *slot = s;
+        /* RFC 6275 §9.5.1: stale when seq lies in [last - 32768, last] modulo 2^16. */
+        uint16_t d = (uint16_t)(seq - last);
+        if (d == 0 || d >= 0x8000u) {
+            if (last_seq)
+                *last_seq = last;
+            return MIP6_BC_STALE;
+        }
+        memcpy(e->coa, coa, 16);
+        e->seq = seq;
+        e->flags = flags;
+        e->expiry_ns = expiry_ns;
+        bc_note_expiry(t, expiry_ns);
+        if (last_seq)
+            *last_seq = seq;
+        return MIP6_BC_UPDATED;
+    }
+
+    if (last_seq)
+        *last_seq = seq;
+    if (slot)
+        *slot = -1;
+    /* Everything that can fail happens before the table changes. */
+    if (t->len >= MIP6_BCACHE_MAX_ENTRIES || bc_reserve_slot(t) != 0)
+        return MIP6_BC_NOMEM;
+    bc_migrate(t, BC_MIGRATE_STEP); /* moves buckets between indexes only: nothing a caller can see */
+    uint32_t next = t->free_head >= 0 ? (uint32_t)t->free_head : t->hw;
+    int must_double = next + 1 >= t->cur.mask; /* slot + 1 must stay below the all-ones slot field */
+    if (t->cur.used + 1 > bc_threshold(&t->cur) || must_double) {
+        if (bc_start_growth(t, must_double) != 0)
+            return MIP6_BC_NOMEM;
+    }
+
+    s = bc_alloc_slot(t);
+    mip6_binding_t *e = bc_entry(t, s);
+    memcpy(e->coa, coa, 16);
+    e->seq = seq;
+    e->flags = flags;
+    e->expiry_ns = expiry_ns;
+    e->packets = 0;
+    e->bytes = 0;
+    memcpy(t->entries + (size_t)s * t->esize + BC_FIXED, key, klen);
+    bc_put(&t->cur, h, s);
+    bc_note_expiry(t, expiry_ns);
+    if (slot)
+        *slot = s;
+    return MIP6_BC_CREATED;
+}
+
+/* Remove slot s (hash h) from whichever index holds it and free the slot. */
+static void bc_remove(mip6_bcache_t *t, uint64_t h, int32_t s)
+{
+    int64_t p = bc_find_slot_pos(&t->cur, h, s);
+    if (p >= 0) {
+        bc_erase(&t->cur, (uint32_t)p);
+    } else if (t->old.b) {
+        p = bc_find_slot_pos(&t->old, h, s);
+        if (p >= 0)
+            t->old.b[p] = BC_TOMB; /* never emptied: see bc_migrate */
+    }
+    bc_free_slot(t, s);
+    bc_migrate(t, BC_MIGRATE_STEP);
+}
+
+int mip6_bcache_delete(mip6_bcache_t *t, const uint8_t *key)
+{
+    const uint64_t h = bc_hash(t, key, t->key_len);
+    int32_t s = bc_find(t, h, key, t->key_len);
+    if (s < 0)
+        return 0;
+    bc_remove(t, h, s);
+    return 1;
+}
+
+uint32_t mip6_bcache_expire(mip6_bcache_t *t, uint64_t now_ns, uint8_t *keys_out, uint32_t max)
+{
+    if (max == 0)
+        return 0;
+    if (t->exp_cursor == 0 || now_ns != t->exp_now) {
+        if (now_ns < t->min_expiry)
+            return 0; /* nothing can be due */
+        t->exp_now = now_ns;
+        t->exp_cursor = 0;
+        t->sweep_min = UINT64_MAX;
+    }
+    const unsigned klen = t->key_len;
+    uint32_t n = 0;
+    uint32_t s = t->exp_cursor;
+    while (s < t->hw) {
+        uint64_t w = t->live[s >> 6] >> (s & 63);
+        if (!w) { /* no live slot in the rest of this word */
+            s = (s | 63) + 1;
+            continue;
+        }
+        s += (uint32_t)__builtin_ctzll(w);
+        if (s >= t->hw)
+            break;
+        const mip6_binding_t *e = bc_entry(t, (int32_t)s);
+        uint64_t exp = e->expiry_ns;
+        if (exp <= now_ns) {
+            if (n == max) {
+                t->exp_cursor = s; /* > 0: at least one slot before it was deleted in this call */
+                return n;
+            }
+            const uint8_t *k = bc_key(t, (int32_t)s);
+            if (keys_out)
+                memcpy(keys_out + (size_t)n * klen, k, klen);
+            bc_remove(t, bc_hash(t, k, klen), (int32_t)s);
+            n++;
+        } else if (exp < t->sweep_min) {
+            t->sweep_min = exp;
+        }
+        s++;
+    }
+    t->exp_cursor = 0;
+    t->min_expiry = t->sweep_min;
+    return n;
+}
+
+int32_t mip6_bcache_next(const mip6_bcache_t *t, int32_t after)
+{
+    if (after < -1)
+        after = -1;
+    if ((int64_t)after + 1 >= (int64_t)t->hw)
+        return -1;
+    uint32_t s = (uint32_t)(after + 1);
+    uint32_t wi = s >> 6;
+    uint64_t w = t->live[wi] & (~(uint64_t)0 << (s & 63));
+    const uint32_t last = (t->hw - 1) >> 6;
+    while (!w) {
+        if (++wi > last)
+            return -1;
+        w = t->live[wi];
+    }
+    s = (wi << 6) + (uint32_t)__builtin_ctzll(w);
+    return s < t->hw ? (int32_t)s : -1;
+}
+
+void mip6_bcache_stats(const mip6_bcache_t *t, mip6_bcache_stats_t *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->len = t->len;
+    st->high_water = t->hw;
+    st->entry_capacity = t->cap;
+    st->free_slots = t->nfree;
+    st->nbuckets = t->cur.mask + 1;
+    st->used = t->cur.used;
+    st->tombstones = t->cur.tombs;
+    if (t->old.b) {
+        st->old_nbuckets = t->old.mask + 1;
+        st->old_remaining = t->old.mask + 1 - t->mig_pos;
+    }
+    for (int32_t s = mip6_bcache_next(t, -1); s >= 0; s = mip6_bcache_next(t, s)) {
+        uint64_t h = bc_hash(t, bc_key(t, s), t->key_len);
+        int64_t p = bc_find_slot_pos(&t->cur, h, s);
+        if (p < 0)
+            continue; /* still in the old index */
+        uint32_t d = (((uint32_t)p - (uint32_t)h) & t->cur.mask) + 1;
+        if (d > st->max_probe)
+            st->max_probe = d;
+    }
+}

@@ -1,0 +1,122 @@
+/* Binding cache (RFC 6275 §9.1, §10.1) and binding update list (§11.1): one keyed open-addressing table.
+ *
+ * Key: the 16-byte home address (home agent, correspondent), or 32 bytes, peer address then home address
+ * (the mobile node's binding update list). The width is fixed per table at creation.
+ *
+ * Theory of operation (docs/DATAPATH.md, "Binding cache"):
+ * - Entries live in a dense array; a slot number is an entry's index and stays valid until that entry
+ *   is deleted. Freed slots go on a LIFO free list and are reused before the array grows. A bitmap says
+ *   which slots are live (iteration, mip6_bcache_entry).
+ * - The index is a power-of-two array of 32-bit buckets, probed linearly. A bucket holds slot + 1 in its
+ *   low log2(nbuckets) bits and the top bits of the key's hash above them, so most non-matching buckets
+ *   are skipped without touching the entry. 0 is empty; 0xFFFFFFFF is a tombstone (a deleted bucket).
+ * - The hash is keyed with a 128-bit secret from getrandom() (or the caller's seed), so a remote sender
+ *   cannot pick home addresses that collide.
+ * - Growth is incremental: when the index passes 3/4 full (live + tombstones) a new index is allocated
+ *   (twice the size, or the same size when tombstones are most of the load) and every later insert or
+ *   delete moves a bounded number of old buckets into it; lookups check the new index, then the old one,
+ *   until the move is done. No single insert rehashes the whole table.
+ *
+ * Not thread-safe: concurrent lookups are fine, but nothing may run alongside a mutating call.
+ * A pointer from mip6_bcache_entry() is valid until the next call that inserts or deletes (the entry
+ * array may move when it grows); a slot number stays valid until its entry is deleted. */
+#ifndef MIP6_BCACHE_H
+#define MIP6_BCACHE_H
+
+#include "mip6_common.h"
+
+/* Binding Update flags as on the wire (RFC 6275 §6.1.7); the low byte is free for a role's own bits. */
+#define MIP6_BU_FLAG_A 0x8000u /* acknowledge */
+#define MIP6_BU_FLAG_H 0x4000u /* home registration */
+#define MIP6_BU_FLAG_L 0x2000u /* link-local address compatibility */
+#define MIP6_BU_FLAG_K 0x1000u /* key management mobility capability */
+
+/* Largest number of live entries a table can hold (slots are int32 and the index is capped at 2^30
+ * buckets at 3/4 load). Allocation fails long before this on most machines. */
+#define MIP6_BCACHE_MAX_ENTRIES ((uint32_t)805306368u)
+
+/* One binding. Packed: 44 bytes of fixed fields, then the key (16 or 32 bytes), so an entry of a table
+ * with 16-byte keys is exactly 60 bytes. Fields may be unaligned: read and write them through the struct
+ * (the compiler emits unaligned-safe accesses); never take the address of a multi-byte member. */
+typedef struct __attribute__((packed)) mip6_binding {
+    uint8_t coa[16];    /* care-of address */
+    uint16_t seq;       /* sequence number of the last accepted Binding Update (host order) */
+    uint16_t flags;     /* BU flags as on the wire (MIP6_BU_FLAG_*) + the role's bits in the low byte */
+    uint64_t expiry_ns; /* monotonic time at which the binding expires */
+    uint64_t packets;   /* data-path counters, kept across updates of the same binding */
+    uint64_t bytes;
+    uint8_t key[];      /* key_len bytes: home address, or peer address then home address */
+} mip6_binding_t;
+
+typedef struct mip6_bcache mip6_bcache_t;
+
+typedef enum {
+    MIP6_BC_CREATED = 0, /* no entry existed: one was made */
+    MIP6_BC_UPDATED = 1, /* the entry existed and the sequence number was newer: it was overwritten */
+    MIP6_BC_STALE = 2,   /* the entry exists and seq is not newer (RFC 6275 §9.5.1): nothing changed */
+    MIP6_BC_NOMEM = 3    /* an allocation failed: nothing changed */
+} mip6_bc_outcome_t;
+
+/* key_len must be 16 or 32 (NULL otherwise). capacity_hint: the number of entries to size for (the
+ * table grows past it). seed: 16 bytes of hash key, or NULL for getrandom(). NULL on allocation failure. */
+MIP6_API mip6_bcache_t *mip6_bcache_new(unsigned key_len, uint32_t capacity_hint, const uint8_t seed[16]);
+MIP6_API void mip6_bcache_free(mip6_bcache_t *t);
+MIP6_API uint32_t mip6_bcache_len(const mip6_bcache_t *t);
+MIP6_API unsigned mip6_bcache_key_len(const mip6_bcache_t *t);
+/* Bytes held: entry array (at its allocated capacity), index (both while growing), live bitmap. */
+MIP6_API size_t mip6_bcache_memory(const mip6_bcache_t *t);
+/* Bytes per entry in the entry array: 44 + key_len. */
+MIP6_API size_t mip6_bcache_entry_size(const mip6_bcache_t *t);
+
+/* The slot of key's entry, or -1. */
+MIP6_API int32_t mip6_bcache_lookup(const mip6_bcache_t *t, const uint8_t *key);
+/* n keys at keys + i * stride; slots_out[i] = slot or -1. Hashes and prefetches index buckets and
+ * entries a few keys ahead, so a batch costs about one memory latency per few keys, not per key. */
+MIP6_API void mip6_bcache_lookup_batch(const mip6_bcache_t *t, const uint8_t *keys, size_t stride, uint32_t n,
+                                       int32_t *slots_out);
+/* The entry in a live slot, or NULL. */
+MIP6_API mip6_binding_t *mip6_bcache_entry(mip6_bcache_t *t, int32_t slot);
+
+/* Insert or update key's binding under the RFC 6275 §9.5.1 sequence rule: with an entry, accept only a
+ * seq "greater than" the last accepted one modulo 2^16 ((seq - last) mod 2^16 in 1..32767); without
+ * one, accept any. CREATED/UPDATED: coa, seq, flags and expiry are stored (packet and byte counters
+ * start at 0 on CREATED and are kept on UPDATED), *last_seq = seq, *slot = the entry's slot.
+ * STALE: nothing changes, *last_seq = the last accepted seq (for BA status 135), *slot = the entry's
+ * slot. NOMEM: nothing changes, *last_seq = seq, *slot = -1. last_seq and slot may be NULL. */
+MIP6_API mip6_bc_outcome_t mip6_bcache_update(mip6_bcache_t *t, const uint8_t *key, const uint8_t coa[16],
+                                              uint16_t seq, uint16_t flags, uint64_t expiry_ns,
+                                              uint16_t *last_seq, int32_t *slot);
+/* 1 deleted, 0 absent. The slot goes on the free list. */
+MIP6_API int mip6_bcache_delete(mip6_bcache_t *t, const uint8_t *key);
+/* Deletes entries with expiry_ns <= now_ns in slot order, copying each deleted key to keys_out (key_len
+ * bytes each), up to max of them; returns the number deleted. While it returns max, call again with the
+ * same now_ns: the sweep resumes where it stopped, and the calls together delete every entry with
+ * expiry_ns <= now_ns. keys_out may be NULL (delete up to max without reporting keys). */
+MIP6_API uint32_t mip6_bcache_expire(mip6_bcache_t *t, uint64_t now_ns, uint8_t *keys_out, uint32_t max);
+/* Iteration in slot order: the next live slot > after (after = -1 to start), or -1. */
+MIP6_API int32_t mip6_bcache_next(const mip6_bcache_t *t, int32_t after);
+
+/* Beyond docs/DATAPATH.md: the keyed hash of a key (tests use it to see that seeds change the bucket
+ * layout), and a look at the index for tests and tuning. */
+MIP6_API uint64_t mip6_bcache_hash(const mip6_bcache_t *t, const uint8_t *key);
+
+typedef struct mip6_bcache_stats {
+    uint32_t len;           /* live entries */
+    uint32_t high_water;    /* slots ever used: entries [0, high_water) exist in the array */
+    uint32_t entry_capacity;
+    uint32_t free_slots;    /* slots on the free list */
+    uint32_t nbuckets;      /* the index new entries go into */
+    uint32_t used;          /* its occupied buckets, tombstones included */
+    uint32_t tombstones;
+    uint32_t old_nbuckets;  /* the index being drained while growing, 0 when not growing */
+    uint32_t old_remaining; /* its buckets still to move */
+    uint32_t max_probe;     /* longest probe sequence in the current index (buckets looked at by a hit) */
+} mip6_bcache_stats_t;
+/* Fills *s; max_probe costs a pass over the index and the entries. */
+MIP6_API void mip6_bcache_stats(const mip6_bcache_t *t, mip6_bcache_stats_t *s);
+
+/* Test hook: let the next n allocations of every table succeed and fail the ones after (n < 0: never
+ * fail, the default). Process-wide and not thread-safe: for tests of the NOMEM paths only. */
+MIP6_API void mip6_bcache_debug_fail_allocs(long n);
+
+#endif

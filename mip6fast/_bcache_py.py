@@ -1,0 +1,327 @@
+"""Pure-Python twin of mip6fast._bcache.BindingTable: the fallback, the benchmark baseline, and the model
+the tests hold the C table to.
+
+Same methods, same results, same slot numbers: a freed slot goes on a LIFO free list and is reused
+before a new slot is taken, exactly as csrc/mip6_bcache.c does, so slot numbers, iteration order and the
+order of expired keys agree call for call. The keyed hash is the C one, bit for bit (tests compare them);
+the table itself is a dict, so buckets, growth and memory are the C table's own business.
+
+Argument checks live here and the compiled skin calls the same helpers, so both raise the same errors:
+TypeError for a value of the wrong kind, ValueError for a wrong length, shape or range.
+"""
+from __future__ import annotations
+
+import operator
+import os
+import sys
+
+import numpy as np
+
+CREATED, UPDATED, STALE, NOMEM = 0, 1, 2, 3
+U16 = 0xFFFF
+U64 = (1 << 64) - 1
+FIXED_ENTRY_SIZE = 44  # the C entry before its key: coa 16, seq 2, flags 2, expiry 8, packets 8, bytes 8
+
+# ---- the keyed hash of csrc/mip6_bcache.c ----------------------------------------------------------
+
+
+def _fmix(z: int) -> int:
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & U64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & U64
+    return z ^ (z >> 31)
+
+
+def derive_secret(seed: bytes) -> tuple[int, ...]:
+    """The six 64-bit secret words bc_derive() makes of a 16-byte seed."""
+    u0 = int.from_bytes(seed[:8], sys.byteorder)
+    u1 = int.from_bytes(seed[8:16], sys.byteorder)
+    out = []
+    for i in range(6):
+        g = (0x9E3779B97F4A7C15 * (i + 1)) & U64
+        out.append(_fmix((u0 + g) & U64) ^ _fmix(u1 ^ _fmix(g)))
+    return tuple(out)
+
+
+def _mum(a: int, b: int) -> tuple[int, int]:
+    r = a * b
+    return r & U64, r >> 64
+
+
+def keyed_hash(secret: tuple[int, ...], key: bytes) -> int:
+    """bc_hash16 / bc_hash32: multiply-fold of key words xored with secret words."""
+    w = [int.from_bytes(key[i:i + 8], sys.byteorder) for i in range(0, len(key), 8)]
+    a = w[0] ^ secret[0]
+    b = w[1] ^ secret[1]
+    if len(key) == 32:
+        lo, hi = _mum(w[2] ^ secret[4], w[3] ^ secret[5])
+        b ^= lo ^ hi
+    a, b = _mum(a, b)
+    lo, hi = _mum(a ^ secret[2], b ^ secret[3])
+    return lo ^ hi
+
+
+# ---- argument checks shared with the compiled skin -------------------------------------------------
+
+
+def check_int(value, limit: int, what: str) -> int:
+    """value as an int in 0..limit: TypeError if it is not an integer, ValueError if out of range."""
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{what}: expected an integer, got {type(value).__name__}") from None
+    if not 0 <= v <= limit:
+        raise ValueError(f"{what}: {v} is out of range 0..{limit}")
+    return v
+
+
+def check_bytes(value, size: int, what: str) -> bytes:
+    """value (bytes or any 1-D byte buffer) as `size` bytes."""
+    if isinstance(value, bytes):
+        b = value
+    else:
+        if isinstance(value, str):
+            raise TypeError(f"{what}: expected {size} bytes, got str")
+        try:
+            m = memoryview(value)
+        except TypeError:
+            raise TypeError(f"{what}: expected {size} bytes, got {type(value).__name__}") from None
+        if m.ndim != 1 or m.itemsize != 1:
+            raise ValueError(f"{what}: expected a flat buffer of {size} bytes")
+        b = m.tobytes()
+    if len(b) != size:
+        raise ValueError(f"{what}: expected {size} bytes, got {len(b)}")
+    return b
+
+
+def check_rows(value, width: int, what: str) -> np.ndarray:
+    """A 2-D uint8 array of `width`-byte rows (rows may be strided, bytes within a row contiguous)."""
+    if isinstance(value, np.ndarray):
+        a = value
+    else:
+        try:
+            a = np.asarray(memoryview(value))
+        except TypeError:
+            raise TypeError(f"{what}: expected an (n, {width}) uint8 array, got {type(value).__name__}") from None
+    if a.dtype != np.uint8:
+        raise ValueError(f"{what}: expected dtype uint8, got {a.dtype}")
+    if a.ndim != 2 or a.shape[1] != width:
+        raise ValueError(f"{what}: expected shape (n, {width}), got {a.shape}")
+    if a.shape[0] and (a.strides[1] != 1 or a.strides[0] < 0):
+        raise ValueError(f"{what}: the bytes of a row must be contiguous and rows in increasing order")
+    if a.shape[0] > 0x7FFFFFFF:
+        raise ValueError(f"{what}: too many rows")
+    return a
+
+
+def check_column(value, n: int, dtype, limit: int, what: str) -> np.ndarray:
+    """n values as a contiguous array of dtype; a scalar is repeated n times."""
+    a = np.asarray(value)
+    if a.ndim == 0:
+        a = np.broadcast_to(a, (n,))
+    if a.shape != (n,):
+        raise ValueError(f"{what}: expected {n} values, got shape {a.shape}")
+    if a.dtype != dtype:
+        if a.dtype.kind not in "iub":
+            raise TypeError(f"{what}: expected integers, got dtype {a.dtype}")
+        if n and (int(a.min()) < 0 or int(a.max()) > limit):
+            raise ValueError(f"{what}: values out of range 0..{limit}")
+        a = a.astype(dtype)
+    return np.ascontiguousarray(a)
+
+
+def check_seed(seed) -> bytes | None:
+    if seed is None:
+        return None
+    return check_bytes(seed, 16, "seed")
+
+
+def newer(seq: int, last: int) -> bool:
+    """RFC 6275 §9.5.1: seq is "greater than" last modulo 2^16 ((seq - last) mod 2^16 in 1..32767)."""
+    return 1 <= ((seq - last) & U16) <= 0x7FFF
+
+
+def _fail_allocations_after(n: int) -> None:
+    """The C tables' allocation-failure hook; the twin never runs out of memory, so this does nothing."""
+
+
+class BindingTable:
+    """A binding cache table keyed by key_size-byte keys (16: home address; 32: peer then home)."""
+
+    def __init__(self, key_size: int = 16, capacity: int = 1024, seed=None):
+        if key_size not in (16, 32):
+            raise ValueError(f"key_size: must be 16 or 32, got {key_size!r}")
+        check_int(capacity, 0xFFFFFFFF, "capacity")
+        seed = check_seed(seed)
+        self.key_size = key_size
+        self._secret = derive_secret(seed if seed is not None else os.urandom(16))
+        self._slots: dict = {}          # key -> slot
+        self._entries: list = []        # slot -> [key, coa, seq, flags, expiry, packets, bytes] or None
+        self._free: list[int] = []      # LIFO, as the C free list
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def __repr__(self) -> str:
+        return f"<BindingTable (Python) key_size={self.key_size} len={len(self)}>"
+
+    def _key(self, key) -> bytes:
+        return check_bytes(key, self.key_size, "key")
+
+    # ---- single keys ----
+
+    def update(self, key, care_of, sequence, flags, expires_ns) -> tuple[int, int, int]:
+        key = self._key(key)
+        coa = check_bytes(care_of, 16, "care_of")
+        seq = check_int(sequence, U16, "sequence")
+        flags = check_int(flags, U16, "flags")
+        exp = check_int(expires_ns, U64, "expires_ns")
+        slot = self._slots.get(key)
+        if slot is not None:
+            e = self._entries[slot]
+            if not newer(seq, e[2]):
+                return STALE, e[2], slot
+            e[1], e[2], e[3], e[4] = coa, seq, flags, exp
+            return UPDATED, seq, slot
+        if self._free:
+            slot = self._free.pop()
+        else:
+            slot = len(self._entries)
+            self._entries.append(None)
+        self._entries[slot] = [key, coa, seq, flags, exp, 0, 0]
+        self._slots[key] = slot
+        return CREATED, seq, slot
+
+    def lookup(self, key) -> int:
+        return self._slots.get(self._key(key), -1)
+
+    def entry(self, slot) -> tuple | None:
+        """(key, care_of, sequence, flags, expires_ns, packets, bytes) of a live slot, else None."""
+        slot = operator.index(slot)
+        if 0 <= slot < len(self._entries) and self._entries[slot] is not None:
+            return tuple(self._entries[slot])
+        return None
+
+    def get(self, key) -> tuple | None:
+        slot = self._slots.get(self._key(key))
+        return None if slot is None else tuple(self._entries[slot])
+
+    def delete(self, key) -> bool:
+        slot = self._slots.pop(self._key(key), None)
+        if slot is None:
+            return False
+        self._entries[slot] = None
+        self._free.append(slot)
+        return True
+
+    def add_counters(self, slot, packets, nbytes) -> None:
+        """Add to a live entry's packet and byte counters (modulo 2^64, as the C data path does)."""
+        packets = check_int(packets, U64, "packets")
+        nbytes = check_int(nbytes, U64, "nbytes")
+        slot = operator.index(slot)
+        if not (0 <= slot < len(self._entries) and self._entries[slot] is not None):
+            raise ValueError(f"slot {slot} is not live")
+        e = self._entries[slot]
+        e[5] = (e[5] + packets) & U64
+        e[6] = (e[6] + nbytes) & U64
+
+    def next(self, after) -> int:
+        """The next live slot after `after` (-1 to start), or -1."""
+        after = operator.index(after)
+        for s in range(max(after + 1, 0), len(self._entries)):
+            if self._entries[s] is not None:
+                return s
+        return -1
+
+    def expire(self, now_ns, max_batch: int = 256) -> list[bytes]:
+        """Delete every entry with expires_ns <= now_ns; their keys in slot order."""
+        now = check_int(now_ns, U64, "now_ns")
+        check_int(max_batch, 0xFFFFFFFF, "max_batch")
+        if max_batch == 0:
+            raise ValueError("max_batch: must be at least 1")
+        out = []
+        for s, e in enumerate(self._entries):
+            if e is not None and e[4] <= now:
+                out.append(e[0])
+                del self._slots[e[0]]
+                self._entries[s] = None
+                self._free.append(s)
+        return out
+
+    def expire_some(self, now_ns, max_keys) -> list[bytes]:
+        """One round of the sweep: delete up to max_keys entries with expires_ns <= now_ns, the first in
+        slot order, and return their keys. Fewer than max_keys means the sweep is complete."""
+        now = check_int(now_ns, U64, "now_ns")
+        m = check_int(max_keys, 65536, "max_keys")
+        if m == 0:
+            raise ValueError("max_keys: must be at least 1")
+        out = []
+        for s, e in enumerate(self._entries):
+            if len(out) == m:
+                break
+            if e is not None and e[4] <= now:
+                out.append(e[0])
+                del self._slots[e[0]]
+                self._entries[s] = None
+                self._free.append(s)
+        return out
+
+    def hash(self, key) -> int:
+        return keyed_hash(self._secret, self._key(key))
+
+    # ---- batches ----
+
+    def lookup_batch(self, keys, out=None) -> np.ndarray:
+        keys = check_rows(keys, self.key_size, "keys")
+        n = keys.shape[0]
+        if out is None:
+            out = np.empty(n, dtype=np.int32)
+        elif not (isinstance(out, np.ndarray) and out.dtype == np.int32 and out.ndim == 1 and out.shape[0] >= n):
+            raise ValueError(f"out: expected an int32 array of at least {n} items")
+        get = self._slots.get
+        out[:n] = [get(k, -1) for k in map(bytes, keys)]
+        return out[:n] if out.shape[0] != n else out
+
+    def care_of_batch(self, keys) -> tuple[np.ndarray, np.ndarray]:
+        slots = self.lookup_batch(keys)
+        coa = np.zeros((slots.shape[0], 16), dtype=np.uint8)
+        mask = slots >= 0
+        for i in np.flatnonzero(mask):
+            coa[i] = np.frombuffer(self._entries[slots[i]][1], dtype=np.uint8)
+        return coa, mask
+
+    def update_batch(self, keys, care_of, sequences, flags, expires_ns):
+        """update() over n rows; scalars for sequences, flags, expires_ns apply to every row.
+        Returns (outcome uint8, last_sequence uint16, slot int32) arrays."""
+        keys = check_rows(keys, self.key_size, "keys")
+        n = keys.shape[0]
+        coas = check_rows(care_of, 16, "care_of")
+        if coas.shape[0] != n:
+            raise ValueError(f"care_of: expected {n} rows, got {coas.shape[0]}")
+        seqs = check_column(sequences, n, np.uint16, U16, "sequences")
+        fl = check_column(flags, n, np.uint16, U16, "flags")
+        exp = check_column(expires_ns, n, np.uint64, U64, "expires_ns")
+        outcome = np.empty(n, dtype=np.uint8)
+        last = np.empty(n, dtype=np.uint16)
+        slots = np.empty(n, dtype=np.int32)
+        for i in range(n):
+            outcome[i], last[i], slots[i] = self.update(keys[i].tobytes(), coas[i].tobytes(), int(seqs[i]),
+                                                        int(fl[i]), int(exp[i]))
+        return outcome, last, slots
+
+    # ---- size ----
+
+    def entry_size(self) -> int:
+        """Bytes per entry of the C layout (the twin has no layout of its own to report)."""
+        return FIXED_ENTRY_SIZE + self.key_size
+
+    def memory(self) -> int:
+        """Approximate bytes held: the dict, the entry list and each entry's objects."""
+        m = sys.getsizeof(self._slots) + sys.getsizeof(self._entries) + sys.getsizeof(self._free)
+        for e in self._entries:
+            if e is not None:
+                m += sys.getsizeof(e) + sum(sys.getsizeof(x) for x in e)
+        return m
+
+    def stats(self) -> dict:
+        hw = len(self._entries)
+        return {"len": len(self._slots), "high_water": hw, "entry_capacity": hw, "free_slots": len(self._free)}
