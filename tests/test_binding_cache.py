@@ -448,7 +448,7 @@ def test_allocation_failure_is_nomem_and_leaves_the_table_intact(capacity, n):
     # was created stays findable.
     c, _ = pair("bcache")
     keys = keys_array(n)
-    for budget in range(0, 45):
+    for budget in range(45):
         try:
             c._fail_allocations_after(budget)
             try:
