@@ -365,7 +365,7 @@ static int bc_add_lone(mip6_bcache_t *t, uint32_t cap)
     return 0;
 }
 
-/* Room for one more entry: a free slot, a lone chunk 0 grown by half, or another arena of chunks
+/* Room for one more entry: a free slot, the lone chunk grown by half, or another arena of chunks
  * (as many as there are, up to BC_ARENA_MAX). 0 or -1 (no memory; nothing changed). */
 static int bc_reserve_slot(mip6_bcache_t *t)
 {
