@@ -17,10 +17,26 @@
 #endif
 
 #define BC_EMPTY 0u
-#define BC_TOMB 0xFFFFFFFFu /* can never be tag | (slot + 1): slot + 1 <= mask - 1 (see bc_put) */
+#define BC_TOMB 0xFFFFFFFFu /* never tag | (slot + 1): slot + 1 < mask (must_double in mip6_bcache_update) */
 #define BC_MIN_SHIFT 4      /* 16 buckets */
 #define BC_MAX_SHIFT 30     /* 2^30 buckets: 4 GiB of index, 805M entries */
-#define BC_MIGRATE_STEP 16  /* old buckets moved per insert or delete while growing */
+/* Old buckets moved per insert or delete while growing. A move starts with at most 3/8 of the new
+ * index's buckets' worth of live entries (3/4 of an index half its size, or at most 3/8 of one the same
+ * size when the move only sheds tombstones), and it ends after nbuckets_old / 16 inserts or deletes,
+ * which add at most 1/16 more: the new index stays under 7/16 load, below its 3/4 threshold. So a move
+ * is never cut short and no call does more than 16 buckets' work (bc_start_growth would still finish a
+ * move first if one were). */
+#define BC_MIGRATE_STEP 16
+/* Entries live in chunks of 2^15 (about 2 MB for 16-byte keys): slot s is entry s & (BC_CHUNK - 1) of
+ * chunk s >> 15. Full chunks are carved from arenas: one for the hinted capacity at creation, then 1, 2,
+ * 4, ... up to 16 chunks at a time, so growth never copies entries, a large table is backed by
+ * transparent huge pages, and at most one arena is slack. The part of the hint below a whole chunk (or a
+ * small table's only chunk) is one "lone" chunk of its own that grows by half with realloc (a copy of
+ * at most 2 MB) until it is full; only then do arenas follow it. */
+#define BC_CHUNK_SHIFT 15
+#define BC_CHUNK ((uint32_t)1 << BC_CHUNK_SHIFT)
+#define BC_CHUNK_WORDS (BC_CHUNK / 64) /* live-bitmap words per chunk */
+#define BC_ARENA_MAX 16                /* chunks per arena at most */
 #define BC_FIXED ((unsigned)sizeof(mip6_binding_t)) /* 44: the entry before its key */
 #define BC_RING 128         /* in-flight window of the batch lookup: a power of two > BC_PF_B + BC_PF_C */
 #define BC_PF_B 16          /* keys between hashing (bucket prefetched) and probing the bucket */
@@ -38,9 +54,14 @@ typedef struct bc_index {
 } bc_index_t;
 
 struct mip6_bcache {
-    uint8_t *entries;    /* cap entries of esize bytes */
-    uint64_t *live;      /* one bit per slot, live_words words */
-    uint32_t cap, hw, len, nfree, live_words;
+    uint8_t **chunk;     /* chunk[c]: the entries of slots c << BC_CHUNK_SHIFT ... */
+    uint64_t **live;     /* live[c]: one bit per slot of chunk c (BC_CHUNK_WORDS words) */
+    void **arena;        /* memory the chunks are carved from */
+    uint32_t nchunks, chunk_room, narenas, arena_room;
+    int32_t lone;        /* index of the chunk allocated on its own (not in an arena), or -1 */
+    uint32_t lone_cap;   /* its capacity in entries (BC_CHUNK once full) */
+    size_t entry_bytes;  /* bytes allocated for entries: arenas and the lone chunk */
+    uint32_t cap, hw, len, nfree;
     int32_t free_head;   /* LIFO free list threaded through the freed entries' coa field; -1 = empty */
     unsigned key_len, esize;
     uint64_t s[6];       /* hash secret, derived from the 128-bit seed */
@@ -199,14 +220,19 @@ static void bc_random_seed(uint8_t out[16])
 
 /* ---- entries ---------------------------------------------------------------------------------- */
 
+static inline uint8_t *bc_at(uint8_t *const *chunk, unsigned esize, uint32_t slot)
+{
+    return chunk[slot >> BC_CHUNK_SHIFT] + (size_t)(slot & (BC_CHUNK - 1)) * esize;
+}
+
 static inline mip6_binding_t *bc_entry(const mip6_bcache_t *t, int32_t slot)
 {
-    return (mip6_binding_t *)(t->entries + (size_t)slot * t->esize);
+    return (mip6_binding_t *)bc_at(t->chunk, t->esize, (uint32_t)slot);
 }
 
 static inline const uint8_t *bc_key(const mip6_bcache_t *t, int32_t slot)
 {
-    return t->entries + (size_t)slot * t->esize + BC_FIXED;
+    return bc_at(t->chunk, t->esize, (uint32_t)slot) + BC_FIXED;
 }
 
 static inline int bc_key_eq(const uint8_t *a, const uint8_t *b, unsigned klen)
@@ -217,9 +243,28 @@ static inline int bc_key_eq(const uint8_t *a, const uint8_t *b, unsigned klen)
     return d == 0;
 }
 
+static inline uint64_t *bc_live_word(const mip6_bcache_t *t, uint32_t slot)
+{
+    return &t->live[slot >> BC_CHUNK_SHIFT][(slot & (BC_CHUNK - 1)) >> 6];
+}
+
 static inline int bc_is_live(const mip6_bcache_t *t, uint32_t slot)
 {
-    return (t->live[slot >> 6] >> (slot & 63)) & 1;
+    return (*bc_live_word(t, slot) >> (slot & 63)) & 1;
+}
+
+/* The first live slot >= s and < t->hw, or t->hw. */
+static uint32_t bc_next_live(const mip6_bcache_t *t, uint32_t s)
+{
+    while (s < t->hw) {
+        uint64_t w = *bc_live_word(t, s) >> (s & 63);
+        if (w) {
+            s += (uint32_t)__builtin_ctzll(w);
+            return s < t->hw ? s : t->hw;
+        }
+        s = (s | 63) + 1;
+    }
+    return t->hw;
 }
 
 /* Ask for transparent huge pages on big arrays: a lookup in a large table then misses the TLB far less
@@ -240,32 +285,106 @@ static void bc_advise_huge(void *p, size_t bytes)
 #endif
 }
 
-/* Room for one more entry: a free slot, or an array grown (doubled) to make one. 0 or -1 (no memory). */
+/* Make room in the chunk and arena pointer arrays for `more` chunks and one arena. 0 or -1. */
+static int bc_room(mip6_bcache_t *t, uint32_t more)
+{
+    if (t->nchunks + more > t->chunk_room) {
+        uint32_t n = t->chunk_room * 2 > t->nchunks + more ? t->chunk_room * 2 : t->nchunks + more;
+        uint8_t **c = bc_realloc(t->chunk, (size_t)n * sizeof(*c));
+        if (!c)
+            return -1;
+        t->chunk = c;
+        uint64_t **l = bc_realloc(t->live, (size_t)n * sizeof(*l));
+        if (!l)
+            return -1;
+        t->live = l;
+        t->chunk_room = n;
+    }
+    if (t->narenas + 1 > t->arena_room) {
+        uint32_t n = t->arena_room ? t->arena_room * 2 : 4;
+        void **a = bc_realloc(t->arena, (size_t)n * sizeof(*a));
+        if (!a)
+            return -1;
+        t->arena = a;
+        t->arena_room = n;
+    }
+    return 0;
+}
+
+/* Append k full chunks carved from one new arena. 0 or -1 (nothing changed). */
+static int bc_add_chunks(mip6_bcache_t *t, uint32_t k)
+{
+    if (((uint64_t)t->nchunks + k) << BC_CHUNK_SHIFT > (uint64_t)INT32_MAX)
+        return -1;
+    if (bc_room(t, k) != 0)
+        return -1;
+    size_t cbytes = (size_t)BC_CHUNK * t->esize;
+    uint8_t *a = bc_malloc(cbytes * k);
+    if (!a)
+        return -1;
+    uint32_t i;
+    for (i = 0; i < k; i++) {
+        t->live[t->nchunks + i] = bc_calloc(BC_CHUNK_WORDS, sizeof(uint64_t));
+        if (!t->live[t->nchunks + i])
+            break;
+    }
+    if (i < k) {
+        while (i--)
+            free(t->live[t->nchunks + i]);
+        free(a);
+        return -1;
+    }
+    bc_advise_huge(a, cbytes * k);
+    for (i = 0; i < k; i++)
+        t->chunk[t->nchunks + i] = a + cbytes * i;
+    t->arena[t->narenas++] = a;
+    t->nchunks += k;
+    t->entry_bytes += cbytes * k;
+    t->cap = t->nchunks << BC_CHUNK_SHIFT;
+    return 0;
+}
+
+/* Append the lone chunk with room for cap entries (< BC_CHUNK, or == when it is the only chunk). */
+static int bc_add_lone(mip6_bcache_t *t, uint32_t cap)
+{
+    if (bc_room(t, 1) != 0)
+        return -1;
+    uint8_t *c = bc_malloc((size_t)cap * t->esize);
+    uint64_t *l = bc_calloc(BC_CHUNK_WORDS, sizeof(uint64_t));
+    if (!c || !l) {
+        free(c);
+        free(l);
+        return -1;
+    }
+    t->chunk[t->nchunks] = c;
+    t->live[t->nchunks] = l;
+    t->lone = (int32_t)t->nchunks++;
+    t->lone_cap = cap;
+    t->entry_bytes += (size_t)cap * t->esize;
+    t->cap += cap;
+    return 0;
+}
+
+/* Room for one more entry: a free slot, the lone chunk grown by half, or another arena of chunks
+ * (as many as there are, up to BC_ARENA_MAX). 0 or -1 (no memory; nothing changed). */
 static int bc_reserve_slot(mip6_bcache_t *t)
 {
     if (t->free_head >= 0 || t->hw < t->cap)
         return 0;
-    uint64_t ncap = t->cap < 8 ? 16 : (uint64_t)t->cap * 2;
-    if (ncap > MIP6_BCACHE_MAX_ENTRIES)
-        ncap = MIP6_BCACHE_MAX_ENTRIES;
-    if (ncap <= t->cap || ncap * t->esize > SIZE_MAX / 2)
-        return -1;
-    uint32_t nwords = (uint32_t)((ncap + 63) / 64);
-    if (nwords > t->live_words) {
-        uint64_t *nl = bc_realloc(t->live, (size_t)nwords * sizeof(uint64_t));
-        if (!nl)
+    if (t->lone >= 0 && t->lone_cap < BC_CHUNK) { /* the lone chunk is the last one and not full */
+        uint32_t ncap = t->lone_cap + t->lone_cap / 2 + 16;
+        if (ncap > BC_CHUNK)
+            ncap = BC_CHUNK;
+        uint8_t *c = bc_realloc(t->chunk[t->lone], (size_t)ncap * t->esize);
+        if (!c)
             return -1;
-        memset(nl + t->live_words, 0, (size_t)(nwords - t->live_words) * sizeof(uint64_t));
-        t->live = nl;
-        t->live_words = nwords;
+        t->chunk[t->lone] = c;
+        t->entry_bytes += (size_t)(ncap - t->lone_cap) * t->esize;
+        t->cap += ncap - t->lone_cap;
+        t->lone_cap = ncap;
+        return 0;
     }
-    uint8_t *ne = bc_realloc(t->entries, (size_t)ncap * t->esize);
-    if (!ne)
-        return -1;
-    t->entries = ne;
-    t->cap = (uint32_t)ncap;
-    bc_advise_huge(ne, (size_t)ncap * t->esize);
-    return 0;
+    return bc_add_chunks(t, t->nchunks < BC_ARENA_MAX ? t->nchunks : BC_ARENA_MAX);
 }
 
 static int32_t bc_alloc_slot(mip6_bcache_t *t)
@@ -278,14 +397,14 @@ static int32_t bc_alloc_slot(mip6_bcache_t *t)
     } else {
         s = (int32_t)t->hw++;
     }
-    t->live[(uint32_t)s >> 6] |= (uint64_t)1 << ((uint32_t)s & 63);
+    *bc_live_word(t, (uint32_t)s) |= (uint64_t)1 << ((uint32_t)s & 63);
     t->len++;
     return s;
 }
 
 static void bc_free_slot(mip6_bcache_t *t, int32_t s)
 {
-    t->live[(uint32_t)s >> 6] &= ~((uint64_t)1 << ((uint32_t)s & 63));
+    *bc_live_word(t, (uint32_t)s) &= ~((uint64_t)1 << ((uint32_t)s & 63));
     memcpy(bc_entry(t, s)->coa, &t->free_head, sizeof(int32_t));
     t->free_head = s;
     t->nfree++;
@@ -462,30 +581,39 @@ mip6_bcache_t *mip6_bcache_new(unsigned key_len, uint32_t capacity_hint, const u
     t->key_len = key_len;
     t->esize = BC_FIXED + key_len;
     t->free_head = -1;
+    t->lone = -1;
     t->min_expiry = UINT64_MAX;
     if (capacity_hint > MIP6_BCACHE_MAX_ENTRIES)
         capacity_hint = MIP6_BCACHE_MAX_ENTRIES;
     unsigned shift = BC_MIN_SHIFT;
     while (shift < BC_MAX_SHIFT && (((uint64_t)1 << shift) * 3 / 4) < capacity_hint)
         shift++;
-    uint32_t cap = capacity_hint < 8 ? 8 : capacity_hint;
-    t->live_words = (cap + 63) / 64;
-    t->entries = bc_malloc((size_t)cap * t->esize);
-    t->live = bc_calloc(t->live_words, sizeof(uint64_t));
-    if (!t->entries || !t->live || bc_index_alloc(&t->cur, shift) != 0) {
-        mip6_bcache_free(t);
-        return NULL;
-    }
-    t->cap = cap;
-    bc_advise_huge(t->entries, (size_t)cap * t->esize);
+    if (bc_index_alloc(&t->cur, shift) != 0)
+        goto fail;
+    /* Exactly the hint: whole chunks in one arena, the rest in the lone chunk. */
+    uint32_t full = capacity_hint / BC_CHUNK, rest = capacity_hint % BC_CHUNK;
+    if (full && bc_add_chunks(t, full) != 0)
+        goto fail;
+    if ((rest || !full) && bc_add_lone(t, full || rest >= 8 ? rest : 8) != 0)
+        goto fail;
     return t;
+fail:
+    mip6_bcache_free(t);
+    return NULL;
 }
 
 void mip6_bcache_free(mip6_bcache_t *t)
 {
     if (!t)
         return;
-    free(t->entries);
+    if (t->lone >= 0)
+        free(t->chunk[t->lone]);
+    for (uint32_t i = 0; i < t->narenas; i++)
+        free(t->arena[i]);
+    for (uint32_t i = 0; i < t->nchunks; i++)
+        free(t->live[i]);
+    free(t->arena);
+    free(t->chunk);
     free(t->live);
     free(t->cur.b);
     free(t->old.b);
@@ -500,7 +628,8 @@ size_t mip6_bcache_entry_size(const mip6_bcache_t *t) { return t->esize; }
 
 size_t mip6_bcache_memory(const mip6_bcache_t *t)
 {
-    size_t m = sizeof(*t) + (size_t)t->cap * t->esize + (size_t)t->live_words * sizeof(uint64_t);
+    size_t m = sizeof(*t) + t->entry_bytes + (size_t)t->nchunks * BC_CHUNK_WORDS * sizeof(uint64_t) +
+               (size_t)t->chunk_room * (sizeof(uint8_t *) + sizeof(uint64_t *)) + t->arena_room * sizeof(void *);
     m += ((size_t)t->cur.mask + 1) * sizeof(uint32_t);
     if (t->old.b)
         m += ((size_t)t->old.mask + 1) * sizeof(uint32_t);
@@ -531,6 +660,8 @@ static inline void bc_lookup_batch_impl(const mip6_bcache_t *t, const uint8_t *k
     const uint32_t mask = t->cur.mask;
     const unsigned shift = t->cur.shift;
     const int growing = t->old.b != NULL;
+    uint8_t *const *chunk = t->chunk;
+    const unsigned esize = t->esize;
     uint64_t hr[BC_RING];
     int32_t cr[BC_RING];
     const uint64_t DB = BC_PF_B, DC = BC_PF_B + BC_PF_C;
@@ -552,7 +683,7 @@ static inline void bc_lookup_batch_impl(const mip6_bcache_t *t, const uint8_t *k
                     break;
                 if ((v ^ tag) <= mask && v != BC_TOMB) {
                     c = (int32_t)(v & mask) - 1;
-                    const uint8_t *k = bc_key(t, c);
+                    const uint8_t *k = bc_at(chunk, esize, (uint32_t)c) + BC_FIXED;
                     __builtin_prefetch(k);
                     __builtin_prefetch(k + klen - 1);
                     break;
@@ -565,7 +696,7 @@ static inline void bc_lookup_batch_impl(const mip6_bcache_t *t, const uint8_t *k
             uint64_t k = i - DC;
             const uint8_t *key = keys + (size_t)k * stride;
             int32_t c = cr[k & (BC_RING - 1)];
-            if (c >= 0 && bc_key_eq(bc_key(t, c), key, klen))
+            if (c >= 0 && bc_key_eq(bc_at(chunk, esize, (uint32_t)c) + BC_FIXED, key, klen))
                 out[k] = c;
             else if (c < 0 && !growing)
                 out[k] = -1;
@@ -654,7 +785,7 @@ mip6_bc_outcome_t mip6_bcache_update(mip6_bcache_t *t, const uint8_t *key, const
     e->expiry_ns = expiry_ns;
     e->packets = 0;
     e->bytes = 0;
-    memcpy(t->entries + (size_t)s * t->esize + BC_FIXED, key, klen);
+    memcpy(e->key, key, klen);
     bc_put(&t->cur, h, s);
     bc_note_expiry(t, expiry_ns);
     if (slot)
@@ -700,16 +831,7 @@ uint32_t mip6_bcache_expire(mip6_bcache_t *t, uint64_t now_ns, uint8_t *keys_out
     }
     const unsigned klen = t->key_len;
     uint32_t n = 0;
-    uint32_t s = t->exp_cursor;
-    while (s < t->hw) {
-        uint64_t w = t->live[s >> 6] >> (s & 63);
-        if (!w) { /* no live slot in the rest of this word */
-            s = (s | 63) + 1;
-            continue;
-        }
-        s += (uint32_t)__builtin_ctzll(w);
-        if (s >= t->hw)
-            break;
+    for (uint32_t s = bc_next_live(t, t->exp_cursor); s < t->hw; s = bc_next_live(t, s + 1)) {
         const mip6_binding_t *e = bc_entry(t, (int32_t)s);
         uint64_t exp = e->expiry_ns;
         if (exp <= now_ns) {
@@ -725,7 +847,6 @@ uint32_t mip6_bcache_expire(mip6_bcache_t *t, uint64_t now_ns, uint8_t *keys_out
         } else if (exp < t->sweep_min) {
             t->sweep_min = exp;
         }
-        s++;
     }
     t->exp_cursor = 0;
     t->min_expiry = t->sweep_min;
@@ -738,16 +859,7 @@ int32_t mip6_bcache_next(const mip6_bcache_t *t, int32_t after)
         after = -1;
     if ((int64_t)after + 1 >= (int64_t)t->hw)
         return -1;
-    uint32_t s = (uint32_t)(after + 1);
-    uint32_t wi = s >> 6;
-    uint64_t w = t->live[wi] & (~(uint64_t)0 << (s & 63));
-    const uint32_t last = (t->hw - 1) >> 6;
-    while (!w) {
-        if (++wi > last)
-            return -1;
-        w = t->live[wi];
-    }
-    s = (wi << 6) + (uint32_t)__builtin_ctzll(w);
+    uint32_t s = bc_next_live(t, (uint32_t)(after + 1));
     return s < t->hw ? (int32_t)s : -1;
 }
 

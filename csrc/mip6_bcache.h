@@ -4,9 +4,11 @@
  * (the mobile node's binding update list). The width is fixed per table at creation.
  *
  * Theory of operation (docs/DATAPATH.md, "Binding cache"):
- * - Entries live in a dense array; a slot number is an entry's index and stays valid until that entry
- *   is deleted. Freed slots go on a LIFO free list and are reused before the array grows. A bitmap says
- *   which slots are live (iteration, mip6_bcache_entry).
+ * - Entries live in a dense array of slots; a slot number is an entry's index and stays valid until that
+ *   entry is deleted. Freed slots go on a LIFO free list and are reused before the array grows. A bitmap
+ *   says which slots are live (iteration, mip6_bcache_entry). The array is stored in chunks of 2^15
+ *   entries carved from large allocations, so growing it never copies entries (except within a small
+ *   table's first, partial chunk) and large tables sit on transparent huge pages.
  * - The index is a power-of-two array of 32-bit buckets, probed linearly. A bucket holds slot + 1 in its
  *   low log2(nbuckets) bits and the top bits of the key's hash above them, so most non-matching buckets
  *   are skipped without touching the entry. 0 is empty; 0xFFFFFFFF is a tombstone (a deleted bucket).
@@ -18,8 +20,9 @@
  *   until the move is done. No single insert rehashes the whole table.
  *
  * Not thread-safe: concurrent lookups are fine, but nothing may run alongside a mutating call.
- * A pointer from mip6_bcache_entry() is valid until the next call that inserts or deletes (the entry
- * array may move when it grows); a slot number stays valid until its entry is deleted. */
+ * A pointer from mip6_bcache_entry() is valid until the next call that inserts or deletes (a partial
+ * chunk moves when it grows, and a deleted entry's slot is reused); a slot number stays valid until its
+ * entry is deleted. */
 #ifndef MIP6_BCACHE_H
 #define MIP6_BCACHE_H
 

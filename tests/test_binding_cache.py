@@ -441,32 +441,35 @@ def test_memory_counts_the_old_index_while_growing():
 # ---- allocation failure ------------------------------------------------------------------------------
 
 
-def test_allocation_failure_is_nomem_and_leaves_the_table_intact():
+@pytest.mark.parametrize("capacity,n", [(1, 3000), (32768, 70_000), (40_000, 70_000)])
+def test_allocation_failure_is_nomem_and_leaves_the_table_intact(capacity, n):
+    # Fail every allocation after the first `budget` ones: creation, the lone chunk's growth, new arenas
+    # of chunks, pointer arrays, index growth. Each insert is CREATED or NOMEM, never a crash, and what
+    # was created stays findable.
     c, _ = pair("bcache")
-    for budget in range(40):
+    keys = keys_array(n)
+    for budget in range(45):
         try:
             c._fail_allocations_after(budget)
             try:
-                t = c.BindingTable(16, 1, SEED)
+                t = c.BindingTable(16, capacity, SEED)
             except MemoryError:
                 continue
-            created = []
-            for i in range(3000):
-                out, last, slot = t.update(key(i), COA.packed, 5, 0, 1)
-                assert out in (CREATED, NOMEM)
-                if out == NOMEM:
-                    assert (last, slot) == (5, -1)
-                else:
-                    created.append(i)
+            out, last, slots = t.update_batch(keys, keys, 5, 0, 1)
+            assert set(out.tolist()) <= {CREATED, NOMEM}
+            assert (last == 5).all() and (slots[out == NOMEM] == -1).all()
+            created = np.flatnonzero(out == CREATED)
             # updates of existing bindings never allocate
-            assert all(t.update(key(i), COA2.packed, 6, 0, 1)[0] == UPDATED for i in created)
+            assert (t.update_batch(keys[created], keys[created], 6, 0, 1)[0] == UPDATED).all()
         finally:
             c._fail_allocations_after(-1)
         assert len(t) == len(created)
-        assert [t.lookup(key(i)) for i in created] == list(range(len(created)))
+        assert (t.lookup_batch(keys[created]) == np.arange(len(created))).all()
+        assert (t.lookup_batch(keys[out == NOMEM]) == -1).all()
         for i in created[::2]:
-            assert t.delete(key(i))
-        assert t.update(key(10**6), COA.packed, 1, 0, 1)[0] == CREATED
+            assert t.delete(keys[i].tobytes())
+        assert t.update(key(10**9), COA.packed, 1, 0, 1)[0] == CREATED
+        assert t.update_batch(keys, keys, 9, 0, 1)[0].tolist().count(NOMEM) == 0
 
 
 @pytest.mark.skipif(UNDER_ASAN, reason="ASan aborts on an impossible allocation instead of returning NULL")
