@@ -25,6 +25,9 @@ def cmd_bench(args) -> int:
     elif args.what == "datapath":
         from .benchmark import datapath
         report = datapath.report(seconds=0.05 if args.quick else args.seconds)
+    elif args.what == "binding_cache":
+        from .benchmark import binding_cache
+        report = binding_cache.report(seconds=0.05 if args.quick else args.seconds)
     else:  # argparse choices keep this unreachable
         raise SystemExit(f"unknown benchmark {args.what}")
     _print_results(report, args.json)
@@ -57,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("bench", help="benchmarks against a pure-Python baseline measured in the same run")
-    b.add_argument("what", choices=["wire", "datapath"], help="which engine part to measure")
+    b.add_argument("what", choices=["wire", "datapath", "binding_cache"], help="which engine part to measure")
     b.add_argument("--json", action="store_true", help="print one JSON object with a 'results' list")
     b.add_argument("--seconds", type=float, default=0.3, help="time per measurement (default 0.3)")
     b.add_argument("--quick", action="store_true", help="short measurements (smoke run)")

@@ -135,5 +135,7 @@ def run(seconds: float = 0.3) -> list:
 
 
 def report(seconds: float = 0.3) -> dict:
-    """What ``mip6fast bench datapath`` prints."""
-    return {"benchmark": "datapath", "environment": environment(), "results": run(seconds)}
+    """What ``mip6fast bench datapath`` prints: the kernels, then the binding cache they look up in."""
+    from . import binding_cache
+    return {"benchmark": "datapath", "environment": environment(),
+            "results": run(seconds) + binding_cache.run(seconds)}
