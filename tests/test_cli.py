@@ -1,0 +1,61 @@
+"""The mip6fast command: bench output shape (issue: every `bench ... --json` prints one object whose
+`results` items carry name, value, unit and, with a baseline, baseline and ratio) and decode."""
+import json
+
+import pytest
+
+from mip6fast.cli import main
+from mip6fast.wire import BindingAcknowledgement, Packet
+
+
+def _bench_json(capsys, what):
+    assert main(["bench", what, "--quick", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["benchmark"] == what and report["results"]
+    for item in report["results"]:
+        assert isinstance(item["name"], str) and isinstance(item["unit"], str)
+        assert isinstance(item["value"], (int, float)) and item["value"] > 0
+        if "baseline" in item:
+            assert item["baseline"] > 0
+            better_lower = item.get("better") == "lower"
+            expected = item["baseline"] / item["value"] if better_lower else item["value"] / item["baseline"]
+            assert item["ratio"] == pytest.approx(expected, rel=0.05, abs=0.01)
+    return {r["name"]: r for r in report["results"]}
+
+
+def test_bench_wire_json(capsys):
+    rows = _bench_json(capsys, "wire")
+    for name in ("bu_build", "bu_parse", "checksum_64", "checksum_512", "checksum_1500"):
+        assert "baseline" in rows[name] and "ratio" in rows[name]
+
+
+def test_bench_wire_table(capsys):
+    assert main(["bench", "wire", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "bu_build" in out and "ratio" in out
+
+
+@pytest.mark.slow
+def test_bench_datapath_json(capsys):
+    rows = _bench_json(capsys, "datapath")
+    for kernel in ("encapsulate", "decapsulate", "hao_insert", "hao_process", "rh2_insert", "rh2_process"):
+        for size in (64, 512, 1500):
+            for batch in (1, 32, 256):
+                assert "ratio" in rows[f"{kernel}_{size}B_batch{batch}"]
+    for n in ("1e3", "1e5", "1e6"):
+        assert "ratio" in rows[f"bcache_lookup_batch_{n}"] and "ratio" in rows[f"bcache_lookup_single_{n}"]
+    assert rows["bcache_memory_per_binding_1e6"]["unit"] == "bytes"
+
+
+def test_decode_prints_packets_and_reports_errors(capsys):
+    ba = Packet(src="2001:db8:1::1", dst="2001:db8:2::9", rh2="2001:db8:1::9",
+                payload=BindingAcknowledgement(status=135, sequence=9, lifetime=0))
+    assert main(["decode", ba.to_bytes().hex()]) == 0
+    assert "status=135" in capsys.readouterr().out
+    assert main(["decode", "60"]) == 1
+    assert "ParseError" in capsys.readouterr().err
+    assert main(["decode", "zz"]) == 2
+    bad = bytearray(ba.to_bytes())
+    bad[40 + 24 + 9] ^= 1   # the BA's sequence number: only the checksum notices
+    assert main(["decode", bad.hex()]) == 1
+    assert main(["decode", "--no-checksum", bad.hex()]) == 0
