@@ -175,10 +175,11 @@ class Simulator:
         self.deliveries[node.name] += len(out.deliveries)
         deadline = out.next_deadline
         if deadline is not None:
+            at = max(deadline, self.now)
             pending = self._ticks[node.name]
-            if deadline not in pending:
-                pending.add(deadline)
-                self._push(max(deadline, self.now), _TICK, node)
+            if at not in pending:
+                pending.add(at)
+                self._push(at, _TICK, node)
 
     def _carry(self, link: Link, sender: Node, interface: str, frame: bytes) -> None:
         if not link.up:

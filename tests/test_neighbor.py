@@ -567,3 +567,17 @@ def test_router_time_exceeded():
     errors = [p for _, p in sent(out) if isinstance(p.payload, TimeExceeded)]
     assert len(errors) == 1 and errors[0].dst == src and errors[0].payload.invoking == pkt.to_bytes()
     assert router.counters["drop.hop_limit_exceeded"] == 1
+
+
+def test_router_answers_link_local_echo_on_the_interface_it_came_in_by():
+    router, _ = _router()
+    run_until(router, 2 * S)
+    ll1 = router.interfaces["eth1"].link_local
+    host_ll = link_local_address(MAC)
+    ns = Packet(src=host_ll, dst=solicited_node_multicast(ll1), hop_limit=255,
+                payload=NeighborSolicitation(ll1, options=(SourceLinkLayerAddress(MAC),)))
+    router.receive(2 * S, "eth1", multicast_frame(ns, MAC))
+    ping = Packet(src=host_ll, dst=ll1, payload=EchoRequest(1, 2))
+    out = router.receive(2 * S, "eth1", frame_to(PEER_MAC, ping, MAC))
+    assert [t.interface for t in out.transmits] == ["eth1"]
+    assert parse(out.transmits[0].frame[14:]).payload == EchoReply(1, 2)

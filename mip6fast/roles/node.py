@@ -70,6 +70,11 @@ NH_MH = 135
 
 # ---------------------------------------------------------------- addresses
 
+def _link_scope(address: IPv6Address) -> bool:
+    """Link-local unicast (RFC 4291 §2.5.6) or multicast of interface/link-local scope (§2.7)."""
+    return address in LINK_LOCAL or (address.is_multicast and (address.packed[1] & 0x0F) <= 2)
+
+
 def eui64_interface_id(mac: bytes) -> int:
     """The modified EUI-64 interface identifier of a 48-bit MAC (RFC 4291 Appendix A, RFC 2464 §4):
     ff:fe inserted in the middle and the universal/local bit inverted."""
@@ -174,8 +179,7 @@ class Interface:
         """Source address selection, RFC 6724 §5 reduced to scope: link-local for link-local and
         link-scope multicast destinations, a global address otherwise (None while there is none: a
         link-local source would not be forwarded, RFC 4291 §2.5.6)."""
-        link_scope = dst in LINK_LOCAL or (dst.is_multicast and (dst.packed[1] & 0x0F) <= 2)
-        if not link_scope:
+        if not _link_scope(dst):
             return self.global_address()
         ll = self.addresses.get(self.link_local)
         return self.link_local if ll is not None and ll.usable else None
@@ -517,7 +521,7 @@ class Node:
         reply = Packet(src=src, dst=packet.src, hop_limit=64,
                        payload=EchoReply(identifier=req.identifier, sequence=req.sequence, data=req.data))
         self.counters["echo_replies"] += 1
-        self.output_packet(now, reply.to_bytes())
+        self.output_packet(now, reply.to_bytes(), iface.name)
 
     def on_link_changed(self, now: int, iface: Interface) -> None:
         """Hook for subclasses after neighbour discovery saw the carrier change."""
@@ -563,17 +567,20 @@ class Node:
         elif isinstance(message, ParameterProblem):
             message = ParameterProblem(code=message.code, pointer=message.pointer, invoking=cut)
         self.counters[f"icmp_error.{type(message).__name__}"] += 1
-        self.output_packet(now, Packet(src=src, dst=head.src, hop_limit=64, payload=message).to_bytes())
+        self.output_packet(now, Packet(src=src, dst=head.src, hop_limit=64, payload=message).to_bytes(),
+                           iface.name)
 
     # ------------------------------------------------------------ outbound
 
-    def lookup(self, dst: IPv6Address) -> Route | None:
+    def lookup(self, dst: IPv6Address, zone: str | None = None) -> Route | None:
         """Longest-prefix match over static routes, on-link prefixes of the interfaces (own addresses
-        and RA prefix lists, RFC 4861 §5.2) and the default router list (RFC 4861 §6.3.6)."""
-        if dst in LINK_LOCAL or (dst.is_multicast and (dst.packed[1] & 0x0F) <= 2):
-            # Link-local scope needs a zone; with several interfaces the first up one is taken.
+        and RA prefix lists, RFC 4861 §5.2) and the default router list (RFC 4861 §6.3.6).
+
+        A link-scope destination is on-link on its ``zone`` (RFC 4007 §6), or, without one, on the
+        first interface that is up."""
+        if _link_scope(dst):
             for iface in self.interfaces.values():
-                if iface.up:
+                if iface.up and (zone is None or iface.name == zone):
                     return Route(LINK_LOCAL, iface.name, None)
             return None
         best: Route | None = None
@@ -597,29 +604,26 @@ class Node:
                 routes.append(Route(IPv6Network("::/0"), name, router))
         return routes
 
-    def output_packet(self, now: int, raw: bytes, interface: str | None = None) -> None:
-        """Route an IPv6 packet this node originates (or forwards) and hand it to the link layer."""
+    def output_packet(self, now: int, raw: bytes, zone: str | None = None) -> None:
+        """Route an IPv6 packet this node originates and hand it to the link layer; ``zone`` is the
+        interface a link-scope destination is on (e.g. the one a packet being answered came in by)."""
         if len(raw) < 40 or raw[0] >> 4 != 6:
             self.drop("send_not_ipv6")
             return
         dst = IPv6Address(raw[24:40])
-        if interface is None:
-            if self.is_own_address(dst):
-                try:
-                    packet = parse(raw)
-                except ParseError as exc:
-                    self.drop(f"send_parse.{exc.field}")
-                    return
-                self.deliver(now, raw, packet)    # loopback
+        if self.is_own_address(dst):
+            try:
+                packet = parse(raw)
+            except ParseError as exc:
+                self.drop(f"send_parse.{exc.field}")
                 return
-            route = self.lookup(dst)
-            if route is None:
-                self.drop("no_route")
-                return
-            interface, next_hop = route.interface, route.next_hop or dst
-        else:
-            next_hop = dst
-        self.transmit_packet(now, interface, next_hop, raw)
+            self.deliver(now, raw, packet)    # loopback
+            return
+        route = self.lookup(dst, zone)
+        if route is None:
+            self.drop("no_route")
+            return
+        self.transmit_packet(now, route.interface, route.next_hop or dst, raw)
 
     def transmit_packet(self, now: int, interface: str, next_hop: IPv6Address, raw: bytes) -> None:
         iface = self.interfaces[interface]
