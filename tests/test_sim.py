@@ -1,6 +1,9 @@
 """The simulator: determinism, link loss and MTU, scenarios, the CLI, and tshark on its pcaps."""
 import json
+import os
 import random
+import subprocess
+import sys
 
 import pytest
 from tshark_check import problems, require_tshark
@@ -173,3 +176,13 @@ def test_tshark_dissects_simulator_pcaps_cleanly(tmp_path):
     run_scenario("basic-routing", seed=1, pcap_dir=str(tmp_path))
     for name in ("lan1.pcap", "lan2.pcap"):
         assert problems(str(tmp_path / name)) == []
+
+
+def test_pcaps_identical_across_processes_and_hash_seeds(tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for run, hash_seed in (("a", "1"), ("b", "2")):
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed, PYTHONPATH=root)
+        subprocess.run([sys.executable, "-m", "mip6fast.cli", "simulate", "basic-routing", "--json",
+                        "--pcap-dir", str(tmp_path / run)], check=True, env=env, stdout=subprocess.DEVNULL)
+    for name in ("lan1.pcap", "lan2.pcap"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
