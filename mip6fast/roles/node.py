@@ -380,8 +380,16 @@ class Node:
         return self._finish(out)
 
     def send(self, now: int, packet_bytes) -> Output:
+        """An application's packet: checked with ``parse`` (a malformed one is a counted drop, never
+        put on a link), then routed."""
         out = self._begin()
-        self.output_packet(now, bytes(packet_bytes))
+        raw = bytes(packet_bytes)
+        try:
+            parse(raw)
+        except ParseError as exc:
+            self.drop(f"send_parse.{exc.field}")
+        else:
+            self.output_packet(now, raw)
         return self._finish(out)
 
     # ------------------------------------------------------------ helpers for subclasses and ND
@@ -465,8 +473,9 @@ class Node:
                 if entry is not None:
                     break
         if entry is not None:
-            if entry.usable or isinstance(packet.payload, ICMPv6Message) and \
-                    packet.payload.ICMP_TYPE in (135, 136):
+            # RFC 4862 §5.4: a tentative address takes only the NS/NA of its own DAD.
+            nd_message = isinstance(packet.payload, ICMPv6Message) and packet.payload.ICMP_TYPE in (135, 136)
+            if entry.usable or nd_message:
                 self.local_packet(now, iface, raw, packet, src_mac)
             else:
                 self.drop("tentative_destination")  # RFC 4862 §5.4: not yet assigned

@@ -130,7 +130,7 @@ class Router(Node):
         self._send_ra(now, name)
         cfg = adv.config
         interval = self.rng.uniform(cfg.min_interval, cfg.max_interval)
-        if adv.sent <= MAX_INITIAL_RTR_ADVERTISEMENTS:
+        if adv.sent < MAX_INITIAL_RTR_ADVERTISEMENTS:
             interval = min(interval, MAX_INITIAL_RTR_ADVERT_INTERVAL)
         adv.timer = self.call_at(now + int(interval), lambda t: self._unsolicited(t, name))
 
