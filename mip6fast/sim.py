@@ -137,6 +137,10 @@ class Simulator:
     def schedule(self, at_ns: int, callback: Callable[[Simulator], None]) -> None:
         self._push(at_ns, _CALL, callback)
 
+    def send(self, node: Node, packet_bytes: bytes) -> None:
+        """Have ``node`` send an IPv6 packet now, as an application would (for scenario scripts)."""
+        self._process(node, node.send(self.now, packet_bytes))
+
     # ------------------------------------------------------------ running
 
     def _push(self, at: int, kind: int, *args) -> None:

@@ -4,10 +4,12 @@ import os
 import random
 import subprocess
 import sys
+from ipaddress import IPv6Address
 
 import pytest
 from tshark_check import problems, require_tshark
 
+from mip6fast.apps import udp_datagram
 from mip6fast.cli import main
 from mip6fast.io.pcap import LINKTYPE_ETHERNET, read_pcap
 from mip6fast.roles import AdvertisingConfig, Host, Interface, Router, slaac_address
@@ -186,3 +188,45 @@ def test_pcaps_identical_across_processes_and_hash_seeds(tmp_path):
                         "--pcap-dir", str(tmp_path / run)], check=True, env=env, stdout=subprocess.DEVNULL)
     for name in ("lan1.pcap", "lan2.pcap"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_icmp_errors_from_the_router_and_tshark(tmp_path):
+    """Time Exceeded, Packet Too Big and Destination Unreachable (address unreachable) as a router
+    sends them, checked on the pcap by tshark as well."""
+    from mip6fast.wire import DestinationUnreachable, Packet, PacketTooBig, Raw, TimeExceeded
+
+    sim = Simulator(seed=4, pcap_dir=str(tmp_path))
+    lan1, lan2 = Link("lan1"), Link("lan2", mtu=1280)
+    r = Router("r", [Interface("eth0", _mac(1)), Interface("eth1", _mac(2), mtu=1280)], rng=sim.rng_for("r"))
+    r.interfaces["eth0"].add_address("2001:db8:1::1", 64)
+    r.interfaces["eth1"].add_address("2001:db8:2::1", 64)
+    for name, prefix in (("eth0", "2001:db8:1::"), ("eth1", "2001:db8:2::")):
+        r.advertise(name, AdvertisingConfig(prefixes=[PrefixInformation(prefix, 64)], max_interval=4 * NS_PER_S))
+    h1 = Host("h1", [Interface("eth0", _mac(11))], rng=sim.rng_for("h1"))
+    h2 = Host("h2", [Interface("eth0", _mac(12), mtu=1280)], rng=sim.rng_for("h2"))
+    with sim:
+        sim.attach(r, "eth0", lan1)
+        sim.attach(r, "eth1", lan2)
+        sim.attach(h1, "eth0", lan1)
+        sim.attach(h2, "eth0", lan2)
+        sim.run(3 * NS_PER_S)
+        src = slaac_address("2001:db8:1::/64", _mac(11))
+        h2_addr = slaac_address("2001:db8:2::/64", _mac(12))
+        def udp(dst, size=8):
+            return Raw(17, udp_datagram(src, IPv6Address(dst), 1000, 2000, bytes(size)))
+        sim.send(h1, Packet(src=src, dst=h2_addr, hop_limit=1, payload=udp(h2_addr)).to_bytes())
+        sim.send(h1, Packet(src=src, dst=h2_addr, payload=udp(h2_addr, 1300)).to_bytes())
+        sim.send(h1, Packet(src=src, dst="2001:db8:2::99", payload=udp("2001:db8:2::99")).to_bytes())
+        got = []
+        h1.attach(type("Catch", (), {"attached": lambda self, host: None,
+                                     "deliver": lambda self, host, now, raw, p: got.append(p.payload)})())
+        sim.run(8 * NS_PER_S)
+    kinds = [type(m) for m in got]
+    assert kinds.count(TimeExceeded) == 1 and kinds.count(PacketTooBig) == 1
+    assert kinds.count(DestinationUnreachable) == 1
+    ptb = next(m for m in got if isinstance(m, PacketTooBig))
+    assert ptb.mtu == 1280 and ptb.invoking[24:40] == h2_addr.packed and len(ptb.invoking) == 1232
+    assert r.counters["drop.hop_limit_exceeded"] == 1 and r.counters["drop.packet_too_big"] == 1
+    require_tshark()
+    for name in ("lan1.pcap", "lan2.pcap"):
+        assert problems(str(tmp_path / name)) == []

@@ -392,7 +392,7 @@ class NeighborDiscovery:
         elif isinstance(msg, RouterSolicitation):
             self._on_rs(now, raw, packet, msg)
         else:
-            self._count("drop.redirect")      # Redirect (137) is not implemented
+            self._count("drop.not_neighbor_discovery")
 
     @staticmethod
     def _lla(options, cls) -> bytes | None:

@@ -500,7 +500,7 @@ class Node:
     def handle_icmpv6(self, now: int, iface: Interface, raw: bytes, packet: Packet, src_mac: bytes) -> None:
         msg = packet.payload
         icmp_type = getattr(msg, "ICMP_TYPE", None)
-        if icmp_type in (133, 134, 135, 136, 137):
+        if icmp_type in (133, 134, 135, 136):
             self.nd[iface.name].handle(now, raw, packet, src_mac)
         elif isinstance(msg, EchoRequest):
             self.answer_echo(now, iface, packet)
