@@ -64,7 +64,7 @@ def cmd_simulate(args) -> int:
         return 2
     summary = run_scenario(args.name, seed=args.seed, pcap_dir=args.pcap_dir)
     if not args.json:
-        for line in summary.get("timeline", []):
+        for line in summary.pop("timeline", []):
             print(line)
     json.dump(summary, sys.stdout, indent=None if args.json else 2)
     sys.stdout.write("\n")

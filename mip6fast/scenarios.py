@@ -68,9 +68,56 @@ def basic_routing(seed: int = 1, pcap_dir: str | None = None) -> dict:
     }
 
 
+def router_failover(seed: int = 1, pcap_dir: str | None = None) -> dict:
+    """Two routers between lan1 and lan2; the one the hosts use fails at 20 s. Neighbour
+    unreachability detection (RFC 4861 §7.3) finds out, the hosts drop it from their default router
+    lists (§6.3.6) and the UDP stream resumes through the other router."""
+    sim = Simulator(seed, pcap_dir)
+    lan1, lan2 = Link("lan1", delay_ns=200_000), Link("lan2", delay_ns=200_000)
+    prefix1, prefix2 = IPv6Network("2001:db8:1::/64"), IPv6Network("2001:db8:2::/64")
+    routers = []
+    for n, name in ((1, "r1"), (2, "r2")):
+        r = Router(name, [Interface("eth0", _mac(n)), Interface("eth1", _mac(0x10 + n))], rng=sim.rng_for(name))
+        r.interfaces["eth0"].add_address(f"2001:db8:1::{n}", 64)
+        r.interfaces["eth1"].add_address(f"2001:db8:2::{n}", 64)
+        for iface, prefix in (("eth0", prefix1), ("eth1", prefix2)):
+            r.advertise(iface, AdvertisingConfig(prefixes=[PrefixInformation(prefix.network_address, 64)],
+                                                 max_interval=10 * NS_PER_S, router_lifetime=1800))
+        routers.append(r)
+    h1 = Host("h1", [Interface("eth0", _mac(0x21))], rng=sim.rng_for("h1"))
+    h2 = Host("h2", [Interface("eth0", _mac(0x22))], rng=sim.rng_for("h2"))
+    a1 = slaac_address(prefix1, _mac(0x21))
+    sender = StreamApp(5001, dst=a1, start_ns=5 * NS_PER_S, interval_ns=50 * MS, count=1700)
+    receiver = StreamApp(5001)
+    h2.attach(sender)
+    h1.attach(receiver)
+    with sim:
+        # r1 comes up first, so both hosts learn it first and use it (RFC 4861 §6.3.6).
+        sim.attach(routers[0], "eth0", lan1)
+        sim.attach(routers[0], "eth1", lan2)
+        sim.attach(h1, "eth0", lan1)
+        sim.attach(h2, "eth0", lan2)
+        sim.schedule(2 * NS_PER_S, lambda s: (s.attach(routers[1], "eth0", lan1),
+                                              s.attach(routers[1], "eth1", lan2)))
+        sim.schedule(20 * NS_PER_S, lambda s: (s.detach(routers[0], "eth0"), s.detach(routers[0], "eth1")))
+        sim.run(95 * NS_PER_S)
+    return {
+        "scenario": "router-failover",
+        "seed": seed,
+        "stream": {"sent": sender.sent, **receiver.summary(sent=sender.sent)},
+        "forwarded": {r.name: r.counters["forwarded"] for r in routers},
+        "default_router": {h.name: str(h.nd["eth0"].default_router()) for h in (h1, h2)},
+        "links": {name: dict(sorted(link.counters.items())) for name, link in sim.links.items()},
+        "pcaps": sorted(link.pcap_path for link in sim.links.values() if link.pcap_path),
+        "timeline": sim.timeline_lines(),
+    }
+
+
 SCENARIOS: dict[str, tuple[str, Callable[..., dict]]] = {
     "basic-routing": ("two hosts on two links behind one router: SLAAC, a ping stream and a UDP stream",
                       basic_routing),
+    "router-failover": ("two routers, the one in use fails at 20 s; NUD moves the traffic to the other",
+                        router_failover),
 }
 
 

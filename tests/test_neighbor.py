@@ -581,3 +581,22 @@ def test_router_answers_link_local_echo_on_the_interface_it_came_in_by():
     out = router.receive(2 * S, "eth1", frame_to(PEER_MAC, ping, MAC))
     assert [t.interface for t in out.transmits] == ["eth1"]
     assert parse(out.transmits[0].frame[14:]).payload == EchoReply(1, 2)
+
+
+def test_reentrant_send_from_an_application_lands_in_the_outer_output():
+    host = ready_host()
+    peer = IPv6Address("2001:db8:1::99")
+
+    class Echoer:
+        def attached(self, h):
+            pass
+
+        def deliver(self, h, now, raw, packet):
+            inner = h.send(now, _udp_to(peer, 9))
+            assert inner.transmits == []           # it went into the outer call's output
+
+    host.attach(Echoer())
+    udp = Packet(src="2001:db8:9::9", dst=GLOBAL, payload=Raw(17, b"12345678"))
+    out = host.receive(2 * S, "eth0", frame_to(MAC, udp))
+    assert out.deliveries == [udp.to_bytes()]
+    assert [p.payload.target for p in of_type(out, NeighborSolicitation)] == [peer]

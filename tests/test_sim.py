@@ -230,3 +230,14 @@ def test_icmp_errors_from_the_router_and_tshark(tmp_path):
     require_tshark()
     for name in ("lan1.pcap", "lan2.pcap"):
         assert problems(str(tmp_path / name)) == []
+
+
+def test_router_failover_summary():
+    s = run_scenario("router-failover", seed=1)
+    stream = s["stream"]
+    assert stream["delivered"] + stream["lost"] == stream["sent"] == 1700
+    assert s["forwarded"]["r1"] > 0 and s["forwarded"]["r2"] > 0
+    # NUD (RFC 4861 §7.3.3): at most ReachableTime (≤ 45 s) + DELAY (5 s) + 3 probes (3 s) after the failure.
+    assert 5_000 < stream["max_gap_ms"] < 53_000
+    assert any("RouterUnreachable" in line and "nud_failed" in line for line in s["timeline"])
+    assert s["default_router"]["h2"] == "fe80::ff:fe00:12"

@@ -317,6 +317,7 @@ class Node:
         self.timers = TimerHeap()
         self.routes: list[Route] = []
         self._out = Output()
+        self._depth = 0
         self._nd_class = NeighborDiscovery
         for iface in interfaces:
             self.add_interface(iface)
@@ -340,12 +341,19 @@ class Node:
     # ------------------------------------------------------------ entry points
 
     def _begin(self) -> Output:
-        self._out = Output()
-        return self._out
+        # An entry point called from inside another (an application sending from its ``deliver``)
+        # adds to the output already being built, which the outer call returns.
+        self._depth += 1
+        if self._depth == 1:
+            self._out = Output()
+            return self._out
+        return Output()
 
     def _finish(self, out: Output) -> Output:
+        self._depth -= 1
         out.next_deadline = self.timers.next_deadline
-        self._out = Output()
+        if self._depth == 0:
+            self._out = Output()
         return out
 
     def receive(self, now: int, interface: str, frame) -> Output:
