@@ -600,3 +600,10 @@ def test_reentrant_send_from_an_application_lands_in_the_outer_output():
     out = host.receive(2 * S, "eth0", frame_to(MAC, udp))
     assert out.deliveries == [udp.to_bytes()]
     assert [p.payload.target for p in of_type(out, NeighborSolicitation)] == [peer]
+
+
+def test_ethernet_padding_after_the_ipv6_packet_is_ignored():
+    host = ready_host()
+    udp = Packet(src="2001:db8:9::9", dst=GLOBAL, payload=Raw(17, b"12345678"))
+    out = host.receive(2 * S, "eth0", frame_to(MAC, udp) + bytes(20))
+    assert out.deliveries == [udp.to_bytes()]

@@ -453,6 +453,13 @@ class Node:
         if src_mac == iface.mac:
             self.drop("own_frame")          # our own multicast looped back by the link
             return
+        if len(payload) > 40:
+            # Ethernet pads short frames to 60 bytes (IEEE 802.3 minimum): the IPv6 Payload Length
+            # (RFC 8200 §3) says where the packet ends. 0 with a Hop-by-Hop header may be a jumbogram
+            # (RFC 2675), left whole.
+            end = 40 + int.from_bytes(payload[4:6], "big")
+            if end < len(payload) and (end > 40 or payload[6] != 0):
+                payload = payload[:end]
         try:
             packet = parse(payload)
         except ParseError as exc:
