@@ -607,3 +607,15 @@ def test_ethernet_padding_after_the_ipv6_packet_is_ignored():
     udp = Packet(src="2001:db8:9::9", dst=GLOBAL, payload=Raw(17, b"12345678"))
     out = host.receive(2 * S, "eth0", frame_to(MAC, udp) + bytes(20))
     assert out.deliveries == [udp.to_bytes()]
+
+
+def test_neighbor_cache_is_bounded():
+    from mip6fast.roles.neighbor import NEIGHBOR_CACHE_LIMIT
+    host = ready_host()
+    for i in range(NEIGHBOR_CACHE_LIMIT + 10):
+        src = IPv6Address(int(IPv6Address("2001:db8:1::1:0")) + i)
+        ns = Packet(src=src, dst=solicited_node_multicast(GLOBAL), hop_limit=255,
+                    payload=NeighborSolicitation(GLOBAL, options=(SourceLinkLayerAddress(PEER_MAC),)))
+        host.receive(2 * S, "eth0", multicast_frame(ns))
+    assert len(host.nd["eth0"].neighbors) == NEIGHBOR_CACHE_LIMIT
+    assert host.counters["nd.cache_evicted"] == 10

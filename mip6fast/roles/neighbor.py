@@ -92,6 +92,7 @@ DUP_ADDR_DETECT_TRANSMITS = 1           # RFC 4862 §5.1
 TWO_HOURS = 2 * 3600 * NS_PER_S         # RFC 4862 §5.5.3 (e)
 QUEUE_LIMIT = 3                         # RFC 4861 §7.2.2: "SHOULD ... at least one packet"
 ND_HOP_LIMIT = 255                      # RFC 4861 §6.1, §7.1: ND messages must arrive with 255
+NEIGHBOR_CACHE_LIMIT = 1024             # RFC 4861 §11.1: a bounded cache resists NS/RA floods
 
 
 # ---------------------------------------------------------------- notifications
@@ -713,6 +714,8 @@ class NeighborDiscovery:
         whose address changed, becomes STALE; an INCOMPLETE one sends its queue."""
         entry = self.neighbors.get(address)
         if entry is None:
+            if not self._make_room():
+                return
             entry = Neighbor(address, NeighborState.STALE, mac)
             self.neighbors[address] = entry
         elif entry.state is NeighborState.INCOMPLETE:
@@ -724,6 +727,19 @@ class NeighborDiscovery:
             self._set_state(now, entry, NeighborState.STALE)
         if is_router is not None:
             entry.is_router = is_router
+
+    def _make_room(self) -> bool:
+        """Keep the cache under NEIGHBOR_CACHE_LIMIT: the oldest STALE entry that is not a router goes
+        (garbage collection, RFC 4861 §7.3.1 / §11.1). False when there is none to evict (counted)."""
+        if len(self.neighbors) < NEIGHBOR_CACHE_LIMIT:
+            return True
+        for address, entry in self.neighbors.items():
+            if entry.state is NeighborState.STALE and not entry.is_router and address not in self.routers:
+                del self.neighbors[address]
+                self._count("cache_evicted")
+                return True
+        self._count("drop.cache_full")
+        return False
 
     def confirm_reachability(self, now: int, address: IPv6Address) -> None:
         """Upper-layer confirmation of forward progress (RFC 4861 §7.3.1)."""
@@ -743,6 +759,8 @@ class NeighborDiscovery:
             return
         entry = self.neighbors.get(address)
         if entry is None:
+            if not self._make_room():
+                return
             entry = Neighbor(address, NeighborState.INCOMPLETE)
             self.neighbors[address] = entry
             entry.queue.append(raw)
