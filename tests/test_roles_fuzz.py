@@ -76,3 +76,19 @@ def test_send_garbage_is_a_counted_drop():
     for junk in (b"", b"\x45" * 40, b"\x60" + bytes(10)):
         assert host.send(2 * S, junk).transmits == []
     assert sum(v for k, v in host.counters.items() if k.startswith("drop.send_parse.")) == 3
+
+
+def test_roles_never_import_io():
+    """docs/ROLES.md and STYLE.md: roles are sans-I/O; only the simulator and daemons use mip6fast.io."""
+    import ast
+    import pathlib
+
+    import mip6fast.roles
+    for path in pathlib.Path(mip6fast.roles.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                module = ("." * node.level) + (node.module or "")
+                assert not module.startswith(("..io", "mip6fast.io")), f"{path.name} imports {module}"
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("mip6fast.io") for a in node.names), path.name
