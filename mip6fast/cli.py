@@ -53,6 +53,27 @@ def cmd_decode(args) -> int:
     return status
 
 
+def cmd_simulate(args) -> int:
+    from .scenarios import SCENARIOS, run_scenario
+    if args.list:
+        for name, (description, _) in SCENARIOS.items():
+            print(f"{name}  {description}")
+        return 0
+    if args.name is None:
+        print("simulate: give a scenario name or --list", file=sys.stderr)
+        return 2
+    if args.name not in SCENARIOS:
+        print(f"simulate: unknown scenario {args.name!r} (see --list)", file=sys.stderr)
+        return 2
+    summary = run_scenario(args.name, seed=args.seed, pcap_dir=args.pcap_dir)
+    if not args.json:
+        for line in summary.pop("timeline", []):
+            print(line)
+    json.dump(summary, sys.stdout, indent=None if args.json else 2)
+    sys.stdout.write("\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     p = argparse.ArgumentParser(prog="mip6fast", description="Mobile IPv6 (RFC 6275) engine")
@@ -70,6 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("hex", nargs="+", help="one packet per argument, as hex")
     d.add_argument("--no-checksum", action="store_true", help="do not verify checksums")
     d.set_defaults(func=cmd_decode)
+
+    s = sub.add_parser("simulate", help="run a simulator scenario: a timeline, then a JSON summary")
+    s.add_argument("name", nargs="?", help="scenario name")
+    s.add_argument("--list", action="store_true", help="list the scenarios, one per line")
+    s.add_argument("--pcap-dir", help="write one pcap per link into this directory")
+    s.add_argument("--json", action="store_true", help="print only the JSON summary, on one line")
+    s.add_argument("--seed", type=int, default=1, help="simulator seed (default 1)")
+    s.set_defaults(func=cmd_simulate)
     return p
 
 

@@ -1,0 +1,44 @@
+"""Sans-I/O protocol roles (docs/ROLES.md): nodes that take frames, time and carrier events and return
+``Output`` (frames to send, packets for applications, notifications, the next timer deadline).
+
+Roles never import ``mip6fast.io``; the simulator (``mip6fast.sim``) and, later, the daemons drive them.
+"""
+from .host import Application, Host
+from .neighbor import (
+    AddressDuplicate,
+    AddressReady,
+    AddressRemoved,
+    Neighbor,
+    NeighborDiscovery,
+    NeighborState,
+    NeighborUnreachable,
+    PrefixAdded,
+    PrefixRemoved,
+    RouterOverdue,
+    RouterReachable,
+    RouterUnreachable,
+)
+from .node import (
+    AddressState,
+    Interface,
+    InterfaceAddress,
+    Node,
+    Notification,
+    Output,
+    Route,
+    Timer,
+    TimerHeap,
+    Transmit,
+    eui64_interface_id,
+    link_local_address,
+    slaac_address,
+)
+from .router import AdvertisingConfig, Router
+
+__all__ = [
+    "AddressDuplicate", "AddressReady", "AddressRemoved", "AddressState", "AdvertisingConfig",
+    "Application", "Host", "Interface", "InterfaceAddress", "Neighbor", "NeighborDiscovery",
+    "NeighborState", "NeighborUnreachable", "Node", "Notification", "Output", "PrefixAdded",
+    "PrefixRemoved", "Route", "Router", "RouterOverdue", "RouterReachable", "RouterUnreachable", "Timer",
+    "TimerHeap", "Transmit", "eui64_interface_id", "link_local_address", "slaac_address",
+]
