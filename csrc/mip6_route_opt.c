@@ -1,14 +1,15 @@
 #include "mip6_route_opt.h"
-
-#define CHUNK 64 /* packets per batched lookup, as in mip6_tunnel.c */
+#include "mip6_lookup_node.h"
 
 static int mtu_ok(uint32_t mtu) { return mtu >= MIP6_RO_MIN_MTU && mtu <= MIP6_RO_MAX_MTU; }
 
-/* Room and size for 24 more bytes in front. */
-static inline mip6_reason_t room_for_insert(uint32_t n, uint32_t room, uint32_t mtu)
+/* Room and size for 24 more bytes in front (TOO_BIG: *aux = what the sender may send). */
+static inline mip6_reason_t room_for_insert(uint32_t n, uint32_t room, uint32_t mtu, uint32_t *aux)
 {
-    if ((uint64_t)n + MIP6_RO_HLEN > mtu)
+    if ((uint64_t)n + MIP6_RO_HLEN > mtu) {
+        *aux = mtu - MIP6_RO_HLEN;
         return MIP6_R_TOO_BIG;
+    }
     if (room < MIP6_RO_HLEN)
         return MIP6_R_NO_HEADROOM;
     return MIP6_R_NONE;
@@ -36,12 +37,34 @@ static inline uint8_t *nh_field(uint8_t *o, const mip6_dp_walk_t *w, uint32_t q)
     return o + (w->rh >= 0 ? (uint32_t)w->rh : MIP6_IP6_HLEN);
 }
 
-static inline mip6_reason_t hao_insert_one(mip6_batch_t *b, uint32_t i, uint8_t *p, uint32_t n, uint32_t room,
-                                           const mip6_binding_t *e, uint32_t mtu)
+/* Last step of both inserts: the address at a (the home address) goes to the new header's address field
+ * (h + 8) and the binding's care-of address takes its place. */
+static inline mip6_reason_t insert_finish(uint8_t *h, uint8_t *a, mip6_binding_t *e, uint32_t n)
+{
+    memcpy(h + 8, a, 16);
+    memcpy(a, e->coa, 16);
+    return mip6_ln_forwarded(e, n);
+}
+
+static inline mip6_reason_t hao_insert_gather(const void *ctx, const uint8_t *p, uint32_t n, uint8_t *key,
+                                              uint32_t *note)
+{
+    (void)ctx, (void)n, (void)note;
+    memcpy(key, p + 24, 16);     /* peer: the destination */
+    memcpy(key + 16, p + 8, 16); /* home address: the source */
+    return MIP6_R_NONE;
+}
+
+/* ctx: the mtu. */
+static inline mip6_reason_t hao_insert_apply(const void *ctx, mip6_batch_t *b, uint32_t i, uint8_t *p, uint32_t n,
+                                             uint32_t room, mip6_binding_t *e, uint32_t note, uint32_t *aux)
 {
     mip6_dp_walk_t w;
     mip6_reason_t r;
     int32_t hao;
+    (void)note;
+    if (!e)
+        return MIP6_R_NO_BINDING;
     if (e->flags & MIP6_BU_FLAG_H)
         return MIP6_R_NOT_ELIGIBLE;
     if ((r = mip6_dp_walk(p, n, &w)) != MIP6_R_NONE)
@@ -56,7 +79,7 @@ static inline mip6_reason_t hao_insert_one(mip6_batch_t *b, uint32_t i, uint8_t 
         if (p[w.dst + 1] > 255 - 3)
             return MIP6_R_BAD_HEADER;
     }
-    if ((r = room_for_insert(n, room, mtu)) != MIP6_R_NONE)
+    if ((r = room_for_insert(n, room, *(const uint32_t *)ctx, aux)) != MIP6_R_NONE)
         return r;
 
     uint8_t *o, *h;
@@ -84,53 +107,14 @@ static inline mip6_reason_t hao_insert_one(mip6_batch_t *b, uint32_t i, uint8_t 
     }
     h[6] = MIP6_OPT_HAO;
     h[7] = 16;
-    memcpy(h + 8, o + 8, 16); /* the home address: the source as the node sent it */
-    memcpy(o + 8, e->coa, 16);
-    return MIP6_R_FORWARDED;
+    return insert_finish(h, o + 8, e, n); /* the home address: the source as the node sent it */
 }
 
 int mip6_hao_insert(mip6_batch_t *b, mip6_bcache_t *bul, uint32_t mtu, uint64_t *counters)
 {
     if (!mtu_ok(mtu) || mip6_bcache_key_len(bul) != 32)
         return MIP6_EINVAL;
-    int forwarded = 0;
-    uint8_t keys[CHUNK][32];
-    int32_t slots[CHUNK];
-    uint32_t idx[CHUNK];
-
-    for (uint32_t base = 0; base < b->count; base += CHUNK) {
-        uint32_t end = b->count - base > CHUNK ? base + CHUNK : b->count, m = 0;
-        for (uint32_t i = base; i < end; i++) {
-            if (b->verdict[i] != MIP6_V_PASS)
-                continue;
-            uint32_t n, room;
-            mip6_reason_t why;
-            const uint8_t *p = mip6_batch_packet(b, i, &n, &room, &why);
-            if (!p) {
-                mip6_batch_set(b, i, why, 0, counters);
-                continue;
-            }
-            memcpy(keys[m], p + 24, 16);     /* peer: the destination */
-            memcpy(keys[m] + 16, p + 8, 16); /* home address: the source */
-            idx[m++] = i;
-        }
-        if (m)
-            mip6_bcache_lookup_batch(bul, keys[0], 32, m, slots);
-        for (uint32_t k = 0; k < m; k++) {
-            uint32_t i = idx[k], n = b->length[i];
-            uint32_t room = (uint32_t)(b->offset[i] - (uint64_t)i * b->slot_size); /* checked in pass 1 */
-            uint8_t *p = b->buf + b->offset[i];
-            mip6_binding_t *e = slots[k] >= 0 ? mip6_bcache_entry(bul, slots[k]) : NULL;
-            mip6_reason_t r = e ? hao_insert_one(b, i, p, n, room, e, mtu) : MIP6_R_NO_BINDING;
-            if (r == MIP6_R_FORWARDED) {
-                e->packets += 1;
-                e->bytes += n;
-                forwarded++;
-            }
-            mip6_batch_set(b, i, r, r == MIP6_R_TOO_BIG ? mtu - MIP6_RO_HLEN : 0, counters);
-        }
-    }
-    return forwarded;
+    return mip6_lookup_node(b, bul, 32, counters, &mtu, hao_insert_gather, hao_insert_apply);
 }
 
 /* The HAO a correspondent must check, or why there is none to check. */
@@ -151,71 +135,64 @@ static inline mip6_reason_t hao_locate(const uint8_t *p, uint32_t n, int32_t *ha
     return MIP6_R_NONE;
 }
 
+static inline mip6_reason_t hao_process_gather(const void *ctx, const uint8_t *p, uint32_t n, uint8_t *key,
+                                               uint32_t *note)
+{
+    int32_t hao = -1;
+    mip6_reason_t r = hao_locate(p, n, &hao);
+    (void)ctx;
+    if (r != MIP6_R_NONE)
+        return r;
+    memcpy(key, p + hao, 16);
+    *note = (uint32_t)hao;
+    return MIP6_R_NONE;
+}
+
+/* note: the offset of the HAO's address. */
+static inline mip6_reason_t hao_process_apply(const void *ctx, mip6_batch_t *b, uint32_t i, uint8_t *p, uint32_t n,
+                                              uint32_t room, mip6_binding_t *e, uint32_t note, uint32_t *aux)
+{
+    (void)ctx, (void)b, (void)i, (void)room;
+    if (!e || memcmp(e->coa, p + 8, 16) != 0) {
+        *aux = note;
+        return e ? MIP6_R_HAO_WRONG_COA : MIP6_R_HAO_NO_BINDING;
+    }
+    uint8_t tmp[16];
+    memcpy(tmp, p + 8, 16);
+    memcpy(p + 8, p + note, 16);
+    memcpy(p + note, tmp, 16);
+    return mip6_ln_forwarded(e, n);
+}
+
 int mip6_hao_process(mip6_batch_t *b, mip6_bcache_t *cache, uint64_t *counters)
 {
     if (mip6_bcache_key_len(cache) != 16)
         return MIP6_EINVAL;
-    int forwarded = 0;
-    uint8_t keys[CHUNK][16];
-    int32_t slots[CHUNK];
-    uint32_t idx[CHUNK], haos[CHUNK];
-
-    for (uint32_t base = 0; base < b->count; base += CHUNK) {
-        uint32_t end = b->count - base > CHUNK ? base + CHUNK : b->count, m = 0;
-        for (uint32_t i = base; i < end; i++) {
-            if (b->verdict[i] != MIP6_V_PASS)
-                continue;
-            uint32_t n, room;
-            mip6_reason_t r;
-            int32_t hao = -1;
-            const uint8_t *p = mip6_batch_packet(b, i, &n, &room, &r);
-            if (p)
-                r = hao_locate(p, n, &hao);
-            if (r != MIP6_R_NONE) {
-                mip6_batch_set(b, i, r, 0, counters);
-                continue;
-            }
-            memcpy(keys[m], p + hao, 16);
-            haos[m] = (uint32_t)hao;
-            idx[m++] = i;
-        }
-        if (m)
-            mip6_bcache_lookup_batch(cache, keys[0], 16, m, slots);
-        for (uint32_t k = 0; k < m; k++) {
-            uint32_t i = idx[k], n = b->length[i];
-            uint8_t *p = b->buf + b->offset[i];
-            mip6_binding_t *e = slots[k] >= 0 ? mip6_bcache_entry(cache, slots[k]) : NULL;
-            if (!e) {
-                mip6_batch_set(b, i, MIP6_R_HAO_NO_BINDING, haos[k], counters);
-                continue;
-            }
-            if (memcmp(e->coa, p + 8, 16) != 0) {
-                mip6_batch_set(b, i, MIP6_R_HAO_WRONG_COA, haos[k], counters);
-                continue;
-            }
-            uint8_t tmp[16];
-            memcpy(tmp, p + 8, 16);
-            memcpy(p + 8, p + haos[k], 16);
-            memcpy(p + haos[k], tmp, 16);
-            e->packets += 1;
-            e->bytes += n;
-            forwarded++;
-            mip6_batch_set(b, i, MIP6_R_FORWARDED, 0, counters);
-        }
-    }
-    return forwarded;
+    return mip6_lookup_node(b, cache, 16, counters, NULL, hao_process_gather, hao_process_apply);
 }
 
-static inline mip6_reason_t rh2_insert_one(mip6_batch_t *b, uint32_t i, uint8_t *p, uint32_t n, uint32_t room,
-                                           const mip6_binding_t *e, uint32_t mtu)
+static inline mip6_reason_t rh2_insert_gather(const void *ctx, const uint8_t *p, uint32_t n, uint8_t *key,
+                                              uint32_t *note)
+{
+    (void)ctx, (void)n, (void)note;
+    memcpy(key, p + 24, 16);
+    return MIP6_R_NONE;
+}
+
+/* ctx: the mtu. */
+static inline mip6_reason_t rh2_insert_apply(const void *ctx, mip6_batch_t *b, uint32_t i, uint8_t *p, uint32_t n,
+                                             uint32_t room, mip6_binding_t *e, uint32_t note, uint32_t *aux)
 {
     mip6_dp_walk_t w;
     mip6_reason_t r;
+    (void)note;
+    if (!e)
+        return MIP6_R_NO_BINDING;
     if ((r = mip6_dp_walk(p, n, &w)) != MIP6_R_NONE)
         return r;
     if (w.rh >= 0 || w.upper_nh == MIP6_NH_MH || mip6_dp_is_nd(p, n, &w))
         return MIP6_R_NOT_ELIGIBLE;
-    if ((r = room_for_insert(n, room, mtu)) != MIP6_R_NONE)
+    if ((r = room_for_insert(n, room, *(const uint32_t *)ctx, aux)) != MIP6_R_NONE)
         return r;
     uint32_t q = w.hbh_end;
     uint8_t *o = open_gap(b, i, p, n, q);
@@ -225,53 +202,15 @@ static inline mip6_reason_t rh2_insert_one(mip6_batch_t *b, uint32_t i, uint8_t 
     h[2] = MIP6_RH_TYPE2;
     h[3] = 1;             /* segments left */
     memset(h + 4, 0, 4);
-    memcpy(h + 8, o + 24, 16); /* the home address: the destination as the node sent it */
     *nhf = MIP6_NH_ROUTING;
-    memcpy(o + 24, e->coa, 16);
-    return MIP6_R_FORWARDED;
+    return insert_finish(h, o + 24, e, n); /* the home address: the destination as the node sent it */
 }
 
 int mip6_rh2_insert(mip6_batch_t *b, mip6_bcache_t *cache, uint32_t mtu, uint64_t *counters)
 {
     if (!mtu_ok(mtu) || mip6_bcache_key_len(cache) != 16)
         return MIP6_EINVAL;
-    int forwarded = 0;
-    uint8_t keys[CHUNK][16];
-    int32_t slots[CHUNK];
-    uint32_t idx[CHUNK];
-
-    for (uint32_t base = 0; base < b->count; base += CHUNK) {
-        uint32_t end = b->count - base > CHUNK ? base + CHUNK : b->count, m = 0;
-        for (uint32_t i = base; i < end; i++) {
-            if (b->verdict[i] != MIP6_V_PASS)
-                continue;
-            uint32_t n, room;
-            mip6_reason_t why;
-            const uint8_t *p = mip6_batch_packet(b, i, &n, &room, &why);
-            if (!p) {
-                mip6_batch_set(b, i, why, 0, counters);
-                continue;
-            }
-            memcpy(keys[m], p + 24, 16);
-            idx[m++] = i;
-        }
-        if (m)
-            mip6_bcache_lookup_batch(cache, keys[0], 16, m, slots);
-        for (uint32_t k = 0; k < m; k++) {
-            uint32_t i = idx[k], n = b->length[i];
-            uint32_t room = (uint32_t)(b->offset[i] - (uint64_t)i * b->slot_size); /* checked in pass 1 */
-            uint8_t *p = b->buf + b->offset[i];
-            mip6_binding_t *e = slots[k] >= 0 ? mip6_bcache_entry(cache, slots[k]) : NULL;
-            mip6_reason_t r = e ? rh2_insert_one(b, i, p, n, room, e, mtu) : MIP6_R_NO_BINDING;
-            if (r == MIP6_R_FORWARDED) {
-                e->packets += 1;
-                e->bytes += n;
-                forwarded++;
-            }
-            mip6_batch_set(b, i, r, r == MIP6_R_TOO_BIG ? mtu - MIP6_RO_HLEN : 0, counters);
-        }
-    }
-    return forwarded;
+    return mip6_lookup_node(b, cache, 16, counters, &mtu, rh2_insert_gather, rh2_insert_apply);
 }
 
 static inline mip6_reason_t rh2_process_one(uint8_t *p, uint32_t n, const uint8_t *homes, uint32_t n_homes)

@@ -1,8 +1,5 @@
 #include "mip6_tunnel.h"
-
-/* Packets per lookup round: the keys of a chunk are gathered, looked up in one mip6_bcache_lookup_batch
- * call (which prefetches ahead), then the chunk is rewritten (VPP's two-pass node shape). */
-#define CHUNK 64
+#include "mip6_lookup_node.h"
 
 static int cfg_ok(const mip6_tunnel_cfg_t *cfg)
 {
@@ -49,59 +46,44 @@ static inline mip6_reason_t encap_one(mip6_batch_t *b, uint32_t i, uint8_t *p, u
     return MIP6_R_FORWARDED;
 }
 
-static inline void encap_done(mip6_batch_t *b, uint32_t i, mip6_reason_t r, const mip6_tunnel_cfg_t *cfg,
-                              uint64_t *counters)
+static inline uint32_t encap_aux(mip6_reason_t r, const mip6_tunnel_cfg_t *cfg)
 {
-    mip6_batch_set(b, i, r, r == MIP6_R_TOO_BIG ? cfg->mtu - MIP6_IP6_HLEN : 0, counters);
+    return r == MIP6_R_TOO_BIG ? cfg->mtu - MIP6_IP6_HLEN : 0;
+}
+
+typedef struct encap_ha_ctx {
+    const mip6_tunnel_cfg_t *cfg;
+    int allow_sl;
+    uint8_t tmpl[MIP6_IP6_HLEN];
+} encap_ha_ctx_t;
+
+static inline mip6_reason_t encap_ha_gather(const void *ctx, const uint8_t *p, uint32_t n, uint8_t *key,
+                                            uint32_t *note)
+{
+    (void)note;
+    memcpy(key, p + 24, 16);
+    return mip6_dp_scope(p, n, ((const encap_ha_ctx_t *)ctx)->allow_sl);
+}
+
+static inline mip6_reason_t encap_ha_apply(const void *ctx, mip6_batch_t *b, uint32_t i, uint8_t *p, uint32_t n,
+                                           uint32_t room, mip6_binding_t *e, uint32_t note, uint32_t *aux)
+{
+    const encap_ha_ctx_t *c = ctx;
+    (void)note;
+    if (!e)
+        return MIP6_R_NO_BINDING;
+    mip6_reason_t r = encap_one(b, i, p, n, room, e->coa, c->tmpl, c->cfg);
+    *aux = encap_aux(r, c->cfg);
+    return r == MIP6_R_FORWARDED ? mip6_ln_forwarded(e, n) : r;
 }
 
 int mip6_tunnel_encap_ha(mip6_batch_t *b, mip6_bcache_t *cache, const mip6_tunnel_cfg_t *cfg, uint64_t *counters)
 {
     if (!cfg_ok(cfg) || mip6_bcache_key_len(cache) != 16)
         return MIP6_EINVAL;
-    uint8_t tmpl[MIP6_IP6_HLEN];
-    outer_template(cfg, tmpl);
-    int allow_sl = (cfg->flags & MIP6_TUN_ALLOW_SITE_LOCAL) != 0, forwarded = 0;
-    uint8_t keys[CHUNK][16];
-    int32_t slots[CHUNK];
-    uint32_t idx[CHUNK];
-
-    for (uint32_t base = 0; base < b->count; base += CHUNK) {
-        uint32_t end = b->count - base > CHUNK ? base + CHUNK : b->count, m = 0;
-        for (uint32_t i = base; i < end; i++) {
-            if (b->verdict[i] != MIP6_V_PASS)
-                continue;
-            uint32_t n, room;
-            mip6_reason_t why;
-            const uint8_t *p = mip6_batch_packet(b, i, &n, &room, &why);
-            if (!p || (why = mip6_dp_scope(p, n, allow_sl)) != MIP6_R_NONE) {
-                mip6_batch_set(b, i, why, 0, counters);
-                continue;
-            }
-            memcpy(keys[m], p + 24, 16);
-            idx[m++] = i;
-        }
-        if (m)
-            mip6_bcache_lookup_batch(cache, keys[0], 16, m, slots);
-        for (uint32_t k = 0; k < m; k++) {
-            uint32_t i = idx[k], n = b->length[i];
-            uint32_t room = (uint32_t)(b->offset[i] - (uint64_t)i * b->slot_size); /* checked in pass 1 */
-            uint8_t *p = b->buf + b->offset[i];
-            mip6_binding_t *e = slots[k] >= 0 ? mip6_bcache_entry(cache, slots[k]) : NULL;
-            if (!e) {
-                mip6_batch_set(b, i, MIP6_R_NO_BINDING, 0, counters);
-                continue;
-            }
-            mip6_reason_t r = encap_one(b, i, p, n, room, e->coa, tmpl, cfg);
-            if (r == MIP6_R_FORWARDED) {
-                e->packets += 1;
-                e->bytes += n;
-                forwarded++;
-            }
-            encap_done(b, i, r, cfg, counters);
-        }
-    }
-    return forwarded;
+    encap_ha_ctx_t c = { .cfg = cfg, .allow_sl = (cfg->flags & MIP6_TUN_ALLOW_SITE_LOCAL) != 0 };
+    outer_template(cfg, c.tmpl);
+    return mip6_lookup_node(b, cache, 16, counters, &c, encap_ha_gather, encap_ha_apply);
 }
 
 int mip6_tunnel_encap_fixed(mip6_batch_t *b, const mip6_tunnel_cfg_t *cfg, const uint8_t *homes, uint32_t n_homes,
@@ -127,7 +109,7 @@ int mip6_tunnel_encap_fixed(mip6_batch_t *b, const mip6_tunnel_cfg_t *cfg, const
         else if ((r = mip6_dp_scope(p, n, allow_sl)) == MIP6_R_NONE)
             r = encap_one(b, i, p, n, room, NULL, tmpl, cfg);
         forwarded += r == MIP6_R_FORWARDED;
-        encap_done(b, i, r, cfg, counters);
+        mip6_batch_set(b, i, r, encap_aux(r, cfg), counters);
     }
     return forwarded;
 }
@@ -183,51 +165,35 @@ static inline mip6_reason_t decap_finish(mip6_batch_t *b, uint32_t i, uint8_t *p
     return MIP6_R_FORWARDED;
 }
 
+static inline mip6_reason_t decap_ha_gather(const void *ctx, const uint8_t *p, uint32_t n, uint8_t *key,
+                                            uint32_t *note)
+{
+    mip6_reason_t r;
+    (void)note;
+    if ((r = decap_inner(p, n)) != MIP6_R_NONE ||
+        (r = decap_membership_scope(p, n, *(const unsigned *)ctx)) != MIP6_R_NONE)
+        return r;
+    memcpy(key, p + MIP6_IP6_HLEN + 8, 16); /* the inner source: a home address */
+    return MIP6_R_NONE;
+}
+
+static inline mip6_reason_t decap_ha_apply(const void *ctx, mip6_batch_t *b, uint32_t i, uint8_t *p, uint32_t n,
+                                           uint32_t room, mip6_binding_t *e, uint32_t note, uint32_t *aux)
+{
+    (void)room, (void)note, (void)aux;
+    if (!e)
+        return MIP6_R_TUNNEL_NO_BINDING;
+    if (memcmp(e->coa, p + 8, 16) != 0)
+        return MIP6_R_TUNNEL_WRONG_SOURCE;
+    mip6_reason_t r = decap_finish(b, i, p, n, *(const unsigned *)ctx);
+    return r == MIP6_R_FORWARDED ? mip6_ln_forwarded(e, n - MIP6_IP6_HLEN) : r;
+}
+
 int mip6_tunnel_decap_ha(mip6_batch_t *b, mip6_bcache_t *cache, unsigned flags, uint64_t *counters)
 {
     if (mip6_bcache_key_len(cache) != 16)
         return MIP6_EINVAL;
-    int forwarded = 0;
-    uint8_t keys[CHUNK][16];
-    int32_t slots[CHUNK];
-    uint32_t idx[CHUNK];
-
-    for (uint32_t base = 0; base < b->count; base += CHUNK) {
-        uint32_t end = b->count - base > CHUNK ? base + CHUNK : b->count, m = 0;
-        for (uint32_t i = base; i < end; i++) {
-            if (b->verdict[i] != MIP6_V_PASS)
-                continue;
-            uint32_t n, room;
-            mip6_reason_t why;
-            const uint8_t *p = mip6_batch_packet(b, i, &n, &room, &why);
-            if (!p || (why = decap_inner(p, n)) != MIP6_R_NONE ||
-                (why = decap_membership_scope(p, n, flags)) != MIP6_R_NONE) {
-                mip6_batch_set(b, i, why, 0, counters);
-                continue;
-            }
-            memcpy(keys[m], p + MIP6_IP6_HLEN + 8, 16); /* the inner source: a home address */
-            idx[m++] = i;
-        }
-        if (m)
-            mip6_bcache_lookup_batch(cache, keys[0], 16, m, slots);
-        for (uint32_t k = 0; k < m; k++) {
-            uint32_t i = idx[k], n = b->length[i];
-            uint8_t *p = b->buf + b->offset[i];
-            mip6_binding_t *e = slots[k] >= 0 ? mip6_bcache_entry(cache, slots[k]) : NULL;
-            mip6_reason_t r;
-            if (!e)
-                r = MIP6_R_TUNNEL_NO_BINDING;
-            else if (memcmp(e->coa, p + 8, 16) != 0)
-                r = MIP6_R_TUNNEL_WRONG_SOURCE;
-            else if ((r = decap_finish(b, i, p, n, flags)) == MIP6_R_FORWARDED) {
-                e->packets += 1;
-                e->bytes += n - MIP6_IP6_HLEN;
-                forwarded++;
-            }
-            mip6_batch_set(b, i, r, 0, counters);
-        }
-    }
-    return forwarded;
+    return mip6_lookup_node(b, cache, 16, counters, &flags, decap_ha_gather, decap_ha_apply);
 }
 
 static inline mip6_reason_t decap_mn_one(mip6_batch_t *b, uint32_t i, uint8_t *p, uint32_t n,
