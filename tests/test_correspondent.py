@@ -479,3 +479,47 @@ def test_no_mobility_support_plain_traffic_is_delivered():
     cn = make_cn(mobility_support=False)
     out = cn.receive(0, "eth0", frame(udp(COA, CN)))
     assert len(out.deliveries) == 1 and out.transmits == []
+
+
+def test_rh2_to_a_correspondent_is_dropped():
+    cn = make_cn()
+    out = cn.receive(0, "eth0", frame(Packet(src=COA, dst=CN, rh2=CN, payload=Raw(17, b"\0" * 8))))
+    assert out.deliveries == [] and cn.counters["drop.rh2_not_a_mobile_node"] == 1
+
+
+def test_frame_larger_than_a_slot_still_goes_through_the_kernel():
+    cn = make_cn()
+    out = cn.receive(0, "eth0", frame(udp(COA, CN, hoa=HOA2, data=b"x" * 2500)))
+    assert out.deliveries == [] and cn.counters["binding_error_sent.status1"] == 1
+
+
+# ---------------------------------------------------------------- robustness
+
+def test_mutated_frames_never_raise():
+    import random
+    rng = random.Random(99)
+    seeds = [frame(bu(1)), frame(bu(2, with_hao=False, hoa=COA)), frame(udp(COA, CN, hoa=HOA)),
+             frame(udp(COA, CN, hoa=HOA2)), frame(Packet(src=COA, dst=CN, home_address=HOA,
+                                                         payload=UnknownMobilityMessage(99, b"\0" * 2))),
+             frame(Packet(src=COA, dst=CN, home_address=HOA, payload=EchoRequest(1, 1, b"x" * 16)))]
+    nodes = [make_cn(), make_cn(mobility_support=False), make_cn(refresh_requests=True)]
+    for node in nodes:
+        bind(node)
+    now = S
+    for k in range(3000):
+        f = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 4)):
+            op = rng.random()
+            if op < 0.6 and f:
+                f[rng.randrange(len(f))] = rng.randrange(256)
+            elif op < 0.8 and f:
+                del f[rng.randrange(len(f)):]
+            else:
+                f += bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
+        now += 1000
+        for node in nodes:
+            if k % 50 == 0:
+                node.receive_batch(now, "eth0", PacketBatch.from_packets([bytes(f), *seeds[:2]]))
+            else:
+                node.receive(now, "eth0", bytes(f))
+            node.tick(now)

@@ -267,10 +267,11 @@ class CorrespondentNode(Host):
     def receive(self, now: int, interface: str, frame) -> Output:
         out = self._begin()
         data = bytes(frame)
-        if not self.config.mobility_support or len(data) + 128 > self._slot_size():
+        if not self.config.mobility_support:
             self._receive_frame(now, interface, data)
         else:
-            batch = PacketBatch(1, slot_size=self._slot_size(), headroom=128)
+            # Even one frame goes through the kernel (the only place a Home Address option is checked).
+            batch = PacketBatch(1, slot_size=max(self._slot_size(), len(data) + 256), headroom=128)
             batch.append(data)
             self._receive_frames(now, interface, batch)
         return self._finish(out)
@@ -457,6 +458,11 @@ class CorrespondentNode(Host):
             if problem is not None:
                 self._parameter_problem(now, iface, raw, problem[0], problem[1])
                 return
+        elif packet.rh2 is not None:
+            # §6.4: a Type 2 routing header must name the receiver's own home address; a
+            # correspondent node has none.
+            self.drop("rh2_not_a_mobile_node")
+            return
         super().local_packet(now, iface, raw, packet, src_mac)
 
     # ------------------------------------------------------------ errors this role sends
