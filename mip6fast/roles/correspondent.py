@@ -67,6 +67,7 @@ from .node import (
     Interface,
     Notification,
     Output,
+    Timer,
 )
 
 __all__ = [
@@ -238,8 +239,8 @@ def _usable_peer(address: IPv6Address) -> bool:
 @dataclass
 class _Entry:
     """Role-side state of one binding: its timers and the traffic baseline for the BRR decision."""
-    expiry: object
-    refresh: object | None = None
+    expiry: Timer
+    refresh: Timer | None = None
     packets_at_registration: int = 0
 
 
@@ -585,7 +586,7 @@ class CorrespondentNode(Host):
             if existing is not None:
                 self.notify(BindingDeleted(now, home))
         else:
-            self._entries[home] = self._schedule(home, expires)
+            self._entries[home] = self._schedule(now, home, expires)
             if result.outcome is Outcome.CREATED:
                 self.counters["bindings_created"] += 1
                 self.notify(BindingCreated(now, home, care_of, lifetime))
@@ -613,12 +614,12 @@ class CorrespondentNode(Host):
 
     # ------------------------------------------------------------ bindings: expiry and refresh
 
-    def _schedule(self, home: IPv6Address, expires: int) -> _Entry:
+    def _schedule(self, now: int, home: IPv6Address, expires: int) -> _Entry:
         entry = _Entry(expiry=self.call_at(expires, self._expire))
         binding = self.cache.get(home)
         entry.packets_at_registration = binding.packets if binding is not None else 0
-        if self.config.refresh_requests and expires - self.config.refresh_lead_ns > 0:
-            at = max(0, expires - self.config.refresh_lead_ns)
+        at = expires - self.config.refresh_lead_ns
+        if self.config.refresh_requests and at > now:
             entry.refresh = self.call_at(at, lambda t, h=home: self._refresh(t, h))
         return entry
 
