@@ -523,3 +523,27 @@ def test_mutated_frames_never_raise():
             else:
                 node.receive(now, "eth0", bytes(f))
             node.tick(now)
+
+
+def test_no_brr_when_lifetime_is_shorter_than_the_lead():
+    cn = make_cn(refresh_requests=True, refresh_lead_ns=10 * S)
+    bind(cn, lifetime=8)
+    cn.send(S, udp(CN, HOA).to_bytes())
+    out = cn.tick(8 * S)
+    assert out.transmits == [] and cn.counters["brr_sent"] == 0
+    assert BindingExpired(8 * S, HOA) in out.notifications
+
+
+def test_brr_not_sent_after_deregistration():
+    cn = make_cn(refresh_requests=True, refresh_lead_ns=10 * S)
+    bind(cn, lifetime=100)
+    cn.send(S, udp(CN, HOA).to_bytes())
+    bind(cn, seq=2, lifetime=0, now=2 * S)
+    assert cn.tick(200 * S).transmits == [] and cn.counters["brr_sent"] == 0
+
+
+def test_parameter_problem_is_not_sent_to_a_multicast_destination():
+    cn = make_cn(mobility_support=False)
+    pkt = Packet(src=COA, dst="ff02::1", payload=BindingUpdate(1, 100))
+    out = cn.receive(0, "eth0", ethernet_frame(bytes.fromhex("333300000001"), PEER_MAC, pkt.to_bytes()))
+    assert out.transmits == [] and cn.counters["drop.icmp_error_not_allowed"] == 1
