@@ -476,6 +476,10 @@ class CorrespondentNode(Host):
         if src.is_multicast or src == UNSPECIFIED or dst.is_multicast:
             self.drop("icmp_error_not_allowed")          # §2.4 (e): codes 0-2 here have bits 11/none
             return
+        nh, _, upper, _ = _walk(raw)
+        if nh == _NH_ICMPV6 and upper < len(raw) and raw[upper] < 128:
+            self.drop("icmp_error_about_error")          # §2.4 (e.1): never about an error message
+            return
         if not self.error_bucket.take(now):
             self.drop("icmp_error_rate_limited")
             return
