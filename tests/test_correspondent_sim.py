@@ -8,13 +8,19 @@ from tshark_check import dissect, problems, require_tshark
 
 from mip6fast.apps import udp_datagram
 from mip6fast.roles import AdvertisingConfig, Host, Interface, Router, slaac_address
-from mip6fast.roles.correspondent import BindingCreated, BindingErrorSent, CorrespondentNode
+from mip6fast.roles.correspondent import (
+    BindingCreated,
+    BindingErrorSent,
+    CorrespondentConfig,
+    CorrespondentNode,
+)
 from mip6fast.sim import NS_PER_S, Link, Simulator, StreamApp
 from mip6fast.wire import (
     BindingAcknowledgement,
     BindingError,
     BindingUpdate,
     Packet,
+    ParameterProblem,
     PrefixInformation,
     Raw,
 )
@@ -47,7 +53,7 @@ def _udp(src, dst, upper_src, upper_dst, payload, home_address=None):
     return Packet(src=src, dst=dst, home_address=home_address, payload=Raw(17, body)).to_bytes()
 
 
-def run(pcap_dir):
+def run(pcap_dir, config=None):
     sim = Simulator(3, str(pcap_dir))
     lan1, lan2 = Link("lan1", delay_ns=200_000), Link("lan2", delay_ns=300_000)
     router = Router("r1", [Interface("eth0", _mac(1)), Interface("eth1", _mac(2))], rng=sim.rng_for("r1"))
@@ -56,7 +62,7 @@ def run(pcap_dir):
     for name, prefix in (("eth0", PREFIX1), ("eth1", PREFIX2)):
         router.advertise(name, AdvertisingConfig(prefixes=[PrefixInformation(prefix.network_address, 64)],
                                                  max_interval=4 * NS_PER_S, min_interval=3 * NS_PER_S))
-    cn = CorrespondentNode("cn", [Interface("eth0", _mac(11))], rng=sim.rng_for("cn"))
+    cn = CorrespondentNode("cn", [Interface("eth0", _mac(11))], rng=sim.rng_for("cn"), config=config)
     mn = Host("mn", [Interface("eth0", _mac(12))], rng=sim.rng_for("mn"))
     cn_addr, coa = slaac_address(PREFIX1, _mac(11)), slaac_address(PREFIX2, _mac(12))
     cn_rx, mn_rx = Recorder(), Recorder()
@@ -137,3 +143,16 @@ def test_tshark_sees_rh2_and_clean_pcap(world):
     assert len(bas) == 1 and bas[0]["ipv6.routing.type"] == ["2"]
     bes = [f for f in frames if "mip6.be.status" in f]
     assert len(bes) == 1 and bes[0]["mip6.be.status"] == ["1"]
+
+
+def test_node_without_mobile_ipv6_answers_bu_with_parameter_problem_code2(tmp_path):
+    require_tshark()
+    w = run(tmp_path, CorrespondentConfig(mobility_support=False))
+    pps = [p for _, _, p in w.mn_rx.packets if isinstance(p.payload, ParameterProblem)]
+    # The BU and both data packets carry a HAO: code 2 at its option type byte (40 + 2 + PadN(2)).
+    assert [(p.payload.code, p.payload.pointer) for p in pps] == [(2, 46)] * 3
+    assert all(p.src == w.cn_addr and p.dst == w.coa and p.rh2 is None for p in pps)
+    assert len(w.cn.cache) == 0
+    # Its application's packets to the home address go out plainly (and find no route here).
+    assert w.cn.counters["rh2_inserted"] == 0
+    assert problems(w.pcap) == []
