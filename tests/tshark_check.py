@@ -185,6 +185,10 @@ def _environment() -> Dict[str, str]:
     if _CONFIG_DIR is None:
         _CONFIG_DIR = tempfile.TemporaryDirectory(prefix="mip6fast-tshark-")
     env = dict(os.environ)
+    # The sanitizer pass (.ci/asan) preloads libasan into Python; tshark is not ours to sanitize, and
+    # under a preloaded ASan runtime it crawls past the timeout. Run it plain.
+    for name in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "PYTHONMALLOC"):
+        env.pop(name, None)
     env["WIRESHARK_CONFIG_DIR"] = _CONFIG_DIR.name
     return env
 
