@@ -644,3 +644,61 @@ def test_leaving_home_registers_for_the_first_time():
     # First registration: 1.5 s to the first retransmission.
     times = [b[0].payload.sequence for b in sent]
     assert len(times) >= 2 and times[1] == (times[0] + 1) % 65536
+
+
+def test_receive_batch_processes_type_2_routing_headers():
+    mn, _ = registered_mn()
+    good = Packet(src=CN, dst=COA_A, rh2=HOA, payload=Raw(17, udp_datagram(CN, HOA, 2000, 1000, b"ro")))
+    bad_home = IPv6Address("2001:db8:1::77")
+    bad = Packet(src=CN, dst=COA_A, rh2=bad_home, payload=Raw(17, udp_datagram(CN, bad_home, 2000, 1000, b"x")))
+    batch = PacketBatch(capacity=4)
+    batch.append(frame(A_MAC, MN_MAC, good))
+    batch.append(frame(A_MAC, MN_MAC, bad))
+    out = mn.receive_batch(5 * S, "eth0", batch)
+    (delivered,) = out.deliveries
+    assert delivered[24:40] == HOA.packed and delivered[-2:] == b"ro"
+    assert sum(v for k, v in mn.counters.items() if k.startswith("drop.datapath.")) == 1
+
+
+def test_a_packet_too_big_for_the_tunnel_is_answered_with_packet_too_big():
+    mn, _ = registered_mn()
+    app = udp_datagram_packet(payload=bytes(1500 - 48))
+    out = mn.send(5 * S, app)
+    assert not out.transmits
+    (ptb,) = out.deliveries
+    p = parse(ptb)
+    assert p.dst == HOA and p.payload.mtu == 1460 and p.payload.invoking == app[:1232]
+    assert mn.counters["drop.mn.reverse_tunnel_too_big"] == 1
+
+
+def test_router_lifetime_expiry_then_a_new_router_is_movement():
+    mn = make_mn()
+    mn.link_changed(0, "eth0", True)
+    mn.tick(1 * S)
+    mn.receive(1 * S + 100 * MS, "eth0", ra(A_MAC, PREFIX_A, lifetime=10))
+    (bu, _), = bus(mn.tick(T_BU))
+    mn.receive(T_BU + 10 * MS, "eth0", ba(0, bu.payload.sequence))
+    out = mn.tick(11 * S + 100 * MS)                  # router A's 10 s lifetime ran out
+    assert any(isinstance(n, RouterUnreachable) and n.reason == "lifetime_expired" for n in out.notifications)
+    assert RouterSolicitation in [type(p.payload) for _, p, _ in packets(out)]
+    assert not notes(out, Moved)
+    mn.receive(12 * S, "eth0", ra(B_MAC, PREFIX_B))
+    out = mn.tick(13 * S)                             # the new care-of address passed DAD
+    assert notes(out, Moved) == [Moved(13 * S, COA_A, COA_B)]
+    (bu, _), = bus(out)
+    assert bu.src == COA_B
+
+
+def test_unanswered_refresh_lets_the_binding_expire():
+    mn = make_mn()
+    (bu, _), = bus(attach_foreign(mn))
+    mn.receive(T_BU + 10 * MS, "eth0", ba(0, bu.payload.sequence, lifetime=8))
+    # Refresh 2 s before the 8 s run out (10 % would be under the 2 s floor), then retransmissions.
+    assert not bus(tick_answering(mn, T_BU + 6 * S - 1))
+    assert bus(tick_answering(mn, T_BU + 6 * S))
+    assert mn.send(T_BU + 7 * S, udp_datagram_packet()).transmits        # still bound
+    tick_answering(mn, T_BU + 8 * S)
+    assert mn.counters["mn.binding_expired"] == 1
+    assert (HA, HOA) not in mn.binding_update_list
+    assert not mn.send(T_BU + 8 * S, udp_datagram_packet()).transmits
+    assert mn.counters["drop.mn.no_home_registration"] == 1

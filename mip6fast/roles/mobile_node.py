@@ -75,6 +75,7 @@ from ..wire import (
     NeighborAdvertisement,
     NeighborSolicitation,
     Packet,
+    PacketTooBig,
     RouterAdvertisement,
     RouterSolicitation,
     SourceLinkLayerAddress,
@@ -94,6 +95,7 @@ from .neighbor import (
     RouterUnreachable,
 )
 from .node import (
+    IPV6_MIN_MTU,
     LINK_LOCAL,
     NS_PER_S,
     UNSPECIFIED,
@@ -118,6 +120,7 @@ MAX_BINDACK_TIMEOUT = 32 * NS_PER_S
 MAX_UPDATE_RATE = 3
 MAX_LIFETIME = 65535 * 4               # seconds: the largest lifetime a BU carries (§6.1.7)
 SEQUENCE_MOD = 1 << 16
+MIN_TUNNEL_MTU = 1320                  # the data path's floor: 1280 inner + 40 outer (RFC 2473 §7.1)
 
 # Registration state in the low byte of a binding update list entry's flags (binding_cache.py leaves
 # the low byte to the role); the high byte holds the BU flags as on the wire.
@@ -320,7 +323,7 @@ class MobileNode(Host):
         # tunnel); inbound one per home agent, holding that agent's home addresses.
         self._out_paths: dict[IPv6Address, MobileNodeDataPath] = {
             h.address: MobileNodeDataPath([h.address], UNSPECIFIED, h.home_agent, self.binding_update_list,
-                                          mtu=self.iface.mtu)
+                                          tunnel_mtu=max(self.iface.mtu, MIN_TUNNEL_MTU), mtu=self.iface.mtu)
             for h in config.homes}
         by_agent: dict[IPv6Address, list[IPv6Address]] = {}
         for h in config.homes:
@@ -851,10 +854,19 @@ class MobileNode(Host):
                         self.drop(f"send_parse.{exc.field}")
                         continue
                     self.output_packet(now, raw)
-            too_big = np.flatnonzero(verdict == Verdict.TOO_BIG)
-            if too_big.size:
-                self.counters["drop.mn.reverse_tunnel_too_big"] += int(too_big.size)
+            for i in np.flatnonzero(verdict == Verdict.TOO_BIG).tolist():
+                self._too_big(now, batch, i)
         return self._finish(out)
+
+    def _too_big(self, now: int, batch: PacketBatch, i: int) -> None:
+        """RFC 2473 §7.1: a packet that does not fit the tunnel is answered with Packet Too Big (the MTU
+        the kernel put in ``aux``), which here goes to the node's own application."""
+        self.drop("mn.reverse_tunnel_too_big")
+        raw = batch.packet(i)
+        src = self.care_of or UNSPECIFIED
+        ptb = Packet(src=src, dst=IPv6Address(raw[8:24]), hop_limit=64,
+                     payload=PacketTooBig(mtu=int(batch.aux[i]), invoking=raw[:IPV6_MIN_MTU - 48]))
+        self._out.deliveries.append(ptb.to_bytes())
 
     def _src_is_home(self, batch: PacketBatch, idx: np.ndarray) -> np.ndarray:
         """Per packet of ``idx``: is its IPv6 source one of the home addresses? (one numpy gather)"""
