@@ -702,3 +702,44 @@ def test_unanswered_refresh_lets_the_binding_expire():
     assert (HA, HOA) not in mn.binding_update_list
     assert not mn.send(T_BU + 8 * S, udp_datagram_packet()).transmits
     assert mn.counters["drop.mn.no_home_registration"] == 1
+
+
+def test_a_late_ba_for_the_old_care_of_address_is_ignored_after_moving():
+    mn = make_mn()
+    (bu, _), = bus(attach_foreign(mn))
+    t = 10 * S
+    move_to_b(mn, t)
+    for k in range(1, 40):
+        mn.tick(t + k * 100 * MS)
+    assert mn.care_of == COA_B
+    out = mn.receive(t + 4 * S, "eth0", ba(0, bu.payload.sequence))
+    assert not notes(out, Registered) and not mn.registrations[HOA].active
+
+
+def test_mutated_signalling_and_tunnel_frames_never_raise():
+    rng = random.Random(99)
+    mn, _ = registered_mn()
+    seq = mn.registrations[HOA].next_sequence
+    seeds = [ba(0, seq), ba(135, seq), ba(0, seq, options=(BindingRefreshAdvice(8),)),
+             frame(A_MAC, MN_MAC, Packet(src=HA, dst=COA_A, rh2=HOA, payload=BindingRefreshRequest())),
+             tunnelled()[0], ra(A_MAC, PREFIX_A), ra(B_MAC, PREFIX_B),
+             frame(A_MAC, MN_MAC, Packet(src=CN, dst=COA_A, rh2=HOA, payload=Raw(17, b"\x00" * 12)))]
+    now = 5 * S
+    for round_ in range(1500):
+        batch = PacketBatch(capacity=4)
+        for _ in range(rng.randint(1, 4)):
+            f = bytearray(rng.choice(seeds))
+            for _ in range(rng.randint(1, 3)):
+                if rng.random() < 0.7 or len(f) <= 15:
+                    f[rng.randrange(len(f))] = rng.randrange(256)
+                else:
+                    del f[rng.randrange(14, len(f)):]
+            batch.append(bytes(f))
+        now += 10 * MS
+        if round_ % 2:
+            mn.receive_batch(now, "eth0", batch)
+        else:
+            for f in batch.packets():
+                mn.receive(now, "eth0", f)
+        mn.tick(now)
+    assert sum(v for k, v in mn.counters.items() if k.startswith("drop.")) > 0

@@ -534,6 +534,7 @@ class MobileNode(Host):
             self.iface.addresses.pop(old, None)       # the old care-of address is not valid here
         for reg in self.registrations.values():
             reg.active = False
+            reg.outstanding = None       # a late BA for the old care-of address no longer counts
             if reg.state is not RegistrationState.FAILED:
                 reg.cancel("retransmit", "refresh", "deferred")
         self._pending_coa = None
