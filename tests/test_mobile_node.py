@@ -743,3 +743,20 @@ def test_mutated_signalling_and_tunnel_frames_never_raise():
                 mn.receive(now, "eth0", f)
         mn.tick(now)
     assert sum(v for k, v in mn.counters.items() if k.startswith("drop.")) > 0
+
+
+def test_home_prefix_from_a_router_that_is_not_a_default_router_still_means_home():
+    mn, _ = registered_mn()
+    mn.link_changed(10 * S, "eth0", False)
+    mn.link_changed(10 * S + 10 * MS, "eth0", True)
+    out = mn.receive(10 * S + 200 * MS, "eth0", ra(HOME_MAC, HOME_PREFIX, lifetime=0))
+    assert notes(out, ReturnedHome) and mn.location is Location.HOME
+
+
+def test_foreign_ra_with_router_lifetime_zero_is_not_movement():
+    mn, _ = registered_mn()
+    out = mn.receive(10 * S, "eth0", ra(B_MAC, PREFIX_B, lifetime=0))
+    assert not [p for _, p, _ in packets(out) if isinstance(p.payload, NeighborSolicitation)
+                and not p.dst.is_multicast]
+    assert mn.counters["mn.movement.ra_not_default_router"] == 1
+    assert not notes(mn.tick(20 * S), Moved)

@@ -427,8 +427,8 @@ class MobileNode(Host):
             for home in self._home_for_prefixes(prefixes):
                 self._install_home_address(home)
         super().handle_icmpv6(now, iface, raw, packet, src_mac)
-        if ra_ok and msg.router_lifetime > 0:
-            self._router_advertised(now, packet.src, prefixes)
+        if ra_ok:
+            self._router_advertised(now, packet.src, prefixes, msg.router_lifetime > 0)
 
     def _install_home_address(self, home: HomeAddressConfig) -> None:
         entry = self.iface.addresses.get(home.address)
@@ -438,13 +438,23 @@ class MobileNode(Host):
 
     # ------------------------------------------------------------ movement detection (§11.5.1)
 
-    def _router_advertised(self, now: int, router: IPv6Address, prefixes: set[IPv6Network]) -> None:
+    def _router_advertised(self, now: int, router: IPv6Address, prefixes: set[IPv6Network],
+                           default_router: bool) -> None:
+        """An RA on the mobile interface. The home prefix means home whoever advertises it (§11.5.5);
+        for movement between foreign links only default routers count (§11.5.1)."""
         link = self._link
         homes = self._home_for_prefixes(prefixes)
         if homes:
-            link.routers.setdefault(router, set()).update(prefixes)
             if self.location is not Location.HOME:
                 self._arrive_home(now, router, prefixes, homes)
+            else:
+                link.routers.setdefault(router, set()).update(prefixes)
+                link.prefixes |= prefixes
+                if link.router is None and default_router:
+                    link.router = router
+            return
+        if not default_router:
+            self._count("movement.ra_not_default_router")
             return
         if link.router is None:
             if self.location is Location.AWAY and prefixes and prefixes <= link.prefixes:
