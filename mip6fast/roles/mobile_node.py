@@ -76,6 +76,7 @@ from ..wire import (
     NeighborSolicitation,
     Packet,
     PacketTooBig,
+    PrefixInformation,
     RouterAdvertisement,
     RouterSolicitation,
     SourceLinkLayerAddress,
@@ -421,7 +422,7 @@ class MobileNode(Host):
         prefixes: set[IPv6Network] = set()
         if ra_ok:
             prefixes = {o.network for o in msg.options
-                        if getattr(o, "OPTION_TYPE", None) == 3 and o.on_link and o.valid_lifetime > 0}
+                        if isinstance(o, PrefixInformation) and o.on_link and o.valid_lifetime > 0}
             # Before ND's SLAAC sees the home prefix: the home address goes back on the interface as
             # a configured (not autoconfigured) address, without DAD (§11.5.5), so SLAAC leaves it.
             for home in self._home_for_prefixes(prefixes):
@@ -446,7 +447,7 @@ class MobileNode(Host):
         homes = self._home_for_prefixes(prefixes)
         if homes:
             if self.location is not Location.HOME:
-                self._arrive_home(now, router, prefixes, homes)
+                self._arrive_home(now, router if default_router else None, prefixes, homes)
             else:
                 link.routers.setdefault(router, set()).update(prefixes)
                 link.prefixes |= prefixes
@@ -520,7 +521,7 @@ class MobileNode(Host):
         else:
             self._solicit(now)
 
-    def _forget_old_link(self, now: int, keep_router: IPv6Address, keep: set[IPv6Network]) -> None:
+    def _forget_old_link(self, now: int, keep_router: IPv6Address | None, keep: set[IPv6Network]) -> None:
         """The old link's routers and prefixes leave ND's lists (§11.5.1: they are not on-link here)."""
         nd = self.nd[self.iface.name]
         for router in list(nd.routers):
@@ -574,13 +575,14 @@ class MobileNode(Host):
                 continue
             self._start_registration(now, reg)
 
-    def _arrive_home(self, now: int, router: IPv6Address, prefixes: set[IPv6Network],
+    def _arrive_home(self, now: int, router: IPv6Address | None, prefixes: set[IPv6Network],
                      homes: list[HomeAddressConfig]) -> None:
-        """§11.5.5: the home prefix is on-link again."""
+        """§11.5.5: the home prefix is on-link again (``router``: the advertising router if it is a
+        default router)."""
         self._count("movement.home")
         self._forget_old_link(now, router, prefixes)
         self.location = Location.HOME
-        self._link = _Link(router, set(prefixes), {router: set(prefixes)})
+        self._link = _Link(router, set(prefixes), {router: set(prefixes)} if router is not None else {})
         old = self.care_of
         if old is not None:
             self.iface.addresses.pop(old, None)
