@@ -760,3 +760,24 @@ def test_foreign_ra_with_router_lifetime_zero_is_not_movement():
                 and not p.dst.is_multicast]
     assert mn.counters["mn.movement.ra_not_default_router"] == 1
     assert not notes(mn.tick(20 * S), Moved)
+
+
+def test_r_flag_global_address_identifies_the_same_router():
+    def ra_r(mac, prefix):
+        packet = Packet(src=ll(mac), dst=ALL_NODES, hop_limit=255, payload=RouterAdvertisement(options=(
+            SourceLinkLayerAddress(mac),
+            PrefixInformation("2001:db8:a::1", 64, router_address=True),
+            PrefixInformation(prefix.network_address, 64))))
+        return frame(mac, ipv6_multicast_mac(ALL_NODES.packed), packet)
+    mn = make_mn()
+    mn.link_changed(0, "eth0", True)
+    mn.tick(1 * S)
+    mn.receive(1 * S + 100 * MS, "eth0", ra_r(A_MAC, PREFIX_A))
+    (bu, _), = bus(mn.tick(T_BU))
+    mn.receive(T_BU + 10 * MS, "eth0", ba(0, bu.payload.sequence))
+    # The same router under another link-local address, now also advertising prefix C.
+    out = mn.receive(5 * S, "eth0", ra_r(C_MAC, PREFIX_C))
+    assert not [p for _, p, _ in packets(out) if isinstance(p.payload, NeighborSolicitation)
+                and not p.dst.is_multicast]
+    assert mn.counters["mn.movement.candidate"] == 0
+    assert not notes(mn.tick(20 * S), Moved) and mn.care_of == COA_A

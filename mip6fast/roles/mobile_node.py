@@ -466,7 +466,10 @@ class MobileNode(Host):
             if prefixes:
                 self._move_to(now, router, prefixes)
             return
-        if router == link.router:
+        if router == link.router or self._same_router(link.router, router):
+            # The current router (a new link-local address with the same R-flag global address,
+            # RFC 6275 §7.2, is the same router): new prefixes are renumbering, not movement.
+            link.router = router
             link.routers.setdefault(router, set()).update(prefixes)
             link.prefixes |= prefixes
             return
@@ -487,6 +490,13 @@ class MobileNode(Host):
         link.routers[router] = set(prefixes)
         self._count("movement.candidate")
         self._probe_router(now)
+
+    def _same_router(self, a: IPv6Address, b: IPv6Address) -> bool:
+        """Two link-local addresses of one router: their RAs carried the same global address in a
+        Prefix Information option with the R flag (RFC 6275 §7.2, §11.5.1)."""
+        routers = self.nd[self.iface.name].routers
+        ra, rb = routers.get(a), routers.get(b)
+        return ra is not None and rb is not None and bool(ra.global_addresses & rb.global_addresses)
 
     def _probe_router(self, now: int) -> None:
         """Neighbor Unreachability Detection of the current router (RFC 4861 §7.3.3) started at once:
