@@ -108,7 +108,7 @@ def build(sim):
 def test_registration_tunnel_and_reverse_tunnel_in_the_simulator(tmp_path):
     sim = Simulator(seed=3, pcap_dir=str(tmp_path))
     with sim:
-        ha, r, mn, mn_apps, cn, ping, send_bu = build(sim)
+        ha, _r, mn, mn_apps, _cn, ping, send_bu = build(sim)
         sim.schedule(4 * NS_PER_S, send_bu)
         sim.run(10 * NS_PER_S)
     # The BA reached the mobile node at its care-of address, with the RH2 holding the home address.
@@ -145,7 +145,7 @@ def test_registration_tunnel_and_reverse_tunnel_in_the_simulator(tmp_path):
 def test_deregistration_and_expiry_in_the_simulator():
     sim = Simulator(seed=5)
     with sim:
-        ha, r, mn, mn_apps, cn, ping, send_bu = build(sim)
+        ha, _r, _mn, mn_apps, _cn, _ping, send_bu = build(sim)
         sim.schedule(4 * NS_PER_S, send_bu)
         sim.schedule(6 * NS_PER_S, lambda s: send_bu(s, seq=2, lifetime=0))
         sim.run(8 * NS_PER_S)
