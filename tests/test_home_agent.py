@@ -628,3 +628,24 @@ def test_config_validation():
     with pytest.raises(ValueError):
         HomeAgentConfig("eth0", (PREFIX,), HA, preference=40000)
     assert HomeAgentConfig("eth0", "2001:db8:1::/64", HA).home_prefixes == (PREFIX,)
+
+
+def test_echo_to_the_home_agent_through_the_reverse_tunnel_answered_through_the_tunnel():
+    ha = make_ha()
+    register(ha)
+    outer = Packet(src=COA, dst=HA, payload=_echo(HOME, HA))
+    out = ha.receive(10 * S, "eth1", frame_in(outer))
+    (reply,) = [p for p in pkts(out, "eth1") if isinstance(p.payload, Packet)]
+    assert reply.src == HA and reply.dst == COA
+    assert reply.payload.src == HA and reply.payload.dst == HOME
+    assert type(reply.payload.payload).__name__ == "EchoReply"
+    assert ha.counters["tunnelled_own"] == 1
+
+
+def test_frames_larger_than_a_default_batch_slot_are_tunnelled_too():
+    ha = make_ha(tunnel_mtu=9000)
+    ha.interfaces["eth1"].mtu = 9000
+    register(ha)
+    out = ha.receive(10 * S, "eth1", frame_in(_echo(CN, HOME, size=4000)))
+    (outer,) = [p for p in pkts(out) if isinstance(p.payload, Packet)]
+    assert outer.dst == COA and len(outer.payload.payload.data) == 4000

@@ -68,6 +68,7 @@ from ..wire import (
     TimeExceeded,
     UnknownMobilityMessage,
     home_agents_anycast,
+    parse,
     solicited_node_multicast,
 )
 from ..wire.ethernet import ETHERNET_HEADER_LEN, ETHERTYPE_IPV6
@@ -211,6 +212,11 @@ def _seq_newer(seq: int, last: int) -> bool:
     return 1 <= (seq - last) % 65536 <= 32767
 
 
+def _slot_size(data: bytes) -> int:
+    """A batch slot that holds ``data`` behind the default headroom (tunnel header included)."""
+    return max(2048, len(data) + 256)
+
+
 def _interface_id_link_local(home: IPv6Address, prefix_length: int) -> IPv6Address:
     """fe80::/64 with the home address's interface identifier (RFC 6275 §10.3.1, the L flag)."""
     iid = int(home) & ((1 << (128 - prefix_length)) - 1)
@@ -291,9 +297,7 @@ class HomeAgent(Router):
     def receive(self, now: int, interface: str, frame) -> Output:
         """One frame: through the same batch path as ``receive_batch`` (a one-packet batch)."""
         data = bytes(frame)
-        if len(data) + 128 > 2048:
-            return super().receive(now, interface, data)    # larger than a batch slot: no tunnelling
-        return self.receive_batch(now, interface, PacketBatch.from_packets([data]))
+        return self.receive_batch(now, interface, PacketBatch.from_packets([data], slot_size=_slot_size(data)))
 
     def receive_batch(self, now: int, interface: str, batch: PacketBatch) -> Output:
         """Ethernet frames: the C kernels tunnel, detunnel and drop in one pass each; what they leave
@@ -403,8 +407,17 @@ class HomeAgent(Router):
         self.transmit_packet(now, route.interface, route.next_hop or dst, raw)
 
     def _forward_inner(self, now: int, iface: Interface, raw: bytes) -> None:
-        """A decapsulated packet, forwarded as a router (the kernel already decremented its hop limit)."""
+        """A decapsulated packet, forwarded as a router (the kernel already decremented its hop limit),
+        or delivered here when it is for one of our own addresses."""
         dst = IPv6Address(raw[24:40])
+        if self.is_own_address(dst):
+            try:
+                packet = parse(raw)
+            except ParseError as exc:
+                self.parse_failed(now, iface, raw, exc)
+                return
+            self.local_packet(now, iface, raw, packet, b"")
+            return
         route = self.lookup(dst)
         if route is None:
             self.icmp_error(now, iface, DestinationUnreachable(code=0, invoking=b""), raw)
@@ -417,6 +430,25 @@ class HomeAgent(Router):
             return
         self.counters["forwarded"] += 1
         self.transmit_packet(now, route.interface, route.next_hop or dst, raw)
+
+    def output_packet(self, now: int, raw: bytes, zone: str | None = None) -> None:
+        """§10.4.2: packets this node originates for a bound home address (an echo reply, an ICMP
+        error) go through the tunnel like forwarded ones, through the same kernel."""
+        if len(raw) >= 40 and raw[0] >> 4 == 6 and raw[24:40] in self.cache:
+            batch = PacketBatch.from_packets([raw], slot_size=_slot_size(raw))
+            self.datapath.encapsulate(batch)
+            verdict = int(batch.verdict[0])
+            if verdict == Verdict.FORWARD:
+                self._count("tunnelled_own")
+                self._transmit_tunnelled(now, batch.packet(0))
+            elif verdict == Verdict.TOO_BIG:
+                self.drop("own_packet_too_big_for_tunnel")
+            elif verdict == Verdict.DROP:
+                self.drop(f"datapath.{DropReason(int(batch.reason[0])).name.lower()}")
+            else:
+                super().output_packet(now, raw, zone)
+            return
+        super().output_packet(now, raw, zone)
 
     def forward(self, now: int, iface: Interface, raw: bytes, packet: Packet) -> None:
         """§10.4.2: a packet for a mobile node's link-local address (proxied with the L flag) is not
