@@ -649,3 +649,67 @@ def test_frames_larger_than_a_default_batch_slot_are_tunnelled_too():
     out = ha.receive(10 * S, "eth1", frame_in(_echo(CN, HOME, size=4000)))
     (outer,) = [p for p in pkts(out) if isinstance(p.payload, Packet)]
     assert outer.dst == COA and len(outer.payload.payload.data) == 4000
+
+
+def test_icmp_errors_about_tunnelled_packets_are_relayed_to_the_inner_source():
+    ha = make_ha()
+    register(ha)
+    out = ha.receive(10 * S, "eth1", frame_in(_echo(CN, HOME, size=1200)))
+    (tunnelled,) = [p for p in pkts(out) if isinstance(p.payload, Packet)]
+    quote = tunnelled.to_bytes()
+    on_path = IPv6Address("2001:db8:2::77")
+    ptb = Packet(src=on_path, dst=HA, payload=PacketTooBig(1300, quote[:1232]))
+    out = ha.receive(10 * S, "eth1", frame_in(ptb))
+    (relayed,) = of_type(out, PacketTooBig)
+    assert relayed.dst == CN and relayed.payload.mtu == 1280            # 1300 - 40, at least 1280
+    assert relayed.payload.invoking[:40] == quote[40:80]
+    du = Packet(src=on_path, dst=HA, payload=DestinationUnreachable(0, quote[:100]))
+    (relayed,) = of_type(ha.receive(10 * S, "eth1", frame_in(du)), DestinationUnreachable)
+    assert relayed.dst == CN and relayed.payload.code == 3 and relayed.payload.invoking == quote[40:100]
+    assert ha.counters["tunnel_error_relayed.PacketTooBig"] == 1
+
+
+def test_hao_without_binding_binding_error_1():
+    ha = make_ha()
+    p = Packet(src=COA, dst=HA, home_address=HOME, payload=EchoRequest(1, 1, b"x"))
+    out = ha.receive(3 * S, "eth1", frame_in(p))
+    (be,) = of_type(out, BindingError)
+    assert be.payload.status == 1 and be.payload.home_address == HOME and be.dst == COA
+    assert ha.counters["drop.hao_no_binding"] == 1
+
+
+def test_own_address_as_home_address_prohibited():
+    ha = make_ha()
+    out = ha.receive(3 * S, "eth1", frame_in(bu_packet(home=HA)))
+    assert ba_of(out).payload.status == 129 and HA not in ha.cache
+
+
+def test_one_kernel_call_per_batch_for_a_mixed_batch(monkeypatch):
+    ha = make_ha()
+    register(ha)
+    calls = {"encapsulate": 0, "decapsulate": 0}
+    for name in calls:
+        real = getattr(ha.datapath, name)
+
+        def wrapped(batch, real=real, name=name):
+            calls[name] += 1
+            return real(batch)
+        monkeypatch.setattr(ha.datapath, name, wrapped)
+    frames = [
+        frame_in(_echo(CN, HOME)),                                            # tunnelled
+        frame_in(Packet(src=COA, dst=HA, payload=_echo(HOME, CN))),           # detunnelled, forwarded
+        frame_in(Packet(src="2001:db8:7::7", dst=HA, payload=_echo(HOME, CN))),   # wrong outer source
+        frame_in(_echo(CN, HOME, hop_limit=1)),                               # hop limit: Time Exceeded
+        frame_in(_echo(CN, HA)),                                              # for us: slow path
+        frame_in(_echo(CN, HOME, size=20)),                                   # tunnelled
+    ]
+    out = ha.receive_batch(10 * S, "eth1", PacketBatch.from_packets(frames))
+    assert calls == {"encapsulate": 2, "decapsulate": 1}   # the second pass: decapsulated ones only
+    sent = pkts(out)
+    assert len([p for p in sent if isinstance(p.payload, Packet)]) == 2
+    assert len([p for p in sent if isinstance(p.payload, EchoRequest) and p.dst == CN]) == 1
+    assert len([p for p in sent if type(p.payload).__name__ == "EchoReply" and p.dst == CN]) == 1
+    (te,) = [p for p in sent if type(p.payload).__name__ == "TimeExceeded"]
+    assert te.dst == CN
+    assert ha.counters["drop.datapath.tunnel_wrong_source"] == 1
+    assert ha.counters["drop.datapath.hop_limit"] == 1

@@ -464,6 +464,20 @@ class HomeAgent(Router):
         outer source is not the care-of address, or it is malformed): counted and dropped (§10.4.5)."""
         self.drop("tunnel_slow_path")
 
+    def local_packet(self, now: int, iface: Interface, raw: bytes, packet: Packet, src_mac: bytes) -> None:
+        """§9.3.1 as it applies to a home agent: a packet for us with a Home Address option (other than a
+        BU, which registers the address) needs a binding whose care-of address is the packet's source,
+        else Binding Error status 1 and the packet is dropped."""
+        hao = packet.home_address
+        if hao is not None and not isinstance(packet.payload, BindingUpdate):
+            binding = self.cache.get(hao)
+            if binding is None or binding.care_of_address != packet.src:
+                self.drop("hao_no_binding")
+                self._binding_error(now, packet,
+                                    BindingErrorStatus.UNKNOWN_BINDING_FOR_HOME_ADDRESS_DESTINATION_OPTION, hao)
+                return
+        super().local_packet(now, iface, raw, packet, src_mac)
+
     def receive_packet(self, now: int, iface: Interface, raw: bytes, packet: Packet, src_mac: bytes) -> None:
         if packet.dst in self.anycast:
             self.local_packet(now, iface, raw, packet, src_mac)   # §10.5: DHAAD to the anycast address
@@ -488,15 +502,9 @@ class HomeAgent(Router):
         nh, off = hdr[9], hdr[10]
         if nh != NH_MH or exc.offset not in (off, off + 1):
             return
-        src, dst = IPv6Address(raw[8:24]), IPv6Address(raw[24:40])
-        if src.is_multicast or src == UNSPECIFIED:
-            self.drop("icmp_error_bad_source")      # RFC 4443 §2.4 (e)
-            return
         # Not through ``icmp_error``: that re-parses the invoking packet, which is the malformed one.
         self._count("mh.parameter_problem")
-        self.counters["icmp_error.ParameterProblem"] += 1
-        pp = ParameterProblem(code=0, pointer=exc.offset, invoking=raw[:IPV6_MIN_MTU - 48])
-        self.output_packet(now, Packet(src=dst, dst=src, payload=pp).to_bytes(), iface.name)
+        self._send_error(now, ParameterProblem(code=0, pointer=exc.offset, invoking=b""), raw)
 
     def handle_mobility(self, now: int, iface: Interface, raw: bytes, packet: Packet) -> None:
         msg = packet.payload
@@ -553,6 +561,10 @@ class HomeAgent(Router):
         if packet.dst != self.config.address:
             # §10.3.1: the BU reached an address of this node that is not serving as a home agent.
             self._reject(now, packet, bu, home, care_of, BindingAckStatus.HOME_REGISTRATION_NOT_SUPPORTED)
+            return
+        if self.is_own_address(home, usable_only=False) or home in self.anycast:
+            # Binding one of our own addresses would take its traffic away from us.
+            self._reject(now, packet, bu, home, care_of, BindingAckStatus.ADMINISTRATIVELY_PROHIBITED)
             return
         subnet = self.home_subnet(home)
         remaining = None if subnet is None else self._prefix_remaining(now, subnet)
@@ -707,7 +719,53 @@ class HomeAgent(Router):
         elif isinstance(msg, MobilePrefixSolicitation):
             self._mobile_prefix_solicitation(now, packet, msg)
             return
+        elif isinstance(msg, (DestinationUnreachable, PacketTooBig, TimeExceeded, ParameterProblem)) \
+                and self._relay_tunnel_error(now, iface, msg):
+            return
         super().handle_icmpv6(now, iface, raw, packet, src_mac)
+
+    def _relay_tunnel_error(self, now: int, iface: Interface, msg) -> bool:
+        """§10.4.2 with RFC 2473 §8: an ICMP error about a packet we tunnelled is relayed to the inner
+        packet's source when the quote holds the inner IPv6 header: Packet Too Big with the tunnel
+        header taken off the MTU, anything else as Destination Unreachable code 3 (address
+        unreachable, RFC 2473 §8.1). True when the error was about our tunnel."""
+        quote = msg.invoking
+        if len(quote) < 80 or quote[6] != 41 or quote[8:24] != self.config.address.packed:
+            return False
+        inner = quote[40:]
+        if inner[0] >> 4 != 6:
+            self.drop("tunnel_error_bad_inner")
+            return True
+        if isinstance(msg, PacketTooBig):
+            relayed = PacketTooBig(mtu=max(IPV6_MIN_MTU, msg.mtu - 40), invoking=b"")
+        else:
+            relayed = DestinationUnreachable(code=3, invoking=b"")
+        self._count(f"tunnel_error_relayed.{type(msg).__name__}")
+        self._send_error(now, relayed, inner)
+        return True
+
+    def _send_error(self, now: int, message, invoking: bytes) -> None:
+        """An ICMPv6 error about ``invoking`` (possibly a truncated quote, which ``icmp_error`` cannot
+        re-parse) to its source, with RFC 4443 §2.4 (e)'s limits, from our global address."""
+        src, dst = IPv6Address(invoking[8:24]), IPv6Address(invoking[24:40])
+        if src.is_multicast or src == UNSPECIFIED or src in LINK_LOCAL:
+            self.drop("icmp_error_bad_source")
+            return
+        if dst.is_multicast and not isinstance(message, PacketTooBig):
+            self.drop("icmp_error_multicast")
+            return
+        if invoking[6] == 58 and len(invoking) > 40 and invoking[40] < 128:
+            self.drop("icmp_error_about_error")
+            return
+        cut = invoking[:IPV6_MIN_MTU - 48]
+        if isinstance(message, PacketTooBig):
+            message = PacketTooBig(mtu=message.mtu, invoking=cut)
+        elif isinstance(message, DestinationUnreachable):
+            message = DestinationUnreachable(code=message.code, invoking=cut)
+        else:
+            message = ParameterProblem(code=message.code, pointer=message.pointer, invoking=cut)
+        self.counters[f"icmp_error.{type(message).__name__}"] += 1
+        self.output_packet(now, Packet(src=self.config.address, dst=src, payload=message).to_bytes())
 
     # ------------------------------------------------------------ proxy ND (§10.4.1)
 
@@ -842,10 +900,7 @@ class HomeAgent(Router):
             return
         binding = self.cache.get(home)
         if binding is None or binding.care_of_address != packet.src:
-            # §9.3.1 as a home agent applies it: a HAO for a home address with no binding.
-            self._binding_error(now, packet, BindingErrorStatus.UNKNOWN_BINDING_FOR_HOME_ADDRESS_DESTINATION_OPTION,
-                                home)
-            return
+            return          # local_packet answered with a Binding Error already
         options = []
         for p in self.config.home_prefixes:
             remaining = self._prefix_remaining(now, p)
