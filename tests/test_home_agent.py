@@ -713,3 +713,21 @@ def test_one_kernel_call_per_batch_for_a_mixed_batch(monkeypatch):
     assert te.dst == CN
     assert ha.counters["drop.datapath.tunnel_wrong_source"] == 1
     assert ha.counters["drop.datapath.hop_limit"] == 1
+
+
+def test_bu_retransmitted_during_dad_is_absorbed_and_nas_stop_on_deregistration():
+    ha = make_ha()
+    ha.receive(3 * S, "eth1", frame_in(bu_packet()))
+    out = ha.receive(3 * S + S // 2, "eth1", frame_in(bu_packet()))
+    assert out.transmits == [] and ha.counters["drop.bu_dad_in_progress"] == 1
+    assert len(of_type(ha.tick(4 * S), BindingAcknowledgement)) == 1
+    ha.receive(4 * S + S // 2, "eth1", frame_in(bu_packet(seq=2, lifetime=0)))
+    assert of_type(ha.tick(10 * S), NeighborAdvertisement) == []     # the repeats were cancelled
+    assert ha.counters["proxy.na_sent"] == 1
+
+
+def test_receive_batch_on_a_down_interface_counts_drops():
+    ha = make_ha()
+    ha.link_changed(5 * S, "eth1", False)
+    out = ha.receive_batch(6 * S, "eth1", PacketBatch.from_packets([frame_in(_echo(CN, HOME))] * 2))
+    assert out.transmits == [] and ha.counters["drop.interface_down"] == 2

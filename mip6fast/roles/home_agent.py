@@ -99,7 +99,6 @@ NA_INTERVAL = NS_PER_S
 MIN_BINDING_ERROR_INTERVAL = NS_PER_S
 # A DHAAD Reply fits the IPv6 minimum MTU (RFC 6275 §10.5): 40 + 8 bytes of headers, 16 per address.
 MAX_DHAAD_ADDRESSES = (IPV6_MIN_MTU - 48) // 16
-_MLD_TYPES = (130, 131, 132, 143)
 _ND_TYPES = (133, 134, 135, 136, 137)
 
 
@@ -316,7 +315,8 @@ class HomeAgent(Router):
         iface = self.interfaces.get(interface)
         if iface is None or not iface.up or n == 0:
             for i in range(n):
-                self._receive_frame(now, interface, batch.packet(i))
+                o, k = int(batch.offset[i]), int(batch.length[i])
+                self._receive_frame(now, interface, batch.buf[o:o + k].tobytes())
             return
         orig_off = batch.offset[:n].copy()
         orig_len = batch.length[:n].copy()
@@ -393,7 +393,8 @@ class HomeAgent(Router):
         slow = np.flatnonzero((verdict == Verdict.PASS) | (verdict == Verdict.SLOW_PATH)).tolist()
         for i in slow:
             if decapsulated[i]:
-                continue                       # MLD out of a tunnel: group membership is not kept here
+                self.drop("tunnel_multicast_membership")   # MLD out of a tunnel: no group state kept here
+                continue
             o, k = int(orig_off[i]), int(orig_len[i])
             self._receive_frame(now, interface, batch.buf[o:o + k].tobytes())
 
