@@ -760,3 +760,28 @@ def test_mutated_frames_never_raise():
         batch = PacketBatch.from_packets([bytes(frame[:n]) for n in range(0, len(frame), 7)])
         ha.receive_batch(now, "eth1", batch)
     ha.tick(now + 1000 * S)
+
+
+def test_unsolicited_mobile_prefix_advertisements_until_the_next_bu():
+    ha = make_ha(max_lifetime=400)
+    register(ha)
+    out = ha.set_home_prefix_lifetimes(10 * S, 10 * S + 1000 * S, 10 * S + 500 * S)
+    (mpa,) = of_type(out, MobilePrefixAdvertisement)
+    assert mpa.dst == COA and mpa.rh2 == HOME
+    (pio,) = mpa.payload.options
+    assert pio.network == PREFIX and (pio.valid_lifetime, pio.preferred_lifetime) == (1000, 500)
+    # (Counted rather than looked for on the wire: the silent next hop fails NUD meanwhile.)
+    sent = []
+    for t in range(11, 30):
+        before = ha.counters["mpa_unsolicited_sent"]
+        ha.tick(t * S)
+        if ha.counters["mpa_unsolicited_sent"] > before:
+            sent.append(t)
+    assert sent == [13, 16, 19]                           # PREFIX_ADV_TIMEOUT apart, PREFIX_ADV_RETRIES times
+    ha.set_home_prefix_lifetimes(30 * S, 30 * S + 300 * S, None)
+    ha.receive(31 * S, "eth1", frame_in(bu_packet(seq=2)))        # the mobile node's BU stops them
+    for t in range(32, 40):
+        ha.tick(t * S)
+    assert ha.counters["mpa_unsolicited_sent"] == 5
+    # Later registrations get at most the new prefix lifetime.
+    assert ha.cache[HOME].expires_ns == 31 * S + 296 * S          # 299 s left, in 4 s units

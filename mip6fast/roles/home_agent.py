@@ -97,6 +97,9 @@ MAX_NEIGHBOR_ADVERTISEMENT = 3
 NA_INTERVAL = NS_PER_S
 # RFC 6275 §9.3.3 asks for Binding Errors to be rate-limited; at most one per this interval.
 MIN_BINDING_ERROR_INTERVAL = NS_PER_S
+# RFC 6275 §12: unsolicited Mobile Prefix Advertisements are retransmitted this often, this many times.
+PREFIX_ADV_TIMEOUT = 3 * NS_PER_S
+PREFIX_ADV_RETRIES = 3
 # A DHAAD Reply fits the IPv6 minimum MTU (RFC 6275 §10.5): 40 + 8 bytes of headers, 16 per address.
 MAX_DHAAD_ADDRESSES = (IPV6_MIN_MTU - 48) // 16
 _ND_TYPES = (133, 134, 135, 136, 137)
@@ -187,11 +190,15 @@ class _Registration:
     """What the home agent keeps beside the C binding: the proxied addresses and pending timers."""
     proxied: tuple[IPv6Address, ...] = ()
     timers: list[Timer] = field(default_factory=list)
+    mpa_timer: Timer | None = None          # unsolicited MPA retransmission, until the next BU (§10.6.2)
 
     def cancel(self) -> None:
         for t in self.timers:
             t.cancel()
         self.timers.clear()
+        if self.mpa_timer is not None:
+            self.mpa_timer.cancel()
+            self.mpa_timer = None
 
 
 @dataclass
@@ -902,13 +909,52 @@ class HomeAgent(Router):
         binding = self.cache.get(home)
         if binding is None or binding.care_of_address != packet.src:
             return          # local_packet answered with a Binding Error already
+        self._count("mpa_sent")
+        self._send_mpa(now, home, binding.care_of_address, mps.identifier)
+
+    def _prefix_options(self, now: int) -> tuple[PrefixInformation, ...]:
+        """The home prefixes with their remaining lifetimes on the home interface (§10.6.1)."""
         options = []
         for p in self.config.home_prefixes:
-            remaining = self._prefix_remaining(now, p)
-            valid = 0xFFFFFFFF if remaining is None else remaining
+            valid = preferred = 0xFFFFFFFF
+            for a in self.home_iface.addresses.values():
+                if a.address in p:
+                    if a.valid_until is not None:
+                        valid = max(0, (a.valid_until - now) // NS_PER_S)
+                    if a.preferred_until is not None:
+                        preferred = max(0, (a.preferred_until - now) // NS_PER_S)
             options.append(PrefixInformation(p.network_address, p.prefixlen, valid_lifetime=valid,
-                                             preferred_lifetime=valid))
-        self._count("mpa_sent")
-        self._send(now, Packet(src=self.config.address, dst=packet.src, rh2=home,
-                               payload=MobilePrefixAdvertisement(mps.identifier, options=tuple(options))))
+                                             preferred_lifetime=min(valid, preferred)))
+        return tuple(options)
+
+    def _send_mpa(self, now: int, home: IPv6Address, care_of: IPv6Address, identifier: int) -> None:
+        self._send(now, Packet(src=self.config.address, dst=care_of, rh2=home,
+                               payload=MobilePrefixAdvertisement(identifier, options=self._prefix_options(now))))
+
+    def set_home_prefix_lifetimes(self, now: int, valid_until: int | None, preferred_until: int | None) -> Output:
+        """The home prefixes' lifetimes changed (renumbering, §10.6.1): our addresses on them take the new
+        lifetimes, and every registered mobile node gets an unsolicited Mobile Prefix Advertisement,
+        retransmitted every PREFIX_ADV_TIMEOUT until its next Binding Update, at most
+        PREFIX_ADV_RETRIES more times (§10.6.2, §12). An entry point: returns an Output."""
+        out = self._begin()
+        for a in self.home_iface.addresses.values():
+            if self.home_subnet(a.address) is not None:
+                a.valid_until, a.preferred_until = valid_until, preferred_until
+        for home, reg in list(self._registrations.items()):
+            if reg.mpa_timer is not None:
+                reg.mpa_timer.cancel()
+            self._unsolicited_mpa(now, home, PREFIX_ADV_RETRIES, self.rng.randrange(1 << 16))
+        return self._finish(out)
+
+    def _unsolicited_mpa(self, now: int, home: IPv6Address, retries: int, identifier: int) -> None:
+        reg = self._registrations.get(home)
+        binding = self.cache.get(home)
+        if reg is None or binding is None:
+            return
+        reg.mpa_timer = None
+        self._count("mpa_unsolicited_sent")
+        self._send_mpa(now, home, binding.care_of_address, identifier)
+        if retries > 0:
+            reg.mpa_timer = self.call_at(now + PREFIX_ADV_TIMEOUT,
+                                         lambda t: self._unsolicited_mpa(t, home, retries - 1, identifier))
 
