@@ -586,10 +586,7 @@ class HomeAgent(Router):
         if deregistration:
             self._deregister(now, packet, bu, home, care_of, existing)
             return
-        if existing is not None and not _seq_newer(bu.sequence, existing.sequence):
-            self._reject(now, packet, bu, home, care_of, BindingAckStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW,
-                         existing.sequence)
-            return
+        # The sequence number of a refresh is checked by BindingCache.update (§9.5.1): STALE → 135.
         if existing is None:
             if home in self._pending:
                 self.drop("bu_dad_in_progress")     # the BA follows when DAD ends
