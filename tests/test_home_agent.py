@@ -295,6 +295,7 @@ def test_update_refresh_sequence_and_stale_135():
     out = ha.receive(11 * S, "eth1", frame_in(bu_packet(seq=5, coa=newcoa)))
     ba = ba_of(out)
     assert ba.payload.status == 135 and ba.payload.sequence == 11
+    assert ha.cache[HOME].sequence == 11 and ha.cache[HOME].care_of_address == newcoa
     assert ha.counters["ba.status.135"] == 1
 
 
@@ -785,3 +786,12 @@ def test_unsolicited_mobile_prefix_advertisements_until_the_next_bu():
     assert ha.counters["mpa_unsolicited_sent"] == 5
     # Later registrations get at most the new prefix lifetime.
     assert ha.cache[HOME].expires_ns == 31 * S + 296 * S          # 299 s left, in 4 s units
+
+
+def test_simultaneous_dad_ns_for_the_home_address_is_a_duplicate():
+    ha = make_ha()
+    ha.receive(3 * S, "eth1", frame_in(bu_packet()))
+    sol = solicited_node_multicast(HOME)
+    dad = Packet(src="::", dst=sol, hop_limit=255, payload=NeighborSolicitation(HOME))
+    ha.receive(3 * S + 5, "eth0", ethernet_frame(ipv6_multicast_mac(sol.packed), HOME_NODE_MAC, dad.to_bytes()))
+    assert ba_of(ha.tick(4 * S)).payload.status == 134 and HOME not in ha.cache

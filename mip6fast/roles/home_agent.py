@@ -716,6 +716,12 @@ class HomeAgent(Router):
             self._pending[self._dad_targets[msg.target]].duplicate = True
             self._count("dad.na_received")
             return
+        if isinstance(msg, NeighborSolicitation) and msg.target in self._dad_targets and packet.src == UNSPECIFIED \
+                and iface is self.home_iface and packet.hop_limit == ND_HOP_LIMIT:
+            # RFC 4862 §5.4.3: another node is doing DAD for the same address at the same time.
+            self._pending[self._dad_targets[msg.target]].duplicate = True
+            self._count("dad.ns_received")
+            return
         if isinstance(msg, RouterAdvertisement) and iface is self.home_iface:
             self._home_agent_ra(now, packet, msg)
         elif isinstance(msg, HomeAgentAddressDiscoveryRequest):
