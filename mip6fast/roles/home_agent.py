@@ -687,6 +687,8 @@ class HomeAgent(Router):
         nd = self.nd[self.config.interface]
         for t in targets:
             self._dad_targets[t] = home
+            # RFC 4862 §5.4.2: listen on the solicited-node group, to hear a simultaneous DAD.
+            self.home_iface.extra_groups.add(solicited_node_multicast(t))
             # RFC 4862 §5.4.2: from the unspecified address to the solicited-node group, no SLLA.
             raw = Packet(src=UNSPECIFIED, dst=solicited_node_multicast(t), hop_limit=ND_HOP_LIMIT,
                          payload=NeighborSolicitation(target=t)).to_bytes()
@@ -698,8 +700,12 @@ class HomeAgent(Router):
         pending = self._pending.pop(home, None)
         if pending is None:
             return
+        nd = self.nd[self.config.interface]
         for t in pending.targets:
             self._dad_targets.pop(t, None)
+            group = solicited_node_multicast(t)
+            if not any(solicited_node_multicast(p) == group for p in nd.proxies):
+                self.home_iface.extra_groups.discard(group)
         if pending.duplicate:
             self._count("dad.failed")
             self._reject(now, pending.packet, pending.bu, home, pending.care_of,
