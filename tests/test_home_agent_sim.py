@@ -18,8 +18,13 @@ from mip6fast.wire import (
     BindingUpdate,
     EchoReply,
     EchoRequest,
+    HomeAgentAddressDiscoveryReply,
+    HomeAgentAddressDiscoveryRequest,
+    MobilePrefixAdvertisement,
+    MobilePrefixSolicitation,
     Packet,
     PrefixInformation,
+    home_agents_anycast,
     parse,
 )
 
@@ -153,3 +158,25 @@ def test_deregistration_and_expiry_in_the_simulator():
     assert [(b.status, b.lifetime, b.sequence) for b in bas] == [(0, 60, 1), (0, 0, 2)]
     assert any(isinstance(n, BindingDeleted) for _, _, n in sim.timeline)
     assert HOME not in ha.cache and HOME not in ha.nd["eth0"].proxies
+
+
+def test_dhaad_and_mobile_prefix_discovery_through_the_router():
+    """DHAAD to the home-agents anycast address from the foreign link (the router resolves the anycast
+    address on the home link: the home agent answers for it), then an MPS with a HAO after
+    registration."""
+    sim = Simulator(seed=9)
+    with sim:
+        _ha, _r, mn, mn_apps, _cn, _ping, send_bu = build(sim)
+        sim.schedule(3 * NS_PER_S, lambda s: s.send(mn, Packet(
+            src=COA, dst=home_agents_anycast(HOME_PREFIX), payload=HomeAgentAddressDiscoveryRequest(77)).to_bytes()))
+        sim.schedule(4 * NS_PER_S, send_bu)
+        sim.schedule(6 * NS_PER_S, lambda s: s.send(mn, Packet(
+            src=COA, dst=HA_ADDRESS, home_address=HOME, payload=MobilePrefixSolicitation(78)).to_bytes()))
+        sim.run(7 * NS_PER_S)
+    replies = [p for _, p in mn_apps.packets if isinstance(p.payload, HomeAgentAddressDiscoveryReply)]
+    assert len(replies) == 1
+    assert replies[0].src == HA_ADDRESS and replies[0].payload.identifier == 77
+    assert replies[0].payload.addresses == (HA_ADDRESS,)
+    mpas = [p for _, p in mn_apps.packets if isinstance(p.payload, MobilePrefixAdvertisement)]
+    assert len(mpas) == 1 and mpas[0].rh2 == HOME and mpas[0].payload.identifier == 78
+    assert [o.network for o in mpas[0].payload.options] == [HOME_PREFIX]
