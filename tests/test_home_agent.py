@@ -795,3 +795,16 @@ def test_simultaneous_dad_ns_for_the_home_address_is_a_duplicate():
     dad = Packet(src="::", dst=sol, hop_limit=255, payload=NeighborSolicitation(HOME))
     ha.receive(3 * S + 5, "eth0", ethernet_frame(ipv6_multicast_mac(sol.packed), HOME_NODE_MAC, dad.to_bytes()))
     assert ba_of(ha.tick(4 * S)).payload.status == 134 and HOME not in ha.cache
+
+
+def test_expiry_timer_rearms_for_each_binding():
+    ha = make_ha(dad=False)
+    other = IPv6Address("2001:db8:1::a")
+    ha.receive(3 * S, "eth1", frame_in(bu_packet(lifetime=40)))
+    ha.receive(3 * S, "eth1", frame_in(bu_packet(home=other, lifetime=80)))
+    out = ha.tick(43 * S)
+    assert [n.home_address for n in out.notifications if isinstance(n, BindingExpired)] == [HOME]
+    assert out.next_deadline is not None and out.next_deadline <= 83 * S
+    out = ha.tick(83 * S)
+    assert [n.home_address for n in out.notifications if isinstance(n, BindingExpired)] == [other]
+    assert len(ha.cache) == 0 and ha.counters["binding.expired"] == 2

@@ -380,6 +380,7 @@ class HomeAgent(Router):
         for r, count in zip(*np.unique(reason[verdict == Verdict.DROP], return_counts=True)):
             self.counters[f"drop.datapath.{DropReason(int(r)).name.lower()}"] += int(count)
 
+        routes: dict = {}
         for i in np.flatnonzero(verdict != Verdict.SLOW_PATH).tolist():
             v = int(verdict[i])
             if v == Verdict.PASS:
@@ -388,7 +389,7 @@ class HomeAgent(Router):
                 raw = batch.packet(i)
                 if encapsulated[i] or retunnelled[i]:
                     self._count("tunnelled")
-                    self._transmit_tunnelled(now, raw)
+                    self._transmit_tunnelled(now, raw, routes)
                 else:
                     self._count("detunnelled")
                     self._forward_inner(now, iface, raw)
@@ -405,10 +406,17 @@ class HomeAgent(Router):
             o, k = int(orig_off[i]), int(orig_len[i])
             self._receive_frame(now, interface, batch.buf[o:o + k].tobytes())
 
-    def _transmit_tunnelled(self, now: int, raw: bytes) -> None:
-        """An outer packet the kernel built; it is this node's own packet (source = the home agent)."""
-        dst = IPv6Address(raw[24:40])
-        route = self.lookup(dst)
+    def _transmit_tunnelled(self, now: int, raw: bytes, routes: dict | None = None) -> None:
+        """An outer packet the kernel built; it is this node's own packet (source = the home agent).
+        ``routes`` caches lookups per care-of address for the length of one batch."""
+        key = raw[24:40]
+        if routes is not None and key in routes:
+            route = routes[key]
+        else:
+            route = self.lookup(IPv6Address(key))
+            if routes is not None:
+                routes[key] = route
+        dst = IPv6Address(key)
         if route is None:
             self.drop("tunnel_no_route")
             return
