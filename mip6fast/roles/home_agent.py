@@ -23,8 +23,16 @@ Information option with the R flag holding its global address (§7.1, §7.2, §7
   path of ``Node``. ``receive`` wraps its frame in a one-packet batch, so there is one data path.
 - Binding lifetime (§10.3.1, §9.5.2): one timer at the earliest expiry runs ``BindingCache.expire``;
   optionally a Binding Refresh Request some seconds before a binding expires (§10.3.1, §6.1.2).
+  Packets the home agent originates for a bound home address go through the same kernel
+  (``output_packet``); ICMP errors about tunnelled packets are relayed to the inner source (RFC 2473 §8).
 - Discovery (§10.5, §10.6): the home agents list from RAs with the H flag, Dynamic Home Agent Address
-  Discovery replies, and Mobile Prefix Advertisements in answer to solicitations.
+  Discovery replies, and Mobile Prefix Advertisements in answer to solicitations, or unsolicited when
+  the home prefixes' lifetimes change (``set_home_prefix_lifetimes``).
+
+Choices where the RFC leaves room: a BU addressed to another of this router's addresses gets status 131;
+a BU without H is refused with 139 when a home registration exists and otherwise dropped (counted: no
+route optimisation here); Binding Errors share one rate limit (one per second); a packet going from one
+mobile node's reverse tunnel into another's tunnel has its hop limit decremented by both kernel passes.
 
 Time is integer nanoseconds passed in by the driver; randomness (DHAAD shuffling) comes from the node's
 ``rng``.
