@@ -22,6 +22,7 @@ from mip6fast.wire import (
     AlternateCareOfAddress,
     BindingAcknowledgement,
     BindingError,
+    BindingRefreshAdvice,
     BindingRefreshRequest,
     BindingUpdate,
     DestinationUnreachable,
@@ -536,7 +537,8 @@ def test_expiry_notifies_and_stops_proxying():
 
 def test_binding_refresh_request_before_expiry():
     ha = make_ha(max_lifetime=100, refresh_lead=10)
-    register(ha)
+    bas, _, _ = register(ha)
+    assert bas[0].payload.options == (BindingRefreshAdvice(88),)   # 90 s in 4 s units, below 100
     out = ha.tick(94 * S)
     (brr,) = of_type(out, BindingRefreshRequest)
     assert brr.dst == COA and brr.rh2 == HOME and brr.src == HA

@@ -56,6 +56,7 @@ from ..wire import (
     BindingAckStatus,
     BindingError,
     BindingErrorStatus,
+    BindingRefreshAdvice,
     BindingRefreshRequest,
     BindingUpdate,
     DestinationUnreachable,
@@ -123,7 +124,7 @@ class HomeAgentConfig:
     Information option and in this agent's own home agents list entry (§7.4, §10.1). With
     ``virtual_home_link`` there is no physical home link: no proxy ND and no DAD (§10.4.1 has nothing
     to defend). ``refresh_lead``: send a Binding Refresh Request this many seconds before a binding
-    expires (None: never). ``max_bindings``: more registrations are refused with status 130."""
+    expires, and advise the refresh interval in the BA (None: neither). ``max_bindings``: more registrations are refused with status 130."""
     interface: str
     home_prefixes: tuple[IPv6Network, ...]
     address: IPv6Address
@@ -653,7 +654,15 @@ class HomeAgent(Router):
         if self.config.refresh_lead is not None and lifetime > self.config.refresh_lead:
             at = now + (lifetime - self.config.refresh_lead) * NS_PER_S
             reg.timers.append(self.call_at(at, lambda t: self._refresh_request(t, home)))
-        self._send_ack(now, packet, bu, home, care_of, BindingAckStatus.ACCEPTED, lifetime)
+        options: tuple = ()
+        if self.config.refresh_lead is not None:
+            # §10.3.1, §6.2.4: a Binding Refresh Advice with the interval after which the mobile node
+            # should refresh, in 4-second units and below the granted lifetime.
+            interval = lifetime - self.config.refresh_lead
+            interval -= interval % 4
+            if 0 < interval < lifetime:
+                options = (BindingRefreshAdvice(interval),)
+        self._send_ack(now, packet, bu, home, care_of, BindingAckStatus.ACCEPTED, lifetime, options=options)
         self._arm_expiry()
 
     def _deregister(self, now: int, packet: Packet, bu: BindingUpdate, home: IPv6Address,
@@ -679,11 +688,12 @@ class HomeAgent(Router):
         self._send_ack(now, packet, bu, home, care_of, status, 0, sequence)
 
     def _send_ack(self, now: int, packet: Packet, bu: BindingUpdate, home: IPv6Address, care_of: IPv6Address,
-                  status: int, lifetime: int, sequence: int | None = None) -> None:
+                  status: int, lifetime: int, sequence: int | None = None, options: tuple = ()) -> None:
         """§10.3.1: the BA goes to the care-of address with a Type 2 routing header holding the home
         address, from the address the BU was sent to; a BU from home (care-of = home address) is
         answered to the home address directly."""
-        ba = BindingAcknowledgement(int(status), bu.sequence if sequence is None else sequence, lifetime)
+        ba = BindingAcknowledgement(int(status), bu.sequence if sequence is None else sequence, lifetime,
+                                    options=options)
         self._count(f"ba.status.{int(status)}")
         src = packet.dst if not packet.dst.is_multicast else self.config.address
         if care_of == home:
