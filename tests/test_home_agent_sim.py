@@ -160,11 +160,11 @@ def test_deregistration_and_expiry_in_the_simulator():
     assert HOME not in ha.cache and HOME not in ha.nd["eth0"].proxies
 
 
-def test_dhaad_and_mobile_prefix_discovery_through_the_router():
+def test_dhaad_and_mobile_prefix_discovery_through_the_router(tmp_path):
     """DHAAD to the home-agents anycast address from the foreign link (the router resolves the anycast
     address on the home link: the home agent answers for it), then an MPS with a HAO after
     registration."""
-    sim = Simulator(seed=9)
+    sim = Simulator(seed=9, pcap_dir=str(tmp_path))
     with sim:
         _ha, _r, mn, mn_apps, _cn, _ping, send_bu = build(sim)
         sim.schedule(3 * NS_PER_S, lambda s: s.send(mn, Packet(
@@ -180,3 +180,6 @@ def test_dhaad_and_mobile_prefix_discovery_through_the_router():
     mpas = [p for _, p in mn_apps.packets if isinstance(p.payload, MobilePrefixAdvertisement)]
     assert len(mpas) == 1 and mpas[0].rh2 == HOME and mpas[0].payload.identifier == 78
     assert [o.network for o in mpas[0].payload.options] == [HOME_PREFIX]
+    require_tshark()
+    for name in ("home.pcap", "core.pcap", "foreign.pcap"):
+        assert problems(str(tmp_path / name)) == [], name
