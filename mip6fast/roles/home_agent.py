@@ -663,7 +663,7 @@ class HomeAgent(Router):
             if 0 < interval < lifetime:
                 options = (BindingRefreshAdvice(interval),)
         self._send_ack(now, packet, bu, home, care_of, BindingAckStatus.ACCEPTED, lifetime, options=options)
-        self._arm_expiry()
+        self._arm_expiry(now + lifetime * NS_PER_S)
 
     def _deregister(self, now: int, packet: Packet, bu: BindingUpdate, home: IPv6Address,
                     care_of: IPv6Address, existing) -> None:
@@ -680,7 +680,6 @@ class HomeAgent(Router):
         self._count("binding.deleted")
         self.notify(BindingDeleted(now, home))
         self._send_ack(now, packet, bu, home, care_of, BindingAckStatus.ACCEPTED, 0)
-        self._arm_expiry()
 
     def _reject(self, now: int, packet: Packet, bu: BindingUpdate, home: IPv6Address, care_of: IPv6Address,
                 status: int, sequence: int | None = None) -> None:
@@ -855,13 +854,19 @@ class HomeAgent(Router):
 
     # ------------------------------------------------------------ lifetimes (§10.3.1, §9.5.2)
 
-    def _arm_expiry(self) -> None:
+    def _arm_expiry(self, deadline: int | None = None) -> None:
+        """One timer at the earliest expiry. A new binding can only bring it forward (no scan); when it
+        fires, ``_expire`` scans the cache for the next one. A timer left by a binding that was since
+        refreshed or deleted just finds nothing to expire."""
+        if deadline is None:
+            deadline = min((b.expires_ns for b in self.cache.values()), default=None)
+        elif self._expiry_timer is not None and self._expiry_timer.deadline <= deadline:
+            return
         if self._expiry_timer is not None:
             self._expiry_timer.cancel()
             self._expiry_timer = None
-        earliest = min((b.expires_ns for b in self.cache.values()), default=None)
-        if earliest is not None:
-            self._expiry_timer = self.call_at(earliest, self._expire)
+        if deadline is not None:
+            self._expiry_timer = self.call_at(deadline, self._expire)
 
     def _expire(self, now: int) -> None:
         self._expiry_timer = None
