@@ -463,9 +463,15 @@ class Node:
         try:
             packet = parse(payload)
         except ParseError as exc:
-            self.drop(f"parse.{exc.field}")
+            self.parse_failed(now, iface, payload, exc)
             return
         self.receive_packet(now, iface, payload, packet, src_mac)
+
+    def parse_failed(self, now: int, iface: Interface, raw: bytes, exc: ParseError) -> None:
+        """An inbound packet ``parse`` refused: a drop counted by the field at fault. Roles that must
+        answer some malformed packets (RFC 6275 §9.2: Parameter Problem for a bad Mobility Header)
+        extend this."""
+        self.drop(f"parse.{exc.field}")
 
     def _joined_mac(self, iface: Interface, mac: bytes) -> bool:
         """RFC 2464 §7: a group's frames go to 33:33 + its last four bytes."""
