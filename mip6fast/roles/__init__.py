@@ -2,6 +2,7 @@
 ``Output`` (frames to send, packets for applications, notifications, the next timer deadline).
 
 Roles never import ``mip6fast.io``; the simulator (``mip6fast.sim``) and, later, the daemons drive them.
+Each role's own notifications (``BindingCreated``, ``Registered``, ``Moved``, ...) live in its module.
 """
 from .host import Application, Host
 from .neighbor import (
@@ -33,11 +34,15 @@ from .node import (
     link_local_address,
     slaac_address,
 )
+from .correspondent import CorrespondentConfig, CorrespondentNode
+from .home_agent import HomeAgent, HomeAgentConfig
+from .mobile_node import HomeAddressConfig, MobileNode, MobileNodeConfig
 from .router import AdvertisingConfig, Router
 
 __all__ = [
     "AddressDuplicate", "AddressReady", "AddressRemoved", "AddressState", "AdvertisingConfig",
-    "Application", "Host", "Interface", "InterfaceAddress", "Neighbor", "NeighborDiscovery",
+    "Application", "CorrespondentConfig", "CorrespondentNode", "HomeAddressConfig", "HomeAgent",
+    "HomeAgentConfig", "Host", "MobileNode", "MobileNodeConfig", "Interface", "InterfaceAddress", "Neighbor", "NeighborDiscovery",
     "NeighborState", "NeighborUnreachable", "Node", "Notification", "Output", "PrefixAdded",
     "PrefixRemoved", "Route", "Router", "RouterOverdue", "RouterReachable", "RouterUnreachable", "Timer",
     "TimerHeap", "Transmit", "eui64_interface_id", "link_local_address", "slaac_address",

@@ -90,7 +90,6 @@ from .neighbor import (
     ND_HOP_LIMIT,
     AddressDuplicate,
     AddressReady,
-    Neighbor,
     NeighborState,
     RouterOverdue,
     RouterUnreachable,
@@ -506,14 +505,12 @@ class MobileNode(Host):
             return
         nd = self.nd[self.iface.name]
         entry = nd.neighbors.get(link.router)
-        if entry is None or entry.state is NeighborState.INCOMPLETE:
-            nd._remove_router(now, link.router, "nud_no_entry")
+        if entry is not None and entry.state is NeighborState.PROBE:
             return
-        if entry.state is NeighborState.PROBE:
+        if not nd.probe_now(now, link.router):
+            nd.forget_router(now, link.router, "nud_no_entry")
             return
         link.probing = True
-        nd._set_state(now, entry, NeighborState.PROBE)
-        nd._probe(now, entry)
 
     def _router_lost(self, now: int, router: IPv6Address) -> None:
         link = self._link
@@ -536,9 +533,9 @@ class MobileNode(Host):
         nd = self.nd[self.iface.name]
         for router in list(nd.routers):
             if router != keep_router and router in self._link.routers:
-                nd._remove_router(now, router, "movement")
+                nd.forget_router(now, router, "movement")
         for prefix in self._link.prefixes - keep:
-            nd._remove_prefix(now, prefix)
+            nd.forget_prefix(now, prefix)
 
     def _move_to(self, now: int, router: IPv6Address, prefixes: set[IPv6Network]) -> None:
         """The node is on a new foreign link served by ``router``."""
@@ -703,11 +700,7 @@ class MobileNode(Host):
         if entry is not None and entry.state is not NeighborState.INCOMPLETE and entry.mac is not None:
             self.emit_frame(self.iface.name, entry.mac, raw)
             return
-        if entry is None:
-            entry = Neighbor(ha, NeighborState.INCOMPLETE)
-            nd.neighbors[ha] = entry
-        entry.queue.clear()          # only the newest BU (the others carry stale sequence numbers)
-        entry.queue.append(raw)
+        nd.hold_for(ha, raw)         # only the newest BU (the others carry stale sequence numbers)
         self._emit(UNSPECIFIED, solicited_node_multicast(ha), NeighborSolicitation(target=ha))
 
     # ------------------------------------------------------------ mobility messages

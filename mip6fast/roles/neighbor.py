@@ -590,6 +590,39 @@ class NeighborDiscovery:
         if entry is not None and entry.expires is not None and entry.expires <= now:
             self._remove_router(now, address, "lifetime_expired")
 
+    # ---- what the mobile node's movement detection and return home use (RFC 6275 §11.5) ----------
+
+    def forget_router(self, now: int, address: IPv6Address, reason: str) -> None:
+        """Drop a router from the default router list at once (it is not on this link any more)."""
+        self._remove_router(now, address, reason)
+
+    def forget_prefix(self, now: int, net: IPv6Network) -> None:
+        """Drop a prefix from the prefix list at once (§11.5.1: the old link's prefixes are not on-link)."""
+        self._remove_prefix(now, net)
+
+    def probe_now(self, now: int, address: IPv6Address) -> bool:
+        """Start Neighbor Unreachability Detection of ``address`` now (RFC 4861 §7.3.3: PROBE, unicast
+        NS every RetransTimer); failure ends in the usual ``NeighborUnreachable``/``RouterUnreachable``.
+        False when there is no resolved entry to probe."""
+        entry = self.neighbors.get(address)
+        if entry is None or entry.state is NeighborState.INCOMPLETE:
+            return False
+        if entry.state is not NeighborState.PROBE:
+            self._set_state(now, entry, NeighborState.PROBE)
+            self._probe(now, entry)
+        return True
+
+    def hold_for(self, address: IPv6Address, frame_payload: bytes) -> None:
+        """Keep ``frame_payload`` (and only it) waiting for ``address``'s link-layer address; an NA that
+        resolves the address sends it. The caller sends the solicitation (a mobile node coming home asks
+        from the unspecified address, RFC 6275 §11.5.5)."""
+        entry = self.neighbors.get(address)
+        if entry is None:
+            entry = Neighbor(address, NeighborState.INCOMPLETE)
+            self.neighbors[address] = entry
+        entry.queue.clear()
+        entry.queue.append(frame_payload)
+
     def _remove_router(self, now: int, address: IPv6Address, reason: str) -> None:
         entry = self.routers.pop(address, None)
         if entry is None:
