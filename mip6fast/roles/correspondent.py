@@ -56,6 +56,7 @@ from ..wire import (
     parse,
 )
 from ..wire.ethernet import ETHERTYPE_IPV6, parse_ethernet
+from .binding_events import BindingCreated, BindingDeleted, BindingExpired, BindingUpdated
 from .host import Host
 from .node import (
     BROADCAST_MAC,
@@ -152,31 +153,6 @@ class TokenBucket:
 
 
 # ---------------------------------------------------------------- notifications
-
-@dataclass(frozen=True)
-class BindingCreated(Notification):
-    home_address: IPv6Address
-    care_of_address: IPv6Address
-    lifetime: int                       # seconds granted
-
-
-@dataclass(frozen=True)
-class BindingUpdated(Notification):
-    home_address: IPv6Address
-    care_of_address: IPv6Address
-    lifetime: int
-
-
-@dataclass(frozen=True)
-class BindingDeleted(Notification):
-    """A de-registration removed the entry (§9.5.3)."""
-    home_address: IPv6Address
-
-
-@dataclass(frozen=True)
-class BindingExpired(Notification):
-    home_address: IPv6Address
-
 
 @dataclass(frozen=True)
 class BindingErrorSent(Notification):

@@ -82,6 +82,7 @@ from ..wire import (
 )
 from ..wire.ethernet import ETHERNET_HEADER_LEN, ETHERTYPE_IPV6
 from ..wire.packet import CODEC as PACKET_CODEC
+from .binding_events import BindingCreated, BindingDeleted, BindingExpired, BindingUpdated
 from .neighbor import ND_HOP_LIMIT
 from .node import (
     IPV6_MIN_MTU,
@@ -152,30 +153,6 @@ class HomeAgentConfig:
             raise ValueError("max_lifetime: 4 .. 262140 seconds (16 bits of 4-second units, §6.1.7)")
         if self.refresh_lead is not None and self.refresh_lead <= 0:
             raise ValueError("refresh_lead: a positive number of seconds, or None")
-
-
-@dataclass(frozen=True)
-class BindingCreated(Notification):
-    home_address: IPv6Address
-    care_of_address: IPv6Address
-    lifetime: int
-
-
-@dataclass(frozen=True)
-class BindingUpdated(Notification):
-    home_address: IPv6Address
-    care_of_address: IPv6Address
-    lifetime: int
-
-
-@dataclass(frozen=True)
-class BindingDeleted(Notification):
-    home_address: IPv6Address
-
-
-@dataclass(frozen=True)
-class BindingExpired(Notification):
-    home_address: IPv6Address
 
 
 @dataclass(frozen=True)
