@@ -33,6 +33,8 @@ from mip6fast.wire import (
     BindingRefreshAdvice,
     BindingRefreshRequest,
     BindingUpdate,
+    EchoReply,
+    EchoRequest,
     NeighborAdvertisement,
     NeighborSolicitation,
     Packet,
@@ -448,6 +450,39 @@ def test_single_tunnelled_frame_goes_through_the_kernel_too():
     bad, _ = tunnelled(inner_dst="2001:db8:1::77")
     assert not mn.receive(5 * S, "eth0", bad).deliveries
     assert mn.counters["drop.datapath.NOT_HOME_ADDRESS"] == 1
+
+
+def test_tunnelled_echo_request_is_answered_through_the_reverse_tunnel():
+    """Regression (simulator integration): an Echo Request for the home address that arrives through
+    the home agent's tunnel is answered (RFC 4443 §4.1), and the reply, from the home address, is
+    reverse-tunnelled to the home agent (RFC 6275 §11.3.1), not sent natively from the foreign link."""
+    mn, _ = registered_mn()
+    request = Packet(src=CN, dst=HOA, hop_limit=63, payload=EchoRequest(identifier=7, sequence=3, data=b"x" * 8))
+    out = mn.receive(5 * S, "eth0", frame(A_MAC, MN_MAC, Packet(src=HA, dst=COA_A, payload=request)))
+    (dst_mac, p, raw), = packets(out)
+    assert dst_mac == A_MAC and p.src == COA_A and p.dst == HA and raw[6] == 41
+    reply = p.payload
+    assert reply.src == HOA and reply.dst == CN and isinstance(reply.payload, EchoReply)
+    assert (reply.payload.identifier, reply.payload.sequence) == (7, 3)
+    assert out.deliveries == [] and mn.counters["echo_replies"] == 1
+
+
+def test_application_output_packet_from_the_home_address_is_reverse_tunnelled():
+    """Regression: applications on the node (``Host.attach``) send with ``output_packet``; away from
+    home a packet from the home address takes the reverse tunnel there too (RFC 6275 §11.3.1)."""
+    mn, _ = registered_mn()
+    app = udp_datagram_packet()
+
+    class Sender:
+        def attached(self, host):
+            host.call_at(5 * S, lambda now: host.output_packet(now, app))
+
+        def deliver(self, host, now, raw, packet):
+            pass
+    mn.attach(Sender())
+    out = mn.tick(5 * S)
+    (dst_mac, p, raw), = packets(out)
+    assert dst_mac == A_MAC and p.src == COA_A and p.dst == HA and raw[40:] == app
 
 
 # ---------------------------------------------------------------- movement detection (§11.5.1)

@@ -241,6 +241,7 @@ class HomeAgent(Router):
         self._dad_targets: dict[IPv6Address, IPv6Address] = {}     # DAD target -> home address
         self._expiry_timer: Timer | None = None
         self._last_binding_error: int | None = None
+        self._rx_mac: tuple[str, bytes] = ("", b"")         # interface and source MAC of the packet at hand
         nd = self.nd[config.interface]
         for a in self.anycast:
             nd.add_proxy(a)         # RFC 6275 §10.5: the home agent answers for its subnet's anycast address
@@ -470,6 +471,7 @@ class HomeAgent(Router):
         """§9.3.1 as it applies to a home agent: a packet for us with a Home Address option (other than a
         BU, which registers the address) needs a binding whose care-of address is the packet's source,
         else Binding Error status 1 and the packet is dropped."""
+        self._rx_mac = (iface.name, src_mac)
         hao = packet.home_address
         if hao is not None and not isinstance(packet.payload, BindingUpdate):
             binding = self.cache.get(hao)
@@ -673,7 +675,15 @@ class HomeAgent(Router):
         self._count(f"ba.status.{int(status)}")
         src = packet.dst if not packet.dst.is_multicast else self.config.address
         if care_of == home:
-            self._send(now, Packet(src=src, dst=home, payload=ba))
+            reply = Packet(src=src, dst=home, payload=ba)
+            rx_iface, rx_mac = self._rx_mac
+            if rx_iface == self.config.interface and rx_mac:
+                # §11.5.5, §10.3.2: a node back home does not answer NS for its home address until it
+                # has this BA (we were defending it), so address resolution would fail: the BA goes
+                # to the link-layer address the BU came from.
+                self.emit_frame(rx_iface, rx_mac, reply.to_bytes())
+            else:
+                self._send(now, reply)
         else:
             self._send(now, Packet(src=src, dst=care_of, rh2=home, payload=ba))
 

@@ -71,6 +71,7 @@ from ..wire import (
     BindingRefreshAdvice,
     BindingRefreshRequest,
     BindingUpdate,
+    EchoRequest,
     ICMPv6Message,
     NeighborAdvertisement,
     NeighborSolicitation,
@@ -106,6 +107,10 @@ from .node import (
     Timer,
     slaac_address,
 )
+
+# Next headers of a packet that may be ICMPv6 (directly or after a hop-by-hop, routing or destination
+# options header); only those are parsed to look for an Echo Request.
+_MAYBE_ICMPV6 = frozenset((0, 43, 58, 60))
 
 __all__ = [
     "BUL_PENDING", "BUL_REGISTERED", "BindingRefreshed", "Deregistered", "HomeAddressConfig",
@@ -976,9 +981,11 @@ class MobileNode(Host):
     def _deliver_batch(self, now: int, batch: PacketBatch, idx: np.ndarray) -> None:
         if not idx.size:
             return
-        self.counters["delivered"] += int(idx.size)
         self.counters["mn.tunnel_delivered"] += int(idx.size)
         packets = [batch.packet(i) for i in idx.tolist()]
+        if any(raw[6] in _MAYBE_ICMPV6 for raw in packets):
+            packets = [raw for raw in packets if not self._echo_for_home(now, raw)]
+        self.counters["delivered"] += len(packets)
         self._out.deliveries.extend(packets)
         if self.applications:
             for raw in packets:
@@ -989,6 +996,31 @@ class MobileNode(Host):
                     continue
                 for app in self.applications:
                     app.deliver(self, now, raw, packet)
+
+    def _echo_for_home(self, now: int, raw: bytes) -> bool:
+        """An Echo Request that reached a home address through the tunnel or with an RH2 is answered
+        like one received on the home link (RFC 4443 §4.1; RFC 6275 §11.3.3: the node is reachable at
+        its home address); the reply, from the home address, takes the reverse tunnel (§11.3.1)."""
+        try:
+            packet = parse(raw)
+        except ParseError:
+            return False
+        if not isinstance(packet.payload, EchoRequest):
+            return False
+        self.answer_echo(now, self.iface, packet)
+        return True
+
+    def output_packet(self, now: int, raw: bytes, zone: str | None = None) -> None:
+        """Away from home, a packet this node originates from the home address of a registration (an
+        application's, or an Echo Reply) goes through the data path like ``send``: reverse tunnel or
+        HAO (RFC 6275 §11.3.1); everything else is routed as by any host."""
+        if (self.location is Location.AWAY and len(raw) >= 40 and raw[0] >> 4 == 6
+                and IPv6Address(raw[8:24]) in self.registrations):
+            batch = PacketBatch(capacity=1, slot_size=max(2048, len(raw) + 256), headroom=128)
+            batch.append(raw)
+            self.send_batch(now, batch)
+            return
+        super().output_packet(now, raw, zone)
 
     def _one_packet(self, now: int, raw: bytes, kernel: str) -> None:
         """A single tunnelled / RH2 packet from the per-frame path, still through the kernels."""
