@@ -55,11 +55,10 @@ from ..wire import (
     UnknownMobilityMessage,
     parse,
 )
-from ..wire.ethernet import ETHERTYPE_IPV6, parse_ethernet
+from ..wire.ethernet import ETHERTYPE_IPV6
 from .binding_events import BindingCreated, BindingDeleted, BindingExpired, BindingUpdated
 from .host import Host
 from .node import (
-    BROADCAST_MAC,
     IPV6_MIN_MTU,
     LINK_LOCAL,
     NH_MH,
@@ -310,55 +309,18 @@ class CorrespondentNode(Host):
                 self._receive_frame(now, interface, data)
                 continue
             dst_mac, src_mac = header[0:6], header[6:12]
-            if not self._accept_mac(iface, dst_mac, src_mac):
+            if not self.accept_mac(iface, dst_mac, src_mac):
                 continue
             self.counters["rx_frames"] += 1
             if v == Verdict.FORWARD:
                 self.counters["hao_swapped"] += 1
                 self._swapped_packet(now, iface, data, src_mac)
             elif v in (Verdict.PASS, Verdict.SLOW_PATH):
-                self._ipv6_packet(now, iface, data, src_mac)
+                self.receive_ipv6(now, iface, data, src_mac)
             elif v == Verdict.BINDING_ERROR:
                 self._hao_without_binding(now, iface, data, a, DropReason(r))
             else:
                 self.drop(f"datapath.{DropReason(r).name.lower()}")
-
-    def _accept_mac(self, iface: Interface, dst_mac: bytes, src_mac: bytes) -> bool:
-        """The Ethernet filter of ``Node._receive_frame`` (RFC 2464 §7), for frames the batch path took."""
-        if dst_mac not in (iface.mac, BROADCAST_MAC) and not self._joined_mac(iface, dst_mac):
-            self.drop("mac_filter")
-            return False
-        if src_mac == iface.mac:
-            self.drop("own_frame")
-            return False
-        return True
-
-    def _receive_frame(self, now: int, interface: str, frame) -> None:
-        """One frame outside the batch path (no Mobile IPv6, non-IPv6 or not for this interface)."""
-        iface = self.interfaces.get(interface)
-        if iface is None:
-            self.drop("unknown_interface")
-            return
-        if not iface.up:
-            self.drop("interface_down")
-            return
-        try:
-            dst_mac, src_mac, ethertype, payload = parse_ethernet(frame)
-        except ParseError:
-            self.drop("ethernet_truncated")
-            return
-        self.counters["rx_frames"] += 1
-        if ethertype != ETHERTYPE_IPV6:
-            self.drop("ethertype")
-            return
-        if not self._accept_mac(iface, dst_mac, src_mac):
-            return
-        payload = bytes(payload)
-        if len(payload) > 40:
-            end = 40 + int.from_bytes(payload[4:6], "big")   # RFC 8200 §3: drop Ethernet padding
-            if end < len(payload) and (end > 40 or payload[6] != 0):
-                payload = payload[:end]
-        self._ipv6_packet(now, iface, payload, src_mac)
 
     def _for_us(self, iface: Interface, raw: bytes) -> bool:
         """Is this raw packet's destination one of our addresses or groups (read from the bytes: used
@@ -370,15 +332,7 @@ class CorrespondentNode(Host):
             return dst in iface.groups(self.is_router)
         return self.is_own_address(dst)
 
-    def _ipv6_packet(self, now: int, iface: Interface, raw: bytes, src_mac: bytes) -> None:
-        try:
-            packet = parse(raw)
-        except ParseError as exc:
-            self._malformed(now, iface, raw, exc)
-            return
-        self.receive_packet(now, iface, raw, packet, src_mac)
-
-    def _malformed(self, now: int, iface: Interface, raw: bytes, exc: ParseError) -> None:
+    def parse_failed(self, now: int, iface: Interface, raw: bytes, exc: ParseError) -> None:
         """A packet ``parse`` refused. For a Mobility Header, §9.2 decides; everything else is a counted
         drop as in ``Node``."""
         if len(raw) < 40 or not self._for_us(iface, raw):

@@ -447,11 +447,7 @@ class Node:
         if ethertype != ETHERTYPE_IPV6:
             self.drop("ethertype")
             return
-        if dst_mac not in (iface.mac, BROADCAST_MAC) and not self._joined_mac(iface, dst_mac):
-            self.drop("mac_filter")
-            return
-        if src_mac == iface.mac:
-            self.drop("own_frame")          # our own multicast looped back by the link
+        if not self.accept_mac(iface, dst_mac, src_mac):
             return
         if len(payload) > 40:
             # Ethernet pads short frames to 60 bytes (IEEE 802.3 minimum): the IPv6 Payload Length
@@ -460,12 +456,29 @@ class Node:
             end = 40 + int.from_bytes(payload[4:6], "big")
             if end < len(payload) and (end > 40 or payload[6] != 0):
                 payload = payload[:end]
+        self.receive_ipv6(now, iface, payload, src_mac)
+
+    def accept_mac(self, iface: Interface, dst_mac: bytes, src_mac: bytes) -> bool:
+        """The Ethernet filter (RFC 2464 §7): our MAC, broadcast, or a group the interface joined; never
+        our own frame looped back by the link. A refused frame is a counted drop. Batch paths that
+        read the Ethernet headers themselves call this for each frame they keep."""
+        if dst_mac not in (iface.mac, BROADCAST_MAC) and not self._joined_mac(iface, dst_mac):
+            self.drop("mac_filter")
+            return False
+        if src_mac == iface.mac:
+            self.drop("own_frame")          # our own multicast looped back by the link
+            return False
+        return True
+
+    def receive_ipv6(self, now: int, iface: Interface, raw: bytes, src_mac: bytes) -> None:
+        """An IPv6 packet that passed the Ethernet checks: parsed, then ``receive_packet``; a packet
+        ``parse`` refuses goes to ``parse_failed``."""
         try:
-            packet = parse(payload)
+            packet = parse(raw)
         except ParseError as exc:
-            self.parse_failed(now, iface, payload, exc)
+            self.parse_failed(now, iface, raw, exc)
             return
-        self.receive_packet(now, iface, payload, packet, src_mac)
+        self.receive_packet(now, iface, raw, packet, src_mac)
 
     def parse_failed(self, now: int, iface: Interface, raw: bytes, exc: ParseError) -> None:
         """An inbound packet ``parse`` refused: a drop counted by the field at fault. Roles that must
