@@ -181,7 +181,7 @@ def _hints(cls) -> dict:
                         parts.append(annotation[start:i])
                         start = i + 1
                 parts.append(annotation[start:])
-                resolved = [eval(p.strip(), namespace) for p in parts]  # noqa: S307 (our own source)
+                resolved = [eval(p.strip(), namespace) for p in parts]
                 annotation = typing.Union[tuple(resolved)] if len(resolved) > 1 else resolved[0]
             hints[name] = annotation
         return hints
