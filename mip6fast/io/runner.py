@@ -68,6 +68,10 @@ class NodeRunner:
             self._watch(tun.fileno(), ("tun", None))
         self._stopping = False
 
+    def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` whenever ``fd`` is readable (a control socket, a signal pipe)."""
+        self._watch(fd, ("reader", callback))
+
     def _watch(self, fd: int, what) -> None:
         self._epoll.register(fd, select.EPOLLIN)
         self._by_fd[fd] = what
@@ -90,11 +94,13 @@ class NodeRunner:
             wait = until if wait is None else min(wait, until)
         timeout = -1 if wait is None else wait / 1e9
         for fd, _events in self._epoll.poll(timeout):
-            kind, name = self._by_fd[fd]
+            kind, what = self._by_fd[fd]
             if kind == "port":
-                self._from_port(name)
-            else:
+                self._from_port(what)
+            elif kind == "tun":
                 self._from_tun()
+            else:
+                what()
         now = self.clock()
         if self._deadline is not None and now >= self._deadline:
             self.counters["ticks"] += 1
