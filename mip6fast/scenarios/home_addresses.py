@@ -213,6 +213,10 @@ def two_home_agents(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict]:
                  for a, p in pings.items()},
         "tunnelled": tunnelled,
         "binding_cache_ha2": _bindings(world, ha2),
+        # The binding updates and acknowledgements on home link 1 (BU: home_address = the HAO, or the
+        # source without one; BA: home_address = the RH2 address, or the destination without one).
+        "home_link_signalling": [e.as_dict() for e in watch.events
+                                 if e.link == world.home.name and e.kind in ("BU", "BA")],
         "ha2": {k: v for k, v in sorted(ha2.counters.items())},
     }
 
