@@ -327,3 +327,36 @@ def test_a_single_home_address_behaves_as_before():
     out = mn.receive(1 * S + 100 * MS, "eth0", ra(ROUTER1_MAC, HOME1))
     assert mn.location_of(HOA1) is Location.HOME and not bus(out) and not notes(out, Moved)
     assert mn.care_of is None and mn.counters["mn.home_link_care_of"] == 0
+
+
+ROUTER2_MAC = bytes.fromhex("0200000000a2")       # the default router of home link 2
+HA2_MAC = bytes.fromhex("020000000022")
+
+
+def test_straight_from_home_link_1_to_home_link_2():
+    mn, out = at_home1_registered()
+    (bu,) = bus(out)
+    mn.receive(10 * S + 240 * MS, "eth0", ba(HA2, 0, bu.payload.sequence, HOA1, HOA2, src_mac=ROUTER1_MAC))
+    t = 20 * S
+    mn.link_changed(t, "eth0", False)
+    mn.link_changed(t + 10 * MS, "eth0", True)
+    out = mn.receive(t + 200 * MS, "eth0", ra(ROUTER2_MAC, HOME2))
+    assert notes(out, ReturnedHome) == [ReturnedHome(t + 200 * MS, HOA2)]
+    assert mn.location_of(HOA2) is Location.HOME and mn.location_of(HOA1) is Location.AWAY
+    assert HOA1 not in mn.iface.addresses and mn.iface.addresses[HOA2].usable
+    assert mn.registrations[HOA2].state is RegistrationState.DEREGISTERING
+    assert not mn.receive(t + 205 * MS, "eth0", ns_for(HOA1)).transmits     # HA1 defends it now
+    # De-registration with HA2 from home address 2 (HA2's link-layer address through an NS from ::).
+    na = Packet(src=HA2, dst=ALL_NODES, hop_limit=255, payload=NeighborAdvertisement(
+        target=HA2, router=True, solicited=False, override=True, options=(TargetLinkLayerAddress(HA2_MAC),)))
+    (dereg,) = bus(mn.receive(t + 210 * MS, "eth0", frame(HA2_MAC, ipv6_multicast_mac(ALL_NODES.packed), na)))
+    assert dereg.src == HOA2 and dereg.dst == HA2 and dereg.payload.lifetime == 0
+    out = mn.receive(t + 230 * MS, "eth0", ba(HA2, 0, dereg.payload.sequence, HOA2, None, lifetime=0,
+                                               src_mac=HA2_MAC))
+    assert notes(out, Deregistered) == [Deregistered(t + 230 * MS, HOA2)]
+    # Then home address 1 registers with HA1 from home address 2 (a first registration again).
+    assert notes(out, Moved) == [Moved(t + 230 * MS, None, HOA2)]
+    (bu1,) = bus(out)
+    assert bu1.src == HOA2 and bu1.dst == HA1 and bu1.home_address == HOA1
+    assert bu1.payload.options == (AlternateCareOfAddress(HOA2),)
+    assert mn.registrations[HOA1].first

@@ -471,7 +471,12 @@ class MobileNode(Host):
         link = self._link
         homes = self._home_for_prefixes(prefixes)
         if homes:
-            if self.location is not Location.HOME:
+            # On a home link, an unknown router advertising the home prefix of a home address the node
+            # is away for: the home link of that address (another home link, or a second home prefix
+            # on this one; either way the node is at home for it now, §11.5.5).
+            other_home_link = (self.location is Location.HOME and router not in link.routers
+                               and not {h.address for h in homes} <= self._at_home)
+            if self.location is not Location.HOME or other_home_link:
                 self._arrive_home(now, router if default_router else None, prefixes, homes)
             else:
                 link.routers.setdefault(router, set()).update(prefixes)
@@ -616,6 +621,10 @@ class MobileNode(Host):
         self._count("movement.home")
         self._forget_old_link(now, router, prefixes)
         self.location = Location.HOME
+        for address in self._at_home - {home.address for home in homes}:
+            # Straight from the home link of this address to another home link: away for it now.
+            self.iface.addresses.pop(address, None)
+            self._home_ns_answered.discard(address)
         self._at_home = {home.address for home in homes}
         self._link = _Link(router, set(prefixes), {router: set(prefixes)} if router is not None else {})
         old = self.care_of
