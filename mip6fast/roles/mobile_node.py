@@ -48,6 +48,11 @@ the home agent with an NS from the unspecified address if it must (it cannot def
 yet), sends a BU from the home address with lifetime 0 and A = H = 1 (no Home Address option), and after
 the BA multicasts an unsolicited NA for the home address (O = 1, S = 0, its own MAC) and from then on
 answers NS for it.
+
+Several home addresses, each on its own home link: "at home" is per home address (``location_of``;
+``location`` only says whether the current link is the home link of some address). On the home link of
+home address 1 the node de-registers it as above while staying away for home address 2, which it then
+registers from this link with home address 1 as care-of address (``_home_link_care_of``).
 """
 from __future__ import annotations
 
