@@ -48,6 +48,11 @@ the home agent with an NS from the unspecified address if it must (it cannot def
 yet), sends a BU from the home address with lifetime 0 and A = H = 1 (no Home Address option), and after
 the BA multicasts an unsolicited NA for the home address (O = 1, S = 0, its own MAC) and from then on
 answers NS for it.
+
+Several home addresses, each on its own home link: "at home" is per home address (``location_of``;
+``location`` only says whether the current link is the home link of some address). On the home link of
+home address 1 the node de-registers it as above while staying away for home address 2, which it then
+registers from this link with home address 1 as care-of address (``_home_link_care_of``).
 """
 from __future__ import annotations
 
@@ -319,6 +324,10 @@ class MobileNode(Host):
         self._link = _Link()
         self._events: deque[Notification] = deque()
         self._home_ns_answered: set[IPv6Address] = set()   # home addresses the node defends (§11.5.5)
+        # The home addresses whose home link the node is on. With several home addresses on separate
+        # home links, one's home link is a foreign link for the others, so "at home" is per address;
+        # ``location`` says what kind of link the node is on (HOME: the home link of some address).
+        self._at_home: set[IPv6Address] = set()
         self._bu_sent: dict[IPv6Address, deque[int]] = {}
         self.binding_update_list = BindingCache(key_size=32, capacity=16)
         # §11.7.1 / §11.8: after a reboot the sequence number starts at a random value.
@@ -344,6 +353,23 @@ class MobileNode(Host):
     @property
     def home_addresses(self) -> tuple[IPv6Address, ...]:
         return tuple(h.address for h in self.config.homes)
+
+    def location_of(self, home_address) -> Location:
+        """Where the node is for one home address: HOME on that address's home link, AWAY on any other
+        link (the home link of another home address included), UNKNOWN before it knows a link."""
+        if self.location is Location.UNKNOWN:
+            return Location.UNKNOWN
+        return Location.HOME if IPv6Address(home_address) in self._at_home else Location.AWAY
+
+    def _away_for(self, home: IPv6Address) -> bool:
+        return self.location is not Location.UNKNOWN and home not in self._at_home
+
+    def _from_away_home(self, raw: bytes) -> bool:
+        """Is this IPv6 packet from a home address the node is away for (so it takes the data path)?"""
+        if len(raw) < 40 or raw[0] >> 4 != 6:
+            return False
+        src = IPv6Address(raw[8:24])
+        return src in self.registrations and self._away_for(src)
 
     def _count(self, what: str) -> None:
         self.counters[f"mn.{what}"] += 1
@@ -450,7 +476,12 @@ class MobileNode(Host):
         link = self._link
         homes = self._home_for_prefixes(prefixes)
         if homes:
-            if self.location is not Location.HOME:
+            # On a home link, an unknown router advertising the home prefix of a home address the node
+            # is away for: the home link of that address (another home link, or a second home prefix
+            # on this one; either way the node is at home for it now, §11.5.5).
+            other_home_link = (self.location is Location.HOME and router not in link.routers
+                               and not {h.address for h in homes} <= self._at_home)
+            if self.location is not Location.HOME or other_home_link:
                 self._arrive_home(now, router if default_router else None, prefixes, homes)
             else:
                 link.routers.setdefault(router, set()).update(prefixes)
@@ -550,6 +581,7 @@ class MobileNode(Host):
             for home in self.config.homes:
                 self.iface.addresses.pop(home.address, None)
             self._home_ns_answered.clear()
+            self._at_home.clear()
         self.location = Location.AWAY
         self._link = _Link(router, set(prefixes), {router: set(prefixes)})
         old = self.care_of
@@ -583,7 +615,7 @@ class MobileNode(Host):
             path.care_of = address
         self.notify(Moved(now, old, address))
         for reg in self.registrations.values():
-            if reg.state is RegistrationState.FAILED:
+            if reg.state is RegistrationState.FAILED or reg.home.address in self._at_home:
                 continue
             self._start_registration(now, reg)
 
@@ -594,12 +626,26 @@ class MobileNode(Host):
         self._count("movement.home")
         self._forget_old_link(now, router, prefixes)
         self.location = Location.HOME
+        for address in self._at_home - {home.address for home in homes}:
+            # Straight from the home link of this address to another home link: away for it now.
+            self.iface.addresses.pop(address, None)
+            self._home_ns_answered.discard(address)
+        self._at_home = {home.address for home in homes}
         self._link = _Link(router, set(prefixes), {router: set(prefixes)} if router is not None else {})
         old = self.care_of
         if old is not None:
             self.iface.addresses.pop(old, None)
         self.care_of = None
         self._pending_coa = None
+        for reg in self.registrations.values():
+            if reg.home.address in self._at_home:
+                continue
+            # Away for this home address still: its binding points at a care-of address that is gone;
+            # it is registered again from this link (``_home_link_care_of``).
+            reg.active = False
+            reg.outstanding = None
+            if reg.state is not RegistrationState.FAILED:
+                reg.cancel("retransmit", "refresh", "deferred")
         for home in homes:
             self.notify(ReturnedHome(now, home.address))
             reg = self.registrations[home.address]
@@ -614,6 +660,26 @@ class MobileNode(Host):
             reg.care_of = home.address
             reg.timeout = self.config.initial_bindack_timeout
             self._send_bu(now, reg)
+        self._home_link_care_of(now)
+
+    def _home_link_care_of(self, now: int) -> None:
+        """On the home link of some home addresses, register the others (the node is away for them)
+        with a care-of address on this link: the home address of this link. RFC 6275 §4.1: a care-of
+        address is a unicast routable address of the node on the link it visits whose prefix is foreign
+        to the home address registered -- which this home address is, for the other home addresses; it
+        is the address SLAAC would form on this prefix from the node's interface identifier (§11.5.2),
+        and it is already the node's own here (§11.5.5), so no second address needs DAD. It is usable
+        only once every home address of this link is de-registered: until its BA the home agent still
+        intercepts packets for it (§10.4.1), so a BA sent to it would be tunnelled to the old link."""
+        if self.location is not Location.HOME or self.care_of is not None:
+            return
+        here = [h for h in self.config.homes if h.address in self._at_home]
+        if not here or len(here) == len(self.config.homes):
+            return
+        if any(self.registrations[h.address].state is not RegistrationState.HOME for h in here):
+            return                      # a de-registration is still outstanding
+        self._count("home_link_care_of")
+        self._care_of_ready(now, here[0].address)
 
     # ------------------------------------------------------------ home registration (§11.7.1, §11.8)
 
@@ -720,7 +786,7 @@ class MobileNode(Host):
         if reg is None or packet.src != reg.home.home_agent:
             self.drop("mn.mh_unknown_peer")
             return
-        if self.location is Location.AWAY and packet.rh2 is None:
+        if self._away_for(home) and packet.rh2 is None:
             self.drop("mn.mh_without_rh2")           # §6.1.8/§9.5.4: a BA to a CoA carries an RH2
             return
         if isinstance(msg, BindingAcknowledgement):
@@ -796,7 +862,7 @@ class MobileNode(Host):
 
     def _refresh(self, now: int, reg: _Registration) -> None:
         reg.refresh = None
-        if self.location is Location.AWAY and reg.state is RegistrationState.REGISTERED:
+        if self._away_for(reg.home.address) and reg.state is RegistrationState.REGISTERED:
             self._count("bu_refresh")
             self._start_registration(now, reg)
 
@@ -813,7 +879,7 @@ class MobileNode(Host):
     def _on_refresh_request(self, now: int, reg: _Registration) -> None:
         """§11.7.4: a Binding Refresh Request is answered with a new BU."""
         self._count("brr_received")
-        if self.location is Location.AWAY and reg.state in (RegistrationState.REGISTERED,
+        if self._away_for(reg.home.address) and reg.state in (RegistrationState.REGISTERED,
                                                            RegistrationState.REGISTERING):
             self._start_registration(now, reg)
         else:
@@ -833,6 +899,7 @@ class MobileNode(Host):
             target=home, router=False, solicited=False, override=True,
             options=(TargetLinkLayerAddress(self.iface.mac),)))
         self.notify(Deregistered(now, home))
+        self._home_link_care_of(now)
 
     # ------------------------------------------------------------ data path: sending (§11.3.1)
 
@@ -840,7 +907,7 @@ class MobileNode(Host):
         """An application's packet. Away from home, packets from a home address take the batched data
         path (a one-packet ``PacketBatch``); everything else is routed as by any host."""
         raw = bytes(packet_bytes)
-        if self.location is not Location.AWAY or len(raw) < 40 or IPv6Address(raw[8:24]) not in self.registrations:
+        if not self._from_away_home(raw):
             return super().send(now, raw)
         batch = PacketBatch(capacity=1, slot_size=max(2048, len(raw) + 256), headroom=128)
         batch.append(raw)
@@ -854,19 +921,21 @@ class MobileNode(Host):
         out = self._begin()
         n = batch.count
         if n:
-            if self.location is Location.AWAY:
-                for home, path in self._out_paths.items():
-                    if self.registrations[home].active:
-                        path.outbound(batch)
+            away = [h for h in self.home_addresses if self._away_for(h)]
+            for home in away:
+                if self.registrations[home].active:
+                    self._out_paths[home].outbound(batch)
             verdict = batch.verdict[:n]
             self._transmit_forwarded(now, batch, np.flatnonzero(verdict == Verdict.FORWARD))
             self._count_drops(batch, verdict)
             passed = np.flatnonzero(verdict == Verdict.PASS)
+            if passed.size and away:
+                # Only the home addresses the node is away for need a registration; one whose home
+                # link this is is used natively (§11.5.5).
+                from_home = self._src_is_home(batch, passed, away)
+                self.counters["drop.mn.no_home_registration"] += int(from_home.sum())
+                passed = passed[~from_home]
             if passed.size:
-                from_home = self._src_is_home(batch, passed)
-                if self.location is Location.AWAY:
-                    self.counters["drop.mn.no_home_registration"] += int(from_home.sum())
-                    passed = passed[~from_home]
                 for i in passed.tolist():
                     raw = batch.packet(i)
                     try:
@@ -889,12 +958,15 @@ class MobileNode(Host):
                      payload=PacketTooBig(mtu=int(batch.aux[i]), invoking=raw[:IPV6_MIN_MTU - 48]))
         self._out.deliveries.append(ptb.to_bytes())
 
-    def _src_is_home(self, batch: PacketBatch, idx: np.ndarray) -> np.ndarray:
-        """Per packet of ``idx``: is its IPv6 source one of the home addresses? (one numpy gather)"""
+    def _src_is_home(self, batch: PacketBatch, idx: np.ndarray, homes=None) -> np.ndarray:
+        """Per packet of ``idx``: is its IPv6 source one of the home addresses (or of ``homes``)? (one
+        numpy gather)"""
+        packed = self._home_packed if homes is None else np.frombuffer(
+            b"".join(h.packed for h in homes), dtype=np.uint8).reshape(-1, 16)
         off = batch.offset[idx].astype(np.int64)
         gather = np.minimum(off[:, None] + 8 + np.arange(16), batch.buf.size - 1)
         src = batch.buf[gather]
-        return (src[:, None, :] == self._home_packed[None, :, :]).all(axis=2).any(axis=1)
+        return (src[:, None, :] == packed[None, :, :]).all(axis=2).any(axis=1)
 
     def _transmit_forwarded(self, now: int, batch: PacketBatch, idx: np.ndarray) -> None:
         """Tunnelled packets all go to a home agent: one route lookup per agent, then frames out."""
@@ -1014,8 +1086,7 @@ class MobileNode(Host):
         """Away from home, a packet this node originates from the home address of a registration (an
         application's, or an Echo Reply) goes through the data path like ``send``: reverse tunnel or
         HAO (RFC 6275 §11.3.1); everything else is routed as by any host."""
-        if (self.location is Location.AWAY and len(raw) >= 40 and raw[0] >> 4 == 6
-                and IPv6Address(raw[8:24]) in self.registrations):
+        if self._from_away_home(raw):
             batch = PacketBatch(capacity=1, slot_size=max(2048, len(raw) + 256), headroom=128)
             batch.append(raw)
             self.send_batch(now, batch)
