@@ -655,7 +655,7 @@ class CorrespondentNode(Host):
             if entry.refresh is not None:
                 entry.refresh.cancel()
         self._entries.clear()
-        for home in self.cache.keys():
+        for home in list(self.cache):
             self.cache.pop(home, None)
         self.error_bucket = TokenBucket(self.config.binding_error_rate, self.config.binding_error_burst)
         self.counters["reboots"] += 1

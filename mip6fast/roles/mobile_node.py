@@ -97,7 +97,6 @@ from .neighbor import (
     RouterOverdue,
     RouterUnreachable,
 )
-from .route_optimization import RouteOptimizationConfig, RouteOptimizer, strip_processed_rh2
 from .node import (
     IPV6_MIN_MTU,
     LINK_LOCAL,
@@ -110,6 +109,7 @@ from .node import (
     Timer,
     slaac_address,
 )
+from .route_optimization import RouteOptimizationConfig, RouteOptimizer, strip_processed_rh2
 
 # Next headers of a packet that may be ICMPv6 (directly or after a hop-by-hop, routing or destination
 # options header); only those are parsed to look for an Echo Request.
@@ -176,7 +176,7 @@ class MobileNodeConfig:
     max_bindack_timeout: int = MAX_BINDACK_TIMEOUT
     max_update_rate: int = MAX_UPDATE_RATE
     lower_layer_hints: bool = True
-    route_optimization: RouteOptimizationConfig = RouteOptimizationConfig()
+    route_optimization: RouteOptimizationConfig = field(default_factory=RouteOptimizationConfig)
 
     def __post_init__(self):
         homes = tuple(self.homes)

@@ -64,8 +64,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALWAYS", "MAX_RR_BINDING_LIFETIME", "NEVER", "CorrespondentBinding", "PeerState",
-    "strip_processed_rh2",
     "RouteOptimisationStarted", "RouteOptimisationStopped", "RouteOptimizationConfig", "RouteOptimizer",
+    "strip_processed_rh2",
 ]
 
 ALWAYS = "always"
@@ -319,6 +319,8 @@ class RouteOptimizer:
             if threshold is None or not self._eligible_peer(peer):
                 continue
             b = self._binding(peer, IPv6Address(raw[16:]))
+            if b.state is not PeerState.IDLE:
+                continue                        # binding, optimised, held down or refused: not counted
             b.tunnelled += count
             if b.state is PeerState.IDLE and b.tunnelled >= threshold and self._can_optimise(b):
                 self._start(now, b)
@@ -588,9 +590,8 @@ class RouteOptimizer:
         if isinstance(msg, ParameterProblem):
             if msg.code == 2 and hao >= 0 and msg.pointer == hao:
                 reason = "parameter_problem_home_address_option"
-            elif msg.code == 1 and nh == NH_MH and msg.pointer == nh_field:
-                reason = "parameter_problem_mobility_header"
-            elif msg.code == 0 and nh == NH_MH and msg.pointer >= upper:
+            elif nh == NH_MH and ((msg.code == 1 and msg.pointer == nh_field)
+                                  or (msg.code == 0 and msg.pointer >= upper)):
                 reason = "parameter_problem_mobility_header"
             else:
                 return False
@@ -629,6 +630,7 @@ class RouteOptimizer:
         if b.state is not PeerState.HELD_DOWN:
             return
         b.state = PeerState.IDLE
+        b.tunnelled = 0
         self._count("hold_down_over")
         if self.config.threshold(b.peer) == 0 and self._can_optimise(b):
             self._start(now, b)
