@@ -134,6 +134,14 @@ def test_after_n_tunnelled_packets_the_node_sends_the_correspondent_a_bu():
     assert mn.route_optimization.state_of(CN) is PeerState.BINDING
 
 
+def test_correspondent_lifetime_is_bounded_by_the_home_registration():
+    # The home agent granted 600 s from T_BU; 500 s later only 100 s are left for the correspondent.
+    mn = ro_mn(default=ALWAYS)
+    t = T_BU + 500 * S
+    (bu, _), = cn_bus(send_udp(mn, t))
+    assert bu.payload.lifetime == 100
+
+
 def test_packets_are_counted_per_peer_over_a_whole_batch():
     mn = ro_mn(default=4)
     batch = PacketBatch(capacity=8)

@@ -389,12 +389,15 @@ class RouteOptimizer:
         self._send_bu(now, b)
 
     def _lifetime(self, now: int, b: CorrespondentBinding) -> int:
-        """≤ MAX_RR_BINDING_LIFETIME, and no longer than the home and care-of addresses live (§11.7.2)."""
+        """≤ MAX_RR_BINDING_LIFETIME, and (§11.7.2) no longer than what is left of the home registration
+        and of the home and care-of addresses."""
         limit = self.config.lifetime * NS_PER_S
         node = self.node
         reg = node.registrations.get(b.home)
+        home_entry = node.binding_update_list.get(reg.key) if reg is not None else None
         coa = node.iface.addresses.get(b.care_of) if b.care_of is not None else None
         for until in (reg.home.valid_until if reg is not None else None,
+                      home_entry.expires_ns if home_entry is not None else None,
                       coa.valid_until if coa is not None else None):
             if until is not None:
                 limit = min(limit, until - now)
