@@ -156,6 +156,13 @@ def test_packets_are_counted_per_peer_over_a_whole_batch():
     inner = Packet(src=CN, dst=HOA, hop_limit=63, payload=Raw(17, udp_datagram(CN, HOA, 2000, 1000, b"in")))
     out = mn.receive(5 * S + MS, "eth0", frame(A_MAC, MN_MAC, Packet(src=HA, dst=COA_A, payload=inner)))
     assert len(cn_bus(out)) == 1 and not cn_bus(out, OTHER_CN)
+    # And over a received batch: one more packet from OTHER_CN reaches its threshold of 4.
+    batch = PacketBatch(capacity=4)
+    inner = Packet(src=OTHER_CN, dst=HOA, hop_limit=63,
+                   payload=Raw(17, udp_datagram(OTHER_CN, HOA, 2000, 1000, b"in")))
+    batch.append(frame(A_MAC, MN_MAC, Packet(src=HA, dst=COA_A, payload=inner)))
+    out = mn.receive_batch(5 * S + 2 * MS, "eth0", batch)
+    assert len(out.deliveries) == 1 and len(cn_bus(out, OTHER_CN)) == 1
 
 
 def test_never_and_the_home_agent_are_not_optimised():
