@@ -76,12 +76,14 @@ from ..wire import (
     BindingRefreshAdvice,
     BindingRefreshRequest,
     BindingUpdate,
+    DestinationUnreachable,
     EchoRequest,
     ICMPv6Message,
     NeighborAdvertisement,
     NeighborSolicitation,
     Packet,
     PacketTooBig,
+    ParameterProblem,
     PrefixInformation,
     RouterAdvertisement,
     RouterSolicitation,
@@ -112,6 +114,7 @@ from .node import (
     Timer,
     slaac_address,
 )
+from .route_optimization import RouteOptimizationConfig, RouteOptimizer, strip_processed_rh2
 
 # Next headers of a packet that may be ICMPv6 (directly or after a hop-by-hop, routing or destination
 # options header); only those are parsed to look for an Echo Request.
@@ -168,7 +171,8 @@ class MobileNodeConfig:
     """``interface``: the mobile interface; ``homes``: the home addresses; ``lifetime``: the binding
     lifetime asked for, in seconds; timeouts in ns (RFC 6275 §12-13 defaults); ``max_update_rate``: BUs
     per second per destination; ``lower_layer_hints``: whether a carrier-up on the mobile interface
-    triggers a Router Solicitation (§11.5.1)."""
+    triggers a Router Solicitation (§11.5.1); ``route_optimization``: the per-correspondent policy
+    (roles/route_optimization.py; the default never optimises)."""
     interface: str
     homes: tuple[HomeAddressConfig, ...]
     lifetime: int = 600
@@ -177,6 +181,7 @@ class MobileNodeConfig:
     max_bindack_timeout: int = MAX_BINDACK_TIMEOUT
     max_update_rate: int = MAX_UPDATE_RATE
     lower_layer_hints: bool = True
+    route_optimization: RouteOptimizationConfig = field(default_factory=RouteOptimizationConfig)
 
     def __post_init__(self):
         homes = tuple(self.homes)
@@ -329,7 +334,8 @@ class MobileNode(Host):
         # ``location`` says what kind of link the node is on (HOME: the home link of some address).
         self._at_home: set[IPv6Address] = set()
         self._bu_sent: dict[IPv6Address, deque[int]] = {}
-        self.binding_update_list = BindingCache(key_size=32, capacity=16)
+        # Home registrations and correspondent entries (keyed (peer, home address)) share the list.
+        self.binding_update_list = BindingCache(key_size=32, capacity=256)
         # §11.7.1 / §11.8: after a reboot the sequence number starts at a random value.
         self.registrations: dict[IPv6Address, _Registration] = {
             h.address: _Registration(h, self.rng.randrange(SEQUENCE_MOD)) for h in config.homes}
@@ -345,6 +351,7 @@ class MobileNode(Host):
         self._in_paths: dict[IPv6Address, MobileNodeDataPath] = {
             ha: MobileNodeDataPath(addrs, UNSPECIFIED, ha, self.binding_update_list, mtu=self.iface.mtu)
             for ha, addrs in by_agent.items()}
+        self.route_optimization = RouteOptimizer(self, config.route_optimization)
         self._home_packed = np.frombuffer(b"".join(h.address.packed for h in config.homes),
                                           dtype=np.uint8).reshape(-1, 16)
 
@@ -373,6 +380,21 @@ class MobileNode(Host):
 
     def _count(self, what: str) -> None:
         self.counters[f"mn.{what}"] += 1
+
+    def source_address(self, dst) -> IPv6Address | None:
+        """RFC 6724 §5 rule 4 (prefer home addresses), RFC 6275 §11.3.1: away from home an application's
+        packet to a global destination leaves from the home address of a registration that has not
+        failed (the reverse tunnel or route optimisation carries it, and the flow survives movement);
+        on the home link of some home address, from that one (natively)."""
+        dst = IPv6Address(dst)
+        if self.location is not Location.UNKNOWN and not (dst in LINK_LOCAL or dst.is_multicast):
+            for h in self.config.homes:
+                if h.address in self._at_home:
+                    return h.address
+            for reg in self.registrations.values():
+                if reg.state is not RegistrationState.FAILED:
+                    return reg.home.address
+        return super().source_address(dst)
 
     def _home_for_prefixes(self, prefixes) -> list[HomeAddressConfig]:
         return [h for h in self.config.homes if h.prefix in prefixes]
@@ -447,6 +469,9 @@ class MobileNode(Host):
             # §11.5.5: until the de-registration is acknowledged the home agent defends the address.
             self.drop("mn.ns_for_undefended_home_address")
             return
+        if isinstance(msg, (ParameterProblem, DestinationUnreachable)) \
+                and self.route_optimization.handle_icmp_error(now, packet):
+            return                                   # §11.3.5: about our BU or HAO to a correspondent
         ra_ok = (isinstance(msg, RouterAdvertisement) and packet.hop_limit == ND_HOP_LIMIT
                  and packet.src in LINK_LOCAL and msg.code == 0)
         prefixes: set[IPv6Network] = set()
@@ -660,6 +685,7 @@ class MobileNode(Host):
             reg.care_of = home.address
             reg.timeout = self.config.initial_bindack_timeout
             self._send_bu(now, reg)
+        self.route_optimization.returned_home(now)
         self._home_link_care_of(now)
 
     def _home_link_care_of(self, now: int) -> None:
@@ -781,6 +807,8 @@ class MobileNode(Host):
         if packet.home_address is not None:
             self.drop("mn.mh_with_hao")              # §6.1: only a BU carries a Home Address option
             return
+        if self.route_optimization.handle_mobility(now, packet):
+            return                                   # a correspondent's BA / BE / BRR
         home = packet.rh2 if packet.rh2 is not None else packet.dst
         reg = self.registrations.get(home)
         if reg is None or packet.src != reg.home.home_agent:
@@ -855,6 +883,7 @@ class MobileNode(Host):
         assert reg.care_of is not None
         if new_care_of:
             self.notify(Registered(now, home, reg.care_of, granted))
+            self.route_optimization.home_registered(now, home, reg.care_of)
         else:
             self.notify(BindingRefreshed(now, home, reg.care_of, granted))
         if ba.status == 1:
@@ -899,6 +928,7 @@ class MobileNode(Host):
             target=home, router=False, solicited=False, override=True,
             options=(TargetLinkLayerAddress(self.iface.mac),)))
         self.notify(Deregistered(now, home))
+        self.route_optimization.home_deregistered(now, home)
         self._home_link_care_of(now)
 
     # ------------------------------------------------------------ data path: sending (§11.3.1)
@@ -926,6 +956,8 @@ class MobileNode(Host):
                 if self.registrations[home].active:
                     self._out_paths[home].outbound(batch)
             verdict = batch.verdict[:n]
+            if away:
+                self.route_optimization.count_outbound(now, batch, np.flatnonzero(verdict == Verdict.FORWARD))
             self._transmit_forwarded(now, batch, np.flatnonzero(verdict == Verdict.FORWARD))
             self._count_drops(batch, verdict)
             passed = np.flatnonzero(verdict == Verdict.PASS)
@@ -972,7 +1004,8 @@ class MobileNode(Host):
         """Tunnelled packets all go to a home agent: one route lookup per agent, then frames out."""
         if not idx.size:
             return
-        self.counters["mn.reverse_tunnelled"] += int(idx.size)
+        # Route-optimised packets (a HAO, not IPv6-in-IPv6) are FORWARDed too; count only the tunnel.
+        self.counters["mn.reverse_tunnelled"] += int((batch.buf[batch.offset[idx].astype(np.int64) + 6] == 41).sum())
         routes: dict[bytes, object] = {}
         for i in idx.tolist():
             raw = batch.packet(i)
@@ -1020,6 +1053,7 @@ class MobileNode(Host):
         self._run_inbound(batch)
         verdict = batch.verdict[:n]
         forwarded = np.flatnonzero(eligible & (verdict == Verdict.FORWARD))
+        self.route_optimization.count_inbound(now, batch, forwarded, head[forwarded, 20] == 41)
         self._deliver_batch(now, batch, forwarded)
         self._count_drops(batch, np.where(eligible, verdict, Verdict.PASS))
         slow = np.flatnonzero(~eligible | ((verdict != Verdict.FORWARD) & (verdict != Verdict.DROP)))
@@ -1054,7 +1088,8 @@ class MobileNode(Host):
         if not idx.size:
             return
         self.counters["mn.tunnel_delivered"] += int(idx.size)
-        packets = [batch.packet(i) for i in idx.tolist()]
+        # A processed Type 2 routing header is not passed up (route_optimization.strip_processed_rh2).
+        packets = [strip_processed_rh2(batch.packet(i)) for i in idx.tolist()]
         if any(raw[6] in _MAYBE_ICMPV6 for raw in packets):
             packets = [raw for raw in packets if not self._echo_for_home(now, raw)]
         self.counters["delivered"] += len(packets)
@@ -1102,7 +1137,10 @@ class MobileNode(Host):
         else:
             next(iter(self._in_paths.values())).process_rh2(batch)
         verdict = batch.verdict[:1]
-        self._deliver_batch(now, batch, np.flatnonzero(verdict == Verdict.FORWARD))
+        forwarded = np.flatnonzero(verdict == Verdict.FORWARD)
+        self.route_optimization.count_inbound(now, batch, forwarded,
+                                              np.full(forwarded.size, kernel == "decapsulate"))
+        self._deliver_batch(now, batch, forwarded)
         self._count_drops(batch, verdict)
         if verdict[0] not in (Verdict.FORWARD, Verdict.DROP):
             self.drop(f"mn.{kernel}.{DropReason(int(batch.reason[0])).name}")
