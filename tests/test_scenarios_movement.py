@@ -11,7 +11,7 @@ from mip6fast.roles import home_agent as ha_mod
 from mip6fast.roles import mobile_node as mn_mod
 from mip6fast.roles import slaac_address
 from mip6fast.scenarios import FOREIGN_A, FOREIGN_B, MN_MAC, SCENARIOS, run_mip6
-from mip6fast.scenarios.movement import FOREIGN_A2, bu_transmissions
+from mip6fast.scenarios.movement import bu_transmissions
 
 S = 1_000_000_000
 MS = 1_000_000
@@ -69,6 +69,7 @@ def test_late_ra_with_and_without_the_advertisement_interval_option(tmp_path):
     assert with_opt["detection_ms"] == with_opt["router_lost_after_move_ms"] \
         == with_opt["first_overdue_after_move_ms"] + 3000
     assert with_opt["router_solicitations"] >= 1
+    assert world.mn.counters["mn.movement.router_overdue"] >= 1      # the world returned: the run with it
     # Without: nothing happens until the old router's 30 s lifetime runs out.
     assert without["first_overdue_after_move_ms"] is None
     assert without["router_lost_reason"] == "lifetime_expired"
