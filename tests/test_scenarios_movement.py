@@ -148,3 +148,38 @@ def test_lossy_link_bu_retransmissions(tmp_path, seed):
         # The seed the docs quote: the first registration needed four BUs (1.5 s, 3 s, 6 s apart).
         assert summary["attempts"][0]["intervals_ms"] == [1500.0, 3000.0, 6000.0]
     check_pcaps(summary)
+
+
+def test_short_lived_flows(tmp_path):
+    from mip6fast.scenarios import HA_ADDRESS, HOME_ADDRESS
+    from mip6fast.scenarios.addressing import DNS_ADDRESS
+
+    world, summary = run_mip6("short-lived-flows", seed=1, pcap_dir=str(tmp_path))
+    json.dumps(summary)
+    assert "short-lived-flows" in SCENARIOS
+    assert world.mn.care_of == COA_A
+    direct, via_home = summary["queries_direct"], summary["queries_via_home"]
+    # The source policy put every DNS-like query on the care-of address; the pinned ones kept the home
+    # address; every query was answered, and the server saw both sources.
+    assert direct["sources"] == {str(COA_A): 20} and direct["answered"] == 20
+    assert via_home["sources"] == {str(HOME_ADDRESS): 20} and via_home["answered"] == 20
+    assert summary["responder_sources"] == {str(COA_A): 20, str(HOME_ADDRESS): 20}
+    # Direct queries skip the home agent both ways: clearly faster than through the tunnels.
+    assert direct["rtt_ms"]["max"] < via_home["rtt_ms"]["min"]
+    # On the foreign link: the direct queries left natively (UDP from the care-of address to the
+    # server); the long flow (400) and the pinned queries (20) left reverse-tunnelled (41) to the HA.
+    uplink = summary["mn_uplink"]
+    assert uplink[f"{COA_A} > {DNS_ADDRESS} (17)"] == 20
+    assert uplink[f"{COA_A} > {HA_ADDRESS} (41)"] == 420
+    assert not any(k.startswith(f"{HOME_ADDRESS} >") for k in uplink)
+    # The home agent detunnelled exactly those and tunnelled only the answers to the home address.
+    assert summary["ha"]["detunnelled"] == 420 and summary["ha"]["tunnelled"] == 20
+    flow = summary["long_flow"]
+    assert flow["sent"] == flow["delivered"] == 400 and flow["lost"] == 0
+    require_tshark()
+    for path in summary["pcaps"]:
+        # On the core link a query through the tunnels is seen three times (ra -> rc -> ha tunnelled,
+        # then ha -> rc decapsulated) and its answer twice: tshark's DNS request/response tracking
+        # calls those retransmissions. Nothing else is allowed.
+        ignore = ("dns.retransmit_request", "dns.retransmit_response") if path.endswith("core.pcap") else ()
+        assert problems(path, ignore=ignore) == [], path

@@ -107,6 +107,7 @@ from .node import (
     Timer,
     slaac_address,
 )
+from .source_policy import DEFAULT_SOURCE_POLICY, SourcePolicy, care_of_prefixes, is_site_local
 
 # Next headers of a packet that may be ICMPv6 (directly or after a hop-by-hop, routing or destination
 # options header); only those are parsed to look for an Echo Request.
@@ -163,7 +164,9 @@ class MobileNodeConfig:
     """``interface``: the mobile interface; ``homes``: the home addresses; ``lifetime``: the binding
     lifetime asked for, in seconds; timeouts in ns (RFC 6275 §12-13 defaults); ``max_update_rate``: BUs
     per second per destination; ``lower_layer_hints``: whether a carrier-up on the mobile interface
-    triggers a Router Solicitation (§11.5.1)."""
+    triggers a Router Solicitation (§11.5.1); ``source_policy``: the flows that use the care-of address
+    as source (``source_address``); ``allow_site_local``: whether site-local addresses are used across
+    sites at all (default off, ``source_policy.py``)."""
     interface: str
     homes: tuple[HomeAddressConfig, ...]
     lifetime: int = 600
@@ -172,6 +175,8 @@ class MobileNodeConfig:
     max_bindack_timeout: int = MAX_BINDACK_TIMEOUT
     max_update_rate: int = MAX_UPDATE_RATE
     lower_layer_hints: bool = True
+    source_policy: SourcePolicy = DEFAULT_SOURCE_POLICY
+    allow_site_local: bool = False
 
     def __post_init__(self):
         homes = tuple(self.homes)
@@ -188,6 +193,9 @@ class MobileNodeConfig:
             raise ValueError("need 0 < first_registration_timeout <= max_bindack_timeout")
         if self.max_update_rate < 1:
             raise ValueError("max_update_rate must be at least 1")
+        if not self.allow_site_local and any(is_site_local(h.address) for h in homes):
+            # Site-local addresses are not used across sites by default (RFC 3879, chapter §3.5).
+            raise ValueError("a site-local home address needs allow_site_local=True")
 
 
 # ---------------------------------------------------------------- notifications
@@ -328,13 +336,15 @@ class MobileNode(Host):
         # tunnel); inbound one per home agent, holding that agent's home addresses.
         self._out_paths: dict[IPv6Address, MobileNodeDataPath] = {
             h.address: MobileNodeDataPath([h.address], UNSPECIFIED, h.home_agent, self.binding_update_list,
-                                          tunnel_mtu=max(self.iface.mtu, MIN_TUNNEL_MTU), mtu=self.iface.mtu)
+                                          tunnel_mtu=max(self.iface.mtu, MIN_TUNNEL_MTU), mtu=self.iface.mtu,
+                                          allow_site_local=config.allow_site_local)
             for h in config.homes}
         by_agent: dict[IPv6Address, list[IPv6Address]] = {}
         for h in config.homes:
             by_agent.setdefault(h.home_agent, []).append(h.address)
         self._in_paths: dict[IPv6Address, MobileNodeDataPath] = {
-            ha: MobileNodeDataPath(addrs, UNSPECIFIED, ha, self.binding_update_list, mtu=self.iface.mtu)
+            ha: MobileNodeDataPath(addrs, UNSPECIFIED, ha, self.binding_update_list, mtu=self.iface.mtu,
+                                   allow_site_local=config.allow_site_local)
             for ha, addrs in by_agent.items()}
         self._home_packed = np.frombuffer(b"".join(h.address.packed for h in config.homes),
                                           dtype=np.uint8).reshape(-1, 16)
@@ -561,7 +571,10 @@ class MobileNode(Host):
             if reg.state is not RegistrationState.FAILED:
                 reg.cancel("retransmit", "refresh", "deferred")
         self._pending_coa = None
-        for prefix in sorted(prefixes):
+        usable = care_of_prefixes(prefixes, self.home_addresses, self.config.allow_site_local)
+        if len(usable) < len(prefixes) and any(is_site_local(p) for p in prefixes - set(usable)):
+            self._count("coa_site_local_refused")     # the scope rule (source_policy.py)
+        for prefix in usable:
             if prefix.prefixlen != 64:
                 continue
             address = slaac_address(prefix, self.iface.mac)
@@ -835,6 +848,32 @@ class MobileNode(Host):
         self.notify(Deregistered(now, home))
 
     # ------------------------------------------------------------ data path: sending (§11.3.1)
+
+    def source_address(self, dst, protocol: int | None = None, dst_port: int | None = None) -> IPv6Address | None:
+        """The source for an application's packet to ``dst`` (``protocol``: next header, ``dst_port``
+        for UDP/TCP) when the application does not pin one. Away from home: the care-of address for a
+        flow ``config.source_policy`` calls short-lived (routed natively both ways), otherwise a home
+        address — one with an accepted registration first, so the flow survives movement (§11.3.1; the
+        chapter's §3.2.6) — and the care-of address when every home agent refused us. Site-local
+        destinations get no source away from home unless site-local addresses are allowed (the node
+        cannot tell whether it is still in its home site; source_policy.py). At home, or before the
+        first care-of address, the plain host's choice."""
+        dst = IPv6Address(dst)
+        if self.location is not Location.AWAY or self.care_of is None or dst in LINK_LOCAL \
+                or (dst.is_multicast and (dst.packed[1] & 0x0F) <= 2):
+            return super().source_address(dst)
+        if is_site_local(dst) and not self.config.allow_site_local:
+            self._count("source.site_local_refused")
+            return None
+        coa = self.iface.addresses.get(self.care_of)
+        coa_usable = coa is not None and coa.usable
+        if coa_usable and self.config.source_policy.short_lived(protocol, dst_port):
+            return self.care_of
+        usable = sorted((r for r in self.registrations.values() if r.state is not RegistrationState.FAILED),
+                        key=lambda r: not r.active)          # stable: configuration order otherwise
+        if usable:
+            return usable[0].home.address
+        return self.care_of if coa_usable else None
 
     def send(self, now: int, packet_bytes) -> Output:
         """An application's packet. Away from home, packets from a home address take the batched data
