@@ -11,7 +11,7 @@ from mip6fast.roles import home_agent as ha_mod
 from mip6fast.roles import mobile_node as mn_mod
 from mip6fast.roles import slaac_address
 from mip6fast.scenarios import FOREIGN_A, FOREIGN_B, MN_MAC, SCENARIOS, run_mip6
-from mip6fast.scenarios.movement import bu_transmissions
+from mip6fast.scenarios.movement import FOREIGN_A2, bu_transmissions
 
 S = 1_000_000_000
 MS = 1_000_000
@@ -31,7 +31,8 @@ def check_pcaps(summary):
 
 
 def test_movement_scenarios_are_registered():
-    assert {"two-routers-one-link", "late-ra", "lossy-link"} <= set(SCENARIOS)
+    assert {"two-routers-one-link", "foreign-router-down", "late-ra", "lossy-link", "short-lived-flows"} \
+        <= set(SCENARIOS)
 
 
 def test_two_routers_one_link(tmp_path):
@@ -52,6 +53,34 @@ def test_two_routers_one_link(tmp_path):
     assert summary["mn"]["mn.bu_sent"] == 2
     # Pings to the home address while both routers were on the link: all answered.
     assert summary["ping"]["sent"] == summary["ping"]["received"] == 70
+    check_pcaps(summary)
+
+
+def test_foreign_router_down(tmp_path):
+    world, summary = run_mip6("foreign-router-down", seed=1, pcap_dir=str(tmp_path))
+    json.dumps(summary)
+    coa_a2 = slaac_address(FOREIGN_A2, MN_MAC)
+    assert summary["same_link_new_prefix"] == 1           # the second router: same link, no move
+    t_down = summary["router_down_at_ms"] * MS
+    # The router's RA is overdue within a second, NUD fails 3 s later; then the other router serves
+    # the link and the node takes a care-of address on its prefix, once.
+    assert summary["router_lost_reason"] == "nud_failed"
+    assert 3000 < summary["router_lost_after_down_ms"] <= 4000
+    moved = timed(world, "mn", mn_mod.Moved)
+    assert [(n.old_coa, n.new_coa) for _, n in moved] == [(None, COA_A), (COA_A, coa_a2)]
+    assert t_down + 3 * S < moved[1][0] < t_down + 5 * S
+    assert summary["care_of_prefix_lost"] == 1 and summary["mn"]["mn.movement.moved"] == 1
+    registered = timed(world, "mn", mn_mod.Registered)
+    assert [n.care_of for _, n in registered] == [COA_A, coa_a2]
+    assert moved[1][0] < registered[1][0] < moved[1][0] + 100 * MS
+    assert [n.care_of_address for _, n in timed(world, "ha", ha_mod.BindingUpdated)] == [coa_a2]
+    (entry,) = summary["binding_cache"]
+    assert entry["care_of_address"] == str(coa_a2)
+    # Pings: only those of the outage (5 a second) are lost; answered again after the new registration.
+    ping = summary["ping"]
+    assert ping["sent"] == 200 and ping["duplicates"] == 0
+    assert 3000 < summary["ping_outage_ms"] <= 5000
+    assert abs(ping["lost"] - summary["ping_outage_ms"] / 200) <= 2
     check_pcaps(summary)
 
 

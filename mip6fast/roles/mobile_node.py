@@ -203,7 +203,7 @@ class MobileNodeConfig:
 @dataclass(frozen=True)
 class Moved(Notification):
     """The node has a new care-of address on a new foreign link (old_coa None: it came from home or
-    had none)."""
+    had none), or on the same link when the router serving the old one's prefix is gone."""
     old_coa: IPv6Address | None
     new_coa: IPv6Address
 
@@ -473,9 +473,11 @@ class MobileNode(Host):
             return
         if link.router is None:
             if self.location is Location.AWAY and prefixes and prefixes <= link.prefixes:
-                # The same link again (its router came back): not movement.
+                # The same link again (its router came back, or another router of this link): not
+                # movement; but the care-of address must still be reachable through a router here.
                 link.router = router
                 link.routers.setdefault(router, set()).update(prefixes)
+                self._care_of_through(now, router)
                 return
             if prefixes:
                 self._move_to(now, router, prefixes)
@@ -504,6 +506,28 @@ class MobileNode(Host):
         link.routers[router] = set(prefixes)
         self._count("movement.candidate")
         self._probe_router(now)
+
+    def _care_of_through(self, now: int, router: IPv6Address) -> None:
+        """``router`` is now the default router of the link the node was already on. If no router left
+        on the link advertises the care-of address's prefix (the one that did is gone), packets for the
+        care-of address have no way in: take a care-of address on one of ``router``'s prefixes and
+        register it (§11.5.2: a new primary care-of address), as after a move."""
+        coa = self.care_of
+        if coa is None or any(coa in p for prefixes in self._link.routers.values() for p in prefixes):
+            return
+        self._count("movement.care_of_prefix_lost")
+        usable = care_of_prefixes(self._link.routers.get(router, set()), self.home_addresses,
+                                  self.config.allow_site_local)
+        for prefix in usable:
+            address = slaac_address(prefix, self.iface.mac) if prefix.prefixlen == 64 else None
+            entry = self.iface.addresses.get(address) if address is not None else None
+            if entry is None or entry.state is AddressState.DUPLICATE:
+                continue
+            self._pending_coa = address
+            if entry.usable:
+                self._care_of_ready(now, address)
+            return
+        self._count("no_care_of_address")
 
     def _same_router(self, a: IPv6Address, b: IPv6Address) -> bool:
         """Two link-local addresses of one router: their RAs carried the same global address in a

@@ -17,7 +17,7 @@ from ..wire.ethernet import ETHERTYPE_IPV6, parse_ethernet
 from .registry import scenario
 from .world import FOREIGN_A, FOREIGN_B, HOME_ADDRESS, MN_MAC, MS, Mip6World, mac
 
-__all__ = ["FOREIGN_A2", "bu_transmissions", "late_ra", "lossy_link", "two_routers_one_link"]
+__all__ = ["FOREIGN_A2", "bu_transmissions", "foreign_router_down", "late_ra", "lossy_link", "two_routers_one_link"]
 
 # The second router's prefix on foreign link A (two-routers-one-link).
 FOREIGN_A2 = IPv6Network("2001:db8:a2::/64")
@@ -46,6 +46,23 @@ def bu_transmissions(pcap_path: str, src_mac: bytes = MN_MAC) -> list[tuple[int,
     return out
 
 
+def _second_router(world: Mip6World) -> Router:
+    """A second router for foreign link A (not attached yet): on the core link as 2001:db8:ff::a2, it
+    advertises 2001:db8:a2::/64 on link A like the world's foreign routers (every second, with the
+    Advertisement Interval option); the core router routes that prefix to it."""
+    sim = world.sim
+    second = Router("ra2", [Interface("eth0", mac(0x38)), Interface("eth1", mac(0x39))],
+                    rng=sim.rng_for("ra2"))
+    second.interfaces["eth0"].add_address("2001:db8:ff::a2", 64)
+    second.interfaces["eth1"].add_address(FOREIGN_A2.network_address + 1, 64)
+    second.add_route("::/0", "eth0", "2001:db8:ff::2")
+    second.advertise("eth1", AdvertisingConfig(prefixes=[PrefixInformation(FOREIGN_A2.network_address, 64)],
+                                               max_interval=1 * NS_PER_S, advertisement_interval_option=True,
+                                               min_delay_between_ras=30 * MS))
+    world.rc.add_route(FOREIGN_A2, "eth0", "2001:db8:ff::a2")
+    return second
+
+
 @scenario(
     "two-routers-one-link",
     "a second router with another prefix appears on the mobile node's foreign link: NUD confirms the "
@@ -58,15 +75,7 @@ def two_routers_one_link(seed: int, pcap_dir: str | None) -> tuple[Mip6World, di
     foreign link B: that is detected and registered as usual."""
     sim = Simulator(seed, pcap_dir)
     world = Mip6World(sim, lifetime=600, foreign_links=2)
-    second = Router("ra2", [Interface("eth0", mac(0x38)), Interface("eth1", mac(0x39))],
-                    rng=sim.rng_for("ra2"))
-    second.interfaces["eth0"].add_address("2001:db8:ff::a2", 64)
-    second.interfaces["eth1"].add_address(FOREIGN_A2.network_address + 1, 64)
-    second.add_route("::/0", "eth0", "2001:db8:ff::2")
-    second.advertise("eth1", AdvertisingConfig(prefixes=[PrefixInformation(FOREIGN_A2.network_address, 64)],
-                                               max_interval=1 * NS_PER_S, advertisement_interval_option=True,
-                                               min_delay_between_ras=30 * MS))
-    world.rc.add_route(FOREIGN_A2, "eth0", "2001:db8:ff::a2")
+    second = _second_router(world)
     second_at, move_at, end = 15 * NS_PER_S, 40 * NS_PER_S, 55 * NS_PER_S
     ping = PingApp(HOME_ADDRESS, start_ns=5 * NS_PER_S, interval_ns=500 * MS, count=70)   # until 39.5 s
     world.cn.attach(ping)
@@ -100,6 +109,52 @@ def two_routers_one_link(seed: int, pcap_dir: str | None) -> tuple[Mip6World, di
                    "bu_sent_before_second_router": marks.get("bu_sent_before_second_router"),
                    "bu_sent_before_move": marks.get("bu_sent_before_move"),
                    "ping": ping.summary()}
+
+
+@scenario(
+    "foreign-router-down",
+    "two routers with different prefixes on the mobile node's foreign link; the one serving its care-of "
+    "address disappears: the node notices, takes a care-of address on the other's prefix and registers it")
+def foreign_router_down(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict]:
+    """As ``two-routers-one-link`` up to 10 s (the second router, 2001:db8:a2::/64, is on the link and
+    recognised as such). At 30 s the mobile node's router leaves the link (no carrier change for the
+    node): its RA is overdue (RFC 6275 §7.3), NUD fails, the other router becomes the default router —
+    the same link, not movement — but nothing routes the care-of address's prefix here any more, so
+    the node takes its address on 2001:db8:a2::/64 as care-of address and registers it (§11.5.2). The
+    correspondent's pings to the home address (5 a second) measure the outage."""
+    sim = Simulator(seed, pcap_dir)
+    world = Mip6World(sim, lifetime=600, foreign_links=1)
+    second = _second_router(world)
+    down_at, end = 30 * NS_PER_S, 45 * NS_PER_S
+    ping = PingApp(HOME_ADDRESS, start_ns=5 * NS_PER_S, interval_ns=200 * MS, count=200)   # until 44.8 s
+
+    def second_router_up(s: Simulator) -> None:
+        s.attach(second, "eth0", world.core)
+        s.attach(second, "eth1", world.foreign[0])
+
+    world.cn.attach(ping)
+    with sim:
+        world.start(world.foreign[0])
+        sim.schedule(10 * NS_PER_S, second_router_up)
+        sim.schedule(down_at, lambda s: s.detach(world.foreign_routers[0], "eth1"))
+        sim.run(end)
+    moved = _timeline_of(world, "mn", Moved)
+    registered = _timeline_of(world, "mn", Registered)
+    lost = [(t, n) for t, n in _timeline_of(world, "mn", RouterUnreachable) if t > down_at]
+    answered = sorted(ping.sent[q] for q in ping.rtts)
+    after = [t for t in answered if t > down_at]
+    before = [t for t in answered if t <= down_at]
+    return world, {**world.common("foreign-router-down", seed),
+                   "router_down_at_ms": down_at // MS,
+                   "moved": [{"at_ms": _ms(t), "old_coa": str(n.old_coa), "new_coa": str(n.new_coa)}
+                             for t, n in moved],
+                   "registered_at_ms": [_ms(t) for t, _ in registered],
+                   "router_lost_after_down_ms": _ms(lost[0][0] - down_at) if lost else None,
+                   "router_lost_reason": lost[0][1].reason if lost else None,
+                   "same_link_new_prefix": world.mn.counters["mn.movement.same_link_new_prefix"],
+                   "care_of_prefix_lost": world.mn.counters["mn.movement.care_of_prefix_lost"],
+                   "ping": ping.summary(),
+                   "ping_outage_ms": _ms(after[0] - before[-1]) if before and after else None}
 
 
 def _late_ra_run(seed: int, pcap_dir: str | None, option: bool) -> tuple[Mip6World, dict]:
