@@ -21,6 +21,7 @@ __all__ = ["FOREIGN_A2", "bu_transmissions", "foreign_router_down", "late_ra", "
 
 # The second router's prefix on foreign link A (two-routers-one-link).
 FOREIGN_A2 = IPv6Network("2001:db8:a2::/64")
+LATE_RA_MOVE_AT = 40 * NS_PER_S
 
 
 def _ms(ns: int | None) -> float | None:
@@ -171,7 +172,7 @@ def _late_ra_run(seed: int, pcap_dir: str | None, option: bool) -> tuple[Mip6Wor
     rb.advertise("eth1", AdvertisingConfig(prefixes=[PrefixInformation(FOREIGN_B.network_address, 64)],
                                            max_interval=120 * NS_PER_S, min_interval=90 * NS_PER_S,
                                            advertisement_interval_option=option, min_delay_between_ras=30 * MS))
-    move_at, end = 40 * NS_PER_S, 80 * NS_PER_S
+    move_at, end = LATE_RA_MOVE_AT, 80 * NS_PER_S
     sender = StreamApp(5001, dst=HOME_ADDRESS, start_ns=10 * NS_PER_S, interval_ns=50 * MS, count=1400)
     receiver = StreamApp(5001)
     world.cn.attach(sender)
@@ -221,7 +222,7 @@ def late_ra(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict]:
     assert world is not None
     with_opt, without = runs["with_option"]["detection_ms"], runs["without_option"]["detection_ms"]
     return world, {**world.common("late-ra", seed),
-                   "move_at_ms": 40_000,
+                   "move_at_ms": LATE_RA_MOVE_AT // MS,
                    **runs,
                    "detection_ms": {"with_option": with_opt, "without_option": without},
                    "pcaps": runs["with_option"]["pcaps"] + runs["without_option"]["pcaps"]}
