@@ -20,7 +20,9 @@ current router with Neighbor Unreachability Detection (unicast NS, RFC 4861 §7.
 current router is lost (NUD failed, or its lifetime ran out) while a candidate with a new prefix exists
 has the node moved. ``RouterOverdue`` (the Advertisement Interval option, RFC 6275 §7.3) starts the same
 check and a Router Solicitation; a lower-layer hint (``link_changed`` up) only solicits. An RA
-advertising a home prefix means the node is on its home link (§11.5.5).
+advertising a home prefix means the node is on its home link (§11.5.5). When the current router is lost
+and another router already known on the link takes over, that is not movement, but if no router left
+advertises the care-of address's prefix the node takes a care-of address on the new router's prefix.
 
 Care-of address (§11.5.2): the SLAAC address ND forms on the new link's prefix; it is used once DAD
 passed (``AddressReady``). Then ``Moved(old_coa, new_coa)`` and a home registration per home address.
@@ -42,6 +44,12 @@ home address go through ``MobileNodeDataPath.outbound`` (HAO insertion for route
 the reverse tunnel) over a ``PacketBatch`` — ``send_batch`` for many, ``send`` wraps one; received
 batches (``receive_batch``) run ``decapsulate`` and ``process_rh2`` over all their tunnelled / RH2
 frames at once. Verdicts are read as columns; every drop is counted as ``drop.datapath.<REASON>``.
+
+Source address (§11.3.1): applications that do not pin a source ask ``source_address(dst, protocol,
+dst_port)``: away from home, the care-of address for flows ``SourcePolicy`` calls short-lived (DNS by
+default; routed natively both ways), a home address for everything else. Site-local addresses are not
+used across sites unless ``allow_site_local`` (no site-local care-of address, no site-local traffic
+through the tunnel; ``source_policy.py``).
 
 Returning home (§11.5.5): the home address goes back on the interface without DAD; the node resolves
 the home agent with an NS from the unspecified address if it must (it cannot defend its home address
@@ -876,9 +884,10 @@ class MobileNode(Host):
     def source_address(self, dst, protocol: int | None = None, dst_port: int | None = None) -> IPv6Address | None:
         """The source for an application's packet to ``dst`` (``protocol``: next header, ``dst_port``
         for UDP/TCP) when the application does not pin one. Away from home: the care-of address for a
-        flow ``config.source_policy`` calls short-lived (routed natively both ways), otherwise a home
-        address — one with an accepted registration first, so the flow survives movement (§11.3.1; the
-        chapter's §3.2.6) — and the care-of address when every home agent refused us. Site-local
+        flow ``config.source_policy`` calls short-lived (§11.3.1 lets short-term communication that is
+        easily retried use a care-of address; routed natively both ways), otherwise a home address — one
+        with an accepted registration first, so the flow survives movement (the chapter's §3.2.6) — and
+        the care-of address when every home agent refused us. Site-local
         destinations get no source away from home unless site-local addresses are allowed (the node
         cannot tell whether it is still in its home site; source_policy.py). At home, or before the
         first care-of address, the plain host's choice."""
