@@ -1,9 +1,10 @@
 """pytest fixtures for tests on real interfaces: network namespaces joined by veth pairs
 (mip6fast.io.netns.NetnsLab), always removed after the test, also when it fails.
 
-Use them by importing into a test module (``from netns import lab, veth_pair  # noqa: F401``) and mark
-the tests ``@pytest.mark.root``. Without root (or pyroute2) the fixtures skip with the reason; with the
-environment variable CI set they fail instead, so CI can never pass by skipping them.
+Use them with ``pytest_plugins = ["netns"]`` in a test module (fixtures ``netns_available``, ``lab``,
+``veth_pair``) and mark the tests ``@pytest.mark.root``. Without root (or pyroute2) the fixtures skip
+with the reason; with the environment variable CI set they fail instead, so CI can never pass by
+skipping them.
 """
 from __future__ import annotations
 
@@ -26,9 +27,14 @@ def require_netns() -> None:
 
 
 @pytest.fixture
-def lab(request):
-    """An empty NetnsLab named after the test; everything in it is removed at teardown."""
+def netns_available():
+    """Skips (fails under CI) the test unless namespaces and veth pairs can be built."""
     require_netns()
+
+
+@pytest.fixture
+def lab(request, netns_available):
+    """An empty NetnsLab named after the test; everything in it is removed at teardown."""
     name = "".join(ch for ch in request.node.name if ch.isalnum())[:12]
     built = NetnsLab(name)
     try:

@@ -19,13 +19,24 @@ import pytest
 
 from mip6fast.batch import PacketBatch, Verdict
 from mip6fast.errors import Mip6Error
-from mip6fast.io.netns import NetnsLab
-from mip6fast.io.ring import (PKTTYPE_HOST, PKTTYPE_OTHERHOST, PKTTYPE_OUTGOING, NoSuchInterface, PacketRing,
-                              RingError, RingGeometryError, RingPermissionError, reflect)
-from netns import lab, require_netns, veth_pair  # noqa: F401 (fixtures)
+from mip6fast.io.netns import NetnsLab, effective_capabilities
+from mip6fast.io.ring import (
+    PKTTYPE_HOST,
+    PKTTYPE_OTHERHOST,
+    PKTTYPE_OUTGOING,
+    NoSuchInterface,
+    PacketRing,
+    RingError,
+    RingGeometryError,
+    reflect,
+)
+
+# The lab and veth_pair fixtures (namespaces removed after every test, also a failing one).
+pytest_plugins = ["netns"]
 
 ETHERTYPE_EXPERIMENTAL = 0x88B5
 SMALL_BLOCKS = {"block_size": 4096, "frame_size": 2048}
+CAP_NET_RAW = 13
 
 
 def frames(src: bytes, dst: bytes, n: int, *, seed: int = 1, sizes=(60, 1514)) -> list:
@@ -101,7 +112,7 @@ def _open_as_nobody() -> str:
 
 
 def test_permission_denied_says_cap_net_raw():
-    if os.geteuid() != 0:
+    if not effective_capabilities() >> CAP_NET_RAW & 1:
         outcome = _open_as_nobody()
     else:
         # Root has CAP_NET_RAW: drop to nobody in a child process to see the refusal.
@@ -184,7 +195,7 @@ def test_send_only_the_packets_with_a_verdict(veth_pair):
 
 @pytest.mark.root
 def test_receive_waits_in_poll_without_spinning(veth_pair):
-    lab, a, b = veth_pair
+    lab, _a, b = veth_pair
     with open_in(lab, "b", b.ifname) as receiver:
         batch = PacketBatch(capacity=16)
         wall, cpu = time.monotonic(), time.process_time()
@@ -337,9 +348,8 @@ def test_a_closed_ring_says_so(veth_pair):
         ring.send(PacketBatch(capacity=1))
     with pytest.raises(RingError, match="closed"):
         ring.stats()
-    with open_in(lab, "b", b.ifname, tx=False) as rx_only:
-        with pytest.raises(RingError, match="no transmit ring"):
-            rx_only.send(PacketBatch(capacity=1))
+    with open_in(lab, "b", b.ifname, tx=False) as rx_only, pytest.raises(RingError, match="no transmit ring"):
+        rx_only.send(PacketBatch(capacity=1))
 
 
 # ---- the reflector -------------------------------------------------------------------------------
@@ -385,7 +395,7 @@ def test_reflector_round_trip_on_one_ring(veth_pair):
 
 @pytest.mark.root
 def test_reflector_stops_at_its_duration(veth_pair):
-    lab, a, b = veth_pair
+    lab, _a, b = veth_pair
     with open_in(lab, "b", b.ifname) as far:
         wall, cpu = time.monotonic(), time.process_time()
         result = reflect(far, far, duration=0.3)
@@ -397,14 +407,12 @@ def test_reflector_stops_at_its_duration(veth_pair):
 # ---- the lab itself ------------------------------------------------------------------------------
 
 @pytest.mark.root
-def test_lab_removes_its_namespaces_even_when_the_body_fails():
-    require_netns()
+def test_lab_removes_its_namespaces_even_when_the_body_fails(netns_available):
     names = []
-    with pytest.raises(RuntimeError, match="boom"):
-        with NetnsLab("fail") as failing:
-            failing.veth("x", "y")
-            names = failing.namespaces
-            assert all(os.path.exists(f"/run/netns/{n}") for n in names)
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), NetnsLab("fail") as failing:
+        failing.veth("x", "y")
+        names = failing.namespaces
+        assert all(os.path.exists(f"/run/netns/{n}") for n in names)
+        raise RuntimeError("boom")
     assert len(names) == 2
     assert not any(os.path.exists(f"/run/netns/{n}") for n in names)

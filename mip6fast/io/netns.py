@@ -23,11 +23,11 @@ import ctypes.util
 import itertools
 import os
 import threading
-from typing import Dict, Iterator, List, Optional, Tuple
+from collections.abc import Iterator
 
 from ..errors import Mip6Error
 
-__all__ = ["NetnsError", "NetnsLab", "VethEnd", "can_use_netns", "enter", "remove_stale"]
+__all__ = ["NetnsError", "NetnsLab", "VethEnd", "can_use_netns", "effective_capabilities", "enter", "remove_stale"]
 
 CLONE_NEWNET = 0x40000000
 NETNS_RUN_DIR = "/run/netns"
@@ -51,12 +51,32 @@ def _setns(fd: int) -> None:
         raise NetnsError(err, f"setns: {os.strerror(err)}")
 
 
-def can_use_netns() -> Tuple[bool, str]:
+# What building a lab takes (linux/capability.h bit numbers): creating and entering namespaces,
+# configuring links, and opening packet sockets in them.
+_NEEDED_CAPS = (("CAP_NET_ADMIN", 12), ("CAP_NET_RAW", 13), ("CAP_SYS_ADMIN", 21))
+
+
+def effective_capabilities() -> int:
+    """The effective capability set of this process (bit n: capability n)."""
+    # Capabilities, not the uid: root inside a container may lack them, and a capability-holding
+    # non-root process may have them.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return int(line.split()[1], 16)
+    except OSError:
+        pass
+    return 0
+
+
+def can_use_netns() -> tuple[bool, str]:
     """(True, "") when this process can create namespaces and veth pairs, else (False, why)."""
     if not hasattr(os, "geteuid") or not os.path.exists("/proc/self/ns/net"):
         return False, "network namespaces need Linux"
-    if os.geteuid() != 0:
-        return False, "network namespaces and veth pairs need root"
+    missing = [name for name, bit in _NEEDED_CAPS if not effective_capabilities() >> bit & 1]
+    if missing:
+        return False, f"network namespaces and veth pairs need root ({', '.join(missing)} missing)"
     try:
         import pyroute2  # noqa: F401
     except ImportError:
@@ -87,12 +107,11 @@ def enter(ns: str) -> Iterator[None]:
 
 def _write_sysctl(ns: str, path: str, value: str) -> None:
     # /proc/sys/net shows the namespace of the thread that opens the file.
-    with enter(ns):
-        with open(os.path.join("/proc/sys/net", path), "w") as f:
-            f.write(value)
+    with enter(ns), open(os.path.join("/proc/sys/net", path), "w") as f:
+        f.write(value)
 
 
-def remove_stale(prefix: str = LAB_PREFIX) -> List[str]:
+def remove_stale(prefix: str = LAB_PREFIX) -> list[str]:
     """Remove namespaces a killed process left behind (names starting with prefix); returns them."""
     from pyroute2 import netns
 
@@ -134,7 +153,7 @@ class NetnsLab:
         with _counter_lock:
             n = next(_counter)
         self.id = f"{os.getpid()}-{n}{('-' + tag) if tag else ''}"
-        self._namespaces: Dict[str, str] = {}
+        self._namespaces: dict[str, str] = {}
         self._ifcount = itertools.count()
         self.closed = False
 
@@ -165,11 +184,11 @@ class NetnsLab:
         # IFNAMSIZ is 16 with the NUL: keep names within 15 characters and unique in the lab.
         return f"{hint[:10]}{next(self._ifcount)}"[:15]
 
-    def veth(self, ns_a: str, ns_b: str, *, name_a: Optional[str] = None, name_b: Optional[str] = None,
-             mtu: Optional[int] = None, disable_ipv6: bool = True) -> Tuple[VethEnd, VethEnd]:
+    def veth(self, ns_a: str, ns_b: str, *, name_a: str | None = None, name_b: str | None = None,
+             mtu: int | None = None, disable_ipv6: bool = True) -> tuple[VethEnd, VethEnd]:
         """A veth pair with one end in namespace ``ns_a`` and the other in ``ns_b`` (short names, made
         on first use), both up; the kernel's IPv6 off on both unless ``disable_ipv6=False``."""
-        from pyroute2 import IPRoute, NetNS
+        from pyroute2 import NetNS
 
         full_a, full_b = self.namespace(ns_a), self.namespace(ns_b)
         if_a = name_a or self._ifname(f"v{ns_a}")
@@ -205,7 +224,7 @@ class NetnsLab:
         return enter(self.namespace(short))
 
     @property
-    def namespaces(self) -> List[str]:
+    def namespaces(self) -> list[str]:
         return list(self._namespaces.values())
 
     def close(self) -> None:
@@ -216,7 +235,7 @@ class NetnsLab:
         if self.closed:
             return
         self.closed = True
-        first: Optional[BaseException] = None
+        first: BaseException | None = None
         for name in reversed(list(self._namespaces.values())):
             try:
                 netns.remove(name)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import errno as _errno
 import os
-from typing import Optional
 
 from ..errors import Mip6Error
 
@@ -23,7 +22,7 @@ try:
     from .. import _ring
 except ImportError as exc:  # pragma: no cover - only on a build without the C core (not Linux)
     _ring = None
-    _IMPORT_ERROR: Optional[ImportError] = exc
+    _IMPORT_ERROR: ImportError | None = exc
 else:
     _IMPORT_ERROR = None
 
@@ -109,10 +108,10 @@ class PacketRing:
     rings/processes, ``ignore_outgoing`` (default on: frames this host sends are not received).
     """
 
-    def __init__(self, interface: str, *, rx: bool = True, tx: bool = True, block_size: Optional[int] = None,
-                 block_count: Optional[int] = None, frame_size: Optional[int] = None,
-                 block_timeout_ms: Optional[int] = None, tx_frames: Optional[int] = None,
-                 qdisc_bypass: bool = False, fanout: Optional[str] = None, fanout_group: int = 0,
+    def __init__(self, interface: str, *, rx: bool = True, tx: bool = True, block_size: int | None = None,
+                 block_count: int | None = None, frame_size: int | None = None,
+                 block_timeout_ms: int | None = None, tx_frames: int | None = None,
+                 qdisc_bypass: bool = False, fanout: str | None = None, fanout_group: int = 0,
                  ignore_outgoing: bool = True):
         _require()
         if not isinstance(interface, str):
@@ -168,7 +167,7 @@ class PacketRing:
         except _ring.RingFailure as fail:
             raise _error(fail, self.interface) from None
 
-    def receive(self, batch, timeout_ms: int = 0, max_frames: Optional[int] = None) -> int:
+    def receive(self, batch, timeout_ms: int = 0, max_frames: int | None = None) -> int:
         """Fill ``batch`` (from slot 0; ``batch.count`` is set) with the frames that are ready, waiting
         up to ``timeout_ms`` (-1: until one comes) when none is; returns the count (0 on timeout)."""
         try:
