@@ -348,8 +348,15 @@ def test_a_closed_ring_says_so(veth_pair):
         ring.send(PacketBatch(capacity=1))
     with pytest.raises(RingError, match="closed"):
         ring.stats()
-    with open_in(lab, "b", b.ifname, tx=False) as rx_only, pytest.raises(RingError, match="no transmit ring"):
-        rx_only.send(PacketBatch(capacity=1))
+    with open_in(lab, "b", b.ifname, tx=False) as rx_only, open_in(lab, "b", b.ifname, rx=False) as tx_only:
+        with pytest.raises(RingError, match="no transmit ring"):
+            rx_only.send(PacketBatch(capacity=1))
+        with pytest.raises(RingError, match="no receive ring"):
+            tx_only.receive(PacketBatch(capacity=1))
+        with pytest.raises(RingError, match="the sending ring has no transmit ring"):
+            reflect(rx_only, rx_only, duration=0.1)
+        with pytest.raises(RingError, match="the receiving ring has no receive ring"):
+            reflect(tx_only, tx_only, duration=0.1)
 
 
 # ---- the reflector -------------------------------------------------------------------------------
