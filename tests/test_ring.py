@@ -423,3 +423,15 @@ def test_lab_removes_its_namespaces_even_when_the_body_fails(netns_available):
         raise RuntimeError("boom")
     assert len(names) == 2
     assert not any(os.path.exists(f"/run/netns/{n}") for n in names)
+
+
+@pytest.mark.root
+def test_reflector_benchmark_counts_intact_frames(netns_available):
+    from mip6fast.benchmark import ring as ring_bench
+
+    m = ring_bench.reflector_rate(512, seconds=0.3)
+    assert m["intact"] > 0 and m["corrupt"] == 0
+    assert m["intact"] <= m["reflected"] and m["reflector_dropped"] == 0
+    assert m["pps"] == pytest.approx(m["intact"] / m["seconds"], rel=0.01)
+    (item,) = ring_bench.run(seconds=0.2, sizes=(64,))
+    assert item["name"] == "ring_reflector_64B" and item["unit"] == "Mpps" and item["value"] > 0
