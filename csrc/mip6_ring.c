@@ -278,20 +278,21 @@ static int wait_fd(mip6_ring_t *r, short events, int timeout_ms, mip6_ring_err_t
 /* The current RX block if the kernel has handed it over (a fresh one is started), else NULL. */
 static struct tpacket_block_desc *rx_ready_block(mip6_ring_t *r)
 {
-    struct tpacket_block_desc *bd = rx_block_desc(r, r->rx_block);
-    if (r->rx_left == 0) {
+    for (;;) {
+        struct tpacket_block_desc *bd = rx_block_desc(r, r->rx_block);
+        if (r->rx_left > 0)
+            return bd;
         if (!(load_status(&bd->hdr.bh1.block_status) & TP_STATUS_USER))
             return NULL;
         r->rx_left = bd->hdr.bh1.num_pkts;
         r->rx_next = bd->hdr.bh1.offset_to_first_pkt;
-        if (r->rx_left == 0) { /* an empty retired block: give it straight back */
-            store_status(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL);
-            r->c.rx_blocks++;
-            r->rx_block = (r->rx_block + 1) % r->rx_block_count;
-            return rx_ready_block(r);
-        }
+        if (r->rx_left > 0)
+            return bd;
+        /* an empty retired block: give it straight back and look at the next one */
+        store_status(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL);
+        r->c.rx_blocks++;
+        r->rx_block = (r->rx_block + 1) % r->rx_block_count;
     }
-    return bd;
 }
 
 /* The next frame of the current block (whose rx_left > 0); gives the block back after its last one. */

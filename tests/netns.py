@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from mip6fast.io.netns import NetnsLab, can_use_netns
+from mip6fast.io.netns import NetnsLab, can_use_netns, remove_stale
 
 IN_CI = bool(os.environ.get("CI"))
 
@@ -26,8 +26,16 @@ def require_netns() -> None:
         pytest.skip(why)
 
 
+@pytest.fixture(scope="session")
+def _stale_labs_removed():
+    """Once per run: namespaces of an earlier run that was killed are removed."""
+    ok, _ = can_use_netns()
+    if ok:
+        remove_stale()
+
+
 @pytest.fixture
-def netns_available():
+def netns_available(_stale_labs_removed):
     """Skips (fails under CI) the test unless namespaces and veth pairs can be built."""
     require_netns()
 

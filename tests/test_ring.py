@@ -435,3 +435,26 @@ def test_reflector_benchmark_counts_intact_frames(netns_available):
     assert m["pps"] == pytest.approx(m["intact"] / m["seconds"], rel=0.01)
     (item,) = ring_bench.run(seconds=0.2, sizes=(64,))
     assert item["name"] == "ring_reflector_64B" and item["unit"] == "Mpps" and item["value"] > 0
+
+
+@pytest.mark.root
+def test_remove_stale_clears_only_labs_of_dead_processes(netns_available):
+    from pyroute2 import netns as pr_netns
+
+    from mip6fast.io.netns import LAB_PREFIX, remove_stale
+
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child exits at once: its pid is then a dead lab owner
+        os._exit(0)
+    os.waitpid(pid, 0)
+    dead = f"{LAB_PREFIX}{pid}-0-orphan"
+    with NetnsLab("alive") as alive:
+        mine = alive.namespace("x")
+        pr_netns.create(dead)
+        try:
+            assert dead in remove_stale()
+            assert not os.path.exists(f"/run/netns/{dead}")
+            assert os.path.exists(f"/run/netns/{mine}")  # this process is alive: its lab stays
+        finally:
+            if os.path.exists(f"/run/netns/{dead}"):
+                pr_netns.remove(dead)

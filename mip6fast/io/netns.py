@@ -111,16 +111,32 @@ def _write_sysctl(ns: str, path: str, value: str) -> None:
         f.write(value)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def remove_stale(prefix: str = LAB_PREFIX) -> list[str]:
-    """Remove namespaces a killed process left behind (names starting with prefix); returns them."""
+    """Remove the namespaces of labs whose process is gone (killed before it could clean up): names
+    ``<prefix><pid>-...`` whose pid no longer runs. Labs of running processes are left alone, so
+    parallel test runs can call it. Returns the names removed."""
     from pyroute2 import netns
 
     gone = []
     for name in netns.listnetns():
-        if name.startswith(prefix):
-            with contextlib.suppress(OSError):
-                netns.remove(name)
-                gone.append(name)
+        if not name.startswith(prefix):
+            continue
+        pid = name[len(prefix):].split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            netns.remove(name)
+            gone.append(name)
     return gone
 
 
