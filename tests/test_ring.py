@@ -268,7 +268,7 @@ def test_a_full_transmit_ring_is_waited_for(veth_pair):
             open_in(lab, "b", b.ifname) as receiver:
         packets = frames(a.mac, b.mac, 100, seed=9, sizes=(60, 1000))
         batch = PacketBatch.from_packets(packets)
-        assert sender.geometry["tx_frames"] == 2
+        assert sender.geometry["tx_frames"] == 2  # 2 frames of 2048 bytes: one 4096-byte block
         assert sender.send(batch, timeout_ms=2000) == 100
         st = sender.stats()
         assert st["tx_frames"] == 100 and st["tx_full"] >= 49 and st["tx_kicks"] >= 50
@@ -349,6 +349,8 @@ def test_a_closed_ring_says_so(veth_pair):
     with pytest.raises(RingError, match="closed"):
         ring.stats()
     with open_in(lab, "b", b.ifname, tx=False) as rx_only, open_in(lab, "b", b.ifname, rx=False) as tx_only:
+        assert (rx_only.geometry["block_count"], rx_only.geometry["tx_frames"]) == (64, 0)
+        assert (tx_only.geometry["block_count"], tx_only.geometry["tx_frames"]) == (0, 1024)
         with pytest.raises(RingError, match="no transmit ring"):
             rx_only.send(PacketBatch(capacity=1))
         with pytest.raises(RingError, match="no receive ring"):

@@ -129,6 +129,7 @@ class PacketRing:
                 geometry[name] = value
         geometry.update(qdisc_bypass=bool(qdisc_bypass), ignore_outgoing=bool(ignore_outgoing))
         self.interface = interface
+        #: the ring's geometry (block_size, block_count, frame_size, block_timeout_ms, tx_frames)
         self.geometry = {k: geometry[k] for k in ("block_size", "block_count", "frame_size",
                                                   "block_timeout_ms", "tx_frames")}
         try:
@@ -136,6 +137,11 @@ class PacketRing:
         except _ring.RingFailure as fail:
             shown = ", ".join(f"{k} {v}" for k, v in self.geometry.items())
             raise _error(fail, interface, shown) from None
+        # What the kernel was given: a ring not set up has no frames, and the TX frame count is
+        # rounded up to whole blocks.
+        actual = self._ring.geometry
+        self.geometry["block_count"] = actual["block_count"]
+        self.geometry["tx_frames"] = actual["tx_frames"]
 
     def __enter__(self) -> PacketRing:
         return self
