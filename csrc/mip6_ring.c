@@ -318,7 +318,8 @@ static inline uint8_t frame_pkttype(const struct tpacket3_hdr *h)
     return sll->sll_pkttype;
 }
 
-int mip6_ring_recv(mip6_ring_t *r, mip6_batch_t *b, uint32_t max, int timeout_ms, mip6_ring_err_t *err)
+int mip6_ring_recv(mip6_ring_t *r, mip6_batch_t *b, uint32_t start, uint32_t max, int timeout_ms,
+                   mip6_ring_err_t *err)
 {
     if (r->fd < 0 || !r->rx_ring)
         return fail(err, MIP6_RING_EINVAL, 0, "receive", r->fd < 0 ? "the ring is closed" : "no receive ring");
@@ -337,13 +338,14 @@ int mip6_ring_recv(mip6_ring_t *r, mip6_batch_t *b, uint32_t max, int timeout_ms
         if (h->tp_snaplen > room || h->tp_snaplen != h->tp_len) {
             r->c.rx_oversize++;
         } else {
-            uint64_t off = (uint64_t)n * b->slot_size + b->headroom;
+            uint32_t i = start + n;
+            uint64_t off = (uint64_t)i * b->slot_size + b->headroom;
             memcpy(b->buf + off, (uint8_t *)h + h->tp_mac, h->tp_snaplen);
-            b->offset[n] = (uint32_t)off;
-            b->length[n] = h->tp_snaplen;
-            b->verdict[n] = MIP6_V_PASS;
-            b->reason[n] = MIP6_R_NONE;
-            b->aux[n] = frame_pkttype(h);
+            b->offset[i] = (uint32_t)off;
+            b->length[i] = h->tp_snaplen;
+            b->verdict[i] = MIP6_V_PASS;
+            b->reason[i] = MIP6_R_NONE;
+            b->aux[i] = frame_pkttype(h);
             r->c.rx_frames++;
             r->c.rx_bytes += h->tp_snaplen;
             n++;

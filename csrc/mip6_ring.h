@@ -116,11 +116,12 @@ MIP6_API void mip6_ring_cfg_default(mip6_ring_cfg_t *cfg);
 MIP6_API int mip6_ring_open(mip6_ring_t *r, const char *ifname, const mip6_ring_cfg_t *cfg,
                             mip6_ring_err_t *err);
 
-/* Copies up to max frames into b's slots 0..max-1 (headroom bytes into each slot; offset, length set;
- * verdict PASS, reason NONE, aux = the frame's sll_pkttype: 0 host, 1 broadcast, 2 multicast, 3 other
- * host, 4 outgoing). When no frame is ready, waits up to timeout_ms with poll (-1: no limit, 0: do not
- * wait). Returns the count (b->count is not touched), or a negative code. */
-MIP6_API int mip6_ring_recv(mip6_ring_t *r, mip6_batch_t *b, uint32_t max, int timeout_ms,
+/* Copies up to max frames into b's slots start..start+max-1 (the caller keeps them inside the slab;
+ * each frame headroom bytes into its slot; offset, length set; verdict PASS, reason NONE, aux = the
+ * frame's sll_pkttype: 0 host, 1 broadcast, 2 multicast, 3 other host, 4 outgoing). When no frame is
+ * ready, waits up to timeout_ms with poll (-1: no limit, 0: do not wait). Returns the count (b->count
+ * is not touched), or a negative code. */
+MIP6_API int mip6_ring_recv(mip6_ring_t *r, mip6_batch_t *b, uint32_t start, uint32_t max, int timeout_ms,
                             mip6_ring_err_t *err);
 
 /* Queues packets 0..b->count-1 (only those whose verdict is `verdict`, or all when verdict < 0) into TX

@@ -171,21 +171,28 @@ cdef class Ring:
         return self.r.fd
 
     def receive(self, batch, int timeout_ms=0, max_frames=None):
-        """Frames into batch slots 0..n-1 (batch.count = n); waits up to timeout_ms when none is ready."""
+        """Frames appended to batch (slots count.. up to capacity; batch.count grows by n); waits up to
+        timeout_ms when none is ready. Returns n."""
         cdef mip6_batch_t *b = self._pointers(batch)
+        cdef Py_ssize_t start = batch.count
         cdef uint32_t cap = self._last.capacity
-        cdef uint32_t most = cap if max_frames is None else min(<uint32_t>max(int(max_frames), 0), cap)
+        if start < 0 or start > cap:
+            raise ValueError(f"batch count {start} is outside 0..{cap}")
+        cdef uint32_t room = cap - <uint32_t>start
+        cdef uint32_t most = room
+        if max_frames is not None and max_frames < room:
+            most = <uint32_t>max(int(max_frames), 0)
         cdef mip6_ring_err_t err
         cdef int n
         self._enter()
         try:
             with nogil:
-                n = mip6_ring_recv(&self.r, b, most, timeout_ms, &err)
+                n = mip6_ring_recv(&self.r, b, <uint32_t>start, most, timeout_ms, &err)
         finally:
             self.busy -= 1
         if n < 0:
             raise _failure(&err)
-        batch.count = n
+        batch.count = start + n
         return n
 
     def send(self, batch, verdict=None, int timeout_ms=1000):
@@ -214,6 +221,10 @@ cdef class Ring:
         if not self.is_open:
             return 0
         return mip6_ring_tx_in_flight(&self.r)
+
+    def counters(self):
+        """The ring's own counters (no system call, unlike stats())."""
+        return _counters(&self.r.c)
 
     def stats(self):
         cdef mip6_ring_stats_t st

@@ -64,6 +64,7 @@ def receive_all(ring: PacketRing, n: int, *, seconds: float = 5.0, capacity: int
     got: list = []
     deadline = time.monotonic() + seconds
     while len(got) < n and time.monotonic() < deadline:
+        batch.clear()
         if ring.receive(batch, timeout_ms=100):
             got.extend(batch.packets())
     return got
@@ -172,6 +173,7 @@ def test_received_frames_land_at_the_headroom_with_their_packet_type(veth_pair):
         got = []
         deadline = time.monotonic() + 5
         while len(got) < 5 and time.monotonic() < deadline:
+            batch.clear()
             n = receiver.receive(batch, timeout_ms=100)
             got += [(batch.packet(i), int(batch.offset[i]), int(batch.aux[i]), Verdict(batch.verdict[i]))
                     for i in range(n)]
@@ -179,6 +181,38 @@ def test_received_frames_land_at_the_headroom_with_their_packet_type(veth_pair):
         assert [g[1] for g in got] == [i * 2048 + 200 for i in range(5)]
         assert [g[2] for g in got] == [PKTTYPE_HOST] * 3 + [PKTTYPE_OTHERHOST] * 2
         assert {g[3] for g in got} == {Verdict.PASS}
+
+
+@pytest.mark.root
+def test_receive_appends_to_the_batch_like_every_port(veth_pair):
+    lab, a, b = veth_pair
+    with open_in(lab, "a", a.ifname) as sender, open_in(lab, "b", b.ifname) as receiver:
+        assert receiver.name == b.ifname
+        packets = frames(a.mac, b.mac, 6, seed=15)
+        send_all(sender, packets)
+        batch = PacketBatch.from_packets([b"already here", b"and here"], capacity=5)
+        deadline = time.monotonic() + 5
+        while batch.count < 5 and time.monotonic() < deadline:
+            receiver.receive(batch, timeout_ms=100)
+        # Slots 0 and 1 untouched, three frames after them, the batch full.
+        assert batch.packets() == [b"already here", b"and here"] + packets[:3]
+        assert list(batch.offset[2:5]) == [i * 2048 + 128 for i in (2, 3, 4)]
+        assert receiver.receive(batch, timeout_ms=100) == 0  # full: nothing taken from the ring
+        batch.clear()
+        assert receiver.receive(batch, timeout_ms=1000, max_frames=2) == 2
+        assert receiver.receive(batch, timeout_ms=1000) == 1
+        assert batch.packets() == packets[3:]
+
+
+@pytest.mark.root
+def test_send_frames_is_the_port_interface(veth_pair):
+    lab, a, b = veth_pair
+    with open_in(lab, "a", a.ifname) as sender, open_in(lab, "b", b.ifname) as receiver:
+        packets = frames(a.mac, b.mac, 150, seed=16)  # more than one internal batch of 64
+        too_short, too_long = b"\x01" * 8, b.mac + a.mac + b"\x88\xb5" + bytes(9000)
+        assert sender.send_frames(packets[:70] + [too_short, too_long] + packets[70:]) == 150
+        assert sender.stats()["tx_rejected"] == 2
+        assert receive_all(receiver, 150) == packets
 
 
 @pytest.mark.root
@@ -228,6 +262,7 @@ def test_small_batches_walk_a_block_in_several_calls(veth_pair):
         got, calls = [], 0
         while len(got) < 40 and calls < 100:
             calls += 1
+            batch.clear()
             got += [batch.packet(i) for i in range(receiver.receive(batch, timeout_ms=100))]
         assert got == packets
         assert receiver.stats()["rx_blocks"] == 1
@@ -251,6 +286,7 @@ def test_oversized_and_undersized_frames_are_counted_not_truncated(veth_pair):
         while receiver.stats()["packets"] < 4 and time.monotonic() < deadline:
             time.sleep(0.01)
         while True:
+            tiny.clear()
             n = receiver.receive(tiny, timeout_ms=100)
             if n == 0:
                 break
@@ -295,6 +331,7 @@ def test_outgoing_frames_are_ignored_unless_asked_for(veth_pair):
         batch = PacketBatch(capacity=8)
         assert watcher.receive(batch, timeout_ms=1000) == 5
         assert batch.packets() == packets and list(batch.aux[:5]) == [PKTTYPE_OUTGOING] * 5
+        batch.clear()
         assert quiet.receive(batch, timeout_ms=100) == 0
 
 

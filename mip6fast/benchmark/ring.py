@@ -75,6 +75,7 @@ def reflector_rate(size: int, seconds: float = 1.0, qdisc_bypass: bool = True) -
                 batch = PacketBatch(capacity=1024)
                 quiet_since = None
                 while True:
+                    batch.clear()
                     n = sink.receive(batch, timeout_ms=20)
                     counts["received"] += n
                     counts["intact"] += _count_intact(batch, n, expected)

@@ -70,7 +70,8 @@ cdef extern from "mip6_ring.h" nogil:
 
     void mip6_ring_cfg_default(mip6_ring_cfg_t *cfg)
     int mip6_ring_open(mip6_ring_t *r, const char *ifname, const mip6_ring_cfg_t *cfg, mip6_ring_err_t *err)
-    int mip6_ring_recv(mip6_ring_t *r, mip6_batch_t *b, uint32_t max, int timeout_ms, mip6_ring_err_t *err)
+    int mip6_ring_recv(mip6_ring_t *r, mip6_batch_t *b, uint32_t start, uint32_t max, int timeout_ms,
+                       mip6_ring_err_t *err)
     int mip6_ring_send(mip6_ring_t *r, const mip6_batch_t *b, int verdict, int timeout_ms, mip6_ring_err_t *err)
     uint32_t mip6_ring_tx_in_flight(const mip6_ring_t *r)
     int mip6_ring_stats(mip6_ring_t *r, mip6_ring_stats_t *st, mip6_ring_err_t *err)

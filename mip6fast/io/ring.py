@@ -1,8 +1,8 @@
 """AF_PACKET rings: an interface's frames straight into and out of a ``PacketBatch`` (docs/RING.md).
 
 ``PacketRing("eth0")`` opens a raw packet socket bound to the interface with a TPACKET_V3 receive ring
-and a transmit ring (csrc/mip6_ring.c). ``receive(batch, timeout_ms)`` copies every frame that is
-ready into the batch's slots in one C call, waiting up to ``timeout_ms`` in poll when none is (no busy
+and a transmit ring (csrc/mip6_ring.c). ``receive(batch, timeout_ms)`` appends every frame that is
+ready to the batch (its free slots) in one C call, waiting up to ``timeout_ms`` in poll when none is (no busy
 spin); ``send(batch, verdict=None)`` queues the batch's packets (or only those with that verdict) into
 the transmit ring and kicks the kernel once. Frames are whole Ethernet frames, placed ``headroom``
 bytes into each slot, and ``aux`` holds each frame's packet type (``PKTTYPE_HOST`` ...).
@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno as _errno
 import os
 
+from ..batch import PacketBatch
 from ..errors import Mip6Error
 
 try:
@@ -129,6 +130,7 @@ class PacketRing:
                 geometry[name] = value
         geometry.update(qdisc_bypass=bool(qdisc_bypass), ignore_outgoing=bool(ignore_outgoing))
         self.interface = interface
+        self._frames_batch: PacketBatch | None = None  # send_frames copies frames through it
         #: the ring's geometry (block_size, block_count, frame_size, block_timeout_ms, tx_frames)
         self.geometry = {k: geometry[k] for k in ("block_size", "block_count", "frame_size",
                                                   "block_timeout_ms", "tx_frames")}
@@ -173,9 +175,16 @@ class PacketRing:
         except _ring.RingFailure as fail:
             raise _error(fail, self.interface) from None
 
+    @property
+    def name(self) -> str:
+        """The interface (the ``Port`` attribute mip6fast.io.runner.NodeRunner reads)."""
+        return self.interface
+
     def receive(self, batch, timeout_ms: int = 0, max_frames: int | None = None) -> int:
-        """Fill ``batch`` (from slot 0; ``batch.count`` is set) with the frames that are ready, waiting
-        up to ``timeout_ms`` (-1: until one comes) when none is; returns the count (0 on timeout)."""
+        """Append the frames that are ready to ``batch`` (from slot ``batch.count`` until it is full, at
+        most ``max_frames``), waiting up to ``timeout_ms`` (-1: until one comes) when none is; returns
+        how many were added (0 on timeout). The same contract as ``PacketSocket.receive`` and
+        ``TunDevice.read_batch``, so a ring is a ``NodeRunner`` port."""
         try:
             return self._ring.receive(batch, timeout_ms, max_frames)
         except _ring.RingFailure as fail:
@@ -190,6 +199,30 @@ class PacketRing:
             return self._ring.send(batch, verdict, timeout_ms)
         except _ring.RingFailure as fail:
             raise _error(fail, self.interface) from None
+
+    def send_frames(self, frames) -> int:
+        """Send frames given as bytes (the ``Port`` interface: signalling, not the data path, which
+        sends whole batches). Does not wait for a full ring; returns how many were queued."""
+        frames = [memoryview(f).cast("B") for f in frames]
+        batch = self._frames_batch
+        if batch is None:
+            # Room for the largest frame the interface takes (MTU + Ethernet header), no headroom.
+            slot = max(2048, (self.mtu + 14 + 63) // 64 * 64)
+            batch = self._frames_batch = PacketBatch(capacity=64, slot_size=slot, headroom=0)
+        sent = 0
+        for k in range(0, len(frames), batch.capacity):
+            batch.clear()
+            chunk = frames[k:k + batch.capacity]
+            for f in chunk:
+                if len(f) > batch.slot_size:
+                    f = f[:0]  # refused by the ring (too short) and counted as tx_rejected
+                batch.append(f)
+            rejected = self._ring.counters()["tx_rejected"]
+            queued = self.send(batch, timeout_ms=0)
+            sent += queued
+            if queued + self._ring.counters()["tx_rejected"] - rejected < len(chunk):
+                break  # the ring is full: the rest would not fit either
+        return sent
 
     def tx_in_flight(self) -> int:
         """Frames queued and not yet completed by the kernel."""
