@@ -17,7 +17,7 @@ from mip6fast.wire import PrefixInformation, parse
 pytestmark = pytest.mark.root
 
 
-def test_router_node_serves_the_kernel_through_rings(veth_to_namespace, tmp_path):
+def test_router_node_serves_the_kernel_through_rings(veth_to_namespace, tmp_path):  # noqa: F811 (fixture)
     ours, ns = veth_to_namespace
     router = Router("r", [Interface(ours, bytes.fromhex("020000009901"))])
     router.interfaces[ours].add_address("2001:db8:99::1", 64)
