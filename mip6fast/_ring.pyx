@@ -1,0 +1,267 @@
+# cython: language_level=3
+"""AF_PACKET rings in C (csrc/mip6_ring.c) over PacketBatch columns; the user-facing class is
+mip6fast.io.ring.PacketRing, which turns RingFailure into named RingError exceptions.
+
+Thin: every I/O call is one C call with the GIL released (it may sleep in poll). No pure-Python twin:
+rings are Linux kernel objects, there is nothing to fall back to."""
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memset
+from datapath cimport mip6_batch_t, MIP6_V_COUNT
+from ring cimport (mip6_ring_t, mip6_ring_cfg_t, mip6_ring_err_t, mip6_ring_stats_t, mip6_ring_counters_t,
+                   mip6_reflect_result_t, mip6_ring_cfg_default, mip6_ring_open, mip6_ring_recv, mip6_ring_send,
+                   mip6_ring_tx_in_flight, mip6_ring_stats, mip6_ring_close, mip6_ring_reflect,
+                   MIP6_RING_ENOIF, MIP6_RING_EPERM, MIP6_RING_EGEOMETRY, MIP6_RING_ESYS, MIP6_RING_EINVAL,
+                   MIP6_RING_FANOUT_NONE, MIP6_RING_FANOUT_HASH, MIP6_RING_FANOUT_LB, MIP6_RING_FANOUT_CPU)
+
+ENOIF = MIP6_RING_ENOIF
+EPERM = MIP6_RING_EPERM
+EGEOMETRY = MIP6_RING_EGEOMETRY
+ESYS = MIP6_RING_ESYS
+EINVAL = MIP6_RING_EINVAL
+FANOUT_MODES = {"hash": MIP6_RING_FANOUT_HASH, "lb": MIP6_RING_FANOUT_LB, "cpu": MIP6_RING_FANOUT_CPU}
+
+
+def defaults():
+    """The C defaults (mip6_ring_cfg_default) as a dict of the geometry keyword arguments."""
+    cdef mip6_ring_cfg_t c
+    mip6_ring_cfg_default(&c)
+    return {"block_size": c.block_size, "block_count": c.block_count, "frame_size": c.frame_size,
+            "block_timeout_ms": c.block_timeout_ms, "tx_frames": c.tx_frame_count,
+            "qdisc_bypass": bool(c.qdisc_bypass), "ignore_outgoing": bool(c.ignore_outgoing)}
+
+
+class RingFailure(Exception):
+    """A C call failed: code (MIP6_RING_E*), errno, the step and a static reason."""
+
+    def __init__(self, code, errno, step, reason):
+        super().__init__(code, errno, step, reason)
+        self.code = code
+        self.errno = errno
+        self.step = step
+        self.reason = reason
+
+
+cdef object _failure(mip6_ring_err_t *err):
+    return RingFailure(err.code, err.sys_errno, err.step.decode() if err.step != NULL else "",
+                       err.reason.decode() if err.reason != NULL else "")
+
+
+cdef dict _counters(mip6_ring_counters_t *c):
+    return {"rx_frames": c.rx_frames, "rx_bytes": c.rx_bytes, "rx_oversize": c.rx_oversize,
+            "rx_blocks": c.rx_blocks, "tx_frames": c.tx_frames, "tx_bytes": c.tx_bytes,
+            "tx_rejected": c.tx_rejected, "tx_kicks": c.tx_kicks, "tx_full": c.tx_full,
+            "tx_wrong_format": c.tx_wrong_format}
+
+
+cdef class _BatchPointers:
+    """mip6_batch_t over a PacketBatch's slab and columns, checked once; holds the arrays so the pointers
+    stay valid (the same contract as mip6fast._datapath.BatchView)."""
+    cdef mip6_batch_t b
+    cdef uint32_t capacity
+    cdef object batch
+    cdef object _keep
+
+    def __cinit__(self, batch):
+        cdef uint8_t[::1] buf = batch.buf
+        cdef uint32_t[::1] offset = batch.offset
+        cdef uint32_t[::1] length = batch.length
+        cdef uint8_t[::1] verdict = batch.verdict
+        cdef uint8_t[::1] reason = batch.reason
+        cdef uint32_t[::1] aux = batch.aux
+        cdef Py_ssize_t capacity = batch.capacity, slot_size = batch.slot_size, headroom = batch.headroom
+        if capacity < 1 or slot_size < 1 or not 0 <= headroom < slot_size:
+            raise ValueError("bad batch geometry")
+        if capacity * slot_size > (<Py_ssize_t>1 << 32) or buf.shape[0] != capacity * slot_size:
+            raise ValueError("batch slab is not capacity * slot_size bytes")
+        if (offset.shape[0] != capacity or length.shape[0] != capacity or verdict.shape[0] != capacity
+                or reason.shape[0] != capacity or aux.shape[0] != capacity):
+            raise ValueError("batch columns must have capacity entries")
+        self.batch = batch
+        self._keep = (batch.buf, batch.offset, batch.length, batch.verdict, batch.reason, batch.aux)
+        self.capacity = <uint32_t>capacity
+        self.b.buf = &buf[0]
+        self.b.slot_size = <uint32_t>slot_size
+        self.b.headroom = <uint32_t>headroom
+        self.b.count = 0
+        self.b.offset = &offset[0]
+        self.b.length = &length[0]
+        self.b.verdict = &verdict[0]
+        self.b.reason = &reason[0]
+        self.b.aux = &aux[0]
+
+
+cdef class Ring:
+    """One packet socket with its rings, bound to one interface (mip6_ring_t)."""
+    cdef mip6_ring_t r
+    cdef bint is_open
+    cdef int busy
+    cdef _BatchPointers _last  # the batch used last: rings are usually driven with one or two batches
+
+    def __cinit__(self):
+        memset(&self.r, 0, sizeof(self.r))
+        self.r.fd = -1
+        self.is_open = False
+        self.busy = 0
+
+    def __init__(self, str interface, *, bint rx=True, bint tx=True, uint32_t block_size, uint32_t block_count,
+                 uint32_t frame_size, uint32_t block_timeout_ms, uint32_t tx_frames, bint qdisc_bypass,
+                 bint ignore_outgoing, fanout=None, uint16_t fanout_group=0):
+        cdef mip6_ring_cfg_t cfg
+        cdef mip6_ring_err_t err
+        mip6_ring_cfg_default(&cfg)
+        cfg.rx = rx
+        cfg.tx = tx
+        cfg.block_size = block_size
+        cfg.block_count = block_count
+        cfg.frame_size = frame_size
+        cfg.block_timeout_ms = block_timeout_ms
+        cfg.tx_frame_count = tx_frames
+        cfg.qdisc_bypass = qdisc_bypass
+        cfg.ignore_outgoing = ignore_outgoing
+        if fanout is None:
+            cfg.fanout_mode = MIP6_RING_FANOUT_NONE
+        else:
+            if fanout not in FANOUT_MODES:
+                raise ValueError(f"fanout must be one of {sorted(FANOUT_MODES)}, got {fanout!r}")
+            cfg.fanout_mode = FANOUT_MODES[fanout]
+        cfg.fanout_group = fanout_group
+        name = interface.encode()
+        if b"\0" in name:
+            raise ValueError("interface name contains a NUL byte")
+        cdef const char *cname = name
+        if mip6_ring_open(&self.r, cname, &cfg, &err) < 0:
+            raise _failure(&err)
+        self.is_open = True
+
+    def __dealloc__(self):
+        if self.is_open:
+            mip6_ring_close(&self.r)
+
+    cdef mip6_batch_t *_pointers(self, batch) except NULL:
+        if self._last is None or self._last.batch is not batch:
+            self._last = _BatchPointers(batch)
+        return &self._last.b
+
+    cdef int _enter(self) except -1:
+        if not self.is_open:
+            raise RingFailure(MIP6_RING_EINVAL, 0, "use", "the ring is closed")
+        self.busy += 1
+        return 0
+
+    @property
+    def closed(self):
+        return not self.is_open
+
+    @property
+    def ifindex(self):
+        return self.r.ifindex
+
+    @property
+    def mtu(self):
+        return self.r.mtu
+
+    @property
+    def geometry(self):
+        return {"block_size": self.r.rx_block_size, "block_count": self.r.rx_block_count,
+                "tx_frame_size": self.r.tx_frame_size, "tx_frames": self.r.tx_frame_count}
+
+    def fileno(self):
+        if not self.is_open:
+            raise RingFailure(MIP6_RING_EINVAL, 0, "fileno", "the ring is closed")
+        return self.r.fd
+
+    def receive(self, batch, int timeout_ms=0, max_frames=None):
+        """Frames appended to batch (slots count.. up to capacity; batch.count grows by n); waits up to
+        timeout_ms when none is ready. Returns n."""
+        cdef mip6_batch_t *b = self._pointers(batch)
+        cdef Py_ssize_t start = batch.count
+        cdef uint32_t cap = self._last.capacity
+        if start < 0 or start > cap:
+            raise ValueError(f"batch count {start} is outside 0..{cap}")
+        cdef uint32_t room = cap - <uint32_t>start
+        cdef uint32_t most = room
+        if max_frames is not None and max_frames < room:
+            most = <uint32_t>max(int(max_frames), 0)
+        cdef mip6_ring_err_t err
+        cdef int n
+        self._enter()
+        try:
+            with nogil:
+                n = mip6_ring_recv(&self.r, b, <uint32_t>start, most, timeout_ms, &err)
+        finally:
+            self.busy -= 1
+        if n < 0:
+            raise _failure(&err)
+        batch.count = start + n
+        return n
+
+    def send(self, batch, verdict=None, int timeout_ms=1000):
+        """Queue batch packets (all, or those with this verdict) and kick once; returns how many went."""
+        cdef mip6_batch_t *b = self._pointers(batch)
+        cdef Py_ssize_t count = batch.count
+        cdef int v = -1 if verdict is None else int(verdict)
+        cdef mip6_ring_err_t err
+        cdef int n
+        if count < 0 or count > self._last.capacity:
+            raise ValueError(f"batch count {count} is outside 0..{self._last.capacity}")
+        if verdict is not None and not 0 <= v < MIP6_V_COUNT:
+            raise ValueError(f"verdict must be in 0..{MIP6_V_COUNT - 1}, got {verdict!r}")
+        b.count = <uint32_t>count
+        self._enter()
+        try:
+            with nogil:
+                n = mip6_ring_send(&self.r, b, v, timeout_ms, &err)
+        finally:
+            self.busy -= 1
+        if n < 0:
+            raise _failure(&err)
+        return n
+
+    def tx_in_flight(self):
+        if not self.is_open:
+            return 0
+        return mip6_ring_tx_in_flight(&self.r)
+
+    def counters(self):
+        """The ring's own counters (no system call, unlike stats())."""
+        return _counters(&self.r.c)
+
+    def stats(self):
+        cdef mip6_ring_stats_t st
+        cdef mip6_ring_err_t err
+        if not self.is_open:
+            raise RingFailure(MIP6_RING_EINVAL, 0, "statistics", "the ring is closed")
+        if mip6_ring_stats(&self.r, &st, &err) < 0:
+            raise _failure(&err)
+        out = {"packets": st.packets, "drops": st.drops, "freeze_count": st.freeze_count}
+        out.update(_counters(&st.c))
+        return out
+
+    def close(self):
+        if self.busy:
+            raise RingFailure(MIP6_RING_EINVAL, 0, "close", "the ring is in use by another thread")
+        if self.is_open:
+            mip6_ring_close(&self.r)
+            self.is_open = False
+        self._last = None
+
+
+def reflect(Ring rx, Ring tx, uint64_t max_frames=0, uint64_t duration_ns=1000000000):
+    """Frames received on rx go out of tx unchanged, ring to ring in C (the raw I/O baseline)."""
+    cdef mip6_reflect_result_t res
+    cdef mip6_ring_err_t err
+    cdef int rc
+    rx._enter()
+    try:
+        tx._enter()
+        try:
+            with nogil:
+                rc = mip6_ring_reflect(&rx.r, &tx.r, max_frames, duration_ns, &res, &err)
+        finally:
+            tx.busy -= 1
+    finally:
+        rx.busy -= 1
+    if rc < 0:
+        raise _failure(&err)
+    return {"rx_frames": res.rx_frames, "tx_frames": res.tx_frames, "bytes": res.bytes,
+            "dropped": res.dropped, "elapsed_ns": res.elapsed_ns}
