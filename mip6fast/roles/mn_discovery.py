@@ -133,6 +133,14 @@ class _Solicitation:
     timer: Timer | None = None
 
 
+def _same_lifetime(a: int | None, b: int | None) -> bool:
+    """Two valid-until deadlines that differ by less than the one-second granularity of the Prefix
+    Information option (plus transit) are the same lifetime, re-advertised."""
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) <= NS_PER_S
+
+
 def _mn() -> Any:
     # mobile_node imports this module (its class derives from the mixin), so its names are looked up
     # when a method runs, not at import time.
@@ -171,7 +179,7 @@ class MobileNodeDiscovery:
             h.address: _HomeAgentSearch(h.home_agent, last_used=h.home_agent) for h in self.config.homes}
         self._solicitations: dict[IPv6Address, _Solicitation] = {}
         self._prefix_watch: dict[IPv6Address, Timer] = {}
-        self._solicited_for: dict[IPv6Address, int | None] = {}   # valid_until a near-expiry MPS was for
+        self._near_expiry_solicited: set[IPv6Address] = set()     # home addresses already solicited for
 
     # ------------------------------------------------------------ hooks called by MobileNode
 
@@ -350,20 +358,21 @@ class MobileNodeDiscovery:
         if timer is not None:
             timer.cancel()
         until = reg.home.valid_until
-        if until is None or self._solicited_for.get(home, -1) == until:
+        # "About to expire": less lifetime left than the binding the node asks for. Solicited once
+        # per such period: an answer confirming the short lifetime does not start another.
+        at = None if until is None else until - self.config.lifetime * NS_PER_S
+        if at is None or at > now:
+            self._near_expiry_solicited.discard(home)
+            if at is not None:
+                self._prefix_watch[home] = self.call_at(at, lambda t: self._home_lifetime_low(t, reg))
             return
-        # "About to expire": less lifetime left than the binding the node asks for.
-        at = until - self.config.lifetime * NS_PER_S
-        if at <= now:
-            self._solicited_for[home] = until
-            self._solicit_prefixes(now, reg)
-        else:
-            self._prefix_watch[home] = self.call_at(at, lambda t: self._home_lifetime_low(t, reg))
+        self._home_lifetime_low(now, reg)
 
     def _home_lifetime_low(self, now: int, reg: _Registration) -> None:
-        self._prefix_watch.pop(reg.home.address, None)
-        if self.registrations.get(reg.home.address) is reg:
-            self._solicited_for[reg.home.address] = reg.home.valid_until
+        home = reg.home.address
+        self._prefix_watch.pop(home, None)
+        if self.registrations.get(home) is reg and home not in self._near_expiry_solicited:
+            self._near_expiry_solicited.add(home)
             self._solicit_prefixes(now, reg)
 
     def _solicit_prefixes(self, now: int, reg: _Registration) -> None:
@@ -442,7 +451,7 @@ class MobileNodeDiscovery:
             for r in on_prefix:
                 if valid == 0:
                     withdrawn.append(r.home.address)
-                elif r.home.valid_until != valid_until:
+                elif not _same_lifetime(r.home.valid_until, valid_until):
                     self._replace_home(r, valid_until=valid_until)
                     self._watch_home_lifetime(now, r)
                 else:
@@ -497,7 +506,7 @@ class MobileNodeDiscovery:
         timer = self._prefix_watch.pop(address, None)
         if timer is not None:
             timer.cancel()
-        self._solicited_for.pop(address, None)
+        self._near_expiry_solicited.discard(address)
         self._home_ns_answered.discard(address)
         self.config = replace(self.config, homes=tuple(h for h in self.config.homes if h.address != address))
         self._rebuild_data_paths()
