@@ -329,6 +329,11 @@ def test_solicited_advertisement_must_echo_the_identifier_and_carry_an_rh2():
     assert not bus(out)
     (mps2,) = sent(out, MobilePrefixSolicitation)
     assert mps2.payload.identifier != ident
+    # The answer confirms the short lifetime (one second less, as the agent rounds down): no third one.
+    out = mn.receive(t + S, "eth0", mpa(mps2.payload.identifier, [(HOME_PREFIX, 499, 400)]))
+    assert not notes(out, HomePrefixChanged) and not sent(out, MobilePrefixSolicitation)
+    assert not any(sent(tick_answering(mn, t + k * S), MobilePrefixSolicitation) for k in range(2, 40))
+    assert mn.counters["mn.mps.sent"] == 2
 
 
 def test_home_address_lifetime_near_expiry_triggers_a_solicitation():

@@ -150,7 +150,7 @@ def ha_failover(seed: int, pcap_dir: str | None) -> tuple[DiscoveryWorld, dict]:
     """``ha1`` (preference 10) and ``ha2`` (preference 0) serve the home link; the mobile node has no
     home agent configured: its DHAAD Request from the care-of address to the Home-Agents anycast address
     is answered with [ha1, ha2] (§10.5), it registers with ha1 (30 s lifetime) and the correspondent
-    streams UDP to its home address (50 packets/s). At 20 s ha1 fails (its interface is unplugged). The
+    streams UDP to its home address (20 packets/s). At 20 s ha1 fails (its interface is unplugged). The
     node notices when its refresh goes unanswered: with MAX_BINDACK_TIMEOUT shortened to 4 s (virtual
     time kept short) the BU is retransmitted after 1 s and 2 s, then after 4 s ha1 counts as not
     answering (§11.8) and the node registers with ha2, the next on the list (§11.4.1). ha2's DAD for
@@ -160,7 +160,7 @@ def ha_failover(seed: int, pcap_dir: str | None) -> tuple[DiscoveryWorld, dict]:
     mn = world.mns[0]
     home = mn.home_addresses[0]
     fail_at = 20 * NS_PER_S
-    sender = StreamApp(5001, dst=home, start_ns=8 * NS_PER_S, interval_ns=20 * MS, count=3100)
+    sender = StreamApp(5001, dst=home, start_ns=8 * NS_PER_S, interval_ns=50 * MS, count=1040)
     receiver = StreamApp(5001)
     world.cn.attach(sender)
     mn.attach(receiver)
@@ -168,7 +168,7 @@ def ha_failover(seed: int, pcap_dir: str | None) -> tuple[DiscoveryWorld, dict]:
     with sim:
         world.start(mn_at=4 * NS_PER_S)
         sim.schedule(fail_at, lambda s: s.detach(ha1, "eth0"))
-        sim.run(70 * NS_PER_S)
+        sim.run(60 * NS_PER_S)
     discovered = world.events("mn0", HomeAgentDiscovered)
     registrations = world.events("mn0", Registered)
     changes = world.events("mn0", HomeAgentChanged)
