@@ -1,4 +1,6 @@
 """The ``mip6fast`` command."""
+from __future__ import annotations
+
 import argparse
 import json
 import sys
@@ -74,6 +76,85 @@ def cmd_simulate(args) -> int:
     return 0
 
 
+DEFAULT_SOCKETS = {"ha": "/run/mip6fast/ha.sock", "mn": "/run/mip6fast/mn.sock", "cn": "/run/mip6fast/cn.sock"}
+
+
+def cmd_daemon(args) -> int:
+    """``mip6fast ha|mn|cn --config FILE``: run a role until SIGINT/SIGTERM."""
+    import logging
+
+    from .config import ConfigError, load_config
+    from .daemon import Daemon, DaemonError
+    try:
+        config = load_config(args.config, args.command)
+    except ConfigError as exc:
+        print(f"mip6fast {args.command}: {args.config}: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=getattr(logging, (args.log_level or config.daemon.log_level).upper()),
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    socket_path = args.control_socket or config.daemon.control_socket or DEFAULT_SOCKETS[args.command]
+    daemon = Daemon(config, pcap=args.pcap, control_socket=socket_path)
+    try:
+        daemon.start()
+    except DaemonError as exc:
+        print(f"mip6fast {args.command}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        daemon.run()
+    finally:
+        daemon.close()
+    return 0
+
+
+def _find_socket(args) -> str | None:
+    import os
+    if args.socket:
+        return args.socket
+    running = [p for p in DEFAULT_SOCKETS.values() if os.path.exists(p)]
+    return running[0] if len(running) == 1 else None
+
+
+def cmd_query(args) -> int:
+    """``mip6fast bindings`` / ``mip6fast stats``: ask a running daemon over its control socket."""
+    from .daemon import DaemonError, query
+    path = _find_socket(args)
+    if path is None:
+        print(f"mip6fast {args.command}: give --socket (no single daemon at {', '.join(DEFAULT_SOCKETS.values())})",
+              file=sys.stderr)
+        return 2
+    try:
+        answer = query(path, args.command)
+    except DaemonError as exc:
+        print(f"mip6fast {args.command}: {exc}", file=sys.stderr)
+        return 1
+    if "error" in answer:
+        print(f"mip6fast {args.command}: {answer['error']}", file=sys.stderr)
+        return 1
+    if args.json:
+        json.dump(answer, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif args.command == "bindings":
+        rows = answer["bindings"]
+        columns = [c for c in ("peer", "home_address", "care_of_address", "sequence", "flags", "expires_in_s",
+                               "packets", "bytes") if any(c in r for r in rows)] or ["home_address"]
+        widths = {c: max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns}
+        print("  ".join(c.ljust(widths[c]) for c in columns))
+        for r in rows:
+            print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
+        print(f"({len(rows)} binding{'s' if len(rows) != 1 else ''}, {answer['role']})")
+    else:
+        for section in ("node", "runner", "ports", "tun"):
+            value = answer.get(section)
+            if not value:
+                continue
+            print(f"[{section}]")
+            items = value.items() if section != "ports" else (
+                (f"{port}.{k}", v) for port, c in value.items() for k, v in c.items())
+            for k, v in items:
+                print(f"  {k:<44} {v}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     p = argparse.ArgumentParser(prog="mip6fast", description="Mobile IPv6 (RFC 6275) engine")
@@ -99,6 +180,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print only the JSON summary, on one line")
     s.add_argument("--seed", type=int, default=1, help="simulator seed (default 1)")
     s.set_defaults(func=cmd_simulate)
+
+    for role, what in (("ha", "home agent"), ("mn", "mobile node"), ("cn", "correspondent node")):
+        r = sub.add_parser(role, help=f"run the {what} on real interfaces (needs root)")
+        r.add_argument("--config", required=True, help="TOML configuration file (see examples/)")
+        r.add_argument("--pcap", help="record every frame sent and received to this pcap file")
+        r.add_argument("--control-socket", help=f"control socket path (default {DEFAULT_SOCKETS[role]})")
+        r.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+        r.set_defaults(func=cmd_daemon)
+    for command, what in (("bindings", "the binding cache (or binding update list) of a running daemon"),
+                          ("stats", "the counters of a running daemon")):
+        q = sub.add_parser(command, help=what)
+        q.add_argument("--socket", help="the daemon's control socket")
+        q.add_argument("--json", action="store_true", help="print the daemon's JSON answer")
+        q.set_defaults(func=cmd_query)
     return p
 
 

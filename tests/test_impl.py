@@ -5,7 +5,7 @@ import pytest
 
 from mip6fast import _impl
 
-FAMILIES = ["checksum", "packet", "mh", "icmp6", "bcache"]
+FAMILIES = ["checksum", "packet", "mh", "icmp6", "bcache", "tun"]
 
 
 @pytest.mark.skipif(_impl.PURE_PYTHON, reason="MIP6FAST_PURE_PYTHON=1 asks for the twins")

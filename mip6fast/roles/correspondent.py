@@ -645,6 +645,21 @@ class CorrespondentNode(Host):
                 self.drop(f"datapath.{DropReason(r).name.lower()}")
         return self._finish(out)
 
+    def reboot(self, now: int) -> None:
+        """A restart that loses every binding: the cache lives in memory only (RFC 6275 §9.5.2 gives it
+        no persistence), so after a reboot HAO packets from a mobile node draw Binding Error status 1
+        (§9.3.1) until it sends a new Binding Update. Addresses, neighbours and applications are kept
+        (the node's host part is not what is being tested); no packet is sent."""
+        for entry in self._entries.values():
+            entry.expiry.cancel()
+            if entry.refresh is not None:
+                entry.refresh.cancel()
+        self._entries.clear()
+        for home in list(self.cache):
+            self.cache.pop(home, None)
+        self.error_bucket = TokenBucket(self.config.binding_error_rate, self.config.binding_error_burst)
+        self.counters["reboots"] += 1
+
     def bindings(self) -> dict[IPv6Address, IPv6Address]:
         """Home address → care-of address of every binding."""
         return {b.key: b.care_of_address for b in self.cache.values()}

@@ -166,6 +166,10 @@ class MobileNodeDiscovery:
         _in_paths: dict[IPv6Address, MobileNodeDataPath]
         _home_packed: np.ndarray
         _home_ns_answered: set[IPv6Address]
+        _at_home: set[IPv6Address]
+        route_optimization: Any
+
+        def _away_for(self, home: IPv6Address) -> bool: ...
 
         def _count(self, what: str) -> None: ...
         def drop(self, reason: str) -> None: ...
@@ -195,7 +199,7 @@ class MobileNodeDiscovery:
         next listed home agent, else DHAAD again (§11.4.1). True when that happened."""
         mn = _mn()
         search = self._searches[reg.home.address]
-        if self.location is not mn.Location.AWAY or reg.state is not mn.RegistrationState.REGISTERING:
+        if not self._away_for(reg.home.address) or reg.state is not mn.RegistrationState.REGISTERING:
             return False
         discovered = bool(search.candidates) and reg.home.home_agent == search.candidates[search.index]
         if not discovered and not self.config.fallback_to_discovery:
@@ -249,7 +253,7 @@ class MobileNodeDiscovery:
 
     def _send_dhaad(self, now: int, reg: _Registration) -> None:
         search = self._searches[reg.home.address]
-        if self.location is not _mn().Location.AWAY or self.care_of is None or search.identifier is None:
+        if not self._away_for(reg.home.address) or self.care_of is None or search.identifier is None:
             search.identifier = None        # at home the RAs name the home agents; a move restarts it
             return
         # §11.4.1: from the care-of address (no Home Address option) to the Home-Agents anycast address.
@@ -386,7 +390,7 @@ class MobileNodeDiscovery:
     def _send_mps(self, now: int, reg: _Registration, sol: _Solicitation) -> None:
         sol.timer = None
         home = reg.home.address
-        if (self.location is not _mn().Location.AWAY or self.care_of is None or not reg.active
+        if (not self._away_for(home) or self.care_of is None or not reg.active
                 or reg.home.home_agent is None or self.registrations.get(home) is not reg):
             # The home agent answers only for a binding whose care-of address sent the solicitation.
             self._solicitations.pop(home, None)
@@ -470,14 +474,14 @@ class MobileNodeDiscovery:
             added.append(address)
             self.notify(HomePrefixChanged(now, address, prefix, valid, preferred, True))
         mn = _mn()
-        away = self.location is mn.Location.AWAY and self.care_of is not None
+        away = self.care_of is not None and self._away_for(home)
         if sol is None and home not in withdrawn and away and reg.state is mn.RegistrationState.REGISTERED:
             # §11.4.3: an unsolicited advertisement is acknowledged with a Binding Update, which also
             # ends the home agent's retransmissions (§10.6.2).
             self._count("mpa.acknowledged_by_bu")
             self._start_registration(now, reg)
         for address in added:
-            if away:
+            if self.care_of is not None and self._away_for(address):
                 self._start_registration(now, self.registrations[address])
         for address in withdrawn:
             self._withdraw_home(now, address)
@@ -508,6 +512,14 @@ class MobileNodeDiscovery:
             timer.cancel()
         self._near_expiry_solicited.discard(address)
         self._home_ns_answered.discard(address)
+        self._at_home.discard(address)
+        ro = self.route_optimization
+        for key, b in list(ro.bindings.items()):
+            if b.home == address:
+                # Route optimisation from a withdrawn home address stops with it (no HAO from it).
+                b.cancel()
+                self.binding_update_list.pop(b.key, None)
+                del ro.bindings[key]
         self.config = replace(self.config, homes=tuple(h for h in self.config.homes if h.address != address))
         self._rebuild_data_paths()
         self._count("home_address_withdrawn")

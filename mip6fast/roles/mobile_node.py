@@ -48,6 +48,11 @@ the home agent with an NS from the unspecified address if it must (it cannot def
 yet), sends a BU from the home address with lifetime 0 and A = H = 1 (no Home Address option), and after
 the BA multicasts an unsolicited NA for the home address (O = 1, S = 0, its own MAC) and from then on
 answers NS for it.
+
+Several home addresses, each on its own home link: "at home" is per home address (``location_of``;
+``location`` only says whether the current link is the home link of some address). On the home link of
+home address 1 the node de-registers it as above while staying away for home address 2, which it then
+registers from this link with home address 1 as care-of address (``_home_link_care_of``).
 """
 from __future__ import annotations
 
@@ -71,12 +76,14 @@ from ..wire import (
     BindingRefreshAdvice,
     BindingRefreshRequest,
     BindingUpdate,
+    DestinationUnreachable,
     EchoRequest,
     ICMPv6Message,
     NeighborAdvertisement,
     NeighborSolicitation,
     Packet,
     PacketTooBig,
+    ParameterProblem,
     PrefixInformation,
     RouterAdvertisement,
     RouterSolicitation,
@@ -118,6 +125,7 @@ from .node import (
     Timer,
     slaac_address,
 )
+from .route_optimization import RouteOptimizationConfig, RouteOptimizer, strip_processed_rh2
 
 # Next headers of a packet that may be ICMPv6 (directly or after a hop-by-hop, routing or destination
 # options header); only those are parsed to look for an Echo Request.
@@ -176,9 +184,10 @@ class MobileNodeConfig:
     """``interface``: the mobile interface; ``homes``: the home addresses; ``lifetime``: the binding
     lifetime asked for, in seconds; timeouts in ns (RFC 6275 §12-13 defaults); ``max_update_rate``: BUs
     per second per destination; ``lower_layer_hints``: whether a carrier-up on the mobile interface
-    triggers a Router Solicitation (§11.5.1); ``fallback_to_discovery``: a configured home agent that
-    leaves a BU unanswered once the backoff reached ``max_bindack_timeout`` is replaced by Dynamic Home
-    Agent Address Discovery (§11.4.1; False: retransmit at that rate indefinitely, §11.8).
+    triggers a Router Solicitation (§11.5.1); ``route_optimization``: the per-correspondent policy
+    (roles/route_optimization.py; the default never optimises); ``fallback_to_discovery``: a configured
+    home agent that leaves a BU unanswered once the backoff reached ``max_bindack_timeout`` is replaced by
+    Dynamic Home Agent Address Discovery (§11.4.1; False: retransmit at that rate indefinitely, §11.8).
     ``initial_dhaad_timeout`` / ``dhaad_retries`` / ``initial_solicit_timeout``: §12 (in ns)."""
     interface: str
     homes: tuple[HomeAddressConfig, ...]
@@ -188,6 +197,7 @@ class MobileNodeConfig:
     max_bindack_timeout: int = MAX_BINDACK_TIMEOUT
     max_update_rate: int = MAX_UPDATE_RATE
     lower_layer_hints: bool = True
+    route_optimization: RouteOptimizationConfig = field(default_factory=RouteOptimizationConfig)
     fallback_to_discovery: bool = True
     initial_dhaad_timeout: int = INITIAL_DHAAD_TIMEOUT
     dhaad_retries: int = DHAAD_RETRIES
@@ -341,8 +351,13 @@ class MobileNode(MobileNodeDiscovery, Host):
         self._link = _Link()
         self._events: deque[Notification] = deque()
         self._home_ns_answered: set[IPv6Address] = set()   # home addresses the node defends (§11.5.5)
+        # The home addresses whose home link the node is on. With several home addresses on separate
+        # home links, one's home link is a foreign link for the others, so "at home" is per address;
+        # ``location`` says what kind of link the node is on (HOME: the home link of some address).
+        self._at_home: set[IPv6Address] = set()
         self._bu_sent: dict[IPv6Address, deque[int]] = {}
-        self.binding_update_list = BindingCache(key_size=32, capacity=16)
+        # Home registrations and correspondent entries (keyed (peer, home address)) share the list.
+        self.binding_update_list = BindingCache(key_size=32, capacity=256)
         # §11.7.1 / §11.8: after a reboot the sequence number starts at a random value.
         self.registrations: dict[IPv6Address, _Registration] = {
             h.address: _Registration(h, self.rng.randrange(SEQUENCE_MOD)) for h in config.homes}
@@ -358,6 +373,7 @@ class MobileNode(MobileNodeDiscovery, Host):
         self._in_paths: dict[IPv6Address, MobileNodeDataPath] = {
             ha: MobileNodeDataPath(addrs, UNSPECIFIED, ha, self.binding_update_list, mtu=self.iface.mtu)
             for ha, addrs in by_agent.items()}
+        self.route_optimization = RouteOptimizer(self, config.route_optimization)
         self._home_packed = np.frombuffer(b"".join(h.address.packed for h in config.homes),
                                           dtype=np.uint8).reshape(-1, 16)
         self._init_discovery()
@@ -368,8 +384,40 @@ class MobileNode(MobileNodeDiscovery, Host):
     def home_addresses(self) -> tuple[IPv6Address, ...]:
         return tuple(h.address for h in self.config.homes)
 
+    def location_of(self, home_address) -> Location:
+        """Where the node is for one home address: HOME on that address's home link, AWAY on any other
+        link (the home link of another home address included), UNKNOWN before it knows a link."""
+        if self.location is Location.UNKNOWN:
+            return Location.UNKNOWN
+        return Location.HOME if IPv6Address(home_address) in self._at_home else Location.AWAY
+
+    def _away_for(self, home: IPv6Address) -> bool:
+        return self.location is not Location.UNKNOWN and home not in self._at_home
+
+    def _from_away_home(self, raw: bytes) -> bool:
+        """Is this IPv6 packet from a home address the node is away for (so it takes the data path)?"""
+        if len(raw) < 40 or raw[0] >> 4 != 6:
+            return False
+        src = IPv6Address(raw[8:24])
+        return src in self.registrations and self._away_for(src)
+
     def _count(self, what: str) -> None:
         self.counters[f"mn.{what}"] += 1
+
+    def source_address(self, dst) -> IPv6Address | None:
+        """RFC 6724 §5 rule 4 (prefer home addresses), RFC 6275 §11.3.1: away from home an application's
+        packet to a global destination leaves from the home address of a registration that has not
+        failed (the reverse tunnel or route optimisation carries it, and the flow survives movement);
+        on the home link of some home address, from that one (natively)."""
+        dst = IPv6Address(dst)
+        if self.location is not Location.UNKNOWN and not (dst in LINK_LOCAL or dst.is_multicast):
+            for h in self.config.homes:
+                if h.address in self._at_home:
+                    return h.address
+            for reg in self.registrations.values():
+                if reg.state is not RegistrationState.FAILED:
+                    return reg.home.address
+        return super().source_address(dst)
 
     def _home_for_prefixes(self, prefixes) -> list[HomeAddressConfig]:
         return [h for h in self.config.homes if h.prefix in prefixes]
@@ -446,6 +494,9 @@ class MobileNode(MobileNodeDiscovery, Host):
             # §11.5.5: until the de-registration is acknowledged the home agent defends the address.
             self.drop("mn.ns_for_undefended_home_address")
             return
+        if isinstance(msg, (ParameterProblem, DestinationUnreachable)) \
+                and self.route_optimization.handle_icmp_error(now, packet):
+            return                                   # §11.3.5: about our BU or HAO to a correspondent
         ra_ok = (isinstance(msg, RouterAdvertisement) and packet.hop_limit == ND_HOP_LIMIT
                  and packet.src in LINK_LOCAL and msg.code == 0)
         prefixes: set[IPv6Network] = set()
@@ -475,7 +526,12 @@ class MobileNode(MobileNodeDiscovery, Host):
         link = self._link
         homes = self._home_for_prefixes(prefixes)
         if homes:
-            if self.location is not Location.HOME:
+            # On a home link, an unknown router advertising the home prefix of a home address the node
+            # is away for: the home link of that address (another home link, or a second home prefix
+            # on this one; either way the node is at home for it now, §11.5.5).
+            other_home_link = (self.location is Location.HOME and router not in link.routers
+                               and not {h.address for h in homes} <= self._at_home)
+            if self.location is not Location.HOME or other_home_link:
                 self._arrive_home(now, router if default_router else None, prefixes, homes)
             else:
                 link.routers.setdefault(router, set()).update(prefixes)
@@ -575,6 +631,7 @@ class MobileNode(MobileNodeDiscovery, Host):
             for home in self.config.homes:
                 self.iface.addresses.pop(home.address, None)
             self._home_ns_answered.clear()
+            self._at_home.clear()
         self.location = Location.AWAY
         self._link = _Link(router, set(prefixes), {router: set(prefixes)})
         old = self.care_of
@@ -608,7 +665,7 @@ class MobileNode(MobileNodeDiscovery, Host):
             path.care_of = address
         self.notify(Moved(now, old, address))
         for reg in self.registrations.values():
-            if reg.state is RegistrationState.FAILED:
+            if reg.state is RegistrationState.FAILED or reg.home.address in self._at_home:
                 continue
             self._start_registration(now, reg)
 
@@ -619,12 +676,26 @@ class MobileNode(MobileNodeDiscovery, Host):
         self._count("movement.home")
         self._forget_old_link(now, router, prefixes)
         self.location = Location.HOME
+        for address in self._at_home - {home.address for home in homes}:
+            # Straight from the home link of this address to another home link: away for it now.
+            self.iface.addresses.pop(address, None)
+            self._home_ns_answered.discard(address)
+        self._at_home = {home.address for home in homes}
         self._link = _Link(router, set(prefixes), {router: set(prefixes)} if router is not None else {})
         old = self.care_of
         if old is not None:
             self.iface.addresses.pop(old, None)
         self.care_of = None
         self._pending_coa = None
+        for reg in self.registrations.values():
+            if reg.home.address in self._at_home:
+                continue
+            # Away for this home address still: its binding points at a care-of address that is gone;
+            # it is registered again from this link (``_home_link_care_of``).
+            reg.active = False
+            reg.outstanding = None
+            if reg.state is not RegistrationState.FAILED:
+                reg.cancel("retransmit", "refresh", "deferred")
         for home in homes:
             self.notify(ReturnedHome(now, home.address))
             reg = self.registrations[home.address]
@@ -639,6 +710,27 @@ class MobileNode(MobileNodeDiscovery, Host):
             reg.care_of = home.address
             reg.timeout = self.config.initial_bindack_timeout
             self._send_bu(now, reg)
+        self.route_optimization.returned_home(now)
+        self._home_link_care_of(now)
+
+    def _home_link_care_of(self, now: int) -> None:
+        """On the home link of some home addresses, register the others (the node is away for them)
+        with a care-of address on this link: the home address of this link. RFC 6275 §4.1: a care-of
+        address is a unicast routable address of the node on the link it visits whose prefix is foreign
+        to the home address registered -- which this home address is, for the other home addresses; it
+        is the address SLAAC would form on this prefix from the node's interface identifier (§11.5.2),
+        and it is already the node's own here (§11.5.5), so no second address needs DAD. It is usable
+        only once every home address of this link is de-registered: until its BA the home agent still
+        intercepts packets for it (§10.4.1), so a BA sent to it would be tunnelled to the old link."""
+        if self.location is not Location.HOME or self.care_of is not None:
+            return
+        here = [h for h in self.config.homes if h.address in self._at_home]
+        if not here or len(here) == len(self.config.homes):
+            return
+        if any(self.registrations[h.address].state is not RegistrationState.HOME for h in here):
+            return                      # a de-registration is still outstanding
+        self._count("home_link_care_of")
+        self._care_of_ready(now, here[0].address)
 
     # ------------------------------------------------------------ home registration (§11.7.1, §11.8)
 
@@ -744,12 +836,14 @@ class MobileNode(MobileNodeDiscovery, Host):
         if packet.home_address is not None:
             self.drop("mn.mh_with_hao")              # §6.1: only a BU carries a Home Address option
             return
+        if self.route_optimization.handle_mobility(now, packet):
+            return                                   # a correspondent's BA / BE / BRR
         home = packet.rh2 if packet.rh2 is not None else packet.dst
         reg = self.registrations.get(home)
         if reg is None or packet.src != reg.home.home_agent:
             self.drop("mn.mh_unknown_peer")
             return
-        if self.location is Location.AWAY and packet.rh2 is None:
+        if self._away_for(home) and packet.rh2 is None:
             self.drop("mn.mh_without_rh2")           # §6.1.8/§9.5.4: a BA to a CoA carries an RH2
             return
         if isinstance(msg, BindingAcknowledgement):
@@ -819,6 +913,7 @@ class MobileNode(MobileNodeDiscovery, Host):
         assert reg.care_of is not None
         if new_care_of:
             self.notify(Registered(now, home, reg.care_of, granted))
+            self.route_optimization.home_registered(now, home, reg.care_of)
         else:
             self.notify(BindingRefreshed(now, home, reg.care_of, granted))
         if ba.status == 1:
@@ -827,7 +922,7 @@ class MobileNode(MobileNodeDiscovery, Host):
 
     def _refresh(self, now: int, reg: _Registration) -> None:
         reg.refresh = None
-        if self.location is Location.AWAY and reg.state is RegistrationState.REGISTERED:
+        if self._away_for(reg.home.address) and reg.state is RegistrationState.REGISTERED:
             self._count("bu_refresh")
             self._start_registration(now, reg)
 
@@ -844,7 +939,7 @@ class MobileNode(MobileNodeDiscovery, Host):
     def _on_refresh_request(self, now: int, reg: _Registration) -> None:
         """§11.7.4: a Binding Refresh Request is answered with a new BU."""
         self._count("brr_received")
-        if self.location is Location.AWAY and reg.state in (RegistrationState.REGISTERED,
+        if self._away_for(reg.home.address) and reg.state in (RegistrationState.REGISTERED,
                                                            RegistrationState.REGISTERING):
             self._start_registration(now, reg)
         else:
@@ -864,6 +959,8 @@ class MobileNode(MobileNodeDiscovery, Host):
             target=home, router=False, solicited=False, override=True,
             options=(TargetLinkLayerAddress(self.iface.mac),)))
         self.notify(Deregistered(now, home))
+        self.route_optimization.home_deregistered(now, home)
+        self._home_link_care_of(now)
 
     # ------------------------------------------------------------ data path: sending (§11.3.1)
 
@@ -871,7 +968,7 @@ class MobileNode(MobileNodeDiscovery, Host):
         """An application's packet. Away from home, packets from a home address take the batched data
         path (a one-packet ``PacketBatch``); everything else is routed as by any host."""
         raw = bytes(packet_bytes)
-        if self.location is not Location.AWAY or len(raw) < 40 or IPv6Address(raw[8:24]) not in self.registrations:
+        if not self._from_away_home(raw):
             return super().send(now, raw)
         batch = PacketBatch(capacity=1, slot_size=max(2048, len(raw) + 256), headroom=128)
         batch.append(raw)
@@ -885,19 +982,23 @@ class MobileNode(MobileNodeDiscovery, Host):
         out = self._begin()
         n = batch.count
         if n:
-            if self.location is Location.AWAY:
-                for home, path in self._out_paths.items():
-                    if self.registrations[home].active:
-                        path.outbound(batch)
+            away = [h for h in self.home_addresses if self._away_for(h)]
+            for home in away:
+                if self.registrations[home].active:
+                    self._out_paths[home].outbound(batch)
             verdict = batch.verdict[:n]
+            if away:
+                self.route_optimization.count_outbound(now, batch, np.flatnonzero(verdict == Verdict.FORWARD))
             self._transmit_forwarded(now, batch, np.flatnonzero(verdict == Verdict.FORWARD))
             self._count_drops(batch, verdict)
             passed = np.flatnonzero(verdict == Verdict.PASS)
+            if passed.size and away:
+                # Only the home addresses the node is away for need a registration; one whose home
+                # link this is is used natively (§11.5.5).
+                from_home = self._src_is_home(batch, passed, away)
+                self.counters["drop.mn.no_home_registration"] += int(from_home.sum())
+                passed = passed[~from_home]
             if passed.size:
-                from_home = self._src_is_home(batch, passed)
-                if self.location is Location.AWAY:
-                    self.counters["drop.mn.no_home_registration"] += int(from_home.sum())
-                    passed = passed[~from_home]
                 for i in passed.tolist():
                     raw = batch.packet(i)
                     try:
@@ -920,18 +1021,22 @@ class MobileNode(MobileNodeDiscovery, Host):
                      payload=PacketTooBig(mtu=int(batch.aux[i]), invoking=raw[:IPV6_MIN_MTU - 48]))
         self._out.deliveries.append(ptb.to_bytes())
 
-    def _src_is_home(self, batch: PacketBatch, idx: np.ndarray) -> np.ndarray:
-        """Per packet of ``idx``: is its IPv6 source one of the home addresses? (one numpy gather)"""
+    def _src_is_home(self, batch: PacketBatch, idx: np.ndarray, homes=None) -> np.ndarray:
+        """Per packet of ``idx``: is its IPv6 source one of the home addresses (or of ``homes``)? (one
+        numpy gather)"""
+        packed = self._home_packed if homes is None else np.frombuffer(
+            b"".join(h.packed for h in homes), dtype=np.uint8).reshape(-1, 16)
         off = batch.offset[idx].astype(np.int64)
         gather = np.minimum(off[:, None] + 8 + np.arange(16), batch.buf.size - 1)
         src = batch.buf[gather]
-        return (src[:, None, :] == self._home_packed[None, :, :]).all(axis=2).any(axis=1)
+        return (src[:, None, :] == packed[None, :, :]).all(axis=2).any(axis=1)
 
     def _transmit_forwarded(self, now: int, batch: PacketBatch, idx: np.ndarray) -> None:
         """Tunnelled packets all go to a home agent: one route lookup per agent, then frames out."""
         if not idx.size:
             return
-        self.counters["mn.reverse_tunnelled"] += int(idx.size)
+        # Route-optimised packets (a HAO, not IPv6-in-IPv6) are FORWARDed too; count only the tunnel.
+        self.counters["mn.reverse_tunnelled"] += int((batch.buf[batch.offset[idx].astype(np.int64) + 6] == 41).sum())
         routes: dict[bytes, object] = {}
         for i in idx.tolist():
             raw = batch.packet(i)
@@ -979,6 +1084,7 @@ class MobileNode(MobileNodeDiscovery, Host):
         self._run_inbound(batch)
         verdict = batch.verdict[:n]
         forwarded = np.flatnonzero(eligible & (verdict == Verdict.FORWARD))
+        self.route_optimization.count_inbound(now, batch, forwarded, head[forwarded, 20] == 41)
         self._deliver_batch(now, batch, forwarded)
         self._count_drops(batch, np.where(eligible, verdict, Verdict.PASS))
         slow = np.flatnonzero(~eligible | ((verdict != Verdict.FORWARD) & (verdict != Verdict.DROP)))
@@ -1013,7 +1119,8 @@ class MobileNode(MobileNodeDiscovery, Host):
         if not idx.size:
             return
         self.counters["mn.tunnel_delivered"] += int(idx.size)
-        packets = [batch.packet(i) for i in idx.tolist()]
+        # A processed Type 2 routing header is not passed up (route_optimization.strip_processed_rh2).
+        packets = [strip_processed_rh2(batch.packet(i)) for i in idx.tolist()]
         if any(raw[6] in _MAYBE_ICMPV6 for raw in packets):
             packets = [raw for raw in packets if not self._echo_for_home(now, raw)]
         self.counters["delivered"] += len(packets)
@@ -1045,8 +1152,7 @@ class MobileNode(MobileNodeDiscovery, Host):
         """Away from home, a packet this node originates from the home address of a registration (an
         application's, or an Echo Reply) goes through the data path like ``send``: reverse tunnel or
         HAO (RFC 6275 §11.3.1); everything else is routed as by any host."""
-        if (self.location is Location.AWAY and len(raw) >= 40 and raw[0] >> 4 == 6
-                and IPv6Address(raw[8:24]) in self.registrations):
+        if self._from_away_home(raw):
             batch = PacketBatch(capacity=1, slot_size=max(2048, len(raw) + 256), headroom=128)
             batch.append(raw)
             self.send_batch(now, batch)
@@ -1062,7 +1168,10 @@ class MobileNode(MobileNodeDiscovery, Host):
         else:
             next(iter(self._in_paths.values())).process_rh2(batch)
         verdict = batch.verdict[:1]
-        self._deliver_batch(now, batch, np.flatnonzero(verdict == Verdict.FORWARD))
+        forwarded = np.flatnonzero(verdict == Verdict.FORWARD)
+        self.route_optimization.count_inbound(now, batch, forwarded,
+                                              np.full(forwarded.size, kernel == "decapsulate"))
+        self._deliver_batch(now, batch, forwarded)
         self._count_drops(batch, verdict)
         if verdict[0] not in (Verdict.FORWARD, Verdict.DROP):
             self.drop(f"mn.{kernel}.{DropReason(int(batch.reason[0])).name}")

@@ -1,0 +1,338 @@
+"""Daemon configuration files (TOML) for ``mip6fast ha|mn|cn --config FILE``.
+
+A file holds one role's section, mapped field by field onto that role's configuration dataclass, plus
+the interfaces the engine owns and the routes it uses::
+
+    [daemon]                            # optional
+    control_socket = "/run/mip6fast/ha.sock"
+    pcap = "ha.pcap"
+    log_level = "info"
+
+    [interfaces.eth0]                   # one table per wire interface the engine owns
+    addresses = ["2001:db8:1::1/64"]
+    mtu = 1500
+
+    [[routes]]
+    prefix = "::/0"
+    interface = "eth1"
+    via = "2001:db8:ff::2"
+
+    [home_agent]                        # or [mobile_node] / [correspondent]
+    interface = "eth0"
+    home_prefixes = ["2001:db8:1::/64"]
+    address = "2001:db8:1::1"
+    max_lifetime = 420
+
+    [advertise.eth0]                    # router advertisements this node sends on eth0 (optional)
+    max_interval = 3.0
+    prefixes = [{ prefix = "2001:db8:1::", prefix_length = 64 }]
+
+The role sections are not described twice: the keys are the role configuration's own fields
+(``HomeAgentConfig``, ``MobileNodeConfig``, ``CorrespondentConfig``), converted by their type hints, so
+a field added to a role is configurable at once. Durations the roles keep in nanoseconds are written in
+seconds (a number) or with a unit (``"300ms"``, ``"1.5s"``); the fields that hold seconds already stay
+plain integers. An unknown key, a missing key or a bad value is a ``ConfigError`` that names the key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from ipaddress import IPv6Address, IPv6Interface, IPv6Network
+from pathlib import Path
+
+from .errors import Mip6Error
+from .roles.correspondent import CorrespondentConfig
+from .roles.home_agent import HomeAgentConfig
+from .roles.mobile_node import MobileNodeConfig
+from .roles.router import AdvertisingConfig
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.9/3.10 only
+    import tomli as tomllib
+
+__all__ = ["ROLES", "ConfigError", "DaemonConfig", "InterfaceConfig", "RouteConfig", "load_config",
+           "parse_config"]
+
+NS_PER_S = 1_000_000_000
+
+# The role section of each daemon and the dataclass it becomes.
+ROLES: dict[str, tuple[str, type]] = {
+    "ha": ("home_agent", HomeAgentConfig),
+    "mn": ("mobile_node", MobileNodeConfig),
+    "cn": ("correspondent", CorrespondentConfig),
+}
+
+# Fields the roles keep in nanoseconds: written in seconds or with a unit in the file. Every integer
+# field whose name speaks of time must be in one of these two sets (tests/test_config.py checks), so
+# a new field cannot slip through with the wrong unit.
+DURATION_NS_FIELDS = frozenset({
+    "first_registration_timeout", "initial_bindack_timeout", "max_bindack_timeout", "refresh_lead_ns",
+    "max_interval", "min_interval", "min_delay_between_ras",
+    "ro_hold_down", "hold_down", "dhaad_timeout", "initial_dhaad_timeout", "mps_timeout",
+    "initial_solicit_timeout",
+})
+SECONDS_FIELDS = frozenset({
+    "lifetime", "max_lifetime", "refresh_lead", "max_binding_lifetime", "router_lifetime",
+    "valid_lifetime", "preferred_lifetime",
+})
+# Fields that take code or runtime state, not configuration.
+NOT_CONFIGURABLE = frozenset({"accept_binding_update", "valid_until"})  # valid_until: an absolute deadline, runtime state
+
+_UNITS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": NS_PER_S, "m": 60 * NS_PER_S}
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*(ns|us|ms|s|m)\s*$")
+
+
+class ConfigError(Mip6Error, ValueError):
+    """A configuration file that cannot be used. ``key`` is the dotted path of the culprit
+    (``home_agent.max_lifetime``, ``interfaces.eth0.addresses[1]``), or empty for the file as a whole."""
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        super().__init__(f"{key}: {message}" if key else message)
+
+
+@dataclass(frozen=True)
+class InterfaceConfig:
+    """A wire interface the engine owns: its addresses (with prefix lengths) and MTU; ``mac`` is read
+    from the interface when not given."""
+    addresses: tuple[IPv6Interface, ...] = ()
+    mtu: int = 1500
+    mac: str | None = None
+
+    def __post_init__(self):
+        if not 1280 <= self.mtu <= 65535:
+            raise ValueError(f"mtu must be in 1280..65535 (IPv6 minimum MTU), got {self.mtu}")
+        if self.mac is not None and not re.fullmatch(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}", self.mac):
+            raise ValueError(f"mac must look like 02:00:00:00:00:01, got {self.mac!r}")
+
+
+@dataclass(frozen=True)
+class RouteConfig:
+    prefix: IPv6Network
+    interface: str
+    via: IPv6Address | None = None
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    control_socket: str | None = None
+    pcap: str | None = None
+    log_level: str = "info"
+    tun: str | None = None
+
+    def __post_init__(self):
+        if self.log_level not in ("debug", "info", "warning", "error"):
+            raise ValueError(f"log_level must be debug, info, warning or error, got {self.log_level!r}")
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    """A whole configuration file: ``role`` is "ha", "mn" or "cn"; ``role_config`` the role's own
+    configuration object."""
+    role: str
+    role_config: object
+    interfaces: dict[str, InterfaceConfig]
+    routes: tuple[RouteConfig, ...] = ()
+    advertise: dict[str, AdvertisingConfig] = field(default_factory=dict)
+    daemon: DaemonSettings = DaemonSettings()
+
+
+# ---------------------------------------------------------------- conversion by type hints
+
+def _duration_ns(value, key: str) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(key, f"expected a duration (seconds, or a string like \"300ms\"), got {value!r}")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ConfigError(key, f"a duration cannot be negative, got {value!r}")
+        return round(value * NS_PER_S)
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m:
+            return round(float(m.group(1)) * _UNITS[m.group(2)])
+    raise ConfigError(key, f"expected a duration (seconds, or a string like \"300ms\"), got {value!r}")
+
+
+_UNION_TYPES = (typing.Union, *((types.UnionType,) if hasattr(types, "UnionType") else ()))
+
+
+def _hints(cls) -> dict:
+    """The resolved type hints of a dataclass. Python 3.9 cannot evaluate ``X | None`` (PEP 604) in a
+    postponed annotation, so there each top-level ``|`` is turned into ``typing.Union`` by hand."""
+    try:
+        return typing.get_type_hints(cls)
+    except TypeError:
+        namespace = {**vars(typing), **vars(sys.modules[cls.__module__])}
+        hints = {}
+        for name, annotation in cls.__annotations__.items():
+            if isinstance(annotation, str):
+                parts, depth, start = [], 0, 0
+                for i, ch in enumerate(annotation):
+                    if ch == "[":
+                        depth += 1
+                    elif ch == "]":
+                        depth -= 1
+                    elif ch == "|" and depth == 0:
+                        parts.append(annotation[start:i])
+                        start = i + 1
+                parts.append(annotation[start:])
+                resolved = [eval(p.strip(), namespace) for p in parts]
+                annotation = typing.Union[tuple(resolved)] if len(resolved) > 1 else resolved[0]
+            hints[name] = annotation
+        return hints
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _convert(tp, value, key: str, duration: bool):
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in _UNION_TYPES:
+        options = [a for a in args if a is not type(None)]
+        errors = []
+        for option in options:
+            try:
+                return _convert(option, value, key, duration)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if origin in (tuple, list):
+        if not isinstance(value, list):
+            raise ConfigError(key, f"expected a list, got {value!r}")
+        item = args[0] if args else object
+        items = [_convert(item, v, f"{key}[{i}]", duration) for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(key, f"expected a table, got {value!r}")
+        return {k: _convert(args[1], v, f"{key}.{k}", duration) for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(key, f"expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if duration:
+            return _duration_ns(value, key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(key, f"expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(key, f"expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(key, f"expected a string, got {value!r}")
+        return value
+    if tp in (IPv6Address, IPv6Network, IPv6Interface):
+        if not isinstance(value, str):
+            raise ConfigError(key, f"expected an IPv6 {_kind(tp)} as a string, got {value!r}")
+        try:
+            return tp(value)
+        except ValueError as exc:
+            raise ConfigError(key, f"not an IPv6 {_kind(tp)}: {exc}") from None
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        for member in tp:
+            if value in (member.name, member.name.lower(), member.value):
+                return member
+        raise ConfigError(key, f"expected one of {', '.join(m.name.lower() for m in tp)}, got {value!r}")
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, key)
+    raise ConfigError(key, f"cannot be set from a configuration file ({_type_name(tp)})")
+
+
+def _kind(tp) -> str:
+    return {IPv6Address: "address", IPv6Network: "prefix", IPv6Interface: "address/prefix length"}[tp]
+
+
+def build(cls, table, path: str):
+    """An instance of dataclass ``cls`` from a TOML table; errors name the key under ``path``."""
+    if not isinstance(table, dict):
+        raise ConfigError(path, f"expected a table, got {table!r}")
+    hints = _hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and f.name not in NOT_CONFIGURABLE}
+    unknown = sorted(set(table) - set(fields))
+    if unknown:
+        raise ConfigError(_join(path, unknown[0]), f"unknown key (known: {', '.join(sorted(fields))})")
+    kwargs = {name: _convert(hints[name], value, _join(path, name), name in DURATION_NS_FIELDS)
+              for name, value in table.items()}
+    missing = [n for n, f in fields.items() if n not in kwargs
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(_join(path, missing[0]), "missing (required)")
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as exc:
+        text = str(exc)
+        # The role configs start their messages with the field name when one field is at fault.
+        culprit = next((n for n in sorted(kwargs, key=len, reverse=True) if text.startswith(n)), None)
+        raise ConfigError(_join(path, culprit) if culprit else path, text) from None
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+# ---------------------------------------------------------------- the file
+
+def parse_config(text: str, role: str) -> DaemonConfig:
+    """A configuration file's text for daemon ``role`` ("ha", "mn" or "cn")."""
+    if role not in ROLES:
+        raise ConfigError("", f"unknown role {role!r} (ha, mn or cn)")
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("", f"not valid TOML: {exc}") from None
+    section, cls = ROLES[role]
+    known = {"daemon", "interfaces", "routes", "advertise", section}
+    for key in doc:
+        if key not in known:
+            others = [s for s, _ in ROLES.values() if s != section]
+            hint = f" (a [{key}] section belongs to another daemon)" if key in others else ""
+            raise ConfigError(key, f"unknown section{hint}; known: {', '.join(sorted(known))}")
+    if section not in doc:
+        raise ConfigError(section, "missing (required)")
+    interfaces = doc.get("interfaces", {})
+    if not isinstance(interfaces, dict) or not interfaces:
+        raise ConfigError("interfaces", "at least one [interfaces.NAME] table is required")
+    ifaces = {name: build(InterfaceConfig, table, f"interfaces.{name}") for name, table in interfaces.items()}
+    routes = doc.get("routes", [])
+    if not isinstance(routes, list):
+        raise ConfigError("routes", "expected an array of tables ([[routes]])")
+    route_list = tuple(build(RouteConfig, r, f"routes[{i}]") for i, r in enumerate(routes))
+    for i, r in enumerate(route_list):
+        if r.interface not in ifaces:
+            raise ConfigError(f"routes[{i}].interface", f"{r.interface!r} is not one of the [interfaces]")
+    advertise = doc.get("advertise", {})
+    if not isinstance(advertise, dict):
+        raise ConfigError("advertise", "expected tables [advertise.INTERFACE]")
+    adverts = {}
+    for name, table in advertise.items():
+        if name not in ifaces:
+            raise ConfigError(f"advertise.{name}", f"{name!r} is not one of the [interfaces]")
+        adverts[name] = build(AdvertisingConfig, table, f"advertise.{name}")
+    role_config = build(cls, doc[section], section)
+    for key in ("interface",):
+        value = getattr(role_config, key, None)
+        if value is not None and value not in ifaces:
+            raise ConfigError(f"{section}.{key}", f"{value!r} is not one of the [interfaces]")
+    daemon = build(DaemonSettings, doc.get("daemon", {}), "daemon")
+    return DaemonConfig(role, role_config, ifaces, route_list, adverts, daemon)
+
+
+def load_config(path, role: str) -> DaemonConfig:
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError("", f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("", f"{path} is not UTF-8 text: {exc}") from None
+    return parse_config(text, role)

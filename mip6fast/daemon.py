@@ -1,0 +1,315 @@
+"""The daemons: ``mip6fast ha|mn|cn --config FILE`` runs one role on real interfaces.
+
+The engine owns its wire interfaces: the kernel's IPv6 is switched off on them (the node does their
+neighbour discovery itself) and restored on shutdown. Host roles (mobile node, correspondent) give the
+kernel's applications a TUN device instead: the mobile node's home addresses (or the correspondent's
+addresses) live on it, with the default route, so unmodified applications send through the node and
+receive what it delivers. A local control socket answers ``bindings`` and ``stats`` (JSON lines),
+which ``mip6fast bindings`` / ``mip6fast stats`` print.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import signal
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import DaemonConfig
+from .errors import Mip6Error
+from .io.packet_socket import PacketSocket, PortError
+from .io.runner import NodeRunner
+from .io.tun import TunDevice
+from .roles.correspondent import CorrespondentNode
+from .roles.home_agent import HomeAgent
+from .roles.mobile_node import MobileNode
+from .roles.node import Interface, Node
+
+__all__ = ["ControlServer", "Daemon", "DaemonError", "describe_bindings", "query"]
+
+log = logging.getLogger("mip6fast")
+
+IFA_F_NODAD = 0x02
+TUN_OVERHEAD = 40       # the tunnel's outer IPv6 header: applications see a smaller MTU (RFC 2473 §7)
+
+
+class DaemonError(Mip6Error):
+    """The daemon cannot start (an interface is missing, no permission, ...); the message says why."""
+
+
+# ---------------------------------------------------------------- what the control socket says
+
+def describe_bindings(node: Node, now: int) -> list[dict]:
+    """The binding cache of a home agent or correspondent, or a mobile node's binding update list."""
+    rows = []
+    for key, b in node_bindings(node):
+        row = {"care_of_address": str(b.care_of_address), "sequence": b.sequence, "flags": f"0x{b.flags:04x}",
+               "expires_in_s": max(0, (b.expires_ns - now) // 1_000_000_000), "packets": b.packets,
+               "bytes": b.bytes_}
+        if isinstance(key, tuple):
+            row = {"peer": str(key[0]), "home_address": str(key[1]), **row}
+        else:
+            row = {"home_address": str(key), **row}
+        rows.append(row)
+    return sorted(rows, key=lambda r: (r.get("peer", ""), r["home_address"]))
+
+
+def node_bindings(node: Node):
+    if isinstance(node, MobileNode):
+        return node.binding_update_list.items()
+    if isinstance(node, (HomeAgent, CorrespondentNode)):
+        return node.cache.items()
+    return []
+
+
+# ---------------------------------------------------------------- control socket
+
+class ControlServer:
+    """A Unix stream socket: one JSON request line in (``{"command": "bindings"}``), one JSON line out."""
+
+    def __init__(self, path: str, handler):
+        self.path = path
+        self.handler = handler
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if os.path.exists(path):
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(path)
+            except OSError:
+                os.unlink(path)             # a stale socket from a daemon that died
+            else:
+                probe.close()
+                raise DaemonError(f"control socket {path}: another daemon is running")
+            finally:
+                probe.close()
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        os.chmod(path, 0o600)
+        self.sock.listen(8)
+        self.sock.setblocking(False)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def serve_ready(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except BlockingIOError:
+                return
+            with conn:
+                conn.settimeout(1.0)
+                try:
+                    line = conn.makefile("rb").readline(65536)
+                    try:
+                        request = json.loads(line)
+                        answer = self.handler(request)
+                    except (ValueError, KeyError, TypeError) as exc:
+                        answer = {"error": f"bad request: {exc}"}
+                    conn.sendall(json.dumps(answer).encode() + b"\n")
+                except OSError:
+                    pass                    # the client went away: nothing to answer
+
+    def close(self) -> None:
+        self.sock.close()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+def query(path: str, command: str, timeout: float = 5.0) -> dict:
+    """Ask a running daemon (``mip6fast bindings`` / ``stats``)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(path)
+    except OSError as exc:
+        raise DaemonError(f"no daemon answers on {path}: {exc.strerror or exc}") from None
+    with s:
+        s.sendall(json.dumps({"command": command}).encode() + b"\n")
+        data = s.makefile("rb").readline()
+    if not data:
+        raise DaemonError(f"{path}: the daemon closed the connection without answering")
+    return json.loads(data)
+
+
+# ---------------------------------------------------------------- the daemon
+
+@dataclass
+class _KernelState:
+    """What we changed on an interface, to put back on shutdown."""
+    name: str
+    disable_ipv6: str | None
+
+
+class Daemon:
+    """One role on real interfaces. ``start()`` claims the interfaces and builds the node; ``run()``
+    drives it until SIGINT/SIGTERM (or ``stop()``); ``close()`` gives everything back."""
+
+    def __init__(self, config: DaemonConfig, *, pcap: str | None = None, control_socket: str | None = None,
+                 seed: int | None = None):
+        self.config = config
+        self.pcap = pcap or config.daemon.pcap
+        self.control_path = control_socket or config.daemon.control_socket
+        self.rng = random.Random(seed)
+        self.node: Node | None = None
+        self.runner: NodeRunner | None = None
+        self.tun: TunDevice | None = None
+        self.control: ControlServer | None = None
+        self.ports: dict[str, PacketSocket] = {}
+        self._kernel: list[_KernelState] = []
+        self._ipr = None
+
+    # ------------------------------------------------------------ start
+
+    def start(self) -> None:
+        from pyroute2 import IPRoute
+        try:
+            self._ipr = IPRoute()
+            macs = {name: self._claim(name, iface) for name, iface in self.config.interfaces.items()}
+            self.node = self._build_node(macs)
+            for name in self.config.interfaces:
+                self.ports[name] = PacketSocket(name)
+            if self.config.role in ("mn", "cn") and self.config.daemon.tun:
+                self.tun = self._open_tun(self.config.daemon.tun)
+            self.runner = NodeRunner(self.node, self.ports, self.tun, on_notification=self._notified,
+                                     pcap=self.pcap)
+            if self.control_path:
+                self.control = ControlServer(self.control_path, self._answer)
+                self.runner.add_reader(self.control.fileno(), self.control.serve_ready)
+            self.runner.start()
+        except PortError as exc:
+            self.close()
+            raise DaemonError(str(exc)) from None
+        except OSError as exc:
+            self.close()
+            raise DaemonError(f"{exc.strerror or exc}" + (" (the daemons need root: CAP_NET_ADMIN and "
+                                                         "CAP_NET_RAW)" if exc.errno in (1, 13) else "")) from None
+        except BaseException:
+            self.close()
+            raise
+        log.info("%s started on %s", self.config.role, ", ".join(self.config.interfaces))
+
+    def _claim(self, name: str, iface) -> bytes:
+        """The engine owns this interface: the kernel's IPv6 goes off (kept to restore), the link goes
+        up with the configured MTU; returns its MAC address."""
+        idx = self._ipr.link_lookup(ifname=name)
+        if not idx:
+            raise DaemonError(f"interfaces.{name}: no such interface on this machine")
+        proc = Path(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6")
+        before = proc.read_text().strip() if proc.exists() else None
+        if before is not None and before != "1":
+            proc.write_text("1")
+        self._kernel.append(_KernelState(name, before))
+        self._ipr.link("set", index=idx[0], state="up", mtu=iface.mtu)
+        if iface.mac is not None:
+            return bytes.fromhex(iface.mac.replace(":", ""))
+        link = self._ipr.get_links(idx[0])[0]
+        return bytes.fromhex(link.get_attr("IFLA_ADDRESS").replace(":", ""))
+
+    def _build_node(self, macs: dict[str, bytes]) -> Node:
+        c = self.config
+        interfaces = [Interface(name, macs[name], mtu=iface.mtu) for name, iface in c.interfaces.items()]
+        rng = random.Random(self.rng.getrandbits(64))
+        if c.role == "ha":
+            home = c.role_config.interface
+            node = HomeAgent("ha", interfaces, c.role_config, rng=rng, advertising=c.advertise.get(home))
+        elif c.role == "mn":
+            node = MobileNode("mn", interfaces, rng=rng, config=c.role_config)
+        else:
+            node = CorrespondentNode("cn", interfaces, rng=rng, config=c.role_config)
+        for name, iface in c.interfaces.items():
+            for a in iface.addresses:
+                if a.ip not in node.interfaces[name].addresses:
+                    node.interfaces[name].add_address(a.ip, a.network.prefixlen)
+        for r in c.routes:
+            node.add_route(r.prefix, r.interface, r.via)
+        for name, adv in c.advertise.items():
+            if not (c.role == "ha" and name == c.role_config.interface):
+                node.advertise(name, adv)
+        return node
+
+    def _open_tun(self, name: str) -> TunDevice:
+        """The kernel's side: the addresses its applications use, and the default route, on a TUN."""
+        tun = TunDevice(name)
+        (idx,) = self._ipr.link_lookup(ifname=tun.name)
+        wire_mtu = min(i.mtu for i in self.config.interfaces.values())
+        self._ipr.link("set", index=idx, state="up", mtu=max(1280, wire_mtu - TUN_OVERHEAD))
+        if self.config.role == "mn":
+            addresses = [(h.address, 128) for h in self.config.role_config.homes]
+        else:
+            addresses = [(a.ip, a.network.prefixlen) for i in self.config.interfaces.values() for a in i.addresses]
+        for address, plen in addresses:
+            self._ipr.addr("add", index=idx, address=str(address), prefixlen=plen, IFA_FLAGS=IFA_F_NODAD)
+        self._ipr.route("add", dst="::/0", oif=idx, family=socket.AF_INET6, priority=1024)
+        return tun
+
+    # ------------------------------------------------------------ run
+
+    def run(self, duration_ns: int | None = None) -> None:
+        """Until SIGINT/SIGTERM (when called from the main thread), ``stop()`` or ``duration_ns``."""
+        installed = []
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                installed.append((sig, signal.signal(sig, lambda *_: self.stop())))
+        except ValueError:
+            installed = []                  # not the main thread: stop() is the way out
+        try:
+            self.runner.run(duration_ns)
+        finally:
+            for sig, handler in installed:
+                signal.signal(sig, handler)
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+
+    def _notified(self, n) -> None:
+        fields = " ".join(f"{k}={v}" for k, v in vars(n).items() if k != "now")
+        log.info("%s %s", type(n).__name__, fields)
+
+    def _answer(self, request: dict) -> dict:
+        command = request["command"]
+        now = self.runner.clock()
+        if command == "bindings":
+            return {"role": self.config.role, "bindings": describe_bindings(self.node, now)}
+        if command == "stats":
+            return {"role": self.config.role,
+                    "node": dict(sorted(self.node.counters.items())),
+                    "runner": dict(self.runner.counters),
+                    "ports": {name: dict(p.counters) for name, p in self.ports.items()},
+                    "tun": self.tun.stats() if self.tun is not None else None}
+        return {"error": f"unknown command {command!r} (bindings, stats)"}
+
+    # ------------------------------------------------------------ stop
+
+    def close(self) -> None:
+        """Give everything back: control socket, TUN, ports, the kernel's IPv6 on the interfaces."""
+        if self.control is not None:
+            self.control.close()
+            self.control = None
+        if self.runner is not None:
+            self.runner.close()
+            self.runner = None
+        if self.tun is not None:
+            self.tun.close()
+            self.tun = None
+        for port in self.ports.values():
+            port.close()
+        self.ports.clear()
+        for k in reversed(self._kernel):
+            proc = Path(f"/proc/sys/net/ipv6/conf/{k.name}/disable_ipv6")
+            if k.disable_ipv6 is not None and proc.exists():
+                try:
+                    proc.write_text(k.disable_ipv6)
+                except OSError as exc:
+                    log.warning("could not restore IPv6 on %s: %s", k.name, exc)
+        self._kernel.clear()
+        if self._ipr is not None:
+            self._ipr.close()
+            self._ipr = None
+

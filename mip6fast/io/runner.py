@@ -1,0 +1,196 @@
+"""Runs one sans-I/O node on real interfaces: frames from its ports, application packets from its TUN
+device, and its timers, multiplexed with epoll; whatever the node outputs goes back out.
+
+The node never sees a descriptor or a clock: the runner reads the monotonic clock, hands the node
+batches (``receive_batch`` per port, ``send_batch``/``send`` for the TUN), ``tick``s it at its
+deadlines, and carries out its ``Output`` (frames to ports, deliveries to the TUN, notifications to a
+callback). It sleeps in ``epoll_wait`` until a descriptor is ready or the node's next deadline comes, so
+an idle node costs nothing (no busy spin).
+
+A port is anything with ``name``, ``fileno()``, ``receive(batch) -> int`` (append frames, never block)
+and ``send_frames(frames) -> int``: ``PacketSocket`` (one system call per frame, works everywhere) or a
+ring (``mip6fast.io.ring``).
+"""
+from __future__ import annotations
+
+import select
+import time
+from typing import Callable, Mapping, Protocol
+
+from ..batch import PacketBatch
+from ..roles.node import Node, Notification, Output
+from .pcap import LINKTYPE_ETHERNET, PcapWriter
+from .tun import TunDevice
+
+__all__ = ["NodeRunner", "Port"]
+
+
+class Port(Protocol):
+    name: str
+
+    def fileno(self) -> int: ...
+
+    def receive(self, batch: PacketBatch) -> int: ...
+
+    def send_frames(self, frames) -> int: ...
+
+
+class NodeRunner:
+    """Drive ``node`` from ``ports`` (keyed by the node's interface names) and ``tun``.
+
+    ``on_notification(notification)`` sees every notification the node emits; ``pcap`` (a path)
+    records every frame received and sent on the ports, stamped with the wall clock."""
+
+    def __init__(self, node: Node, ports: Mapping[str, Port], tun: TunDevice | None = None, *,
+                 on_notification: Callable[[Notification], None] | None = None,
+                 pcap: str | None = None, batch_size: int = 256,
+                 clock: Callable[[], int] = time.monotonic_ns):
+        for name in ports:
+            if name not in node.interfaces:
+                raise ValueError(f"port {name!r}: node {node.name} has no such interface")
+        self.node = node
+        self.ports = dict(ports)
+        self.tun = tun
+        self.clock = clock
+        self.on_notification = on_notification
+        self.counters = {"loops": 0, "rx_batches": 0, "tun_batches": 0, "ticks": 0, "tx_dropped": 0,
+                         "tun_dropped": 0}
+        self._batch = PacketBatch(capacity=batch_size, slot_size=2048, headroom=128)
+        self._deadline: int | None = None
+        self._pcap = PcapWriter(pcap, linktype=LINKTYPE_ETHERNET) if pcap else None
+        # The pcap's clock is wall time; the node's is monotonic (never steps).
+        self._wall_offset = time.time_ns() - clock()
+        self._epoll = select.epoll()
+        self._by_fd: dict[int, tuple[str, object]] = {}
+        for name, port in self.ports.items():
+            self._watch(port.fileno(), ("port", name))
+        if tun is not None:
+            self._watch(tun.fileno(), ("tun", None))
+        self._stopping = False
+
+    def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` whenever ``fd`` is readable (a control socket, a signal pipe)."""
+        self._watch(fd, ("reader", callback))
+
+    def _watch(self, fd: int, what) -> None:
+        self._epoll.register(fd, select.EPOLLIN)
+        self._by_fd[fd] = what
+
+    # ------------------------------------------------------------ driving
+
+    def start(self) -> None:
+        """Carrier up on every port (the node starts DAD, router solicitation, advertisements)."""
+        now = self.clock()
+        for name in self.ports:
+            self._apply(now, self.node.link_changed(now, name, up=True))
+
+    def run_once(self, max_wait_ns: int | None = None) -> None:
+        """Wait until something is ready, the node's next deadline, or ``max_wait_ns``; handle it."""
+        self.counters["loops"] += 1
+        now = self.clock()
+        wait = max_wait_ns
+        if self._deadline is not None:
+            until = max(0, self._deadline - now)
+            wait = until if wait is None else min(wait, until)
+        timeout = -1 if wait is None else wait / 1e9
+        for fd, _events in self._epoll.poll(timeout):
+            kind, what = self._by_fd[fd]
+            if kind == "port":
+                self._from_port(what)
+            elif kind == "tun":
+                self._from_tun()
+            else:
+                what()
+        now = self.clock()
+        if self._deadline is not None and now >= self._deadline:
+            self.counters["ticks"] += 1
+            self._deadline = None
+            self._apply(now, self.node.tick(now))
+
+    def run(self, duration_ns: int | None = None, should_stop: Callable[[], bool] | None = None) -> None:
+        """``run_once`` until ``duration_ns`` passed, ``should_stop()`` says so, or ``stop()``."""
+        end = None if duration_ns is None else self.clock() + duration_ns
+        self._stopping = False
+        while not self._stopping and not (should_stop is not None and should_stop()):
+            now = self.clock()
+            if end is not None and now >= end:
+                break
+            # Wake at least every 100 ms so should_stop / stop() are noticed.
+            self.run_once(min(100_000_000, end - now) if end is not None else 100_000_000)
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def _from_port(self, name: str) -> None:
+        port = self.ports[name]
+        batch = self._batch
+        while True:
+            batch.clear()
+            if port.receive(batch) == 0:
+                return
+            self.counters["rx_batches"] += 1
+            now = self.clock()
+            if self._pcap is not None:
+                for frame in batch.packets():
+                    self._pcap.write(frame, now + self._wall_offset)
+            self._apply(now, self.node.receive_batch(now, name, batch))
+            if batch.count < batch.capacity:
+                return
+
+    def _from_tun(self) -> None:
+        batch = self._batch
+        while True:
+            batch.clear()
+            if self.tun.read_batch(batch) == 0:
+                return
+            self.counters["tun_batches"] += 1
+            now = self.clock()
+            send_batch = getattr(self.node, "send_batch", None)
+            if send_batch is not None:
+                self._apply(now, send_batch(now, batch))
+            else:
+                out = Output()
+                for raw in batch.packets():
+                    out.merge(self.node.send(now, raw))
+                self._apply(now, out)
+            if batch.count < batch.capacity:
+                return
+
+    def _apply(self, now: int, out: Output) -> None:
+        if out.transmits:
+            by_port: dict[str, list[bytes]] = {}
+            for t in out.transmits:
+                by_port.setdefault(t.interface, []).append(bytes(t.frame))
+            for name, frames in by_port.items():
+                port = self.ports.get(name)
+                if port is None:
+                    self.counters["tx_dropped"] += len(frames)    # an interface with no port
+                    continue
+                sent = port.send_frames(frames)
+                self.counters["tx_dropped"] += len(frames) - sent
+                if self._pcap is not None:
+                    for frame in frames[:sent]:
+                        self._pcap.write(frame, now + self._wall_offset)
+        if out.deliveries:
+            if self.tun is None:
+                self.counters["tun_dropped"] += len(out.deliveries)
+            else:
+                batch = PacketBatch.from_packets(out.deliveries)
+                written = self.tun.write_batch(batch)
+                self.counters["tun_dropped"] += batch.count - written
+        if self.on_notification is not None:
+            for n in out.notifications:
+                self.on_notification(n)
+        # Every entry point reports the node's earliest pending timer after the call: the whole truth.
+        self._deadline = out.next_deadline
+
+    def close(self) -> None:
+        self._epoll.close()
+        if self._pcap is not None:
+            self._pcap.close()
+
+    def __enter__(self) -> NodeRunner:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
