@@ -121,10 +121,21 @@ class Simulator:
         link.ports.remove((node, interface))
         self._process(node, node.link_changed(self.now, interface, False))
 
-    def move(self, node: Node, interface: str, link: Link) -> None:
-        """Unplug an interface and plug it into another link (a layer-2 handover)."""
-        self.detach(node, interface)
-        self.attach(node, interface, link)
+    def move(self, node: Node, interface: str, link: Link, carrier_change: bool = True) -> None:
+        """Unplug an interface and plug it into another link (a layer-2 handover). With
+        ``carrier_change=False`` the node is not told (a handover its link layer does not report, e.g.
+        between bridged access points): it can only notice from what the routers say."""
+        if carrier_change:
+            self.detach(node, interface)
+            self.attach(node, interface, link)
+            return
+        key = (node.name, interface)
+        old = self._attached.pop(key, None)
+        if old is not None:
+            old.ports.remove((node, interface))
+        self.add_link(link)
+        self._attached[key] = link
+        link.ports.append((node, interface))
 
     def set_link_up(self, link: Link, up: bool) -> None:
         """Take a link down or bring it back: every attached interface sees the carrier change."""

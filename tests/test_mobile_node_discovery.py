@@ -187,20 +187,20 @@ def test_reply_gives_the_ordered_list_and_a_first_registration_with_the_first_ag
 def test_an_unanswering_agent_is_replaced_by_the_next_then_dhaad_runs_again():
     mn, _ = discovered_mn(max_bindack_timeout=4 * S)
     t0 = T_BU + 50 * MS
-    # 1.5 s, 3 s, then 4 s (the cap): that BU unanswered means HA1 is not answering.
-    for t in (t0 + 1500 * MS, t0 + 4500 * MS):
+    # 1.5 s, 3 s, then 4 s (the cap) twice: the schedule is used up, HA1 is not answering.
+    for t in (t0 + 1500 * MS, t0 + 4500 * MS, t0 + 8500 * MS):
         (b, _), = bus(tick_answering(mn, t))
         assert b.dst == HA1
-    out = tick_answering(mn, t0 + 8500 * MS)
-    assert notes(out, HomeAgentChanged) == [HomeAgentChanged(t0 + 8500 * MS, HOA, HA1, HA2, "not_answering")]
+    out = tick_answering(mn, t0 + 12500 * MS)
+    assert notes(out, HomeAgentChanged) == [HomeAgentChanged(t0 + 12500 * MS, HOA, HA1, HA2, "not_answering")]
     (b, _), = bus(out)
     assert b.dst == HA2
     assert (HA1, HOA) not in mn.binding_update_list and (HA2, HOA) in mn.binding_update_list
     # HA2 does not answer either: the list is used up, DHAAD again with a fresh identifier.
-    t1 = t0 + 8500 * MS
-    for t in (t1 + 1500 * MS, t1 + 4500 * MS):
+    t1 = t0 + 12500 * MS
+    for t in (t1 + 1500 * MS, t1 + 4500 * MS, t1 + 8500 * MS):
         tick_answering(mn, t)
-    out = tick_answering(mn, t1 + 8500 * MS)
+    out = tick_answering(mn, t1 + 12500 * MS)
     assert not bus(out)
     (req,) = sent(out, HomeAgentAddressDiscoveryRequest)
     assert req.dst == ANYCAST
@@ -222,14 +222,15 @@ def test_registered_agent_failing_on_refresh_retargets_the_data_path():
     mn = registered_via_dhaad(lifetime=40, max_bindack_timeout=4 * S)
     t = 20 * S
     assert tunnelled_to(mn.send(t, home_packet())) == [HA1]
-    # The refresh (at 36 s) goes unanswered: 1 s, 2 s, then 4 s at the cap.
+    # The refresh (at 36 s) goes unanswered: 1 s, 2 s, then 4 s at the cap twice.
     refresh = T_BU + 60 * MS + 36 * S
-    outs = [tick_answering(mn, x) for x in range(int(refresh), int(refresh + 8 * S), 100 * MS)]
+    outs = [tick_answering(mn, x) for x in range(int(refresh), int(refresh + 12 * S), 100 * MS)]
     changed = [n for o in outs for n in notes(o, HomeAgentChanged)]
     assert [(n.old, n.new, n.reason) for n in changed] == [(HA1, HA2, "not_answering")]
-    assert [b.dst for o in outs for b, _ in bus(o)] == [HA1, HA1, HA1, HA2]     # refresh, +1 s, +2 s; HA2
+    # The refresh, +1 s, +2 s, +4 s to HA1; 4 s later HA2.
+    assert [b.dst for o in outs for b, _ in bus(o)] == [HA1, HA1, HA1, HA1, HA2]
     # Between the change and HA2's BA nothing goes through HA1 (or anywhere): counted drops.
-    now = refresh + 8 * S
+    now = refresh + 12 * S
     assert (HA1, HOA) not in mn.binding_update_list
     out = mn.send(now, home_packet())
     assert tunnelled_to(out) == [] and mn.counters["drop.mn.no_home_registration"] >= 1
@@ -251,13 +252,13 @@ def test_configured_agent_that_stops_answering_falls_back_to_dhaad():
     out = attach_foreign(mn)
     (bu, _), = bus(out)
     assert bu.dst == HA
-    for t in (T_BU + 1500 * MS, T_BU + 4500 * MS):
-        tick_answering(mn, t)
-    out = tick_answering(mn, T_BU + 8500 * MS)
+    for t in (T_BU + 1500 * MS, T_BU + 4500 * MS, T_BU + 8500 * MS):
+        assert bus(tick_answering(mn, t))
+    out = tick_answering(mn, T_BU + 12500 * MS)
     (req,) = sent(out, HomeAgentAddressDiscoveryRequest)
     assert req.dst == ANYCAST and not bus(out)
-    out = mn.receive(T_BU + 9 * S, "eth0", reply(req.payload.identifier, (HA2,)))
-    assert notes(out, HomeAgentChanged) == [HomeAgentChanged(T_BU + 9 * S, HOA, HA, HA2, "rediscovered")]
+    out = mn.receive(T_BU + 13 * S, "eth0", reply(req.payload.identifier, (HA2,)))
+    assert notes(out, HomeAgentChanged) == [HomeAgentChanged(T_BU + 13 * S, HOA, HA, HA2, "rediscovered")]
     (b, _), = bus(out)
     assert b.dst == HA2
 
@@ -265,9 +266,9 @@ def test_configured_agent_that_stops_answering_falls_back_to_dhaad():
 def test_configured_agent_is_tried_again_when_dhaad_finds_nothing():
     mn = make_mn(max_bindack_timeout=4 * S, dhaad_retries=0)
     attach_foreign(mn)
-    for t in (T_BU + 1500 * MS, T_BU + 4500 * MS, T_BU + 8500 * MS):
+    for t in (T_BU + 1500 * MS, T_BU + 4500 * MS, T_BU + 8500 * MS, T_BU + 12500 * MS):
         tick_answering(mn, t)
-    out = tick_answering(mn, T_BU + 11500 * MS)      # the one DHAAD Request timed out after 3 s
+    out = tick_answering(mn, T_BU + 15500 * MS)      # the one DHAAD Request timed out after 3 s
     assert notes(out, HomeAgentDiscoveryFailed)
     (b, _), = bus(out)
     assert b.dst == HA

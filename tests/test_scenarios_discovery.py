@@ -83,7 +83,7 @@ def test_ha_failover(tmp_path):
     (t_change, change), = timed(world, "mn0", mn_mod.HomeAgentChanged)
     assert (change.old, change.new, change.reason) == (HA1, HA2, "not_answering")
     assert 20 * S < t_change < t_ha2
-    # The refresh went unanswered: 1 s, 2 s, then 4 s at the (shortened) cap.
+    # The refresh went unanswered: 1 s, 2 s, then 4 s at the (shortened) cap, twice.
     assert mn.counters["mn.home_agent_not_answering"] == 1
     assert (HA1, home) not in mn.binding_update_list and (HA2, home) in mn.binding_update_list
     # Outage: failure -> re-registration; nothing from ha1 after the failure; the stream resumed via ha2.
@@ -91,7 +91,7 @@ def test_ha_failover(tmp_path):
     assert 5_000 < summary["outage_ms"] < 30_000
     assert summary["detected_after_ms"] < summary["outage_ms"]
     stream = summary["stream"]
-    assert summary["delivered_after_failure"] > 350
+    assert summary["delivered_after_failure"] > 300
     assert summary["ha2_tunnelled"] >= summary["delivered_after_failure"]
     assert stream["delivered"] + stream["lost"] == stream["sent"]
     # Losses are the outage at 20 packets/s, give or take the packets in flight.

@@ -37,9 +37,10 @@ class Host(Node):
         self.applications.append(app)
         app.attached(self)
 
-    def source_address(self, dst) -> IPv6Address | None:
+    def source_address(self, dst, protocol: int | None = None, dst_port: int | None = None) -> IPv6Address | None:
         """The source for a packet to ``dst``: an address of the interface the route leaves by
-        (RFC 6724 §5 rules 2 and 3: matching scope, preferred over deprecated)."""
+        (RFC 6724 §5 rules 2 and 3: matching scope, preferred over deprecated). ``protocol`` / ``dst_port``
+        describe the flow; a plain host has one choice whatever the flow (a mobile node has two)."""
         route = self.lookup(IPv6Address(dst))
         if route is None:
             return None

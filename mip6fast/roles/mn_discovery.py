@@ -12,7 +12,8 @@ address to the Home-Agents anycast address of its home prefix (RFC 2526: interfa
 fdff:ffff:ffff:fffe for a /64) with a fresh identifier, retransmitted after INITIAL_DHAAD_TIMEOUT,
 doubling, DHAAD_RETRIES times (§12). A Reply to the care-of address echoing the identifier gives the
 home agents in the order to try (§10.5: decreasing preference). The node registers with the first; a
-home agent that leaves a BU unanswered once the backoff reached MAX_BINDACK_TIMEOUT (§11.8), or rejects
+home agent that leaves the BUs unanswered through the whole §11.8 schedule (the backoff reaches
+MAX_BINDACK_TIMEOUT and one BU is sent at that interval, UNANSWERED_AT_MAX_BINDACK), or rejects
 the registration, is replaced by the next one on the list, and when the list is used up DHAAD runs
 again. A configured home agent that stops answering falls back to DHAAD the same way
 (``MobileNodeConfig.fallback_to_discovery``); if DHAAD then finds nothing, the configured agent is
@@ -67,6 +68,9 @@ INITIAL_DHAAD_TIMEOUT = 3 * NS_PER_S
 DHAAD_RETRIES = 4
 INITIAL_SOLICIT_TIMER = 3 * NS_PER_S
 INFINITE_LIFETIME = 0xFFFFFFFF          # RFC 4861 §4.6.2: all ones is infinity
+# A home agent is given up when this many BUs in a row went unanswered after waiting the capped
+# interval: the §11.8 schedule runs up to MAX_BINDACK_TIMEOUT and one BU is sent at that interval.
+UNANSWERED_AT_MAX_BINDACK = 2
 
 
 # ---------------------------------------------------------------- notifications
@@ -184,22 +188,29 @@ class MobileNodeDiscovery:
         self._solicitations: dict[IPv6Address, _Solicitation] = {}
         self._prefix_watch: dict[IPv6Address, Timer] = {}
         self._near_expiry_solicited: set[IPv6Address] = set()     # home addresses already solicited for
+        self._unanswered_at_max: dict[IPv6Address, int] = {}       # BU waits at the cap, this attempt
 
     # ------------------------------------------------------------ hooks called by MobileNode
 
     def _registration_needs_discovery(self, now: int, reg: _Registration) -> bool:
         """Before a registration: without a home agent, DHAAD runs first (True: the BU waits)."""
+        self._unanswered_at_max.pop(reg.home.address, None)      # a new attempt, a new schedule
         if reg.home.home_agent is not None:
             return False
         self._start_dhaad(now, reg)
         return True
 
     def _home_agent_not_answering(self, now: int, reg: _Registration) -> bool:
-        """A BU went unanswered with the backoff at MAX_BINDACK_TIMEOUT (§11.8). Away from home, try the
-        next listed home agent, else DHAAD again (§11.4.1). True when that happened."""
+        """A BU went unanswered with the backoff at MAX_BINDACK_TIMEOUT (§11.8). Away from home, once
+        UNANSWERED_AT_MAX_BINDACK of them did, try the next listed home agent, else DHAAD again
+        (§11.4.1). True when that happened."""
         mn = _mn()
-        search = self._searches[reg.home.address]
-        if not self._away_for(reg.home.address) or reg.state is not mn.RegistrationState.REGISTERING:
+        home = reg.home.address
+        search = self._searches[home]
+        if not self._away_for(home) or reg.state is not mn.RegistrationState.REGISTERING:
+            return False
+        waits = self._unanswered_at_max[home] = self._unanswered_at_max.get(home, 0) + 1
+        if waits < UNANSWERED_AT_MAX_BINDACK:
             return False
         discovered = bool(search.candidates) and reg.home.home_agent == search.candidates[search.index]
         if not discovered and not self.config.fallback_to_discovery:
@@ -541,14 +552,17 @@ class MobileNodeDiscovery:
         mn = _mn()
         care_of = self.care_of or UNSPECIFIED
         mtu = self.iface.mtu
+        site_local = self.config.allow_site_local
         self._out_paths = {
             home: MobileNodeDataPath([home], care_of, reg.home.home_agent or UNSPECIFIED,
-                                     self.binding_update_list, tunnel_mtu=max(mtu, mn.MIN_TUNNEL_MTU), mtu=mtu)
+                                     self.binding_update_list, tunnel_mtu=max(mtu, mn.MIN_TUNNEL_MTU), mtu=mtu,
+                                     allow_site_local=site_local)
             for home, reg in self.registrations.items()}
         by_agent: dict[IPv6Address, list[IPv6Address]] = {}
         for home, reg in self.registrations.items():
             by_agent.setdefault(reg.home.home_agent or UNSPECIFIED, []).append(home)
-        self._in_paths = {agent: MobileNodeDataPath(homes, care_of, agent, self.binding_update_list, mtu=mtu)
+        self._in_paths = {agent: MobileNodeDataPath(homes, care_of, agent, self.binding_update_list, mtu=mtu,
+                                                    allow_site_local=site_local)
                           for agent, homes in by_agent.items()}
         self._home_packed = np.frombuffer(b"".join(h.packed for h in self.registrations),
                                           dtype=np.uint8).reshape(-1, 16)

@@ -20,7 +20,9 @@ current router with Neighbor Unreachability Detection (unicast NS, RFC 4861 §7.
 current router is lost (NUD failed, or its lifetime ran out) while a candidate with a new prefix exists
 has the node moved. ``RouterOverdue`` (the Advertisement Interval option, RFC 6275 §7.3) starts the same
 check and a Router Solicitation; a lower-layer hint (``link_changed`` up) only solicits. An RA
-advertising a home prefix means the node is on its home link (§11.5.5).
+advertising a home prefix means the node is on its home link (§11.5.5). When the current router is lost
+and another router already known on the link takes over, that is not movement, but if no router left
+advertises the care-of address's prefix the node takes a care-of address on the new router's prefix.
 
 Care-of address (§11.5.2): the SLAAC address ND forms on the new link's prefix; it is used once DAD
 passed (``AddressReady``). Then ``Moved(old_coa, new_coa)`` and a home registration per home address.
@@ -42,6 +44,12 @@ home address go through ``MobileNodeDataPath.outbound`` (HAO insertion for route
 the reverse tunnel) over a ``PacketBatch`` — ``send_batch`` for many, ``send`` wraps one; received
 batches (``receive_batch``) run ``decapsulate`` and ``process_rh2`` over all their tunnelled / RH2
 frames at once. Verdicts are read as columns; every drop is counted as ``drop.datapath.<REASON>``.
+
+Source address (§11.3.1): applications that do not pin a source ask ``source_address(dst, protocol,
+dst_port)``: away from home, the care-of address for flows ``SourcePolicy`` calls short-lived (DNS by
+default; routed natively both ways), a home address for everything else. Site-local addresses are not
+used across sites unless ``allow_site_local`` (no site-local care-of address, no site-local traffic
+through the tunnel; ``source_policy.py``).
 
 Returning home (§11.5.5): the home address goes back on the interface without DAD; the node resolves
 the home agent with an NS from the unspecified address if it must (it cannot defend its home address
@@ -126,6 +134,7 @@ from .node import (
     slaac_address,
 )
 from .route_optimization import RouteOptimizationConfig, RouteOptimizer, strip_processed_rh2
+from .source_policy import DEFAULT_SOURCE_POLICY, SourcePolicy, care_of_prefixes, is_site_local
 
 # Next headers of a packet that may be ICMPv6 (directly or after a hop-by-hop, routing or destination
 # options header); only those are parsed to look for an Echo Request.
@@ -185,10 +194,13 @@ class MobileNodeConfig:
     lifetime asked for, in seconds; timeouts in ns (RFC 6275 §12-13 defaults); ``max_update_rate``: BUs
     per second per destination; ``lower_layer_hints``: whether a carrier-up on the mobile interface
     triggers a Router Solicitation (§11.5.1); ``route_optimization``: the per-correspondent policy
-    (roles/route_optimization.py; the default never optimises); ``fallback_to_discovery``: a configured
-    home agent that leaves a BU unanswered once the backoff reached ``max_bindack_timeout`` is replaced by
-    Dynamic Home Agent Address Discovery (§11.4.1; False: retransmit at that rate indefinitely, §11.8).
-    ``initial_dhaad_timeout`` / ``dhaad_retries`` / ``initial_solicit_timeout``: §12 (in ns)."""
+    (roles/route_optimization.py; the default never optimises); ``source_policy``: the flows that use
+    the care-of address as source (``source_address``); ``allow_site_local``: whether site-local
+    addresses are used across sites at all (default off, ``source_policy.py``); ``fallback_to_discovery``:
+    a configured home agent that leaves the BUs unanswered through the §11.8 schedule (up to
+    ``max_bindack_timeout`` and one BU at it) is replaced by Dynamic Home Agent Address Discovery
+    (§11.4.1; False: retransmit at that rate indefinitely, §11.8). ``initial_dhaad_timeout`` / ``dhaad_retries`` / ``initial_solicit_timeout``:
+    §12 (in ns)."""
     interface: str
     homes: tuple[HomeAddressConfig, ...]
     lifetime: int = 600
@@ -198,6 +210,8 @@ class MobileNodeConfig:
     max_update_rate: int = MAX_UPDATE_RATE
     lower_layer_hints: bool = True
     route_optimization: RouteOptimizationConfig = field(default_factory=RouteOptimizationConfig)
+    source_policy: SourcePolicy = DEFAULT_SOURCE_POLICY
+    allow_site_local: bool = False
     fallback_to_discovery: bool = True
     initial_dhaad_timeout: int = INITIAL_DHAAD_TIMEOUT
     dhaad_retries: int = DHAAD_RETRIES
@@ -220,6 +234,9 @@ class MobileNodeConfig:
             raise ValueError("max_update_rate must be at least 1")
         if self.initial_dhaad_timeout <= 0 or self.dhaad_retries < 0 or self.initial_solicit_timeout <= 0:
             raise ValueError("need initial_dhaad_timeout > 0, dhaad_retries >= 0, initial_solicit_timeout > 0")
+        if not self.allow_site_local and any(is_site_local(h.address) for h in homes):
+            # Site-local addresses are not used across sites by default (RFC 3879, chapter §3.5).
+            raise ValueError("a site-local home address needs allow_site_local=True")
 
 
 # ---------------------------------------------------------------- notifications
@@ -227,7 +244,7 @@ class MobileNodeConfig:
 @dataclass(frozen=True)
 class Moved(Notification):
     """The node has a new care-of address on a new foreign link (old_coa None: it came from home or
-    had none)."""
+    had none), or on the same link when the router serving the old one's prefix is gone."""
     old_coa: IPv6Address | None
     new_coa: IPv6Address
 
@@ -365,13 +382,15 @@ class MobileNode(MobileNodeDiscovery, Host):
         # tunnel); inbound one per home agent, holding that agent's home addresses.
         self._out_paths: dict[IPv6Address, MobileNodeDataPath] = {
             h.address: MobileNodeDataPath([h.address], UNSPECIFIED, h.home_agent or UNSPECIFIED, self.binding_update_list,
-                                          tunnel_mtu=max(self.iface.mtu, MIN_TUNNEL_MTU), mtu=self.iface.mtu)
+                                          tunnel_mtu=max(self.iface.mtu, MIN_TUNNEL_MTU), mtu=self.iface.mtu,
+                                          allow_site_local=config.allow_site_local)
             for h in config.homes}
         by_agent: dict[IPv6Address, list[IPv6Address]] = {}
         for h in config.homes:
             by_agent.setdefault(h.home_agent or UNSPECIFIED, []).append(h.address)
         self._in_paths: dict[IPv6Address, MobileNodeDataPath] = {
-            ha: MobileNodeDataPath(addrs, UNSPECIFIED, ha, self.binding_update_list, mtu=self.iface.mtu)
+            ha: MobileNodeDataPath(addrs, UNSPECIFIED, ha, self.binding_update_list, mtu=self.iface.mtu,
+                                   allow_site_local=config.allow_site_local)
             for ha, addrs in by_agent.items()}
         self.route_optimization = RouteOptimizer(self, config.route_optimization)
         self._home_packed = np.frombuffer(b"".join(h.address.packed for h in config.homes),
@@ -403,21 +422,6 @@ class MobileNode(MobileNodeDiscovery, Host):
 
     def _count(self, what: str) -> None:
         self.counters[f"mn.{what}"] += 1
-
-    def source_address(self, dst) -> IPv6Address | None:
-        """RFC 6724 §5 rule 4 (prefer home addresses), RFC 6275 §11.3.1: away from home an application's
-        packet to a global destination leaves from the home address of a registration that has not
-        failed (the reverse tunnel or route optimisation carries it, and the flow survives movement);
-        on the home link of some home address, from that one (natively)."""
-        dst = IPv6Address(dst)
-        if self.location is not Location.UNKNOWN and not (dst in LINK_LOCAL or dst.is_multicast):
-            for h in self.config.homes:
-                if h.address in self._at_home:
-                    return h.address
-            for reg in self.registrations.values():
-                if reg.state is not RegistrationState.FAILED:
-                    return reg.home.address
-        return super().source_address(dst)
 
     def _home_for_prefixes(self, prefixes) -> list[HomeAddressConfig]:
         return [h for h in self.config.homes if h.prefix in prefixes]
@@ -544,9 +548,11 @@ class MobileNode(MobileNodeDiscovery, Host):
             return
         if link.router is None:
             if self.location is Location.AWAY and prefixes and prefixes <= link.prefixes:
-                # The same link again (its router came back): not movement.
+                # The same link again (its router came back, or another router of this link): not
+                # movement; but the care-of address must still be reachable through a router here.
                 link.router = router
                 link.routers.setdefault(router, set()).update(prefixes)
+                self._care_of_through(now, router)
                 return
             if prefixes:
                 self._move_to(now, router, prefixes)
@@ -575,6 +581,28 @@ class MobileNode(MobileNodeDiscovery, Host):
         link.routers[router] = set(prefixes)
         self._count("movement.candidate")
         self._probe_router(now)
+
+    def _care_of_through(self, now: int, router: IPv6Address) -> None:
+        """``router`` is now the default router of the link the node was already on. If no router left
+        on the link advertises the care-of address's prefix (the one that did is gone), packets for the
+        care-of address have no way in: take a care-of address on one of ``router``'s prefixes and
+        register it (§11.5.2: a new primary care-of address), as after a move."""
+        coa = self.care_of
+        if coa is None or any(coa in p for prefixes in self._link.routers.values() for p in prefixes):
+            return
+        self._count("movement.care_of_prefix_lost")
+        usable = care_of_prefixes(self._link.routers.get(router, set()), self.home_addresses,
+                                  self.config.allow_site_local)
+        for prefix in usable:
+            address = slaac_address(prefix, self.iface.mac) if prefix.prefixlen == 64 else None
+            entry = self.iface.addresses.get(address) if address is not None else None
+            if entry is None or entry.state is AddressState.DUPLICATE:
+                continue
+            self._pending_coa = address
+            if entry.usable:
+                self._care_of_ready(now, address)
+            return
+        self._count("no_care_of_address")
 
     def _same_router(self, a: IPv6Address, b: IPv6Address) -> bool:
         """Two link-local addresses of one router: their RAs carried the same global address in a
@@ -643,7 +671,10 @@ class MobileNode(MobileNodeDiscovery, Host):
             if reg.state is not RegistrationState.FAILED:
                 reg.cancel("retransmit", "refresh", "deferred")
         self._pending_coa = None
-        for prefix in sorted(prefixes):
+        usable = care_of_prefixes(prefixes, self.home_addresses, self.config.allow_site_local)
+        if len(usable) < len(prefixes) and any(is_site_local(p) for p in prefixes - set(usable)):
+            self._count("coa_site_local_refused")     # the scope rule (source_policy.py)
+        for prefix in usable:
             if prefix.prefixlen != 64:
                 continue
             address = slaac_address(prefix, self.iface.mac)
@@ -963,6 +994,33 @@ class MobileNode(MobileNodeDiscovery, Host):
         self._home_link_care_of(now)
 
     # ------------------------------------------------------------ data path: sending (§11.3.1)
+
+    def source_address(self, dst, protocol: int | None = None, dst_port: int | None = None) -> IPv6Address | None:
+        """The source for an application's packet to ``dst`` (``protocol``: next header, ``dst_port``
+        for UDP/TCP) when the application does not pin one. Away from home: the care-of address for a
+        flow ``config.source_policy`` calls short-lived (§11.3.1 lets short-term communication that is
+        easily retried use a care-of address; routed natively both ways), otherwise a home address — one
+        with an accepted registration first, so the flow survives movement (the chapter's §3.2.6) — and
+        the care-of address when every home agent refused us. Site-local
+        destinations get no source away from home unless site-local addresses are allowed (the node
+        cannot tell whether it is still in its home site; source_policy.py). At home, or before the
+        first care-of address, the plain host's choice."""
+        dst = IPv6Address(dst)
+        if self.location is not Location.AWAY or self.care_of is None or dst in LINK_LOCAL \
+                or (dst.is_multicast and (dst.packed[1] & 0x0F) <= 2):
+            return super().source_address(dst)
+        if is_site_local(dst) and not self.config.allow_site_local:
+            self._count("source.site_local_refused")
+            return None
+        coa = self.iface.addresses.get(self.care_of)
+        coa_usable = coa is not None and coa.usable
+        if coa_usable and self.config.source_policy.short_lived(protocol, dst_port):
+            return self.care_of
+        usable = sorted((r for r in self.registrations.values() if r.state is not RegistrationState.FAILED),
+                        key=lambda r: not r.active)          # stable: configuration order otherwise
+        if usable:
+            return usable[0].home.address
+        return self.care_of if coa_usable else None
 
     def send(self, now: int, packet_bytes) -> Output:
         """An application's packet. Away from home, packets from a home address take the batched data

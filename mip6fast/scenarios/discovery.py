@@ -152,8 +152,9 @@ def ha_failover(seed: int, pcap_dir: str | None) -> tuple[DiscoveryWorld, dict]:
     is answered with [ha1, ha2] (§10.5), it registers with ha1 (30 s lifetime) and the correspondent
     streams UDP to its home address (20 packets/s). At 20 s ha1 fails (its interface is unplugged). The
     node notices when its refresh goes unanswered: with MAX_BINDACK_TIMEOUT shortened to 4 s (virtual
-    time kept short) the BU is retransmitted after 1 s and 2 s, then after 4 s ha1 counts as not
-    answering (§11.8) and the node registers with ha2, the next on the list (§11.4.1). ha2's DAD for
+    time kept short) the BU is retransmitted after 1 s, 2 s and 4 s, and when that one also goes
+    unanswered for 4 s ha1 counts as not answering (the §11.8 schedule is used up) and the node
+    registers with ha2, the next on the list (§11.4.1). ha2's DAD for
     the home address and its proxy NA (§10.4.1) take the home address's traffic over."""
     sim = Simulator(seed, pcap_dir)
     world = DiscoveryWorld(sim, preferences=(10, 0), mobile_nodes=1, lifetime=30, max_bindack_timeout=4 * NS_PER_S)
