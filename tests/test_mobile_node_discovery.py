@@ -395,3 +395,22 @@ def test_advertisement_for_an_unknown_home_address_or_to_another_address_is_drop
     mn.receive(10 * S, "eth0", mpa(5, [(NEW_PREFIX, 3000, 3000)], rh2=NEW_HOA))
     assert mn.counters["drop.mn.mpa_unknown_home_address"] == 1
     assert mn.home_addresses == (HOA,)
+
+
+def test_withdrawing_a_home_address_ends_its_route_optimisation():
+    from test_mobile_node_ro import optimised_mn
+
+    from mip6fast.roles.route_optimization import PeerState
+    mn = optimised_mn()
+    assert mn.route_optimization.bindings[(CN, HOA)].state is PeerState.OPTIMISED
+    assert (CN, HOA) in mn.binding_update_list
+    t = 10 * S
+    out = mn.receive(t, "eth0", mpa(5, [(HOME_PREFIX, 3000, 0), (NEW_PREFIX, 3000, 3000)]))
+    seq = next(b.payload.sequence for b, _ in bus(out) if b.home_address == NEW_HOA)
+    mn.receive(t + 10 * MS, "eth0", ack(HA, seq, home=NEW_HOA))
+    mn.receive(t + 5 * S, "eth0", mpa(6, [(HOME_PREFIX, 0, 0), (NEW_PREFIX, 3000, 3000)], rh2=NEW_HOA))
+    assert HOA not in mn.registrations
+    assert (CN, HOA) not in mn.route_optimization.bindings and (CN, HOA) not in mn.binding_update_list
+    # Nothing is sent from the withdrawn address with a Home Address option any more.
+    out = mn.send(t + 6 * S, home_packet())
+    assert not [p for _, p, _ in packets(out) if p.home_address == HOA]
