@@ -75,6 +75,7 @@ DURATION_NS_FIELDS = frozenset({
     "first_registration_timeout", "initial_bindack_timeout", "max_bindack_timeout", "refresh_lead_ns",
     "max_interval", "min_interval", "min_delay_between_ras",
     "ro_hold_down", "hold_down", "dhaad_timeout", "initial_dhaad_timeout", "mps_timeout",
+    "initial_solicit_timeout",
 })
 SECONDS_FIELDS = frozenset({
     "lifetime", "max_lifetime", "refresh_lead", "max_binding_lifetime", "router_lifetime",

@@ -40,7 +40,7 @@ Time is integer nanoseconds passed in by the driver; randomness (DHAAD shuffling
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import IPv6Address, IPv6Network
 
 import numpy as np
@@ -90,6 +90,7 @@ from .node import (
     NH_MH,
     NS_PER_S,
     UNSPECIFIED,
+    AddressState,
     Interface,
     Notification,
     Output,
@@ -958,14 +959,18 @@ class HomeAgent(Router):
         self._send(now, Packet(src=self.config.address, dst=care_of, rh2=home,
                                payload=MobilePrefixAdvertisement(identifier, options=self._prefix_options(now))))
 
-    def set_home_prefix_lifetimes(self, now: int, valid_until: int | None, preferred_until: int | None) -> Output:
+    def set_home_prefix_lifetimes(self, now: int, valid_until: int | None, preferred_until: int | None,
+                                  prefixes=None) -> Output:
         """The home prefixes' lifetimes changed (renumbering, §10.6.1): our addresses on them take the new
         lifetimes, and every registered mobile node gets an unsolicited Mobile Prefix Advertisement,
         retransmitted every PREFIX_ADV_TIMEOUT until its next Binding Update, at most
-        PREFIX_ADV_RETRIES more times (§10.6.2, §12). An entry point: returns an Output."""
+        PREFIX_ADV_RETRIES more times (§10.6.2, §12). ``prefixes``: only these home prefixes (None: all).
+        An entry point: returns an Output."""
         out = self._begin()
+        only = None if prefixes is None else {IPv6Network(p) for p in prefixes}
         for a in self.home_iface.addresses.values():
-            if self.home_subnet(a.address) is not None:
+            subnet = self.home_subnet(a.address)
+            if subnet is not None and (only is None or subnet in only):
                 a.valid_until, a.preferred_until = valid_until, preferred_until
         for home, reg in list(self._registrations.items()):
             if reg.mpa_timer is not None:
@@ -985,3 +990,29 @@ class HomeAgent(Router):
             reg.mpa_timer = self.call_at(now + PREFIX_ADV_TIMEOUT,
                                          lambda t: self._unsolicited_mpa(t, home, retries - 1, identifier))
 
+    def add_home_prefix(self, now: int, prefix, address=None, valid_until: int | None = None,
+                        preferred_until: int | None = None) -> Output:
+        """Renumbering (§10.6.1): serve one more home prefix: registrations for home addresses on it are
+        accepted, its Home-Agents anycast address is answered (§10.5), the RAs on the home link carry it,
+        and every registered mobile node gets an unsolicited Mobile Prefix Advertisement listing it
+        (§10.6.2). ``address``: an address of ours on it, with the given lifetimes (which then are the
+        prefix's, as for the first prefix). An entry point: returns an Output."""
+        out = self._begin()
+        prefix = IPv6Network(prefix)
+        if prefix not in self.config.home_prefixes:
+            self.config = replace(self.config, home_prefixes=(*self.config.home_prefixes, prefix))
+            anycast = home_agents_anycast(prefix)
+            self.anycast.add(anycast)
+            self.nd[self.config.interface].add_proxy(anycast)
+            if address is not None:
+                entry = self.home_iface.add_address(address, prefix.prefixlen, valid_until, preferred_until)
+                entry.state = AddressState.PREFERRED      # an operator's address: no DAD here
+            adv = self._advertisers.get(self.config.interface)
+            if adv is not None:
+                adv.config.prefixes.append(PrefixInformation(prefix.network_address, prefix.prefixlen))
+            self._count("home_prefix.added")
+            for home, reg in list(self._registrations.items()):
+                if reg.mpa_timer is not None:
+                    reg.mpa_timer.cancel()
+                self._unsolicited_mpa(now, home, PREFIX_ADV_RETRIES, self.rng.randrange(1 << 16))
+        return self._finish(out)

@@ -102,6 +102,17 @@ from ..wire import (
 )
 from ..wire.ethernet import ETHERTYPE_IPV6, ipv6_multicast_mac
 from .host import Host
+from .mn_discovery import (
+    DHAAD_RETRIES,
+    INITIAL_DHAAD_TIMEOUT,
+    INITIAL_SOLICIT_TIMER,
+    HomeAddressWithdrawn,
+    HomeAgentChanged,
+    HomeAgentDiscovered,
+    HomeAgentDiscoveryFailed,
+    HomePrefixChanged,
+    MobileNodeDiscovery,
+)
 from .neighbor import (
     ND_HOP_LIMIT,
     AddressDuplicate,
@@ -131,7 +142,8 @@ _MAYBE_ICMPV6 = frozenset((0, 43, 58, 60))
 
 __all__ = [
     "BUL_PENDING", "BUL_REGISTERED", "BindingRefreshed", "Deregistered", "HomeAddressConfig",
-    "Location", "MobileNode", "MobileNodeConfig", "Moved", "PrefixDiscoveryNeeded", "Registered",
+    "HomeAddressWithdrawn", "HomeAgentChanged", "HomeAgentDiscovered", "HomeAgentDiscoveryFailed",
+    "HomePrefixChanged", "Location", "MobileNode", "MobileNodeConfig", "Moved", "PrefixDiscoveryNeeded", "Registered",
     "RegistrationFailed", "RegistrationState", "ReturnedHome",
 ]
 
@@ -154,17 +166,18 @@ BUL_REGISTERED = 0x02
 
 @dataclass(frozen=True)
 class HomeAddressConfig:
-    """One home address, its home prefix length and its home agent (DHAAD is not used: the home agent
-    is configured). ``valid_until``: the home address's valid lifetime as an absolute ns deadline
-    (None: infinite); a BU never asks for more (§11.7.1)."""
+    """One home address, its home prefix length and its home agent (None: found by Dynamic Home Agent
+    Address Discovery, §11.4.1, see ``mn_discovery``). ``valid_until``: the home address's valid
+    lifetime as an absolute ns deadline (None: infinite); a BU never asks for more (§11.7.1)."""
     address: IPv6Address
-    home_agent: IPv6Address
+    home_agent: IPv6Address | None = None
     prefix_length: int = 64
     valid_until: int | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "address", IPv6Address(self.address))
-        object.__setattr__(self, "home_agent", IPv6Address(self.home_agent))
+        if self.home_agent is not None:
+            object.__setattr__(self, "home_agent", IPv6Address(self.home_agent))
         if not 0 < self.prefix_length <= 128:
             raise ValueError(f"prefix_length {self.prefix_length} is not in 1..128")
         if self.address in LINK_LOCAL or self.address.is_multicast:
@@ -183,7 +196,11 @@ class MobileNodeConfig:
     triggers a Router Solicitation (§11.5.1); ``route_optimization``: the per-correspondent policy
     (roles/route_optimization.py; the default never optimises); ``source_policy``: the flows that use
     the care-of address as source (``source_address``); ``allow_site_local``: whether site-local
-    addresses are used across sites at all (default off, ``source_policy.py``)."""
+    addresses are used across sites at all (default off, ``source_policy.py``); ``fallback_to_discovery``:
+    a configured home agent that leaves the BUs unanswered through the §11.8 schedule (up to
+    ``max_bindack_timeout`` and one BU at it) is replaced by Dynamic Home Agent Address Discovery
+    (§11.4.1; False: retransmit at that rate indefinitely, §11.8). ``initial_dhaad_timeout`` / ``dhaad_retries`` / ``initial_solicit_timeout``:
+    §12 (in ns)."""
     interface: str
     homes: tuple[HomeAddressConfig, ...]
     lifetime: int = 600
@@ -195,6 +212,10 @@ class MobileNodeConfig:
     route_optimization: RouteOptimizationConfig = field(default_factory=RouteOptimizationConfig)
     source_policy: SourcePolicy = DEFAULT_SOURCE_POLICY
     allow_site_local: bool = False
+    fallback_to_discovery: bool = True
+    initial_dhaad_timeout: int = INITIAL_DHAAD_TIMEOUT
+    dhaad_retries: int = DHAAD_RETRIES
+    initial_solicit_timeout: int = INITIAL_SOLICIT_TIMER
 
     def __post_init__(self):
         homes = tuple(self.homes)
@@ -211,6 +232,8 @@ class MobileNodeConfig:
             raise ValueError("need 0 < first_registration_timeout <= max_bindack_timeout")
         if self.max_update_rate < 1:
             raise ValueError("max_update_rate must be at least 1")
+        if self.initial_dhaad_timeout <= 0 or self.dhaad_retries < 0 or self.initial_solicit_timeout <= 0:
+            raise ValueError("need initial_dhaad_timeout > 0, dhaad_retries >= 0, initial_solicit_timeout > 0")
         if not self.allow_site_local and any(is_site_local(h.address) for h in homes):
             # Site-local addresses are not used across sites by default (RFC 3879, chapter §3.5).
             raise ValueError("a site-local home address needs allow_site_local=True")
@@ -307,7 +330,7 @@ class _Registration:
 
     @property
     def key(self) -> tuple[IPv6Address, IPv6Address]:
-        return (self.home.home_agent, self.home.address)
+        return (self.home.home_agent or UNSPECIFIED, self.home.address)
 
     def cancel(self, *names: str) -> None:
         for name in names or ("retransmit", "refresh", "expiry", "deferred"):
@@ -329,7 +352,7 @@ class _Link:
 
 # ---------------------------------------------------------------- the node
 
-class MobileNode(Host):
+class MobileNode(MobileNodeDiscovery, Host):
     """A mobile node (RFC 6275 §11). ``config`` names the mobile interface and the home addresses."""
 
     def __init__(self, name: str, interfaces=(), rng: random.Random | None = None, *,
@@ -358,13 +381,13 @@ class MobileNode(Host):
         # The outbound data path runs one MobileNodeDataPath per home address (only registered ones
         # tunnel); inbound one per home agent, holding that agent's home addresses.
         self._out_paths: dict[IPv6Address, MobileNodeDataPath] = {
-            h.address: MobileNodeDataPath([h.address], UNSPECIFIED, h.home_agent, self.binding_update_list,
+            h.address: MobileNodeDataPath([h.address], UNSPECIFIED, h.home_agent or UNSPECIFIED, self.binding_update_list,
                                           tunnel_mtu=max(self.iface.mtu, MIN_TUNNEL_MTU), mtu=self.iface.mtu,
                                           allow_site_local=config.allow_site_local)
             for h in config.homes}
         by_agent: dict[IPv6Address, list[IPv6Address]] = {}
         for h in config.homes:
-            by_agent.setdefault(h.home_agent, []).append(h.address)
+            by_agent.setdefault(h.home_agent or UNSPECIFIED, []).append(h.address)
         self._in_paths: dict[IPv6Address, MobileNodeDataPath] = {
             ha: MobileNodeDataPath(addrs, UNSPECIFIED, ha, self.binding_update_list, mtu=self.iface.mtu,
                                    allow_site_local=config.allow_site_local)
@@ -372,6 +395,7 @@ class MobileNode(Host):
         self.route_optimization = RouteOptimizer(self, config.route_optimization)
         self._home_packed = np.frombuffer(b"".join(h.address.packed for h in config.homes),
                                           dtype=np.uint8).reshape(-1, 16)
+        self._init_discovery()
 
     # ------------------------------------------------------------ small helpers
 
@@ -467,6 +491,8 @@ class MobileNode(Host):
         if iface is not self.iface:
             super().handle_icmpv6(now, iface, raw, packet, src_mac)
             return
+        if self._discovery_message(now, packet):
+            return          # DHAAD Reply / Mobile Prefix Advertisement (mn_discovery)
         if isinstance(msg, NeighborSolicitation) and msg.target in self.registrations \
                 and msg.target not in self._home_ns_answered:
             # §11.5.5: until the de-registration is acknowledged the home agent defends the address.
@@ -749,6 +775,8 @@ class MobileNode(Host):
         return max(0, min(MAX_LIFETIME, limit // NS_PER_S))
 
     def _start_registration(self, now: int, reg: _Registration) -> None:
+        if self._registration_needs_discovery(now, reg):
+            return          # §11.4.1: no home agent yet; DHAAD runs first (mn_discovery)
         reg.cancel("retransmit", "refresh", "deferred")
         reg.state = RegistrationState.REGISTERING
         reg.care_of = self.care_of
@@ -813,6 +841,8 @@ class MobileNode(Host):
         reg.retransmit = None
         if reg.outstanding is None:
             return
+        if reg.timeout >= self.config.max_bindack_timeout and self._home_agent_not_answering(now, reg):
+            return          # §11.4.1: another home agent is tried instead (mn_discovery)
         # §11.8: exponential backoff up to MAX_BINDACK_TIMEOUT, then on at that rate.
         reg.timeout = min(reg.timeout * 2, self.config.max_bindack_timeout)
         self._count("bu_retransmitted")
@@ -880,6 +910,7 @@ class MobileNode(Host):
             reg.cancel()
             self.binding_update_list.pop(reg.key, None)
             self.notify(RegistrationFailed(now, home, reg.home.home_agent, ba.status))
+            self._home_agent_rejected(now, reg)
             return
         if reg.state is RegistrationState.DEREGISTERING:
             self._deregistered(now, reg)
@@ -918,6 +949,7 @@ class MobileNode(Host):
             self.notify(BindingRefreshed(now, home, reg.care_of, granted))
         if ba.status == 1:
             self.notify(PrefixDiscoveryNeeded(now, home, reg.home.home_agent))
+        self._home_registration_accepted(now, reg, ba.status)
 
     def _refresh(self, now: int, reg: _Registration) -> None:
         reg.refresh = None
@@ -1213,6 +1245,8 @@ class MobileNode(Host):
         super().handle_upper(now, iface, raw, packet)
 
     def local_packet(self, now: int, iface: Interface, raw: bytes, packet: Packet, src_mac: bytes) -> None:
+        if packet.rh2 is not None and self._discovery_message(now, packet):
+            return          # a Mobile Prefix Advertisement arrives with an RH2 (§6.8, mn_discovery)
         if packet.rh2 is not None and isinstance(packet.payload, ICMPv6Message):
             self._one_packet(now, raw, "process_rh2")
             return

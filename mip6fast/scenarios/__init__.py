@@ -23,7 +23,8 @@ from .world import (
 )
 
 # The themes, in the order ``--list`` shows them; importing a module registers its scenarios.
-THEMES = ("routing", "registration", "movement", "addressing", "home_addresses", "route_optimization")
+THEMES = ("routing", "registration", "movement", "addressing", "home_addresses", "route_optimization",
+          "discovery")
 for _theme in THEMES:
     import_module(f"{__name__}.{_theme}")
 
