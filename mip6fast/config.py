@@ -35,6 +35,7 @@ plain integers. An unknown key, a missing key or a bad value is a ``ConfigError`
 """
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import enum
 import re
@@ -74,7 +75,7 @@ ROLES: dict[str, tuple[str, type]] = {
 DURATION_NS_FIELDS = frozenset({
     "first_registration_timeout", "initial_bindack_timeout", "max_bindack_timeout", "refresh_lead_ns",
     "max_interval", "min_interval", "min_delay_between_ras",
-    "ro_hold_down", "hold_down", "dhaad_timeout", "initial_dhaad_timeout", "mps_timeout",
+    "hold_down_ns", "initial_dhaad_timeout", "initial_solicit_timeout",
     "initial_solicit_timeout",
 })
 SECONDS_FIELDS = frozenset({
@@ -210,10 +211,17 @@ def _convert(tp, value, key: str, duration: bool):
         item = args[0] if args else object
         items = [_convert(item, v, f"{key}[{i}]", duration) for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
-    if origin is dict:
+    if origin in (dict, collections.abc.Mapping):
         if not isinstance(value, dict):
             raise ConfigError(key, f"expected a table, got {value!r}")
-        return {k: _convert(args[1], v, f"{key}.{k}", duration) for k, v in value.items()}
+        key_type, value_type = args if args else (str, object)
+        return {_convert(key_type, k, f"{key}.{k}", False): _convert(value_type, v, f"{key}.{k}", duration)
+                for k, v in value.items()}
+    if origin in (frozenset, set):
+        if not isinstance(value, list):
+            raise ConfigError(key, f"expected a list, got {value!r}")
+        return frozenset(_convert(args[0] if args else object, v, f"{key}[{i}]", duration)
+                         for i, v in enumerate(value))
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(key, f"expected true or false, got {value!r}")

@@ -12,7 +12,9 @@ from mip6fast.config import ConfigError, load_config, parse_config
 from mip6fast.roles.correspondent import CorrespondentConfig
 from mip6fast.roles.home_agent import HomeAgentConfig
 from mip6fast.roles.mobile_node import HomeAddressConfig, MobileNodeConfig
+from mip6fast.roles.route_optimization import RouteOptimizationConfig
 from mip6fast.roles.router import AdvertisingConfig
+from mip6fast.roles.source_policy import SourcePolicy
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 S = 1_000_000_000
@@ -129,7 +131,7 @@ TIME_WORDS = ("timeout", "interval", "lifetime", "lead", "delay", "hold", "_ns")
 
 
 @pytest.mark.parametrize("cls", [HomeAgentConfig, MobileNodeConfig, CorrespondentConfig, AdvertisingConfig,
-                                 HomeAddressConfig])
+                                 HomeAddressConfig, RouteOptimizationConfig, SourcePolicy])
 def test_every_time_field_has_a_unit(cls):
     """A field about time must be classified: nanoseconds in the role (durations in the file) or
     seconds in both. A new field that is neither fails here rather than taking the wrong unit."""
@@ -148,3 +150,24 @@ def test_type_hints_fallback_for_python_3_9(monkeypatch):
     c = parse_config(HA + "refresh_lead = 20\n", "ha")
     assert c.role_config.refresh_lead == 20 and c.daemon.pcap is None
     assert parse_config(HA + "[daemon]\npcap = \"x.pcap\"\n", "ha").daemon.pcap == "x.pcap"
+
+
+def test_mobile_node_policies_from_the_file():
+    text = (EXAMPLES / "mn.toml").read_text() + """
+[mobile_node.route_optimization]
+default = 10
+peers = { "2001:db8:c::5" = "always", "2001:db8:c::6" = "never" }
+hold_down_ns = "30s"
+
+[mobile_node.source_policy]
+ports = [53, 123]
+"""
+    mn = parse_config(text, "mn").role_config
+    ro = mn.route_optimization
+    assert ro.default == 10 and ro.hold_down_ns == 30 * S
+    assert ro.threshold(IPv6Address("2001:db8:c::5")) == 0 and ro.threshold(IPv6Address("2001:db8:c::6")) is None
+    assert mn.source_policy.ports == frozenset({53, 123}) and mn.source_policy.short_lived(17, 123)
+    exc = error(text.replace('"always"', '"sometimes"'), "mn")
+    assert exc.key.startswith("mobile_node.route_optimization") and "sometimes" in str(exc)
+    exc = error(text.replace('"2001:db8:c::6"', '"not-an-address"'), "mn")
+    assert exc.key == "mobile_node.route_optimization.peers.not-an-address"
