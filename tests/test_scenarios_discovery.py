@@ -4,7 +4,7 @@ notifications, counters and summary figures; tshark finds nothing wrong on any l
 import json
 from ipaddress import IPv6Address, IPv6Network
 
-from tshark_check import problems, require_tshark
+from scenario_check import MS, S, check_pcaps, timed
 
 from mip6fast.cli import main
 from mip6fast.io.pcap import read_pcap
@@ -12,7 +12,6 @@ from mip6fast.roles import home_agent as ha_mod
 from mip6fast.roles import mobile_node as mn_mod
 from mip6fast.scenarios import HOME_ADDRESS, SCENARIOS, run_mip6
 from mip6fast.scenarios.discovery import NEW_HOME_PREFIX, home_agent_address
-from mip6fast.sim import NS_PER_S
 from mip6fast.wire import (
     HomeAgentAddressDiscoveryReply,
     HomeAgentAddressDiscoveryRequest,
@@ -23,21 +22,8 @@ from mip6fast.wire import (
 )
 from mip6fast.wire.ethernet import parse_ethernet
 
-S = NS_PER_S
-MS = 1_000_000
 HA1, HA2, HA3 = (home_agent_address(n) for n in (1, 2, 3))
 NAMES = ("ha-failover", "dhaad-load-sharing", "home-renumbering")
-
-
-def timed(world, node, cls):
-    return [(t, n) for t, name, n in world.sim.timeline if name == node and isinstance(n, cls)]
-
-
-def check_pcaps(summary):
-    require_tshark()
-    assert summary["pcaps"]
-    for path in summary["pcaps"]:
-        assert problems(path) == [], path
 
 
 def icmp_messages(summary, link, cls):

@@ -4,7 +4,7 @@ node that reboots. Assertions on notifications, what crossed the links, and the 
 finds nothing wrong in any link's pcap."""
 import json
 
-from tshark_check import problems, require_tshark
+from scenario_check import MS, S, check_pcaps, timed
 
 from mip6fast.cli import main
 from mip6fast.roles import home_agent as ha_mod
@@ -13,20 +13,7 @@ from mip6fast.roles.mobile_node import Location
 from mip6fast.scenarios import HA_ADDRESS, HOME_ADDRESS, SCENARIOS, run_with_world
 from mip6fast.scenarios.home_addresses import COA_A, COA_B, HA2_ADDRESS, HOME_ADDRESS2
 
-S = 1_000_000_000
-MS = 1_000_000
 NAMES = {"two-home-agents", "virtual-home-link", "mn-reboot"}
-
-
-def timed(world, node, cls):
-    return [(t, n) for t, name, n in world.sim.timeline if name == node and isinstance(n, cls)]
-
-
-def check_pcaps(summary):
-    require_tshark()
-    assert summary["pcaps"]
-    for path in summary["pcaps"]:
-        assert problems(path) == [], path
 
 
 def test_registered_and_listed(capsys):

@@ -3,37 +3,16 @@ CorrespondentNode together: assertions on the notifications and the summary numb
 nothing wrong on any link's pcap."""
 import json
 
-from tshark_check import problems, require_tshark
+from scenario_check import COA_A, COA_B, MS, S, check_pcaps, timed
 
 from mip6fast.cli import main
 from mip6fast.roles import home_agent as ha_mod
 from mip6fast.roles import mobile_node as mn_mod
-from mip6fast.roles import slaac_address
 from mip6fast.scenarios import (
-    FOREIGN_A,
-    FOREIGN_B,
     HOME_ADDRESS,
-    MN_MAC,
     SCENARIOS,
     run_mip6,
 )
-from mip6fast.sim import NS_PER_S
-
-S = NS_PER_S
-MS = 1_000_000
-COA_A = slaac_address(FOREIGN_A, MN_MAC)
-COA_B = slaac_address(FOREIGN_B, MN_MAC)
-
-
-def timed(world, node, cls):
-    return [(t, n) for t, name, n in world.sim.timeline if name == node and isinstance(n, cls)]
-
-
-def check_pcaps(summary):
-    require_tshark()
-    assert summary["pcaps"]
-    for path in summary["pcaps"]:
-        assert problems(path) == [], path
 
 
 def test_registry_and_cli_list_the_mobile_ipv6_scenarios(capsys):

@@ -5,29 +5,14 @@ nothing wrong on any pcap."""
 import json
 
 import pytest
+from scenario_check import COA_A, COA_B, MS, S, check_pcaps, timed
 from tshark_check import problems, require_tshark
 
 from mip6fast.roles import home_agent as ha_mod
 from mip6fast.roles import mobile_node as mn_mod
 from mip6fast.roles import slaac_address
-from mip6fast.scenarios import FOREIGN_A, FOREIGN_B, MN_MAC, SCENARIOS, run_mip6
+from mip6fast.scenarios import MN_MAC, SCENARIOS, run_mip6
 from mip6fast.scenarios.movement import FOREIGN_A2, bu_transmissions
-
-S = 1_000_000_000
-MS = 1_000_000
-COA_A = slaac_address(FOREIGN_A, MN_MAC)
-COA_B = slaac_address(FOREIGN_B, MN_MAC)
-
-
-def timed(world, node, cls):
-    return [(t, n) for t, name, n in world.sim.timeline if name == node and isinstance(n, cls)]
-
-
-def check_pcaps(summary):
-    require_tshark()
-    assert summary["pcaps"]
-    for path in summary["pcaps"]:
-        assert problems(path) == [], path
 
 
 def test_movement_scenarios_are_registered():

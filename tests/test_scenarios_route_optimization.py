@@ -4,29 +4,12 @@ links (Type 2 routing headers and Home Address options on the correspondent's li
 the core link once the flow is optimised), and every pcap dissects cleanly."""
 import json
 
-from tshark_check import dissect, problems, require_tshark
+from scenario_check import COA_A, COA_B, MS, S, check_pcaps, timed
+from tshark_check import dissect
 
 from mip6fast.roles import correspondent as cn_mod
-from mip6fast.roles import slaac_address
 from mip6fast.roles.route_optimization import PeerState, RouteOptimisationStarted, RouteOptimisationStopped
-from mip6fast.scenarios import CN_ADDRESS, FOREIGN_A, FOREIGN_B, HOME_ADDRESS, MN_MAC, SCENARIOS, run_mip6
-from mip6fast.sim import NS_PER_S
-
-S = NS_PER_S
-MS = 1_000_000
-COA_A = slaac_address(FOREIGN_A, MN_MAC)
-COA_B = slaac_address(FOREIGN_B, MN_MAC)
-
-
-def timed(world, node, cls):
-    return [(t, n) for t, name, n in world.sim.timeline if name == node and isinstance(n, cls)]
-
-
-def check_pcaps(summary):
-    require_tshark()
-    assert summary["pcaps"]
-    for path in summary["pcaps"]:
-        assert problems(path) == [], path
+from mip6fast.scenarios import CN_ADDRESS, HOME_ADDRESS, SCENARIOS, run_mip6
 
 
 def pcap(summary, link):
