@@ -243,6 +243,9 @@ class HomeAgent(Router):
         self._expiry_timer: Timer | None = None
         self._last_binding_error: int | None = None
         self._rx_mac: tuple[str, bytes] = ("", b"")         # interface and source MAC of the packet at hand
+        self._address_packed = config.address.packed
+        # ``_kernels_pass`` holds only for a global home agent address (the kernels' scope rules).
+        self._own_address_passes = not (config.address in LINK_LOCAL or config.address.is_site_local)
         nd = self.nd[config.interface]
         for a in self.anycast:
             nd.add_proxy(a)         # RFC 6275 §10.5: the home agent answers for its subnet's anycast address
@@ -289,9 +292,26 @@ class HomeAgent(Router):
     # ------------------------------------------------------------ the data path (§10.4.2-10.4.5)
 
     def receive(self, now: int, interface: str, frame) -> Output:
-        """One frame: through the same batch path as ``receive_batch`` (a one-packet batch)."""
+        """One frame: through the same batch path as ``receive_batch`` (a one-packet batch), except a
+        frame the kernels would leave alone (``_kernels_pass``), which goes to the per-packet path
+        directly: the numpy set-up of a batch costs more than a Binding Update's processing."""
         data = bytes(frame)
+        if self._kernels_pass(data):
+            out = self._begin()
+            self._receive_frame(now, interface, data)
+            return self._finish(out)
         return self.receive_batch(now, interface, PacketBatch.from_packets([data], slot_size=_slot_size(data)))
+
+    def _kernels_pass(self, frame: bytes) -> bool:
+        """Would ``_batch`` hand this frame, whole, to ``_receive_frame``? True for an IPv6 packet to our
+        home agent address (signalling: BUs, DHAAD, MPS) that is not IPv6-in-IPv6, whose source is not
+        link- or site-local (fe80::/10, fec0::/10: the kernels' scope check), and whose destination is
+        not bound: ``encapsulate`` finds no binding (PASS), ``decapsulate`` sees no tunnel (PASS), and a
+        packet the fast-path test refuses is SLOW_PATH; either way the original frame goes on."""
+        ip = ETHERNET_HEADER_LEN
+        return (self._own_address_passes and len(frame) >= ip + 40 and frame[ip + 24:ip + 40] == self._address_packed
+                and frame[ip + 6] != 41 and not (frame[ip + 8] == 0xFE and frame[ip + 9] & 0x80)
+                and frame[ip + 24:ip + 40] not in self.cache)
 
     def receive_batch(self, now: int, interface: str, batch: PacketBatch) -> Output:
         """Ethernet frames: the C kernels tunnel, detunnel and drop in one pass each; what they leave
@@ -713,19 +733,25 @@ class HomeAgent(Router):
         pending = self._pending.pop(home, None)
         if pending is None:
             return
-        nd = self.nd[self.config.interface]
         for t in pending.targets:
             self._dad_targets.pop(t, None)
-            group = solicited_node_multicast(t)
-            if not any(solicited_node_multicast(p) == group for p in nd.proxies):
-                self.home_iface.extra_groups.discard(group)
         if pending.duplicate:
             self._count("dad.failed")
             self._reject(now, pending.packet, pending.bu, home, pending.care_of,
                          BindingAckStatus.DUPLICATE_ADDRESS_DETECTION_FAILED)
-            return
-        self._count("dad.succeeded")
-        self._accept(now, pending.packet, pending.bu, home, pending.care_of)
+        else:
+            self._count("dad.succeeded")
+            self._accept(now, pending.packet, pending.bu, home, pending.care_of)
+        # Leave the solicited-node groups DAD joined, unless a proxied address still needs one. Done
+        # after the answer (nothing is received meanwhile): an accepted address is proxied now and keeps
+        # its group without a look through every proxy (O(bindings) per registration otherwise).
+        nd = self.nd[self.config.interface]
+        for t in pending.targets:
+            if t in nd.proxies:
+                continue
+            low = t.packed[13:]           # a solicited-node group is fixed by the low 24 bits (RFC 4291)
+            if not any(p.packed[13:] == low for p in nd.proxies):
+                self.home_iface.extra_groups.discard(solicited_node_multicast(t))
 
     def handle_icmpv6(self, now: int, iface: Interface, raw: bytes, packet: Packet, src_mac: bytes) -> None:
         msg = packet.payload

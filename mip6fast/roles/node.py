@@ -27,6 +27,7 @@ the next hop's link-layer address is resolved (RFC 4861 §7.2.2).
 """
 from __future__ import annotations
 
+import functools
 import heapq
 import random
 from collections import Counter
@@ -107,6 +108,12 @@ class AddressState(Enum):
     DUPLICATE = "duplicate"
 
 
+@functools.lru_cache(maxsize=4096)
+def _network(address: IPv6Address, prefix_length: int) -> IPv6Network:
+    # Memoised: route lookups ask for every address's network on every packet a node originates.
+    return IPv6Network((address, prefix_length), strict=False)
+
+
 @dataclass
 class InterfaceAddress:
     """One unicast address of an interface. Lifetimes are absolute deadlines in ns (None: infinite)."""
@@ -119,7 +126,7 @@ class InterfaceAddress:
 
     @property
     def network(self) -> IPv6Network:
-        return IPv6Network((self.address, self.prefix_length), strict=False)
+        return _network(self.address, self.prefix_length)
 
     @property
     def usable(self) -> bool:
