@@ -39,6 +39,7 @@ Time is integer nanoseconds passed in by the driver; randomness (DHAAD shuffling
 """
 from __future__ import annotations
 
+import heapq
 import random
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv6Address, IPv6Network
@@ -178,6 +179,7 @@ class _Registration:
     proxied: tuple[IPv6Address, ...] = ()
     timers: list[Timer] = field(default_factory=list)
     mpa_timer: Timer | None = None          # unsolicited MPA retransmission, until the next BU (§10.6.2)
+    proxy_na: dict = field(default_factory=dict)   # (source, target) -> the unsolicited NA's bytes
 
     def cancel(self) -> None:
         for t in self.timers:
@@ -241,6 +243,10 @@ class HomeAgent(Router):
         self._pending: dict[IPv6Address, _PendingDad] = {}
         self._dad_targets: dict[IPv6Address, IPv6Address] = {}     # DAD target -> home address
         self._expiry_timer: Timer | None = None
+        # (expiry, home address) of every binding as last accepted, plus stale ones left by refreshes
+        # and deletions (dropped when they reach the top): the next expiry without a scan of the cache.
+        self._expiries: list[tuple[int, bytes]] = [(b.expires_ns, k.packed) for k, b in self.cache.items()]
+        heapq.heapify(self._expiries)
         self._last_binding_error: int | None = None
         self._rx_mac: tuple[str, bytes] = ("", b"")         # interface and source MAC of the packet at hand
         self._address_packed = config.address.packed
@@ -638,6 +644,7 @@ class HomeAgent(Router):
         if result.outcome is Outcome.NOMEM:
             self._reject(now, packet, bu, home, care_of, BindingAckStatus.INSUFFICIENT_RESOURCES)
             return
+        heapq.heappush(self._expiries, (now + lifetime * NS_PER_S, home.packed))
         created = result.outcome is Outcome.CREATED
         reg = self._registrations.get(home)
         if reg is None:
@@ -848,9 +855,13 @@ class HomeAgent(Router):
             self.drop("proxy_na_no_source")
         else:
             for target in reg.proxied:
-                na = NeighborAdvertisement(target=target, router=False, solicited=False, override=True,
-                                           options=(TargetLinkLayerAddress(iface.mac),))
-                raw = Packet(src=src, dst=ALL_NODES, hop_limit=ND_HOP_LIMIT, payload=na).to_bytes()
+                # The repetitions are the same packet: encoded once per registration.
+                raw = reg.proxy_na.get((src, target))
+                if raw is None:
+                    na = NeighborAdvertisement(target=target, router=False, solicited=False, override=True,
+                                               options=(TargetLinkLayerAddress(iface.mac),))
+                    raw = Packet(src=src, dst=ALL_NODES, hop_limit=ND_HOP_LIMIT, payload=na).to_bytes()
+                    reg.proxy_na[(src, target)] = raw
                 self._count("proxy.na_sent")
                 self.transmit_packet(now, iface.name, ALL_NODES, raw)
         if remaining > 1:
@@ -869,11 +880,11 @@ class HomeAgent(Router):
     # ------------------------------------------------------------ lifetimes (§10.3.1, §9.5.2)
 
     def _arm_expiry(self, deadline: int | None = None) -> None:
-        """One timer at the earliest expiry. A new binding can only bring it forward (no scan); when it
-        fires, ``_expire`` scans the cache for the next one. A timer left by a binding that was since
+        """One timer at the earliest expiry. A new binding can only bring it forward; when it fires,
+        ``_expire`` takes the next one from ``_expiries``. A timer left by a binding that was since
         refreshed or deleted just finds nothing to expire."""
         if deadline is None:
-            deadline = min((b.expires_ns for b in self.cache.values()), default=None)
+            deadline = self._earliest_expiry()
         elif self._expiry_timer is not None and self._expiry_timer.deadline <= deadline:
             return
         if self._expiry_timer is not None:
@@ -881,6 +892,18 @@ class HomeAgent(Router):
             self._expiry_timer = None
         if deadline is not None:
             self._expiry_timer = self.call_at(deadline, self._expire)
+
+    def _earliest_expiry(self) -> int | None:
+        """The earliest expiry in the cache: the top of ``_expiries`` once entries that no longer match
+        their binding are popped (a binding's expiry changes only in ``_accept``, which pushes it)."""
+        heap = self._expiries
+        while heap:
+            expires, key = heap[0]
+            binding = self.cache.get(key)
+            if binding is not None and binding.expires_ns == expires:
+                return expires
+            heapq.heappop(heap)
+        return None
 
     def _expire(self, now: int) -> None:
         self._expiry_timer = None

@@ -115,6 +115,7 @@ def scale(seed: int, pcap_dir: str | None, n: int = DEFAULT_N, lifetime: int = 6
     if n < 1 or lifetime < 8 or arrival_s < 0:
         raise ValueError("scale: n >= 1, lifetime >= 8 s, arrival_s >= 0")
     rss_before = _rss_bytes()
+    cpu_start = time.process_time()
     wall_start = time.perf_counter()
     sim = Simulator(seed, pcap_dir)
     world = ScaleWorld(sim, n, lifetime, arrival_s)
@@ -125,6 +126,7 @@ def scale(seed: int, pcap_dir: str | None, n: int = DEFAULT_N, lifetime: int = 6
         world.start()
         sim.run(until)
     wall_end = time.perf_counter()
+    cpu_s = time.process_time() - cpu_start
     rss_after = _rss_bytes()
     ha, fleet = world.ha, world.fleet
     ba_by_status = {k: v for k, v in sorted(ha.counters.items()) if k.startswith("ba.status.")}
@@ -143,6 +145,7 @@ def scale(seed: int, pcap_dir: str | None, n: int = DEFAULT_N, lifetime: int = 6
         "arrival_s": arrival_s,
         "virtual_s": virtual_s,
         "wall_s": round(wall_end - wall_start, 3),
+        "cpu_s": round(cpu_s, 3),
         "setup_wall_s": round(built - wall_start, 3),
         "run_wall_s": round(run_wall, 3),
         "bus_sent": bus,
@@ -153,6 +156,7 @@ def scale(seed: int, pcap_dir: str | None, n: int = DEFAULT_N, lifetime: int = 6
         + sum(v for k, v in fleet.counters.items() if k.startswith("fleet.ba_rejected.")),
         "ba_status": ba_by_status,
         "rate": {"bu_per_wall_s": round(bus / run_wall, 1), "ba_per_wall_s": round(bas / run_wall, 1),
+                 "bu_per_cpu_s": round(bus / cpu_s, 1),
                  "bu_per_virtual_s": round(bus / virtual_s, 1), "ba_per_virtual_s": round(bas / virtual_s, 1)},
         "registrations": world.count("fleet", Registered),
         "refreshes": world.count("fleet", BindingRefreshed),
