@@ -299,13 +299,19 @@ def _check_consistent(world, summary, n):
     assert summary["members"]["registered"] + summary["members"]["registering"] == n
     assert summary["members"]["failed"] == 0 and summary["members"]["idle"] == 0
     assert summary["ba_status"] == {"ba.status.0": summary["bas_sent"]}
-    # Counters agree across the two nodes: every BU was answered and every BA arrived.
-    assert summary["bus_sent"] == summary["bas_sent"] == summary["bas_received"]
-    assert summary["bus_retransmitted"] == 0
+    # Counters agree across the two nodes: every BU that reached the home agent was answered, and
+    # every BU or BA lost was a counted drop that a retransmission made up for. (When many nodes
+    # arrive at once, frames queue behind the first address resolution of the next hop, three at
+    # most, RFC 4861 §7.2.2.)
+    bus_lost, bas_lost = fleet.counters["nd.queue_overflow"], ha.counters["nd.queue_overflow"]
+    assert summary["bus_sent"] - bus_lost == summary["bas_sent"]
+    assert summary["bas_sent"] - bas_lost == summary["bas_received"]
+    assert summary["bus_retransmitted"] == bus_lost + bas_lost
+    assert ha.counters["binding.updated"] == summary["refreshes"] + bas_lost
+    assert ha.counters["proxy.na_sent"] <= 3 * n            # MAX_NEIGHBOR_ADVERTISEMENT per binding
     assert ha.counters["binding.created"] == summary["ha_bindings_created"] == n
-    assert ha.counters["binding.updated"] == summary["ha_bindings_updated"] == summary["refreshes"]
+    assert ha.counters["binding.updated"] == summary["ha_bindings_updated"]
     assert ha.counters["dad.succeeded"] == ha.counters["dad.ns_sent"] == n
-    assert ha.counters["proxy.na_sent"] == 3 * n            # MAX_NEIGHBOR_ADVERTISEMENT per binding
     assert summary["ha_binding_cache"]["entries"] == len(ha.cache) == n
     assert summary["ha_binding_cache"]["bytes"] >= n * summary["ha_binding_cache"]["entry_bytes"]
     # The binding cache holds each member's care-of address.
@@ -314,7 +320,8 @@ def _check_consistent(world, summary, n):
     # Registration latency: DAD (RetransTimer, 1 s) plus the link's delay both ways.
     lat = summary["registration_latency_ms"]
     assert len(fleet.latencies_ns) == n
-    assert 1000 <= lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"] < 1100
+    assert 1000 <= lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] < 1100
+    assert lat["max"] < 1100 if summary["bus_retransmitted"] == 0 else lat["max"] < 1100 + 32_000
     rate = summary["rate"]
     assert rate["bu_per_virtual_s"] == pytest.approx(summary["bus_sent"] / summary["virtual_s"], abs=0.1)
     assert rate["bu_per_wall_s"] > 0 and summary["memory"]["max_rss_bytes"] > 0
@@ -325,6 +332,8 @@ def test_scale_small_with_pcaps(tmp_path):
     world, summary = run_with_world("scale", 1, str(tmp_path), n=n)
     json.dumps(summary)
     _check_consistent(world, summary, n)
+    # At this arrival rate (100 per second) nothing is lost and every binding got its three NAs.
+    assert summary["bus_retransmitted"] == 0 and world.ha.counters["proxy.na_sent"] == 3 * n
     assert len(summary["timeline"]) == 200 and summary["timeline_total"] >= 4 * n
     created = [e for _, name, e in world.sim.timeline if name == "ha" and isinstance(e, BindingCreated)]
     updated = [e for _, name, e in world.sim.timeline if name == "ha" and isinstance(e, BindingUpdated)]

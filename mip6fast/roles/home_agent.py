@@ -867,6 +867,8 @@ class HomeAgent(Router):
         if remaining > 1:
             reg.timers.append(self.call_at(now + NA_INTERVAL,
                                            lambda t: self._proxy_advertise(t, home, remaining - 1)))
+        else:
+            reg.proxy_na.clear()          # the last repetition: the encoded NAs are not needed again
 
     def _stop(self, home: IPv6Address) -> None:
         reg = self._registrations.pop(home, None)

@@ -266,7 +266,9 @@ class NeighborDiscovery:
 
     def add_proxy(self, address) -> None:
         """Answer Neighbor Solicitations for ``address`` with our MAC (RFC 6275 §10.4.1)."""
-        self.proxies.add(IPv6Address(address))
+        # (An IPv6Address is kept as it is: IPv6Address(IPv6Address) goes through the text form.)
+        address = address if isinstance(address, IPv6Address) else IPv6Address(address)
+        self.proxies.add(address)
         self.iface.extra_groups.add(solicited_node_multicast(address))
 
     def remove_proxy(self, address) -> None:
