@@ -27,13 +27,15 @@ What each member shares with ``MobileNode`` (the same code where it matters):
   ``RegistrationFailed`` of ``mobile_node``.
 
 What it leaves out: movement (members stay on one foreign network, each with one care-of address
-configured, no RAs, no DAD of care-of addresses, no returning home), the data path (no tunnel, no
-route optimisation, no DHAAD or prefix discovery) and per-member neighbour discovery. The fleet is one
-``Node`` on the link towards the home agent: it stands for the foreign access network (its router and
-the members behind it), so the home agent reaches every care-of address through the fleet's own
-address, which is resolved once by ordinary ND. It still answers a Neighbor Solicitation for any of its
-care-of addresses (NA, S = 1, O = 1, its MAC; RFC 4861 §7.2.4), so it also works on a link where
-others resolve them.
+configured: no RAs, no DAD of care-of addresses, no returning home), the data path (no tunnel, no
+route optimisation, no DHAAD or prefix discovery) and per-member neighbour discovery. The lifetime
+asked for is the configured one (a member's home and care-of addresses do not expire, so §11.7.1's cap
+by their remaining lifetimes never bites). The fleet is one ``Node`` on the link towards the home
+agent: it stands for the foreign access network (its router and the members behind it), so the home
+agent reaches every care-of address through the fleet's own address, resolved once by ordinary ND (a
+real access router's neighbour cache, bounded at 1024 entries in roles/neighbor.py, would otherwise
+sit between them). It still answers a Neighbor Solicitation for any of its care-of addresses (NA,
+S = 1, O = 1, its MAC; RFC 4861 §7.2.4), so it also works on a link where others resolve them.
 
 Members arrive (send their first BU) at times drawn uniformly from the node's seeded ``rng`` over
 ``arrival_ns`` after the interface comes up and ``start_ns`` has passed.
@@ -112,7 +114,6 @@ class _Member:
     """One mobile node's home registration (what ``mobile_node._Registration`` keeps for one home
     address), kept small: a hundred thousand of these live at once."""
     __slots__ = (
-        "arrived_at",
         "care_of",
         "deferred",
         "expiry",
@@ -142,7 +143,6 @@ class _Member:
         self.timeout = 0
         self.first = True
         self.started_at: int | None = None       # first BU of the registration under way
-        self.arrived_at: int | None = None
         self.registered_at: int | None = None    # first accepted registration
         self.sent: list[int] = []                # recent BU send times (rate limit, §11.8)
         self.retransmit: Timer | None = None
@@ -191,7 +191,6 @@ class MobileFleet(Node):
             self.call_at(at, lambda t, m=m: self._arrive(t, m))
 
     def _arrive(self, now: int, m: _Member) -> None:
-        m.arrived_at = now
         self._start_registration(now, m)
 
     # ------------------------------------------------------------ home registration (§11.7.1, §11.8)
@@ -291,8 +290,7 @@ class MobileFleet(Node):
     def receive_ipv6(self, now: int, iface, raw: bytes, src_mac: bytes) -> None:
         # A multicast NS to a care-of address's solicited-node group is not for any group the base
         # node joined: hand it to ``local_packet`` directly.
-        if len(raw) >= 40 and raw[24:27] == b"\xff\x02\x00" and raw[24:37] == _SOLICITED_PREFIX \
-                and self._care_of_group(raw[37:40]):
+        if len(raw) >= 40 and raw[24:37] == _SOLICITED_PREFIX and self._care_of_group(raw[37:40]):
             try:
                 packet = parse(raw)
             except ParseError as exc:
