@@ -57,6 +57,7 @@ def cmd_decode(args) -> int:
 
 def cmd_simulate(args) -> int:
     from .scenarios import SCENARIOS, run_scenario
+    from .scenarios.registry import scenario_parameters
     if args.list:
         for name, (description, _) in SCENARIOS.items():
             print(f"{name}  {description}")
@@ -82,11 +83,13 @@ def cmd_simulate(args) -> int:
                 params[key] = value
     if args.scale is not None:
         params["n"] = args.scale
-    try:
-        summary = run_scenario(args.name, seed=args.seed, pcap_dir=args.pcap_dir, **params)
-    except ValueError as exc:
-        print(f"simulate: {exc}", file=sys.stderr)
+    known = scenario_parameters(args.name)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        print(f"simulate: scenario {args.name!r} takes no parameter {', '.join(unknown)}"
+              f" (it takes: {', '.join(known) or 'none'})", file=sys.stderr)
         return 2
+    summary = run_scenario(args.name, seed=args.seed, pcap_dir=args.pcap_dir, **params)
     if not args.json:
         for line in summary.pop("timeline", []):
             print(line)
