@@ -157,7 +157,9 @@ def scale(seed: int, pcap_dir: str | None, n: int = DEFAULT_N, lifetime: int = 6
         "ba_status": ba_by_status,
         "rate": {"bu_per_wall_s": round(bus / run_wall, 1), "ba_per_wall_s": round(bas / run_wall, 1),
                  "bu_per_cpu_s": round(bus / cpu_s, 1),
-                 "bu_per_virtual_s": round(bus / virtual_s, 1), "ba_per_virtual_s": round(bas / virtual_s, 1)},
+                 "bu_per_virtual_s": round(bus / virtual_s, 1), "ba_per_virtual_s": round(bas / virtual_s, 1),
+                 # while the nodes arrive, the home agent takes this many first registrations a second
+                 "arrivals_per_virtual_s": round(n / arrival_s, 1) if arrival_s else None},
         "registrations": world.count("fleet", Registered),
         "refreshes": world.count("fleet", BindingRefreshed),
         "failures": world.count("fleet", RegistrationFailed),
