@@ -369,3 +369,37 @@ def test_scale_100k():
     json.dumps(summary)
     _check_consistent(world, summary, n)
     assert summary["pcaps"] == []
+
+
+# ---------------------------------------------------------------- proxies by solicited-node group
+
+def test_proxy_groups_are_counted_per_solicited_node_group():
+    ha = make_ha()
+    nd, groups = ha.nd["eth0"], ha.interfaces["eth0"].extra_groups
+    a, b = IPv6Address("2001:db8:1::aa:bbcc"), IPv6Address("2001:db8:1:0:1::aa:bbcc")   # same low 24 bits
+    group = solicited_node_multicast(a)
+    nd.add_proxy(a)
+    nd.add_proxy(a)                    # a set: adding twice is one proxy
+    nd.add_proxy(str(b))
+    assert nd.proxy_in_group(b) and group in groups
+    nd.remove_proxy(a)
+    assert a not in nd.proxies and group in groups and nd.proxy_in_group(a)    # b still needs it
+    nd.remove_proxy(a)                 # not proxied any more: harmless
+    assert group in groups
+    nd.remove_proxy(b)
+    assert not nd.proxy_in_group(a) and group not in groups
+
+
+def test_many_bindings_expire_together_and_leave_no_groups():
+    ha = make_ha(max_lifetime=100)
+    n = 1500
+    homes = [IPv6Address(int(IPv6Address("2001:db8:1::1:0")) + i) for i in range(n)]
+    for i, home in enumerate(homes):
+        ha.receive(3 * S + i, "eth1", frame_in(bu_packet(home=home, coa=IPv6Address(f"2001:db8:3::{i + 1:x}"))))
+    ha.tick(4 * S + n)
+    assert len(ha.cache) == n and ha.counters["dad.succeeded"] == n
+    assert {solicited_node_multicast(h) for h in homes} <= ha.interfaces["eth0"].extra_groups
+    out = ha.tick(104 * S + n)
+    assert sorted(e.home_address for e in out.notifications if isinstance(e, BindingExpired)) == homes
+    assert ha.nd["eth0"].proxies == set(ha.anycast)
+    assert not {solicited_node_multicast(h) for h in homes} & ha.interfaces["eth0"].extra_groups

@@ -740,25 +740,20 @@ class HomeAgent(Router):
         pending = self._pending.pop(home, None)
         if pending is None:
             return
+        nd = self.nd[self.config.interface]
         for t in pending.targets:
             self._dad_targets.pop(t, None)
+            # ND counts the proxies per solicited-node group (looking through every proxy here made
+            # each registration O(bindings)).
+            if not nd.proxy_in_group(t):
+                self.home_iface.extra_groups.discard(solicited_node_multicast(t))
         if pending.duplicate:
             self._count("dad.failed")
             self._reject(now, pending.packet, pending.bu, home, pending.care_of,
                          BindingAckStatus.DUPLICATE_ADDRESS_DETECTION_FAILED)
-        else:
-            self._count("dad.succeeded")
-            self._accept(now, pending.packet, pending.bu, home, pending.care_of)
-        # Leave the solicited-node groups DAD joined, unless a proxied address still needs one. Done
-        # after the answer (nothing is received meanwhile): an accepted address is proxied now and keeps
-        # its group without a look through every proxy (O(bindings) per registration otherwise).
-        nd = self.nd[self.config.interface]
-        for t in pending.targets:
-            if t in nd.proxies:
-                continue
-            low = t.packed[13:]           # a solicited-node group is fixed by the low 24 bits (RFC 4291)
-            if not any(p.packed[13:] == low for p in nd.proxies):
-                self.home_iface.extra_groups.discard(solicited_node_multicast(t))
+            return
+        self._count("dad.succeeded")
+        self._accept(now, pending.packet, pending.bu, home, pending.care_of)
 
     def handle_icmpv6(self, now: int, iface: Interface, raw: bytes, packet: Packet, src_mac: bytes) -> None:
         msg = packet.payload
