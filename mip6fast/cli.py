@@ -57,6 +57,7 @@ def cmd_decode(args) -> int:
 
 def cmd_simulate(args) -> int:
     from .scenarios import SCENARIOS, run_scenario
+    from .scenarios.registry import scenario_parameters
     if args.list:
         for name, (description, _) in SCENARIOS.items():
             print(f"{name}  {description}")
@@ -67,7 +68,28 @@ def cmd_simulate(args) -> int:
     if args.name not in SCENARIOS:
         print(f"simulate: unknown scenario {args.name!r} (see --list)", file=sys.stderr)
         return 2
-    summary = run_scenario(args.name, seed=args.seed, pcap_dir=args.pcap_dir)
+    params = {}
+    for item in args.param or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"simulate: --param takes key=value, not {item!r}", file=sys.stderr)
+            return 2
+        try:
+            params[key] = int(value)
+        except ValueError:
+            try:
+                params[key] = float(value)
+            except ValueError:
+                params[key] = value
+    if args.scale is not None:
+        params["n"] = args.scale
+    known = scenario_parameters(args.name)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        print(f"simulate: scenario {args.name!r} takes no parameter {', '.join(unknown)}"
+              f" (it takes: {', '.join(known) or 'none'})", file=sys.stderr)
+        return 2
+    summary = run_scenario(args.name, seed=args.seed, pcap_dir=args.pcap_dir, **params)
     if not args.json:
         for line in summary.pop("timeline", []):
             print(line)
@@ -179,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--pcap-dir", help="write one pcap per link into this directory")
     s.add_argument("--json", action="store_true", help="print only the JSON summary, on one line")
     s.add_argument("--seed", type=int, default=1, help="simulator seed (default 1)")
+    s.add_argument("--param", action="append", metavar="KEY=VALUE",
+                   help="a scenario parameter (numbers are parsed), e.g. --param lifetime=40; repeatable")
+    s.add_argument("--scale", type=int, metavar="N", help="the number of mobile nodes (--param n=N)")
     s.set_defaults(func=cmd_simulate)
 
     for role, what in (("ha", "home agent"), ("mn", "mobile node"), ("cn", "correspondent node")):

@@ -39,6 +39,7 @@ Time is integer nanoseconds passed in by the driver; randomness (DHAAD shuffling
 """
 from __future__ import annotations
 
+import heapq
 import random
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv6Address, IPv6Network
@@ -178,6 +179,7 @@ class _Registration:
     proxied: tuple[IPv6Address, ...] = ()
     timers: list[Timer] = field(default_factory=list)
     mpa_timer: Timer | None = None          # unsolicited MPA retransmission, until the next BU (§10.6.2)
+    proxy_na: dict = field(default_factory=dict)   # (source, target) -> the unsolicited NA's bytes
 
     def cancel(self) -> None:
         for t in self.timers:
@@ -241,8 +243,15 @@ class HomeAgent(Router):
         self._pending: dict[IPv6Address, _PendingDad] = {}
         self._dad_targets: dict[IPv6Address, IPv6Address] = {}     # DAD target -> home address
         self._expiry_timer: Timer | None = None
+        # (expiry, home address) of every binding as last accepted, plus stale ones left by refreshes
+        # and deletions (dropped when they reach the top): the next expiry without a scan of the cache.
+        self._expiries: list[tuple[int, bytes]] = [(b.expires_ns, k.packed) for k, b in self.cache.items()]
+        heapq.heapify(self._expiries)
         self._last_binding_error: int | None = None
         self._rx_mac: tuple[str, bytes] = ("", b"")         # interface and source MAC of the packet at hand
+        self._address_packed = config.address.packed
+        # ``_kernels_pass`` holds only for a global home agent address (the kernels' scope rules).
+        self._own_address_passes = not (config.address in LINK_LOCAL or config.address.is_site_local)
         nd = self.nd[config.interface]
         for a in self.anycast:
             nd.add_proxy(a)         # RFC 6275 §10.5: the home agent answers for its subnet's anycast address
@@ -289,9 +298,26 @@ class HomeAgent(Router):
     # ------------------------------------------------------------ the data path (§10.4.2-10.4.5)
 
     def receive(self, now: int, interface: str, frame) -> Output:
-        """One frame: through the same batch path as ``receive_batch`` (a one-packet batch)."""
+        """One frame: through the same batch path as ``receive_batch`` (a one-packet batch), except a
+        frame the kernels would leave alone (``_kernels_pass``), which goes to the per-packet path
+        directly: the numpy set-up of a batch costs more than a Binding Update's processing."""
         data = bytes(frame)
+        if self._kernels_pass(data):
+            out = self._begin()
+            self._receive_frame(now, interface, data)
+            return self._finish(out)
         return self.receive_batch(now, interface, PacketBatch.from_packets([data], slot_size=_slot_size(data)))
+
+    def _kernels_pass(self, frame: bytes) -> bool:
+        """Would ``_batch`` hand this frame, whole, to ``_receive_frame``? True for an IPv6 packet to our
+        home agent address (signalling: BUs, DHAAD, MPS) that is not IPv6-in-IPv6, whose source is not
+        link- or site-local (fe80::/10, fec0::/10: the kernels' scope check), and whose destination is
+        not bound: ``encapsulate`` finds no binding (PASS), ``decapsulate`` sees no tunnel (PASS), and a
+        packet the fast-path test refuses is SLOW_PATH; either way the original frame goes on."""
+        ip = ETHERNET_HEADER_LEN
+        return (self._own_address_passes and len(frame) >= ip + 40 and frame[ip + 24:ip + 40] == self._address_packed
+                and frame[ip + 6] != 41 and not (frame[ip + 8] == 0xFE and frame[ip + 9] & 0x80)
+                and frame[ip + 24:ip + 40] not in self.cache)
 
     def receive_batch(self, now: int, interface: str, batch: PacketBatch) -> Output:
         """Ethernet frames: the C kernels tunnel, detunnel and drop in one pass each; what they leave
@@ -618,6 +644,7 @@ class HomeAgent(Router):
         if result.outcome is Outcome.NOMEM:
             self._reject(now, packet, bu, home, care_of, BindingAckStatus.INSUFFICIENT_RESOURCES)
             return
+        heapq.heappush(self._expiries, (now + lifetime * NS_PER_S, home.packed))
         created = result.outcome is Outcome.CREATED
         reg = self._registrations.get(home)
         if reg is None:
@@ -716,9 +743,10 @@ class HomeAgent(Router):
         nd = self.nd[self.config.interface]
         for t in pending.targets:
             self._dad_targets.pop(t, None)
-            group = solicited_node_multicast(t)
-            if not any(solicited_node_multicast(p) == group for p in nd.proxies):
-                self.home_iface.extra_groups.discard(group)
+            # ND counts the proxies per solicited-node group (looking through every proxy here made
+            # each registration O(bindings)).
+            if not nd.proxy_in_group(t):
+                self.home_iface.extra_groups.discard(solicited_node_multicast(t))
         if pending.duplicate:
             self._count("dad.failed")
             self._reject(now, pending.packet, pending.bu, home, pending.care_of,
@@ -822,14 +850,23 @@ class HomeAgent(Router):
             self.drop("proxy_na_no_source")
         else:
             for target in reg.proxied:
-                na = NeighborAdvertisement(target=target, router=False, solicited=False, override=True,
-                                           options=(TargetLinkLayerAddress(iface.mac),))
-                raw = Packet(src=src, dst=ALL_NODES, hop_limit=ND_HOP_LIMIT, payload=na).to_bytes()
+                # The repetitions are the same packet: encoded once per registration.
+                raw = reg.proxy_na.get((src, target))
+                if raw is None:
+                    na = NeighborAdvertisement(target=target, router=False, solicited=False, override=True,
+                                               options=(TargetLinkLayerAddress(iface.mac),))
+                    raw = Packet(src=src, dst=ALL_NODES, hop_limit=ND_HOP_LIMIT, payload=na).to_bytes()
+                    reg.proxy_na[(src, target)] = raw
                 self._count("proxy.na_sent")
                 self.transmit_packet(now, iface.name, ALL_NODES, raw)
+        # Timers due before now have fired (tick pops them in order): nothing left to cancel there, so
+        # they are not kept (with 10^5 bindings, two spent timers and their closures each add up).
+        reg.timers = [t for t in reg.timers if t.deadline >= now]
         if remaining > 1:
             reg.timers.append(self.call_at(now + NA_INTERVAL,
                                            lambda t: self._proxy_advertise(t, home, remaining - 1)))
+        else:
+            reg.proxy_na.clear()          # the last repetition: the encoded NAs are not needed again
 
     def _stop(self, home: IPv6Address) -> None:
         reg = self._registrations.pop(home, None)
@@ -843,11 +880,11 @@ class HomeAgent(Router):
     # ------------------------------------------------------------ lifetimes (§10.3.1, §9.5.2)
 
     def _arm_expiry(self, deadline: int | None = None) -> None:
-        """One timer at the earliest expiry. A new binding can only bring it forward (no scan); when it
-        fires, ``_expire`` scans the cache for the next one. A timer left by a binding that was since
+        """One timer at the earliest expiry. A new binding can only bring it forward; when it fires,
+        ``_expire`` takes the next one from ``_expiries``. A timer left by a binding that was since
         refreshed or deleted just finds nothing to expire."""
         if deadline is None:
-            deadline = min((b.expires_ns for b in self.cache.values()), default=None)
+            deadline = self._earliest_expiry()
         elif self._expiry_timer is not None and self._expiry_timer.deadline <= deadline:
             return
         if self._expiry_timer is not None:
@@ -855,6 +892,18 @@ class HomeAgent(Router):
             self._expiry_timer = None
         if deadline is not None:
             self._expiry_timer = self.call_at(deadline, self._expire)
+
+    def _earliest_expiry(self) -> int | None:
+        """The earliest expiry in the cache: the top of ``_expiries`` once entries that no longer match
+        their binding are popped (a binding's expiry changes only in ``_accept``, which pushes it)."""
+        heap = self._expiries
+        while heap:
+            expires, key = heap[0]
+            binding = self.cache.get(key)
+            if binding is not None and binding.expires_ns == expires:
+                return expires
+            heapq.heappop(heap)
+        return None
 
     def _expire(self, now: int) -> None:
         self._expiry_timer = None

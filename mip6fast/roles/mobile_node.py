@@ -162,6 +162,32 @@ BUL_PENDING = 0x01
 BUL_REGISTERED = 0x02
 
 
+# ---------------------------------------------------------------- shared with the scale fleet
+
+def home_binding_update(care_of: IPv6Address, home_agent: IPv6Address, home: IPv6Address, sequence: int,
+                        lifetime: int) -> Packet:
+    """§11.7.1: a home registration from the care-of address, HAO = home address, A = H = 1, Alternate
+    CoA = the care-of address (also used by roles/fleet.py, so both speak the same BU)."""
+    return Packet(src=care_of, dst=home_agent, home_address=home,
+                  payload=BindingUpdate(sequence=sequence, lifetime=lifetime, ack=True, home=True,
+                                        options=(AlternateCareOfAddress(care_of),)))
+
+
+def refresh_schedule(ba: BindingAcknowledgement, sent_at: int, lifetime_asked: int,
+                     initial_bindack_timeout: int) -> tuple[int, int, int]:
+    """§11.7.3 for an accepted BA: (granted seconds, expiry ns, refresh time ns). The lifetime counts
+    from when the BU was sent; the refresh comes a lead before the smaller of the granted lifetime and
+    the Binding Refresh Advice interval, so a retransmission or two still fits."""
+    granted = min(ba.lifetime, lifetime_asked) if lifetime_asked else ba.lifetime
+    interval = granted
+    for opt in ba.options:
+        if isinstance(opt, BindingRefreshAdvice) and 0 < opt.interval < interval:
+            interval = opt.interval              # §11.7.3: refresh by the advice if it is sooner
+    interval_ns = interval * NS_PER_S
+    lead = max(interval_ns // 10, min(interval_ns // 2, 2 * initial_bindack_timeout))
+    return granted, sent_at + granted * NS_PER_S, sent_at + interval_ns - lead
+
+
 # ---------------------------------------------------------------- configuration
 
 @dataclass(frozen=True)
@@ -816,10 +842,7 @@ class MobileNode(MobileNodeDiscovery, Host):
             # §11.5.5: from the home address, no Home Address option, lifetime 0, A and H set.
             packet = Packet(src=home, dst=ha, payload=BindingUpdate(sequence=seq, lifetime=0, ack=True, home=True))
         else:
-            # §11.7.1: from the care-of address, HAO = home address, Alternate CoA = the care-of address.
-            packet = Packet(src=reg.care_of, dst=ha, home_address=home,
-                            payload=BindingUpdate(sequence=seq, lifetime=lifetime, ack=True, home=True,
-                                                  options=(AlternateCareOfAddress(reg.care_of),)))
+            packet = home_binding_update(reg.care_of, ha, home, seq, lifetime)
         sent.append(now)
         self._count("bu_sent")
         old = self.binding_update_list.get(reg.key)
@@ -921,15 +944,8 @@ class MobileNode(MobileNodeDiscovery, Host):
             reg.active = False
             self.binding_update_list.pop(reg.key, None)
             return
-        granted = min(ba.lifetime, reg.lifetime_asked) if reg.lifetime_asked else ba.lifetime
-        interval = granted
-        for opt in ba.options:
-            if isinstance(opt, BindingRefreshAdvice) and 0 < opt.interval < interval:
-                interval = opt.interval              # §11.7.3: refresh by the advice if it is sooner
-        expires = reg.sent_at + granted * NS_PER_S  # the lifetime counts from when the BU was sent
-        interval_ns = interval * NS_PER_S
-        lead = max(interval_ns // 10, min(interval_ns // 2, 2 * self.config.initial_bindack_timeout))
-        refresh_at = reg.sent_at + interval_ns - lead
+        granted, expires, refresh_at = refresh_schedule(ba, reg.sent_at, reg.lifetime_asked,
+                                                        self.config.initial_bindack_timeout)
         new_care_of = not reg.active or reg.registered_care_of != reg.care_of
         reg.state = RegistrationState.REGISTERED
         reg.active = True

@@ -220,6 +220,9 @@ class NeighborDiscovery:
         self.routers: dict[IPv6Address, RouterEntry] = {}
         self.prefix_entries: dict[IPv6Network, PrefixEntry] = {}
         self.proxies: set[IPv6Address] = set()
+        # How many proxied addresses share each solicited-node group (by its low 24 bits, RFC 4291
+        # §2.7.1): a home agent proxies 10^5 addresses, so removing one must not scan them all.
+        self._proxy_groups: dict[bytes, int] = {}
         self.base_reachable_time = REACHABLE_TIME
         self.retrans_timer = RETRANS_TIMER
         self.cur_hop_limit = 64
@@ -266,15 +269,32 @@ class NeighborDiscovery:
 
     def add_proxy(self, address) -> None:
         """Answer Neighbor Solicitations for ``address`` with our MAC (RFC 6275 §10.4.1)."""
-        self.proxies.add(IPv6Address(address))
+        # (An IPv6Address is kept as it is: IPv6Address(IPv6Address) goes through the text form.)
+        address = address if isinstance(address, IPv6Address) else IPv6Address(address)
+        if address not in self.proxies:
+            self.proxies.add(address)
+            low = address.packed[13:]
+            self._proxy_groups[low] = self._proxy_groups.get(low, 0) + 1
         self.iface.extra_groups.add(solicited_node_multicast(address))
 
     def remove_proxy(self, address) -> None:
-        addr = IPv6Address(address)
-        self.proxies.discard(addr)
-        group = solicited_node_multicast(addr)
-        if not any(solicited_node_multicast(p) == group for p in self.proxies):
-            self.iface.extra_groups.discard(group)
+        """Stop answering for ``address``; its solicited-node group is left unless another proxied
+        address is in it."""
+        addr = address if isinstance(address, IPv6Address) else IPv6Address(address)
+        low = addr.packed[13:]
+        if addr in self.proxies:
+            self.proxies.discard(addr)
+            left = self._proxy_groups[low] - 1
+            if left:
+                self._proxy_groups[low] = left
+            else:
+                del self._proxy_groups[low]
+        if not self.proxy_in_group(addr):
+            self.iface.extra_groups.discard(solicited_node_multicast(addr))
+
+    def proxy_in_group(self, address: IPv6Address) -> bool:
+        """Is some proxied address in ``address``'s solicited-node group?"""
+        return address.packed[13:] in self._proxy_groups
 
     # ------------------------------------------------------------ link up / down
 

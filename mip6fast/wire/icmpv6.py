@@ -40,13 +40,16 @@ _MAX_OPTION_DATA = 255 * 8 - 2          # the length byte counts 8-octet units o
 
 # ---------------------------------------------------------------- helpers
 
+_SOLICITED_NODE_BASE = int(IPv6Address("ff02::1:ff00:0"))
+
+
 def solicited_node_multicast(addr) -> IPv6Address:
     """The solicited-node multicast group of ``addr``: ff02::1:ff00:0/104 + its low 24 bits.
 
     RFC 4291 §2.7.1; neighbour solicitations go there (RFC 4861 §7.2.2), DAD ones included.
     """
     low = int(ipv6(addr, "addr")) & 0xFFFFFF
-    return IPv6Address(int(IPv6Address("ff02::1:ff00:0")) | low)
+    return IPv6Address(_SOLICITED_NODE_BASE | low)
 
 
 def home_agents_anycast(prefix) -> IPv6Address:
