@@ -232,6 +232,18 @@ def test_proxy_nas_repeat_three_times_one_second_apart():
     assert ha.counters["proxy.na_sent"] == 3
 
 
+def test_an_update_right_after_creation_does_not_cut_the_proxy_nas_short():
+    """§10.4.1: the unsolicited NAs of a new binding go out in full even when the mobile node updates
+    the binding (a refresh, a new care-of address) before the last one."""
+    ha = make_ha()
+    register(ha)                                     # created at 4 s, first NA with the BA
+    out = ha.receive(4 * S + S // 2, "eth1", frame_in(bu_packet(seq=2, coa="2001:db8:2::77")))
+    assert ba_of(out).payload.status == 0
+    times = [t for t in range(5, 10) if of_type(ha.tick(t * S), NeighborAdvertisement)]
+    assert times == [5, 6]
+    assert ha.counters["proxy.na_sent"] == 3
+
+
 def test_dad_failure_status_134_no_binding():
     ha = make_ha()
     ha.receive(3 * S, "eth1", frame_in(bu_packet()))

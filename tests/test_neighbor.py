@@ -619,3 +619,26 @@ def test_neighbor_cache_is_bounded():
         host.receive(2 * S, "eth0", multicast_frame(ns))
     assert len(host.nd["eth0"].neighbors) == NEIGHBOR_CACHE_LIMIT
     assert host.counters["nd.cache_evicted"] == 10
+
+
+def test_a_full_cache_of_reachable_entries_makes_room_once_their_reachable_time_is_over():
+    """A router that reached the limit with REACHABLE entries (their state turns STALE only on the next
+    send, RFC 4861 §7.3.3) still takes new neighbours once the ReachableTime has passed."""
+    from mip6fast.roles.neighbor import NEIGHBOR_CACHE_LIMIT, NeighborState
+    host = ready_host()
+    nd = host.nd["eth0"]
+    for i in range(NEIGHBOR_CACHE_LIMIT):
+        src = IPv6Address(int(IPv6Address("2001:db8:1::1:0")) + i)
+        ns = Packet(src=src, dst=solicited_node_multicast(GLOBAL), hop_limit=255,
+                    payload=NeighborSolicitation(GLOBAL, options=(SourceLinkLayerAddress(PEER_MAC),)))
+        host.receive(2 * S, "eth0", multicast_frame(ns))
+    for entry in nd.neighbors.values():
+        nd._set_state(2 * S, entry, NeighborState.REACHABLE)      # as if each had been confirmed
+    newcomer = Packet(src="2001:db8:1::ffff:1", dst=solicited_node_multicast(GLOBAL), hop_limit=255,
+                      payload=NeighborSolicitation(GLOBAL, options=(SourceLinkLayerAddress(PEER_MAC),)))
+    host.receive(3 * S, "eth0", multicast_frame(newcomer))
+    assert IPv6Address("2001:db8:1::ffff:1") not in nd.neighbors       # all still reachable: no room
+    assert host.counters["nd.drop.cache_full"] == 1
+    host.receive(2 * S + nd.reachable_time + 1, "eth0", multicast_frame(newcomer))
+    assert IPv6Address("2001:db8:1::ffff:1") in nd.neighbors
+    assert len(nd.neighbors) == NEIGHBOR_CACHE_LIMIT

@@ -180,14 +180,22 @@ class _Registration:
     timers: list[Timer] = field(default_factory=list)
     mpa_timer: Timer | None = None          # unsolicited MPA retransmission, until the next BU (§10.6.2)
     proxy_na: dict = field(default_factory=dict)   # (source, target) -> the unsolicited NA's bytes
+    refresh_timer: Timer | None = None      # the Binding Refresh Request before expiry
+
+    def cancel_refresh(self) -> None:
+        """A new BU replaces the refresh schedule and ends MPA retransmission (§10.6.2), but the
+        unsolicited proxy NAs of a binding created moments ago still go out (§10.4.1)."""
+        for name in ("refresh_timer", "mpa_timer"):
+            timer = getattr(self, name)
+            if timer is not None:
+                timer.cancel()
+                setattr(self, name, None)
 
     def cancel(self) -> None:
         for t in self.timers:
             t.cancel()
         self.timers.clear()
-        if self.mpa_timer is not None:
-            self.mpa_timer.cancel()
-            self.mpa_timer = None
+        self.cancel_refresh()
 
 
 @dataclass
@@ -649,7 +657,7 @@ class HomeAgent(Router):
         reg = self._registrations.get(home)
         if reg is None:
             reg = self._registrations[home] = _Registration()
-        reg.cancel()
+        reg.cancel_refresh()
         if created:
             self._count("binding.created")
             self.notify(BindingCreated(now, home, care_of, lifetime))
@@ -660,7 +668,7 @@ class HomeAgent(Router):
             self.notify(BindingUpdated(now, home, care_of, lifetime))
         if self.config.refresh_lead is not None and lifetime > self.config.refresh_lead:
             at = now + (lifetime - self.config.refresh_lead) * NS_PER_S
-            reg.timers.append(self.call_at(at, lambda t: self._refresh_request(t, home)))
+            reg.refresh_timer = self.call_at(at, lambda t: self._refresh_request(t, home))
         options: tuple = ()
         if self.config.refresh_lead is not None:
             # §10.3.1, §6.2.4: a Binding Refresh Advice with the interval after which the mobile node

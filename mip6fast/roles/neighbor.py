@@ -767,7 +767,7 @@ class NeighborDiscovery:
         whose address changed, becomes STALE; an INCOMPLETE one sends its queue."""
         entry = self.neighbors.get(address)
         if entry is None:
-            if not self._make_room():
+            if not self._make_room(now):
                 return
             entry = Neighbor(address, NeighborState.STALE, mac)
             self.neighbors[address] = entry
@@ -781,13 +781,18 @@ class NeighborDiscovery:
         if is_router is not None:
             entry.is_router = is_router
 
-    def _make_room(self) -> bool:
+    def _make_room(self, now: int) -> bool:
         """Keep the cache under NEIGHBOR_CACHE_LIMIT: the oldest STALE entry that is not a router goes
-        (garbage collection, RFC 4861 §7.3.1 / §11.1). False when there is none to evict (counted)."""
+        (garbage collection, RFC 4861 §7.3.1 / §11.1). A REACHABLE entry whose ReachableTime has run out
+        is STALE in all but name (the state changes lazily, on the next send: §7.3.3), so it may go too;
+        otherwise a router that once reached more than the limit of neighbours would refuse every new
+        one for good. False when there is none to evict (counted)."""
         if len(self.neighbors) < NEIGHBOR_CACHE_LIMIT:
             return True
         for address, entry in self.neighbors.items():
-            if entry.state is NeighborState.STALE and not entry.is_router and address not in self.routers:
+            stale = entry.state is NeighborState.STALE or (
+                entry.state is NeighborState.REACHABLE and now >= entry.reachable_until)
+            if stale and not entry.is_router and address not in self.routers:
                 del self.neighbors[address]
                 self._count("cache_evicted")
                 return True
@@ -812,7 +817,7 @@ class NeighborDiscovery:
             return
         entry = self.neighbors.get(address)
         if entry is None:
-            if not self._make_room():
+            if not self._make_room(now):
                 return
             entry = Neighbor(address, NeighborState.INCOMPLETE)
             self.neighbors[address] = entry
