@@ -638,6 +638,29 @@ def test_returning_home_deregisters_then_advertises_the_home_address():
     assert not bus(mn.tick(t + 100 * S))
 
 
+def test_a_refused_deregistration_still_gives_the_home_address_back():
+    """Back home, a de-registration refused (133: that agent has no binding for us) leaves nothing to
+    remove: the node advertises and defends its home address all the same."""
+    mn, _ = registered_mn()
+    t = 10 * S
+    go_home(mn, t)
+    na = Packet(src=HA, dst=ALL_NODES, hop_limit=255, payload=NeighborAdvertisement(
+        target=HA, router=True, solicited=False, override=True, options=(TargetLinkLayerAddress(HA_MAC),)))
+    (bu, _), = bus(mn.receive(t + 210 * MS, "eth0", frame(HA_MAC, ipv6_multicast_mac(ALL_NODES.packed), na)))
+    out = mn.receive(t + 230 * MS, "eth0", ba(133, bu.payload.sequence, lifetime=0, dst=HOA, rh2=None))
+    assert [n.status for n in notes(out, RegistrationFailed)] == [133]
+    assert notes(out, Deregistered)
+    (_, p, _), = packets(out)
+    assert isinstance(p.payload, NeighborAdvertisement) and p.payload.target == HOA and p.payload.override
+    assert mn.registrations[HOA].state is RegistrationState.HOME
+    ns_hoa = Packet(src=ll(HOME_MAC), dst=solicited_node_multicast(HOA), hop_limit=255,
+                    payload=NeighborSolicitation(target=HOA, options=(SourceLinkLayerAddress(HOME_MAC),)))
+    answer = packets(mn.receive(t + 240 * MS, "eth0", frame(
+        HOME_MAC, ipv6_multicast_mac(solicited_node_multicast(HOA).packed), ns_hoa)))
+    assert answer and answer[0][1].payload.target == HOA
+    assert not bus(mn.tick(t + 100 * S))
+
+
 def test_dereg_bu_is_retransmitted_until_acknowledged():
     mn, _ = registered_mn()
     t = 10 * S

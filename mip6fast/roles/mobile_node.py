@@ -926,6 +926,14 @@ class MobileNode(MobileNodeDiscovery, Host):
         reg.outstanding = None
         reg.cancel("retransmit", "deferred")
         home = reg.home.address
+        if ba.status >= 128 and reg.state is RegistrationState.DEREGISTERING:
+            # At home, a refused de-registration (e.g. 133: that agent holds no binding for us) leaves
+            # nothing to undo: the node takes its home address back all the same, or it could not use
+            # it on its own home link (§11.5.5 needs the node to defend it).
+            self._count(f"ba_rejected.{ba.status}")
+            self.notify(RegistrationFailed(now, home, reg.home.home_agent, ba.status))
+            self._deregistered(now, reg)
+            return
         if ba.status >= 128:
             self._count(f"ba_rejected.{ba.status}")
             reg.state = RegistrationState.FAILED
