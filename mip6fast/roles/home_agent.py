@@ -82,6 +82,7 @@ from ..wire import (
 )
 from ..wire.ethernet import ETHERNET_HEADER_LEN, ETHERTYPE_IPV6
 from ..wire.packet import CODEC as PACKET_CODEC
+from .batch_tx import transmit_batch
 from .binding_events import BindingCreated, BindingDeleted, BindingExpired, BindingUpdated
 from .neighbor import ND_HOP_LIMIT
 from .node import (
@@ -368,15 +369,19 @@ class HomeAgent(Router):
         for r, count in zip(*np.unique(reason[verdict == Verdict.DROP], return_counts=True)):
             self.counters[f"drop.datapath.{DropReason(int(r)).name.lower()}"] += int(count)
 
+        # The tunnelled packets leave as whole batches (roles/batch_tx.py); only those whose next hop
+        # is not resolved (or that need any other per-packet care) take the per-packet path below.
+        tunnel = (verdict == Verdict.FORWARD) & (encapsulated | retunnelled)
+        self.counters["tunnelled"] += int(np.count_nonzero(tunnel))
+        tunnel_left = transmit_batch(self, now, batch, tunnel)
         routes: dict = {}
-        for i in np.flatnonzero(verdict != Verdict.SLOW_PATH).tolist():
+        for i in np.flatnonzero((verdict != Verdict.SLOW_PATH) & ~(tunnel & ~tunnel_left)).tolist():
             v = int(verdict[i])
             if v == Verdict.PASS:
                 continue
             if v == Verdict.FORWARD:
                 raw = batch.packet(i)
                 if encapsulated[i] or retunnelled[i]:
-                    self._count("tunnelled")
                     self._transmit_tunnelled(now, raw, routes)
                 else:
                     self._count("detunnelled")
