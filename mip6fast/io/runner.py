@@ -59,6 +59,7 @@ class NodeRunner:
         self.counters = {"loops": 0, "rx_batches": 0, "tun_batches": 0, "ticks": 0, "tx_dropped": 0,
                          "tun_dropped": 0, "tx_batches": 0}
         self.tx_wait_ms = 10     # how long a batch send waits for room in a full transmit ring
+        self.max_batches = 64    # full batches read from one port before looking at the others
         self._batch = PacketBatch(capacity=batch_size, slot_size=2048, headroom=128)
         self._deadline: int | None = None
         self._pcap = PcapWriter(pcap, linktype=LINKTYPE_ETHERNET) if pcap else None
@@ -128,7 +129,9 @@ class NodeRunner:
     def _from_port(self, name: str) -> None:
         port = self.ports[name]
         batch = self._batch
-        while True:
+        # At most ``max_batches`` full batches per wake-up: a flooded port must not starve the other
+        # ports, the TUN and the node's timers (nor ``run``'s end).
+        for _ in range(self.max_batches):
             batch.clear()
             if port.receive(batch) == 0:
                 return
