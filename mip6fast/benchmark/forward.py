@@ -53,6 +53,7 @@ from ..io.ring import PacketRing, reflect
 from ..io.runner import NodeRunner
 from ..roles.home_agent import HomeAgent, HomeAgentConfig
 from ..roles.host import Host
+from ..roles.neighbor import NeighborState
 from ..roles.node import NS_PER_S, Interface, link_local_address
 from ..wire import BindingUpdate, Packet
 from . import environment, result
@@ -69,6 +70,8 @@ OUTER_MTU = 1600              # room for a 1500-byte packet plus the 40-byte tun
 TUNNEL_HOP_LIMIT = 64         # HomeAgentDataPath's default outer hop limit
 SOURCE_HOP_LIMIT = 64
 ETH = 14
+BATCH = 1024                  # the home agent's batch (NodeRunner): per-batch numpy costs amortised
+TX_FRAMES = 4096              # transmit ring of the outer link, the same for the reflector and the HA
 ETHERTYPE_IPV6 = b"\x86\xdd"
 
 
@@ -291,7 +294,7 @@ class ForwardBench:
     def _ha_rings(self) -> dict:
         with self.lab.enter("ha"):
             home = PacketRing(self.home_end.ifname)
-            out = PacketRing(self.out_end.ifname, qdisc_bypass=True)
+            out = PacketRing(self.out_end.ifname, qdisc_bypass=True, tx_frames=TX_FRAMES)
         return {home.name: home, out.name: out}
 
     def _traffic_rings(self) -> tuple[PacketRing, PacketRing]:
@@ -337,10 +340,20 @@ class ForwardBench:
                 deadline = time.monotonic() + timeout
                 while len(self.ha.cache) < self.bindings and time.monotonic() < deadline:
                     spin(0.1)
+                # Neighbour unreachability detection confirms the router (its DELAY, then PROBE with a
+                # unicast NS the router answers, RFC 4861 §7.3.3): from then on it is REACHABLE for the
+                # long reachable time set above, with nobody answering while the sink counts.
+                deadline = time.monotonic() + 15
+                while time.monotonic() < deadline and not self._router_reachable():
+                    spin(0.05)
                 spin(0.2)
         finally:
             for ring in (*ports.values(), sink_ring):
                 ring.close()
+        if not self._router_reachable():
+            entry = self.ha.nd[self.out_end.ifname].neighbors.get(self.router)
+            raise RuntimeError(f"the router {self.router} was not confirmed reachable "
+                               f"(neighbour cache: {entry.state.value if entry else 'no entry'})")
         bound = sum(1 for i in range(self.bindings) if home_address(i).packed in self.ha.cache)
         if bound < self.bindings:
             raise RuntimeError(f"only {bound} of {self.bindings} Binding Updates were accepted "
@@ -348,6 +361,10 @@ class ForwardBench:
         self.registration = {"bindings": bound, "seconds": round(time.monotonic() - started, 2),
                              "created": self.ha.counters.get("binding.created", 0)}
         return self.registration
+
+    def _router_reachable(self) -> bool:
+        entry = self.ha.nd[self.out_end.ifname].neighbors.get(self.router)
+        return entry is not None and entry.state is NeighborState.REACHABLE
 
     # ------------------------------------------------------------ measurements
 
@@ -369,7 +386,7 @@ class ForwardBench:
             if forwarder == "reflector":
                 with self.lab.enter("ha"):
                     inside = PacketRing(self.home_end.ifname, tx=False)
-                    outside = PacketRing(self.out_end.ifname, rx=False, qdisc_bypass=True)
+                    outside = PacketRing(self.out_end.ifname, rx=False, qdisc_bypass=True, tx_frames=TX_FRAMES)
                 with inside, outside:
                     traffic.sendall(b"g")
                     res = reflect(inside, outside, duration=seconds)
@@ -378,7 +395,7 @@ class ForwardBench:
             elif forwarder == "home_agent":
                 ports = self._ha_rings()
                 try:
-                    runner = NodeRunner(self.ha, ports)
+                    runner = NodeRunner(self.ha, ports, batch_size=BATCH)
                     before = dict(self.ha.counters)
                     traffic.sendall(b"g")
                     t0 = time.monotonic_ns()

@@ -51,6 +51,41 @@ def _destinations(batch: PacketBatch, idx: np.ndarray) -> tuple[np.ndarray, np.n
     return both[:, 0], both[:, 1]
 
 
+_compiled: dict = {}
+
+
+def _compile(routes: tuple) -> tuple[np.ndarray, ...]:
+    """The routes as columns (mask and network, high and low halves; a score that ranks a longer
+    prefix first and, among equal ones, the earlier route), cached by the route tuple."""
+    table = _compiled.get(routes)
+    if table is None:
+        r = len(routes)
+        cols = np.zeros((5, r), dtype=np.uint64)
+        for k, route in enumerate(routes):
+            plen = route.network.prefixlen
+            mask = ((1 << plen) - 1) << (128 - plen) if plen else 0
+            cols[0, k], cols[1, k] = _halves(mask)
+            cols[2, k], cols[3, k] = _halves(int(route.network.network_address))
+            cols[4, k] = plen * 4096 + (4095 - k)
+        table = tuple(cols)
+        if len(_compiled) > 64:     # routes change rarely; keep the cache small anyway
+            _compiled.clear()
+        _compiled[routes] = table
+    return table
+
+
+def _longest_prefix_match(routes: tuple, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """For each destination the index of its route in ``routes`` (-1: none), as ``Node.lookup``."""
+    if not routes:
+        return np.full(hi.size, -1, dtype=np.int64)
+    mhi, mlo, nhi, nlo, score = _compile(routes)
+    match = ((hi[:, None] & mhi[None, :]) == nhi[None, :]) & ((lo[:, None] & mlo[None, :]) == nlo[None, :])
+    ranked = np.where(match, score[None, :].astype(np.int64), -1)
+    best = ranked.argmax(axis=1)
+    best[ranked[np.arange(hi.size), best] < 0] = -1
+    return best
+
+
 def _usable_mac(node: Node, interface: str, next_hop: IPv6Address, now: int) -> bytes | None:
     """The next hop's MAC when a packet may be sent to it with no neighbour-cache state change."""
     nd = node.nd[interface]
@@ -76,17 +111,8 @@ def transmit_batch(node: Node, now: int, batch: PacketBatch, which: np.ndarray) 
         return left
     hi, lo = _destinations(batch, idx)
     # Longest-prefix match over the same routes as Node.lookup, in its order (first longest wins).
-    routes = [r for r in node.candidate_routes() if node.interfaces[r.interface].up]
-    best = np.full(idx.size, -1, dtype=np.int64)
-    best_len = np.full(idx.size, -1, dtype=np.int64)
-    for k, route in enumerate(routes):
-        plen = route.network.prefixlen
-        mask = ((1 << plen) - 1) << (128 - plen)
-        mhi, mlo = (np.uint64(v) for v in _halves(mask))
-        nhi, nlo = (np.uint64(v) for v in _halves(int(route.network.network_address)))
-        match = ((hi & mhi) == nhi) & ((lo & mlo) == nlo) & (plen > best_len)
-        best[match] = k
-        best_len[match] = plen
+    routes = tuple(r for r in node.candidate_routes() if node.interfaces[r.interface].up)
+    best = _longest_prefix_match(routes, hi, lo)
     # Link-scope destinations (fe80::/10, multicast) have their own rules in Node.lookup.
     ll_hi, _ = _halves(int(LINK_LOCAL.network_address))
     link_scope = ((hi & np.uint64(0xFFC0 << 48)) == np.uint64(ll_hi)) | ((hi >> np.uint64(56)) == 0xFF)
