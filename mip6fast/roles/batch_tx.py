@@ -43,10 +43,26 @@ def _halves(address: int) -> tuple[int, int]:
     return address >> 64, address & _MASK64
 
 
+def _uniform(batch: PacketBatch, idx: np.ndarray, start: np.ndarray) -> int | None:
+    """The in-slot position shared by every packet of ``idx`` (a kernel run over a ring's batch leaves
+    them all at one place), or None: then a slot view replaces fancy indexing."""
+    within = start - idx.astype(np.int64) * batch.slot_size
+    first = int(within[0])
+    return first if (within == first).all() else None
+
+
+def _columns(batch: PacketBatch, idx: np.ndarray, start: np.ndarray, width: int) -> np.ndarray:
+    """Bytes ``start .. start + width`` of packets ``idx``: a view of the slots when they line up."""
+    at = _uniform(batch, idx, start)
+    if at is not None and at + width <= batch.slot_size:
+        return batch.buf.reshape(batch.capacity, batch.slot_size)[idx, at:at + width]
+    return batch.buf[start[:, None] + np.arange(width, dtype=np.int64)[None, :]]
+
+
 def _destinations(batch: PacketBatch, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The IPv6 destination of packets ``idx`` as two big-endian uint64 columns (high, low)."""
     start = batch.offset[idx].astype(np.int64) + 24
-    raw = batch.buf[start[:, None] + np.arange(16, dtype=np.int64)[None, :]]
+    raw = _columns(batch, idx, start, 16)
     both = np.ascontiguousarray(raw).view(">u8").astype(np.uint64)
     return both[:, 0], both[:, 1]
 
@@ -120,9 +136,10 @@ def transmit_batch(node: Node, now: int, batch: PacketBatch, which: np.ndarray) 
     start = batch.offset[idx].astype(np.int64)
     room = start - np.arange(batch.capacity, dtype=np.int64)[idx] * batch.slot_size
     eligible = (best >= 0) & ~link_scope & (room >= ETHERNET_HEADER_LEN)
-    dst_mac = np.zeros((idx.size, 6), dtype=np.uint8)
     chosen = np.zeros(idx.size, dtype=bool)
     by_interface: dict[str, np.ndarray] = {}
+    at = _uniform(batch, idx, start)
+    slots = batch.buf.reshape(batch.capacity, batch.slot_size)
     for k in np.unique(best[eligible]).tolist():
         route = routes[k]
         iface = node.interfaces[route.interface]
@@ -138,28 +155,30 @@ def transmit_batch(node: Node, now: int, batch: PacketBatch, which: np.ndarray) 
             mac = _usable_mac(node, route.interface, next_hop, now)
             if mac is None or not members.any():
                 continue
-            dst_mac[members] = np.frombuffer(mac, dtype=np.uint8)
+            # One header for the group (dst MAC, the interface's MAC, EtherType), written into the
+            # headroom of all its packets at once.
+            header = np.frombuffer(mac + iface.mac, dtype=np.uint8)
+            header = np.concatenate([header, _ETHERTYPE])
+            if at is not None:
+                slots[idx[members], at - ETHERNET_HEADER_LEN:at] = header
+            else:
+                batch.buf[(start[members] - ETHERNET_HEADER_LEN)[:, None] + _HEADER_COLUMNS[None, :]] = header
             chosen |= members
-            by_interface[route.interface] = by_interface.get(route.interface, np.zeros(idx.size, dtype=bool)) | members
+            if route.interface in by_interface:
+                by_interface[route.interface] |= members
+            else:
+                by_interface[route.interface] = members
     if not chosen.any():
         return left
-    # One header per chosen packet, written into its headroom: dst MAC, the interface's MAC, EtherType.
     sel = np.flatnonzero(chosen)
-    new_start = start[sel] - ETHERNET_HEADER_LEN
-    header = np.empty((sel.size, ETHERNET_HEADER_LEN), dtype=np.uint8)
-    header[:, 0:6] = dst_mac[sel]
-    header[:, 12:14] = _ETHERTYPE
-    for name, members in by_interface.items():
-        header[members[sel], 6:12] = np.frombuffer(node.interfaces[name].mac, dtype=np.uint8)
-    batch.buf[new_start[:, None] + _HEADER_COLUMNS[None, :]] = header
     rows = idx[sel]
-    batch.offset[rows] = new_start.astype(np.uint32)
+    batch.offset[rows] = (start[sel] - ETHERNET_HEADER_LEN).astype(np.uint32)
     batch.length[rows] = (length[sel] + ETHERNET_HEADER_LEN).astype(np.uint32)
     n = len(which)
     for name, members in by_interface.items():
         mask = np.zeros(n, dtype=bool)
         mask[idx[members]] = True
-        node.counters["tx_frames"] += int(members.sum())
+        node.counters["tx_frames"] += int(np.count_nonzero(members))
         node._out.batches.append(BatchTransmit(name, batch, mask))
     left[rows] = False
     return left
