@@ -4,17 +4,27 @@ not usable without neighbour-discovery work takes the per-packet path. Also Node
 simulator's handling of batch transmits."""
 from ipaddress import IPv6Address
 
-import numpy as np
+from test_home_agent import (
+    CN,
+    COA,
+    HA,
+    HA_MAC2,
+    HOME,
+    NEXT_HOP,
+    ROUTER_MAC,
+    S,
+    _echo,
+    frame_in,
+    make_ha,
+    pkts,
+    register,
+)
 
-from mip6fast.batch import PacketBatch, Verdict
+from mip6fast.batch import PacketBatch
 from mip6fast.io.runner import NodeRunner
 from mip6fast.roles.neighbor import NeighborState
 from mip6fast.wire import NeighborSolicitation, Packet, parse
 from mip6fast.wire.ethernet import ETHERTYPE_IPV6
-
-from test_home_agent import (
-    CN, COA, HA, HA_MAC2, HOME, NEXT_HOP, ROUTER_MAC, S, _echo, frame_in, make_ha, pkts, register,
-)
 
 
 def _reachable(ha, now):
@@ -135,7 +145,7 @@ class _SocketPort(_RingPort):
 
 def _runner_with(port, tmp_path):
     import os
-    r, w = os.pipe()
+    r, _w = os.pipe()
     port.fileno = lambda: r
     ha = make_ha()
     register(ha)
@@ -172,9 +182,9 @@ def test_runner_sends_a_batch_transmit_frame_by_frame_on_a_plain_socket(tmp_path
 
 def test_simulator_carries_batch_transmits():
     """The simulator delivers a batch transmit's frames like per-packet ones (Output.frames())."""
-    from mip6fast.sim import Link, Simulator
     from mip6fast.roles.host import Host
     from mip6fast.roles.node import Interface
+    from mip6fast.sim import Link, Simulator
 
     ha = make_ha()
     register(ha)
@@ -196,3 +206,32 @@ def test_simulator_carries_batch_transmits():
     sim.run(7 * S)
     tunnelled = [parse(f[14:]) for f in seen if f[:6] == ROUTER_MAC]
     assert len([p for p in tunnelled if p.dst == COA and isinstance(p.payload, Packet)]) == 4
+
+
+def test_a_flooded_port_does_not_hold_the_runner(tmp_path):
+    """A port that always has a full batch ready: run_once returns after max_batches of them, so
+    timers, other ports and run()'s end are still served."""
+    import os
+
+    class Flood(_RingPort):
+        def receive(self, batch):
+            frame = frame_in(_echo(CN, HOME))
+            while batch.count < batch.capacity:
+                batch.append(frame)
+            return batch.capacity
+
+    port = Flood()
+    r, w = os.pipe()
+    os.write(w, b"x")                       # readable: epoll reports the port ready
+    port.fileno = lambda: r
+    ha = make_ha()
+    register(ha)
+    _reachable(ha, 5 * S)
+    runner = NodeRunner(ha, {"eth1": port}, clock=lambda: 6 * S, batch_size=16)
+    runner.max_batches = 5
+    runner.run_once(0)
+    assert runner.counters["rx_batches"] == 5
+    assert sum(len(s) for s in port.sent) == 5 * 16          # every tunnelled packet, batch by batch
+    runner.close()
+    os.close(r)
+    os.close(w)

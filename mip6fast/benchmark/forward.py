@@ -147,7 +147,7 @@ def _traffic(source: PacketRing, sink: PacketRing, frames: np.ndarray, expected:
              index_at: int, control: socket.socket) -> None:
     """Child process: wait for "go", flood ``frames`` (cycling) until "stop", drain the sink until the
     link is quiet, send the counts back."""
-    n, width = frames.shape
+    n = frames.shape[0]
     batches = []
     for k in range(0, n, 256):
         batches.append(PacketBatch.from_packets([frames[j].tobytes() for j in range(k, min(n, k + 256))]))
@@ -289,7 +289,7 @@ class ForwardBench:
     def close(self) -> None:
         self.lab.close()
 
-    def __enter__(self) -> ForwardBench:
+    def __enter__(self) -> ForwardBench:  # noqa: PYI034 (not subclassed)
         return self
 
     def __exit__(self, *exc) -> None:
