@@ -29,7 +29,10 @@ Topology (mip6fast.io.netns)::
    outer header from the home agent to that binding's care-of address, the inner packet with its hop
    limit one lower; for the reflector, the source's frame unchanged).
    Source and sink run in a child process (their own interpreter lock), the forwarder under test in
-   this process (the home agent, the reflector) or in a child of its own (the Python forwarder).
+   this process (the home agent, the reflector) or in a child of its own (the Python forwarder). With
+   two CPUs or more, the forwarder under test is pinned to one and the source and sink to another,
+   the same for all three, so each forwarder gets one core and the ratios are steadier
+   (``pin=False``: the scheduler places them; higher, noisier figures).
 
 The figure is intact frames at the sink per second of forwarder time. On veth the kernel's own path
 (the source's ``sendto`` also runs the receiving side's softirq work) and the three parties share the
@@ -73,6 +76,8 @@ TUNNEL_HOP_LIMIT = 64         # HomeAgentDataPath's default outer hop limit
 SOURCE_HOP_LIMIT = 64
 ETH = 14
 BATCH = 1024                  # the home agent's batch (NodeRunner): per-batch numpy costs amortised
+FORWARDER_CPU = 0             # see _pin (ForwardBench(pin=False): the scheduler places every process)
+TRAFFIC_CPU = 1
 TX_FRAMES = 4096              # transmit ring of the outer link, the same for the reflector and the HA
 ETHERTYPE_IPV6 = b"\x86\xdd"
 
@@ -144,9 +149,10 @@ def count_intact(batch: PacketBatch, n: int, expected: np.ndarray, index_at: int
 # ---------------------------------------------------------------- the traffic process
 
 def _traffic(source: PacketRing, sink: PacketRing, frames: np.ndarray, expected: np.ndarray,
-             index_at: int, control: socket.socket) -> None:
+             index_at: int, cpu: int | None, control: socket.socket) -> None:
     """Child process: wait for "go", flood ``frames`` (cycling) until "stop", drain the sink until the
     link is quiet, send the counts back."""
+    _pin(cpu)
     n = frames.shape[0]
     batches = []
     for k in range(0, n, 256):
@@ -192,6 +198,14 @@ def _traffic(source: PacketRing, sink: PacketRing, frames: np.ndarray, expected:
     control.sendall(pickle.dumps(counts))
 
 
+def _pin(cpu: int | None) -> None:
+    """Keep this process on one CPU (when the machine has two or more): the forwarder under test on one,
+    the source and the sink on the other, the same for all three forwarders."""
+    if cpu is not None and hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2:
+        allowed = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {allowed[cpu % len(allowed)]})
+
+
 def _fork(target, *args) -> tuple[int, socket.socket]:
     parent_end, child_end = socket.socketpair()
     pid = os.fork()
@@ -219,8 +233,9 @@ def _wait(pid: int, what: str) -> None:
 # ---------------------------------------------------------------- the pure-Python forwarder
 
 def _python_forwarder(rx: socket.socket, tx: socket.socket, table: dict, home_mac: bytes, router_mac: bytes,
-                      out_mac: bytes, seconds: float, control: socket.socket) -> None:
+                      out_mac: bytes, seconds: float, cpu: int | None, control: socket.socket) -> None:
     """Child process: per packet, one recv, the home agent's encapsulation in Python, one send."""
+    _pin(cpu)
     head = router_mac + out_mac + ETHERTYPE_IPV6
     ha = HA_ADDRESS.packed
     pack = struct.Struct("!BBHHBB16s16s").pack
@@ -257,8 +272,9 @@ def _python_forwarder(rx: socket.socket, tx: socket.socket, table: dict, home_ma
 class ForwardBench:
     """The lab, the home agent with its bindings, and one measurement method per forwarder."""
 
-    def __init__(self, bindings: int = BINDINGS):
+    def __init__(self, bindings: int = BINDINGS, pin: bool = True):
         self.bindings = bindings
+        self.cpus = (FORWARDER_CPU, TRAFFIC_CPU) if pin else (None, None)
         self.lab = NetnsLab("fwd")
         try:
             self.src_end, self.home_end = self.lab.veth("src", "ha")
@@ -383,11 +399,13 @@ class ForwardBench:
             expected = tunnelled_frames(size, n, self.router_mac, self.out_end.mac)
             index_at = ETH + 40 + 36
         source, sink = self._traffic_rings()
-        traffic_pid, traffic = _fork(_traffic, source, sink, frames, expected, index_at)
+        traffic_pid, traffic = _fork(_traffic, source, sink, frames, expected, index_at, self.cpus[1])
         source.close()
         sink.close()
         extra: dict = {}
+        affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
         try:
+            _pin(self.cpus[0])
             assert traffic.recv(1) == b"r"
             if forwarder == "reflector":
                 with self.lab.enter("ha"):
@@ -426,7 +444,7 @@ class ForwardBench:
                     tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
                     tx.bind((self.out_end.ifname, 0))
                 fwd_pid, fwd = _fork(_python_forwarder, rx, tx, table, self.home_end.mac, self.router_mac,
-                                     self.out_end.mac, seconds)
+                                     self.out_end.mac, seconds, self.cpus[0])
                 rx.close()
                 tx.close()
                 try:
@@ -440,6 +458,8 @@ class ForwardBench:
                 elapsed = res["elapsed_ns"] / 1e9
                 extra = {"forwarded": res["forwarded"], "dropped": res["dropped"]}
         finally:
+            if affinity is not None:
+                os.sched_setaffinity(0, affinity)
             traffic.sendall(b"s")
             counts = pickle.loads(_recv_all(traffic))
             traffic.close()
@@ -465,12 +485,13 @@ def _recv_all(conn: socket.socket) -> bytes:
         chunks.append(data)
 
 
-def report(seconds: float = 1.0, quick: bool = False, sizes=SIZES, bindings: int = BINDINGS) -> dict:
+def report(seconds: float = 1.0, quick: bool = False, sizes=SIZES, bindings: int = BINDINGS,
+           pin: bool = True) -> dict:
     """The benchmark's JSON report: per size, the home agent's rate with the reflector's and the Python
     forwarder's, their ratios, and every measurement's details."""
     if quick:
         seconds = min(seconds, 0.3)
-    with ForwardBench(bindings) as bench:
+    with ForwardBench(bindings, pin=pin) as bench:
         registration = bench.register()
         results, runs = [], []
         for size in sizes:
@@ -482,5 +503,5 @@ def report(seconds: float = 1.0, quick: bool = False, sizes=SIZES, bindings: int
                                   vs_reflector=round(ha / refl, 3) if refl else None,
                                   vs_python=round(ha / py, 2) if py else None,
                                   intact=m["home_agent"]["intact"], corrupt=m["home_agent"]["corrupt"]))
-    return {"benchmark": "forward", "environment": environment(), "seconds": seconds,
+    return {"benchmark": "forward", "environment": environment(), "seconds": seconds, "pinned": pin,
             "registration": registration, "results": results, "runs": runs}
