@@ -114,3 +114,13 @@ def test_bench_forward_quick_json(netns_available):
             assert m["tx_batches"] > 0                 # and it went out through the batch path
         if forwarder == "python":
             assert m["intact"] <= m["forwarded"]
+
+
+def test_bench_forward_without_privileges_says_why(monkeypatch, capsys):
+    import mip6fast.io.netns as netns
+    from mip6fast.cli import main
+
+    monkeypatch.setattr(netns, "can_use_netns", lambda: (False, "network namespaces and veth pairs need root"))
+    assert main(["bench", "forward", "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert "need root" in err and "bench forward" in err
