@@ -117,7 +117,7 @@ def test_bench_forward_quick_json(netns_available):
 
 
 def test_bench_forward_without_privileges_says_why(monkeypatch, capsys):
-    import mip6fast.io.netns as netns
+    from mip6fast.io import netns
     from mip6fast.cli import main
 
     monkeypatch.setattr(netns, "can_use_netns", lambda: (False, "network namespaces and veth pairs need root"))
