@@ -117,8 +117,8 @@ def test_bench_forward_quick_json(netns_available):
 
 
 def test_bench_forward_without_privileges_says_why(monkeypatch, capsys):
-    from mip6fast.io import netns
     from mip6fast.cli import main
+    from mip6fast.io import netns
 
     monkeypatch.setattr(netns, "can_use_netns", lambda: (False, "network namespaces and veth pairs need root"))
     assert main(["bench", "forward", "--quick"]) == 2
