@@ -20,7 +20,36 @@ def _print_results(report: dict, as_json: bool) -> None:
         print(f"{r['name']:<28} {r['value']:>16,.1f} {base}  {ratio}  {r['unit']}")
 
 
+def _print_forward(report: dict) -> None:
+    env = report.get("environment", {})
+    reg = report["registration"]
+    print(f"mip6fast bench forward  (Python {env.get('python')}, {env.get('cpus')} CPUs; "
+          f"{reg['bindings']} bindings registered in {reg['seconds']} s; {report['seconds']} s per measurement)")
+    print(f"{'size':>6} {'home agent':>12} {'reflector':>12} {'python':>12} {'vs reflector':>13} {'vs python':>10}"
+          f" {'corrupt':>8}")
+    for r in report["results"]:
+        print(f"{r['size']:>5}B {r['value'] * 1e3:>8.1f} kpps {r['reflector_mpps'] * 1e3:>7.1f} kpps"
+              f" {r['python_mpps'] * 1e3:>7.1f} kpps {r['vs_reflector']:>12.0%} {r['vs_python']:>9.2f}x"
+              f" {r['corrupt']:>8}")
+
+
 def cmd_bench(args) -> int:
+    if args.what == "forward":
+        from .io.netns import can_use_netns
+        ok, why = can_use_netns()
+        if not ok:
+            print(f"mip6fast bench forward: {why}; it builds network namespaces and opens packet rings",
+                  file=sys.stderr)
+            return 2
+        from .benchmark import forward
+        report = forward.report(seconds=1.0 if args.seconds is None else args.seconds, quick=args.quick)
+        if args.json:
+            _print_results(report, True)
+        else:
+            _print_forward(report)
+        return 0
+    if args.seconds is None:
+        args.seconds = 0.3
     if args.what == "wire":
         from .benchmark import wire
         report = wire.run(seconds=0.05 if args.quick else args.seconds)
@@ -184,9 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("bench", help="benchmarks against a pure-Python baseline measured in the same run")
-    b.add_argument("what", choices=["wire", "datapath", "binding_cache"], help="which engine part to measure")
+    b.add_argument("what", choices=["wire", "datapath", "binding_cache", "forward"],
+                   help="which engine part to measure (forward: the home agent on real rings, needs root)")
     b.add_argument("--json", action="store_true", help="print one JSON object with a 'results' list")
-    b.add_argument("--seconds", type=float, default=0.3, help="time per measurement (default 0.3)")
+    b.add_argument("--seconds", type=float, default=None,
+                   help="time per measurement (default 0.3; forward: 1.0)")
     b.add_argument("--quick", action="store_true", help="short measurements (smoke run)")
     b.set_defaults(func=cmd_bench)
 

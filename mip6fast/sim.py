@@ -179,7 +179,9 @@ class Simulator:
         self.now = max(self.now, until_ns)
 
     def _process(self, node: Node, out: Output) -> None:
-        for transmit in out.transmits:
+        # ``frames()``: the per-packet transmits and the data path's batch transmits, copied out of
+        # the batch now (its owner reuses it).
+        for transmit in out.frames():
             link = self._attached.get((node.name, transmit.interface))
             if link is None:
                 node.counters["sim.tx_unattached"] += 1

@@ -89,7 +89,7 @@ def frame_in(packet, mac=HA_MAC2, src_mac=ROUTER_MAC):
 
 
 def pkts(out, iface=None):
-    return [parse(t.frame[14:]) for t in out.transmits if iface is None or t.interface == iface]
+    return [parse(t.frame[14:]) for t in out.frames() if iface is None or t.interface == iface]
 
 
 def of_type(out, cls):

@@ -9,7 +9,8 @@ an idle node costs nothing (no busy spin).
 
 A port is anything with ``name``, ``fileno()``, ``receive(batch) -> int`` (append frames, never block)
 and ``send_frames(frames) -> int``: ``PacketSocket`` (one system call per frame, works everywhere) or a
-ring (``mip6fast.io.ring``).
+ring (``mip6fast.io.ring``). A port with ``send(batch, verdict=, timeout_ms=)`` (a ring) takes the data
+path's batch transmits (``Output.batches``) in one call; others get their frames one by one.
 """
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ import select
 import time
 from typing import Callable, Mapping, Protocol
 
-from ..batch import PacketBatch
-from ..roles.node import Node, Notification, Output
+import numpy as np
+
+from ..batch import PacketBatch, Verdict
+from ..roles.node import BatchTransmit, Node, Notification, Output
 from .pcap import LINKTYPE_ETHERNET, PcapWriter
 from .tun import TunDevice
 
@@ -54,7 +57,9 @@ class NodeRunner:
         self.clock = clock
         self.on_notification = on_notification
         self.counters = {"loops": 0, "rx_batches": 0, "tun_batches": 0, "ticks": 0, "tx_dropped": 0,
-                         "tun_dropped": 0}
+                         "tun_dropped": 0, "tx_batches": 0}
+        self.tx_wait_ms = 10     # how long a batch send waits for room in a full transmit ring
+        self.max_batches = 64    # full batches read from one port before looking at the others
         self._batch = PacketBatch(capacity=batch_size, slot_size=2048, headroom=128)
         self._deadline: int | None = None
         self._pcap = PcapWriter(pcap, linktype=LINKTYPE_ETHERNET) if pcap else None
@@ -124,7 +129,9 @@ class NodeRunner:
     def _from_port(self, name: str) -> None:
         port = self.ports[name]
         batch = self._batch
-        while True:
+        # At most ``max_batches`` full batches per wake-up: a flooded port must not starve the other
+        # ports, the TUN and the node's timers (nor ``run``'s end).
+        for _ in range(self.max_batches):
             batch.clear()
             if port.receive(batch) == 0:
                 return
@@ -171,6 +178,8 @@ class NodeRunner:
                 if self._pcap is not None:
                     for frame in frames[:sent]:
                         self._pcap.write(frame, now + self._wall_offset)
+        for bt in out.batches:
+            self._send_batch(now, bt)
         if out.deliveries:
             if self.tun is None:
                 self.counters["tun_dropped"] += len(out.deliveries)
@@ -183,6 +192,33 @@ class NodeRunner:
                 self.on_notification(n)
         # Every entry point reports the node's earliest pending timer after the call: the whole truth.
         self._deadline = out.next_deadline
+
+    def _send_batch(self, now: int, bt: BatchTransmit) -> None:
+        """The data path's packets: a ring takes the whole batch in one call (the packets to send
+        marked by verdict), anything else frame by frame through ``send_frames``."""
+        port = self.ports.get(bt.interface)
+        count = int(bt.which.sum())
+        if port is None:
+            self.counters["tx_dropped"] += count
+            return
+        if self._pcap is not None:
+            for frame in bt.frames():
+                self._pcap.write(frame, now + self._wall_offset)
+        send = getattr(port, "send", None)
+        if send is None:
+            sent = port.send_frames(bt.frames())
+        else:
+            batch, n = bt.batch, len(bt.which)
+            saved = batch.verdict[:n].copy()
+            batch.verdict[:n] = np.where(bt.which, Verdict.FORWARD, Verdict.DROP)
+            try:
+                # A full ring is waited for briefly: back-pressure on the receive side beats
+                # dropping what was already forwarded.
+                sent = send(batch, verdict=Verdict.FORWARD, timeout_ms=self.tx_wait_ms)
+            finally:
+                batch.verdict[:n] = saved
+        self.counters["tx_batches"] += 1
+        self.counters["tx_dropped"] += count - sent
 
     def close(self) -> None:
         self._epoll.close()

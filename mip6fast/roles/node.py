@@ -55,7 +55,7 @@ from ..wire import (
 from ..wire.ethernet import ETHERTYPE_IPV6, ethernet_frame, ipv6_multicast_mac, parse_ethernet
 
 __all__ = [
-    "AddressState", "Interface", "InterfaceAddress", "Node", "Notification", "Output", "Route", "Timer",
+    "AddressState", "BatchTransmit", "Interface", "InterfaceAddress", "Node", "Notification", "Output", "Route", "Timer",
     "TimerHeap", "Transmit", "eui64_interface_id", "link_local_address", "slaac_address",
 ]
 
@@ -211,6 +211,20 @@ class Transmit(NamedTuple):
     frame: bytes
 
 
+class BatchTransmit(NamedTuple):
+    """Packets of a batch to put on an interface, all at once (the data path: no per-packet Python).
+    ``which`` is a boolean mask over the batch's first ``len(which)`` packets; each of them is already
+    a whole Ethernet frame (the role wrote the header into the slot's headroom). The batch is the
+    driver's: it must be sent before the driver reuses it."""
+    interface: str
+    batch: PacketBatch
+    which: object   # numpy bool array
+
+    def frames(self) -> list[bytes]:
+        """The selected frames as bytes (for drivers without a batch path, pcap, tests)."""
+        return [self.batch.packet(i) for i in range(len(self.which)) if self.which[i]]
+
+
 @dataclass(frozen=True)
 class Notification:
     """Base of every typed event a role reports; each carries the time it happened."""
@@ -219,15 +233,25 @@ class Notification:
 
 @dataclass
 class Output:
-    """What one entry point produced (docs/ROLES.md)."""
+    """What one entry point produced (docs/ROLES.md). ``batches`` are the data path's transmits,
+    whole batches per interface; ``frames()`` lists every frame, from both."""
     transmits: list[Transmit] = field(default_factory=list)
     deliveries: list[bytes] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
     next_deadline: int | None = None
+    batches: list[BatchTransmit] = field(default_factory=list)
+
+    def frames(self) -> list[Transmit]:
+        """Every frame to transmit: ``transmits``, then the packets of ``batches`` (copied out)."""
+        out = list(self.transmits)
+        for b in self.batches:
+            out.extend(Transmit(b.interface, f) for f in b.frames())
+        return out
 
     def merge(self, other: Output) -> Output:
         """Append ``other`` to this output (in order) and keep the earlier deadline; returns self."""
         self.transmits.extend(other.transmits)
+        self.batches.extend(other.batches)
         self.deliveries.extend(other.deliveries)
         self.notifications.extend(other.notifications)
         if other.next_deadline is not None and (self.next_deadline is None
