@@ -146,7 +146,7 @@ class NodeRunner:
 
     def _from_tun(self) -> None:
         batch = self._batch
-        while True:
+        for _ in range(self.max_batches):        # as for a port: a busy TUN must not starve the rest
             batch.clear()
             if self.tun.read_batch(batch) == 0:
                 return
