@@ -76,7 +76,8 @@ def cmd_simulate(args) -> int:
     return 0
 
 
-DEFAULT_SOCKETS = {"ha": "/run/mip6fast/ha.sock", "mn": "/run/mip6fast/mn.sock", "cn": "/run/mip6fast/cn.sock"}
+DEFAULT_SOCKETS = {"ha": "/run/mip6fast/ha.sock", "mn": "/run/mip6fast/mn.sock", "cn": "/run/mip6fast/cn.sock",
+                   "router": "/run/mip6fast/router.sock"}
 
 
 def cmd_daemon(args) -> int:
@@ -181,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=1, help="simulator seed (default 1)")
     s.set_defaults(func=cmd_simulate)
 
-    for role, what in (("ha", "home agent"), ("mn", "mobile node"), ("cn", "correspondent node")):
+    for role, what in (("ha", "home agent"), ("mn", "mobile node"), ("cn", "correspondent node"),
+                       ("router", "plain IPv6 router sending router advertisements")):
         r = sub.add_parser(role, help=f"run the {what} on real interfaces (needs root)")
         r.add_argument("--config", required=True, help="TOML configuration file (see examples/)")
         r.add_argument("--pcap", help="record every frame sent and received to this pcap file")

@@ -27,12 +27,15 @@ from .roles.correspondent import CorrespondentNode
 from .roles.home_agent import HomeAgent
 from .roles.mobile_node import MobileNode
 from .roles.node import Interface, Node
+from .roles.router import Router
 
 __all__ = ["ControlServer", "Daemon", "DaemonError", "describe_bindings", "query"]
 
 log = logging.getLogger("mip6fast")
 
 IFA_F_NODAD = 0x02
+IFF_LOWER_UP = 0x10000
+LEAVE_WAIT_NS = 1_500_000_000   # how long a mobile node waits for the BA to its leaving BU on shutdown
 TUN_OVERHEAD = 40       # the tunnel's outer IPv6 header: applications see a smaller MTU (RFC 2473 §7)
 
 
@@ -163,6 +166,8 @@ class Daemon:
         self.ports: dict[str, PacketSocket] = {}
         self._kernel: list[_KernelState] = []
         self._ipr = None
+        self._link_monitor = None
+        self._carrier: dict[str, bool] = {}
 
     # ------------------------------------------------------------ start
 
@@ -182,6 +187,7 @@ class Daemon:
                 self.control = ControlServer(self.control_path, self._answer)
                 self.runner.add_reader(self.control.fileno(), self.control.serve_ready)
             self.runner.start()
+            self._watch_carrier()
         except PortError as exc:
             self.close()
             raise DaemonError(str(exc)) from None
@@ -193,6 +199,31 @@ class Daemon:
             self.close()
             raise
         log.info("%s started on %s", self.config.role, ", ".join(self.config.interfaces))
+
+    def _watch_carrier(self) -> None:
+        """Carrier changes on our interfaces reach the node as ``link_changed``: a mobile node takes a
+        carrier coming back as a lower-layer movement hint and solicits at once (RFC 6275 §11.5.1)
+        instead of waiting for the next unsolicited RA."""
+        from pyroute2 import IPRoute
+        from pyroute2.netlink.rtnl import RTMGRP_LINK
+        self._link_monitor = IPRoute()
+        self._link_monitor.bind(groups=RTMGRP_LINK)
+        self._carrier = {name: True for name in self.ports}    # runner.start() brought them up
+        self.runner.add_reader(self._link_monitor.fileno(), self._links_changed)
+
+    def _links_changed(self) -> None:
+        for msg in self._link_monitor.get():
+            if msg.get("event") != "RTM_NEWLINK":
+                continue
+            name = msg.get_attr("IFLA_IFNAME")
+            if name not in self._carrier:
+                continue
+            carrier = msg.get_attr("IFLA_CARRIER")
+            up = bool(carrier) if carrier is not None else bool(msg["flags"] & IFF_LOWER_UP)
+            if up != self._carrier[name]:
+                self._carrier[name] = up
+                log.info("carrier %s on %s", "up" if up else "down", name)
+                self.runner.link_changed(name, up)
 
     def _claim(self, name: str, iface) -> bytes:
         """The engine owns this interface: the kernel's IPv6 goes off (kept to restore), the link goes
@@ -220,6 +251,8 @@ class Daemon:
             node = HomeAgent("ha", interfaces, c.role_config, rng=rng, advertising=c.advertise.get(home))
         elif c.role == "mn":
             node = MobileNode("mn", interfaces, rng=rng, config=c.role_config)
+        elif c.role == "router":
+            node = Router("router", interfaces, rng=rng)
         else:
             node = CorrespondentNode("cn", interfaces, rng=rng, config=c.role_config)
         for name, iface in c.interfaces.items():
@@ -260,9 +293,22 @@ class Daemon:
             installed = []                  # not the main thread: stop() is the way out
         try:
             self.runner.run(duration_ns)
+            self._leave()
         finally:
             for sig, handler in installed:
                 signal.signal(sig, handler)
+
+    def _leave(self) -> None:
+        """A mobile node away from home de-registers before it goes (lifetime-0 BUs), waiting briefly
+        for the home agent's BA; if none comes the binding simply expires at the home agent."""
+        node = self.node
+        if not isinstance(node, MobileNode):
+            return
+        self.runner.call(node.leave)
+        if node.leaving:
+            log.info("de-registering before shutdown")
+            self.runner.run(LEAVE_WAIT_NS, should_stop=lambda: not node.leaving)
+            log.info("de-registration %s", "unanswered" if node.leaving else "acknowledged")
 
     def stop(self) -> None:
         if self.runner is not None:
@@ -292,6 +338,9 @@ class Daemon:
         if self.control is not None:
             self.control.close()
             self.control = None
+        if self._link_monitor is not None:
+            self._link_monitor.close()
+            self._link_monitor = None
         if self.runner is not None:
             self.runner.close()
             self.runner = None

@@ -124,7 +124,29 @@ def test_unreadable_file(tmp_path):
     with pytest.raises(ConfigError, match="UTF-8"):
         load_config(bad, "ha")
     with pytest.raises(ConfigError, match="unknown role"):
-        parse_config(HA, "router")
+        parse_config(HA, "relay")
+
+
+def test_router_config_needs_no_section_of_its_own():
+    text = """
+[interfaces.up0]
+addresses = ["2001:db8:ff::a/64"]
+[interfaces.down0]
+addresses = ["2001:db8:a::1/64"]
+[[routes]]
+prefix = "::/0"
+interface = "up0"
+via = "2001:db8:ff::1"
+[advertise.down0]
+max_interval = 0.5
+prefixes = [{ prefix = "2001:db8:a::", prefix_length = 64 }]
+"""
+    c = parse_config(text, "router")
+    assert c.role == "router" and set(c.interfaces) == {"up0", "down0"} and set(c.advertise) == {"down0"}
+    exc = error(text + "[router]\nhops = 3\n", "router")
+    assert exc.key == "router.hops" and "unknown key" in str(exc)
+    exc = error(text + "[home_agent]\n", "router")
+    assert exc.key == "home_agent" and "belongs to another daemon" in str(exc)
 
 
 TIME_WORDS = ("timeout", "interval", "lifetime", "lead", "delay", "hold", "_ns")

@@ -837,6 +837,38 @@ class MobileNode(MobileNodeDiscovery, Host):
             reg.retransmit.cancel()
         reg.retransmit = self.call_at(now + reg.timeout, lambda t: self._retransmit(t, reg))
 
+    def leave(self, now: int) -> Output:
+        """The node is shutting down away from home: one BU with lifetime 0 per registration (§6.1.7:
+        a zero lifetime asks the home agent to delete the binding; sent like any home registration,
+        from the care-of address with the Home Address option, §11.7.1), so the home agent stops
+        intercepting for a node that is gone instead of tunnelling into the void until the binding
+        expires. Not retransmitted: the caller waits briefly while ``leaving`` is true."""
+        out = self._begin()
+        for reg in self.registrations.values():
+            home = reg.home.address
+            if reg.care_of is None or not self._away_for(home) or reg.state not in (
+                    RegistrationState.REGISTERED, RegistrationState.REGISTERING):
+                continue
+            reg.cancel()
+            seq = reg.next_sequence
+            reg.next_sequence = (seq + 1) % SEQUENCE_MOD
+            reg.outstanding = seq
+            reg.sent_at = now
+            reg.lifetime_asked = 0
+            reg.state = RegistrationState.REGISTERING
+            self._count("bu_leave_sent")
+            self.output_packet(now, Packet(
+                src=reg.care_of, dst=reg.home.home_agent, home_address=home,
+                payload=BindingUpdate(sequence=seq, lifetime=0, ack=True, home=True,
+                                      options=(AlternateCareOfAddress(reg.care_of),))).to_bytes())
+        return self._finish(out)
+
+    @property
+    def leaving(self) -> bool:
+        """A BU sent by ``leave`` still awaits its BA."""
+        return any(r.outstanding is not None and r.lifetime_asked == 0 and r.state is RegistrationState.REGISTERING
+                   for r in self.registrations.values())
+
     def _retransmit(self, now: int, reg: _Registration) -> None:
         reg.retransmit = None
         if reg.outstanding is None:
@@ -914,6 +946,14 @@ class MobileNode(MobileNodeDiscovery, Host):
             return
         if reg.state is RegistrationState.DEREGISTERING:
             self._deregistered(now, reg)
+            return
+        if reg.lifetime_asked == 0 and ba.lifetime == 0:
+            # The answer to ``leave``: the home agent deleted the binding.
+            self._count("left")
+            reg.state = RegistrationState.IDLE
+            reg.active = False
+            self.binding_update_list.pop(reg.key, None)
+            self.notify(Deregistered(now, home))
             return
         if ba.lifetime == 0:
             self.drop("mn.ba_zero_lifetime")        # accepted with no lifetime: nothing to refresh
