@@ -555,3 +555,13 @@ def test_no_parameter_problem_about_an_icmp_error():
     pkt = Packet(src=COA, dst=CN, home_address=HOA, payload=DestinationUnreachable(code=1, invoking=b"\x60" + b"\0" * 47))
     out = cn.receive(0, "eth0", frame(pkt))
     assert out.transmits == [] and cn.counters["drop.icmp_error_about_error"] == 1
+
+
+def test_send_batch_takes_a_packet_batch_from_the_tun():
+    # The runner hands a host role what it read from the TUN as a PacketBatch, not a list.
+    from mip6fast.batch import PacketBatch
+    cn = make_cn()
+    bind(cn)
+    batch = PacketBatch.from_packets([udp(CN, HOA).to_bytes()])
+    (a,) = sent(cn.send_batch(S, batch))
+    assert (a.dst, a.rh2) == (COA, HOA)

@@ -35,3 +35,19 @@ def test_leave_at_home_or_unregistered_sends_nothing():
         sim.run(5 * S)
         sim._process(world.mn, world.mn.leave(sim.now))
     assert world.mn.counters["mn.bu_leave_sent"] == 0 and not world.mn.leaving
+
+
+def test_binding_acks_through_receive_batch_are_signalling():
+    """On real interfaces every frame arrives through ``receive_batch``: a BA carries an RH2 like
+    route-optimised data, but must reach the registration, not the TUN (found by ``mip6fast demo``)."""
+    from mip6fast.batch import PacketBatch
+    from mip6fast.roles.mobile_node import Registered
+    sim = Simulator(5)
+    world = Mip6World(sim, lifetime=60, foreign_links=1)
+    mn = world.mn
+    mn.receive = lambda now, iface, frame: mn.receive_batch(now, iface, PacketBatch.from_packets([frame]))
+    with sim:
+        world.start(world.foreign[0])
+        sim.run(10 * S)
+    assert [n for _, name, n in sim.timeline if name == "mn" and isinstance(n, Registered)]
+    assert mn.counters["mn.tunnel_delivered"] == 0 and len(world.ha.cache) == 1

@@ -613,7 +613,10 @@ class CorrespondentNode(Host):
 
     def send_batch(self, now: int, packets: list[bytes]) -> Output:
         """Several application packets at once: each checked with ``parse`` as in ``send``, then one
-        ``insert_rh2`` call over the whole batch."""
+        ``insert_rh2`` call over the whole batch. ``packets`` is a list of packets or a PacketBatch
+        (what the runner reads from the TUN)."""
+        if isinstance(packets, PacketBatch):
+            packets = list(packets.packets())
         out = self._begin()
         good = []
         for raw in packets:

@@ -124,6 +124,7 @@ from .neighbor import (
 from .node import (
     IPV6_MIN_MTU,
     LINK_LOCAL,
+    NH_MH,
     NS_PER_S,
     UNSPECIFIED,
     AddressState,
@@ -1168,11 +1169,14 @@ class MobileNode(MobileNodeDiscovery, Host):
         buf = batch.buf
         off = batch.offset[:n].astype(np.int64)
         length = batch.length[:n].astype(np.int64)
-        head = buf[np.minimum(off[:, None] + np.arange(21), buf.size - 1)]
+        head = buf[np.minimum(off[:, None] + np.arange(55), buf.size - 1)]
         mac = np.frombuffer(self.iface.mac, dtype=np.uint8)
         ethertype = (head[:, 12].astype(np.int64) << 8) | head[:, 13]
         eligible = ((length >= 54) & (head[:, :6] == mac).all(axis=1) & (ethertype == ETHERTYPE_IPV6)
                     & ((head[:, 20] == 41) | (head[:, 20] == 43))
+                    # A BA or Binding Refresh Request carries an RH2 too (§6.1.8): signalling, not
+                    # data, so the routing header's next header (byte 54 of the frame) must not be MH.
+                    & ~((head[:, 20] == 43) & (head[:, 54] == NH_MH))
                     & (batch.verdict[:n] == Verdict.PASS))
         batch.verdict[:n][~eligible] = Verdict.SLOW_PATH
         sel = np.flatnonzero(eligible)
