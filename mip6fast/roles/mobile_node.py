@@ -201,7 +201,9 @@ class MobileNodeConfig:
     a configured home agent that leaves the BUs unanswered through the §11.8 schedule (up to
     ``max_bindack_timeout`` and one BU at it) is replaced by Dynamic Home Agent Address Discovery
     (§11.4.1; False: retransmit at that rate indefinitely, §11.8). ``initial_dhaad_timeout`` / ``dhaad_retries`` / ``initial_solicit_timeout``:
-    §12 (in ns)."""
+    §12 (in ns). ``movement_on_reattachment``: when the carrier came back and the first RA is from
+    another router with new prefixes, that is movement at once (a hint trusted to decide, §11.5.1);
+    off, the old router must first fail NUD (seconds)."""
     interface: str
     homes: tuple[HomeAddressConfig, ...]
     lifetime: int = 600
@@ -217,6 +219,7 @@ class MobileNodeConfig:
     initial_dhaad_timeout: int = INITIAL_DHAAD_TIMEOUT
     dhaad_retries: int = DHAAD_RETRIES
     initial_solicit_timeout: int = INITIAL_SOLICIT_TIMER
+    movement_on_reattachment: bool = False
 
     def __post_init__(self):
         homes = tuple(self.homes)
@@ -367,6 +370,10 @@ class MobileNode(MobileNodeDiscovery, Host):
         self.care_of: IPv6Address | None = None
         self._pending_coa: IPv6Address | None = None
         self._link = _Link()
+        # Lower-layer hints (§11.5.1): the carrier went away, then came back (a re-association, maybe
+        # with another access point and router); cleared by the first RA that says where we are.
+        self._carrier_lost = False
+        self._reattached = False
         self._events: deque[Notification] = deque()
         self._home_ns_answered: set[IPv6Address] = set()   # home addresses the node defends (§11.5.5)
         # The home addresses whose home link the node is on. With several home addresses on separate
@@ -470,8 +477,12 @@ class MobileNode(MobileNodeDiscovery, Host):
         """A lower-layer hint (§11.5.1) only triggers a Router Solicitation; movement is decided by
         what the routers say. ND solicits by itself when it knows no router, so only the case where it
         still lists the old link's routers needs one here."""
-        if iface is not self.iface or not iface.up or not self.config.lower_layer_hints:
+        if iface is not self.iface or not self.config.lower_layer_hints:
             return
+        if not iface.up:
+            self._carrier_lost = True
+            return
+        self._reattached, self._carrier_lost = self._carrier_lost, False
         self._count("movement.link_hint")
         if self.nd[iface.name].routers:
             self._solicit(now)
@@ -559,6 +570,7 @@ class MobileNode(MobileNodeDiscovery, Host):
                 self._move_to(now, router, prefixes)
             return
         if router == link.router or self._same_router(link.router, router):
+            self._reattached = False            # back on the same link
             # The current router (a new link-local address with the same R-flag global address,
             # RFC 6275 §7.2, is the same router): new prefixes are renumbering, not movement.
             link.router = router
@@ -566,7 +578,16 @@ class MobileNode(MobileNodeDiscovery, Host):
             link.prefixes |= prefixes
             return
         if prefixes <= link.prefixes:
+            self._reattached = False
             link.routers.setdefault(router, set()).update(prefixes)   # another router, same link
+            return
+        if self._reattached and self.config.movement_on_reattachment:
+            # The first RA after the carrier came back is from another router with new prefixes: the
+            # lower layer re-attached us to another link (§11.5.1 lets such hints decide movement), so
+            # no NUD of the old router, which is out of reach anyway (seconds of MAX_UNICAST_SOLICIT).
+            self._reattached = False
+            self._count("movement.reattached_elsewhere")
+            self._move_to(now, router, prefixes)
             return
         current = self.nd[self.iface.name].neighbors.get(link.router)
         if link.probing and current is not None and current.state is NeighborState.REACHABLE:
