@@ -120,8 +120,11 @@ def cmd_demo(args) -> int:
     try:
         report = run_demo(as_json=args.json, pcap_dir=args.pcap_dir, route_optimisation_runs=runs)
     except DemoError as exc:
-        print(f"mip6fast demo: {exc}", file=sys.stderr)
+        print(f"mip6fast demo: {exc} (the network was removed)", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("mip6fast demo: interrupted; the network, daemons and files it made were removed", file=sys.stderr)
+        return 130
     return 0 if report["summary"]["tcp_survived"] else 3
 
 

@@ -70,6 +70,7 @@ via = "{core}::1"
 [advertise.down0]
 max_interval = 1
 min_interval = 0.5
+min_delay_between_ras = 0.05
 advertisement_interval_option = true
 prefixes = [{{ prefix = "{net}::", prefix_length = 64 }}]
 """
@@ -334,7 +335,8 @@ class DemoNetwork:
         return json.loads(lines[-1])
 
     def close(self) -> None:
-        for name in list(self.daemons):
+        # The mobile node first, so its home agent is still there to take its de-registration.
+        for name in sorted(self.daemons, key=lambda n: n != "mn"):
             try:
                 self.stop(name, timeout=5)
             except Exception:
@@ -419,7 +421,7 @@ def run_phase(net: DemoNetwork, route_optimisation: bool, say, dwell: float = 4.
             "tcp_survived": bool(sent["survived"]), "tcp_bytes_sent": sent["sent"],
             "tcp_bytes_received": received["received"], "tcp_error": sent["error"] or received["error"],
             "pings_sent": len(ping_result["sent"]), "pings_answered": answered,
-            "route_optimised_bindings": mn_stats.get("ro.bu_sent", 0) if isinstance(mn_stats, dict) else 0}
+            "correspondent_binding_updates": mn_stats.get("mn.ro.bu_sent", 0)}
 
 
 def run_demo(as_json: bool = False, pcap_dir: str | None = None, route_optimisation_runs=(True, False),

@@ -29,12 +29,13 @@ address = "2001:db8:1::1"
 """
 
 
-@pytest.mark.parametrize("role", ["ha", "mn", "cn"])
+@pytest.mark.parametrize("role", ["ha", "mn", "cn", "router"])
 def test_the_examples_load(role):
+    from mip6fast.config import RouterConfig
     c = load_config(EXAMPLES / f"{role}.toml", role)
     assert c.role == role
     assert isinstance(c.role_config, {"ha": HomeAgentConfig, "mn": MobileNodeConfig,
-                                      "cn": CorrespondentConfig}[role])
+                                      "cn": CorrespondentConfig, "router": RouterConfig}[role])
 
 
 def test_home_agent_example_in_detail():
