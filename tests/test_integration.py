@@ -184,3 +184,28 @@ def test_demo_without_root_says_so(monkeypatch, capsys):
     assert "needs root" in err and "mip6fast simulate" in err
 
 
+
+
+def test_demo_command_json(tmp_path):
+    """``mip6fast demo --json`` end to end (the run without route optimisation only, to keep time):
+    one JSON object, the per-handover figures, the TCP connection intact, nothing left behind."""
+    require_netns()
+    import json
+    import sys
+    proc = subprocess.Popen([sys.executable, "-m", "mip6fast", "demo", "--json", "--no-route-optimisation",
+                             "--pcap-dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=150)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)     # the demo cleans up on SIGINT
+            proc.communicate(timeout=30)
+    assert proc.returncode == 0, err[-2000:]
+    report = json.loads(out)
+    summary = report["summary"]
+    assert summary["tcp_survived"] is True and summary["bytes_transferred"] > 0
+    assert [h["to"] for h in summary["handovers"]] == ["b", "a", "b", "home"]
+    for h in summary["handovers"]:
+        assert h["gap_ms"] is not None and h["packets_lost"] < h["packets_sent"]
+    assert {p.name for p in tmp_path.glob("*.pcap")} >= {"ha.pcap", "ra.pcap", "rb.pcap", "cn.pcap", "mn.pcap"}
+    assert [ns for ns in os.listdir("/run/netns") if ns.startswith(f"mip6lab-{proc.pid}-")] == []
