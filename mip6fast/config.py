@@ -135,8 +135,13 @@ class DaemonSettings:
     pcap: str | None = None
     log_level: str = "info"
     tun: str | None = None
+    # "packet": a packet socket per interface (one system call per frame, works everywhere); "ring":
+    # AF_PACKET TPACKET_V3 rings (mip6fast.io.ring: frames land in batches without a system call each).
+    io: str = "packet"
 
     def __post_init__(self):
+        if self.io not in ("packet", "ring"):
+            raise ValueError(f"io must be \"packet\" or \"ring\", got {self.io!r}")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ValueError(f"log_level must be debug, info, warning or error, got {self.log_level!r}")
 

@@ -68,6 +68,14 @@ def node_bindings(node: Node):
     return []
 
 
+def _port_counters(port) -> dict:
+    """A packet socket's counters, or a ring's (rx_frames, tx_frames, ... from its stats)."""
+    counters = getattr(port, "counters", None)
+    if counters is not None:
+        return dict(counters)
+    return {k: v for k, v in port.stats().items() if isinstance(v, int)}
+
+
 # ---------------------------------------------------------------- control socket
 
 class ControlServer:
@@ -178,7 +186,7 @@ class Daemon:
             macs = {name: self._claim(name, iface) for name, iface in self.config.interfaces.items()}
             self.node = self._build_node(macs)
             for name in self.config.interfaces:
-                self.ports[name] = PacketSocket(name)
+                self.ports[name] = self._open_port(name)
             if self.config.role in ("mn", "cn") and self.config.daemon.tun:
                 self.tun = self._open_tun(self.config.daemon.tun)
             self.runner = NodeRunner(self.node, self.ports, self.tun, on_notification=self._notified,
@@ -199,6 +207,15 @@ class Daemon:
             self.close()
             raise
         log.info("%s started on %s", self.config.role, ", ".join(self.config.interfaces))
+
+    def _open_port(self, name: str):
+        if self.config.daemon.io == "ring":
+            from .io.ring import PacketRing, RingError
+            try:
+                return PacketRing(name)
+            except RingError as exc:
+                raise DaemonError(f"interfaces.{name}: {exc}") from None
+        return PacketSocket(name)
 
     def _watch_carrier(self) -> None:
         """Carrier changes on our interfaces reach the node as ``link_changed``: a mobile node takes a
@@ -327,7 +344,7 @@ class Daemon:
             return {"role": self.config.role,
                     "node": dict(sorted(self.node.counters.items())),
                     "runner": dict(self.runner.counters),
-                    "ports": {name: dict(p.counters) for name, p in self.ports.items()},
+                    "ports": {name: _port_counters(p) for name, p in self.ports.items()},
                     "tun": self.tun.stats() if self.tun is not None else None}
         return {"error": f"unknown command {command!r} (bindings, stats)"}
 

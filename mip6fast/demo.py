@@ -103,7 +103,6 @@ home_agent = {{ preference = 0, lifetime = 1800 }}
 
 def _cn_config() -> str:
     return f"""
-[daemon]
 tun = "mip6cn0"
 [interfaces.eth0]
 addresses = ["{CN_ADDRESS}/64"]
@@ -118,7 +117,6 @@ mobility_support = true
 
 def _mn_config(route_optimisation: bool) -> str:
     return f"""
-[daemon]
 tun = "mip6tun0"
 [interfaces.mn0]
 mtu = 1500
@@ -150,12 +148,13 @@ class DemoNetwork:
     daemon, ``move(link)`` re-plugs the mobile node, ``close()`` removes everything (idempotent).
     ``on_event(seconds, role, line)`` sees the daemons' timeline lines as they come."""
 
-    def __init__(self, workdir: str | None = None, pcap_dir: str | None = None, on_event=None):
+    def __init__(self, workdir: str | None = None, pcap_dir: str | None = None, on_event=None, io: str = "ring"):
         self.lab: NetnsLab | None = None
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="mip6demo-"))
         self.pcap_dir = Path(pcap_dir) if pcap_dir else None
         self.on_event = on_event
+        self.io = io                    # the daemons' port kind: "ring" (TPACKET_V3) or "packet"
         self.t0 = time.monotonic()
         self.daemons: dict[str, Daemon] = {}
         self.apps: list[subprocess.Popen] = []
@@ -246,7 +245,7 @@ class DemoNetwork:
                        "rb": lambda: _router_config("b"),
                        "mn": lambda: _mn_config(route_optimisation)}[name]()
         config = self.workdir / f"{name}.toml"
-        config.write_text(config_text)
+        config.write_text(f'[daemon]\nio = "{self.io}"\n' + config_text.lstrip("\n"))
         sock = str(self.workdir / f"{name}.sock")
         if os.path.exists(sock):
             os.unlink(sock)             # left by a daemon that was killed: we wait for the new one

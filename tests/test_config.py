@@ -128,6 +128,14 @@ def test_unreadable_file(tmp_path):
         parse_config(HA, "relay")
 
 
+def test_daemon_io_is_packet_or_ring():
+    base = '[interfaces.eth0]\n[correspondent]\n'
+    assert parse_config(base, "cn").daemon.io == "packet"
+    assert parse_config('[daemon]\nio = "ring"\n' + base, "cn").daemon.io == "ring"
+    exc = error('[daemon]\nio = "netmap"\n' + base, "cn")
+    assert exc.key == "daemon.io" and "packet" in str(exc)
+
+
 def test_router_config_needs_no_section_of_its_own():
     text = """
 [interfaces.up0]

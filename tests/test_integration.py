@@ -54,7 +54,7 @@ def ping(net, seconds=2.0, interval=0.05):
     return len(result["sent"]), len(result["answered"])
 
 
-def test_registration_on_real_interfaces(network):
+def test_registration_over_real_rings(network):
     fresh_mobile_node(network)
     binding = ha_binding(network)
     assert binding is not None and binding["care_of_address"].startswith(LINKS["a"] + ":")
@@ -62,6 +62,9 @@ def test_registration_on_real_interfaces(network):
     assert network.registered_care_of() == binding["care_of_address"]
     stats = network.query("mn", "stats")
     assert stats["node"]["mn.bu_sent"] >= 1 and stats["ports"]["mn0"]["rx_frames"] > 0
+    for name in ("mn", "ha"):                                # the ports are TPACKET_V3 rings
+        ports = network.query(name, "stats")["ports"]
+        assert all(p["rx_blocks"] > 0 or p["tx_kicks"] > 0 for p in ports.values()), ports
     assert stats["node"].get("mn.tunnel_delivered", 0) == 0      # the BA went to signalling, not the TUN
 
 
