@@ -192,7 +192,7 @@ class DemoNetwork:
             end, _ = self.lab.veth(f"l{link}", router_ns, name_a=f"p-{router_ns}", name_b=router_if)
             self._plug(lns, end.ifname)
         # The mobile node's interface; its peer starts on link A.
-        _, mn_end = self.lab.veth("la", "mn", name_a="mnport", name_b="mn0")
+        self.lab.veth("la", "mn", name_a="mnport", name_b="mn0")
         self._plug(self.ns("la"), "mnport")
         self.mn_link = "a"
 
@@ -295,10 +295,11 @@ class DemoNetwork:
 
     def registered_care_of(self) -> str | None:
         """The care-of address the mobile node holds a registered binding for, if any."""
+        from .daemon import DaemonError
         try:
             rows = self.query("mn", "bindings")["bindings"]
-        except Exception:
-            return None
+        except (DaemonError, KeyError, ValueError):
+            return None             # not up yet, or between two answers
         for r in rows:
             # The home registration's entry (peer = the home agent), accepted (BUL_REGISTERED) and not
             # waiting for the BA to a newer care-of address (BUL_PENDING).
@@ -338,8 +339,8 @@ class DemoNetwork:
         for name in sorted(self.daemons, key=lambda n: n != "mn"):
             try:
                 self.stop(name, timeout=5)
-            except Exception:
-                pass
+            except (OSError, subprocess.SubprocessError) as exc:      # keep removing the rest
+                print(f"mip6fast demo: stopping {name}: {exc}", file=sys.stderr)
         for proc in self.apps:
             if proc.poll() is None:
                 try:
@@ -355,7 +356,7 @@ class DemoNetwork:
             import shutil
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def __enter__(self) -> DemoNetwork:
+    def __enter__(self) -> DemoNetwork:  # noqa: PYI034 (not subclassed)
         return self
 
     def __exit__(self, *exc) -> None:

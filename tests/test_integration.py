@@ -14,7 +14,7 @@ import pytest
 from netns import require_netns
 from tshark_check import problems, require_tshark
 
-from mip6fast.demo import CN_ADDRESS, HOME_ADDRESS, HOME_AGENT, LINKS, TCP_PORT, DemoNetwork
+from mip6fast.demo import CN_ADDRESS, HOME_ADDRESS, LINKS, TCP_PORT, DemoNetwork
 
 pytestmark = pytest.mark.root
 
@@ -115,7 +115,7 @@ def test_route_optimisation_puts_hao_and_rh2_on_the_wire(network):
         ["tshark", "-r", str(pcap), "-Y", "icmpv6.type == 128 || icmpv6.type == 129", "-T", "fields",
          "-e", "icmpv6.type", "-e", "ipv6.src", "-e", "ipv6.dst", "-e", "ipv6.routing.type",
          "-e", "ipv6.routing.mipv6.home_address", "-e", "ipv6.opt.mipv6.home_address", "-e", "ipv6.nxt"],
-        capture_output=True, text=True, timeout=60).stdout.splitlines()
+        capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()
     rows = [line.split("\t") for line in fields]
     # Requests straight to the care-of address with a type 2 routing header holding the home address
     # (RFC 6275 §6.4); replies from the care-of address with the Home Address option (§6.3), none
