@@ -127,7 +127,8 @@ def cmd_simulate(args) -> int:
     return 0
 
 
-DEFAULT_SOCKETS = {"ha": "/run/mip6fast/ha.sock", "mn": "/run/mip6fast/mn.sock", "cn": "/run/mip6fast/cn.sock"}
+DEFAULT_SOCKETS = {"ha": "/run/mip6fast/ha.sock", "mn": "/run/mip6fast/mn.sock", "cn": "/run/mip6fast/cn.sock",
+                   "router": "/run/mip6fast/router.sock"}
 
 
 def cmd_daemon(args) -> int:
@@ -155,6 +156,27 @@ def cmd_daemon(args) -> int:
     finally:
         daemon.close()
     return 0
+
+
+def cmd_demo(args) -> int:
+    """``mip6fast demo``: the three roles on a namespace network with real kernel traffic."""
+    import os
+    if os.geteuid() != 0:
+        print("mip6fast demo: needs root (it builds network namespaces, veth pairs and bridges, and runs "
+              "the daemons on them). Without root, try the simulator: mip6fast simulate --list, then "
+              "mip6fast simulate handover", file=sys.stderr)
+        return 1
+    from .demo import DemoError, run_demo
+    runs = (True, False) if not args.no_route_optimisation else (False,)
+    try:
+        report = run_demo(as_json=args.json, pcap_dir=args.pcap_dir, route_optimisation_runs=runs)
+    except DemoError as exc:
+        print(f"mip6fast demo: {exc} (the network was removed)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("mip6fast demo: interrupted; the network, daemons and files it made were removed", file=sys.stderr)
+        return 130
+    return 0 if report["summary"]["tcp_survived"] else 3
 
 
 def _find_socket(args) -> str | None:
@@ -237,7 +259,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scale", type=int, metavar="N", help="the number of mobile nodes (--param n=N)")
     s.set_defaults(func=cmd_simulate)
 
-    for role, what in (("ha", "home agent"), ("mn", "mobile node"), ("cn", "correspondent node")):
+    m = sub.add_parser("demo", help="the three roles on a namespace network with real traffic and handovers "
+                                    "(needs root)")
+    m.add_argument("--json", action="store_true", help="print one JSON object (its 'summary' holds the figures)")
+    m.add_argument("--pcap-dir", help="record every link (one pcap per daemon) into this directory")
+    m.add_argument("--no-route-optimisation", action="store_true",
+                   help="only the run without route optimisation (default: with, then without)")
+    m.set_defaults(func=cmd_demo)
+
+    for role, what in (("ha", "home agent"), ("mn", "mobile node"), ("cn", "correspondent node"),
+                       ("router", "plain IPv6 router sending router advertisements")):
         r = sub.add_parser(role, help=f"run the {what} on real interfaces (needs root)")
         r.add_argument("--config", required=True, help="TOML configuration file (see examples/)")
         r.add_argument("--pcap", help="record every frame sent and received to this pcap file")

@@ -62,12 +62,21 @@ __all__ = ["ROLES", "ConfigError", "DaemonConfig", "InterfaceConfig", "RouteConf
 
 NS_PER_S = 1_000_000_000
 
+@dataclass(frozen=True)
+class RouterConfig:
+    """A plain router (``mip6fast router``): it forwards by its [[routes]] and advertises by its
+    [advertise.IFACE] tables, so its own section has nothing yet and may be left out."""
+
+
 # The role section of each daemon and the dataclass it becomes.
 ROLES: dict[str, tuple[str, type]] = {
     "ha": ("home_agent", HomeAgentConfig),
     "mn": ("mobile_node", MobileNodeConfig),
     "cn": ("correspondent", CorrespondentConfig),
+    "router": ("router", RouterConfig),
 }
+# Roles whose section may be left out (every key has a default).
+OPTIONAL_SECTION = frozenset({"router"})
 
 # Fields the roles keep in nanoseconds: written in seconds or with a unit in the file. Every integer
 # field whose name speaks of time must be in one of these two sets (tests/test_config.py checks), so
@@ -126,8 +135,13 @@ class DaemonSettings:
     pcap: str | None = None
     log_level: str = "info"
     tun: str | None = None
+    # "packet": a packet socket per interface (one system call per frame, works everywhere); "ring":
+    # AF_PACKET TPACKET_V3 rings (mip6fast.io.ring: frames land in batches without a system call each).
+    io: str = "packet"
 
     def __post_init__(self):
+        if self.io not in ("packet", "ring"):
+            raise ValueError(f"io must be \"packet\" or \"ring\", got {self.io!r}")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ValueError(f"log_level must be debug, info, warning or error, got {self.log_level!r}")
 
@@ -294,7 +308,7 @@ def _join(path: str, name: str) -> str:
 def parse_config(text: str, role: str) -> DaemonConfig:
     """A configuration file's text for daemon ``role`` ("ha", "mn" or "cn")."""
     if role not in ROLES:
-        raise ConfigError("", f"unknown role {role!r} (ha, mn or cn)")
+        raise ConfigError("", f"unknown role {role!r} ({', '.join(ROLES)})")
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -306,7 +320,7 @@ def parse_config(text: str, role: str) -> DaemonConfig:
             others = [s for s, _ in ROLES.values() if s != section]
             hint = f" (a [{key}] section belongs to another daemon)" if key in others else ""
             raise ConfigError(key, f"unknown section{hint}; known: {', '.join(sorted(known))}")
-    if section not in doc:
+    if section not in doc and role not in OPTIONAL_SECTION:
         raise ConfigError(section, "missing (required)")
     interfaces = doc.get("interfaces", {})
     if not isinstance(interfaces, dict) or not interfaces:
@@ -327,7 +341,7 @@ def parse_config(text: str, role: str) -> DaemonConfig:
         if name not in ifaces:
             raise ConfigError(f"advertise.{name}", f"{name!r} is not one of the [interfaces]")
         adverts[name] = build(AdvertisingConfig, table, f"advertise.{name}")
-    role_config = build(cls, doc[section], section)
+    role_config = build(cls, doc.get(section, {}), section)
     for key in ("interface",):
         value = getattr(role_config, key, None)
         if value is not None and value not in ifaces:

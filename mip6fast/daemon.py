@@ -27,12 +27,15 @@ from .roles.correspondent import CorrespondentNode
 from .roles.home_agent import HomeAgent
 from .roles.mobile_node import MobileNode
 from .roles.node import Interface, Node
+from .roles.router import Router
 
 __all__ = ["ControlServer", "Daemon", "DaemonError", "describe_bindings", "query"]
 
 log = logging.getLogger("mip6fast")
 
 IFA_F_NODAD = 0x02
+IFF_LOWER_UP = 0x10000
+LEAVE_WAIT_NS = 1_500_000_000   # how long a mobile node waits for the BA to its leaving BU on shutdown
 TUN_OVERHEAD = 40       # the tunnel's outer IPv6 header: applications see a smaller MTU (RFC 2473 §7)
 
 
@@ -63,6 +66,14 @@ def node_bindings(node: Node):
     if isinstance(node, (HomeAgent, CorrespondentNode)):
         return node.cache.items()
     return []
+
+
+def _port_counters(port) -> dict:
+    """A packet socket's counters, or a ring's (rx_frames, tx_frames, ... from its stats)."""
+    counters = getattr(port, "counters", None)
+    if counters is not None:
+        return dict(counters)
+    return {k: v for k, v in port.stats().items() if isinstance(v, int)}
 
 
 # ---------------------------------------------------------------- control socket
@@ -163,6 +174,8 @@ class Daemon:
         self.ports: dict[str, PacketSocket] = {}
         self._kernel: list[_KernelState] = []
         self._ipr = None
+        self._link_monitor = None
+        self._carrier: dict[str, bool] = {}
 
     # ------------------------------------------------------------ start
 
@@ -173,7 +186,7 @@ class Daemon:
             macs = {name: self._claim(name, iface) for name, iface in self.config.interfaces.items()}
             self.node = self._build_node(macs)
             for name in self.config.interfaces:
-                self.ports[name] = PacketSocket(name)
+                self.ports[name] = self._open_port(name)
             if self.config.role in ("mn", "cn") and self.config.daemon.tun:
                 self.tun = self._open_tun(self.config.daemon.tun)
             self.runner = NodeRunner(self.node, self.ports, self.tun, on_notification=self._notified,
@@ -182,6 +195,7 @@ class Daemon:
                 self.control = ControlServer(self.control_path, self._answer)
                 self.runner.add_reader(self.control.fileno(), self.control.serve_ready)
             self.runner.start()
+            self._watch_carrier()
         except PortError as exc:
             self.close()
             raise DaemonError(str(exc)) from None
@@ -193,6 +207,40 @@ class Daemon:
             self.close()
             raise
         log.info("%s started on %s", self.config.role, ", ".join(self.config.interfaces))
+
+    def _open_port(self, name: str):
+        if self.config.daemon.io == "ring":
+            from .io.ring import PacketRing, RingError
+            try:
+                return PacketRing(name)
+            except RingError as exc:
+                raise DaemonError(f"interfaces.{name}: {exc}") from None
+        return PacketSocket(name)
+
+    def _watch_carrier(self) -> None:
+        """Carrier changes on our interfaces reach the node as ``link_changed``: a mobile node takes a
+        carrier coming back as a lower-layer movement hint and solicits at once (RFC 6275 §11.5.1)
+        instead of waiting for the next unsolicited RA."""
+        from pyroute2 import IPRoute
+        from pyroute2.netlink.rtnl import RTMGRP_LINK
+        self._link_monitor = IPRoute()
+        self._link_monitor.bind(groups=RTMGRP_LINK)
+        self._carrier = {name: True for name in self.ports}    # runner.start() brought them up
+        self.runner.add_reader(self._link_monitor.fileno(), self._links_changed)
+
+    def _links_changed(self) -> None:
+        for msg in self._link_monitor.get():
+            if msg.get("event") != "RTM_NEWLINK":
+                continue
+            name = msg.get_attr("IFLA_IFNAME")
+            if name not in self._carrier:
+                continue
+            carrier = msg.get_attr("IFLA_CARRIER")
+            up = bool(carrier) if carrier is not None else bool(msg["flags"] & IFF_LOWER_UP)
+            if up != self._carrier[name]:
+                self._carrier[name] = up
+                log.info("carrier %s on %s", "up" if up else "down", name)
+                self.runner.link_changed(name, up)
 
     def _claim(self, name: str, iface) -> bytes:
         """The engine owns this interface: the kernel's IPv6 goes off (kept to restore), the link goes
@@ -220,6 +268,8 @@ class Daemon:
             node = HomeAgent("ha", interfaces, c.role_config, rng=rng, advertising=c.advertise.get(home))
         elif c.role == "mn":
             node = MobileNode("mn", interfaces, rng=rng, config=c.role_config)
+        elif c.role == "router":
+            node = Router("router", interfaces, rng=rng)
         else:
             node = CorrespondentNode("cn", interfaces, rng=rng, config=c.role_config)
         for name, iface in c.interfaces.items():
@@ -260,9 +310,22 @@ class Daemon:
             installed = []                  # not the main thread: stop() is the way out
         try:
             self.runner.run(duration_ns)
+            self._leave()
         finally:
             for sig, handler in installed:
                 signal.signal(sig, handler)
+
+    def _leave(self) -> None:
+        """A mobile node away from home de-registers before it goes (lifetime-0 BUs), waiting briefly
+        for the home agent's BA; if none comes the binding simply expires at the home agent."""
+        node = self.node
+        if not isinstance(node, MobileNode):
+            return
+        self.runner.call(node.leave)
+        if node.leaving:
+            log.info("de-registering before shutdown")
+            self.runner.run(LEAVE_WAIT_NS, should_stop=lambda: not node.leaving)
+            log.info("de-registration %s", "unanswered" if node.leaving else "acknowledged")
 
     def stop(self) -> None:
         if self.runner is not None:
@@ -281,7 +344,7 @@ class Daemon:
             return {"role": self.config.role,
                     "node": dict(sorted(self.node.counters.items())),
                     "runner": dict(self.runner.counters),
-                    "ports": {name: dict(p.counters) for name, p in self.ports.items()},
+                    "ports": {name: _port_counters(p) for name, p in self.ports.items()},
                     "tun": self.tun.stats() if self.tun is not None else None}
         return {"error": f"unknown command {command!r} (bindings, stats)"}
 
@@ -292,6 +355,9 @@ class Daemon:
         if self.control is not None:
             self.control.close()
             self.control = None
+        if self._link_monitor is not None:
+            self._link_monitor.close()
+            self._link_monitor = None
         if self.runner is not None:
             self.runner.close()
             self.runner = None

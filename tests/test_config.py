@@ -29,12 +29,13 @@ address = "2001:db8:1::1"
 """
 
 
-@pytest.mark.parametrize("role", ["ha", "mn", "cn"])
+@pytest.mark.parametrize("role", ["ha", "mn", "cn", "router"])
 def test_the_examples_load(role):
+    from mip6fast.config import RouterConfig
     c = load_config(EXAMPLES / f"{role}.toml", role)
     assert c.role == role
     assert isinstance(c.role_config, {"ha": HomeAgentConfig, "mn": MobileNodeConfig,
-                                      "cn": CorrespondentConfig}[role])
+                                      "cn": CorrespondentConfig, "router": RouterConfig}[role])
 
 
 def test_home_agent_example_in_detail():
@@ -124,7 +125,37 @@ def test_unreadable_file(tmp_path):
     with pytest.raises(ConfigError, match="UTF-8"):
         load_config(bad, "ha")
     with pytest.raises(ConfigError, match="unknown role"):
-        parse_config(HA, "router")
+        parse_config(HA, "relay")
+
+
+def test_daemon_io_is_packet_or_ring():
+    base = '[interfaces.eth0]\n[correspondent]\n'
+    assert parse_config(base, "cn").daemon.io == "packet"
+    assert parse_config('[daemon]\nio = "ring"\n' + base, "cn").daemon.io == "ring"
+    exc = error('[daemon]\nio = "netmap"\n' + base, "cn")
+    assert exc.key == "daemon.io" and "packet" in str(exc)
+
+
+def test_router_config_needs_no_section_of_its_own():
+    text = """
+[interfaces.up0]
+addresses = ["2001:db8:ff::a/64"]
+[interfaces.down0]
+addresses = ["2001:db8:a::1/64"]
+[[routes]]
+prefix = "::/0"
+interface = "up0"
+via = "2001:db8:ff::1"
+[advertise.down0]
+max_interval = 0.5
+prefixes = [{ prefix = "2001:db8:a::", prefix_length = 64 }]
+"""
+    c = parse_config(text, "router")
+    assert c.role == "router" and set(c.interfaces) == {"up0", "down0"} and set(c.advertise) == {"down0"}
+    exc = error(text + "[router]\nhops = 3\n", "router")
+    assert exc.key == "router.hops" and "unknown key" in str(exc)
+    exc = error(text + "[home_agent]\n", "router")
+    assert exc.key == "home_agent" and "belongs to another daemon" in str(exc)
 
 
 TIME_WORDS = ("timeout", "interval", "lifetime", "lead", "delay", "hold", "_ns")

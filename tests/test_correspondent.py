@@ -359,8 +359,23 @@ def test_hao_with_binding_is_swapped_and_delivered():
     bind(cn)
     out = cn.receive(S, "eth0", frame(udp(COA, CN, hoa=HOA)))
     (raw,) = out.deliveries
-    assert parse(raw, verify_checksums=False).src == HOA
+    delivered = parse(raw)          # the checksum verifies with the home address as the source
+    assert delivered.src == HOA and delivered.home_address is None      # the option is not passed up
+    assert raw[6] == 17 and delivered.payload == udp(COA, CN, hoa=HOA).payload
     assert cn.counters["hao_swapped"] == 1
+
+
+def test_strip_home_address_option_leaves_other_packets_alone():
+    from mip6fast.roles.correspondent import strip_home_address_option
+    plain = udp(CN, HOA).to_bytes()
+    assert strip_home_address_option(plain) == plain
+    with_hao = udp(COA, CN, hoa=HOA).to_bytes()
+    stripped = strip_home_address_option(with_hao)
+    assert len(stripped) == len(with_hao) - 24 and stripped[6] == 17
+    other_option = bytearray(with_hao)
+    other_option[42] = 0x1E          # an unknown option in place of the HAO: not ours to remove
+    assert strip_home_address_option(bytes(other_option)) == bytes(other_option)
+    assert strip_home_address_option(with_hao[:45]) == with_hao[:45]
 
 
 def test_echo_request_with_hao_is_answered_with_rh2():
@@ -555,3 +570,13 @@ def test_no_parameter_problem_about_an_icmp_error():
     pkt = Packet(src=COA, dst=CN, home_address=HOA, payload=DestinationUnreachable(code=1, invoking=b"\x60" + b"\0" * 47))
     out = cn.receive(0, "eth0", frame(pkt))
     assert out.transmits == [] and cn.counters["drop.icmp_error_about_error"] == 1
+
+
+def test_send_batch_takes_a_packet_batch_from_the_tun():
+    # The runner hands a host role what it read from the TUN as a PacketBatch, not a list.
+    from mip6fast.batch import PacketBatch
+    cn = make_cn()
+    bind(cn)
+    batch = PacketBatch.from_packets([udp(CN, HOA).to_bytes()])
+    (a,) = sent(cn.send_batch(S, batch))
+    assert (a.dst, a.rh2) == (COA, HOA)

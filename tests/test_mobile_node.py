@@ -840,3 +840,33 @@ def test_r_flag_global_address_identifies_the_same_router():
                 and not p.dst.is_multicast]
     assert mn.counters["mn.movement.candidate"] == 0
     assert not notes(mn.tick(20 * S), Moved) and mn.care_of == COA_A
+
+
+def test_movement_on_reattachment_moves_at_the_first_ra_from_another_router():
+    # With the option, a carrier that came back plus an RA from another router with a new prefix is
+    # movement at once (§11.5.1), no NUD of the old router.
+    import dataclasses
+    mn, _ = registered_mn()
+    mn.config = dataclasses.replace(mn.config, movement_on_reattachment=True)
+    t = 10 * S
+    out_up, out_ra = move_to_b(mn, t)
+    assert not notes(out_up, Moved)
+    assert mn.counters["mn.movement.reattached_elsewhere"] == 1
+    moved = notes(out_ra, Moved)
+    for k in range(1, 30):
+        if moved:
+            break
+        moved += notes(mn.tick(t + 200 * MS + k * 100 * MS), Moved)
+    assert moved and moved[0].new_coa == COA_B
+    assert moved[0].now < t + 200 * MS + 2 * S         # DAD of the new address, not 3 s of NUD
+
+
+def test_a_carrier_flap_on_the_same_link_is_not_movement():
+    import dataclasses
+    mn, _ = registered_mn()
+    mn.config = dataclasses.replace(mn.config, movement_on_reattachment=True)
+    t = 10 * S
+    mn.link_changed(t, "eth0", False)
+    mn.link_changed(t + 10 * MS, "eth0", True)
+    out = mn.receive(t + 200 * MS, "eth0", ra(A_MAC, PREFIX_A))
+    assert not notes(out, Moved) and mn.counters["mn.movement.reattached_elsewhere"] == 0

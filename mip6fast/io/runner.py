@@ -89,6 +89,16 @@ class NodeRunner:
         for name in self.ports:
             self._apply(now, self.node.link_changed(now, name, up=True))
 
+    def call(self, entry: Callable[[int], Output]) -> None:
+        """Run one of the node's entry points now (``lambda now: node.leave(now)``) and carry out
+        its output."""
+        now = self.clock()
+        self._apply(now, entry(now))
+
+    def link_changed(self, name: str, up: bool) -> None:
+        """The carrier of port ``name`` went down or up (the daemon watches netlink for it)."""
+        self.call(lambda now: self.node.link_changed(now, name, up=up))
+
     def run_once(self, max_wait_ns: int | None = None) -> None:
         """Wait until something is ready, the node's next deadline, or ``max_wait_ns``; handle it."""
         self.counters["loops"] += 1

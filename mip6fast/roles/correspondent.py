@@ -151,6 +151,35 @@ class TokenBucket:
         return False
 
 
+def strip_home_address_option(raw: bytes) -> bytes:
+    """``raw`` without its Destination Options header when that header holds a Home Address option and
+    nothing but padding besides (the form a mobile node sends, §6.3); anything else is returned as is.
+    The upper-layer checksum still verifies: it was computed with the home address, now the source."""
+    if len(raw) < 48 or raw[6] != _NH_DSTOPTS:
+        return raw
+    hlen = (raw[41] + 1) * 8
+    if len(raw) < 40 + hlen:
+        return raw
+    i, end, hao = 42, 40 + hlen, 0
+    while i < end:
+        kind = raw[i]
+        if kind == 0:                       # Pad1
+            i += 1
+            continue
+        if i + 1 >= end:
+            return raw
+        size = 2 + raw[i + 1]
+        if kind == _HAO_TYPE and size == 18:
+            hao += 1
+        elif kind != 1:                     # PadN is the only other option allowed here
+            return raw
+        i += size
+    if hao != 1 or i != end:
+        return raw
+    length = int.from_bytes(raw[4:6], "big") - hlen
+    return raw[:4] + length.to_bytes(2, "big") + raw[40:41] + raw[7:40] + raw[40 + hlen:]
+
+
 # ---------------------------------------------------------------- notifications
 
 @dataclass(frozen=True)
@@ -370,6 +399,13 @@ class CorrespondentNode(Host):
                 self.drop("parse.checksum")
                 return
         self.receive_packet(now, iface, raw, packet, src_mac)
+
+    def deliver(self, now: int, raw: bytes, packet: Packet) -> None:
+        """Applications get a swapped packet without its Home Address option (§9.3.1: the option is
+        processed here and the home address is the source the upper layer sees). A kernel on the TUN
+        knows no Mobile IPv6: handed the option (type 0xC9, action bits 11, RFC 8200 §4.2) it would
+        discard the packet and answer with a Parameter Problem."""
+        super().deliver(now, strip_home_address_option(raw), packet)
 
     def _hao_without_binding(self, now: int, iface: Interface, raw: bytes, hao_offset: int,
                              reason: DropReason) -> None:
@@ -613,7 +649,10 @@ class CorrespondentNode(Host):
 
     def send_batch(self, now: int, packets: list[bytes]) -> Output:
         """Several application packets at once: each checked with ``parse`` as in ``send``, then one
-        ``insert_rh2`` call over the whole batch."""
+        ``insert_rh2`` call over the whole batch. ``packets`` is a list of packets or a PacketBatch
+        (what the runner reads from the TUN)."""
+        if isinstance(packets, PacketBatch):
+            packets = list(packets.packets())
         out = self._begin()
         good = []
         for raw in packets:

@@ -124,6 +124,7 @@ from .neighbor import (
 from .node import (
     IPV6_MIN_MTU,
     LINK_LOCAL,
+    NH_MH,
     NS_PER_S,
     UNSPECIFIED,
     AddressState,
@@ -226,7 +227,9 @@ class MobileNodeConfig:
     a configured home agent that leaves the BUs unanswered through the §11.8 schedule (up to
     ``max_bindack_timeout`` and one BU at it) is replaced by Dynamic Home Agent Address Discovery
     (§11.4.1; False: retransmit at that rate indefinitely, §11.8). ``initial_dhaad_timeout`` / ``dhaad_retries`` / ``initial_solicit_timeout``:
-    §12 (in ns)."""
+    §12 (in ns). ``movement_on_reattachment``: when the carrier came back and the first RA is from
+    another router with new prefixes, that is movement at once (a hint trusted to decide, §11.5.1);
+    off, the old router must first fail NUD (seconds)."""
     interface: str
     homes: tuple[HomeAddressConfig, ...]
     lifetime: int = 600
@@ -242,6 +245,7 @@ class MobileNodeConfig:
     initial_dhaad_timeout: int = INITIAL_DHAAD_TIMEOUT
     dhaad_retries: int = DHAAD_RETRIES
     initial_solicit_timeout: int = INITIAL_SOLICIT_TIMER
+    movement_on_reattachment: bool = False
 
     def __post_init__(self):
         homes = tuple(self.homes)
@@ -392,6 +396,10 @@ class MobileNode(MobileNodeDiscovery, Host):
         self.care_of: IPv6Address | None = None
         self._pending_coa: IPv6Address | None = None
         self._link = _Link()
+        # Lower-layer hints (§11.5.1): the carrier went away, then came back (a re-association, maybe
+        # with another access point and router); cleared by the first RA that says where we are.
+        self._carrier_lost = False
+        self._reattached = False
         self._events: deque[Notification] = deque()
         self._home_ns_answered: set[IPv6Address] = set()   # home addresses the node defends (§11.5.5)
         # The home addresses whose home link the node is on. With several home addresses on separate
@@ -495,8 +503,12 @@ class MobileNode(MobileNodeDiscovery, Host):
         """A lower-layer hint (§11.5.1) only triggers a Router Solicitation; movement is decided by
         what the routers say. ND solicits by itself when it knows no router, so only the case where it
         still lists the old link's routers needs one here."""
-        if iface is not self.iface or not iface.up or not self.config.lower_layer_hints:
+        if iface is not self.iface or not self.config.lower_layer_hints:
             return
+        if not iface.up:
+            self._carrier_lost = True
+            return
+        self._reattached, self._carrier_lost = self._carrier_lost, False
         self._count("movement.link_hint")
         if self.nd[iface.name].routers:
             self._solicit(now)
@@ -584,6 +596,7 @@ class MobileNode(MobileNodeDiscovery, Host):
                 self._move_to(now, router, prefixes)
             return
         if router == link.router or self._same_router(link.router, router):
+            self._reattached = False            # back on the same link
             # The current router (a new link-local address with the same R-flag global address,
             # RFC 6275 §7.2, is the same router): new prefixes are renumbering, not movement.
             link.router = router
@@ -591,7 +604,16 @@ class MobileNode(MobileNodeDiscovery, Host):
             link.prefixes |= prefixes
             return
         if prefixes <= link.prefixes:
+            self._reattached = False
             link.routers.setdefault(router, set()).update(prefixes)   # another router, same link
+            return
+        if self._reattached and self.config.movement_on_reattachment:
+            # The first RA after the carrier came back is from another router with new prefixes: the
+            # lower layer re-attached us to another link (§11.5.1 lets such hints decide movement), so
+            # no NUD of the old router, which is out of reach anyway (seconds of MAX_UNICAST_SOLICIT).
+            self._reattached = False
+            self._count("movement.reattached_elsewhere")
+            self._move_to(now, router, prefixes)
             return
         current = self.nd[self.iface.name].neighbors.get(link.router)
         if link.probing and current is not None and current.state is NeighborState.REACHABLE:
@@ -860,6 +882,38 @@ class MobileNode(MobileNodeDiscovery, Host):
             reg.retransmit.cancel()
         reg.retransmit = self.call_at(now + reg.timeout, lambda t: self._retransmit(t, reg))
 
+    def leave(self, now: int) -> Output:
+        """The node is shutting down away from home: one BU with lifetime 0 per registration (§6.1.7:
+        a zero lifetime asks the home agent to delete the binding; sent like any home registration,
+        from the care-of address with the Home Address option, §11.7.1), so the home agent stops
+        intercepting for a node that is gone instead of tunnelling into the void until the binding
+        expires. Not retransmitted: the caller waits briefly while ``leaving`` is true."""
+        out = self._begin()
+        for reg in self.registrations.values():
+            home = reg.home.address
+            if reg.care_of is None or not self._away_for(home) or reg.state not in (
+                    RegistrationState.REGISTERED, RegistrationState.REGISTERING):
+                continue
+            reg.cancel()
+            seq = reg.next_sequence
+            reg.next_sequence = (seq + 1) % SEQUENCE_MOD
+            reg.outstanding = seq
+            reg.sent_at = now
+            reg.lifetime_asked = 0
+            reg.state = RegistrationState.REGISTERING
+            self._count("bu_leave_sent")
+            self.output_packet(now, Packet(
+                src=reg.care_of, dst=reg.home.home_agent, home_address=home,
+                payload=BindingUpdate(sequence=seq, lifetime=0, ack=True, home=True,
+                                      options=(AlternateCareOfAddress(reg.care_of),))).to_bytes())
+        return self._finish(out)
+
+    @property
+    def leaving(self) -> bool:
+        """A BU sent by ``leave`` still awaits its BA."""
+        return any(r.outstanding is not None and r.lifetime_asked == 0 and r.state is RegistrationState.REGISTERING
+                   for r in self.registrations.values())
+
     def _retransmit(self, now: int, reg: _Registration) -> None:
         reg.retransmit = None
         if reg.outstanding is None:
@@ -945,6 +999,14 @@ class MobileNode(MobileNodeDiscovery, Host):
             return
         if reg.state is RegistrationState.DEREGISTERING:
             self._deregistered(now, reg)
+            return
+        if reg.lifetime_asked == 0 and ba.lifetime == 0:
+            # The answer to ``leave``: the home agent deleted the binding.
+            self._count("left")
+            reg.state = RegistrationState.IDLE
+            reg.active = False
+            self.binding_update_list.pop(reg.key, None)
+            self.notify(Deregistered(now, home))
             return
         if ba.lifetime == 0:
             self.drop("mn.ba_zero_lifetime")        # accepted with no lifetime: nothing to refresh
@@ -1152,11 +1214,14 @@ class MobileNode(MobileNodeDiscovery, Host):
         buf = batch.buf
         off = batch.offset[:n].astype(np.int64)
         length = batch.length[:n].astype(np.int64)
-        head = buf[np.minimum(off[:, None] + np.arange(21), buf.size - 1)]
+        head = buf[np.minimum(off[:, None] + np.arange(55), buf.size - 1)]
         mac = np.frombuffer(self.iface.mac, dtype=np.uint8)
         ethertype = (head[:, 12].astype(np.int64) << 8) | head[:, 13]
         eligible = ((length >= 54) & (head[:, :6] == mac).all(axis=1) & (ethertype == ETHERTYPE_IPV6)
                     & ((head[:, 20] == 41) | (head[:, 20] == 43))
+                    # A BA or Binding Refresh Request carries an RH2 too (§6.1.8): signalling, not
+                    # data, so the routing header's next header (byte 54 of the frame) must not be MH.
+                    & ~((head[:, 20] == 43) & (head[:, 54] == NH_MH))
                     & (batch.verdict[:n] == Verdict.PASS))
         batch.verdict[:n][~eligible] = Verdict.SLOW_PATH
         sel = np.flatnonzero(eligible)

@@ -1,0 +1,488 @@
+"""``mip6fast demo``: the three roles as daemons on a real network of namespaces, with real kernel
+traffic across the mobile node's movements.
+
+The network (every box a network namespace, every line a veth pair; the three links the mobile node
+visits are Linux bridges in namespaces of their own, so its veth peer can be re-plugged from one to
+another like a radio re-associating with another access point)::
+
+      cn ── core ── ha ── [home]
+             │  └── ra ── [link A]      mn ── its veth peer, plugged into [home], [link A] or [link B]
+             └───── rb ── [link B]
+
+``core`` is the kernel as a plain IPv6 router (forwarding on, static routes); ``ha``, ``ra``, ``rb``,
+``cn`` and ``mn`` run ``mip6fast ha|router|cn|mn`` on the interfaces they own (the kernel's IPv6 off
+there); the mobile node's home address lives on its TUN device and the correspondent's address on its
+own, so the ping stream and the TCP transfer are ordinary kernel sockets (``mip6fast.demo_apps``).
+
+A handover moves the mobile node's veth peer into the other link's namespace and bridge: the carrier
+drops and comes back (the daemon hears it from netlink and solicits, RFC 6275 §11.5.1), the router of
+the new link answers, the node forms a care-of address and registers it. Everything the demo made
+(namespaces, processes, files) is removed at the end, also on failure or SIGINT.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .io.netns import NetnsLab, _write_sysctl
+
+__all__ = ["DemoNetwork", "run_demo"]
+
+PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
+HOME_ADDRESS = "2001:db8:1::9"
+HOME_AGENT = "2001:db8:1::1"
+CN_ADDRESS = "2001:db8:c::5"
+TCP_PORT = 5001
+LINKS = {"home": "2001:db8:1", "a": "2001:db8:a", "b": "2001:db8:b"}
+CORE_NETS = {"ha": "2001:db8:ff:1", "ra": "2001:db8:ff:a", "rb": "2001:db8:ff:b", "cn": "2001:db8:c"}
+# Notifications worth a line in the live timeline (the daemons log every notification).
+TIMELINE_EVENTS = ("Registered", "Moved", "ReturnedHome", "Deregistered", "RegistrationFailed",
+                   "RouteOptimisationStarted", "RouteOptimisationStopped", "BindingCreated", "BindingDeleted",
+                   "BindingExpired", "de-registering", "de-registration", "started", "carrier")
+
+
+class DemoError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- configuration files
+
+def _router_config(link: str) -> str:
+    net, core = LINKS[link], CORE_NETS[f"r{link}"]
+    return f"""
+[interfaces.up0]
+addresses = ["{core}::2/64"]
+[interfaces.down0]
+addresses = ["{net}::1/64"]
+[[routes]]
+prefix = "::/0"
+interface = "up0"
+via = "{core}::1"
+# RFC 6275 §7.5: routers serving mobile nodes may advertise far more often than RFC 4861 allows.
+[advertise.down0]
+max_interval = 1
+min_interval = 0.5
+min_delay_between_ras = 0.05
+advertisement_interval_option = true
+prefixes = [{{ prefix = "{net}::", prefix_length = 64 }}]
+"""
+
+
+def _ha_config() -> str:
+    core = CORE_NETS["ha"]
+    return f"""
+[interfaces.ha0]
+addresses = ["{HOME_AGENT}/64"]
+[interfaces.ha1]
+addresses = ["{core}::2/64"]
+[[routes]]
+prefix = "::/0"
+interface = "ha1"
+via = "{core}::1"
+[home_agent]
+interface = "ha0"
+home_prefixes = ["{LINKS['home']}::/64"]
+address = "{HOME_AGENT}"
+max_lifetime = 120
+[advertise.ha0]
+max_interval = 1
+min_interval = 0.5
+advertisement_interval_option = true
+prefixes = [{{ prefix = "{HOME_AGENT}", prefix_length = 64, router_address = true }}]
+home_agent = {{ preference = 0, lifetime = 1800 }}
+"""
+
+
+def _cn_config() -> str:
+    return f"""
+tun = "mip6cn0"
+[interfaces.eth0]
+addresses = ["{CN_ADDRESS}/64"]
+[[routes]]
+prefix = "::/0"
+interface = "eth0"
+via = "{CORE_NETS['cn']}::1"
+[correspondent]
+mobility_support = true
+"""
+
+
+def _mn_config(route_optimisation: bool) -> str:
+    return f"""
+tun = "mip6tun0"
+[interfaces.mn0]
+mtu = 1500
+[mobile_node]
+interface = "mn0"
+lifetime = 60
+# The carrier coming back on another link with another router is movement at once (RFC 6275
+# §11.5.1 lower-layer hints), not after seconds of NUD of the old router.
+movement_on_reattachment = true
+homes = [{{ address = "{HOME_ADDRESS}", home_agent = "{HOME_AGENT}", prefix_length = 64 }}]
+[mobile_node.route_optimization]
+default = "{'always' if route_optimisation else 'never'}"
+"""
+
+
+# ---------------------------------------------------------------- the network
+
+@dataclass
+class Daemon:
+    role: str
+    ns: str
+    proc: subprocess.Popen
+    socket: str
+    log: list[str] = field(default_factory=list)
+
+
+class DemoNetwork:
+    """The demo's namespaces, links and daemons. ``build()`` makes the network, ``start(role)`` a
+    daemon, ``move(link)`` re-plugs the mobile node, ``close()`` removes everything (idempotent).
+    ``on_event(seconds, role, line)`` sees the daemons' timeline lines as they come."""
+
+    def __init__(self, workdir: str | None = None, pcap_dir: str | None = None, on_event=None, io: str = "ring"):
+        self.lab: NetnsLab | None = None
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="mip6demo-"))
+        self.pcap_dir = Path(pcap_dir) if pcap_dir else None
+        self.on_event = on_event
+        self.io = io                    # the daemons' port kind: "ring" (TPACKET_V3) or "packet"
+        self.t0 = time.monotonic()
+        self.daemons: dict[str, Daemon] = {}
+        self.apps: list[subprocess.Popen] = []
+        self.mn_link: str | None = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ building
+
+    def ns(self, short: str) -> str:
+        return self.lab.namespace(short)
+
+    def build(self) -> None:
+        from pyroute2 import NetNS
+        self.lab = NetnsLab("demo")
+        core = self.ns("core")
+        _write_sysctl(core, "ipv6/conf/all/forwarding", "1")
+        _write_sysctl(core, "ipv6/conf/default/accept_ra", "0")
+        # The core's kernel side of each point-to-point link: IPv6 on, a ::1 address; the engine's side
+        # stays IPv6-off (the daemon owns it).
+        for peer, ifname in (("ha", "ha1"), ("ra", "up0"), ("rb", "up0"), ("cn", "eth0")):
+            core_end, _ = self.lab.veth("core", peer, name_a=f"c-{peer}", name_b=ifname)
+            _write_sysctl(core, f"ipv6/conf/c-{peer}/disable_ipv6", "0")
+            _write_sysctl(core, f"ipv6/conf/c-{peer}/accept_ra", "0")
+            with NetNS(core) as ipr:
+                ipr.addr("add", index=core_end.ifindex, address=f"{CORE_NETS[peer]}::1", prefixlen=64,
+                         IFA_FLAGS=0x02)   # IFA_F_NODAD: usable at once
+        with NetNS(core) as ipr:
+            for prefix, peer in ((LINKS["home"], "ha"), (LINKS["a"], "ra"), (LINKS["b"], "rb")):
+                (oif,) = ipr.link_lookup(ifname=f"c-{peer}")
+                ipr.route("add", dst=f"{prefix}::/64", gateway=f"{CORE_NETS[peer]}::2", oif=oif)
+        # The three links the mobile node can be on: a bridge each, with their router's interface.
+        for link, (router_ns, router_if) in (("home", ("ha", "ha0")), ("a", ("ra", "down0")), ("b", ("rb", "down0"))):
+            lns = self.ns(f"l{link}")
+            self._bridge(lns)
+            end, _ = self.lab.veth(f"l{link}", router_ns, name_a=f"p-{router_ns}", name_b=router_if)
+            self._plug(lns, end.ifname)
+        # The mobile node's interface; its peer starts on link A.
+        self.lab.veth("la", "mn", name_a="mnport", name_b="mn0")
+        self._plug(self.ns("la"), "mnport")
+        self.mn_link = "a"
+
+    @staticmethod
+    def _bridge(ns: str) -> None:
+        from pyroute2 import NetNS
+        _write_sysctl(ns, "ipv6/conf/default/disable_ipv6", "1")
+        with NetNS(ns) as ipr:
+            ipr.link("add", ifname="br0", kind="bridge", br_mcast_snooping=0, br_forward_delay=0)
+            (idx,) = ipr.link_lookup(ifname="br0")
+            ipr.link("set", index=idx, state="up")
+
+    @staticmethod
+    def _plug(ns: str, ifname: str) -> None:
+        from pyroute2 import NetNS
+        with NetNS(ns) as ipr:
+            (br,) = ipr.link_lookup(ifname="br0")
+            (idx,) = ipr.link_lookup(ifname=ifname)
+            ipr.link("set", index=idx, master=br)
+            ipr.link("set", index=idx, state="up")
+
+    def move(self, link: str) -> float:
+        """Re-plug the mobile node's veth peer into ``link`` ("home", "a", "b"); returns when (monotonic)."""
+        from pyroute2 import NetNS
+        if link == self.mn_link:
+            return time.monotonic()
+        old, new = self.ns(f"l{self.mn_link}"), self.ns(f"l{link}")
+        at = time.monotonic()
+        with NetNS(old) as ipr:
+            (idx,) = ipr.link_lookup(ifname="mnport")
+            ipr.link("set", index=idx, state="down")
+            ipr.link("set", index=idx, net_ns_fd=new)
+        _write_sysctl(new, "ipv6/conf/mnport/disable_ipv6", "1")
+        self._plug(new, "mnport")
+        self.mn_link = link
+        return at
+
+    # ------------------------------------------------------------ daemons and applications
+
+    def _env(self) -> dict:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = PACKAGE_PARENT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def start(self, role: str, *, route_optimisation: bool = False, name: str | None = None) -> Daemon:
+        """Start ``mip6fast ROLE`` in its namespace (``name``: "ra"/"rb" for the routers)."""
+        name = name or role
+        config_text = {"ha": _ha_config, "cn": _cn_config, "ra": lambda: _router_config("a"),
+                       "rb": lambda: _router_config("b"),
+                       "mn": lambda: _mn_config(route_optimisation)}[name]()
+        config = self.workdir / f"{name}.toml"
+        config.write_text(f'[daemon]\nio = "{self.io}"\n' + config_text.lstrip("\n"))
+        sock = str(self.workdir / f"{name}.sock")
+        if os.path.exists(sock):
+            os.unlink(sock)             # left by a daemon that was killed: we wait for the new one
+        argv = [sys.executable, "-m", "mip6fast", role, "--config", str(config), "--control-socket", sock]
+        if self.pcap_dir is not None:
+            self.pcap_dir.mkdir(parents=True, exist_ok=True)
+            n = sum(1 for p in self.pcap_dir.glob(f"{name}*.pcap"))
+            argv += ["--pcap", str(self.pcap_dir / (f"{name}.pcap" if n == 0 else f"{name}-{n}.pcap"))]
+        proc = subprocess.Popen(["ip", "netns", "exec", self.ns(name), *argv], env=self._env(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        daemon = Daemon(role, name, proc, sock)
+        self.daemons[name] = daemon
+        threading.Thread(target=self._follow, args=(daemon,), daemon=True).start()
+        deadline = time.monotonic() + 20
+        while not os.path.exists(sock):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                time.sleep(0.2)
+                raise DemoError(f"mip6fast {role} did not start: {' | '.join(daemon.log[-5:])}")
+            time.sleep(0.05)
+        return daemon
+
+    def _follow(self, daemon: Daemon) -> None:
+        for line in daemon.proc.stderr:
+            line = line.rstrip()
+            daemon.log.append(line)
+            if self.on_event is not None and any(word in line for word in TIMELINE_EVENTS):
+                message = line.split(" INFO ", 1)[-1] if " INFO " in line else line
+                self.on_event(time.monotonic() - self.t0, daemon.ns, message)
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int | None:
+        daemon = self.daemons.pop(name, None)
+        if daemon is None:
+            return None
+        if daemon.proc.poll() is None:
+            os.killpg(daemon.proc.pid, sig)
+            try:
+                daemon.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(daemon.proc.pid, signal.SIGKILL)
+                daemon.proc.wait()
+        return daemon.proc.returncode
+
+    def query(self, name: str, command: str) -> dict:
+        from .daemon import query
+        return query(self.daemons[name].socket, command)
+
+    def registered_care_of(self) -> str | None:
+        """The care-of address the mobile node holds a registered binding for, if any."""
+        from .daemon import DaemonError
+        try:
+            rows = self.query("mn", "bindings")["bindings"]
+        except (DaemonError, KeyError, ValueError):
+            return None             # not up yet, or between two answers
+        for r in rows:
+            # The home registration's entry (peer = the home agent), accepted (BUL_REGISTERED) and not
+            # waiting for the BA to a newer care-of address (BUL_PENDING).
+            flags = int(r["flags"], 16)
+            if r["home_address"] == HOME_ADDRESS and r.get("peer") == HOME_AGENT and flags & 0x02 \
+                    and not flags & 0x01:
+                return r["care_of_address"]
+        return None
+
+    def wait_registered(self, prefix: str, timeout: float = 15.0) -> float:
+        """Until the mobile node holds a binding with a care-of address in ``prefix``; seconds waited."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            coa = self.registered_care_of()
+            if coa is not None and coa.startswith(prefix + ":"):
+                return time.monotonic() - start
+            time.sleep(0.1)
+        raise DemoError(f"the mobile node did not register a care-of address in {prefix}::/64 within {timeout} s")
+
+    def app(self, ns: str, *args: str) -> subprocess.Popen:
+        proc = subprocess.Popen(["ip", "netns", "exec", self.ns(ns), sys.executable, "-m", "mip6fast.demo_apps",
+                                 *args], env=self._env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        self.apps.append(proc)
+        return proc
+
+    @staticmethod
+    def result(proc: subprocess.Popen, timeout: float = 60) -> dict:
+        out, err = proc.communicate(timeout=timeout)
+        lines = [x for x in out.splitlines() if x.startswith("{")]
+        if not lines:
+            raise DemoError(f"application failed: {err.strip()[-400:]}")
+        return json.loads(lines[-1])
+
+    def close(self) -> None:
+        # The mobile node first, so its home agent is still there to take its de-registration.
+        for name in sorted(self.daemons, key=lambda n: n != "mn"):
+            try:
+                self.stop(name, timeout=5)
+            except (OSError, subprocess.SubprocessError) as exc:      # keep removing the rest
+                print(f"mip6fast demo: stopping {name}: {exc}", file=sys.stderr)
+        for proc in self.apps:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+        self.apps.clear()
+        if self.lab is not None:
+            self.lab.close()
+            self.lab = None
+        if self._own_workdir:
+            import shutil
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> DemoNetwork:  # noqa: PYI034 (not subclassed)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------- the demo run
+
+def _handover_figures(ping: dict, moves: list[tuple[str, float]], end: float) -> list[dict]:
+    """Per move: the gap (the longest silence between two consecutive echo replies from the last one
+    before the move to the next move: replies already in flight when the link changed do not hide the
+    outage) and the echo requests sent from the move to the next one that were never answered."""
+    sent = {int(k): v for k, v in ping["sent"].items()}
+    answered = {int(k): v for k, v in ping["answered"].items()}
+    replies = sorted(answered.values())
+    figures = []
+    for i, (link, at) in enumerate(moves):
+        until = moves[i + 1][1] if i + 1 < len(moves) else end
+        before = [t for t in replies if t <= at]
+        after = [t for t in replies if at < t <= until]
+        times = before[-1:] + after
+        gap = max(b - a for a, b in zip(times, times[1:])) * 1000 if before and after else None
+        window = [s for s, t in sent.items() if at <= t < until]
+        lost = sum(1 for s in window if s not in answered)
+        figures.append({"to": link, "gap_ms": round(gap, 1) if gap is not None else None,
+                        "packets_lost": lost, "packets_sent": len(window)})
+    return figures
+
+
+def run_phase(net: DemoNetwork, route_optimisation: bool, say, dwell: float = 4.0,
+              path: tuple[str, ...] = ("b", "a", "b", "home")) -> dict:
+    """One run: the mobile node starts on link A, the correspondent pings its home address and streams
+    TCP to it, the node moves along ``path`` (``dwell`` seconds on each link)."""
+    if net.mn_link != "a":
+        net.move("a")
+    net.start("mn", route_optimisation=route_optimisation)
+    took = net.wait_registered(LINKS["a"])
+    say(f"mobile node registered from link A after {took:.2f} s (route optimisation "
+        f"{'on' if route_optimisation else 'off'})")
+    sink = net.app("mn", "tcp-sink", HOME_ADDRESS, str(TCP_PORT))
+    sink.stdout.readline()                                   # "listening"
+    seconds = dwell * (len(path) + 1)
+    rate = 100_000
+    ping = net.app("cn", "ping", HOME_ADDRESS, str(seconds), "0.02")
+    sender = net.app("cn", "tcp-send", HOME_ADDRESS, str(TCP_PORT), str(seconds), str(rate))
+    time.sleep(dwell)
+    moves = []
+    names = {"a": "foreign link A", "b": "foreign link B", "home": "the home link"}
+    for link in path:
+        at = net.move(link)
+        moves.append((link, at))
+        say(f"handover {len(moves)}: mobile node to {names[link]}")
+        time.sleep(dwell)
+    ping_result = net.result(ping, timeout=seconds + 30)
+    sent = net.result(sender, timeout=seconds + 60)
+    received = net.result(sink, timeout=30)
+    figures = _handover_figures(ping_result, moves, time.monotonic())
+    mn_stats = net.query("mn", "stats")["node"]
+    net.stop("mn")
+    answered = len(ping_result["answered"])
+    return {"route_optimisation": route_optimisation, "handovers": figures,
+            "tcp_survived": bool(sent["survived"]), "tcp_bytes_sent": sent["sent"],
+            "tcp_bytes_received": received["received"], "tcp_error": sent["error"] or received["error"],
+            "pings_sent": len(ping_result["sent"]), "pings_answered": answered,
+            "correspondent_binding_updates": mn_stats.get("mn.ro.bu_sent", 0)}
+
+
+def run_demo(as_json: bool = False, pcap_dir: str | None = None, route_optimisation_runs=(True, False),
+             out=sys.stdout) -> dict:
+    t0 = time.monotonic()
+
+    printing = threading.Lock()          # the daemons' lines come from one thread each
+
+    def say(text: str) -> None:
+        event(time.monotonic() - t0, "demo", text)
+
+    def event(seconds: float, who: str, line: str) -> None:
+        if not as_json:
+            with printing:
+                print(f"{seconds:7.2f}s  {who:<4}  {line}", file=out, flush=True)
+
+    net = DemoNetwork(pcap_dir=pcap_dir, on_event=event)
+    net.t0 = t0
+    interrupted = []
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(*_):
+        interrupted.append(True)
+        raise KeyboardInterrupt
+    try:
+        signal.signal(signal.SIGINT, on_sigint)
+        say("building the network: namespaces core, ha, ra, rb, cn, mn and the links home, A, B")
+        net.build()
+        for name, role in (("ha", "ha"), ("ra", "router"), ("rb", "router"), ("cn", "cn")):
+            net.start(role, name=name)
+        say("home agent, two routers and the correspondent are running")
+        runs = []
+        for ro in route_optimisation_runs:
+            runs.append(run_phase(net, ro, say))
+        summary = {"runs": runs,
+                   "handovers": [dict(h, route_optimisation=r["route_optimisation"]) for r in runs
+                                 for h in r["handovers"]],
+                   "tcp_survived": all(r["tcp_survived"] for r in runs),
+                   "bytes_transferred": sum(r["tcp_bytes_received"] for r in runs),
+                   "seconds": round(time.monotonic() - t0, 1)}
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        net.close()
+    report = {"summary": summary, "pcap_dir": pcap_dir}
+    if as_json:
+        print(json.dumps(report), file=out)
+    else:
+        print_summary(summary, out)
+    return report
+
+
+def print_summary(summary: dict, out=sys.stdout) -> None:
+    print("\nsummary", file=out)
+    print(f"  {'run':<10} {'#':>2} {'to':<6} {'gap ms':>8} {'lost':>5} {'sent':>5}", file=out)
+    for r in summary["runs"]:
+        label = "RO on" if r["route_optimisation"] else "RO off"
+        for i, h in enumerate(r["handovers"], 1):
+            gap = f"{h['gap_ms']:.0f}" if h["gap_ms"] is not None else "-"
+            print(f"  {label:<10} {i:>2} {h['to']:<6} {gap:>8} {h['packets_lost']:>5} {h['packets_sent']:>5}", file=out)
+        print(f"  {label:<10} TCP {'survived' if r['tcp_survived'] else 'BROKE'}: {r['tcp_bytes_received']} bytes "
+              f"received of {r['tcp_bytes_sent']} sent; pings answered {r['pings_answered']}/{r['pings_sent']}"
+              + (f" ({r['tcp_error']})" if r["tcp_error"] else ""), file=out)
+    print(f"  TCP survived every handover: {'yes' if summary['tcp_survived'] else 'NO'}; "
+          f"{summary['bytes_transferred']} bytes transferred; {summary['seconds']} s", file=out)
