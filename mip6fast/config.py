@@ -84,7 +84,7 @@ OPTIONAL_SECTION = frozenset({"router"})
 DURATION_NS_FIELDS = frozenset({
     "first_registration_timeout", "initial_bindack_timeout", "max_bindack_timeout", "refresh_lead_ns",
     "max_interval", "min_interval", "min_delay_between_ras",
-    "hold_down_ns", "initial_dhaad_timeout", "initial_solicit_timeout",
+    "hold_down_ns", "initial_dhaad_timeout",
     "initial_solicit_timeout",
 })
 SECONDS_FIELDS = frozenset({
