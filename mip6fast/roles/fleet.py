@@ -67,6 +67,7 @@ from .mobile_node import (
     BindingRefreshed,
     Registered,
     RegistrationFailed,
+    binding_ack_answers_outstanding,
     home_binding_update,
     refresh_schedule,
 )
@@ -323,21 +324,8 @@ class MobileFleet(Node):
 
     def _on_binding_ack(self, now: int, m: _Member, ba: BindingAcknowledgement) -> None:
         """§11.7.3, as ``MobileNode._on_binding_ack`` for a node away from home."""
-        if m.outstanding is None:
-            self.drop("fleet.ba_unexpected")
+        if not binding_ack_answers_outstanding(self, now, m, ba, "fleet"):
             return
-        if ba.status == 135:
-            # Sequence number out of window: the next BU uses the returned one + 1, now.
-            self._count("ba_sequence_out_of_window")
-            m.next_sequence = (ba.sequence + 1) % SEQUENCE_MOD
-            m.cancel("retransmit", "deferred")
-            self._send_bu(now, m)
-            return
-        if ba.sequence != m.outstanding:
-            self.drop("fleet.ba_sequence_mismatch")
-            return
-        m.outstanding = None
-        m.cancel("retransmit", "deferred")
         if ba.status >= 128:
             self._count(f"ba_rejected.{ba.status}")
             m.state = _FAILED

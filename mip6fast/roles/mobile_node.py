@@ -189,6 +189,29 @@ def refresh_schedule(ba: BindingAcknowledgement, sent_at: int, lifetime_asked: i
     return granted, sent_at + granted * NS_PER_S, sent_at + interval_ns - lead
 
 
+def binding_ack_answers_outstanding(node, now: int, state, ba: BindingAcknowledgement, prefix: str) -> bool:
+    """§11.7.3's first checks of a home registration's BA, shared by ``MobileNode`` and the fleet:
+    ``state`` holds ``outstanding`` (the sequence of the BU awaiting its BA), ``next_sequence`` and
+    ``cancel``. Status 135 (sequence out of window) carries the last accepted sequence: the next BU uses
+    it + 1, at once. A BA for another sequence is dropped (counted under ``prefix``). True when the BA
+    answers the outstanding BU: the retransmission is cancelled and the caller acts on its status."""
+    if state.outstanding is None:
+        node.drop(f"{prefix}.ba_unexpected")
+        return False
+    if ba.status == 135:
+        node._count("ba_sequence_out_of_window")
+        state.next_sequence = (ba.sequence + 1) % SEQUENCE_MOD
+        state.cancel("retransmit", "deferred")
+        node._send_bu(now, state)
+        return False
+    if ba.sequence != state.outstanding:
+        node.drop(f"{prefix}.ba_sequence_mismatch")
+        return False
+    state.outstanding = None
+    state.cancel("retransmit", "deferred")
+    return True
+
+
 # ---------------------------------------------------------------- configuration
 
 @dataclass(frozen=True)
@@ -963,22 +986,8 @@ class MobileNode(MobileNodeDiscovery, Host):
 
     def _on_binding_ack(self, now: int, reg: _Registration, ba: BindingAcknowledgement) -> None:
         """§11.7.3."""
-        if reg.outstanding is None:
-            self.drop("mn.ba_unexpected")
+        if not binding_ack_answers_outstanding(self, now, reg, ba, "mn"):
             return
-        if ba.status == 135:
-            # Sequence number out of window: the BA carries the last accepted one; the next BU uses
-            # it + 1, now.
-            self._count("ba_sequence_out_of_window")
-            reg.next_sequence = (ba.sequence + 1) % SEQUENCE_MOD
-            reg.cancel("retransmit", "deferred")
-            self._send_bu(now, reg)
-            return
-        if ba.sequence != reg.outstanding:
-            self.drop("mn.ba_sequence_mismatch")
-            return
-        reg.outstanding = None
-        reg.cancel("retransmit", "deferred")
         home = reg.home.address
         if ba.status >= 128 and reg.state is RegistrationState.DEREGISTERING:
             # At home, a refused de-registration (e.g. 133: that agent holds no binding for us) leaves
