@@ -233,6 +233,9 @@ class DemoNetwork:
     # ------------------------------------------------------------ daemons and applications
 
     def _env(self) -> dict:
+        # The children import the very package this process runs (PYTHONPATH, and their working
+        # directory, which ``python -m`` puts first on sys.path: started from a source tree, a child
+        # would otherwise import that tree instead of the installed, compiled package).
         env = dict(os.environ)
         env["PYTHONPATH"] = PACKAGE_PARENT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env["PYTHONUNBUFFERED"] = "1"
@@ -255,7 +258,7 @@ class DemoNetwork:
             n = sum(1 for p in self.pcap_dir.glob(f"{name}*.pcap"))
             argv += ["--pcap", str(self.pcap_dir / (f"{name}.pcap" if n == 0 else f"{name}-{n}.pcap"))]
         proc = subprocess.Popen(["ip", "netns", "exec", self.ns(name), *argv], env=self._env(),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                cwd=PACKAGE_PARENT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)
         daemon = Daemon(role, name, proc, sock)
         self.daemons[name] = daemon
@@ -321,7 +324,7 @@ class DemoNetwork:
 
     def app(self, ns: str, *args: str) -> subprocess.Popen:
         proc = subprocess.Popen(["ip", "netns", "exec", self.ns(ns), sys.executable, "-m", "mip6fast.demo_apps",
-                                 *args], env=self._env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 *args], env=self._env(), cwd=PACKAGE_PARENT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)
         self.apps.append(proc)
         return proc
