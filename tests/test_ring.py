@@ -202,7 +202,8 @@ def test_receive_appends_to_the_batch_like_every_port(veth_pair):
         # max_frames caps one call (the frames may sit in one block or several: loop until in).
         deadline = time.monotonic() + 5
         while batch.count < 2 and time.monotonic() < deadline:
-            assert receiver.receive(batch, timeout_ms=1000, max_frames=2 - batch.count) <= 2 - batch.count
+            room = 2 - batch.count
+            assert receiver.receive(batch, timeout_ms=1000, max_frames=room) <= room
         assert batch.count == 2
         while batch.count < 3 and time.monotonic() < deadline:
             receiver.receive(batch, timeout_ms=1000)
