@@ -43,10 +43,8 @@ def verdict_names():
 
 cdef class BatchView:
     """The C view (mip6_batch_t) of a PacketBatch: pointers into its slab and columns, checked once.
-    Holds the arrays, so the pointers stay valid (numpy refuses to resize an array that is referenced)."""
-    cdef mip6_batch_t b
-    cdef readonly uint32_t capacity
-    cdef object _keep
+    Holds the arrays, so the pointers stay valid (numpy refuses to resize an array that is referenced).
+    Declared in _datapath.pxd, so rings and TUN devices use the same view."""
 
     def __cinit__(self, batch):
         cdef uint8_t[::1] buf = batch.buf

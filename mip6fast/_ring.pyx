@@ -7,6 +7,7 @@ rings are Linux kernel objects, there is nothing to fall back to."""
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memset
 from datapath cimport mip6_batch_t, MIP6_V_COUNT
+from mip6fast._datapath cimport BatchView, view_of
 from ring cimport (mip6_ring_t, mip6_ring_cfg_t, mip6_ring_err_t, mip6_ring_stats_t, mip6_ring_counters_t,
                    mip6_reflect_result_t, mip6_ring_cfg_default, mip6_ring_open, mip6_ring_recv, mip6_ring_send,
                    mip6_ring_tx_in_flight, mip6_ring_stats, mip6_ring_close, mip6_ring_reflect,
@@ -53,49 +54,11 @@ cdef dict _counters(mip6_ring_counters_t *c):
             "tx_wrong_format": c.tx_wrong_format}
 
 
-cdef class _BatchPointers:
-    """mip6_batch_t over a PacketBatch's slab and columns, checked once; holds the arrays so the pointers
-    stay valid (the same contract as mip6fast._datapath.BatchView)."""
-    cdef mip6_batch_t b
-    cdef uint32_t capacity
-    cdef object batch
-    cdef object _keep
-
-    def __cinit__(self, batch):
-        cdef uint8_t[::1] buf = batch.buf
-        cdef uint32_t[::1] offset = batch.offset
-        cdef uint32_t[::1] length = batch.length
-        cdef uint8_t[::1] verdict = batch.verdict
-        cdef uint8_t[::1] reason = batch.reason
-        cdef uint32_t[::1] aux = batch.aux
-        cdef Py_ssize_t capacity = batch.capacity, slot_size = batch.slot_size, headroom = batch.headroom
-        if capacity < 1 or slot_size < 1 or not 0 <= headroom < slot_size:
-            raise ValueError("bad batch geometry")
-        if capacity * slot_size > (<Py_ssize_t>1 << 32) or buf.shape[0] != capacity * slot_size:
-            raise ValueError("batch slab is not capacity * slot_size bytes")
-        if (offset.shape[0] != capacity or length.shape[0] != capacity or verdict.shape[0] != capacity
-                or reason.shape[0] != capacity or aux.shape[0] != capacity):
-            raise ValueError("batch columns must have capacity entries")
-        self.batch = batch
-        self._keep = (batch.buf, batch.offset, batch.length, batch.verdict, batch.reason, batch.aux)
-        self.capacity = <uint32_t>capacity
-        self.b.buf = &buf[0]
-        self.b.slot_size = <uint32_t>slot_size
-        self.b.headroom = <uint32_t>headroom
-        self.b.count = 0
-        self.b.offset = &offset[0]
-        self.b.length = &length[0]
-        self.b.verdict = &verdict[0]
-        self.b.reason = &reason[0]
-        self.b.aux = &aux[0]
-
-
 cdef class Ring:
     """One packet socket with its rings, bound to one interface (mip6_ring_t)."""
     cdef mip6_ring_t r
     cdef bint is_open
     cdef int busy
-    cdef _BatchPointers _last  # the batch used last: rings are usually driven with one or two batches
 
     def __cinit__(self):
         memset(&self.r, 0, sizeof(self.r))
@@ -137,10 +100,6 @@ cdef class Ring:
         if self.is_open:
             mip6_ring_close(&self.r)
 
-    cdef mip6_batch_t *_pointers(self, batch) except NULL:
-        if self._last is None or self._last.batch is not batch:
-            self._last = _BatchPointers(batch)
-        return &self._last.b
 
     cdef int _enter(self) except -1:
         if not self.is_open:
@@ -173,9 +132,10 @@ cdef class Ring:
     def receive(self, batch, int timeout_ms=0, max_frames=None):
         """Frames appended to batch (slots count.. up to capacity; batch.count grows by n); waits up to
         timeout_ms when none is ready. Returns n."""
-        cdef mip6_batch_t *b = self._pointers(batch)
+        cdef BatchView v = view_of(batch)
+        cdef mip6_batch_t *b = &v.b
         cdef Py_ssize_t start = batch.count
-        cdef uint32_t cap = self._last.capacity
+        cdef uint32_t cap = v.capacity
         if start < 0 or start > cap:
             raise ValueError(f"batch count {start} is outside 0..{cap}")
         cdef uint32_t room = cap - <uint32_t>start
@@ -197,13 +157,14 @@ cdef class Ring:
 
     def send(self, batch, verdict=None, int timeout_ms=1000):
         """Queue batch packets (all, or those with this verdict) and kick once; returns how many went."""
-        cdef mip6_batch_t *b = self._pointers(batch)
+        cdef BatchView view = view_of(batch)
+        cdef mip6_batch_t *b = &view.b
         cdef Py_ssize_t count = batch.count
         cdef int v = -1 if verdict is None else int(verdict)
         cdef mip6_ring_err_t err
         cdef int n
-        if count < 0 or count > self._last.capacity:
-            raise ValueError(f"batch count {count} is outside 0..{self._last.capacity}")
+        if count < 0 or count > view.capacity:
+            raise ValueError(f"batch count {count} is outside 0..{view.capacity}")
         if verdict is not None and not 0 <= v < MIP6_V_COUNT:
             raise ValueError(f"verdict must be in 0..{MIP6_V_COUNT - 1}, got {verdict!r}")
         b.count = <uint32_t>count
@@ -243,7 +204,6 @@ cdef class Ring:
         if self.is_open:
             mip6_ring_close(&self.r)
             self.is_open = False
-        self._last = None
 
 
 def reflect(Ring rx, Ring tx, uint64_t max_frames=0, uint64_t duration_ns=1000000000):

@@ -1,10 +1,11 @@
 # cython: language_level=3
 """TUN devices in C (csrc/mip6_tun.c): open, and read/write a whole PacketBatch per call with the GIL
 released. mip6fast.io.tun wraps this in TunDevice."""
-from libc.stdint cimport uint8_t, uint32_t
+from libc.stdint cimport uint32_t
 from libc.string cimport memset
 from tun cimport (mip6_batch_t, mip6_tun_stats_t, MIP6_TUN_NAME_MAX, mip6_tun_open, mip6_tun_read_batch,
                   mip6_tun_write_batch)
+from mip6fast._datapath cimport BatchView, view_of
 
 
 def open_tun(str name):
@@ -34,39 +35,23 @@ cdef class TunStats:
                 "rx_errno": self.rx.errno_last, "tx_errno": self.tx.errno_last}
 
 
-cdef int _view(batch, mip6_batch_t *b) except -1:
-    cdef uint8_t[::1] buf = batch.buf
-    cdef uint32_t[::1] offset = batch.offset
-    cdef uint32_t[::1] length = batch.length
-    cdef uint8_t[::1] verdict = batch.verdict
-    cdef uint8_t[::1] reason = batch.reason
-    cdef uint32_t[::1] aux = batch.aux
-    cdef Py_ssize_t capacity = batch.capacity, count = batch.count
-    if (buf.shape[0] != capacity * batch.slot_size or offset.shape[0] != capacity or length.shape[0] != capacity
-            or verdict.shape[0] != capacity or reason.shape[0] != capacity or aux.shape[0] != capacity):
-        raise ValueError("batch columns do not match its capacity")
-    if not 0 <= count <= capacity:
-        raise ValueError(f"batch count {count} is outside 0..{capacity}")
-    b.buf = &buf[0]
-    b.slot_size = <uint32_t>batch.slot_size
-    b.headroom = <uint32_t>batch.headroom
-    b.count = <uint32_t>count
-    b.offset = &offset[0]
-    b.length = &length[0]
-    b.verdict = &verdict[0]
-    b.reason = &reason[0]
-    b.aux = &aux[0]
-    return 0
+cdef mip6_batch_t *_view(batch) except NULL:
+    """The batch's C view (kept on the batch) with its count set."""
+    cdef BatchView v = view_of(batch)
+    cdef Py_ssize_t count = batch.count
+    if not 0 <= count <= v.capacity:
+        raise ValueError(f"batch count {count} is outside 0..{v.capacity}")
+    v.b.count = <uint32_t>count
+    return &v.b
 
 
 def read_batch(int fd, batch, TunStats stats):
     """Append what the device has to the batch (never blocks); returns how many were appended."""
-    cdef mip6_batch_t b
+    cdef mip6_batch_t *b = _view(batch)
     cdef uint32_t capacity = <uint32_t>batch.capacity
     cdef uint32_t added
-    _view(batch, &b)
     with nogil:
-        added = mip6_tun_read_batch(fd, &b, capacity, &stats.rx)
+        added = mip6_tun_read_batch(fd, b, capacity, &stats.rx)
     batch.count = b.count
     return added
 
@@ -74,9 +59,8 @@ def read_batch(int fd, batch, TunStats stats):
 def write_batch(int fd, batch, int verdict, TunStats stats):
     """Write the batch's packets (those with ``verdict``, or all when it is negative); returns the index
     of the first packet not written because the device queue was full (batch.count when none)."""
-    cdef mip6_batch_t b
+    cdef mip6_batch_t *b = _view(batch)
     cdef uint32_t stop
-    _view(batch, &b)
     with nogil:
-        stop = mip6_tun_write_batch(fd, &b, verdict, &stats.tx)
+        stop = mip6_tun_write_batch(fd, b, verdict, &stats.tx)
     return stop
