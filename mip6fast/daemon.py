@@ -25,8 +25,9 @@ from .io.runner import NodeRunner
 from .io.tun import TunDevice
 from .roles.correspondent import CorrespondentNode
 from .roles.home_agent import HomeAgent
+from .roles.interface import Interface
 from .roles.mobile_node import MobileNode
-from .roles.node import Interface, Node
+from .roles.node import Node
 from .roles.router import Router
 
 __all__ = ["ControlServer", "Daemon", "DaemonError", "describe_bindings", "query"]

@@ -27,7 +27,8 @@ from typing import Callable
 
 from .apps import PingApp, StreamApp
 from .io.pcap import LINKTYPE_ETHERNET, PcapWriter
-from .roles.node import NS_PER_S, Node, Output
+from .roles.events import NS_PER_S, Output
+from .roles.node import Node
 
 __all__ = ["NS_PER_S", "Link", "PingApp", "Simulator", "StreamApp"]
 

@@ -183,7 +183,7 @@ def test_runner_sends_a_batch_transmit_frame_by_frame_on_a_plain_socket(tmp_path
 def test_simulator_carries_batch_transmits():
     """The simulator delivers a batch transmit's frames like per-packet ones (Output.frames())."""
     from mip6fast.roles.host import Host
-    from mip6fast.roles.node import Interface
+    from mip6fast.roles.interface import Interface
     from mip6fast.sim import Link, Simulator
 
     ha = make_ha()

@@ -11,7 +11,8 @@ from mip6fast.batch import PacketBatch
 from mip6fast.benchmark import forward as F
 from mip6fast.binding_cache import BindingCache
 from mip6fast.roles.home_agent import HomeAgent, HomeAgentConfig
-from mip6fast.roles.node import NS_PER_S, Interface, link_local_address
+from mip6fast.roles.events import NS_PER_S
+from mip6fast.roles.interface import Interface, link_local_address
 from mip6fast.wire import BindingUpdate, NeighborAdvertisement, Packet, TargetLinkLayerAddress, parse
 from mip6fast.wire.ethernet import ethernet_frame
 

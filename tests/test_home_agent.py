@@ -16,7 +16,7 @@ from mip6fast.roles.home_agent import (
     HomeAgentConfig,
     RegistrationRejected,
 )
-from mip6fast.roles.node import Interface
+from mip6fast.roles.interface import Interface
 from mip6fast.wire import (
     ALL_NODES,
     AlternateCareOfAddress,

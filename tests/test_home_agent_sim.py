@@ -9,7 +9,7 @@ from tshark_check import problems, require_tshark
 from mip6fast.io.pcap import read_pcap
 from mip6fast.roles.home_agent import BindingCreated, BindingDeleted, HomeAgent, HomeAgentConfig
 from mip6fast.roles.host import Host
-from mip6fast.roles.node import Interface, slaac_address
+from mip6fast.roles.interface import Interface, slaac_address
 from mip6fast.roles.router import AdvertisingConfig, Router
 from mip6fast.sim import NS_PER_S, Link, PingApp, Simulator
 from mip6fast.wire import (

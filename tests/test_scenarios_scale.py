@@ -26,7 +26,7 @@ from mip6fast.roles.mobile_node import (
     RegistrationFailed,
     home_binding_update,
 )
-from mip6fast.roles.node import Interface
+from mip6fast.roles.interface import Interface
 from mip6fast.scenarios import SCENARIOS, run_with_world
 from mip6fast.scenarios.scale import member_addresses
 from mip6fast.wire import (

@@ -55,10 +55,11 @@ from ..binding_cache import BindingCache
 from ..io.netns import NetnsLab
 from ..io.ring import PacketRing, reflect
 from ..io.runner import NodeRunner
+from ..roles.events import NS_PER_S
 from ..roles.home_agent import HomeAgent, HomeAgentConfig
 from ..roles.host import Host
+from ..roles.interface import Interface, link_local_address
 from ..roles.neighbor import NeighborState
-from ..roles.node import NS_PER_S, Interface, link_local_address
 from ..wire import BindingUpdate, Packet
 from . import environment, result
 

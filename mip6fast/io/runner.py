@@ -21,7 +21,7 @@ from typing import Callable, Mapping, Protocol
 import numpy as np
 
 from ..batch import PacketBatch, Verdict
-from ..roles.node import BatchTransmit, Node, Notification, Output
+from ..roles.events import BatchTransmit, Driven, Notification, Output
 from .pcap import LINKTYPE_ETHERNET, PcapWriter
 from .tun import TunDevice
 
@@ -44,7 +44,7 @@ class NodeRunner:
     ``on_notification(notification)`` sees every notification the node emits; ``pcap`` (a path)
     records every frame received and sent on the ports, stamped with the wall clock."""
 
-    def __init__(self, node: Node, ports: Mapping[str, Port], tun: TunDevice | None = None, *,
+    def __init__(self, node: Driven, ports: Mapping[str, Port], tun: TunDevice | None = None, *,
                  on_notification: Callable[[Notification], None] | None = None,
                  pcap: str | None = None, batch_size: int = 256,
                  clock: Callable[[], int] = time.monotonic_ns):

@@ -4,7 +4,19 @@
 Roles never import ``mip6fast.io``; the simulator (``mip6fast.sim``) and, later, the daemons drive them.
 Each role's own notifications (``BindingCreated``, ``Registered``, ``Moved``, ...) live in its module.
 """
+from .correspondent import CorrespondentConfig, CorrespondentNode
+from .events import Notification, Output, Timer, TimerHeap, Transmit
+from .home_agent import HomeAgent, HomeAgentConfig
 from .host import Application, Host
+from .interface import (
+    AddressState,
+    Interface,
+    InterfaceAddress,
+    eui64_interface_id,
+    link_local_address,
+    slaac_address,
+)
+from .mobile_node import HomeAddressConfig, MobileNode, MobileNodeConfig
 from .neighbor import (
     AddressDuplicate,
     AddressReady,
@@ -19,24 +31,7 @@ from .neighbor import (
     RouterReachable,
     RouterUnreachable,
 )
-from .node import (
-    AddressState,
-    Interface,
-    InterfaceAddress,
-    Node,
-    Notification,
-    Output,
-    Route,
-    Timer,
-    TimerHeap,
-    Transmit,
-    eui64_interface_id,
-    link_local_address,
-    slaac_address,
-)
-from .correspondent import CorrespondentConfig, CorrespondentNode
-from .home_agent import HomeAgent, HomeAgentConfig
-from .mobile_node import HomeAddressConfig, MobileNode, MobileNodeConfig
+from .node import Node, Route
 from .router import AdvertisingConfig, Router
 
 __all__ = [

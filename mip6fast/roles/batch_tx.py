@@ -29,8 +29,10 @@ import numpy as np
 
 from ..batch import PacketBatch
 from ..wire.ethernet import ETHERNET_HEADER_LEN, ETHERTYPE_IPV6
+from .events import BatchTransmit
+from .interface import LINK_LOCAL
 from .neighbor import NeighborState
-from .node import LINK_LOCAL, BatchTransmit, Node
+from .node import Node
 
 __all__ = ["transmit_batch"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv6Address
 
-from .node import Notification
+from .events import Notification
 
 __all__ = ["BindingCreated", "BindingDeleted", "BindingExpired", "BindingUpdated"]
 

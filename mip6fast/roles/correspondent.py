@@ -57,18 +57,9 @@ from ..wire import (
 )
 from ..wire.ethernet import ETHERTYPE_IPV6
 from .binding_events import BindingCreated, BindingDeleted, BindingExpired, BindingUpdated
+from .events import NS_PER_S, Notification, Output, Timer
 from .host import Host
-from .node import (
-    IPV6_MIN_MTU,
-    LINK_LOCAL,
-    NH_MH,
-    NS_PER_S,
-    UNSPECIFIED,
-    Interface,
-    Notification,
-    Output,
-    Timer,
-)
+from .interface import IPV6_MIN_MTU, LINK_LOCAL, NH_MH, UNSPECIFIED, Interface
 
 __all__ = [
     "MAX_RR_BINDING_LIFETIME", "BindingCreated", "BindingDeleted", "BindingErrorSent", "BindingExpired",

@@ -58,6 +58,8 @@ from ..wire import (
     parse,
 )
 from ..wire.ethernet import ipv6_multicast_mac
+from .events import NS_PER_S, Timer
+from .interface import Interface
 from .mobile_node import (
     INITIAL_BINDACK_TIMEOUT,
     INITIAL_BINDACK_TIMEOUT_FIRST_REG,
@@ -72,7 +74,7 @@ from .mobile_node import (
     refresh_schedule,
 )
 from .neighbor import ND_HOP_LIMIT
-from .node import NS_PER_S, Interface, Node, Timer
+from .node import Node
 
 __all__ = ["FleetConfig", "MobileFleet"]
 

@@ -85,19 +85,9 @@ from ..wire.ethernet import ETHERNET_HEADER_LEN, ETHERTYPE_IPV6
 from ..wire.packet import CODEC as PACKET_CODEC
 from .batch_tx import transmit_batch
 from .binding_events import BindingCreated, BindingDeleted, BindingExpired, BindingUpdated
+from .events import NS_PER_S, Notification, Output, Timer
+from .interface import IPV6_MIN_MTU, LINK_LOCAL, NH_MH, UNSPECIFIED, AddressState, Interface
 from .neighbor import ND_HOP_LIMIT
-from .node import (
-    IPV6_MIN_MTU,
-    LINK_LOCAL,
-    NH_MH,
-    NS_PER_S,
-    UNSPECIFIED,
-    AddressState,
-    Interface,
-    Notification,
-    Output,
-    Timer,
-)
 from .router import AdvertisingConfig, Router
 
 __all__ = [

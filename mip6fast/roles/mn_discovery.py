@@ -52,7 +52,8 @@ from ..wire import (
     PrefixInformation,
     home_agents_anycast,
 )
-from .node import LINK_LOCAL, NS_PER_S, UNSPECIFIED, Notification, Timer
+from .events import NS_PER_S, Notification, Timer
+from .interface import LINK_LOCAL, UNSPECIFIED
 
 if TYPE_CHECKING:
     from .mobile_node import HomeAddressConfig, _Registration

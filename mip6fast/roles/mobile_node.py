@@ -101,7 +101,9 @@ from ..wire import (
     solicited_node_multicast,
 )
 from ..wire.ethernet import ETHERTYPE_IPV6, ipv6_multicast_mac
+from .events import NS_PER_S, Notification, Output, Timer
 from .host import Host
+from .interface import IPV6_MIN_MTU, LINK_LOCAL, NH_MH, UNSPECIFIED, AddressState, Interface, slaac_address
 from .mn_discovery import (
     DHAAD_RETRIES,
     INITIAL_DHAAD_TIMEOUT,
@@ -120,19 +122,6 @@ from .neighbor import (
     NeighborState,
     RouterOverdue,
     RouterUnreachable,
-)
-from .node import (
-    IPV6_MIN_MTU,
-    LINK_LOCAL,
-    NH_MH,
-    NS_PER_S,
-    UNSPECIFIED,
-    AddressState,
-    Interface,
-    Notification,
-    Output,
-    Timer,
-    slaac_address,
 )
 from .route_optimization import RouteOptimizationConfig, RouteOptimizer, strip_processed_rh2
 from .source_policy import DEFAULT_SOURCE_POLICY, SourcePolicy, care_of_prefixes, is_site_local

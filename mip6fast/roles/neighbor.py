@@ -44,16 +44,14 @@ from ..wire import (
     solicited_node_multicast,
 )
 from ..wire.ethernet import ipv6_multicast_mac
-from .node import (
+from .events import NS_PER_S, Notification, Timer
+from .interface import (
     IPV6_MIN_MTU,
     LINK_LOCAL,
-    NS_PER_S,
     UNSPECIFIED,
     AddressState,
     Interface,
     InterfaceAddress,
-    Notification,
-    Timer,
     eui64_interface_id,
 )
 

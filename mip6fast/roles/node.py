@@ -27,20 +27,15 @@ the next hop's link-layer address is resolved (RFC 4861 §7.2.2).
 """
 from __future__ import annotations
 
-import functools
-import heapq
 import random
 from collections import Counter
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
-from typing import Callable, NamedTuple
+from typing import Callable
 
 from ..batch import PacketBatch
 from ..errors import ParseError
 from ..wire import (
-    ALL_NODES,
-    ALL_ROUTERS,
     DestinationUnreachable,
     EchoReply,
     EchoRequest,
@@ -50,269 +45,23 @@ from ..wire import (
     ParameterProblem,
     TimeExceeded,
     parse,
-    solicited_node_multicast,
 )
 from ..wire.ethernet import ETHERTYPE_IPV6, ethernet_frame, ipv6_multicast_mac, parse_ethernet
+from .events import Notification, Output, Timer, TimerHeap, Transmit
+from .interface import (
+    BROADCAST_MAC,
+    IPV6_MIN_MTU,
+    LINK_LOCAL,
+    NH_ICMPV6,
+    NH_IPV6,
+    NH_MH,
+    UNSPECIFIED,
+    Interface,
+    link_scope,
+)
+from .neighbor import NeighborDiscovery
 
-__all__ = [
-    "AddressState", "BatchTransmit", "Interface", "InterfaceAddress", "Node", "Notification", "Output", "Route", "Timer",
-    "TimerHeap", "Transmit", "eui64_interface_id", "link_local_address", "slaac_address",
-]
-
-NS_PER_S = 1_000_000_000
-BROADCAST_MAC = b"\xff" * 6
-IPV6_MIN_MTU = 1280                     # RFC 8200 §5
-LINK_LOCAL = IPv6Network("fe80::/10")
-UNSPECIFIED = IPv6Address("::")
-NH_ICMPV6 = 58
-NH_IPV6 = 41
-NH_MH = 135
-
-
-# ---------------------------------------------------------------- addresses
-
-def _link_scope(address: IPv6Address) -> bool:
-    """Link-local unicast (RFC 4291 §2.5.6) or multicast of interface/link-local scope (§2.7)."""
-    return address in LINK_LOCAL or (address.is_multicast and (address.packed[1] & 0x0F) <= 2)
-
-
-def eui64_interface_id(mac: bytes) -> int:
-    """The modified EUI-64 interface identifier of a 48-bit MAC (RFC 4291 Appendix A, RFC 2464 §4):
-    ff:fe inserted in the middle and the universal/local bit inverted."""
-    mac = bytes(mac)
-    if len(mac) != 6:
-        raise ValueError(f"a MAC is 6 bytes, not {len(mac)}")
-    eui = bytes([mac[0] ^ 0x02]) + mac[1:3] + b"\xff\xfe" + mac[3:6]
-    return int.from_bytes(eui, "big")
-
-
-def link_local_address(mac: bytes) -> IPv6Address:
-    """fe80::/64 + the modified EUI-64 of ``mac`` (RFC 4862 §5.3, RFC 4291 §2.5.6)."""
-    return IPv6Address((0xFE80 << 112) | eui64_interface_id(mac))
-
-
-def slaac_address(prefix: IPv6Network | str, mac: bytes) -> IPv6Address:
-    """The address SLAAC forms from a /64 prefix and a MAC (RFC 4862 §5.5.3 d)."""
-    net = IPv6Network(prefix, strict=False)
-    if net.prefixlen != 64:
-        raise ValueError(f"{net}: an EUI-64 interface identifier needs a /64 (RFC 4291 §2.5.1)")
-    return IPv6Address(int(net.network_address) | eui64_interface_id(mac))
-
-
-class AddressState(Enum):
-    """RFC 4862 §2: an address is tentative until DAD succeeds, then preferred, then deprecated when its
-    preferred lifetime ends; a duplicate one is never used."""
-    TENTATIVE = "tentative"
-    PREFERRED = "preferred"
-    DEPRECATED = "deprecated"
-    DUPLICATE = "duplicate"
-
-
-@functools.lru_cache(maxsize=4096)
-def _network(address: IPv6Address, prefix_length: int) -> IPv6Network:
-    # Memoised: route lookups ask for every address's network on every packet a node originates.
-    return IPv6Network((address, prefix_length), strict=False)
-
-
-@dataclass
-class InterfaceAddress:
-    """One unicast address of an interface. Lifetimes are absolute deadlines in ns (None: infinite)."""
-    address: IPv6Address
-    prefix_length: int
-    valid_until: int | None = None
-    preferred_until: int | None = None
-    state: AddressState = AddressState.TENTATIVE
-    autoconfigured: bool = False
-
-    @property
-    def network(self) -> IPv6Network:
-        return _network(self.address, self.prefix_length)
-
-    @property
-    def usable(self) -> bool:
-        """May be a source or destination (RFC 4862 §5.4: tentative addresses are not assigned)."""
-        return self.state in (AddressState.PREFERRED, AddressState.DEPRECATED)
-
-
-class Interface:
-    """One Ethernet interface: its MAC, the link-local address from the MAC's modified EUI-64
-    (RFC 4291 App. A), global addresses with prefix lengths and lifetimes, the MTU, and carrier state.
-
-    The link-local address is always present (RFC 4291 §2.1); ``add_address`` configures more.
-    Addresses start tentative and become usable when duplicate address detection says so.
-    """
-
-    def __init__(self, name: str, mac: bytes, mtu: int = 1500, up: bool = False):
-        self.name = name
-        self.mac = bytes(mac)
-        if len(self.mac) != 6:
-            raise ValueError(f"{name}: a MAC is 6 bytes, not {len(self.mac)}")
-        if mtu < IPV6_MIN_MTU:
-            raise ValueError(f"{name}: MTU {mtu} is below IPv6's minimum of {IPV6_MIN_MTU} (RFC 8200 §5)")
-        self.mtu = mtu
-        self.link_mtu = mtu                 # the configured MTU; an RA's MTU option may lower ``mtu``
-        self.up = up
-        self.link_local = link_local_address(self.mac)
-        self.addresses: dict[IPv6Address, InterfaceAddress] = {}
-        self.add_address(self.link_local, 64)
-        self.extra_groups: set[IPv6Address] = set()
-
-    def __repr__(self) -> str:
-        return f"Interface({self.name!r}, mac={self.mac.hex(':')}, up={self.up})"
-
-    def add_address(self, address, prefix_length: int = 64, valid_until: int | None = None,
-                    preferred_until: int | None = None, autoconfigured: bool = False) -> InterfaceAddress:
-        addr = IPv6Address(address)
-        entry = InterfaceAddress(addr, prefix_length, valid_until, preferred_until,
-                                 AddressState.TENTATIVE, autoconfigured)
-        self.addresses[addr] = entry
-        return entry
-
-    def usable_addresses(self) -> list[InterfaceAddress]:
-        return [a for a in self.addresses.values() if a.usable]
-
-    def global_address(self) -> IPv6Address | None:
-        """A preferred global address if there is one, else a deprecated one (RFC 6724 rule 3)."""
-        best = None
-        for a in self.addresses.values():
-            if a.address in LINK_LOCAL or not a.usable:
-                continue
-            if a.state is AddressState.PREFERRED:
-                return a.address
-            best = best or a.address
-        return best
-
-    def source_for(self, dst: IPv6Address) -> IPv6Address | None:
-        """Source address selection, RFC 6724 §5 reduced to scope: link-local for link-local and
-        link-scope multicast destinations, a global address otherwise (None while there is none: a
-        link-local source would not be forwarded, RFC 4291 §2.5.6)."""
-        if not _link_scope(dst):
-            return self.global_address()
-        ll = self.addresses.get(self.link_local)
-        return self.link_local if ll is not None and ll.usable else None
-
-    def groups(self, router: bool = False) -> set[IPv6Address]:
-        """Multicast groups joined: all-nodes, the solicited-node group of every address incl. tentative
-        ones (RFC 4862 §5.4.2), all-routers on a router (RFC 4291 §2.8)."""
-        out = {ALL_NODES} | self.extra_groups
-        if router:
-            out.add(ALL_ROUTERS)
-        for a in self.addresses.values():
-            if a.state is not AddressState.DUPLICATE:
-                out.add(solicited_node_multicast(a.address))
-        return out
-
-
-# ---------------------------------------------------------------- outputs
-
-class Transmit(NamedTuple):
-    """A frame to put on an interface."""
-    interface: str
-    frame: bytes
-
-
-class BatchTransmit(NamedTuple):
-    """Packets of a batch to put on an interface, all at once (the data path: no per-packet Python).
-    ``which`` is a boolean mask over the batch's first ``len(which)`` packets; each of them is already
-    a whole Ethernet frame (the role wrote the header into the slot's headroom). The batch is the
-    driver's: it must be sent before the driver reuses it."""
-    interface: str
-    batch: PacketBatch
-    which: object   # numpy bool array
-
-    def frames(self) -> list[bytes]:
-        """The selected frames as bytes (for drivers without a batch path, pcap, tests)."""
-        return [self.batch.packet(i) for i in range(len(self.which)) if self.which[i]]
-
-
-@dataclass(frozen=True)
-class Notification:
-    """Base of every typed event a role reports; each carries the time it happened."""
-    now: int
-
-
-@dataclass
-class Output:
-    """What one entry point produced (docs/ROLES.md). ``batches`` are the data path's transmits,
-    whole batches per interface; ``frames()`` lists every frame, from both."""
-    transmits: list[Transmit] = field(default_factory=list)
-    deliveries: list[bytes] = field(default_factory=list)
-    notifications: list[Notification] = field(default_factory=list)
-    next_deadline: int | None = None
-    batches: list[BatchTransmit] = field(default_factory=list)
-
-    def frames(self) -> list[Transmit]:
-        """Every frame to transmit: ``transmits``, then the packets of ``batches`` (copied out)."""
-        out = list(self.transmits)
-        for b in self.batches:
-            out.extend(Transmit(b.interface, f) for f in b.frames())
-        return out
-
-    def merge(self, other: Output) -> Output:
-        """Append ``other`` to this output (in order) and keep the earlier deadline; returns self."""
-        self.transmits.extend(other.transmits)
-        self.batches.extend(other.batches)
-        self.deliveries.extend(other.deliveries)
-        self.notifications.extend(other.notifications)
-        if other.next_deadline is not None and (self.next_deadline is None
-                                                or other.next_deadline < self.next_deadline):
-            self.next_deadline = other.next_deadline
-        return self
-
-
-# ---------------------------------------------------------------- timers
-
-class Timer:
-    """A pending callback; ``cancel()`` makes it never fire."""
-    __slots__ = ("callback", "cancelled", "deadline", "seq")
-
-    def __init__(self, deadline: int, seq: int, callback: Callable[[int], None]):
-        self.deadline = deadline
-        self.seq = seq
-        self.callback = callback
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-    def __lt__(self, other: Timer) -> bool:
-        return (self.deadline, self.seq) < (other.deadline, other.seq)
-
-
-class TimerHeap:
-    """One heap keyed by (deadline, sequence): ties fire in the order they were set, so a run is
-    deterministic. Cancelled timers are dropped lazily when they reach the top. The heap holds
-    (deadline, sequence, timer) tuples, so its comparisons stay in C (a node with 10^5 bindings keeps
-    several 10^5 timers)."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[int, int, Timer]] = []
-        self._seq = 0
-
-    def call_at(self, deadline: int, callback: Callable[[int], None]) -> Timer:
-        timer = Timer(int(deadline), self._seq, callback)
-        self._seq += 1
-        heapq.heappush(self._heap, (timer.deadline, timer.seq, timer))
-        return timer
-
-    def _trim(self) -> None:
-        while self._heap and self._heap[0][2].cancelled:
-            heapq.heappop(self._heap)
-
-    @property
-    def next_deadline(self) -> int | None:
-        self._trim()
-        return self._heap[0][0] if self._heap else None
-
-    def pop_due(self, now: int) -> Timer | None:
-        """The next timer due at or before ``now``, removed from the heap, or None."""
-        self._trim()
-        if self._heap and self._heap[0][0] <= now:
-            return heapq.heappop(self._heap)[2]
-        return None
-
-    def __len__(self) -> int:
-        return sum(1 for _, _, t in self._heap if not t.cancelled)
+__all__ = ["Node", "Route"]
 
 
 # ---------------------------------------------------------------- routes
@@ -340,8 +89,6 @@ class Node:
 
     def __init__(self, name: str, interfaces: list[Interface] | tuple[Interface, ...] = (),
                  rng: random.Random | None = None):
-        from .neighbor import NeighborDiscovery  # the ND layer sits on top of this module
-
         self.name = name
         self.rng = rng if rng is not None else random.Random(0)
         self.interfaces: dict[str, Interface] = {}
@@ -654,7 +401,7 @@ class Node:
 
         A link-scope destination is on-link on its ``zone`` (RFC 4007 §6), or, without one, on the
         first interface that is up."""
-        if _link_scope(dst):
+        if link_scope(dst):
             for iface in self.interfaces.values():
                 if iface.up and (zone is None or iface.name == zone):
                     return Route(LINK_LOCAL, iface.name, None)

@@ -56,7 +56,8 @@ from ..wire import (
     Packet,
     ParameterProblem,
 )
-from .node import LINK_LOCAL, NH_MH, NS_PER_S, UNSPECIFIED, Notification, Timer
+from .events import NS_PER_S, Notification, Timer
+from .interface import LINK_LOCAL, NH_MH, UNSPECIFIED
 
 if TYPE_CHECKING:
     from ..batch import PacketBatch

@@ -29,8 +29,10 @@ from ..wire import (
     SourceLinkLayerAddress,
     TimeExceeded,
 )
+from .events import NS_PER_S, Timer
+from .interface import LINK_LOCAL, Interface
 from .neighbor import ND_HOP_LIMIT
-from .node import LINK_LOCAL, NS_PER_S, Interface, Node, Timer
+from .node import Node
 
 __all__ = ["AdvertisingConfig", "Router"]
 

@@ -12,6 +12,7 @@ from ipaddress import IPv6Address, IPv6Network
 from ..apps import PingApp
 from ..errors import ParseError
 from ..roles import Interface, slaac_address
+from ..roles.events import Output
 from ..roles.home_agent import HomeAgent, HomeAgentConfig
 from ..roles.mobile_node import (
     BindingRefreshed,
@@ -21,7 +22,6 @@ from ..roles.mobile_node import (
     MobileNodeConfig,
     Registered,
 )
-from ..roles.node import Output
 from ..sim import NS_PER_S, Link, Simulator
 from ..wire import (
     BindingAcknowledgement,

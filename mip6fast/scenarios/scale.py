@@ -18,8 +18,8 @@ from ..binding_cache import BindingCache
 from ..roles import Interface
 from ..roles.fleet import FleetConfig, MobileFleet
 from ..roles.home_agent import BindingCreated, BindingUpdated, HomeAgent, HomeAgentConfig
+from ..roles.interface import eui64_interface_id
 from ..roles.mobile_node import BindingRefreshed, Registered, RegistrationFailed
-from ..roles.node import eui64_interface_id
 from ..sim import NS_PER_S, Link, Simulator
 from .registry import scenario
 from .world import FOREIGN_A, HA_ADDRESS, HOME_PREFIX, MS, mac
