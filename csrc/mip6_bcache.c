@@ -745,9 +745,7 @@ mip6_bc_outcome_t mip6_bcache_update(mip6_bcache_t *t, const uint8_t *key, const
         uint16_t last = e->seq;
         if (slot)
             *slot = s;
-        /* RFC 6275 §9.5.1: stale when seq lies in [last - 32768, last] modulo 2^16. */
-        uint16_t d = (uint16_t)(seq - last);
-        if (d == 0 || d >= 0x8000u) {
+        if (!mip6_bcache_seq_newer(seq, last)) { /* RFC 6275 §9.5.1 */
             if (last_seq)
                 *last_seq = last;
             return MIP6_BC_STALE;
@@ -816,6 +814,27 @@ int mip6_bcache_delete(mip6_bcache_t *t, const uint8_t *key)
         return 0;
     bc_remove(t, h, s);
     return 1;
+}
+
+mip6_bc_outcome_t mip6_bcache_delete_if_newer(mip6_bcache_t *t, const uint8_t *key, uint16_t seq,
+                                              uint16_t *last_seq, int32_t *slot)
+{
+    const uint64_t h = bc_hash(t, key, t->key_len);
+    int32_t s = bc_find(t, h, key, t->key_len);
+    if (slot)
+        *slot = s;
+    if (last_seq)
+        *last_seq = seq;
+    if (s < 0)
+        return MIP6_BC_ABSENT;
+    uint16_t last = bc_entry(t, s)->seq;
+    if (!mip6_bcache_seq_newer(seq, last)) { /* RFC 6275 §9.5.1: the binding stays */
+        if (last_seq)
+            *last_seq = last;
+        return MIP6_BC_STALE;
+    }
+    bc_remove(t, h, s);
+    return MIP6_BC_DELETED;
 }
 
 uint32_t mip6_bcache_expire(mip6_bcache_t *t, uint64_t now_ns, uint8_t *keys_out, uint32_t max)

@@ -57,8 +57,20 @@ typedef enum {
     MIP6_BC_CREATED = 0, /* no entry existed: one was made */
     MIP6_BC_UPDATED = 1, /* the entry existed and the sequence number was newer: it was overwritten */
     MIP6_BC_STALE = 2,   /* the entry exists and seq is not newer (RFC 6275 §9.5.1): nothing changed */
-    MIP6_BC_NOMEM = 3    /* an allocation failed: nothing changed */
+    MIP6_BC_NOMEM = 3,   /* an allocation failed: nothing changed */
+    MIP6_BC_DELETED = 4, /* delete_if_newer: the entry existed and seq was newer: it was deleted */
+    MIP6_BC_ABSENT = 5   /* delete_if_newer: no entry existed: nothing changed */
 } mip6_bc_outcome_t;
+
+/* RFC 6275 §9.5.1, the one statement of the sequence rule: seq is "greater than" last when
+ * (seq - last) mod 2^16 lies in 1..32767; a number in [last - 32768, last] modulo 2^16 is stale.
+ * mip6_bcache_update and mip6_bcache_delete_if_newer decide with it; Python asks it through
+ * mip6fast.binding_cache.sequence_newer. */
+static inline int mip6_bcache_seq_newer(uint16_t seq, uint16_t last)
+{
+    uint16_t d = (uint16_t)(seq - last);
+    return d != 0 && d < 0x8000u;
+}
 
 /* key_len must be 16 or 32 (NULL otherwise). capacity_hint: the number of entries to size for (the
  * table grows past it). seed: 16 bytes of hash key, or NULL for getrandom(). NULL on allocation failure. */
@@ -91,6 +103,13 @@ MIP6_API mip6_bc_outcome_t mip6_bcache_update(mip6_bcache_t *t, const uint8_t *k
                                               uint16_t *last_seq, int32_t *slot);
 /* 1 deleted, 0 absent. The slot goes on the free list. */
 MIP6_API int mip6_bcache_delete(mip6_bcache_t *t, const uint8_t *key);
+/* Delete key's binding under the RFC 6275 §9.5.1 sequence rule (a de-registration, §9.5.1, §10.3.2):
+ * only when seq is "greater than" the last accepted one. DELETED: the entry is gone and its slot on the
+ * free list, *last_seq = seq, *slot = the freed slot. STALE: nothing changes, *last_seq = the last
+ * accepted seq (for BA status 135), *slot = the entry's slot. ABSENT: no entry, nothing changes,
+ * *last_seq = seq, *slot = -1. last_seq and slot may be NULL. */
+MIP6_API mip6_bc_outcome_t mip6_bcache_delete_if_newer(mip6_bcache_t *t, const uint8_t *key, uint16_t seq,
+                                                       uint16_t *last_seq, int32_t *slot);
 /* Deletes entries with expiry_ns <= now_ns in slot order, copying each deleted key to keys_out (key_len
  * bytes each), up to max of them; returns the number deleted. While it returns max, call again with the
  * same now_ns: the sweep resumes where it stopped, and the calls together delete every entry with

@@ -11,8 +11,9 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
 from bcache cimport (mip6_bcache_t, mip6_binding_t, mip6_bcache_stats_t, mip6_bc_outcome_t, MIP6_BC_NOMEM,
                      mip6_bcache_new, mip6_bcache_free, mip6_bcache_len, mip6_bcache_memory,
                      mip6_bcache_entry_size, mip6_bcache_lookup, mip6_bcache_lookup_batch, mip6_bcache_entry,
-                     mip6_bcache_update, mip6_bcache_delete, mip6_bcache_expire, mip6_bcache_next,
-                     mip6_bcache_hash, mip6_bcache_stats, mip6_bcache_debug_fail_allocs)
+                     mip6_bcache_update, mip6_bcache_delete, mip6_bcache_delete_if_newer, mip6_bcache_expire,
+                     mip6_bcache_next, mip6_bcache_hash, mip6_bcache_stats, mip6_bcache_debug_fail_allocs,
+                     mip6_bcache_seq_newer)
 
 cimport numpy as cnp
 
@@ -46,6 +47,11 @@ cdef cnp.ndarray _rows(object obj, Py_ssize_t width, str what):
 
 cdef inline const uint8_t *_row0(cnp.ndarray a):
     return <const uint8_t *>cnp.PyArray_DATA(a)
+
+
+def seq_newer(seq, last):
+    """RFC 6275 §9.5.1: seq is "greater than" last modulo 2^16 (the C rule the table applies)."""
+    return mip6_bcache_seq_newer(check_int(seq, 0xFFFF, "seq"), check_int(last, 0xFFFF, "last")) != 0
 
 
 def _fail_allocations_after(long n):
@@ -159,6 +165,18 @@ cdef class BindingTable:
         cdef int r = mip6_bcache_delete(self.ptr, k)
         self.end_write()
         return r == 1
+
+    def delete_if_newer(self, key, sequence):
+        """Delete under the RFC 6275 §9.5.1 sequence rule: (outcome, last_sequence, slot); outcome DELETED,
+        STALE (nothing changed, last_sequence the last accepted one) or ABSENT."""
+        cdef const uint8_t *k = self._buf(key, self.key_size, 0, "key")
+        cdef uint16_t seq = check_int(sequence, 0xFFFF, "sequence")
+        cdef uint16_t last
+        cdef int32_t slot
+        self.begin_write()
+        cdef mip6_bc_outcome_t r = mip6_bcache_delete_if_newer(self.ptr, k, seq, &last, &slot)
+        self.end_write()
+        return <int>r, last, slot
 
     def add_counters(self, slot, packets, nbytes):
         """Add to a live entry's packet and byte counters (modulo 2^64, as the C data path does)."""

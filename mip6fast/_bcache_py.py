@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-CREATED, UPDATED, STALE, NOMEM = 0, 1, 2, 3
+CREATED, UPDATED, STALE, NOMEM, DELETED, ABSENT = 0, 1, 2, 3, 4, 5
 U16 = 0xFFFF
 U64 = (1 << 64) - 1
 FIXED_ENTRY_SIZE = 44  # the C entry before its key: coa 16, seq 2, flags 2, expiry 8, packets 8, bytes 8
@@ -135,9 +135,15 @@ def check_seed(seed) -> bytes | None:
     return check_bytes(seed, 16, "seed")
 
 
-def newer(seq: int, last: int) -> bool:
-    """RFC 6275 §9.5.1: seq is "greater than" last modulo 2^16 ((seq - last) mod 2^16 in 1..32767)."""
+def _newer(seq: int, last: int) -> bool:
+    """RFC 6275 §9.5.1: seq is "greater than" last modulo 2^16 ((seq - last) mod 2^16 in 1..32767); the
+    twin of mip6_bcache_seq_newer."""
     return 1 <= ((seq - last) & U16) <= 0x7FFF
+
+
+def seq_newer(seq, last) -> bool:
+    """The §9.5.1 rule for callers outside the table (arguments checked as the compiled skin does)."""
+    return _newer(check_int(seq, U16, "seq"), check_int(last, U16, "last"))
 
 
 def _fail_allocations_after(n: int) -> None:
@@ -178,7 +184,7 @@ class BindingTable:
         slot = self._slots.get(key)
         if slot is not None:
             e = self._entries[slot]
-            if not newer(seq, e[2]):
+            if not _newer(seq, e[2]):
                 return STALE, e[2], slot
             e[1], e[2], e[3], e[4] = coa, seq, flags, exp
             return UPDATED, seq, slot
@@ -212,6 +218,22 @@ class BindingTable:
         self._entries[slot] = None
         self._free.append(slot)
         return True
+
+    def delete_if_newer(self, key, sequence) -> tuple[int, int, int]:
+        """Delete under the RFC 6275 §9.5.1 sequence rule: (outcome, last_sequence, slot); outcome DELETED,
+        STALE (nothing changed, last_sequence the last accepted one) or ABSENT."""
+        key = self._key(key)
+        seq = check_int(sequence, U16, "sequence")
+        slot = self._slots.get(key)
+        if slot is None:
+            return ABSENT, seq, -1
+        last = self._entries[slot][2]
+        if not _newer(seq, last):
+            return STALE, last, slot
+        del self._slots[key]
+        self._entries[slot] = None
+        self._free.append(slot)
+        return DELETED, seq, slot
 
     def add_counters(self, slot, packets, nbytes) -> None:
         """Add to a live entry's packet and byte counters (modulo 2^64, as the C data path does)."""

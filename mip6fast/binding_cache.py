@@ -11,9 +11,10 @@ mobile node's binding update list), ``(peer, home)`` pairs or 32 bytes; snapshot
     r.outcome is Outcome.CREATED; cache["2001:db8:1::9"].care_of_address == IPv6Address("2001:db8:2::9")
 
 Time is integer nanoseconds of a monotonic clock; ``expire(now_ns)`` deletes what is due and returns its
-keys. The sequence rule of RFC 6275 §9.5.1 is applied by ``update``: a number not "greater than" the last
-accepted one modulo 2^16 is ``Outcome.STALE`` (the caller answers with BA status 135 and
-``last_sequence``), and nothing changes.
+keys. The sequence rule of RFC 6275 §9.5.1 lives in C (``mip6_bcache_seq_newer``) and is applied by
+``update`` and by ``delete_if_newer`` (a de-registration): a number not "greater than" the last accepted
+one modulo 2^16 is ``Outcome.STALE`` (the caller answers with BA status 135 and ``last_sequence``), and
+nothing changes. ``sequence_newer(seq, last)`` asks the same rule for two bare numbers.
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ __all__ = [
     "BindingCache",
     "Outcome",
     "UpdateResult",
+    "sequence_newer",
 ]
 
 # Binding Update flags as on the wire (RFC 6275 §6.1.7); the low byte is free for a role's own bits.
@@ -53,12 +55,20 @@ class Outcome(IntEnum):
     UPDATED = 1   # the sequence number was newer: the binding was overwritten
     STALE = 2     # the sequence number was not newer (RFC 6275 §9.5.1): nothing changed
     NOMEM = 3     # the table could not grow: nothing changed (BA status 130, insufficient resources)
+    DELETED = 4   # delete_if_newer: the sequence number was newer: the binding was deleted
+    ABSENT = 5    # delete_if_newer: there was no binding: nothing changed
 
 
 class UpdateResult(NamedTuple):
     outcome: Outcome
     last_sequence: int  # the sequence now accepted; for STALE the last accepted one (BA status 135)
-    slot: int           # the binding's slot, -1 for NOMEM
+    slot: int           # the binding's slot (freed for DELETED), -1 for NOMEM and ABSENT
+
+
+def sequence_newer(seq: int, last: int) -> bool:
+    """RFC 6275 §9.5.1: ``seq`` is "greater than" ``last`` modulo 2^16: the rule ``update`` and
+    ``delete_if_newer`` apply, asked for two bare 16-bit numbers."""
+    return _impl.load("bcache").seq_newer(seq, last)
 
 
 @dataclass(frozen=True)
@@ -162,6 +172,13 @@ class BindingCache:
         """Create or update key's binding under the RFC 6275 §9.5.1 sequence rule."""
         outcome, last, slot = self._table.update(self._key(key), _address(care_of, "care_of"), sequence, flags,
                                                  expires_ns)
+        return UpdateResult(Outcome(outcome), last, slot)
+
+    def delete_if_newer(self, key: Key, sequence: int) -> UpdateResult:
+        """Delete key's binding under the RFC 6275 §9.5.1 sequence rule (a de-registration): DELETED when
+        ``sequence`` is newer than the last accepted one; STALE (the binding stays, ``last_sequence`` is
+        the last accepted one, for BA status 135); ABSENT when there is no binding."""
+        outcome, last, slot = self._table.delete_if_newer(self._key(key), sequence)
         return UpdateResult(Outcome(outcome), last, slot)
 
     def __getitem__(self, key: Key) -> Binding:

@@ -10,9 +10,9 @@ import pytest
 from conftest import both, pair
 
 from mip6fast import _impl
-from mip6fast.binding_cache import Binding, BindingCache, Outcome, UpdateResult
+from mip6fast.binding_cache import Binding, BindingCache, Outcome, UpdateResult, sequence_newer
 
-CREATED, UPDATED, STALE, NOMEM = 0, 1, 2, 3
+CREATED, UPDATED, STALE, NOMEM, DELETED, ABSENT = 0, 1, 2, 3, 4, 5
 HOA = IPv6Address("2001:db8:1::9")
 COA = IPv6Address("2001:db8:2::9")
 COA2 = IPv6Address("2001:db8:3::9")
@@ -81,6 +81,60 @@ def test_the_32768_window_boundary_exactly(mod, last):
         seq = (last + delta) & 0xFFFF
         got = t.update(key(1), COA2.packed, seq, 0, 1)
         assert got == ((want, seq, 0) if want == UPDATED else (STALE, last, 0)), (last, delta)
+
+
+@pytest.mark.parametrize("last", [0, 1, 12345, 32767, 32768, 32769, 65534, 65535])
+def test_delete_if_newer_applies_the_same_window(mod, last):
+    # A de-registration goes through the same rule as an update (§9.5.1): a stale one leaves the
+    # binding as it was and reports the last accepted sequence number (BA status 135).
+    cases = {1: DELETED, 32767: DELETED, 32768: STALE, 32769: STALE, 65535: STALE, 0: STALE}
+    for delta, want in cases.items():
+        t = mod.BindingTable(16, 4, SEED)
+        t.update(key(0), COA.packed, 1, 0, 1)
+        t.update(key(1), COA.packed, last, 0xC000, 77)
+        seq = (last + delta) & 0xFFFF
+        got = t.delete_if_newer(key(1), seq)
+        if want == DELETED:
+            assert got == (DELETED, seq, 1) and t.lookup(key(1)) == -1 and len(t) == 1, (last, delta)
+            assert t.update(key(2), COA.packed, 9, 0, 1)[2] == 1      # the freed slot is reused first
+        else:
+            assert got == (STALE, last, 1), (last, delta)
+            assert t.get(key(1)) == (key(1), COA.packed, last, 0xC000, 77, 0, 0) and len(t) == 2
+
+
+def test_delete_if_newer_without_a_binding_is_absent(mod):
+    t = mod.BindingTable(32, 4, SEED)
+    assert t.delete_if_newer(key(1, 32), 7) == (ABSENT, 7, -1) and len(t) == 0
+    t.update(key(1, 32), COA.packed, 7, 0, 1)
+    assert t.delete_if_newer(key(2, 32), 0) == (ABSENT, 0, -1) and len(t) == 1
+    with pytest.raises(ValueError):
+        t.delete_if_newer(key(1), 8)                         # a 16-byte key in a 32-byte table
+    for bad in (-1, 65536):
+        with pytest.raises(ValueError):
+            t.delete_if_newer(key(1, 32), bad)
+    with pytest.raises(TypeError):
+        t.delete_if_newer(key(1, 32), 8.0)
+    assert t.delete_if_newer(key(1, 32), 8) == (DELETED, 8, 0) and len(t) == 0
+
+
+@pytest.mark.parametrize("last", [0, 1, 12345, 32767, 32768, 32769, 65534, 65535])
+def test_seq_newer_is_the_rule_update_applies(mod, last):
+    for delta in range(0, 65536, 97):
+        seq = (last + delta) & 0xFFFF
+        t = mod.BindingTable(16, 1, SEED)
+        t.update(key(1), COA.packed, last, 0, 1)
+        assert mod.seq_newer(seq, last) == (t.update(key(1), COA.packed, seq, 0, 1)[0] == UPDATED), (seq, last)
+    with pytest.raises(ValueError):
+        mod.seq_newer(65536, 0)
+    with pytest.raises(ValueError):
+        mod.seq_newer(0, -1)
+
+
+def test_seq_newer_compiled_and_twin_agree_everywhere():
+    c, py = pair("bcache")
+    seqs = np.arange(65536)
+    for last in (0, 1, 255, 32767, 32768, 40000, 65535):
+        assert [c.seq_newer(int(s), last) for s in seqs] == [py.seq_newer(int(s), last) for s in seqs], last
 
 
 def test_counters_survive_updates_and_reset_on_recreate(mod):
@@ -586,8 +640,11 @@ def test_differential_random_operations():
         if op < 5:
             args = (k, bytes([step & 255]) * 16, int(rng.integers(0, 65536)), step & 0xFFFF, step)
             assert tc.update(*args) == tp.update(*args)
-        elif op < 7:
+        elif op < 6:
             assert tc.delete(k) == tp.delete(k)
+        elif op < 7:
+            seq = int(rng.integers(0, 65536))
+            assert tc.delete_if_newer(k, seq) == tp.delete_if_newer(k, seq)
         elif op < 9:
             assert tc.get(k) == tp.get(k)
         else:
@@ -616,6 +673,24 @@ def test_cache_key_forms_are_equivalent(mod):
     assert c[HOA] == b  # snapshot unchanged, binding unchanged
     assert c.update(HOA, COA2, 8, 0, 1).outcome is Outcome.UPDATED
     assert b.care_of_address == COA and c[HOA].care_of_address == COA2
+
+
+def test_cache_delete_if_newer(mod):
+    c = BindingCache(seed=SEED, impl=mod)
+    assert c.delete_if_newer(HOA, 3) == UpdateResult(Outcome.ABSENT, 3, -1)
+    c.update(HOA, COA, 10, 0xC000, 10**9)
+    r = c.delete_if_newer("2001:db8:1::9", 10)
+    assert r == UpdateResult(Outcome.STALE, 10, 0) and isinstance(r.outcome, Outcome)
+    assert c[HOA].sequence == 10 and c[HOA].care_of_address == COA
+    assert c.delete_if_newer(HOA.packed, 11) == UpdateResult(Outcome.DELETED, 11, 0) and HOA not in c
+    with pytest.raises(TypeError):
+        c.delete_if_newer(12345, 1)
+
+
+def test_sequence_newer_is_the_tables_rule():
+    assert sequence_newer(1, 0) and sequence_newer(0, 65535) and sequence_newer(32767, 0)
+    assert not sequence_newer(0, 0) and not sequence_newer(32768, 0) and not sequence_newer(65535, 0)
+    assert sequence_newer(5, 4) is _impl.load("bcache").seq_newer(5, 4) is True
 
 
 def test_cache_mapping_behaviour(mod):

@@ -1,9 +1,10 @@
 """Stateful property test: the binding table (C, and its twin) against a plain dict model.
 
-Random sequences of updates (sequence numbers chosen around the last accepted one so the 2^16 wrap and
-the 32768 window edges come up often), deletes, single and batch lookups, care-of batches, counter
-bumps and expiry (whole sweeps and single rounds that stop part-way), over a small key space in a table
-created with capacity 1, so index growth, tombstones, slot reuse and collisions all interleave.
+Random sequences of updates and de-registrations (``delete_if_newer``; sequence numbers chosen around
+the last accepted one so the 2^16 wrap and the 32768 window edges come up often), deletes, single and
+batch lookups, care-of batches, counter bumps and expiry (whole sweeps and single rounds that stop
+part-way), over a small key space in a table created with capacity 1, so index growth, tombstones,
+slot reuse and collisions all interleave.
 
 The model is a dict key -> [coa, seq, flags, expiry, packets, bytes] plus a dict key -> slot and a
 LIFO list of freed slots (the documented slot policy: the last freed slot is reused first)."""
@@ -115,6 +116,23 @@ class BindingTableModel(RuleBasedStateMachine):
         if present:
             self._model_delete(k)
         assert self.t.delete(k) == present
+
+    @rule(i=st.integers(0, n_keys - 1), delta=st.one_of(SEQ_DELTAS, st.integers(0, 65535)))
+    def delete_if_newer(self, i, delta):
+        k = self.keys[i]
+        if k in self.model:
+            last = self.model[k][1]
+            seq = (last + delta) & 0xFFFF
+            slot = self.slots[k]
+            if 1 <= delta <= 32767:
+                self._model_delete(k)
+                want = (4, seq, slot)
+            else:
+                want = (2, last, slot)
+        else:
+            seq = delta
+            want = (5, seq, -1)
+        assert self.t.delete_if_newer(k, seq) == want
 
     @rule(i=st.integers(0, n_keys - 1))
     def lookup(self, i):

@@ -27,6 +27,8 @@ cdef extern from "mip6_bcache.h" nogil:
         MIP6_BC_UPDATED
         MIP6_BC_STALE
         MIP6_BC_NOMEM
+        MIP6_BC_DELETED
+        MIP6_BC_ABSENT
 
     ctypedef struct mip6_bcache_stats_t:
         uint32_t len
@@ -53,6 +55,9 @@ cdef extern from "mip6_bcache.h" nogil:
     mip6_bc_outcome_t mip6_bcache_update(mip6_bcache_t *t, const uint8_t *key, const uint8_t *coa, uint16_t seq,
                                          uint16_t flags, uint64_t expiry_ns, uint16_t *last_seq, int32_t *slot)
     int mip6_bcache_delete(mip6_bcache_t *t, const uint8_t *key)
+    mip6_bc_outcome_t mip6_bcache_delete_if_newer(mip6_bcache_t *t, const uint8_t *key, uint16_t seq,
+                                                  uint16_t *last_seq, int32_t *slot)
+    int mip6_bcache_seq_newer(uint16_t seq, uint16_t last)
     uint32_t mip6_bcache_expire(mip6_bcache_t *t, uint64_t now_ns, uint8_t *keys_out, uint32_t max)
     int32_t mip6_bcache_next(const mip6_bcache_t *t, int32_t after)
     uint64_t mip6_bcache_hash(const mip6_bcache_t *t, const uint8_t *key)
