@@ -402,6 +402,41 @@ def test_deregistration_deletes_binding_and_stops_proxy():
     assert of_type(out, NeighborAdvertisement) == []
 
 
+@pytest.mark.parametrize("seq", [1000, 999, 1000 + 32768, 65535])
+def test_stale_deregistration_135_with_last_accepted_sequence_and_the_binding_stays(seq):
+    """§9.5.1 for a de-registration as for an update: a sequence number not greater than the last
+    accepted one modulo 2^16 (equal, older, half the circle away, older across the wrap) → status 135
+    carrying that one."""
+    ha = make_ha()
+    register(ha)
+    ha.receive(5 * S, "eth1", frame_in(bu_packet(seq=1000)))          # a refresh: last accepted 1000
+    before = ha.cache[HOME]
+    assert before.sequence == 1000
+    out = ha.receive(10 * S, "eth1", frame_in(bu_packet(seq=seq, lifetime=0)))
+    ba = ba_of(out)
+    assert ba.payload.status == 135 and ba.payload.sequence == 1000 and ba.payload.lifetime == 0
+    assert ba.dst == COA and ba.rh2 == HOME
+    assert [(type(n), n.status) for n in out.notifications] == [(RegistrationRejected, 135)]
+    assert ha.cache[HOME] == before and HOME in ha.nd["eth0"].proxies     # still bound and proxied
+    assert ha.counters["ba.status.135"] == 1 and "binding.deleted" not in ha.counters
+    # The next sequence number is accepted: the binding goes.
+    out = ha.receive(11 * S, "eth1", frame_in(bu_packet(seq=1001, lifetime=0)))
+    assert ba_of(out).payload.status == 0 and HOME not in ha.cache
+    assert [type(n) for n in out.notifications] == [BindingDeleted]
+
+
+def test_stale_deregistration_from_home_135_and_the_binding_stays():
+    ha = make_ha()
+    register(ha, seq=7)
+    p = Packet(src=HOME, dst=HA, payload=BindingUpdate(7, 0, ack=True, home=True))
+    out = ha.receive(10 * S, "eth0", ethernet_frame(HA_MAC, HOME_NODE_MAC, p.to_bytes()))
+    (t,) = out.transmits
+    ba = parse(t.frame[14:])
+    assert t.frame[:6] == HOME_NODE_MAC and ba.dst == HOME and ba.rh2 is None
+    assert ba.payload.status == 135 and ba.payload.sequence == 7
+    assert ha.cache[HOME].sequence == 7 and ha.cache[HOME].care_of_address == COA
+
+
 def test_deregistration_from_home_answered_to_home_address_without_rh2():
     ha = make_ha()
     register(ha)

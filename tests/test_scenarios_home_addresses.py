@@ -6,6 +6,7 @@ import json
 
 from scenario_check import MS, S, check_pcaps, timed
 
+from mip6fast.binding_cache import sequence_newer
 from mip6fast.cli import main
 from mip6fast.roles import home_agent as ha_mod
 from mip6fast.roles import mobile_node as mn_mod
@@ -142,16 +143,12 @@ def test_virtual_home_link(tmp_path):
 STALE_SEED, FRESH_SEED = 2, 1
 
 
-def _newer(seq, last):
-    return 1 <= (seq - last) % 65536 <= 32767
-
-
 def test_mn_reboot_with_a_stale_sequence_gets_135_then_registers(tmp_path):
     world, summary = run_with_world("mn-reboot", seed=STALE_SEED, pcap_dir=str(tmp_path))
     json.dumps(summary)
     last = summary["ha_sequence_at_reboot"]
     first = summary["first_sequence_after_reboot"]
-    assert not _newer(first, last) and summary["first_sequence_stale"] is True
+    assert not sequence_newer(first, last) and summary["first_sequence_stale"] is True
     sig = summary["signalling_after_reboot"]
     assert [(e["kind"], e.get("status")) for e in sig] == [("BU", None), ("BA", 135), ("BU", None), ("BA", 0)]
     # 135 carries the last accepted sequence; the next BU uses it + 1, and that is what is accepted.
@@ -181,7 +178,7 @@ def test_mn_reboot_with_a_newer_sequence_is_accepted_at_once():
     world, summary = run_with_world("mn-reboot", seed=FRESH_SEED)
     last = summary["ha_sequence_at_reboot"]
     first = summary["first_sequence_after_reboot"]
-    assert _newer(first, last) and summary["first_sequence_stale"] is False
+    assert sequence_newer(first, last) and summary["first_sequence_stale"] is False
     sig = summary["signalling_after_reboot"]
     assert [(e["kind"], e.get("status"), e["sequence"]) for e in sig] == [("BU", None, first), ("BA", 0, first)]
     assert summary["ha"].get("ba.status.135", 0) == 0

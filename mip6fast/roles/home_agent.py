@@ -201,11 +201,6 @@ class _PendingDad:
     duplicate: bool = False
 
 
-def _seq_newer(seq: int, last: int) -> bool:
-    """RFC 6275 §9.5.1: modulo 2^16, "greater than" the last accepted sequence number."""
-    return 1 <= (seq - last) % 65536 <= 32767
-
-
 def _slot_size(data: bytes) -> int:
     """A batch slot that holds ``data`` behind the default headroom (tunnel header included)."""
     return max(2048, len(data) + 256)
@@ -615,7 +610,7 @@ class HomeAgent(Router):
             return
         deregistration = bu.lifetime == 0 or care_of == home
         if deregistration:
-            self._deregister(now, packet, bu, home, care_of, existing)
+            self._deregister(now, packet, bu, home, care_of)
             return
         # The sequence number of a refresh is checked by BindingCache.update (§9.5.1): STALE → 135.
         if existing is None:
@@ -681,16 +676,17 @@ class HomeAgent(Router):
         self._arm_expiry(now + lifetime * NS_PER_S)
 
     def _deregister(self, now: int, packet: Packet, bu: BindingUpdate, home: IPv6Address,
-                    care_of: IPv6Address, existing) -> None:
-        """§10.3.2: no DAD; the binding goes, and so does proxying for it."""
-        if existing is None:
+                    care_of: IPv6Address) -> None:
+        """§10.3.2: no DAD; the binding goes, and so does proxying for it. The sequence number is
+        checked by BindingCache.delete_if_newer as for an update (§9.5.1): STALE → 135, binding kept."""
+        result = self.cache.delete_if_newer(home, bu.sequence)
+        if result.outcome is Outcome.ABSENT:
             self._reject(now, packet, bu, home, care_of, BindingAckStatus.NOT_HOME_AGENT_FOR_THIS_MOBILE_NODE)
             return
-        if not _seq_newer(bu.sequence, existing.sequence):
+        if result.outcome is Outcome.STALE:
             self._reject(now, packet, bu, home, care_of, BindingAckStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW,
-                         existing.sequence)
+                         result.last_sequence)
             return
-        del self.cache[home]
         self._stop(home)
         self._count("binding.deleted")
         self.notify(BindingDeleted(now, home))

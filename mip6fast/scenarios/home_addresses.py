@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
 
 from ..apps import PingApp
+from ..binding_cache import sequence_newer
 from ..errors import ParseError
 from ..roles import Interface, slaac_address
 from ..roles.events import Output
@@ -278,11 +279,6 @@ def virtual_home_link(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict]
 
 # ---------------------------------------------------------------- a mobile node reboots
 
-def _seq_newer(seq: int, last: int) -> bool:
-    """RFC 6275 §9.5.1: modulo 2^16, ``seq`` is "greater than" ``last``."""
-    return 1 <= (seq - last) % 65536 <= 32767
-
-
 @scenario(
     "mn-reboot",
     "a registered mobile node reboots with a random sequence number; the home agent answers the "
@@ -331,7 +327,7 @@ def mn_reboot(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict]:
         "ha_sequence_at_reboot": last,
         "first_sequence_after_reboot": None if first_bu is None else first_bu.sequence,
         "first_sequence_stale": (None if first_bu is None or last is None
-                                 else not _seq_newer(first_bu.sequence, last)),
+                                 else not sequence_newer(first_bu.sequence, last)),
         "signalling_after_reboot": [{"at_ms": round(e.at / MS, 3), "kind": e.kind, "sequence": e.sequence,
                                      **({"status": e.status} if e.kind == "BA" else {})} for e in signalling],
         "rebooted_registrations": _registrations(world, "mn-rebooted"),
