@@ -335,7 +335,7 @@ class CorrespondentNode(Host):
             return False
         dst = IPv6Address(raw[24:40])
         if dst.is_multicast:
-            return dst in iface.groups(self.is_router)
+            return iface.is_joined(dst, self.is_router)
         return self.is_own_address(dst)
 
     def parse_failed(self, now: int, iface: Interface, raw: bytes, exc: ParseError) -> None:

@@ -268,14 +268,13 @@ class Node:
 
     def _joined_mac(self, iface: Interface, mac: bytes) -> bool:
         """RFC 2464 §7: a group's frames go to 33:33 + its last four bytes."""
-        return mac[:2] == b"\x33\x33" and any(
-            ipv6_multicast_mac(g.packed) == mac for g in iface.groups(self.is_router))
+        return iface.joined_mac(mac, self.is_router)
 
     def receive_packet(self, now: int, iface: Interface, raw: bytes, packet: Packet, src_mac: bytes) -> None:
         """An IPv6 packet that arrived on ``iface``: local delivery, forwarding, or a counted drop."""
         dst = packet.dst
         if dst.is_multicast:
-            if dst not in iface.groups(self.is_router):
+            if not iface.is_joined(dst, self.is_router):
                 self.drop("multicast_group")
                 return
             self.local_packet(now, iface, raw, packet, src_mac)
