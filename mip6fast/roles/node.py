@@ -59,7 +59,7 @@ from .interface import (
     Interface,
     link_scope,
 )
-from .neighbor import NeighborDiscovery
+from .neighbor import NeighborDiscovery, NeighborDiscoveryLimits
 
 __all__ = ["Node", "Route"]
 
@@ -99,6 +99,7 @@ class Node:
         self._out = Output()
         self._depth = 0
         self._nd_class = NeighborDiscovery
+        self.nd_limits = NeighborDiscoveryLimits()
         for iface in interfaces:
             self.add_interface(iface)
 
@@ -110,6 +111,13 @@ class Node:
             raise ValueError(f"{self.name}: interface {iface.name} already exists")
         self.interfaces[iface.name] = iface
         self.nd[iface.name] = self._nd_class(self, iface)
+        self.nd[iface.name].limits = self.nd_limits
+
+    def set_nd_limits(self, limits: NeighborDiscoveryLimits) -> None:
+        """Bound the routers, prefixes and SLAAC addresses every interface keeps from what it hears."""
+        self.nd_limits = limits
+        for nd in self.nd.values():
+            nd.limits = limits
 
     def add_route(self, network, interface: str, next_hop=None) -> Route:
         if interface not in self.interfaces:
