@@ -214,10 +214,10 @@ int mip6_icmp6_parse(const uint8_t *buf, size_t len, mip6_icmp6_t *out, mip6_err
         out->sequence = mip6_get16(buf + 6);
         break;
     case MIP6_ICMP6_ROUTER_ADVERT:
-        /* RFC 4861 §4.2; H flag RFC 6275 §7.1. The other bits of the flags byte are reserved (and
-         * later RFCs' Prf/P bits are not part of this raw form). */
+        /* RFC 4861 §4.2; H flag RFC 6275 §7.1; Prf RFC 4191 §2.2; P RFC 4389 §4.1. The whole flags
+         * byte is kept, reserved bits included, so a parsed RA re-encodes to what the wire carried. */
         out->cur_hop_limit = buf[4];
-        out->flags = (uint16_t)(buf[5] & MIP6_RA_FLAGS_MASK);
+        out->flags = buf[5];
         out->router_lifetime = mip6_get16(buf + 6);
         out->reachable_time = mip6_get32(buf + 8);
         out->retrans_timer = mip6_get32(buf + 12);
@@ -344,8 +344,8 @@ int mip6_icmp6_build(const mip6_icmp6_t *in, uint8_t *out, size_t cap, mip6_err_
     /* Value checks first, in raw-form order, so a bad value is reported whatever cap is. */
     switch (in->type) {
     case MIP6_ICMP6_ROUTER_ADVERT:
-        if (in->flags & ~MIP6_RA_FLAGS_MASK)
-            return mip6_fail(err, MIP6_EINVAL, "flags", 0, "bits other than M, O, H set");
+        if (in->flags & ~0xFFu)
+            return mip6_fail(err, MIP6_EINVAL, "flags", 0, "the RA flags are one byte");
         break;
     case MIP6_ICMP6_NEIGHBOR_ADVERT:
         if (in->flags & ~MIP6_NA_FLAGS_MASK)

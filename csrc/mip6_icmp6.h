@@ -40,7 +40,9 @@
 #define MIP6_ND_OPT_HA_INFO           8
 
 /* The defined flag bits; everything else in those bytes is reserved (zero on send, ignored on receipt). */
-#define MIP6_RA_FLAGS_MASK   0xE0u   /* M 0x80, O 0x40 (RFC 4861 §4.2), H 0x20 (RFC 6275 §7.1) */
+/* RA flags byte, kept whole: M 0x80, O 0x40 (RFC 4861 §4.2), H 0x20 (RFC 6275 §7.1), Prf 0x18
+ * (RFC 4191 §2.2), P 0x04 (RFC 4389 §4.1), 0x03 reserved. */
+#define MIP6_RA_FLAGS_MASK   0xFFu
 #define MIP6_NA_FLAGS_MASK   0xE0u   /* R 0x80, S 0x40, O 0x20 (RFC 4861 §4.4) */
 #define MIP6_MPA_FLAGS_MASK  0xC000u /* M 0x8000, O 0x4000 (RFC 6275 §6.8) */
 #define MIP6_PI_FLAGS_MASK   0xE0u   /* L 0x80, A 0x40 (RFC 4861 §4.6.2), R 0x20 (RFC 6275 §7.2) */

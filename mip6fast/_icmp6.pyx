@@ -252,10 +252,7 @@ def build(icmp_type, code, fields):
         _fill_options(&m, f[0], keep)
     elif t == 134:
         m.cur_hop_limit = <uint8_t>_uint(f[0], 8, "cur_hop_limit")
-        flags = _uint(f[1], 8, "flags")
-        if flags & ~0xE0u:
-            raise ValueError("flags: bits other than M, O, H set")
-        m.flags = <uint16_t>flags
+        m.flags = <uint16_t>_uint(f[1], 8, "flags")      # the whole byte (RFC 4191 §2.2 Prf, ...)
         m.router_lifetime = <uint16_t>_uint(f[2], 16, "router_lifetime")
         m.reachable_time = _uint(f[3], 32, "reachable_time")
         m.retrans_timer = _uint(f[4], 32, "retrans_timer")

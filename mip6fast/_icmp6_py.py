@@ -23,7 +23,7 @@ _ARITY = {1: 1, 2: 2, 3: 1, 4: 2, 128: 3, 129: 3, 133: 1, 134: 6, 135: 2, 136: 3
 # Exact length byte of the fixed-size options (RFC 4861 §4.6.2, §4.6.4; RFC 6275 §7.3, §7.4).
 _OPTION_UNITS = {3: 4, 5: 1, 7: 1, 8: 1}
 
-_RA_FLAGS = 0xE0    # M O H
+_RA_FLAGS = 0xFF    # the whole byte: M O H Prf(2) P and reserved bits round-trip (RFC 4861 §4.2, RFC 4191 §2.2)
 _NA_FLAGS = 0xE0    # R S O
 _MPA_FLAGS = 0xC000  # M O
 _PI_FLAGS = 0xE0    # L A R
@@ -220,7 +220,7 @@ def build(icmp_type, code, fields):
         return head + bytes(4) + _build_options(f[0])
     if t == 134:                                                     # RFC 4861 §4.2, RFC 6275 §7.1
         hop = _uint(f[0], 8, "cur_hop_limit")
-        flags = _flags(f[1], 8, _RA_FLAGS, "flags", "M, O, H")
+        flags = _flags(f[1], 8, _RA_FLAGS, "flags", "one byte")
         lifetime = _uint(f[2], 16, "router_lifetime")
         reachable = _uint(f[3], 32, "reachable_time")
         retrans = _uint(f[4], 32, "retrans_timer")

@@ -55,9 +55,10 @@ from ..wire import (
     UnknownMobilityMessage,
     parse,
 )
-from ..wire.ethernet import ETHERTYPE_IPV6
+from ..wire.ethernet import ETHERNET_HEADER_LEN
 from .binding_events import BindingCreated, BindingDeleted, BindingExpired, BindingUpdated
 from .events import NS_PER_S, Notification, Output, Timer
+from .frames import classify
 from .host import Host
 from .interface import IPV6_MIN_MTU, LINK_LOCAL, NH_MH, UNSPECIFIED, Interface
 
@@ -293,26 +294,11 @@ class CorrespondentNode(Host):
             return
         if n == 0:
             return
-        buf = batch.buf
-        off = batch.offset[:n].astype(np.int64)
-        ln = batch.length[:n].astype(np.int64)
-        cand = ln >= 14 + 40
-        base = np.where(cand, off, 0)
-        cand &= ((buf[base + 12].astype(np.int64) << 8) | buf[base + 13]) == ETHERTYPE_IPV6
-        dst_mac = buf[base[:, None] + np.arange(6)]
-        own = (dst_mac == np.frombuffer(iface.mac, dtype=np.uint8)).all(axis=1)
-        bcast = (dst_mac == 0xFF).all(axis=1)
-        mcast = (dst_mac[:, 0] == 0x33) & (dst_mac[:, 1] == 0x33)
-        cand &= own | bcast | mcast
-        # IPv6 Payload Length (RFC 8200 §3) says where the packet ends: Ethernet may have padded it.
-        plen = (buf[base + 18].astype(np.int64) << 8) | buf[base + 19]
-        eth = buf[base[:, None] + np.arange(14)].copy()
-        idx = np.nonzero(cand)[0]
-        batch.offset[idx] = (off[idx] + 14).astype(np.uint32)
-        batch.length[idx] = np.minimum(ln[idx] - 14, 40 + plen[idx]).astype(np.uint32)
-        rest = np.nonzero(~cand)[0]
-        batch.verdict[rest] = Verdict.SLOW_PATH
-        batch.verdict[idx] = Verdict.PASS
+        frames = classify(batch, iface, multicast=True)
+        cand = frames.ipv6
+        eth = frames.head[:, :ETHERNET_HEADER_LEN].copy()
+        frames.strip(batch, cand)
+        batch.verdict[:n] = np.where(cand, Verdict.PASS, Verdict.SLOW_PATH)
         batch.reason[:n] = DropReason.NONE
         self.datapath.process_hao(batch)
         # Copy everything out before acting: a delivery may make an application send (re-entrancy).
@@ -349,7 +335,7 @@ class CorrespondentNode(Host):
             return False
         dst = IPv6Address(raw[24:40])
         if dst.is_multicast:
-            return dst in iface.groups(self.is_router)
+            return iface.is_joined(dst, self.is_router)
         return self.is_own_address(dst)
 
     def parse_failed(self, now: int, iface: Interface, raw: bytes, exc: ParseError) -> None:

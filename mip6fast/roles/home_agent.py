@@ -81,11 +81,12 @@ from ..wire import (
     parse,
     solicited_node_multicast,
 )
-from ..wire.ethernet import ETHERNET_HEADER_LEN, ETHERTYPE_IPV6
+from ..wire.ethernet import ETHERNET_HEADER_LEN
 from ..wire.packet import CODEC as PACKET_CODEC
 from .batch_tx import transmit_batch
 from .binding_events import BindingCreated, BindingDeleted, BindingExpired, BindingUpdated
 from .events import NS_PER_S, Notification, Output, Timer
+from .frames import classify
 from .interface import IPV6_MIN_MTU, LINK_LOCAL, NH_MH, UNSPECIFIED, AddressState, Interface
 from .neighbor import ND_HOP_LIMIT
 from .router import AdvertisingConfig, Router
@@ -320,16 +321,6 @@ class HomeAgent(Router):
         self._batch(now, interface, batch)
         return self._finish(out)
 
-    def _gather(self, batch: PacketBatch, start: np.ndarray, width: int) -> np.ndarray:
-        # Frames the driver placed at the same place in every slot (a ring does): a view of the slots.
-        n = start.shape[0]
-        first = int(start[0]) if n else 0
-        if n and first + width <= batch.slot_size and (start == first + np.arange(n, dtype=np.int64) * batch.slot_size).all():
-            return batch.buf.reshape(batch.capacity, batch.slot_size)[:n, first:first + width]
-        idx = start[:, None] + np.arange(width, dtype=np.int64)[None, :]
-        np.minimum(idx, batch.buf.shape[0] - 1, out=idx)
-        return batch.buf[idx]
-
     def _batch(self, now: int, interface: str, batch: PacketBatch) -> None:
         n = batch.count
         iface = self.interfaces.get(interface)
@@ -338,33 +329,17 @@ class HomeAgent(Router):
                 o, k = int(batch.offset[i]), int(batch.length[i])
                 self._receive_frame(now, interface, batch.buf[o:o + k].tobytes())
             return
-        orig_off = batch.offset[:n].copy()
-        orig_len = batch.length[:n].copy()
-        off = orig_off.astype(np.int64)
-        ln = orig_len.astype(np.int64)
-        head = self._gather(batch, off, ETHERNET_HEADER_LEN + 41)
-        ip = ETHERNET_HEADER_LEN
-        mac = np.frombuffer(iface.mac, dtype=np.uint8)
-        ethertype = head[:, 12].astype(np.int64) << 8 | head[:, 13]
-        plen = head[:, ip + 4].astype(np.int64) << 8 | head[:, ip + 5]
-        nh = head[:, ip + 6]
-        # Unicast IPv6 to our MAC, whole, not a jumbogram; neighbour discovery for a proxied address
-        # stays on the slow path (RFC 6275 §10.4.1: the home agent answers it itself).
-        fast = ((ln >= ip + 40) & (head[:, :6] == mac).all(axis=1) & (ethertype == ETHERTYPE_IPV6)
-                & (head[:, ip] >> 4 == 6) & (plen > 0) & (ip + 40 + plen <= ln)
-                & ~((nh == 58) & np.isin(head[:, ip + 40], _ND_TYPES)))
-        src = self._gather(batch, off + ip + 8, 2)
-        dst = self._gather(batch, off + ip + 24, 16)
-        # Link-local traffic is never tunnelled (§10.4.2); the slow path answers for a mobile node's
-        # link-local address and forwards nothing else.
-        fast &= ~((src[:, 0] == 0xFE) & (src[:, 1] & 0xC0 == 0x80)) & ~((dst[:, 0] == 0xFE) & (dst[:, 1] & 0xC0 == 0x80))
-        # Ethernet pads short frames: the IPv6 Payload Length says where the packet ends (RFC 8200 §3).
-        batch.offset[:n] = np.where(fast, off + ip, off).astype(np.uint32)
-        batch.length[:n] = np.where(fast, 40 + plen, ln).astype(np.uint32)
+        frames = classify(batch, iface)
+        # Neighbour discovery for a proxied address stays on the slow path (RFC 6275 §10.4.1: the home
+        # agent answers it itself). Link-local traffic is never tunnelled (§10.4.2); the slow path
+        # answers for a mobile node's link-local address and forwards nothing else.
+        fast = (frames.ipv6 & ~((frames.next_header == 58) & np.isin(frames.after_header, _ND_TYPES))
+                & ~frames.link_local_src() & ~frames.link_local_dst())
+        frames.strip(batch, fast)
         batch.verdict[:n] = np.where(fast, Verdict.PASS, Verdict.SLOW_PATH)
         batch.reason[:n] = DropReason.NONE
         batch.aux[:n] = 0
-        to_us = (dst == np.frombuffer(self.config.address.packed, dtype=np.uint8)).all(axis=1) & fast
+        to_us = frames.dst_is(self.config.address.packed) & fast
 
         # §10.4.2: packets for a bound home address into the tunnel to its care-of address.
         self.datapath.encapsulate(batch)
@@ -420,8 +395,7 @@ class HomeAgent(Router):
             if decapsulated[i]:
                 self.drop("tunnel_multicast_membership")   # MLD out of a tunnel: no group state kept here
                 continue
-            o, k = int(orig_off[i]), int(orig_len[i])
-            self._receive_frame(now, interface, batch.buf[o:o + k].tobytes())
+            self._receive_frame(now, interface, frames.frame(batch, i))
 
     def _transmit_tunnelled(self, now: int, raw: bytes, routes: dict | None = None) -> None:
         """An outer packet the kernel built; it is this node's own packet (source = the home agent).

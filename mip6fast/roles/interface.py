@@ -10,6 +10,7 @@ from enum import Enum
 from ipaddress import IPv6Address, IPv6Network
 
 from ..wire import ALL_NODES, ALL_ROUTERS, solicited_node_multicast
+from ..wire.ethernet import ipv6_multicast_mac
 
 __all__ = [
     "BROADCAST_MAC", "IPV6_MIN_MTU", "LINK_LOCAL", "NH_ICMPV6", "NH_IPV6", "NH_MH", "UNSPECIFIED",
@@ -24,6 +25,7 @@ UNSPECIFIED = IPv6Address("::")
 NH_ICMPV6 = 58
 NH_IPV6 = 41
 NH_MH = 135
+_ALL_ROUTERS_MAC = ipv6_multicast_mac(ALL_ROUTERS.packed)
 
 
 # ---------------------------------------------------------------- addresses
@@ -73,13 +75,26 @@ def _network(address: IPv6Address, prefix_length: int) -> IPv6Network:
 
 @dataclass
 class InterfaceAddress:
-    """One unicast address of an interface. Lifetimes are absolute deadlines in ns (None: infinite)."""
+    """One unicast address of an interface. Lifetimes are absolute deadlines in ns (None: infinite).
+
+    While it is in an interface's address table, a change of ``state`` to or from DUPLICATE tells the
+    interface, which keeps its joined groups as an index (``Interface``)."""
     address: IPv6Address
     prefix_length: int
     valid_until: int | None = None
     preferred_until: int | None = None
     state: AddressState = AddressState.TENTATIVE
     autoconfigured: bool = False
+
+    def __setattr__(self, name: str, value) -> None:
+        owner = self.__dict__.get("_owner") if name == "state" else None
+        if owner is not None:
+            was = self.__dict__["state"] is not AddressState.DUPLICATE
+            object.__setattr__(self, name, value)
+            if was != (value is not AddressState.DUPLICATE):
+                owner._joined_changed(self.address, joined=not was)
+            return
+        object.__setattr__(self, name, value)
 
     @property
     def network(self) -> IPv6Network:
@@ -91,12 +106,124 @@ class InterfaceAddress:
         return self.state in (AddressState.PREFERRED, AddressState.DEPRECATED)
 
 
+class _GroupRefs:
+    """Joined multicast groups as reference counts, with the Ethernet MACs they map to (RFC 2464 §7):
+    a frame's destination MAC and a packet's destination group are looked up in O(1), however many
+    addresses and proxied addresses an interface has. Each source of membership (all-nodes, an
+    address's solicited-node group, an extra group) holds one reference."""
+    __slots__ = ("groups", "macs")
+
+    def __init__(self) -> None:
+        self.groups: dict[IPv6Address, int] = {}
+        self.macs: dict[bytes, int] = {}
+
+    def ref(self, group: IPv6Address) -> None:
+        n = self.groups.get(group, 0)
+        self.groups[group] = n + 1
+        if n == 0:
+            mac = ipv6_multicast_mac(group.packed)
+            self.macs[mac] = self.macs.get(mac, 0) + 1
+
+    def unref(self, group: IPv6Address) -> None:
+        n = self.groups[group] - 1
+        if n:
+            self.groups[group] = n
+            return
+        del self.groups[group]
+        mac = ipv6_multicast_mac(group.packed)
+        left = self.macs[mac] - 1
+        if left:
+            self.macs[mac] = left
+        else:
+            del self.macs[mac]
+
+
+class _AddressTable(dict):
+    """An interface's addresses by address; adding and removing one updates the group index (the
+    solicited-node group of every address that is not a duplicate, RFC 4862 §5.4.2)."""
+
+    def __init__(self, refs: _GroupRefs):
+        super().__init__()
+        self._refs = refs
+        self.autoconfigured = 0         # how many entries SLAAC made (neighbour discovery bounds it)
+
+    def __setitem__(self, key: IPv6Address, entry: InterfaceAddress) -> None:
+        if key in self:
+            del self[key]
+        super().__setitem__(key, entry)
+        object.__setattr__(entry, "_owner", self)
+        self.autoconfigured += entry.autoconfigured
+        if entry.state is not AddressState.DUPLICATE:
+            self._refs.ref(solicited_node_multicast(key))
+
+    def __delitem__(self, key: IPv6Address) -> None:
+        entry = self[key]
+        super().__delitem__(key)
+        object.__setattr__(entry, "_owner", None)
+        self.autoconfigured -= entry.autoconfigured
+        if entry.state is not AddressState.DUPLICATE:
+            self._refs.unref(solicited_node_multicast(key))
+
+    def pop(self, key, *default):
+        if key not in self:
+            if default:
+                return default[0]
+            raise KeyError(key)
+        entry = self[key]
+        del self[key]
+        return entry
+
+    def clear(self) -> None:
+        for key in list(self):
+            del self[key]
+
+    def _joined_changed(self, address: IPv6Address, joined: bool) -> None:
+        (self._refs.ref if joined else self._refs.unref)(solicited_node_multicast(address))
+
+    def update(self, *args, **kwargs) -> None:
+        for key, entry in dict(*args, **kwargs).items():
+            self[key] = entry
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+
+class _ExtraGroups(set):
+    """Groups joined beyond the addresses' own (a home agent's proxied and DAD-probed addresses'
+    solicited-node groups): a set whose members hold a reference each in the group index."""
+
+    def __init__(self, refs: _GroupRefs):
+        super().__init__()
+        self._refs = refs
+
+    def add(self, group: IPv6Address) -> None:
+        if group not in self:
+            super().add(group)
+            self._refs.ref(group)
+
+    def discard(self, group: IPv6Address) -> None:
+        if group in self:
+            super().discard(group)
+            self._refs.unref(group)
+
+    def remove(self, group: IPv6Address) -> None:
+        if group not in self:
+            raise KeyError(group)
+        self.discard(group)
+
+
 class Interface:
     """One Ethernet interface: its MAC, the link-local address from the MAC's modified EUI-64
     (RFC 4291 App. A), global addresses with prefix lengths and lifetimes, the MTU, and carrier state.
 
     The link-local address is always present (RFC 4291 §2.1); ``add_address`` configures more.
     Addresses start tentative and become usable when duplicate address detection says so.
+
+    The multicast groups joined are kept as an index updated when addresses, their states and
+    ``extra_groups`` change, so that the receive path's group and MAC checks (``is_joined``,
+    ``joined_mac``) cost the same with 65,536 proxied home addresses as with none.
     """
 
     def __init__(self, name: str, mac: bytes, mtu: int = 1500, up: bool = False):
@@ -110,9 +237,11 @@ class Interface:
         self.link_mtu = mtu                 # the configured MTU; an RA's MTU option may lower ``mtu``
         self.up = up
         self.link_local = link_local_address(self.mac)
-        self.addresses: dict[IPv6Address, InterfaceAddress] = {}
+        self._refs = _GroupRefs()
+        self._refs.ref(ALL_NODES)
+        self.addresses: dict[IPv6Address, InterfaceAddress] = _AddressTable(self._refs)
         self.add_address(self.link_local, 64)
-        self.extra_groups: set[IPv6Address] = set()
+        self.extra_groups: set[IPv6Address] = _ExtraGroups(self._refs)
 
     def __repr__(self) -> str:
         return f"Interface({self.name!r}, mac={self.mac.hex(':')}, up={self.up})"
@@ -124,6 +253,11 @@ class Interface:
                                  AddressState.TENTATIVE, autoconfigured)
         self.addresses[addr] = entry
         return entry
+
+    @property
+    def autoconfigured_count(self) -> int:
+        """How many of the addresses SLAAC formed (O(1))."""
+        return self.addresses.autoconfigured   # type: ignore[attr-defined]
 
     def usable_addresses(self) -> list[InterfaceAddress]:
         return [a for a in self.addresses.values() if a.usable]
@@ -150,11 +284,17 @@ class Interface:
 
     def groups(self, router: bool = False) -> set[IPv6Address]:
         """Multicast groups joined: all-nodes, the solicited-node group of every address incl. tentative
-        ones (RFC 4862 §5.4.2), all-routers on a router (RFC 4291 §2.8)."""
-        out = {ALL_NODES} | self.extra_groups
+        ones (RFC 4862 §5.4.2), ``extra_groups``, all-routers on a router (RFC 4291 §2.8). A copy, in
+        O(groups): the receive path asks ``is_joined`` / ``joined_mac`` instead."""
+        out = set(self._refs.groups)
         if router:
             out.add(ALL_ROUTERS)
-        for a in self.addresses.values():
-            if a.state is not AddressState.DUPLICATE:
-                out.add(solicited_node_multicast(a.address))
         return out
+
+    def is_joined(self, group: IPv6Address, router: bool = False) -> bool:
+        """Is ``group`` one of ``groups(router)``? O(1)."""
+        return group in self._refs.groups or (router and group == ALL_ROUTERS)
+
+    def joined_mac(self, mac: bytes, router: bool = False) -> bool:
+        """Does ``mac`` (33:33 + a group's last four bytes, RFC 2464 §7) belong to a joined group? O(1)."""
+        return mac in self._refs.macs or (router and mac == _ALL_ROUTERS_MAC)

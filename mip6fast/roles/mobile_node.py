@@ -100,8 +100,9 @@ from ..wire import (
     parse,
     solicited_node_multicast,
 )
-from ..wire.ethernet import ETHERTYPE_IPV6, ipv6_multicast_mac
+from ..wire.ethernet import ipv6_multicast_mac
 from .events import NS_PER_S, Notification, Output, Timer
+from .frames import classify
 from .host import Host
 from .interface import IPV6_MIN_MTU, LINK_LOCAL, NH_MH, UNSPECIFIED, AddressState, Interface, slaac_address
 from .mn_discovery import (
@@ -1209,34 +1210,28 @@ class MobileNode(MobileNodeDiscovery, Host):
             return super().receive_batch(now, interface, batch)
         out = self._begin()
         n = batch.count
-        buf = batch.buf
-        off = batch.offset[:n].astype(np.int64)
-        length = batch.length[:n].astype(np.int64)
-        head = buf[np.minimum(off[:, None] + np.arange(55), buf.size - 1)]
-        mac = np.frombuffer(self.iface.mac, dtype=np.uint8)
-        ethertype = (head[:, 12].astype(np.int64) << 8) | head[:, 13]
-        eligible = ((length >= 54) & (head[:, :6] == mac).all(axis=1) & (ethertype == ETHERTYPE_IPV6)
-                    & ((head[:, 20] == 41) | (head[:, 20] == 43))
+        frames = classify(batch, self.iface)
+        nh = frames.next_header
+        eligible = (frames.ipv6 & ((nh == 41) | (nh == 43))
                     # A BA or Binding Refresh Request carries an RH2 too (§6.1.8): signalling, not
-                    # data, so the routing header's next header (byte 54 of the frame) must not be MH.
-                    & ~((head[:, 20] == 43) & (head[:, 54] == NH_MH))
+                    # data, so the routing header's next header must not be MH.
+                    & ~((nh == 43) & (frames.after_header == NH_MH))
                     & (batch.verdict[:n] == Verdict.PASS))
         batch.verdict[:n][~eligible] = Verdict.SLOW_PATH
         sel = np.flatnonzero(eligible)
-        batch.offset[sel] += 14
-        batch.length[sel] -= 14
+        frames.strip(batch, eligible)
         self.counters["rx_frames"] += int(sel.size)
         self._run_inbound(batch)
         verdict = batch.verdict[:n]
         forwarded = np.flatnonzero(eligible & (verdict == Verdict.FORWARD))
-        self.route_optimization.count_inbound(now, batch, forwarded, head[forwarded, 20] == 41)
+        self.route_optimization.count_inbound(now, batch, forwarded, nh[forwarded] == 41)
         self._deliver_batch(now, batch, forwarded)
         self._count_drops(batch, np.where(eligible, verdict, Verdict.PASS))
-        slow = np.flatnonzero(~eligible | ((verdict != Verdict.FORWARD) & (verdict != Verdict.DROP)))
-        back = slow[eligible[slow]]
-        batch.offset[back] -= 14
-        batch.length[back] += 14
-        self.counters["rx_frames"] -= int(back.size)     # counted again on the per-frame path
+        slow_mask = ~eligible | ((verdict != Verdict.FORWARD) & (verdict != Verdict.DROP))
+        slow = np.flatnonzero(slow_mask)
+        back = eligible & slow_mask
+        frames.restore(batch, back)
+        self.counters["rx_frames"] -= int(np.count_nonzero(back))     # counted again on the per-frame path
         for i in slow.tolist():
             self._receive_frame(now, interface, batch.packet(i))
         return self._finish(out)

@@ -59,7 +59,7 @@ from .interface import (
     Interface,
     link_scope,
 )
-from .neighbor import NeighborDiscovery
+from .neighbor import NeighborDiscovery, NeighborDiscoveryLimits
 
 __all__ = ["Node", "Route"]
 
@@ -99,6 +99,7 @@ class Node:
         self._out = Output()
         self._depth = 0
         self._nd_class = NeighborDiscovery
+        self.nd_limits = NeighborDiscoveryLimits()
         for iface in interfaces:
             self.add_interface(iface)
 
@@ -110,6 +111,13 @@ class Node:
             raise ValueError(f"{self.name}: interface {iface.name} already exists")
         self.interfaces[iface.name] = iface
         self.nd[iface.name] = self._nd_class(self, iface)
+        self.nd[iface.name].limits = self.nd_limits
+
+    def set_nd_limits(self, limits: NeighborDiscoveryLimits) -> None:
+        """Bound the routers, prefixes and SLAAC addresses every interface keeps from what it hears."""
+        self.nd_limits = limits
+        for nd in self.nd.values():
+            nd.limits = limits
 
     def add_route(self, network, interface: str, next_hop=None) -> Route:
         if interface not in self.interfaces:
@@ -268,14 +276,13 @@ class Node:
 
     def _joined_mac(self, iface: Interface, mac: bytes) -> bool:
         """RFC 2464 §7: a group's frames go to 33:33 + its last four bytes."""
-        return mac[:2] == b"\x33\x33" and any(
-            ipv6_multicast_mac(g.packed) == mac for g in iface.groups(self.is_router))
+        return iface.joined_mac(mac, self.is_router)
 
     def receive_packet(self, now: int, iface: Interface, raw: bytes, packet: Packet, src_mac: bytes) -> None:
         """An IPv6 packet that arrived on ``iface``: local delivery, forwarding, or a counted drop."""
         dst = packet.dst
         if dst.is_multicast:
-            if dst not in iface.groups(self.is_router):
+            if not iface.is_joined(dst, self.is_router):
                 self.drop("multicast_group")
                 return
             self.local_packet(now, iface, raw, packet, src_mac)

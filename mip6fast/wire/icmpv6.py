@@ -372,12 +372,18 @@ class RouterSolicitation(ICMPv6Message):
         _check_code(self)
 
 
+# RA flag bits outside M, O, H and Prf: P (RFC 4389 §4.1) and the reserved ones.
+_RA_OTHER_FLAGS = 0x07
+
+
 @dataclass(frozen=True)
 class RouterAdvertisement(ICMPv6Message):
     """Router Advertisement, type 134 (RFC 4861 §4.2); ``home_agent`` is the H flag (RFC 6275 §7.1).
 
     ``router_lifetime`` is in seconds, ``reachable_time`` and ``retrans_timer`` in milliseconds
-    (0: unspecified).
+    (0: unspecified). ``preference`` is the Default Router Preference (RFC 4191 §2.2: 0 medium, 1 high,
+    3 low, 2 reserved, kept as received); ``other_flags`` holds the flag byte's remaining bits (P of
+    RFC 4389 is 0x04, 0x03 are reserved) so that an RA re-encodes to the bytes it was parsed from.
     """
 
     ICMP_TYPE: ClassVar[int] = 134
@@ -390,12 +396,17 @@ class RouterAdvertisement(ICMPv6Message):
     retrans_timer: int = 0
     options: Tuple[NDOption, ...] = ()
     code: int = 0
+    preference: int = 0
+    other_flags: int = 0
 
     def __post_init__(self):
         uint(self.cur_hop_limit, 8, "cur_hop_limit")
         _set(self, "managed", _boolean(self.managed, "managed"))
         _set(self, "other", _boolean(self.other, "other"))
         _set(self, "home_agent", _boolean(self.home_agent, "home_agent"))
+        uint(self.preference, 2, "preference")
+        if uint(self.other_flags, 8, "other_flags") & ~_RA_OTHER_FLAGS:
+            raise ValueError(f"other_flags: {self.other_flags:#04x} overlaps M, O, H or Prf (0xf8)")
         uint(self.router_lifetime, 16, "router_lifetime")
         uint(self.reachable_time, 32, "reachable_time")
         uint(self.retrans_timer, 32, "retrans_timer")
@@ -593,7 +604,8 @@ def decode(raw) -> ICMPv6Message:
     if t == 134:
         hop, flags, lifetime, reachable, retrans, options = f
         return RouterAdvertisement(hop, bool(flags & 0x80), bool(flags & 0x40), bool(flags & 0x20),
-                                   lifetime, reachable, retrans, _decode_options(options), code)
+                                   lifetime, reachable, retrans, _decode_options(options), code,
+                                   (flags >> 3) & 0x03, flags & _RA_OTHER_FLAGS)
     if t == 135:
         return NeighborSolicitation(f[0], _decode_options(f[1]), code)
     if t == 136:
@@ -624,7 +636,8 @@ def encode(msg: ICMPv6Message) -> tuple:
     elif isinstance(msg, RouterSolicitation):
         fields = (_encode_options(msg.options),)
     elif isinstance(msg, RouterAdvertisement):
-        flags = (0x80 if msg.managed else 0) | (0x40 if msg.other else 0) | (0x20 if msg.home_agent else 0)
+        flags = ((0x80 if msg.managed else 0) | (0x40 if msg.other else 0) | (0x20 if msg.home_agent else 0)
+                 | msg.preference << 3 | msg.other_flags)
         fields = (msg.cur_hop_limit, flags, msg.router_lifetime, msg.reachable_time, msg.retrans_timer,
                   _encode_options(msg.options))
     elif isinstance(msg, NeighborSolicitation):
