@@ -15,7 +15,6 @@ from mip6fast.roles.correspondent import (
     BindingUpdated,
     CorrespondentConfig,
     CorrespondentNode,
-    TokenBucket,
 )
 from mip6fast.wire import (
     AlternateCareOfAddress,
@@ -164,12 +163,6 @@ def test_binding_errors_are_rate_limited():
     # 10 per second: 100 ms later exactly one more token.
     assert len(cn.receive(S // 10, "eth0", pkt).transmits) == 1
     assert len(cn.receive(S // 10, "eth0", pkt).transmits) == 0
-
-
-def test_token_bucket_refills_to_burst():
-    b = TokenBucket(10, 3)
-    assert [b.take(0) for _ in range(4)] == [True, True, True, False]
-    assert [b.take(100 * S) for _ in range(4)] == [True, True, True, False]
 
 
 # ---------------------------------------------------------------- Binding Update (§9.5.1)

@@ -61,10 +61,11 @@ from .events import NS_PER_S, Notification, Output, Timer
 from .frames import classify
 from .host import Host
 from .interface import IPV6_MIN_MTU, LINK_LOCAL, NH_MH, UNSPECIFIED, Interface
+from .rate_limit import TokenBucket
 
 __all__ = [
     "MAX_RR_BINDING_LIFETIME", "BindingCreated", "BindingDeleted", "BindingErrorSent", "BindingExpired",
-    "BindingRefreshRequested", "BindingUpdated", "CorrespondentConfig", "CorrespondentNode", "TokenBucket",
+    "BindingRefreshRequested", "BindingUpdated", "CorrespondentConfig", "CorrespondentNode",
     "accept_every_binding_update",
 ]
 
@@ -121,26 +122,6 @@ class CorrespondentConfig:
     def lifetime_cap(self) -> int:
         """The largest lifetime granted, in seconds: ≤ 420 and a multiple of 4 (§6.1.7 units)."""
         return min(self.max_binding_lifetime, MAX_RR_BINDING_LIFETIME) // 4 * 4
-
-
-class TokenBucket:
-    """``rate`` tokens per second, at most ``burst`` held; integer nanosecond arithmetic, so a run is
-    deterministic. Starts full."""
-
-    def __init__(self, rate: int, burst: int):
-        self.rate = rate
-        self.capacity = burst * NS_PER_S        # token-nanoseconds: one token = NS_PER_S
-        self.level = self.capacity
-        self.last: int | None = None
-
-    def take(self, now: int) -> bool:
-        if self.last is not None and now > self.last:
-            self.level = min(self.capacity, self.level + (now - self.last) * self.rate)
-        self.last = now if self.last is None else max(self.last, now)
-        if self.level >= NS_PER_S:
-            self.level -= NS_PER_S
-            return True
-        return False
 
 
 def strip_home_address_option(raw: bytes) -> bytes:

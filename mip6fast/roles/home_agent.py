@@ -89,6 +89,7 @@ from .events import NS_PER_S, Notification, Output, Timer
 from .frames import classify
 from .interface import IPV6_MIN_MTU, LINK_LOCAL, NH_MH, UNSPECIFIED, AddressState, Interface
 from .neighbor import ND_HOP_LIMIT
+from .rate_limit import TokenBucket
 from .router import AdvertisingConfig, Router
 
 __all__ = [
@@ -99,8 +100,8 @@ __all__ = [
 # RFC 4861 §10 / RFC 6275 §10.4.1: unsolicited proxy NAs are repeated this many times, this far apart.
 MAX_NEIGHBOR_ADVERTISEMENT = 3
 NA_INTERVAL = NS_PER_S
-# RFC 6275 §9.3.3 asks for Binding Errors to be rate-limited; at most one per this interval.
-MIN_BINDING_ERROR_INTERVAL = NS_PER_S
+# RFC 6275 §9.3.3 asks for Binding Errors to be rate-limited: at most one per second (TokenBucket(1, 1)).
+BINDING_ERROR_RATE = 1
 # RFC 6275 §12: unsolicited Mobile Prefix Advertisements are retransmitted this often, this many times.
 PREFIX_ADV_TIMEOUT = 3 * NS_PER_S
 PREFIX_ADV_RETRIES = 3
@@ -242,7 +243,7 @@ class HomeAgent(Router):
         # and deletions (dropped when they reach the top): the next expiry without a scan of the cache.
         self._expiries: list[tuple[int, bytes]] = [(b.expires_ns, k.packed) for k, b in self.cache.items()]
         heapq.heapify(self._expiries)
-        self._last_binding_error: int | None = None
+        self._binding_errors = TokenBucket(BINDING_ERROR_RATE, 1)
         self._rx_mac: tuple[str, bytes] = ("", b"")         # interface and source MAC of the packet at hand
         self._address_packed = config.address.packed
         # ``_kernels_pass`` holds only for a global home agent address (the kernels' scope rules).
@@ -532,10 +533,9 @@ class HomeAgent(Router):
 
     def _binding_error(self, now: int, packet: Packet, status: int, home: IPv6Address) -> None:
         """§9.3.3: Binding Error to the packet's source, rate-limited."""
-        if self._last_binding_error is not None and now - self._last_binding_error < MIN_BINDING_ERROR_INTERVAL:
+        if not self._binding_errors.take(now):
             self.drop("binding_error_rate_limited")
             return
-        self._last_binding_error = now
         self._count(f"be.status.{status}")
         self._send(now, Packet(src=self.config.address, dst=packet.src, payload=BindingError(status, home)))
 
