@@ -20,13 +20,13 @@ from mip6fast.roles.home_agent import (
     HomeAgent,
     HomeAgentConfig,
 )
+from mip6fast.roles.interface import Interface
 from mip6fast.roles.mobile_node import (
     BindingRefreshed,
     Registered,
     RegistrationFailed,
     home_binding_update,
 )
-from mip6fast.roles.interface import Interface
 from mip6fast.scenarios import SCENARIOS, run_with_world
 from mip6fast.scenarios.scale import member_addresses
 from mip6fast.wire import (
@@ -245,9 +245,9 @@ def test_one_frame_path_takes_the_kernels_for_a_bound_destination():
     ha = make_ha()
     register(ha)
     ha.tick(10 * S)
-    assert ha._kernels_pass(frame_in(bu_packet(seq=2)))
+    assert ha.batch_path.passes_kernels(frame_in(bu_packet(seq=2)))
     to_home = Packet(src=IPv6Address("2001:db8:4::4"), dst=HOME, payload=EchoRequest(1, 1, b"x"))
-    assert not ha._kernels_pass(frame_in(to_home))
+    assert not ha.batch_path.passes_kernels(frame_in(to_home))
     ha.receive(11 * S, "eth1", frame_in(to_home))
     assert ha.counters["tunnelled"] == 1
 
@@ -268,7 +268,7 @@ def test_expiry_follows_refreshes_and_deletions():
     assert not [n for n in ha.tick(111 * S).notifications if isinstance(n, BindingExpired)]
     out = ha.tick(152 * S)
     assert [n.home_address for n in out.notifications if isinstance(n, BindingExpired)] == [other]
-    assert len(ha.cache) == 0 and ha._expiry_timer is None
+    assert len(ha.cache) == 0 and ha.registrar.expiry_timer is None
 
 
 def test_a_cache_passed_in_with_bindings_still_expires():
@@ -276,8 +276,8 @@ def test_a_cache_passed_in_with_bindings_still_expires():
     cache.update(HOME, "2001:db8:3::9", 1, 0xC000, 50 * S)
     ha = HomeAgent("ha", [Interface("eth0", bytes.fromhex("020000000001"))],
                    HomeAgentConfig("eth0", (HOME_PREFIX,), HA), rng=random.Random(1), cache=cache)
-    assert ha._earliest_expiry() == 50 * S
-    ha._arm_expiry()
+    assert ha.registrar.earliest_expiry() == 50 * S
+    ha.registrar.arm_expiry()
     out = ha.tick(50 * S)
     assert [n.home_address for n in out.notifications if isinstance(n, BindingExpired)] == [HOME]
 

@@ -1,0 +1,46 @@
+"""What a home agent serves: ``HomeAgentConfig`` (RFC 6275 §10.1, §10.3.1)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv6Address, IPv6Network
+
+__all__ = ["HomeAgentConfig"]
+
+
+@dataclass(frozen=True)
+class HomeAgentConfig:
+    """What a home agent serves (RFC 6275 §10.1, §10.3.1).
+
+    ``max_lifetime`` caps granted binding lifetimes (seconds). ``preference`` goes in the Home Agent
+    Information option and in this agent's own home agents list entry (§7.4, §10.1). With
+    ``virtual_home_link`` there is no physical home link: no proxy ND and no DAD (§10.4.1 has nothing
+    to defend). ``refresh_lead``: send a Binding Refresh Request this many seconds before a binding
+    expires, and advise the refresh interval in the BA (None: neither). ``max_bindings``: more
+    registrations are refused with status 130."""
+    interface: str
+    home_prefixes: tuple[IPv6Network, ...]
+    address: IPv6Address
+    max_lifetime: int = 420
+    preference: int = 0
+    virtual_home_link: bool = False
+    refresh_lead: int | None = None
+    dad: bool = True
+    tunnel_mtu: int = 1500
+    max_bindings: int = 1 << 16
+
+    def __post_init__(self):
+        prefixes = self.home_prefixes
+        if isinstance(prefixes, (str, IPv6Network)):
+            prefixes = (prefixes,)
+        object.__setattr__(self, "home_prefixes", tuple(IPv6Network(p) for p in prefixes))
+        object.__setattr__(self, "address", IPv6Address(self.address))
+        if not self.home_prefixes:
+            raise ValueError("home_prefixes: at least one home prefix")
+        if not any(self.address in p for p in self.home_prefixes):
+            raise ValueError(f"address: {self.address} is not on a home prefix")
+        if not -32768 <= self.preference <= 32767:
+            raise ValueError("preference: a signed 16-bit value (RFC 6275 §7.4)")
+        if not 4 <= self.max_lifetime <= 0xFFFF * 4:
+            raise ValueError("max_lifetime: 4 .. 262140 seconds (16 bits of 4-second units, §6.1.7)")
+        if self.refresh_lead is not None and self.refresh_lead <= 0:
+            raise ValueError("refresh_lead: a positive number of seconds, or None")

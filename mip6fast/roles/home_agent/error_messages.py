@@ -1,0 +1,89 @@
+"""The error messages a home agent sends: Binding Errors (RFC 6275 §9.3.3, rate-limited), ICMPv6 errors
+built from raw bytes within RFC 4443 §2.4 (e)'s limits, and ICMPv6 errors about packets it tunnelled,
+relayed to the inner packet's source (§10.4.2 with RFC 2473 §8).
+
+Who asks: the Mobility Header checks (an unknown MH type → Binding Error 2, §9.2; a Home Address option
+without a binding → Binding Error 1, §9.3.1), ``parse_failed`` (a malformed Mobility Header → Parameter
+Problem, §9.2), and the ICMPv6 input (errors about our tunnel).
+"""
+from __future__ import annotations
+
+from ipaddress import IPv6Address
+
+from ...wire import (
+    BindingError,
+    DestinationUnreachable,
+    Packet,
+    PacketTooBig,
+    ParameterProblem,
+)
+from ..interface import IPV6_MIN_MTU, LINK_LOCAL, UNSPECIFIED
+from ..rate_limit import TokenBucket
+from ..services import NodeServices
+from .home_link import HomeLink
+
+__all__ = ["BINDING_ERROR_RATE", "ErrorMessages"]
+
+# RFC 6275 §9.3.3 asks for Binding Errors to be rate-limited: at most one per second (TokenBucket(1, 1)).
+BINDING_ERROR_RATE = 1
+
+
+class ErrorMessages:
+    """Sends from the home agent's address; Binding Errors leave through the home interface's zone."""
+
+    def __init__(self, link: HomeLink, node: NodeServices):
+        self.link = link
+        self.node = node
+        self._binding_errors = TokenBucket(BINDING_ERROR_RATE, 1)
+
+    def binding_error(self, now: int, destination: IPv6Address, status: int, home: IPv6Address) -> None:
+        """§9.3.3: Binding Error to ``destination`` (the offending packet's source), rate-limited."""
+        if not self._binding_errors.take(now):
+            self.node.drop("binding_error_rate_limited")
+            return
+        self.node.count(f"be.status.{status}")
+        packet = Packet(src=self.link.address, dst=destination, payload=BindingError(status, home))
+        self.node.output_packet(now, packet.to_bytes(), self.link.name)
+
+    def icmp_error(self, now: int, message, invoking: bytes) -> None:
+        """An ICMPv6 error about ``invoking`` (possibly a truncated quote, which ``Node.icmp_error``
+        cannot re-parse) to its source, with RFC 4443 §2.4 (e)'s limits, from our global address."""
+        src, dst = IPv6Address(invoking[8:24]), IPv6Address(invoking[24:40])
+        if src.is_multicast or src == UNSPECIFIED or src in LINK_LOCAL:
+            self.node.drop("icmp_error_bad_source")
+            return
+        if dst.is_multicast and not isinstance(message, PacketTooBig):
+            self.node.drop("icmp_error_multicast")
+            return
+        if invoking[6] == 58 and len(invoking) > 40 and invoking[40] < 128:
+            self.node.drop("icmp_error_about_error")
+            return
+        cut = invoking[:IPV6_MIN_MTU - 48]
+        if isinstance(message, PacketTooBig):
+            message = PacketTooBig(mtu=message.mtu, invoking=cut)
+        elif isinstance(message, DestinationUnreachable):
+            message = DestinationUnreachable(code=message.code, invoking=cut)
+        else:
+            message = ParameterProblem(code=message.code, pointer=message.pointer, invoking=cut)
+        self.node.count(f"icmp_error.{type(message).__name__}")
+        self.node.output_packet(now, Packet(src=self.link.address, dst=src, payload=message).to_bytes(), None)
+
+    def relay_tunnel_error(self, now: int, msg) -> bool:
+        """§10.4.2 with RFC 2473 §8: an ICMP error about a packet we tunnelled is relayed to the inner
+        packet's source when the quote holds the inner IPv6 header: Packet Too Big with the tunnel
+        header taken off the MTU, anything else as Destination Unreachable code 3 (address
+        unreachable, RFC 2473 §8.1). True when the error was about our tunnel."""
+        quote = msg.invoking
+        if len(quote) < 80 or quote[6] != 41 or quote[8:24] != self.link.address.packed:
+            return False
+        inner = quote[40:]
+        if inner[0] >> 4 != 6:
+            self.node.drop("tunnel_error_bad_inner")
+            return True
+        if isinstance(msg, PacketTooBig):
+            relayed = PacketTooBig(mtu=max(IPV6_MIN_MTU, msg.mtu - 40), invoking=b"")
+        else:
+            relayed = DestinationUnreachable(code=3, invoking=b"")
+        self.node.count(f"tunnel_error_relayed.{type(msg).__name__}")
+        self.icmp_error(now, relayed, inner)
+        return True

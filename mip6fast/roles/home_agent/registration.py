@@ -1,0 +1,335 @@
+"""Home registration on the home agent (RFC 6275 §10.3 with §9.5.1): Binding Updates in, Binding
+Acknowledgements out, the binding cache and the lifetimes of its bindings.
+
+Theory of operation
+-------------------
+``Registrar.binding_update`` takes a Binding Update addressed to the home agent and checks it in the
+order of the RFC:
+
+1. silently discarded (§9.5.1, no BA): a home or care-of address that is link-local, multicast,
+   unspecified or loopback; a home registration carrying Nonce Indices;
+2. without H: 139 when the address has a (home) binding, else dropped (no route optimisation here);
+3. rejected with a BA: 131 when it reached another of our addresses than the home agent's (§10.3.1),
+   129 for one of our own addresses (binding it would take its traffic away from us), 132 when the home
+   address is on no home prefix (or its prefix has under 4 s left), 139 when the existing binding is not
+   a home registration;
+4. a de-registration (lifetime 0, or care-of = home address, §10.3.2) deletes the binding through
+   ``BindingCache.delete_if_newer``: the sequence rule of §9.5.1 is the cache's (stale → 135 with the
+   last accepted sequence, the binding stays), no binding → 133; no DAD;
+5. a first registration waits for DAD of the home address (``dad.py``; 134 when someone answers; 130
+   past ``max_bindings``), then is accepted into the cache with ``BindingCache.update``, which applies
+   the sequence rule (stale → 135) for refreshes as well.
+
+An accepted binding's lifetime is ≤ requested, ≤ ``max_lifetime``, ≤ the home prefix's remaining
+lifetime, in 4-second units; the BA may carry a Binding Refresh Advice (§6.2.4). A new binding is
+proxied on the home link (``proxy_nd.py``); every accepted BU ends the unsolicited Mobile Prefix
+Advertisements to that node (§10.6.2). The BA goes to the care-of address with a Type 2 routing header
+holding the home address; a BU from home is answered to the home address itself (§10.3.1).
+
+Lifetimes (§10.3.1, §9.5.2): one timer at the earliest expiry runs ``BindingCache.expire``; the expiry
+of each accepted binding is pushed on a heap, so the next one is found without a scan of the cache.
+Optionally a Binding Refresh Request goes out ``refresh_lead`` seconds before a binding expires (§6.1.2).
+"""
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass
+from ipaddress import IPv6Address
+
+from ...binding_cache import FLAG_ACK, FLAG_HOME, FLAG_LINK_LOCAL, BindingCache, Outcome
+from ...wire import (
+    AlternateCareOfAddress,
+    BindingAcknowledgement,
+    BindingAckStatus,
+    BindingRefreshAdvice,
+    BindingRefreshRequest,
+    BindingUpdate,
+    NonceIndices,
+    Packet,
+)
+from ..binding_events import BindingCreated, BindingDeleted, BindingExpired, BindingUpdated
+from ..events import NS_PER_S, Notification, Timer
+from ..interface import LINK_LOCAL, UNSPECIFIED
+from ..services import NodeServices
+from .config import HomeAgentConfig
+from .dad import HomeAddressDAD, PendingDad
+from .home_link import HomeLink
+from .mobile_prefix import MobilePrefixes
+from .proxy_nd import ProxyND
+
+__all__ = ["Registrar", "RegistrationRejected"]
+
+
+@dataclass(frozen=True)
+class RegistrationRejected(Notification):
+    home_address: IPv6Address
+    care_of_address: IPv6Address
+    status: int
+
+
+def _unusable(address: IPv6Address) -> bool:
+    """§9.5.1: an address a binding may not name (the BU is discarded without an answer)."""
+    return address in LINK_LOCAL or address.is_multicast or address == UNSPECIFIED or address.is_loopback
+
+
+class Registrar:
+    """Home registrations (see the module docstring). ``proxy`` is None on a virtual home link (no
+    proxy ND, no DAD: §10.4.1 has nothing to defend); ``own_address(a)`` says whether ``a`` is one of
+    this node's addresses, usable or not."""
+
+    def __init__(self, config: HomeAgentConfig, cache: BindingCache, link: HomeLink, node: NodeServices,
+                 proxy: ProxyND | None, mobile_prefixes: MobilePrefixes,
+                 own_address: Callable[[IPv6Address], bool]):
+        # The home prefixes are the HomeLink's (renumbering changes them); the rest of the config is fixed.
+        self.address = config.address
+        self.max_lifetime = config.max_lifetime
+        self.refresh_lead = config.refresh_lead
+        self.max_bindings = config.max_bindings
+        self.cache = cache
+        self.link = link
+        self.node = node
+        self.proxy = proxy
+        self.mobile_prefixes = mobile_prefixes
+        self._own_address = own_address
+        # §10.3.1: DAD for a first registration's home address, unless configured off or on a virtual
+        # home link (nobody else is on it).
+        dad = config.dad and not config.virtual_home_link
+        self.dad = HomeAddressDAD(link, node, self._dad_finished) if dad else None
+        # The registered home addresses, in the order they were first accepted, with each one's Binding
+        # Refresh Request timer.
+        self._registered: dict[IPv6Address, Timer | None] = {}
+        self.expiry_timer: Timer | None = None
+        # (expiry, home address) of every binding as last accepted, plus stale ones left by refreshes
+        # and deletions (dropped when they reach the top): the next expiry without a scan of the cache.
+        self._expiries: list[tuple[int, bytes]] = [(b.expires_ns, k.packed) for k, b in cache.items()]
+        heapq.heapify(self._expiries)
+        self._from: tuple[str, bytes] = ("", b"")      # interface and source MAC of the BU at hand
+
+    def homes(self) -> list[IPv6Address]:
+        """The registered home addresses, in the order of their first registration."""
+        return list(self._registered)
+
+    # ------------------------------------------------------------ Binding Updates (§10.3.1, §9.5.1)
+
+    def binding_update(self, now: int, packet: Packet, bu: BindingUpdate, from_link: tuple[str, bytes]) -> None:
+        """A Binding Update for this node; ``from_link``: the interface and source MAC it came by."""
+        self._from = from_link
+        home = packet.home_address if packet.home_address is not None else packet.src
+        care_of = packet.src
+        for opt in bu.options:
+            if isinstance(opt, AlternateCareOfAddress):
+                care_of = opt.address
+        # §9.5.1: discarded without an answer.
+        if _unusable(home):
+            self.node.drop("bu_bad_home_address")
+            return
+        if _unusable(care_of):
+            self.node.drop("bu_bad_care_of_address")
+            return
+        if bu.home and any(isinstance(o, NonceIndices) for o in bu.options):
+            self.node.drop("bu_home_with_nonce_indices")
+            return
+        existing = self.cache.get(home)
+        if not bu.home:
+            # §9.5.1: a binding's registration type cannot change; this node does not accept
+            # correspondent registrations otherwise (no return routability here).
+            if existing is not None:
+                self._reject(now, packet, bu, home, care_of, BindingAckStatus.REGISTRATION_TYPE_CHANGE_DISALLOWED)
+            else:
+                self.node.drop("bu_not_home_registration")
+            return
+        if packet.dst != self.address:
+            # §10.3.1: the BU reached an address of this node that is not serving as a home agent.
+            self._reject(now, packet, bu, home, care_of, BindingAckStatus.HOME_REGISTRATION_NOT_SUPPORTED)
+            return
+        if self._own_address(home) or home in self.link.anycast:
+            # Binding one of our own addresses would take its traffic away from us.
+            self._reject(now, packet, bu, home, care_of, BindingAckStatus.ADMINISTRATIVELY_PROHIBITED)
+            return
+        subnet = self.link.subnet(home)
+        remaining = None if subnet is None else self.link.prefix_remaining(now, subnet)
+        if subnet is None or (remaining is not None and remaining < 4):
+            self._reject(now, packet, bu, home, care_of, BindingAckStatus.NOT_HOME_SUBNET)
+            return
+        if existing is not None and not existing.home_registration:
+            self._reject(now, packet, bu, home, care_of, BindingAckStatus.REGISTRATION_TYPE_CHANGE_DISALLOWED)
+            return
+        if bu.lifetime == 0 or care_of == home:
+            self._deregister(now, packet, bu, home, care_of)
+            return
+        # The sequence number of a refresh is checked by BindingCache.update (§9.5.1): STALE → 135.
+        if existing is None:
+            if self.dad is not None and home in self.dad:
+                self.node.drop("bu_dad_in_progress")     # the BA follows when DAD ends
+                return
+            if len(self.cache) >= self.max_bindings:
+                self._reject(now, packet, bu, home, care_of, BindingAckStatus.INSUFFICIENT_RESOURCES)
+                return
+            if self.dad is not None:
+                self.dad.start(now, packet, bu, home, care_of)
+                return
+        self._accept(now, packet, bu, home, care_of)
+
+    def _dad_finished(self, now: int, pending: PendingDad) -> None:
+        """§10.3.1: DAD for a first registration's home address is over: 134, or accepted."""
+        if pending.duplicate:
+            self._reject(now, pending.packet, pending.bu, pending.home, pending.care_of,
+                         BindingAckStatus.DUPLICATE_ADDRESS_DETECTION_FAILED)
+        else:
+            self._accept(now, pending.packet, pending.bu, pending.home, pending.care_of)
+
+    def _granted_lifetime(self, now: int, bu: BindingUpdate, home: IPv6Address) -> int:
+        """§10.3.1: ≤ requested, ≤ our maximum, ≤ the home prefix's remaining valid lifetime; in
+        4-second units."""
+        lifetime = min(bu.lifetime, self.max_lifetime)
+        subnet = self.link.subnet(home)
+        remaining = None if subnet is None else self.link.prefix_remaining(now, subnet)
+        if remaining is not None:
+            lifetime = min(lifetime, remaining)
+        return lifetime - lifetime % 4
+
+    def _accept(self, now: int, packet: Packet, bu: BindingUpdate, home: IPv6Address,
+                care_of: IPv6Address) -> None:
+        lifetime = self._granted_lifetime(now, bu, home)
+        flags = FLAG_HOME | (FLAG_ACK if bu.ack else 0) | (FLAG_LINK_LOCAL if bu.link_local else 0)
+        result = self.cache.update(home, care_of, bu.sequence, flags, now + lifetime * NS_PER_S)
+        if result.outcome is Outcome.STALE:
+            self._reject(now, packet, bu, home, care_of, BindingAckStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW,
+                         result.last_sequence)
+            return
+        if result.outcome is Outcome.NOMEM:
+            self._reject(now, packet, bu, home, care_of, BindingAckStatus.INSUFFICIENT_RESOURCES)
+            return
+        heapq.heappush(self._expiries, (now + lifetime * NS_PER_S, home.packed))
+        # A new BU replaces the refresh schedule and ends MPA retransmission (§10.6.2); the unsolicited
+        # proxy NAs of a binding created moments ago still go out (§10.4.1).
+        refresh = self._registered.get(home)
+        if refresh is not None:
+            refresh.cancel()
+        self._registered[home] = None
+        self.mobile_prefixes.stop(home)
+        if result.outcome is Outcome.CREATED:
+            self.node.count("binding.created")
+            self.node.notify(BindingCreated(now, home, care_of, lifetime))
+            if self.proxy is not None:
+                self.proxy.start(now, home, bu.link_local)
+        else:
+            self.node.count("binding.updated")
+            self.node.notify(BindingUpdated(now, home, care_of, lifetime))
+        options: tuple = ()
+        if self.refresh_lead is not None:
+            if lifetime > self.refresh_lead:
+                at = now + (lifetime - self.refresh_lead) * NS_PER_S
+                self._registered[home] = self.node.call_at(at, lambda t: self._refresh_request(t, home))
+            # §10.3.1, §6.2.4: a Binding Refresh Advice with the interval after which the mobile node
+            # should refresh, in 4-second units and below the granted lifetime.
+            interval = lifetime - self.refresh_lead
+            interval -= interval % 4
+            if 0 < interval < lifetime:
+                options = (BindingRefreshAdvice(interval),)
+        self._send_ack(now, packet, bu, home, care_of, BindingAckStatus.ACCEPTED, lifetime, options=options)
+        self.arm_expiry(now + lifetime * NS_PER_S)
+
+    def _deregister(self, now: int, packet: Packet, bu: BindingUpdate, home: IPv6Address,
+                    care_of: IPv6Address) -> None:
+        """§10.3.2: no DAD; the binding goes, and so does proxying for it. The sequence number is
+        checked by BindingCache.delete_if_newer as for an update (§9.5.1): STALE → 135, binding kept."""
+        result = self.cache.delete_if_newer(home, bu.sequence)
+        if result.outcome is Outcome.ABSENT:
+            self._reject(now, packet, bu, home, care_of, BindingAckStatus.NOT_HOME_AGENT_FOR_THIS_MOBILE_NODE)
+            return
+        if result.outcome is Outcome.STALE:
+            self._reject(now, packet, bu, home, care_of, BindingAckStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW,
+                         result.last_sequence)
+            return
+        self._stop(home)
+        self.node.count("binding.deleted")
+        self.node.notify(BindingDeleted(now, home))
+        self._send_ack(now, packet, bu, home, care_of, BindingAckStatus.ACCEPTED, 0)
+
+    def _stop(self, home: IPv6Address) -> None:
+        """The binding is gone (de-registered or expired): its timers, MPAs and proxying end."""
+        if home not in self._registered:
+            return
+        refresh = self._registered.pop(home)
+        if refresh is not None:
+            refresh.cancel()
+        self.mobile_prefixes.stop(home)
+        if self.proxy is not None:
+            self.proxy.stop(home)
+
+    def _reject(self, now: int, packet: Packet, bu: BindingUpdate, home: IPv6Address, care_of: IPv6Address,
+                status: int, sequence: int | None = None) -> None:
+        self.node.notify(RegistrationRejected(now, home, care_of, int(status)))
+        self._send_ack(now, packet, bu, home, care_of, status, 0, sequence)
+
+    def _send_ack(self, now: int, packet: Packet, bu: BindingUpdate, home: IPv6Address, care_of: IPv6Address,
+                  status: int, lifetime: int, sequence: int | None = None, options: tuple = ()) -> None:
+        """§10.3.1: the BA goes to the care-of address with a Type 2 routing header holding the home
+        address, from the address the BU was sent to; a BU from home (care-of = home address) is
+        answered to the home address directly."""
+        ba = BindingAcknowledgement(int(status), bu.sequence if sequence is None else sequence, lifetime,
+                                    options=options)
+        self.node.count(f"ba.status.{int(status)}")
+        src = packet.dst if not packet.dst.is_multicast else self.address
+        if care_of == home:
+            reply = Packet(src=src, dst=home, payload=ba)
+            rx_iface, rx_mac = self._from
+            if rx_iface == self.link.name and rx_mac:
+                # §11.5.5, §10.3.2: a node back home does not answer NS for its home address until it
+                # has this BA (we were defending it), so address resolution would fail: the BA goes
+                # to the link-layer address the BU came from.
+                self.node.emit_frame(rx_iface, rx_mac, reply.to_bytes())
+            else:
+                self.node.output_packet(now, reply.to_bytes(), self.link.name)
+        else:
+            reply = Packet(src=src, dst=care_of, rh2=home, payload=ba)
+            self.node.output_packet(now, reply.to_bytes(), self.link.name)
+
+    # ------------------------------------------------------------ lifetimes (§10.3.1, §9.5.2)
+
+    def arm_expiry(self, deadline: int | None = None) -> None:
+        """One timer at the earliest expiry. A new binding can only bring it forward; when it fires,
+        ``_expire`` takes the next one from ``_expiries``. A timer left by a binding that was since
+        refreshed or deleted just finds nothing to expire."""
+        if deadline is None:
+            deadline = self.earliest_expiry()
+        elif self.expiry_timer is not None and self.expiry_timer.deadline <= deadline:
+            return
+        if self.expiry_timer is not None:
+            self.expiry_timer.cancel()
+            self.expiry_timer = None
+        if deadline is not None:
+            self.expiry_timer = self.node.call_at(deadline, self._expire)
+
+    def earliest_expiry(self) -> int | None:
+        """The earliest expiry in the cache: the top of ``_expiries`` once entries that no longer match
+        their binding are popped (a binding's expiry changes only in ``_accept``, which pushes it)."""
+        heap = self._expiries
+        while heap:
+            expires, key = heap[0]
+            binding = self.cache.get(key)
+            if binding is not None and binding.expires_ns == expires:
+                return expires
+            heapq.heappop(heap)
+        return None
+
+    def _expire(self, now: int) -> None:
+        self.expiry_timer = None
+        for key in self.cache.expire(now):
+            home = IPv6Address(key)
+            self._stop(home)
+            self.node.count("binding.expired")
+            self.node.notify(BindingExpired(now, home))
+        self.arm_expiry()
+
+    def _refresh_request(self, now: int, home: IPv6Address) -> None:
+        """§10.3.1 / §6.1.2: ask the mobile node to refresh a binding about to expire; the BRR goes
+        where a BA would, to the care-of address with a Type 2 routing header."""
+        binding = self.cache.get(home)
+        if binding is None:
+            return
+        self.node.count("brr_sent")
+        brr = Packet(src=self.address, dst=binding.care_of_address, rh2=home, payload=BindingRefreshRequest())
+        self.node.output_packet(now, brr.to_bytes(), self.link.name)
