@@ -319,8 +319,20 @@ def test_deregistration_from_home_without_hao():
 def test_deregistration_with_stale_sequence_is_refused():
     cn = make_cn()
     bind(cn, seq=5)
+    before = cn.cache[HOA]
     (ba,) = sent(bind(cn, seq=4, lifetime=0, now=S))
-    assert ba.payload.status == 135 and len(cn.cache) == 1
+    assert ba.payload.status == 135 and ba.payload.sequence == 5 and len(cn.cache) == 1
+    assert cn.cache[HOA] == before                       # §9.5.1: the binding stays as it was
+    (ba,) = sent(bind(cn, seq=5, lifetime=0, now=S))
+    assert ba.payload.status == 135 and cn.cache[HOA] == before
+
+
+def test_deregistration_without_a_binding_is_acknowledged_and_creates_nothing():
+    cn = make_cn()
+    out = bind(cn, seq=9, lifetime=0)
+    (ba,) = sent(out)
+    assert ba.payload.status == 0 and ba.payload.sequence == 9 and len(cn.cache) == 0
+    assert not any(isinstance(n, BindingDeleted) for n in out.notifications)
 
 
 # ---------------------------------------------------------------- data (§9.3)
@@ -359,7 +371,7 @@ def test_hao_with_binding_is_swapped_and_delivered():
 
 
 def test_strip_home_address_option_leaves_other_packets_alone():
-    from mip6fast.roles.correspondent import strip_home_address_option
+    from mip6fast.roles.correspondent.packets import strip_home_address_option
     plain = udp(CN, HOA).to_bytes()
     assert strip_home_address_option(plain) == plain
     with_hao = udp(COA, CN, hoa=HOA).to_bytes()

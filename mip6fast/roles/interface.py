@@ -15,7 +15,7 @@ from ..wire.ethernet import ipv6_multicast_mac
 __all__ = [
     "BROADCAST_MAC", "IPV6_MIN_MTU", "LINK_LOCAL", "NH_ICMPV6", "NH_IPV6", "NH_MH", "UNSPECIFIED",
     "AddressState", "Interface", "InterfaceAddress", "eui64_interface_id", "link_local_address",
-    "link_scope", "slaac_address",
+    "link_scope", "slaac_address", "unicast_routable",
 ]
 
 BROADCAST_MAC = b"\xff" * 6
@@ -33,6 +33,12 @@ _ALL_ROUTERS_MAC = ipv6_multicast_mac(ALL_ROUTERS.packed)
 def link_scope(address: IPv6Address) -> bool:
     """Link-local unicast (RFC 4291 §2.5.6) or multicast of interface/link-local scope (§2.7)."""
     return address in LINK_LOCAL or (address.is_multicast and (address.packed[1] & 0x0F) <= 2)
+
+
+def unicast_routable(address: IPv6Address) -> bool:
+    """Not multicast, link-local, unspecified or loopback: an address a binding may name (RFC 6275
+    §9.5.1: the home address must be a unicast routable address; the care-of address likewise)."""
+    return not (address in LINK_LOCAL or address.is_multicast or address == UNSPECIFIED or address.is_loopback)
 
 
 def eui64_interface_id(mac: bytes) -> int:

@@ -50,7 +50,7 @@ from ...wire import (
 )
 from ..binding_events import BindingCreated, BindingDeleted, BindingExpired, BindingUpdated
 from ..events import NS_PER_S, Notification, Timer
-from ..interface import LINK_LOCAL, UNSPECIFIED
+from ..interface import unicast_routable
 from ..services import NodeServices
 from .config import HomeAgentConfig
 from .dad import HomeAddressDAD, PendingDad
@@ -66,11 +66,6 @@ class RegistrationRejected(Notification):
     home_address: IPv6Address
     care_of_address: IPv6Address
     status: int
-
-
-def _unusable(address: IPv6Address) -> bool:
-    """§9.5.1: an address a binding may not name (the BU is discarded without an answer)."""
-    return address in LINK_LOCAL or address.is_multicast or address == UNSPECIFIED or address.is_loopback
 
 
 class Registrar:
@@ -121,10 +116,10 @@ class Registrar:
             if isinstance(opt, AlternateCareOfAddress):
                 care_of = opt.address
         # §9.5.1: discarded without an answer.
-        if _unusable(home):
+        if not unicast_routable(home):
             self.node.drop("bu_bad_home_address")
             return
-        if _unusable(care_of):
+        if not unicast_routable(care_of):
             self.node.drop("bu_bad_care_of_address")
             return
         if bu.home and any(isinstance(o, NonceIndices) for o in bu.options):

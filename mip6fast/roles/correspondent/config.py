@@ -1,0 +1,59 @@
+"""How a correspondent node behaves: ``CorrespondentConfig`` (RFC 6275 §9) and its defaults."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ...wire import BindingUpdate, Packet
+from ..events import NS_PER_S
+
+__all__ = ["MAX_RR_BINDING_LIFETIME", "CorrespondentConfig", "accept_every_binding_update"]
+
+MAX_RR_BINDING_LIFETIME = 420          # seconds (RFC 6275 §12): the cap on a correspondent binding
+
+
+def accept_every_binding_update(now: int, packet: Packet, bu: BindingUpdate) -> bool:
+    """The default acceptance check: every Binding Update is authorised. Only for tests and closed
+    networks: RFC 6275 §9.5.1 requires return routability (Nonce Indices and a correct Binding
+    Authorization Data option) before a correspondent accepts a binding."""
+    return True
+
+
+@dataclass(frozen=True)
+class CorrespondentConfig:
+    """How a correspondent node behaves.
+
+    - ``mobility_support``: False makes a node without Mobile IPv6 (see ``node.py``).
+    - ``accept_binding_update(now, packet, bu) -> bool``: the authorisation check of a route-optimisation
+      Binding Update; False discards it silently (§9.5.1). The default accepts everything (tests and
+      closed networks only).
+    - ``max_binding_lifetime``: seconds, capped at MAX_RR_BINDING_LIFETIME and rounded down to the
+      4-second unit of the wire (§6.1.7, §5.2.6).
+    - ``binding_error_rate`` / ``binding_error_burst``: token bucket for Binding Errors and for the
+      ICMPv6 errors this role adds (§9.3.1 "rate-limited"; RFC 4443 §2.4 f).
+    - ``refresh_requests``: send a Binding Refresh Request ``refresh_lead_ns`` before an entry expires,
+      if the data path used it since it was last registered (§9.5.5).
+    - ``cache_capacity`` / ``cache_seed``: sizing and a fixed hash seed (reproducible runs).
+    """
+    mobility_support: bool = True
+    accept_binding_update: Callable[[int, Packet, BindingUpdate], bool] = accept_every_binding_update
+    max_binding_lifetime: int = MAX_RR_BINDING_LIFETIME
+    binding_error_rate: int = 10
+    binding_error_burst: int = 10
+    refresh_requests: bool = False
+    refresh_lead_ns: int = 10 * NS_PER_S
+    cache_capacity: int = 1024
+    cache_seed: int | None = 0
+
+    def __post_init__(self):
+        if not 0 <= self.max_binding_lifetime:
+            raise ValueError("max_binding_lifetime must not be negative")
+        if self.binding_error_rate < 1 or self.binding_error_burst < 1:
+            raise ValueError("binding_error_rate and binding_error_burst must be at least 1")
+        if self.refresh_lead_ns < 0:
+            raise ValueError("refresh_lead_ns must not be negative")
+
+    @property
+    def lifetime_cap(self) -> int:
+        """The largest lifetime granted, in seconds: ≤ 420 and a multiple of 4 (§6.1.7 units)."""
+        return min(self.max_binding_lifetime, MAX_RR_BINDING_LIFETIME) // 4 * 4

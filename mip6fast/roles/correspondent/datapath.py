@@ -1,0 +1,175 @@
+"""The correspondent node's data path (RFC 6275 §9.3): every received frame through the Home Address
+option kernel, every originated packet through the Type 2 routing header kernel
+(``mip6fast.datapath.CorrespondentDataPath``), a batch at a time.
+
+Theory of operation
+-------------------
+Inbound (§9.3.1): ``BatchPath.run`` classifies a batch of frames once (``roles/frames.py``; multicast
+and broadcast MACs included, a host's group traffic), steps over the Ethernet headers of the IPv6 ones
+and runs ``process_hao`` over them in one call. A Home Address option with a binding for that home
+address and care-of address is swapped into the source (FORWARD: the packet goes on with the home
+address as its source, its ICMPv6 checksum verified against that, §6.3); one without is handed to
+``hao_without_binding`` (Binding Error status 1); a Mobility Header is left for the signalling path (a
+Binding Update carries a HAO before any binding exists). ``receive`` wraps a single frame in a batch:
+the kernel is the only place a Home Address option is checked. Everything is copied out of the batch
+before anything is acted on: a delivery may make an application send (re-entrancy).
+
+Outbound (§9.3.2, §6.4): ``output`` (one packet) and ``output_batch`` (an application's batch) insert a
+Type 2 routing header into every packet for a bound home address, which then leaves for the care-of
+address; a packet too big for the header is dropped and counted.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from ipaddress import IPv6Address
+
+import numpy as np
+
+from ... import _impl
+from ...batch import DropReason, PacketBatch, Verdict
+from ...binding_cache import BindingCache
+from ...datapath import CorrespondentDataPath
+from ...errors import ParseError
+from ...wire import parse
+from ...wire.ethernet import ETHERNET_HEADER_LEN
+from ..frames import classify
+from ..interface import Interface
+from ..node import Node
+from .packets import NH_ICMPV6, walk
+
+__all__ = ["BatchPath"]
+
+_CHECKSUM = _impl.load("checksum")
+
+
+class BatchPath:
+    """The data path of ``node`` (its interfaces, counters and per-packet hooks) over ``kernels``.
+    ``receive_frame(now, interface, frame)``: the node's per-frame path; ``hao_without_binding(now,
+    iface, raw, hao_offset, reason)``: a packet whose Home Address option has no binding;
+    ``route_out(now, raw, zone)``: route a packet as a plain IPv6 node (after the kernel)."""
+
+    def __init__(self, node: Node, kernels: CorrespondentDataPath, cache: BindingCache,
+                 receive_frame: Callable[[int, str, bytes], None],
+                 hao_without_binding: Callable[[int, Interface, bytes, int, DropReason], None],
+                 route_out: Callable[[int, bytes, str | None], None]):
+        self.node = node
+        self.kernels = kernels
+        self.cache = cache
+        self._receive_frame = receive_frame
+        self._hao_without_binding = hao_without_binding
+        self._route_out = route_out
+        self._tx = PacketBatch(1, slot_size=self.slot_size(), headroom=128)
+
+    def slot_size(self) -> int:
+        mtu = max((i.mtu for i in self.node.interfaces.values()), default=1500)
+        return max(2048, 128 + 14 + mtu + 64)
+
+    # ------------------------------------------------------------ inbound: Home Address options (§9.3.1)
+
+    def receive(self, now: int, interface: str, frame: bytes) -> None:
+        """One frame, in a batch of its own."""
+        batch = PacketBatch(1, slot_size=max(self.slot_size(), len(frame) + 256), headroom=128)
+        batch.append(frame)
+        self.run(now, interface, batch)
+
+    def run(self, now: int, interface: str, batch: PacketBatch) -> None:
+        """Step over the Ethernet headers of the IPv6 frames addressed to this interface (vectorised),
+        run ``process_hao`` over them in one call (§9.3.1), then act on each verdict."""
+        node = self.node
+        n = batch.count
+        iface = node.interfaces.get(interface)
+        if iface is None or not iface.up:
+            node.counters["drop.unknown_interface" if iface is None else "drop.interface_down"] += n
+            return
+        if n == 0:
+            return
+        frames = classify(batch, iface, multicast=True)
+        cand = frames.ipv6
+        eth = frames.head[:, :ETHERNET_HEADER_LEN].copy()
+        frames.strip(batch, cand)
+        batch.verdict[:n] = np.where(cand, Verdict.PASS, Verdict.SLOW_PATH)
+        batch.reason[:n] = DropReason.NONE
+        self.kernels.process_hao(batch)
+        # Copy everything out before acting: a delivery may make an application send (re-entrancy).
+        items = []
+        verdict, reason, aux = batch.verdict[:n].tolist(), batch.reason[:n].tolist(), batch.aux[:n].tolist()
+        cand_list = cand.tolist()
+        for i in range(n):
+            if not cand_list[i]:
+                items.append((None, batch.packet(i), None, 0, 0))
+            else:
+                items.append((eth[i].tobytes(), batch.packet(i), verdict[i], reason[i], aux[i]))
+        for header, data, v, r, a in items:
+            if header is None:
+                self._receive_frame(now, interface, data)
+                continue
+            dst_mac, src_mac = header[0:6], header[6:12]
+            if not node.accept_mac(iface, dst_mac, src_mac):
+                continue
+            node.counters["rx_frames"] += 1
+            if v == Verdict.FORWARD:
+                node.counters["hao_swapped"] += 1
+                self._swapped_packet(now, iface, data, src_mac)
+            elif v in (Verdict.PASS, Verdict.SLOW_PATH):
+                node.receive_ipv6(now, iface, data, src_mac)
+            elif v == Verdict.BINDING_ERROR:
+                self._hao_without_binding(now, iface, data, a, DropReason(r))
+            else:
+                node.drop(f"datapath.{DropReason(r).name.lower()}")
+
+    def _swapped_packet(self, now: int, iface: Interface, raw: bytes, src_mac: bytes) -> None:
+        """A packet ``process_hao`` swapped (source = home address, the option now holds the care-of
+        address). The ICMPv6 checksum is verified with the home address as the pseudo-header source
+        (§6.3), which is now the IPv6 source."""
+        try:
+            packet = parse(raw, verify_checksums=False)
+        except ParseError as exc:
+            self.node.drop(f"parse.{exc.field}")
+            return
+        nh, _, upper, _ = walk(raw)
+        if nh == NH_ICMPV6:
+            dst: IPv6Address = packet.rh2 if packet.rh2 is not None else packet.dst
+            if _CHECKSUM.pseudo_checksum(packet.src.packed, dst.packed, nh, raw[upper:]) != 0:
+                self.node.drop("parse.checksum")
+                return
+        self.node.receive_packet(now, iface, raw, packet, src_mac)
+
+    # ------------------------------------------------------------ outbound: Type 2 routing headers (§9.3.2)
+
+    def output(self, now: int, raw: bytes, zone: str | None) -> None:
+        """A packet this node originates: to a bound home address it leaves for the care-of address with
+        a Type 2 routing header, inserted by the C kernel (§9.3.2, §6.4)."""
+        if not self.cache or len(raw) + 128 + 24 > self._tx.slot_size:
+            self._route_out(now, raw, zone)
+            return
+        batch = self._tx
+        batch.clear()
+        batch.append(raw)
+        self.kernels.insert_rh2(batch)
+        self._sent(now, int(batch.verdict[0]), int(batch.reason[0]), batch.packet(0), zone)
+
+    def output_batch(self, now: int, packets: list[bytes]) -> None:
+        """Several packets this node originates (already parsed), one ``insert_rh2`` call for all."""
+        if not self.cache:
+            for raw in packets:
+                self._route_out(now, bytes(raw), None)
+            return
+        batch = PacketBatch(max(1, len(packets)), slot_size=self.slot_size(), headroom=128)
+        for raw in packets:
+            batch.append(raw)
+        self.kernels.insert_rh2(batch)
+        verdict, reason = batch.verdict[:len(packets)].tolist(), batch.reason[:len(packets)].tolist()
+        items = [(verdict[i], reason[i], batch.packet(i)) for i in range(len(packets))]
+        for v, r, data in items:
+            self._sent(now, v, r, data, None)
+
+    def _sent(self, now: int, verdict: int, reason: int, data: bytes, zone: str | None) -> None:
+        """What the RH2 kernel decided for one packet: routed (with or without the header), or dropped."""
+        if verdict in (Verdict.FORWARD, Verdict.PASS):
+            if verdict == Verdict.FORWARD:
+                self.node.counters["rh2_inserted"] += 1
+            self._route_out(now, data, zone)
+        elif verdict == Verdict.TOO_BIG:
+            self.node.drop("send_too_big_for_rh2")
+        else:
+            self.node.drop(f"datapath.{DropReason(reason).name.lower()}")
