@@ -60,8 +60,14 @@ from .interface import (
     link_scope,
 )
 from .neighbor import NeighborDiscovery, NeighborDiscoveryLimits
+from .rate_limit import TokenBucket
 
-__all__ = ["Node", "Route"]
+__all__ = ["ICMP_ERROR_BURST", "ICMP_ERROR_RATE", "Node", "Route"]
+
+# RFC 4443 §2.4 (f): a node MUST limit the ICMPv6 errors it originates; a token bucket, as the RFC
+# suggests, of this many a second after a burst of that many (FreeBSD's default is 100 a second).
+ICMP_ERROR_RATE = 100
+ICMP_ERROR_BURST = 10
 
 
 # ---------------------------------------------------------------- routes
@@ -100,6 +106,7 @@ class Node:
         self._depth = 0
         self._nd_class = NeighborDiscovery
         self.nd_limits = NeighborDiscoveryLimits()
+        self.icmp_error_bucket = TokenBucket(ICMP_ERROR_RATE, ICMP_ERROR_BURST)
         for iface in interfaces:
             self.add_interface(iface)
 
@@ -112,6 +119,10 @@ class Node:
         self.interfaces[iface.name] = iface
         self.nd[iface.name] = self._nd_class(self, iface)
         self.nd[iface.name].limits = self.nd_limits
+
+    def set_icmp_error_limit(self, rate: int, burst: int) -> None:
+        """At most ``rate`` ICMPv6 errors a second after a burst of ``burst`` (RFC 4443 §2.4 (f))."""
+        self.icmp_error_bucket = TokenBucket(rate, burst)
 
     def set_nd_limits(self, limits: NeighborDiscoveryLimits) -> None:
         """Bound the routers, prefixes and SLAAC addresses every interface keeps from what it hears."""
@@ -386,6 +397,9 @@ class Node:
         src = iface.source_for(head.src)
         if src is None:
             self.drop("icmp_error_no_source")
+            return
+        if not self.icmp_error_bucket.take(now):
+            self.drop("icmp_error_rate_limited")         # RFC 4443 §2.4 (f)
             return
         cut = invoking[:IPV6_MIN_MTU - 48]   # 40-byte IPv6 header + 8-byte ICMPv6 header
         if isinstance(message, DestinationUnreachable):
