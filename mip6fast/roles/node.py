@@ -188,16 +188,27 @@ class Node:
 
     def send(self, now: int, packet_bytes) -> Output:
         """An application's packet: checked with ``parse`` (a malformed one is a counted drop, never
-        put on a link), then routed."""
+        put on a link), then routed. A packet of link scope (a link-local source or a link-scope
+        destination: the router solicitations, MLD reports and neighbour discovery a kernel sends on
+        the TUN device it reads applications from) belongs to the link it was sent on, which is not
+        any of this node's links (RFC 4291 §2.5.6, §2.7): a counted drop."""
         out = self._begin()
         raw = bytes(packet_bytes)
-        try:
-            parse(raw)
-        except ParseError as exc:
-            self.drop(f"send_parse.{exc.field}")
-        else:
+        if self.from_application(raw):
             self.output_packet(now, raw)
         return self._finish(out)
+
+    def from_application(self, raw: bytes) -> bool:
+        """May this packet from the node's applications be sent (``send`` above)? Counted when not."""
+        try:
+            packet = parse(raw)
+        except ParseError as exc:
+            self.drop(f"send_parse.{exc.field}")
+            return False
+        if link_scope(packet.src) or link_scope(packet.dst):
+            self.drop("send_link_scope")
+            return False
+        return True
 
     # ------------------------------------------------------------ helpers for subclasses and ND
 
