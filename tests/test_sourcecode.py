@@ -559,9 +559,6 @@ KNOWN_FUNCTION_LEVEL = {
         f"{ROLES_RESTRUCTURING}",
     # Not part of the roles restructuring: move to the top, or allow-list with the reason.
     "mip6fast.batch": "PacketBatch.restore: from . import _datapath with an ImportError fallback",
-    "mip6fast.benchmark.datapath": "report(): from . import binding_cache",
-    "mip6fast.benchmark.forward": "import traceback in the forked child's error path",
-    "mip6fast.benchmark.wire": "run(): from ..wire import ...",
     "mip6fast.cli": "the subcommands import their modules (io.netns, benchmark.*, errors, wire, scenarios, "
                     "config, daemon, demo), logging, os and __version__ when they run",
     "mip6fast.daemon": "pyroute2 (a required dependency) and .io.ring in methods",
