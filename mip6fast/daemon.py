@@ -15,6 +15,8 @@ import os
 import random
 import signal
 import socket
+import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,57 +81,213 @@ def _port_counters(port) -> dict:
 # ---------------------------------------------------------------- control socket
 
 class ControlServer:
-    """A Unix stream socket: one JSON request line in (``{"command": "bindings"}``), one JSON line out."""
+    """A Unix stream socket: one JSON request line in (``{"command": "bindings"}``), one JSON line out.
 
-    def __init__(self, path: str, handler):
+    It is served on the runner's own epoll loop, never blocking it: every descriptor is non-blocking,
+    a request is gathered in a per-connection buffer and the answer leaves from one, each connection
+    has a deadline, and nothing waits for a client. Why on the loop and not on a thread of its own:
+    the answers read the node's state (the C binding cache, the counters), which only the loop thread
+    may touch; a thread would need snapshots made by the loop anyway, and be stale. A client that
+    dribbles its request or never reads its answer costs a buffer until its deadline, not the loop.
+
+    The limits, each with a counter in ``counters``: at most ``max_connections`` at once (more are
+    closed at once: ``refused``), a request line of at most ``max_request`` bytes (``too_long``: an
+    error answer, then closed), ``deadline_s`` from accept to the last byte of the answer
+    (``timed_out``: closed, whatever was pending dropped).
+    """
+
+    MAX_CONNECTIONS = 8         # a few operators and scripts at once; more is a misbehaving client
+    MAX_REQUEST = 4096          # the longest request is {"command": "bindings"}: 4 KiB is generous
+    DEADLINE_S = 5.0            # ample for a local client to send one line and read one answer
+    ACCEPT_BURST = 32           # connections taken per wake-up, so a connect flood cannot hold the loop
+
+    def __init__(self, path: str, handler, *, max_connections: int = MAX_CONNECTIONS,
+                 max_request: int = MAX_REQUEST, deadline_s: float = DEADLINE_S, clock=time.monotonic_ns):
         self.path = path
         self.handler = handler
+        self.max_connections = max_connections
+        self.max_request = max_request
+        self.deadline_ns = int(deadline_s * 1e9)
+        self.clock = clock
+        self.counters = {"accepted": 0, "answered": 0, "refused": 0, "too_long": 0, "timed_out": 0,
+                         "bad_request": 0, "client_gone": 0, "errors": 0}
+        self._conns: dict[int, _Connection] = {}
+        self._runner: NodeRunner | None = None
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        if os.path.exists(path):
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                probe.connect(path)
-            except OSError:
-                os.unlink(path)             # a stale socket from a daemon that died
-            else:
-                probe.close()
-                raise DaemonError(f"control socket {path}: another daemon is running")
-            finally:
-                probe.close()
+        self._remove_stale(path)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(path)
-        os.chmod(path, 0o600)
-        self.sock.listen(8)
-        self.sock.setblocking(False)
+        try:
+            # The mode goes on the socket before bind (Linux creates the file with the socket's mode
+            # less the umask): no chmod on a path, which would follow a symlink put there meanwhile.
+            os.fchmod(self.sock.fileno(), 0o600)
+            self.sock.bind(path)
+            self._inode = os.lstat(path).st_ino
+            self.sock.listen(16)
+            self.sock.setblocking(False)
+        except OSError as exc:
+            self.sock.close()
+            raise DaemonError(f"control socket {path}: {exc.strerror or exc}") from None
+
+    @staticmethod
+    def _remove_stale(path: str) -> None:
+        """Only a socket nobody answers on is removed; anything else at the path stops the daemon."""
+        try:
+            st = os.lstat(path)             # lstat: a symlink is judged itself, never followed
+        except FileNotFoundError:
+            return
+        if not stat.S_ISSOCK(st.st_mode):
+            kind = ("a symbolic link" if stat.S_ISLNK(st.st_mode) else "a directory" if stat.S_ISDIR(st.st_mode)
+                    else "a regular file" if stat.S_ISREG(st.st_mode) else "not a socket")
+            raise DaemonError(f"control socket {path}: the path exists and is {kind}; not replacing it "
+                              f"(remove it, or choose another control_socket)")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(path)
+        except ConnectionRefusedError:
+            os.unlink(path)                 # a stale socket from a daemon that died
+        except OSError as exc:
+            raise DaemonError(f"control socket {path}: {exc.strerror or exc}") from None
+        else:
+            raise DaemonError(f"control socket {path}: another daemon is running")
+        finally:
+            probe.close()
 
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    def serve_ready(self) -> None:
-        while True:
+    def attach(self, runner: NodeRunner) -> None:
+        """Serve on ``runner``'s loop."""
+        self._runner = runner
+        runner.watch(self.sock.fileno(), self._accept)
+        runner.add_timer(self.next_deadline, self.expire)
+
+    # ------------------------------------------------------------ on the loop
+
+    def _accept(self, _events: int = 0) -> None:
+        for _ in range(self.ACCEPT_BURST):
             try:
                 conn, _ = self.sock.accept()
-            except BlockingIOError:
+            except (BlockingIOError, InterruptedError):
                 return
-            with conn:
-                conn.settimeout(1.0)
-                try:
-                    line = conn.makefile("rb").readline(65536)
-                    try:
-                        request = json.loads(line)
-                        answer = self.handler(request)
-                    except (ValueError, KeyError, TypeError) as exc:
-                        answer = {"error": f"bad request: {exc}"}
-                    conn.sendall(json.dumps(answer).encode() + b"\n")
+            except OSError as exc:          # EMFILE and the like: counted, tried again next wake-up
+                self.counters["errors"] += 1
+                log.warning("control socket: accept failed: %s", exc)
+                return
+            if len(self._conns) >= self.max_connections:
+                self.counters["refused"] += 1
+                try:                        # a best-effort word, into the new socket's empty buffer
+                    conn.setblocking(False)
+                    conn.send(b'{"error": "busy: too many control connections"}\n')
                 except OSError:
-                    pass                    # the client went away: nothing to answer
+                    pass
+                conn.close()
+                continue
+            conn.setblocking(False)
+            c = _Connection(conn, self.clock() + self.deadline_ns)
+            self._conns[conn.fileno()] = c
+            self.counters["accepted"] += 1
+            self._runner.watch(conn.fileno(), lambda events, c=c: self._ready(c, events))
+
+    def _ready(self, c: _Connection, events: int) -> None:
+        if c.out is None:
+            self._read(c)
+        else:
+            self._write(c)
+
+    def _read(self, c: _Connection) -> None:
+        try:
+            data = c.sock.recv(self.max_request + 1 - len(c.inbuf))
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data and not c.inbuf:
+            self.counters["client_gone"] += 1
+            self._close(c)
+            return
+        c.inbuf += data
+        end = c.inbuf.find(b"\n")
+        if not data and end < 0:
+            end = len(c.inbuf)              # the client shut its side down after the request
+        elif end < 0 and len(c.inbuf) <= self.max_request:
+            return                          # more to come, within the deadline
+        if end < 0 or end > self.max_request:
+            self.counters["too_long"] += 1
+            answer = {"error": f"request longer than {self.max_request} bytes"}
+        else:
+            answer = self._answer(bytes(c.inbuf[:end]))
+        c.out = memoryview(json.dumps(answer).encode() + b"\n")
+        self._write(c)
+
+    def _answer(self, line: bytes) -> dict:
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict):
+                raise TypeError("expected a JSON object")
+            return self.handler(request)
+        except (ValueError, KeyError, TypeError) as exc:
+            self.counters["bad_request"] += 1
+            return {"error": f"bad request: {exc}"}
+        except Exception as exc:            # a bug in an answer must not stop the data path
+            self.counters["errors"] += 1
+            log.exception("control socket: answering %r failed", line[:80])
+            return {"error": f"internal error: {exc}"}
+
+    def _write(self, c: _Connection) -> None:
+        while c.out:
+            try:
+                sent = c.sock.send(c.out)
+            except (BlockingIOError, InterruptedError):
+                if not c.writing:
+                    c.writing = True
+                    self._runner.modify(c.sock.fileno(), read=False, write=True)
+                return
+            except OSError:
+                self.counters["client_gone"] += 1
+                self._close(c)
+                return
+            c.out = c.out[sent:]
+        self.counters["answered"] += 1
+        self._close(c)
+
+    def next_deadline(self) -> int | None:
+        return min((c.deadline for c in self._conns.values()), default=None)
+
+    def expire(self, now: int) -> None:
+        for c in [c for c in self._conns.values() if c.deadline <= now]:
+            self.counters["timed_out"] += 1
+            self._close(c)
+
+    def _close(self, c: _Connection) -> None:
+        fd = c.sock.fileno()
+        if self._conns.pop(fd, None) is not None and self._runner is not None:
+            self._runner.unwatch(fd)
+        c.sock.close()
 
     def close(self) -> None:
+        for c in list(self._conns.values()):
+            self._close(c)
+        if self._runner is not None:
+            self._runner.unwatch(self.sock.fileno())
+            self._runner = None
         self.sock.close()
         try:
-            os.unlink(self.path)
+            # Only our own socket: something else put at the path since is not ours to remove.
+            if os.lstat(self.path).st_ino == self._inode:
+                os.unlink(self.path)
         except FileNotFoundError:
             pass
+
+
+class _Connection:
+    __slots__ = ("sock", "deadline", "inbuf", "out", "writing")
+
+    def __init__(self, sock: socket.socket, deadline: int):
+        self.sock = sock
+        self.deadline = deadline
+        self.inbuf = bytearray()
+        self.out: memoryview | None = None     # the answer still to send, once the request is in
+        self.writing = False                    # waiting for room to send (EPOLLOUT)
 
 
 def query(path: str, command: str, timeout: float = 5.0) -> dict:
@@ -141,8 +299,16 @@ def query(path: str, command: str, timeout: float = 5.0) -> dict:
     except OSError as exc:
         raise DaemonError(f"no daemon answers on {path}: {exc.strerror or exc}") from None
     with s:
-        s.sendall(json.dumps({"command": command}).encode() + b"\n")
-        data = s.makefile("rb").readline()
+        try:
+            s.sendall(json.dumps({"command": command}).encode() + b"\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass                            # closed early (a busy daemon): its word may be waiting
+        try:
+            data = s.makefile("rb").readline()
+        except ConnectionResetError:
+            data = b""
+        except OSError as exc:
+            raise DaemonError(f"{path}: {exc.strerror or exc}") from None
     if not data:
         raise DaemonError(f"{path}: the daemon closed the connection without answering")
     return json.loads(data)
@@ -193,7 +359,7 @@ class Daemon:
                                      pcap=self.pcap)
             if self.control_path:
                 self.control = ControlServer(self.control_path, self._answer)
-                self.runner.add_reader(self.control.fileno(), self.control.serve_ready)
+                self.control.attach(self.runner)
             self.runner.start()
             self._watch_carrier()
         except PortError as exc:
@@ -345,7 +511,8 @@ class Daemon:
                     "node": dict(sorted(self.node.counters.items())),
                     "runner": dict(self.runner.counters),
                     "ports": {name: _port_counters(p) for name, p in self.ports.items()},
-                    "tun": self.tun.stats() if self.tun is not None else None}
+                    "tun": self.tun.stats() if self.tun is not None else None,
+                    "control": dict(self.control.counters) if self.control is not None else None}
         return {"error": f"unknown command {command!r} (bindings, stats)"}
 
     # ------------------------------------------------------------ stop
