@@ -216,7 +216,7 @@ def cmd_query(args) -> int:
             print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
         print(f"({len(rows)} binding{'s' if len(rows) != 1 else ''}, {answer['role']})")
     else:
-        for section in ("node", "runner", "ports", "tun", "control"):
+        for section in ("daemon", "node", "runner", "ports", "tun", "control"):
             value = answer.get(section)
             if not value:
                 continue

@@ -5,6 +5,7 @@ the interfaces the engine owns and the routes it uses::
 
     [daemon]                            # optional
     control_socket = "/run/mip6fast/ha.sock"
+    state_dir = "/run/mip6fast/ha"      # the default: beside the control socket, named after it
     pcap = "ha.pcap"
     log_level = "info"
 
@@ -223,9 +224,16 @@ class DaemonSettings:
     # "packet": a packet socket per interface (one system call per frame, works everywhere); "ring":
     # AF_PACKET TPACKET_V3 rings (mip6fast.io.ring: frames land in batches without a system call each).
     io: str = "packet"
+    # Where the daemon records the kernel settings it changed before changing them (kernel.json), so a
+    # restart after a crash restores the true originals. None: beside the control socket, named after
+    # it (/run/mip6fast/ha.sock -> /run/mip6fast/ha/): unique per daemon, as its socket must be.
+    state_dir: str | None = None
+    # The per-interface locks (mip6fast.daemon_state.interface_lock): every daemon on the machine must
+    # use the same directory for them to exclude each other, so change it for all daemons or none.
+    lock_dir: str = "/run/mip6fast/locks"
 
     def __post_init__(self):
-        for name in ("control_socket", "pcap", "tun"):
+        for name in ("control_socket", "pcap", "tun", "state_dir", "lock_dir"):
             if getattr(self, name) == "":
                 raise ValueError(f"{name} must not be empty")
         if self.io not in ("packet", "ring"):
@@ -487,3 +495,4 @@ def load_config(path, role: str) -> DaemonConfig:
     except UnicodeDecodeError as exc:
         raise ConfigError("", f"{path} is not UTF-8 text: {exc}") from None
     return parse_config(text, role)
+

@@ -6,6 +6,11 @@ kernel's applications a TUN device instead: the mobile node's home addresses (or
 addresses) live on it, with the default route, so unmodified applications send through the node and
 receive what it delivers. A local control socket answers ``bindings`` and ``stats`` (JSON lines),
 which ``mip6fast bindings`` / ``mip6fast stats`` print.
+
+What survives the process (``mip6fast.daemon_state``): a lock on its state directory and on each
+interface it owns (a second daemon is refused, naming the holder's pid), and the record of the kernel
+settings it changed, written before changing them, so that a daemon restarted after SIGKILL restores
+the true originals.
 """
 from __future__ import annotations
 
@@ -17,10 +22,10 @@ import signal
 import socket
 import stat
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from .config import DaemonConfig
+from .daemon_state import FileLock, KernelRecord, LockHeld, StateError, interface_lock, netns_id, prepare_state_dir
 from .errors import Mip6Error
 from .io.packet_socket import PacketSocket, PortError
 from .io.runner import NodeRunner
@@ -129,7 +134,13 @@ class ControlServer:
             raise DaemonError(f"control socket {path}: {exc.strerror or exc}") from None
 
     @staticmethod
-    def _remove_stale(path: str) -> None:
+    def check_path(path: str) -> None:
+        """Raise DaemonError now if ``path`` could not become this daemon's socket (before a daemon
+        touches anything else); a stale socket is left for ``__init__`` to replace."""
+        ControlServer._remove_stale(path, remove=False)
+
+    @staticmethod
+    def _remove_stale(path: str, remove: bool = True) -> None:
         """Only a socket nobody answers on is removed; anything else at the path stops the daemon."""
         try:
             st = os.lstat(path)             # lstat: a symlink is judged itself, never followed
@@ -144,7 +155,8 @@ class ControlServer:
         try:
             probe.connect(path)
         except ConnectionRefusedError:
-            os.unlink(path)                 # a stale socket from a daemon that died
+            if remove:
+                os.unlink(path)             # a stale socket from a daemon that died
         except OSError as exc:
             raise DaemonError(f"control socket {path}: {exc.strerror or exc}") from None
         else:
@@ -316,11 +328,13 @@ def query(path: str, command: str, timeout: float = 5.0) -> dict:
 
 # ---------------------------------------------------------------- the daemon
 
-@dataclass
-class _KernelState:
-    """What we changed on an interface, to put back on shutdown."""
-    name: str
-    disable_ipv6: str | None
+def default_state_dir(control_path: str | None, role: str) -> str:
+    """Beside the control socket and named after it (/run/mip6fast/ha.sock -> /run/mip6fast/ha): unique
+    per daemon because its socket must be; without a socket, /run/mip6fast/ROLE."""
+    if not control_path:
+        return f"/run/mip6fast/{role}"
+    path = Path(control_path)
+    return str(path.with_suffix("") if path.suffix == ".sock" else path.with_name(path.name + ".state"))
 
 
 class Daemon:
@@ -332,13 +346,16 @@ class Daemon:
         self.config = config
         self.pcap = pcap or config.daemon.pcap
         self.control_path = control_socket or config.daemon.control_socket
+        self.state_dir = config.daemon.state_dir or default_state_dir(self.control_path, config.role)
         self.rng = random.Random(seed)
         self.node: Node | None = None
         self.runner: NodeRunner | None = None
         self.tun: TunDevice | None = None
         self.control: ControlServer | None = None
         self.ports: dict[str, PacketSocket] = {}
-        self._kernel: list[_KernelState] = []
+        self._state_lock: FileLock | None = None
+        self._record: KernelRecord | None = None
+        self._interface_locks: list[FileLock] = []
         self._ipr = None
         self._link_monitor = None
         self._carrier: dict[str, bool] = {}
@@ -348,8 +365,15 @@ class Daemon:
     def start(self) -> None:
         from pyroute2 import IPRoute
         try:
+            # In this order: nothing of the kernel's is touched before every check that can fail
+            # cheaply has passed (state directory, control socket path, interfaces and their locks).
+            self._take_state_dir()
+            if self.control_path:
+                ControlServer.check_path(self.control_path)   # created last: its path means "started"
             self._ipr = IPRoute()
-            macs = {name: self._claim(name, iface) for name, iface in self.config.interfaces.items()}
+            indexes = self._lock_interfaces()
+            self._restore_leftovers()
+            macs = {name: self._claim(name, iface, indexes[name]) for name, iface in self.config.interfaces.items()}
             self.node = self._build_node(macs)
             for name in self.config.interfaces:
                 self.ports[name] = self._open_port(name)
@@ -362,6 +386,9 @@ class Daemon:
                 self.control.attach(self.runner)
             self.runner.start()
             self._watch_carrier()
+        except StateError as exc:
+            self.close()
+            raise DaemonError(str(exc)) from None
         except PortError as exc:
             self.close()
             raise DaemonError(str(exc)) from None
@@ -372,7 +399,74 @@ class Daemon:
         except BaseException:
             self.close()
             raise
-        log.info("%s started on %s", self.config.role, ", ".join(self.config.interfaces))
+        log.info("%s started on %s (state in %s)", self.config.role, ", ".join(self.config.interfaces),
+                 self.state_dir)
+
+    def _take_state_dir(self) -> None:
+        """One daemon per state directory; what a predecessor that did not exit cleanly recorded is
+        read (``KernelRecord``)."""
+        prepare_state_dir(self.state_dir)
+        lock = FileLock(Path(self.state_dir) / "daemon.lock", f"mip6fast {self.config.role}")
+        try:
+            self._state_lock = lock.acquire()
+        except LockHeld as exc:
+            raise DaemonError(f"state directory {self.state_dir} is in use by another daemon: {exc}") from None
+        self._record = KernelRecord(self.state_dir)
+        self._record.load()
+        if self._record.leftover:
+            log.warning("%s: the previous daemon did not exit cleanly; restoring what it recorded (%s)",
+                        self._record.path, ", ".join(sorted(self._record.leftover)))
+
+    def _lock_interfaces(self) -> dict[str, int]:
+        """An exclusive lock per interface (network namespace and index): two daemons owning one
+        interface would fight over it and record each other's settings as originals."""
+        netns = netns_id()
+        indexes = {}
+        for name in self.config.interfaces:
+            idx = self._ipr.link_lookup(ifname=name)
+            if not idx:
+                raise DaemonError(f"interfaces.{name}: no such interface on this machine")
+            lock = interface_lock(self.config.daemon.lock_dir, netns, idx[0], name)
+            try:
+                self._interface_locks.append(lock.acquire())
+            except LockHeld as exc:
+                raise DaemonError(f"interfaces.{name}: owned by another mip6fast daemon: {exc}") from None
+            indexes[name] = idx[0]
+        return indexes
+
+    def _restore_leftovers(self) -> None:
+        """A predecessor's records of interfaces this configuration does not claim: put back now,
+        if the interface is still the same one and no other daemon owns it."""
+        for name, entry in list(self._record.leftover.items()):
+            if name in self.config.interfaces:
+                continue                    # taken over by _claim
+            self._record.leftover.pop(name)
+            if self._ipr.link_lookup(ifname=name) != [entry["ifindex"]]:
+                log.warning("%s: recorded by the previous daemon but gone or replaced; nothing to restore", name)
+                continue
+            lock = interface_lock(self.config.daemon.lock_dir, netns_id(), entry["ifindex"], name)
+            try:
+                lock.acquire()
+            except LockHeld as exc:
+                log.warning("%s: recorded by the previous daemon but owned by another one now (%s); "
+                            "left as it is", name, exc)
+                continue
+            try:
+                self._restore(name, entry["disable_ipv6"])
+            finally:
+                lock.release()
+        self._record.save()
+
+    def _restore(self, name: str, disable_ipv6: str | None) -> bool:
+        proc = Path(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6")
+        if disable_ipv6 is None or not proc.exists():
+            return True
+        try:
+            proc.write_text(disable_ipv6)
+        except OSError as exc:
+            log.warning("could not restore IPv6 on %s: %s", name, exc)
+            return False
+        return True
 
     def _open_port(self, name: str):
         if self.config.daemon.io == "ring":
@@ -408,21 +502,18 @@ class Daemon:
                 log.info("carrier %s on %s", "up" if up else "down", name)
                 self.runner.link_changed(name, up)
 
-    def _claim(self, name: str, iface) -> bytes:
-        """The engine owns this interface: the kernel's IPv6 goes off (kept to restore), the link goes
-        up with the configured MTU; returns its MAC address."""
-        idx = self._ipr.link_lookup(ifname=name)
-        if not idx:
-            raise DaemonError(f"interfaces.{name}: no such interface on this machine")
+    def _claim(self, name: str, iface, idx: int) -> bytes:
+        """The engine owns this interface: the kernel's IPv6 goes off (its original recorded on disk
+        first), the link goes up with the configured MTU; returns its MAC address."""
         proc = Path(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6")
-        before = proc.read_text().strip() if proc.exists() else None
-        if before is not None and before != "1":
+        current = proc.read_text().strip() if proc.exists() else None
+        self._record.add(name, idx, self._record.original(name, idx, current))
+        if current is not None and current != "1":
             proc.write_text("1")
-        self._kernel.append(_KernelState(name, before))
-        self._ipr.link("set", index=idx[0], state="up", mtu=iface.mtu)
+        self._ipr.link("set", index=idx, state="up", mtu=iface.mtu)
         if iface.mac is not None:
             return bytes.fromhex(iface.mac.replace(":", ""))
-        link = self._ipr.get_links(idx[0])[0]
+        link = self._ipr.get_links(idx)[0]
         return bytes.fromhex(link.get_attr("IFLA_ADDRESS").replace(":", ""))
 
     def _build_node(self, macs: dict[str, bytes]) -> Node:
@@ -508,6 +599,8 @@ class Daemon:
             return {"role": self.config.role, "bindings": describe_bindings(self.node, now)}
         if command == "stats":
             return {"role": self.config.role,
+                    "daemon": {"pid": os.getpid(), "log_level": logging.getLevelName(logging.getLogger().level).lower(),
+                               "state_dir": self.state_dir},
                     "node": dict(sorted(self.node.counters.items())),
                     "runner": dict(self.runner.counters),
                     "ports": {name: _port_counters(p) for name, p in self.ports.items()},
@@ -534,14 +627,20 @@ class Daemon:
         for port in self.ports.values():
             port.close()
         self.ports.clear()
-        for k in reversed(self._kernel):
-            proc = Path(f"/proc/sys/net/ipv6/conf/{k.name}/disable_ipv6")
-            if k.disable_ipv6 is not None and proc.exists():
-                try:
-                    proc.write_text(k.disable_ipv6)
-                except OSError as exc:
-                    log.warning("could not restore IPv6 on %s: %s", k.name, exc)
-        self._kernel.clear()
+        if self._record is not None:
+            for name, entry in reversed(list(self._record.interfaces.items())):
+                if self._restore(name, entry["disable_ipv6"]):
+                    try:
+                        self._record.forget(name)   # what could not be put back stays recorded
+                    except StateError as exc:
+                        log.warning("%s", exc)
+            self._record = None
+        for lock in reversed(self._interface_locks):
+            lock.release()
+        self._interface_locks.clear()
+        if self._state_lock is not None:
+            self._state_lock.release()
+            self._state_lock = None
         if self._ipr is not None:
             self._ipr.close()
             self._ipr = None

@@ -214,6 +214,8 @@ ports = [53, 123]
 HA_CLI = """
 [daemon]
 control_socket = "{tmp}/ha.sock"
+state_dir = "{tmp}/state"
+lock_dir = "{tmp}/locks"
 [interfaces.mip6-none0]
 addresses = ["2001:db8:1::1/64"]
 [home_agent]
@@ -229,6 +231,8 @@ home_agent = {{ {hai} }}
 MN_CLI = """
 [daemon]
 control_socket = "{tmp}/mn.sock"
+state_dir = "{tmp}/state"
+lock_dir = "{tmp}/locks"
 [interfaces.mip6-none0]
 [mobile_node]
 interface = "mip6-none0"
@@ -242,6 +246,8 @@ homes = [{{ address = "2001:db8:1::9", home_agent = "2001:db8:1::1" {home} }}]
 CN_CLI = """
 [daemon]
 control_socket = "{tmp}/cn.sock"
+state_dir = "{tmp}/state"
+lock_dir = "{tmp}/locks"
 [interfaces.mip6-none0]
 addresses = ["2001:db8:c::1/64"]
 [correspondent]
@@ -396,3 +402,4 @@ def test_no_value_of_an_integer_field_ends_in_a_traceback(tmp_path, role, slot, 
                 break
             now = max(now, out.next_deadline)
             out = node.tick(now)
+

@@ -263,3 +263,35 @@ def test_close_leaves_what_replaced_the_socket(tmp_path):
     path.write_text("someone else's\n")
     server.close()
     assert path.read_text() == "someone else's\n"
+
+
+@pytest.mark.parametrize("kind", ["file", "symlink"])
+def test_daemon_command_refuses_a_control_socket_path_that_is_not_a_socket(tmp_path, capsys, kind):
+    """Through ``mip6fast ha --config FILE``: the error names the path and what is there, before any
+    interface is looked at (the one configured does not exist), and the file survives."""
+    from mip6fast.cli import main
+    target = tmp_path / "precious.txt"
+    target.write_text("precious\n")
+    path = tmp_path / "ha.sock"
+    if kind == "file":
+        path.write_text("precious\n")
+    else:
+        path.symlink_to(target)
+    config = tmp_path / "ha.toml"
+    config.write_text(f"""
+[daemon]
+control_socket = "{path}"
+lock_dir = "{tmp_path}/locks"
+[interfaces.mip6-none0]
+addresses = ["2001:db8:1::1/64"]
+[home_agent]
+interface = "mip6-none0"
+home_prefixes = ["2001:db8:1::/64"]
+address = "2001:db8:1::1"
+""")
+    assert main(["ha", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    what = "a regular file" if kind == "file" else "a symbolic link"
+    assert f"control socket {path}: the path exists and is {what}" in err and "Traceback" not in err
+    assert path.read_text() == "precious\n" and path.is_symlink() == (kind == "symlink")
+    assert target.read_text() == "precious\n"
