@@ -145,7 +145,8 @@ def cmd_daemon(args) -> int:
     logging.basicConfig(level=getattr(logging, (args.log_level or config.daemon.log_level).upper()),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     socket_path = args.control_socket or config.daemon.control_socket or DEFAULT_SOCKETS[args.command]
-    daemon = Daemon(config, pcap=args.pcap, control_socket=socket_path)
+    daemon = Daemon(config, pcap=args.pcap, control_socket=socket_path, config_path=args.config,
+                    log_level=args.log_level)
     try:
         daemon.start()
     except DaemonError as exc:

@@ -62,8 +62,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.9/3.10 only
     import tomli as tomllib
 
-__all__ = ["ROLES", "ConfigError", "DaemonConfig", "InterfaceConfig", "RouteConfig", "load_config",
-           "parse_config"]
+__all__ = ["ROLES", "ConfigError", "DaemonConfig", "InterfaceConfig", "RouteConfig", "config_keys",
+           "load_config", "parse_config"]
 
 NS_PER_S = 1_000_000_000
 
@@ -496,3 +496,29 @@ def load_config(path, role: str) -> DaemonConfig:
         raise ConfigError("", f"{path} is not UTF-8 text: {exc}") from None
     return parse_config(text, role)
 
+
+def config_keys(config: DaemonConfig) -> dict[str, object]:
+    """Every setting of a loaded configuration under the dotted key the file gives it
+    (``home_agent.max_lifetime``, ``interfaces.eth0.mtu``, ``advertise.eth0.prefixes[0].valid_lifetime``):
+    what a reload compares, key by key."""
+    out: dict[str, object] = {}
+    section = ROLES[config.role][0]
+    for f in dataclasses.fields(config):
+        if f.name != "role":
+            _flatten(getattr(config, f.name), section if f.name == "role_config" else f.name, out)
+    return out
+
+
+def _flatten(value, key: str, out: dict) -> None:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            if f.name not in NOT_CONFIGURABLE:
+                _flatten(getattr(value, f.name), _join(key, f.name), out)
+    elif isinstance(value, collections.abc.Mapping):
+        for k, v in value.items():
+            _flatten(v, f"{key}.{k}", out)
+    elif isinstance(value, (list, tuple)) and any(dataclasses.is_dataclass(v) for v in value):
+        for i, v in enumerate(value):    # one added or removed: its keys are on one side only
+            _flatten(v, f"{key}[{i}]", out)
+    else:
+        out[key] = value

@@ -10,7 +10,8 @@ which ``mip6fast bindings`` / ``mip6fast stats`` print.
 What survives the process (``mip6fast.daemon_state``): a lock on its state directory and on each
 interface it owns (a second daemon is refused, naming the holder's pid), and the record of the kernel
 settings it changed, written before changing them, so that a daemon restarted after SIGKILL restores
-the true originals.
+the true originals. SIGHUP reloads the configuration file: what can change while running does
+(``RELOADABLE``), the other changed keys are named in the log as needing a restart.
 """
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ import signal
 import socket
 import stat
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from .config import DaemonConfig
+from .config import ConfigError, DaemonConfig, config_keys, load_config
 from .daemon_state import FileLock, KernelRecord, LockHeld, StateError, interface_lock, netns_id, prepare_state_dir
 from .errors import Mip6Error
 from .io.packet_socket import PacketSocket, PortError
@@ -339,11 +341,14 @@ def default_state_dir(control_path: str | None, role: str) -> str:
 
 class Daemon:
     """One role on real interfaces. ``start()`` claims the interfaces and builds the node; ``run()``
-    drives it until SIGINT/SIGTERM (or ``stop()``); ``close()`` gives everything back."""
+    drives it until SIGINT/SIGTERM (or ``stop()``); ``close()`` gives everything back. ``config_path``:
+    the file SIGHUP reloads; ``log_level``: given on the command line, it wins over the file's."""
 
     def __init__(self, config: DaemonConfig, *, pcap: str | None = None, control_socket: str | None = None,
-                 seed: int | None = None):
+                 seed: int | None = None, config_path: str | None = None, log_level: str | None = None):
         self.config = config
+        self.config_path = config_path
+        self.log_level_override = log_level
         self.pcap = pcap or config.daemon.pcap
         self.control_path = control_socket or config.daemon.control_socket
         self.state_dir = config.daemon.state_dir or default_state_dir(self.control_path, config.role)
@@ -353,12 +358,15 @@ class Daemon:
         self.tun: TunDevice | None = None
         self.control: ControlServer | None = None
         self.ports: dict[str, PacketSocket] = {}
+        self.reloads = 0
         self._state_lock: FileLock | None = None
         self._record: KernelRecord | None = None
         self._interface_locks: list[FileLock] = []
         self._ipr = None
         self._link_monitor = None
         self._carrier: dict[str, bool] = {}
+        self._reload_pending = False
+        self._previous_sighup = None
 
     # ------------------------------------------------------------ start
 
@@ -367,6 +375,7 @@ class Daemon:
         try:
             # In this order: nothing of the kernel's is touched before every check that can fail
             # cheaply has passed (state directory, control socket path, interfaces and their locks).
+            self._catch_sighup()            # from the start: a SIGHUP while starting is kept for later
             self._take_state_dir()
             if self.control_path:
                 ControlServer.check_path(self.control_path)   # created last: its path means "started"
@@ -384,6 +393,7 @@ class Daemon:
             if self.control_path:
                 self.control = ControlServer(self.control_path, self._answer)
                 self.control.attach(self.runner)
+            self.runner.add_timer(lambda: 0 if self._reload_pending else None, lambda now: self.reload())
             self.runner.start()
             self._watch_carrier()
         except StateError as exc:
@@ -600,13 +610,63 @@ class Daemon:
         if command == "stats":
             return {"role": self.config.role,
                     "daemon": {"pid": os.getpid(), "log_level": logging.getLevelName(logging.getLogger().level).lower(),
-                               "state_dir": self.state_dir},
+                               "reloads": self.reloads, "state_dir": self.state_dir},
                     "node": dict(sorted(self.node.counters.items())),
                     "runner": dict(self.runner.counters),
                     "ports": {name: _port_counters(p) for name, p in self.ports.items()},
                     "tun": self.tun.stats() if self.tun is not None else None,
                     "control": dict(self.control.counters) if self.control is not None else None}
         return {"error": f"unknown command {command!r} (bindings, stats)"}
+
+    # ------------------------------------------------------------ SIGHUP
+
+    def _catch_sighup(self) -> None:
+        """SIGHUP (by default fatal) asks for a reload. The handler only sets a flag: the reload runs on
+        the loop, as a timer due at once (start() adds it), never in the middle of the node's work."""
+        try:
+            self._previous_sighup = signal.signal(signal.SIGHUP, self._sighup)
+        except ValueError:
+            pass                            # not the main thread: reload() is the way
+
+    def _sighup(self, *_) -> None:
+        self._reload_pending = True
+
+    def reload(self) -> list[str]:
+        """Read the configuration file again: apply what can change while running (``RELOADABLE``),
+        name in the log what changed but needs a restart. Returns the keys applied."""
+        self._reload_pending = False
+        self.reloads += 1
+        if self.config_path is None:
+            log.warning("SIGHUP: no configuration file to reload")
+            return []
+        try:
+            new = load_config(self.config_path, self.config.role)
+        except ConfigError as exc:
+            log.error("SIGHUP: %s: %s; still running the configuration loaded before", self.config_path, exc)
+            return []
+        old_keys, new_keys = config_keys(self.config), config_keys(new)
+        changed = sorted(k for k in old_keys.keys() | new_keys.keys() if old_keys.get(k, _ABSENT) != new_keys.get(k, _ABSENT))
+        applied, restart = [], []
+        for key in changed:
+            apply = next((f for prefix, f in RELOADABLE.items() if key == prefix or key.startswith(prefix + ".")
+                          or key.startswith(prefix + "[")), None)
+            if apply is None:
+                restart.append(key)
+            else:
+                self.config = apply(self, self.config, new)
+                applied.append(key)
+        log.info("SIGHUP: reloaded %s: %s", self.config_path,
+                 ", ".join(f"{k} ({old_keys.get(k)} -> {new_keys.get(k)})" for k in applied) or "nothing to apply")
+        if restart:
+            log.warning("SIGHUP: changed but only taken on a restart: %s", ", ".join(restart))
+        return applied
+
+    def _apply_log_level(self, running: DaemonConfig, new: DaemonConfig) -> DaemonConfig:
+        if self.log_level_override is not None:
+            log.info("SIGHUP: daemon.log_level: --log-level %s on the command line wins", self.log_level_override)
+        else:
+            logging.getLogger().setLevel(new.daemon.log_level.upper())
+        return replace(running, daemon=replace(running.daemon, log_level=new.daemon.log_level))
 
     # ------------------------------------------------------------ stop
 
@@ -641,7 +701,23 @@ class Daemon:
         if self._state_lock is not None:
             self._state_lock.release()
             self._state_lock = None
+        if self._previous_sighup is not None:
+            try:
+                signal.signal(signal.SIGHUP, self._previous_sighup)
+            except ValueError:
+                pass
+            self._previous_sighup = None
         if self._ipr is not None:
             self._ipr.close()
             self._ipr = None
 
+
+_ABSENT = object()
+
+# What SIGHUP applies to a running daemon: a configuration key (or the prefix of a table or list of
+# them) -> Daemon method(running config, new config) -> the running config with the change made. Every
+# other key that changed is logged as needing a restart (interfaces, addresses, the role's own fields:
+# the node and its ports were built from them). Authorisation lists go here when they come.
+RELOADABLE = {
+    "daemon.log_level": Daemon._apply_log_level,
+}

@@ -403,3 +403,40 @@ def test_no_value_of_an_integer_field_ends_in_a_traceback(tmp_path, role, slot, 
             now = max(now, out.next_deadline)
             out = node.tick(now)
 
+
+def test_config_keys_name_settings_as_the_file_does():
+    a = load_config(EXAMPLES / "ha.toml", "ha")
+    text = (EXAMPLES / "ha.toml").read_text().replace("max_lifetime = 420", "max_lifetime = 400")
+    b = parse_config(text.replace('log_level = "info"', 'log_level = "debug"') + "\n[[routes]]\n"
+                     'prefix = "2001:db8:9::/48"\ninterface = "eth1"\n', "ha")
+    ka, kb = cfg.config_keys(a), cfg.config_keys(b)
+    changed = sorted(k for k in ka.keys() | kb.keys() if ka.get(k, object()) != kb.get(k, object()))
+    assert changed == ["daemon.log_level", "home_agent.max_lifetime", "routes[1].interface", "routes[1].prefix",
+                       "routes[1].via"]
+    assert ka["advertise.eth0.prefixes[0].valid_lifetime"] == 2592000
+
+
+def test_reload_applies_the_log_level_and_names_the_rest(tmp_path, caplog):
+    """SIGHUP's work (Daemon.reload) without a daemon process; tests/test_daemon.py sends the signal."""
+    import logging
+    from mip6fast.daemon import Daemon
+    path = tmp_path / "ha.toml"
+    path.write_text((EXAMPLES / "ha.toml").read_text())
+    daemon = Daemon(load_config(path, "ha"), config_path=str(path))
+    root = logging.getLogger()
+    level = root.level
+    try:
+        path.write_text(path.read_text().replace('log_level = "info"', 'log_level = "warning"')
+                        .replace("[interfaces.eth1]", "[interfaces.eth1]\nmtu = 9000"))
+        with caplog.at_level(logging.INFO, logger="mip6fast"):
+            assert daemon.reload() == ["daemon.log_level"]
+        assert root.level == logging.WARNING and daemon.config.daemon.log_level == "warning"
+        assert daemon.config.interfaces["eth1"].mtu == 1500              # the running value stays
+        assert "only taken on a restart: interfaces.eth1.mtu" in caplog.text
+        path.write_text("[home_agent\n")
+        caplog.clear()
+        assert daemon.reload() == []
+        assert "not valid TOML" in caplog.text and daemon.config.daemon.log_level == "warning"
+        assert daemon.reloads == 2
+    finally:
+        root.setLevel(level)

@@ -109,7 +109,7 @@ def test_daemon_errors_are_clear(tmp_path, veth_to_namespace):
     assert r.returncode == 1 and "no daemon answers" in r.stderr
 
 
-# ---------------------------------------------------------------- issue 10 items 7, 9: state, locks
+# ---------------------------------------------------------------- issue 10 items 7, 8, 9: state, SIGHUP, locks
 # Daemons in network namespaces of a NetnsLab, on a veth end named eth0 in each (the same name in
 # every namespace, as on real hosts).
 
@@ -176,6 +176,43 @@ def test_restart_after_sigkill_restores_the_true_original(lab, tmp_path):
     assert ipv6_disabled(a.ns) == "0"                            # the true original, from the record
     assert not record.exists() and not (tmp_path / "ha.sock").exists()
     assert list((tmp_path / "locks").iterdir()) == [] and not (tmp_path / "ha" / "daemon.lock").exists()
+
+
+def test_sighup_reloads_the_log_level_and_names_what_needs_a_restart(lab, tmp_path):
+    """Item 8: SIGHUP no longer kills the daemon: log_level is applied at once, the other changed keys
+    are named as needing a restart, a broken file is reported and the running configuration kept."""
+    a, _ = lab.veth("a", "b", name_a="eth0", name_b="eth0", disable_ipv6=False)
+    daemon_keys = f'lock_dir = "{tmp_path}/locks"\nlog_level = "info"'
+    config = ha_config(tmp_path, "eth0", daemon=daemon_keys)
+    proc = start_in(a.ns, config)
+    try:
+        assert wait_answering(tmp_path / "ha.sock", proc)["daemon"]["log_level"] == "info"
+        text = config.read_text().replace('log_level = "info"', 'log_level = "debug"')
+        text = text.replace("max_lifetime = 300", "max_lifetime = 200").replace(
+            'addresses = ["2001:db8:1::1/64"]', 'addresses = ["2001:db8:1::1/64"]\nmtu = 1400')
+        config.write_text(text)
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            stats = wait_answering(tmp_path / "ha.sock", proc)
+            if stats["daemon"]["reloads"] == 1:
+                break
+            time.sleep(0.1)
+        assert stats["daemon"] == {**stats["daemon"], "reloads": 1, "log_level": "debug"}
+        config.write_text(text + "\n[home_agent_typo]\n")
+        proc.send_signal(signal.SIGHUP)
+        while time.monotonic() < deadline and wait_answering(tmp_path / "ha.sock", proc)["daemon"]["reloads"] < 2:
+            time.sleep(0.1)
+        stats = wait_answering(tmp_path / "ha.sock", proc)         # still running, as configured before
+        assert stats["daemon"]["reloads"] == 2 and stats["daemon"]["log_level"] == "debug"
+        assert ipv6_disabled(a.ns) == "1"
+    finally:
+        status, err = stop(proc)
+    assert status == 0, err
+    assert "daemon.log_level (info -> debug)" in err
+    assert "only taken on a restart: home_agent.max_lifetime, interfaces.eth0.mtu" in err
+    assert "home_agent_typo: unknown section" in err and "still running the configuration loaded before" in err
+    assert ipv6_disabled(a.ns) == "0"
 
 
 def test_an_interface_has_one_owner(lab, tmp_path):
