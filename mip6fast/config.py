@@ -101,33 +101,32 @@ SECONDS_FIELDS = frozenset({
 # Durations (DURATION_NS_FIELDS) are in nanoseconds here; every other duration is bounded by
 # MAX_DURATION_NS. build() checks them before constructing the class, so the message names the key.
 FIELD_RANGES: dict[tuple[type, str], tuple[int, int, str]] = {
-    (HomeAgentConfig, "tunnel_mtu"): (
-        1320, 65535, "the tunnel must carry a 1280-byte packet plus its 40-byte outer header without "
-                     "fragmenting it (RFC 2473 §7.1; MIP6_TUN_MIN_MTU in csrc/mip6_tunnel.h)"),
-    (HomeAgentConfig, "max_bindings"): (
-        1, 805_306_368, "0 would refuse every registration; the C binding cache holds at most "
-                        "805306368 entries (MIP6_BCACHE_MAX_ENTRIES)"),
-    (CorrespondentConfig, "cache_capacity"): (
-        1, 1 << 24, "a sizing hint allocated at start (the cache grows past it): more than 16M entries "
-                    "would take gigabytes before the first binding"),
+    (HomeAgentConfig, "tunnel_mtu"): (1320, 65535, (
+        "the tunnel must carry a 1280-byte packet plus its 40-byte outer header without fragmenting it "
+        "(RFC 2473 §7.1; MIP6_TUN_MIN_MTU in csrc/mip6_tunnel.h)")),
+    (HomeAgentConfig, "max_bindings"): (1, 805_306_368, (
+        "0 would refuse every registration; the C binding cache holds at most 805306368 entries "
+        "(MIP6_BCACHE_MAX_ENTRIES)")),
+    (CorrespondentConfig, "cache_capacity"): (1, 1 << 24, (
+        "a sizing hint allocated at start (the cache grows past it): more than 16M entries would take "
+        "gigabytes before the first binding")),
     (CorrespondentConfig, "cache_seed"): (0, (1 << 128) - 1, "the binding cache's 16-byte hash seed"),
-    (CorrespondentConfig, "max_binding_lifetime"): (
-        0, 0xFFFF * 4, "seconds; the wire's lifetime is 16 bits of 4-second units (RFC 6275 §6.1.7)"),
-    (AdvertisingConfig, "max_interval"): (
-        70_000_000, 1800 * NS_PER_S, "MaxRtrAdvInterval: at least 70 ms (RFC 6275 §7.5), at most 1800 s "
-                                     "(RFC 4861 §6.2.1)"),
-    (AdvertisingConfig, "min_interval"): (30_000_000, 1800 * NS_PER_S,
-                                          "MinRtrAdvInterval: at least 30 ms (RFC 6275 §7.5)"),
-    (AdvertisingConfig, "min_delay_between_ras"): (
-        30_000_000, 1800 * NS_PER_S, "MinDelayBetweenRAs: at least 30 ms (RFC 6275 §7.5)"),
-    (AdvertisingConfig, "router_lifetime"): (0, 9000, "seconds, 0 (not a default router) .. 9000 "
-                                                      "(RFC 4861 §6.2.1 AdvDefaultLifetime)"),
+    (CorrespondentConfig, "max_binding_lifetime"): (0, 0xFFFF * 4, (
+        "seconds; the wire's lifetime is 16 bits of 4-second units (RFC 6275 §6.1.7)")),
+    (AdvertisingConfig, "max_interval"): (70_000_000, 1800 * NS_PER_S, (
+        "MaxRtrAdvInterval: at least 70 ms (RFC 6275 §7.5), at most 1800 s (RFC 4861 §6.2.1)")),
+    (AdvertisingConfig, "min_interval"): (30_000_000, 1800 * NS_PER_S, (
+        "MinRtrAdvInterval: at least 30 ms (RFC 6275 §7.5)")),
+    (AdvertisingConfig, "min_delay_between_ras"): (30_000_000, 1800 * NS_PER_S, (
+        "MinDelayBetweenRAs: at least 30 ms (RFC 6275 §7.5)")),
+    (AdvertisingConfig, "router_lifetime"): (0, 9000, (
+        "seconds, 0 (not a default router) .. 9000 (RFC 4861 §6.2.1 AdvDefaultLifetime)")),
     (AdvertisingConfig, "cur_hop_limit"): (0, 255, "an 8-bit field of the RA (0: unspecified)"),
-    (AdvertisingConfig, "reachable_time"): (0, 3_600_000, "milliseconds, at most one hour "
-                                                          "(RFC 4861 §6.2.1 AdvReachableTime)"),
+    (AdvertisingConfig, "reachable_time"): (0, 3_600_000, (
+        "milliseconds, at most one hour (RFC 4861 §6.2.1 AdvReachableTime)")),
     (AdvertisingConfig, "retrans_timer"): (0, 0xFFFFFFFF, "milliseconds, a 32-bit field of the RA"),
-    (HomeAgentInformation, "lifetime"): (1, 0xFFFF, "seconds, a 16-bit field; 0 must not be sent "
-                                                    "(RFC 6275 §7.4)"),
+    (HomeAgentInformation, "lifetime"): (1, 0xFFFF, (
+        "seconds, a 16-bit field; 0 must not be sent (RFC 6275 §7.4)")),
 }
 
 
@@ -411,7 +410,8 @@ def build(cls, table, path: str):
     unknown = sorted(set(table) - set(fields))
     if unknown:
         raise ConfigError(_join(path, unknown[0]), f"unknown key (known: {', '.join(sorted(fields))})")
-    kwargs = {name: _convert(hints[name], value, _join(path, name), _unit(name)) for name, value in table.items()}
+    kwargs = {name: _convert(hints[name], value, _join(path, name), _unit(name))
+              for name, value in table.items()}
     for name, value in kwargs.items():
         _check_range(cls, name, value, _join(path, name))
     missing = [n for n, f in fields.items() if n not in kwargs

@@ -27,7 +27,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from .config import ConfigError, DaemonConfig, config_keys, load_config
-from .daemon_state import FileLock, KernelRecord, LockHeld, StateError, interface_lock, netns_id, prepare_state_dir
+from .daemon_state import (
+    FileLock,
+    KernelRecord,
+    LockHeld,
+    StateError,
+    interface_lock,
+    netns_id,
+    prepare_state_dir,
+)
 from .errors import Mip6Error
 from .io.packet_socket import PacketSocket, PortError
 from .io.runner import NodeRunner
@@ -149,7 +157,8 @@ class ControlServer:
         except FileNotFoundError:
             return
         if not stat.S_ISSOCK(st.st_mode):
-            kind = ("a symbolic link" if stat.S_ISLNK(st.st_mode) else "a directory" if stat.S_ISDIR(st.st_mode)
+            kind = ("a symbolic link" if stat.S_ISLNK(st.st_mode)
+                    else "a directory" if stat.S_ISDIR(st.st_mode)
                     else "a regular file" if stat.S_ISREG(st.st_mode) else "not a socket")
             raise DaemonError(f"control socket {path}: the path exists and is {kind}; not replacing it "
                               f"(remove it, or choose another control_socket)")
@@ -294,7 +303,7 @@ class ControlServer:
 
 
 class _Connection:
-    __slots__ = ("sock", "deadline", "inbuf", "out", "writing")
+    __slots__ = ("deadline", "inbuf", "out", "sock", "writing")
 
     def __init__(self, sock: socket.socket, deadline: int):
         self.sock = sock
@@ -382,7 +391,8 @@ class Daemon:
             self._ipr = IPRoute()
             indexes = self._lock_interfaces()
             self._restore_leftovers()
-            macs = {name: self._claim(name, iface, indexes[name]) for name, iface in self.config.interfaces.items()}
+            macs = {name: self._claim(name, iface, indexes[name])
+                    for name, iface in self.config.interfaces.items()}
             self.node = self._build_node(macs)
             for name in self.config.interfaces:
                 self.ports[name] = self._open_port(name)
@@ -420,7 +430,8 @@ class Daemon:
         try:
             self._state_lock = lock.acquire()
         except LockHeld as exc:
-            raise DaemonError(f"state directory {self.state_dir} is in use by another daemon: {exc}") from None
+            raise DaemonError(f"state directory {self.state_dir} is in use by another daemon: {exc}") \
+                from None
         self._record = KernelRecord(self.state_dir)
         self._record.load()
         if self._record.leftover:
@@ -452,7 +463,8 @@ class Daemon:
                 continue                    # taken over by _claim
             self._record.leftover.pop(name)
             if self._ipr.link_lookup(ifname=name) != [entry["ifindex"]]:
-                log.warning("%s: recorded by the previous daemon but gone or replaced; nothing to restore", name)
+                log.warning("%s: recorded by the previous daemon but gone or replaced; nothing to restore",
+                            name)
                 continue
             lock = interface_lock(self.config.daemon.lock_dir, netns_id(), entry["ifindex"], name)
             try:
@@ -609,7 +621,8 @@ class Daemon:
             return {"role": self.config.role, "bindings": describe_bindings(self.node, now)}
         if command == "stats":
             return {"role": self.config.role,
-                    "daemon": {"pid": os.getpid(), "log_level": logging.getLevelName(logging.getLogger().level).lower(),
+                    "daemon": {"pid": os.getpid(),
+                               "log_level": logging.getLevelName(logging.getLogger().level).lower(),
                                "reloads": self.reloads, "state_dir": self.state_dir},
                     "node": dict(sorted(self.node.counters.items())),
                     "runner": dict(self.runner.counters),
@@ -645,25 +658,27 @@ class Daemon:
             log.error("SIGHUP: %s: %s; still running the configuration loaded before", self.config_path, exc)
             return []
         old_keys, new_keys = config_keys(self.config), config_keys(new)
-        changed = sorted(k for k in old_keys.keys() | new_keys.keys() if old_keys.get(k, _ABSENT) != new_keys.get(k, _ABSENT))
+        changed = sorted(k for k in old_keys.keys() | new_keys.keys()
+                         if old_keys.get(k, _ABSENT) != new_keys.get(k, _ABSENT))
         applied, restart = [], []
         for key in changed:
-            apply = next((f for prefix, f in RELOADABLE.items() if key == prefix or key.startswith(prefix + ".")
-                          or key.startswith(prefix + "[")), None)
+            apply = next((f for prefix, f in RELOADABLE.items()
+                          if key == prefix or key.startswith((prefix + ".", prefix + "["))), None)
             if apply is None:
                 restart.append(key)
             else:
                 self.config = apply(self, self.config, new)
                 applied.append(key)
-        log.info("SIGHUP: reloaded %s: %s", self.config_path,
-                 ", ".join(f"{k} ({old_keys.get(k)} -> {new_keys.get(k)})" for k in applied) or "nothing to apply")
+        done = ", ".join(f"{k} ({old_keys.get(k)} -> {new_keys.get(k)})" for k in applied)
+        log.info("SIGHUP: reloaded %s: %s", self.config_path, done or "nothing to apply")
         if restart:
             log.warning("SIGHUP: changed but only taken on a restart: %s", ", ".join(restart))
         return applied
 
     def _apply_log_level(self, running: DaemonConfig, new: DaemonConfig) -> DaemonConfig:
         if self.log_level_override is not None:
-            log.info("SIGHUP: daemon.log_level: --log-level %s on the command line wins", self.log_level_override)
+            log.info("SIGHUP: daemon.log_level: --log-level %s on the command line wins",
+                     self.log_level_override)
         else:
             logging.getLogger().setLevel(new.daemon.log_level.upper())
         return replace(running, daemon=replace(running.daemon, log_level=new.daemon.log_level))

@@ -419,6 +419,7 @@ def test_config_keys_name_settings_as_the_file_does():
 def test_reload_applies_the_log_level_and_names_the_rest(tmp_path, caplog):
     """SIGHUP's work (Daemon.reload) without a daemon process; tests/test_daemon.py sends the signal."""
     import logging
+
     from mip6fast.daemon import Daemon
     path = tmp_path / "ha.toml"
     path.write_text((EXAMPLES / "ha.toml").read_text())

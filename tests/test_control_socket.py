@@ -110,7 +110,7 @@ def frames_processed_while(port, busy, limit=300):
     while busy() and pushed < limit:
         port.feed.send(b"\x00" * 60)
         pushed += 1
-        if wait_until(lambda: port.received >= pushed, timeout=1.5):
+        if wait_until(lambda n=pushed: port.received >= n, timeout=1.5):
             taken += 1
         time.sleep(0.02)
     return pushed, taken
@@ -148,7 +148,7 @@ def test_a_dribbling_client_does_not_stall_the_loop(loop, tmp_path):
 
 
 def test_clients_that_never_read_do_not_stall_the_loop(loop, tmp_path):
-    runner, port, make_server = loop
+    _, port, make_server = loop
     server = make_server(deadline_s=3.0)
     silent = []
     for _ in range(5):                              # each asks for a 4 MB answer and never reads it
@@ -172,7 +172,7 @@ def test_clients_that_never_read_do_not_stall_the_loop(loop, tmp_path):
 
 
 def test_limits_are_bounded_and_counted(loop, tmp_path):
-    runner, port, make_server = loop
+    _, _, make_server = loop
     path = str(tmp_path / "ctl.sock")
     server = make_server(max_connections=3, max_request=64, deadline_s=30.0)
     idle = []

@@ -84,7 +84,8 @@ class NodeRunner:
         """Call ``callback()`` whenever ``fd`` is readable (a control socket, a signal pipe)."""
         self._watch(fd, ("reader", lambda _events: callback()))
 
-    def watch(self, fd: int, callback: Callable[[int], None], *, read: bool = True, write: bool = False) -> None:
+    def watch(self, fd: int, callback: Callable[[int], None], *, read: bool = True,
+              write: bool = False) -> None:
         """Call ``callback(events)`` (the epoll event mask) whenever ``fd`` is ready as asked. The
         callback runs on the loop: it must never block (non-blocking descriptors only)."""
         self._watch(fd, ("reader", callback), _mask(read, write))
