@@ -145,7 +145,8 @@ def cmd_daemon(args) -> int:
     logging.basicConfig(level=getattr(logging, (args.log_level or config.daemon.log_level).upper()),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     socket_path = args.control_socket or config.daemon.control_socket or DEFAULT_SOCKETS[args.command]
-    daemon = Daemon(config, pcap=args.pcap, control_socket=socket_path)
+    daemon = Daemon(config, pcap=args.pcap, control_socket=socket_path, config_path=args.config,
+                    log_level=args.log_level)
     try:
         daemon.start()
     except DaemonError as exc:
@@ -216,7 +217,7 @@ def cmd_query(args) -> int:
             print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
         print(f"({len(rows)} binding{'s' if len(rows) != 1 else ''}, {answer['role']})")
     else:
-        for section in ("node", "runner", "ports", "tun"):
+        for section in ("daemon", "node", "runner", "ports", "tun", "control"):
             value = answer.get(section)
             if not value:
                 continue
