@@ -26,6 +26,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from pyroute2 import IPRoute
+from pyroute2.netlink.rtnl import RTMGRP_LINK
+
 from .config import ConfigError, DaemonConfig, config_keys, load_config
 from .daemon_state import (
     FileLock,
@@ -38,6 +41,7 @@ from .daemon_state import (
 )
 from .errors import Mip6Error
 from .io.packet_socket import PacketSocket, PortError
+from .io.ring import PacketRing, RingError
 from .io.runner import NodeRunner
 from .io.tun import TunDevice
 from .roles.correspondent import CorrespondentNode
@@ -381,7 +385,6 @@ class Daemon:
     # ------------------------------------------------------------ start
 
     def start(self) -> None:
-        from pyroute2 import IPRoute
         try:
             # In this order: nothing of the kernel's is touched before every check that can fail
             # cheaply has passed (state directory, control socket path, interfaces and their locks).
@@ -493,7 +496,6 @@ class Daemon:
 
     def _open_port(self, name: str):
         if self.config.daemon.io == "ring":
-            from .io.ring import PacketRing, RingError
             try:
                 return PacketRing(name)
             except RingError as exc:
@@ -504,8 +506,6 @@ class Daemon:
         """Carrier changes on our interfaces reach the node as ``link_changed``: a mobile node takes a
         carrier coming back as a lower-layer movement hint and solicits at once (RFC 6275 §11.5.1)
         instead of waiting for the next unsolicited RA."""
-        from pyroute2 import IPRoute
-        from pyroute2.netlink.rtnl import RTMGRP_LINK
         self._link_monitor = IPRoute()
         self._link_monitor.bind(groups=RTMGRP_LINK)
         self._carrier = {name: True for name in self.ports}    # runner.start() brought them up

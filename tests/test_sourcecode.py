@@ -562,10 +562,6 @@ KNOWN_FUNCTION_LEVEL = {
         f"{ROLES_RESTRUCTURING}",
     # Not part of the roles restructuring: move to the top, or allow-list with the reason.
     "mip6fast.batch": "PacketBatch.restore: from . import _datapath with an ImportError fallback",
-    "mip6fast.cli": "the subcommands import their modules (io.netns, benchmark.*, errors, wire, scenarios, "
-                    "config, daemon, demo), logging, os and __version__ when they run",
-    "mip6fast.daemon": "pyroute2 (a required dependency) and .io.ring in methods",
-    "mip6fast.demo": "pyroute2, .daemon and shutil in methods",
 }
 
 
