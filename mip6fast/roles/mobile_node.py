@@ -1144,12 +1144,8 @@ class MobileNode(MobileNodeDiscovery, Host):
             if passed.size:
                 for i in passed.tolist():
                     raw = batch.packet(i)
-                    try:
-                        parse(raw)
-                    except ParseError as exc:
-                        self.drop(f"send_parse.{exc.field}")
-                        continue
-                    self.output_packet(now, raw)
+                    if self.from_application(raw):
+                        self.output_packet(now, raw)
             for i in np.flatnonzero(verdict == Verdict.TOO_BIG).tolist():
                 self._too_big(now, batch, i)
         return self._finish(out)

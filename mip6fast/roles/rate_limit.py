@@ -1,13 +1,16 @@
-"""Rate limits of the roles, in one place, in integer nanoseconds (no clock is read: ``now`` is passed in).
+"""Rate limits of the roles, in one place, in integer nanoseconds (no clock is read: ``now`` is passed in),
+so a run is deterministic.
 
 Theory of operation
 -------------------
-Two shapes of limit appear in the RFCs, and each is here once:
+Every reply a node sends because of what it received is bounded by one of these, and so is what a node
+sends on its own when the RFC caps it. Two shapes of limit appear in the RFCs, and each is here once:
 
 - ``TokenBucket(rate, burst)``: ``rate`` events per second on average, up to ``burst`` at once. The shape
-  RFC 4443 §2.4 (f) recommends for ICMPv6 errors, and the one the roles use for the error messages RFC
-  6275 asks to rate-limit (Binding Errors, §9.3.1 and §9.3.3). ``TokenBucket(1, 1)`` is "at most one per
-  second": an event is allowed once a whole second has passed since the last allowed one.
+  RFC 4443 §2.4 (f) recommends for ICMPv6 errors (every node's ``icmp_error_bucket``), and the one the
+  roles use for the error messages RFC 6275 asks to rate-limit (Binding Errors, §9.3.1 and §9.3.3).
+  ``TokenBucket(1, 1)`` is "at most one per second": an event is allowed once a whole second has passed
+  since the last allowed one.
 - ``SlidingWindow(limit, window_ns)``: at most ``limit`` events in any ``window_ns``; an event at ``t``
   counts until ``t + window_ns``. RFC 6275 §11.8's MAX_UPDATE_RATE ("no more than 3 Binding Updates per
   second" to one destination) is this shape.
@@ -57,8 +60,9 @@ class TokenBucket:
     __slots__ = ("capacity", "last", "level", "rate")
 
     def __init__(self, rate: int, burst: int):
-        if rate < 1 or burst < 1:
-            raise ValueError("rate and burst must be at least 1")
+        for name, value in (("rate", rate), ("burst", burst)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected a positive whole number, got {value!r}")
         self.rate = rate
         self.capacity = burst * NS_PER_S
         self.level = self.capacity
@@ -95,8 +99,9 @@ class SlidingWindow:
     __slots__ = ("_times", "limit", "window_ns")
 
     def __init__(self, limit: int, window_ns: int = NS_PER_S):
-        if limit < 1 or window_ns < 1:
-            raise ValueError("limit and window_ns must be at least 1")
+        for name, value in (("limit", limit), ("window_ns", window_ns)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected a positive whole number, got {value!r}")
         self.limit = limit
         self.window_ns = window_ns
         self._times: deque[int] = deque()

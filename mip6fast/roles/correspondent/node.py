@@ -35,7 +35,7 @@ from ...batch import DropReason, PacketBatch
 from ...binding_cache import BindingCache
 from ...datapath import CorrespondentDataPath
 from ...errors import ParseError
-from ...wire import BindingErrorStatus, BindingUpdate, Packet, UnknownMobilityMessage, parse
+from ...wire import BindingErrorStatus, BindingUpdate, Packet, UnknownMobilityMessage
 from ..events import Output
 from ..host import Host
 from ..interface import IPV6_MIN_MTU, NH_MH, UNSPECIFIED, Interface
@@ -200,7 +200,7 @@ class CorrespondentNode(Host):
             self.batch_path.output(now, raw, zone)
 
     def send_batch(self, now: int, packets: list[bytes]) -> Output:
-        """Several application packets at once: each checked with ``parse`` as in ``send``, then one
+        """Several application packets at once: each checked as in ``send`` (``from_application``), then one
         ``insert_rh2`` call over the whole batch. ``packets`` is a list of packets or a PacketBatch
         (what the runner reads from the TUN)."""
         if isinstance(packets, PacketBatch):
@@ -208,11 +208,7 @@ class CorrespondentNode(Host):
         out = self._begin()
         good = []
         for raw in packets:
-            try:
-                parse(raw)
-            except ParseError as exc:
-                self.drop(f"send_parse.{exc.field}")
-            else:
+            if self.from_application(bytes(raw)):
                 good.append(bytes(raw))
         if not self.config.mobility_support:
             for raw in good:
