@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv6Address
+from typing import cast
 
 from ...binding_cache import FLAG_ACK, BindingCache, Outcome
 from ...wire import (
@@ -78,7 +79,7 @@ class BindingManager:
 
     def mapping(self) -> dict[IPv6Address, IPv6Address]:
         """Home address → care-of address of every binding."""
-        return {b.key: b.care_of_address for b in self.cache.values()}
+        return {cast(IPv6Address, b.key): b.care_of_address for b in self.cache.values()}
 
     def clear(self) -> None:
         """Forget every binding and its timers (a reboot)."""
@@ -176,7 +177,7 @@ class BindingManager:
         entry.packets_at_registration = binding.packets if binding is not None else 0
         at = expires - self.config.refresh_lead_ns
         if self.config.refresh_requests and at > now:
-            entry.refresh = self.node.call_at(at, lambda t, h=home: self._refresh(t, h))
+            entry.refresh = self.node.call_at(at, lambda t: self._refresh(t, home))
         return entry
 
     def _expire(self, now: int) -> None:

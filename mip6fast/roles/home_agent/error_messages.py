@@ -80,6 +80,7 @@ class ErrorMessages:
         if inner[0] >> 4 != 6:
             self.node.drop("tunnel_error_bad_inner")
             return True
+        relayed: PacketTooBig | DestinationUnreachable
         if isinstance(msg, PacketTooBig):
             relayed = PacketTooBig(mtu=max(IPV6_MIN_MTU, msg.mtu - 40), invoking=b"")
         else:

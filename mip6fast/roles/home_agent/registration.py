@@ -36,6 +36,7 @@ import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv6Address
+from typing import cast
 
 from ...binding_cache import FLAG_ACK, FLAG_HOME, FLAG_LINK_LOCAL, BindingCache, Outcome
 from ...wire import (
@@ -97,7 +98,8 @@ class Registrar:
         self.expiry_timer: Timer | None = None
         # (expiry, home address) of every binding as last accepted, plus stale ones left by refreshes
         # and deletions (dropped when they reach the top): the next expiry without a scan of the cache.
-        self._expiries: list[tuple[int, bytes]] = [(b.expires_ns, k.packed) for k, b in cache.items()]
+        self._expiries: list[tuple[int, bytes]] = [(b.expires_ns, cast(IPv6Address, k).packed)
+                                                   for k, b in cache.items()]
         heapq.heapify(self._expiries)
         self._from: tuple[str, bytes] = ("", b"")      # interface and source MAC of the BU at hand
 
