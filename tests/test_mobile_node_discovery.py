@@ -400,7 +400,7 @@ def test_advertisement_for_an_unknown_home_address_or_to_another_address_is_drop
 def test_withdrawing_a_home_address_ends_its_route_optimisation():
     from test_mobile_node_ro import optimised_mn
 
-    from mip6fast.roles.route_optimization import PeerState
+    from mip6fast.roles.registration import PeerState
     mn = optimised_mn()
     assert mn.route_optimization.bindings[(CN, HOA)].state is PeerState.OPTIMISED
     assert (CN, HOA) in mn.binding_update_list

@@ -20,13 +20,13 @@ from mip6fast.roles.home_agent import (
     HomeAgent,
     HomeAgentConfig,
 )
-from mip6fast.roles.mobile_node import (
+from mip6fast.roles.interface import Interface
+from mip6fast.roles.mn_registration import (
     BindingRefreshed,
     Registered,
     RegistrationFailed,
     home_binding_update,
 )
-from mip6fast.roles.interface import Interface
 from mip6fast.scenarios import SCENARIOS, run_with_world
 from mip6fast.scenarios.scale import member_addresses
 from mip6fast.wire import (

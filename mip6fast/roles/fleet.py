@@ -10,7 +10,7 @@ simulated link would cost gigabytes and N² frame deliveries, so ``MobileFleet``
 
 What each member shares with ``MobileNode`` (the same code where it matters):
 
-- the Binding Update, built by ``mobile_node.home_binding_update``: from the care-of address, Home
+- the Binding Update, built by ``mn_registration.home_binding_update``: from the care-of address, Home
   Address option = home address, A = H = 1, Alternate Care-of Address option = the care-of address
   (RFC 6275 §11.7.1), encoded by the real codecs;
 - the registration engine (registration.py) with the rules of §11.8: InitialBindackTimeoutFirstReg for
@@ -26,7 +26,7 @@ What each member shares with ``MobileNode`` (the same code where it matters):
   granted lifetime and a Binding Refresh Advice, less a lead); a Binding Refresh Request (§11.7.4) → a
   BU at once;
 - the notifications ``Registered`` (a new care-of address accepted), ``BindingRefreshed`` and
-  ``RegistrationFailed`` of ``mobile_node``.
+  ``RegistrationFailed`` of ``mn_registration``.
 
 What it leaves out: movement (members stay on one foreign network, each with one care-of address
 configured: no RAs, no DAD of care-of addresses, no returning home), the data path (no tunnel, no
@@ -62,7 +62,8 @@ from ..wire import (
 from ..wire.ethernet import ipv6_multicast_mac
 from .events import NS_PER_S, Timer
 from .interface import Interface
-from .mobile_node import MAX_LIFETIME, BindingRefreshed, Registered, RegistrationFailed, home_binding_update
+from .mn_config import MAX_LIFETIME
+from .mn_registration import BindingRefreshed, Registered, RegistrationFailed, home_binding_update
 from .neighbor import ND_HOP_LIMIT
 from .node import Node
 from .registration import (
@@ -117,7 +118,7 @@ class FleetConfig:
 
 
 class _Member(Exchange):
-    """One mobile node's home registration (what ``mobile_node._Registration`` keeps for one home
+    """One mobile node's home registration (what ``mn_registration.HomeRegistration`` keeps for one home
     address), kept small: a hundred thousand of these live at once."""
     __slots__ = ("care_of", "expiry", "first", "home", "refresh", "registered_at", "started_at")
     TABLE = HOME_REGISTRATION
@@ -275,7 +276,7 @@ class MobileFleet(Node):
         self.emit_frame(iface.name, ipv6_multicast_mac(dst.packed) if dad else src_mac, raw)
 
     def _on_binding_ack(self, now: int, m: _Member, ba: BindingAcknowledgement) -> None:
-        """§11.7.3, as ``MobileNode._on_binding_ack`` for a node away from home."""
+        """§11.7.3, as ``HomeRegistrations._on_binding_ack`` for a node away from home."""
         if not self.engine.acknowledged(now, m, ba):
             return
         if ba.status >= 128:

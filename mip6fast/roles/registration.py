@@ -39,7 +39,7 @@ a peer's doing: peers' messages are checked before they become events).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, MutableMapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import ClassVar, Generic, Protocol, TypeVar
@@ -354,7 +354,7 @@ class RegistrationEngine(Generic[E]):
     ``unanswered(now, exchange)``: called when a BU waited the maximum interval in vain, True if the role
     has given up on it (no more retransmissions)."""
 
-    def __init__(self, *, call_at: Callable[[int, Callable[[int], None]], Timer], counters: Mapping,
+    def __init__(self, *, call_at: Callable[[int, Callable[[int], None]], Timer], counters: MutableMapping[str, int],
                  prefix: str, schedule: Backoff, limiter: DestinationLimits, rate_key: Callable[[E], Hashable],
                  lifetime: Callable[[int, E], int | None], transmit: Callable[[int, E, int, int], None],
                  unanswered: Callable[[int, E], bool] | None = None):
