@@ -3,7 +3,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
+
+from . import __version__
+from .benchmark import binding_cache, datapath, forward, wire
+from .config import ConfigError, load_config
+from .daemon import Daemon, DaemonError, query
+from .demo import DemoError, run_demo
+from .errors import ParseError
+from .io.netns import can_use_netns
+from .scenarios import SCENARIOS, run_scenario
+from .scenarios.registry import scenario_parameters
+from .wire import parse
 
 
 def _print_results(report: dict, as_json: bool) -> None:
@@ -35,13 +48,11 @@ def _print_forward(report: dict) -> None:
 
 def cmd_bench(args) -> int:
     if args.what == "forward":
-        from .io.netns import can_use_netns
         ok, why = can_use_netns()
         if not ok:
             print(f"mip6fast bench forward: {why}; it builds network namespaces and opens packet rings",
                   file=sys.stderr)
             return 2
-        from .benchmark import forward
         report = forward.report(seconds=1.0 if args.seconds is None else args.seconds, quick=args.quick)
         if args.json:
             _print_results(report, True)
@@ -51,13 +62,10 @@ def cmd_bench(args) -> int:
     if args.seconds is None:
         args.seconds = 0.3
     if args.what == "wire":
-        from .benchmark import wire
         report = wire.run(seconds=0.05 if args.quick else args.seconds)
     elif args.what == "datapath":
-        from .benchmark import datapath
         report = datapath.report(seconds=0.05 if args.quick else args.seconds)
     elif args.what == "binding_cache":
-        from .benchmark import binding_cache
         report = binding_cache.report(seconds=0.05 if args.quick else args.seconds)
     else:  # argparse choices keep this unreachable
         raise SystemExit(f"unknown benchmark {args.what}")
@@ -66,8 +74,6 @@ def cmd_bench(args) -> int:
 
 
 def cmd_decode(args) -> int:
-    from .errors import ParseError
-    from .wire import parse
     status = 0
     for text in args.hex:
         try:
@@ -85,8 +91,6 @@ def cmd_decode(args) -> int:
 
 
 def cmd_simulate(args) -> int:
-    from .scenarios import SCENARIOS, run_scenario
-    from .scenarios.registry import scenario_parameters
     if args.list:
         for name, (description, _) in SCENARIOS.items():
             print(f"{name}  {description}")
@@ -133,10 +137,7 @@ DEFAULT_SOCKETS = {"ha": "/run/mip6fast/ha.sock", "mn": "/run/mip6fast/mn.sock",
 
 def cmd_daemon(args) -> int:
     """``mip6fast ha|mn|cn --config FILE``: run a role until SIGINT/SIGTERM."""
-    import logging
 
-    from .config import ConfigError, load_config
-    from .daemon import Daemon, DaemonError
     try:
         config = load_config(args.config, args.command)
     except ConfigError as exc:
@@ -145,7 +146,8 @@ def cmd_daemon(args) -> int:
     logging.basicConfig(level=getattr(logging, (args.log_level or config.daemon.log_level).upper()),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     socket_path = args.control_socket or config.daemon.control_socket or DEFAULT_SOCKETS[args.command]
-    daemon = Daemon(config, pcap=args.pcap, control_socket=socket_path)
+    daemon = Daemon(config, pcap=args.pcap, control_socket=socket_path, config_path=args.config,
+                    log_level=args.log_level)
     try:
         daemon.start()
     except DaemonError as exc:
@@ -160,13 +162,11 @@ def cmd_daemon(args) -> int:
 
 def cmd_demo(args) -> int:
     """``mip6fast demo``: the three roles on a namespace network with real kernel traffic."""
-    import os
     if os.geteuid() != 0:
         print("mip6fast demo: needs root (it builds network namespaces, veth pairs and bridges, and runs "
               "the daemons on them). Without root, try the simulator: mip6fast simulate --list, then "
               "mip6fast simulate handover", file=sys.stderr)
         return 1
-    from .demo import DemoError, run_demo
     runs = (True, False) if not args.no_route_optimisation else (False,)
     try:
         report = run_demo(as_json=args.json, pcap_dir=args.pcap_dir, route_optimisation_runs=runs)
@@ -180,7 +180,6 @@ def cmd_demo(args) -> int:
 
 
 def _find_socket(args) -> str | None:
-    import os
     if args.socket:
         return args.socket
     running = [p for p in DEFAULT_SOCKETS.values() if os.path.exists(p)]
@@ -189,7 +188,6 @@ def _find_socket(args) -> str | None:
 
 def cmd_query(args) -> int:
     """``mip6fast bindings`` / ``mip6fast stats``: ask a running daemon over its control socket."""
-    from .daemon import DaemonError, query
     path = _find_socket(args)
     if path is None:
         print(f"mip6fast {args.command}: give --socket (no single daemon at {', '.join(DEFAULT_SOCKETS.values())})",
@@ -216,7 +214,7 @@ def cmd_query(args) -> int:
             print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
         print(f"({len(rows)} binding{'s' if len(rows) != 1 else ''}, {answer['role']})")
     else:
-        for section in ("node", "runner", "ports", "tun"):
+        for section in ("daemon", "node", "runner", "ports", "tun", "control"):
             value = answer.get(section)
             if not value:
                 continue
@@ -229,7 +227,6 @@ def cmd_query(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
     p = argparse.ArgumentParser(prog="mip6fast", description="Mobile IPv6 (RFC 6275) engine")
     p.add_argument("--version", action="version", version=f"mip6fast {__version__}")
     sub = p.add_subparsers(dest="command", required=True)

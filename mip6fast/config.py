@@ -5,6 +5,7 @@ the interfaces the engine owns and the routes it uses::
 
     [daemon]                            # optional
     control_socket = "/run/mip6fast/ha.sock"
+    state_dir = "/run/mip6fast/ha"      # the default: beside the control socket, named after it
     pcap = "ha.pcap"
     log_level = "info"
 
@@ -29,15 +30,18 @@ the interfaces the engine owns and the routes it uses::
 
 The role sections are not described twice: the keys are the role configuration's own fields
 (``HomeAgentConfig``, ``MobileNodeConfig``, ``CorrespondentConfig``), converted by their type hints, so
-a field added to a role is configurable at once. Durations the roles keep in nanoseconds are written in
-seconds (a number) or with a unit (``"300ms"``, ``"1.5s"``); the fields that hold seconds already stay
-plain integers. An unknown key, a missing key or a bad value is a ``ConfigError`` that names the key.
+a field added to a role is configurable at once. Every duration is written in seconds (a number) or
+with a unit (``"300ms"``, ``"1.5s"``, ``"2h"``); the fields the roles keep in whole seconds (lifetimes)
+take a whole number of seconds in either form (``420``, ``"7m"``). An unknown key, a missing key or a
+bad value (out of its range, infinite, NaN) is a ``ConfigError`` that names the key: the ranges the
+roles do not check themselves are in ``FIELD_RANGES`` and ``CROSS_CHECKS`` below, each with its reason.
 """
 from __future__ import annotations
 
 import collections.abc
 import dataclasses
 import enum
+import math
 import re
 import sys
 import types
@@ -51,14 +55,15 @@ from .roles.correspondent import CorrespondentConfig
 from .roles.home_agent import HomeAgentConfig
 from .roles.mobile_node import MobileNodeConfig
 from .roles.router import AdvertisingConfig
+from .wire.icmpv6 import HomeAgentInformation, PrefixInformation
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.9/3.10 only
     import tomli as tomllib
 
-__all__ = ["ROLES", "ConfigError", "DaemonConfig", "InterfaceConfig", "RouteConfig", "load_config",
-           "parse_config"]
+__all__ = ["ROLES", "ConfigError", "DaemonConfig", "InterfaceConfig", "RouteConfig", "config_keys",
+           "load_config", "parse_config"]
 
 NS_PER_S = 1_000_000_000
 
@@ -91,11 +96,91 @@ SECONDS_FIELDS = frozenset({
     "lifetime", "max_lifetime", "refresh_lead", "max_binding_lifetime", "router_lifetime",
     "valid_lifetime", "preferred_lifetime",
 })
+# Ranges of integer fields that the role configurations do not check themselves, or check only once the
+# daemon has claimed its interfaces (in C, with a traceback): (class, field) -> (lowest, highest, why).
+# Durations (DURATION_NS_FIELDS) are in nanoseconds here; every other duration is bounded by
+# MAX_DURATION_NS. build() checks them before constructing the class, so the message names the key.
+FIELD_RANGES: dict[tuple[type, str], tuple[int, int, str]] = {
+    (HomeAgentConfig, "tunnel_mtu"): (1320, 65535, (
+        "the tunnel must carry a 1280-byte packet plus its 40-byte outer header without fragmenting it "
+        "(RFC 2473 §7.1; MIP6_TUN_MIN_MTU in csrc/mip6_tunnel.h)")),
+    (HomeAgentConfig, "max_bindings"): (1, 805_306_368, (
+        "0 would refuse every registration; the C binding cache holds at most 805306368 entries "
+        "(MIP6_BCACHE_MAX_ENTRIES)")),
+    (CorrespondentConfig, "cache_capacity"): (1, 1 << 24, (
+        "a sizing hint allocated at start (the cache grows past it): more than 16M entries would take "
+        "gigabytes before the first binding")),
+    (CorrespondentConfig, "cache_seed"): (0, (1 << 128) - 1, "the binding cache's 16-byte hash seed"),
+    (CorrespondentConfig, "max_binding_lifetime"): (0, 0xFFFF * 4, (
+        "seconds; the wire's lifetime is 16 bits of 4-second units (RFC 6275 §6.1.7)")),
+    (AdvertisingConfig, "max_interval"): (70_000_000, 1800 * NS_PER_S, (
+        "MaxRtrAdvInterval: at least 70 ms (RFC 6275 §7.5), at most 1800 s (RFC 4861 §6.2.1)")),
+    (AdvertisingConfig, "min_interval"): (30_000_000, 1800 * NS_PER_S, (
+        "MinRtrAdvInterval: at least 30 ms (RFC 6275 §7.5)")),
+    (AdvertisingConfig, "min_delay_between_ras"): (30_000_000, 1800 * NS_PER_S, (
+        "MinDelayBetweenRAs: at least 30 ms (RFC 6275 §7.5)")),
+    (AdvertisingConfig, "router_lifetime"): (0, 9000, (
+        "seconds, 0 (not a default router) .. 9000 (RFC 4861 §6.2.1 AdvDefaultLifetime)")),
+    (AdvertisingConfig, "cur_hop_limit"): (0, 255, "an 8-bit field of the RA (0: unspecified)"),
+    (AdvertisingConfig, "reachable_time"): (0, 3_600_000, (
+        "milliseconds, at most one hour (RFC 4861 §6.2.1 AdvReachableTime)")),
+    (AdvertisingConfig, "retrans_timer"): (0, 0xFFFFFFFF, "milliseconds, a 32-bit field of the RA"),
+    (HomeAgentInformation, "lifetime"): (1, 0xFFFF, (
+        "seconds, a 16-bit field; 0 must not be sent (RFC 6275 §7.4)")),
+}
+
+
+def _refresh_lead_below_max_lifetime(c: HomeAgentConfig):
+    # A lead of max_lifetime or more would never send the Binding Refresh Request nor advise a refresh
+    # interval (home_agent.py only schedules one when the granted lifetime exceeds the lead).
+    if c.refresh_lead is not None and c.refresh_lead >= c.max_lifetime:
+        return "refresh_lead", f"{c.refresh_lead} s must be less than max_lifetime ({c.max_lifetime} s)"
+    return None
+
+
+def _preferred_within_valid(c: PrefixInformation):
+    # A host ignores a prefix whose preferred lifetime exceeds its valid lifetime (RFC 4862 §5.5.3 c).
+    if c.preferred_lifetime > c.valid_lifetime:
+        return "preferred_lifetime", (f"{c.preferred_lifetime} s is more than valid_lifetime "
+                                      f"({c.valid_lifetime} s): hosts would ignore the prefix")
+    return None
+
+
+# Rules between the fields of one object, checked after it is built: class -> functions returning
+# (field, message) for a mistake, or None.
+CROSS_CHECKS: dict[type, tuple] = {
+    HomeAgentConfig: (_refresh_lead_below_max_lifetime,),
+    PrefixInformation: (_preferred_within_valid,),
+}
+
+
+def _check_range(cls, name: str, value, key: str) -> None:
+    rule = FIELD_RANGES.get((cls, name))
+    if rule is None or value is None:
+        return
+    low, high, why = rule
+    if not low <= value <= high:
+        if name in DURATION_NS_FIELDS:
+            shown, bounds = f"{value / NS_PER_S:g} s", f"{low / NS_PER_S:g} s .. {high / NS_PER_S:g} s"
+        else:
+            shown, bounds = f"{value}", f"{low} .. {_number(high)}"
+        raise ConfigError(key, f"{shown} is out of range {bounds}: {why}")
+
+
+def _number(n: int) -> str:
+    return f"2^{n.bit_length()}-1" if n > 1 << 40 and (n + 1) & n == 0 else str(n)
+
+
 # Fields that take code or runtime state, not configuration.
 NOT_CONFIGURABLE = frozenset({"accept_binding_update", "valid_until"})  # valid_until: an absolute deadline, runtime state
 
-_UNITS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": NS_PER_S, "m": 60 * NS_PER_S}
-_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*(ns|us|ms|s|m)\s*$")
+_UNITS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": NS_PER_S, "m": 60 * NS_PER_S, "h": 3600 * NS_PER_S,
+          "d": 86400 * NS_PER_S}
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*(ns|us|ms|s|m|h|d)\s*$")
+# The longest duration anywhere: the wire's longest lifetimes are 32-bit counts of seconds (prefix
+# lifetimes, RFC 4861 §4.6.2), and the monotonic clock plus 2^32 s still fits the signed 64-bit
+# nanosecond counts the C binding cache and the timers use. Anything longer (1e30, inf) is a mistake.
+MAX_DURATION_NS = (1 << 32) * NS_PER_S
 
 
 class ConfigError(Mip6Error, ValueError):
@@ -138,8 +223,18 @@ class DaemonSettings:
     # "packet": a packet socket per interface (one system call per frame, works everywhere); "ring":
     # AF_PACKET TPACKET_V3 rings (mip6fast.io.ring: frames land in batches without a system call each).
     io: str = "packet"
+    # Where the daemon records the kernel settings it changed before changing them (kernel.json), so a
+    # restart after a crash restores the true originals. None: beside the control socket, named after
+    # it (/run/mip6fast/ha.sock -> /run/mip6fast/ha/): unique per daemon, as its socket must be.
+    state_dir: str | None = None
+    # The per-interface locks (mip6fast.daemon_state.interface_lock): every daemon on the machine must
+    # use the same directory for them to exclude each other, so change it for all daemons or none.
+    lock_dir: str = "/run/mip6fast/locks"
 
     def __post_init__(self):
+        for name in ("control_socket", "pcap", "tun", "state_dir", "lock_dir"):
+            if getattr(self, name) == "":
+                raise ValueError(f"{name} must not be empty")
         if self.io not in ("packet", "ring"):
             raise ValueError(f"io must be \"packet\" or \"ring\", got {self.io!r}")
         if self.log_level not in ("debug", "info", "warning", "error"):
@@ -160,18 +255,43 @@ class DaemonConfig:
 
 # ---------------------------------------------------------------- conversion by type hints
 
+_DURATION_HINT = "seconds, or a string like \"300ms\", \"30s\", \"5m\""
+
+
 def _duration_ns(value, key: str) -> int:
+    """A duration in the file (seconds as a number, or a string with a unit) in nanoseconds: finite,
+    not negative, at most MAX_DURATION_NS."""
     if isinstance(value, bool):
-        raise ConfigError(key, f"expected a duration (seconds, or a string like \"300ms\"), got {value!r}")
+        raise ConfigError(key, f"expected a duration ({_DURATION_HINT}), got {value!r}")
     if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(key, f"a duration must be finite, got {value!r}")
         if value < 0:
             raise ConfigError(key, f"a duration cannot be negative, got {value!r}")
-        return round(value * NS_PER_S)
-    if isinstance(value, str):
+        ns = round(value * NS_PER_S)
+    elif isinstance(value, str) and _DURATION.match(value):
         m = _DURATION.match(value)
-        if m:
-            return round(float(m.group(1)) * _UNITS[m.group(2)])
-    raise ConfigError(key, f"expected a duration (seconds, or a string like \"300ms\"), got {value!r}")
+        ns = round(float(m.group(1)) * _UNITS[m.group(2)]) if math.isfinite(float(m.group(1))) else None
+        if ns is None:
+            raise ConfigError(key, f"a duration must be finite, got {value!r}")
+    else:
+        raise ConfigError(key, f"expected a duration ({_DURATION_HINT}), got {value!r}")
+    if ns > MAX_DURATION_NS:
+        raise ConfigError(key, f"{value!r} is longer than the longest duration allowed (2^32 s)")
+    return ns
+
+
+def _whole_seconds(value, key: str) -> int:
+    """A field the roles keep in whole seconds (lifetimes): an integer, or a duration with a unit that
+    comes to whole seconds (``"7m"``, not ``"1500ms"``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value                 # the range (negative, too large) is the field's own rule
+    if isinstance(value, str) and _DURATION.match(value):
+        ns = _duration_ns(value, key)
+        if ns % NS_PER_S:
+            raise ConfigError(key, f"{value!r} is not a whole number of seconds")
+        return ns // NS_PER_S
+    raise ConfigError(key, f"expected an integer (seconds) or a duration like \"30s\", got {value!r}")
 
 
 _UNION_TYPES = (typing.Union, *((types.UnionType,) if hasattr(types, "UnionType") else ()))
@@ -207,7 +327,9 @@ def _type_name(tp) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
-def _convert(tp, value, key: str, duration: bool):
+def _convert(tp, value, key: str, unit: str | None):
+    """``value`` from the file as type ``tp``; ``unit`` is "ns" or "s" for a duration field (an int in
+    the role), None otherwise."""
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in _UNION_TYPES:
@@ -215,7 +337,7 @@ def _convert(tp, value, key: str, duration: bool):
         errors = []
         for option in options:
             try:
-                return _convert(option, value, key, duration)
+                return _convert(option, value, key, unit)
             except ConfigError as exc:
                 errors.append(exc)
         raise errors[0]
@@ -223,32 +345,36 @@ def _convert(tp, value, key: str, duration: bool):
         if not isinstance(value, list):
             raise ConfigError(key, f"expected a list, got {value!r}")
         item = args[0] if args else object
-        items = [_convert(item, v, f"{key}[{i}]", duration) for i, v in enumerate(value)]
+        items = [_convert(item, v, f"{key}[{i}]", unit) for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
     if origin in (dict, collections.abc.Mapping):
         if not isinstance(value, dict):
             raise ConfigError(key, f"expected a table, got {value!r}")
         key_type, value_type = args if args else (str, object)
-        return {_convert(key_type, k, f"{key}.{k}", False): _convert(value_type, v, f"{key}.{k}", duration)
+        return {_convert(key_type, k, f"{key}.{k}", None): _convert(value_type, v, f"{key}.{k}", unit)
                 for k, v in value.items()}
     if origin in (frozenset, set):
         if not isinstance(value, list):
             raise ConfigError(key, f"expected a list, got {value!r}")
-        return frozenset(_convert(args[0] if args else object, v, f"{key}[{i}]", duration)
+        return frozenset(_convert(args[0] if args else object, v, f"{key}[{i}]", unit)
                          for i, v in enumerate(value))
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(key, f"expected true or false, got {value!r}")
         return value
     if tp is int:
-        if duration:
+        if unit == "ns":
             return _duration_ns(value, key)
+        if unit == "s":
+            return _whole_seconds(value, key)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(key, f"expected an integer, got {value!r}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(key, f"expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(key, f"expected a finite number, got {value!r}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
@@ -284,19 +410,30 @@ def build(cls, table, path: str):
     unknown = sorted(set(table) - set(fields))
     if unknown:
         raise ConfigError(_join(path, unknown[0]), f"unknown key (known: {', '.join(sorted(fields))})")
-    kwargs = {name: _convert(hints[name], value, _join(path, name), name in DURATION_NS_FIELDS)
+    kwargs = {name: _convert(hints[name], value, _join(path, name), _unit(name))
               for name, value in table.items()}
+    for name, value in kwargs.items():
+        _check_range(cls, name, value, _join(path, name))
     missing = [n for n, f in fields.items() if n not in kwargs
                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if missing:
         raise ConfigError(_join(path, missing[0]), "missing (required)")
     try:
-        return cls(**kwargs)
+        obj = cls(**kwargs)
     except (ValueError, TypeError) as exc:
         text = str(exc)
         # The role configs start their messages with the field name when one field is at fault.
         culprit = next((n for n in sorted(kwargs, key=len, reverse=True) if text.startswith(n)), None)
         raise ConfigError(_join(path, culprit) if culprit else path, text) from None
+    for check in CROSS_CHECKS.get(cls, ()):
+        mistake = check(obj)
+        if mistake is not None:
+            raise ConfigError(_join(path, mistake[0]), mistake[1])
+    return obj
+
+
+def _unit(name: str) -> str | None:
+    return "ns" if name in DURATION_NS_FIELDS else "s" if name in SECONDS_FIELDS else None
 
 
 def _join(path: str, name: str) -> str:
@@ -358,3 +495,30 @@ def load_config(path, role: str) -> DaemonConfig:
     except UnicodeDecodeError as exc:
         raise ConfigError("", f"{path} is not UTF-8 text: {exc}") from None
     return parse_config(text, role)
+
+
+def config_keys(config: DaemonConfig) -> dict[str, object]:
+    """Every setting of a loaded configuration under the dotted key the file gives it
+    (``home_agent.max_lifetime``, ``interfaces.eth0.mtu``, ``advertise.eth0.prefixes[0].valid_lifetime``):
+    what a reload compares, key by key."""
+    out: dict[str, object] = {}
+    section = ROLES[config.role][0]
+    for f in dataclasses.fields(config):
+        if f.name != "role":
+            _flatten(getattr(config, f.name), section if f.name == "role_config" else f.name, out)
+    return out
+
+
+def _flatten(value, key: str, out: dict) -> None:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            if f.name not in NOT_CONFIGURABLE:
+                _flatten(getattr(value, f.name), _join(key, f.name), out)
+    elif isinstance(value, collections.abc.Mapping):
+        for k, v in value.items():
+            _flatten(v, f"{key}.{k}", out)
+    elif isinstance(value, (list, tuple)) and any(dataclasses.is_dataclass(v) for v in value):
+        for i, v in enumerate(value):    # one added or removed: its keys are on one side only
+            _flatten(v, f"{key}[{i}]", out)
+    else:
+        out[key] = value

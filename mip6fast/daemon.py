@@ -6,6 +6,12 @@ kernel's applications a TUN device instead: the mobile node's home addresses (or
 addresses) live on it, with the default route, so unmodified applications send through the node and
 receive what it delivers. A local control socket answers ``bindings`` and ``stats`` (JSON lines),
 which ``mip6fast bindings`` / ``mip6fast stats`` print.
+
+What survives the process (``mip6fast.daemon_state``): a lock on its state directory and on each
+interface it owns (a second daemon is refused, naming the holder's pid), and the record of the kernel
+settings it changed, written before changing them, so that a daemon restarted after SIGKILL restores
+the true originals. SIGHUP reloads the configuration file: what can change while running does
+(``RELOADABLE``), the other changed keys are named in the log as needing a restart.
 """
 from __future__ import annotations
 
@@ -15,12 +21,27 @@ import os
 import random
 import signal
 import socket
-from dataclasses import dataclass
+import stat
+import time
+from dataclasses import replace
 from pathlib import Path
 
-from .config import DaemonConfig
+from pyroute2 import IPRoute
+from pyroute2.netlink.rtnl import RTMGRP_LINK
+
+from .config import ConfigError, DaemonConfig, config_keys, load_config
+from .daemon_state import (
+    FileLock,
+    KernelRecord,
+    LockHeld,
+    StateError,
+    interface_lock,
+    netns_id,
+    prepare_state_dir,
+)
 from .errors import Mip6Error
 from .io.packet_socket import PacketSocket, PortError
+from .io.ring import PacketRing, RingError
 from .io.runner import NodeRunner
 from .io.tun import TunDevice
 from .roles.correspondent import CorrespondentNode
@@ -80,57 +101,221 @@ def _port_counters(port) -> dict:
 # ---------------------------------------------------------------- control socket
 
 class ControlServer:
-    """A Unix stream socket: one JSON request line in (``{"command": "bindings"}``), one JSON line out."""
+    """A Unix stream socket: one JSON request line in (``{"command": "bindings"}``), one JSON line out.
 
-    def __init__(self, path: str, handler):
+    It is served on the runner's own epoll loop, never blocking it: every descriptor is non-blocking,
+    a request is gathered in a per-connection buffer and the answer leaves from one, each connection
+    has a deadline, and nothing waits for a client. Why on the loop and not on a thread of its own:
+    the answers read the node's state (the C binding cache, the counters), which only the loop thread
+    may touch; a thread would need snapshots made by the loop anyway, and be stale. A client that
+    dribbles its request or never reads its answer costs a buffer until its deadline, not the loop.
+
+    The limits, each with a counter in ``counters``: at most ``max_connections`` at once (more are
+    closed at once: ``refused``), a request line of at most ``max_request`` bytes (``too_long``: an
+    error answer, then closed), ``deadline_s`` from accept to the last byte of the answer
+    (``timed_out``: closed, whatever was pending dropped).
+    """
+
+    MAX_CONNECTIONS = 8         # a few operators and scripts at once; more is a misbehaving client
+    MAX_REQUEST = 4096          # the longest request is {"command": "bindings"}: 4 KiB is generous
+    DEADLINE_S = 5.0            # ample for a local client to send one line and read one answer
+    ACCEPT_BURST = 32           # connections taken per wake-up, so a connect flood cannot hold the loop
+
+    def __init__(self, path: str, handler, *, max_connections: int = MAX_CONNECTIONS,
+                 max_request: int = MAX_REQUEST, deadline_s: float = DEADLINE_S, clock=time.monotonic_ns):
         self.path = path
         self.handler = handler
+        self.max_connections = max_connections
+        self.max_request = max_request
+        self.deadline_ns = int(deadline_s * 1e9)
+        self.clock = clock
+        self.counters = {"accepted": 0, "answered": 0, "refused": 0, "too_long": 0, "timed_out": 0,
+                         "bad_request": 0, "client_gone": 0, "errors": 0}
+        self._conns: dict[int, _Connection] = {}
+        self._runner: NodeRunner | None = None
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        if os.path.exists(path):
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                probe.connect(path)
-            except OSError:
-                os.unlink(path)             # a stale socket from a daemon that died
-            else:
-                probe.close()
-                raise DaemonError(f"control socket {path}: another daemon is running")
-            finally:
-                probe.close()
+        self._remove_stale(path)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(path)
-        os.chmod(path, 0o600)
-        self.sock.listen(8)
-        self.sock.setblocking(False)
+        try:
+            # The mode goes on the socket before bind (Linux creates the file with the socket's mode
+            # less the umask): no chmod on a path, which would follow a symlink put there meanwhile.
+            os.fchmod(self.sock.fileno(), 0o600)
+            self.sock.bind(path)
+            self._inode = os.lstat(path).st_ino
+            self.sock.listen(16)
+            self.sock.setblocking(False)
+        except OSError as exc:
+            self.sock.close()
+            raise DaemonError(f"control socket {path}: {exc.strerror or exc}") from None
+
+    @staticmethod
+    def check_path(path: str) -> None:
+        """Raise DaemonError now if ``path`` could not become this daemon's socket (before a daemon
+        touches anything else); a stale socket is left for ``__init__`` to replace."""
+        ControlServer._remove_stale(path, remove=False)
+
+    @staticmethod
+    def _remove_stale(path: str, remove: bool = True) -> None:
+        """Only a socket nobody answers on is removed; anything else at the path stops the daemon."""
+        try:
+            st = os.lstat(path)             # lstat: a symlink is judged itself, never followed
+        except FileNotFoundError:
+            return
+        if not stat.S_ISSOCK(st.st_mode):
+            kind = ("a symbolic link" if stat.S_ISLNK(st.st_mode)
+                    else "a directory" if stat.S_ISDIR(st.st_mode)
+                    else "a regular file" if stat.S_ISREG(st.st_mode) else "not a socket")
+            raise DaemonError(f"control socket {path}: the path exists and is {kind}; not replacing it "
+                              f"(remove it, or choose another control_socket)")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(path)
+        except ConnectionRefusedError:
+            if remove:
+                os.unlink(path)             # a stale socket from a daemon that died
+        except OSError as exc:
+            raise DaemonError(f"control socket {path}: {exc.strerror or exc}") from None
+        else:
+            raise DaemonError(f"control socket {path}: another daemon is running")
+        finally:
+            probe.close()
 
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    def serve_ready(self) -> None:
-        while True:
+    def attach(self, runner: NodeRunner) -> None:
+        """Serve on ``runner``'s loop."""
+        self._runner = runner
+        runner.watch(self.sock.fileno(), self._accept)
+        runner.add_timer(self.next_deadline, self.expire)
+
+    # ------------------------------------------------------------ on the loop
+
+    def _accept(self, _events: int = 0) -> None:
+        for _ in range(self.ACCEPT_BURST):
             try:
                 conn, _ = self.sock.accept()
-            except BlockingIOError:
+            except (BlockingIOError, InterruptedError):
                 return
-            with conn:
-                conn.settimeout(1.0)
-                try:
-                    line = conn.makefile("rb").readline(65536)
-                    try:
-                        request = json.loads(line)
-                        answer = self.handler(request)
-                    except (ValueError, KeyError, TypeError) as exc:
-                        answer = {"error": f"bad request: {exc}"}
-                    conn.sendall(json.dumps(answer).encode() + b"\n")
+            except OSError as exc:          # EMFILE and the like: counted, tried again next wake-up
+                self.counters["errors"] += 1
+                log.warning("control socket: accept failed: %s", exc)
+                return
+            if len(self._conns) >= self.max_connections:
+                self.counters["refused"] += 1
+                try:                        # a best-effort word, into the new socket's empty buffer
+                    conn.setblocking(False)
+                    conn.send(b'{"error": "busy: too many control connections"}\n')
                 except OSError:
-                    pass                    # the client went away: nothing to answer
+                    pass
+                conn.close()
+                continue
+            conn.setblocking(False)
+            c = _Connection(conn, self.clock() + self.deadline_ns)
+            self._conns[conn.fileno()] = c
+            self.counters["accepted"] += 1
+            self._runner.watch(conn.fileno(), lambda events, c=c: self._ready(c, events))
+
+    def _ready(self, c: _Connection, events: int) -> None:
+        if c.out is None:
+            self._read(c)
+        else:
+            self._write(c)
+
+    def _read(self, c: _Connection) -> None:
+        try:
+            data = c.sock.recv(self.max_request + 1 - len(c.inbuf))
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data and not c.inbuf:
+            self.counters["client_gone"] += 1
+            self._close(c)
+            return
+        c.inbuf += data
+        end = c.inbuf.find(b"\n")
+        if not data and end < 0:
+            end = len(c.inbuf)              # the client shut its side down after the request
+        elif end < 0 and len(c.inbuf) <= self.max_request:
+            return                          # more to come, within the deadline
+        if end < 0 or end > self.max_request:
+            self.counters["too_long"] += 1
+            answer = {"error": f"request longer than {self.max_request} bytes"}
+        else:
+            answer = self._answer(bytes(c.inbuf[:end]))
+        c.out = memoryview(json.dumps(answer).encode() + b"\n")
+        self._write(c)
+
+    def _answer(self, line: bytes) -> dict:
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict):
+                raise TypeError("expected a JSON object")
+            return self.handler(request)
+        except (ValueError, KeyError, TypeError) as exc:
+            self.counters["bad_request"] += 1
+            return {"error": f"bad request: {exc}"}
+        except Exception as exc:            # a bug in an answer must not stop the data path
+            self.counters["errors"] += 1
+            log.exception("control socket: answering %r failed", line[:80])
+            return {"error": f"internal error: {exc}"}
+
+    def _write(self, c: _Connection) -> None:
+        while c.out:
+            try:
+                sent = c.sock.send(c.out)
+            except (BlockingIOError, InterruptedError):
+                if not c.writing:
+                    c.writing = True
+                    self._runner.modify(c.sock.fileno(), read=False, write=True)
+                return
+            except OSError:
+                self.counters["client_gone"] += 1
+                self._close(c)
+                return
+            c.out = c.out[sent:]
+        self.counters["answered"] += 1
+        self._close(c)
+
+    def next_deadline(self) -> int | None:
+        return min((c.deadline for c in self._conns.values()), default=None)
+
+    def expire(self, now: int) -> None:
+        for c in [c for c in self._conns.values() if c.deadline <= now]:
+            self.counters["timed_out"] += 1
+            self._close(c)
+
+    def _close(self, c: _Connection) -> None:
+        fd = c.sock.fileno()
+        if self._conns.pop(fd, None) is not None and self._runner is not None:
+            self._runner.unwatch(fd)
+        c.sock.close()
 
     def close(self) -> None:
+        for c in list(self._conns.values()):
+            self._close(c)
+        if self._runner is not None:
+            self._runner.unwatch(self.sock.fileno())
+            self._runner = None
         self.sock.close()
         try:
-            os.unlink(self.path)
+            # Only our own socket: something else put at the path since is not ours to remove.
+            if os.lstat(self.path).st_ino == self._inode:
+                os.unlink(self.path)
         except FileNotFoundError:
             pass
+
+
+class _Connection:
+    __slots__ = ("deadline", "inbuf", "out", "sock", "writing")
+
+    def __init__(self, sock: socket.socket, deadline: int):
+        self.sock = sock
+        self.deadline = deadline
+        self.inbuf = bytearray()
+        self.out: memoryview | None = None     # the answer still to send, once the request is in
+        self.writing = False                    # waiting for room to send (EPOLLOUT)
 
 
 def query(path: str, command: str, timeout: float = 5.0) -> dict:
@@ -142,8 +327,16 @@ def query(path: str, command: str, timeout: float = 5.0) -> dict:
     except OSError as exc:
         raise DaemonError(f"no daemon answers on {path}: {exc.strerror or exc}") from None
     with s:
-        s.sendall(json.dumps({"command": command}).encode() + b"\n")
-        data = s.makefile("rb").readline()
+        try:
+            s.sendall(json.dumps({"command": command}).encode() + b"\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass                            # closed early (a busy daemon): its word may be waiting
+        try:
+            data = s.makefile("rb").readline()
+        except ConnectionResetError:
+            data = b""
+        except OSError as exc:
+            raise DaemonError(f"{path}: {exc.strerror or exc}") from None
     if not data:
         raise DaemonError(f"{path}: the daemon closed the connection without answering")
     return json.loads(data)
@@ -151,40 +344,59 @@ def query(path: str, command: str, timeout: float = 5.0) -> dict:
 
 # ---------------------------------------------------------------- the daemon
 
-@dataclass
-class _KernelState:
-    """What we changed on an interface, to put back on shutdown."""
-    name: str
-    disable_ipv6: str | None
+def default_state_dir(control_path: str | None, role: str) -> str:
+    """Beside the control socket and named after it (/run/mip6fast/ha.sock -> /run/mip6fast/ha): unique
+    per daemon because its socket must be; without a socket, /run/mip6fast/ROLE."""
+    if not control_path:
+        return f"/run/mip6fast/{role}"
+    path = Path(control_path)
+    return str(path.with_suffix("") if path.suffix == ".sock" else path.with_name(path.name + ".state"))
 
 
 class Daemon:
     """One role on real interfaces. ``start()`` claims the interfaces and builds the node; ``run()``
-    drives it until SIGINT/SIGTERM (or ``stop()``); ``close()`` gives everything back."""
+    drives it until SIGINT/SIGTERM (or ``stop()``); ``close()`` gives everything back. ``config_path``:
+    the file SIGHUP reloads; ``log_level``: given on the command line, it wins over the file's."""
 
     def __init__(self, config: DaemonConfig, *, pcap: str | None = None, control_socket: str | None = None,
-                 seed: int | None = None):
+                 seed: int | None = None, config_path: str | None = None, log_level: str | None = None):
         self.config = config
+        self.config_path = config_path
+        self.log_level_override = log_level
         self.pcap = pcap or config.daemon.pcap
         self.control_path = control_socket or config.daemon.control_socket
+        self.state_dir = config.daemon.state_dir or default_state_dir(self.control_path, config.role)
         self.rng = random.Random(seed)
         self.node: Node | None = None
         self.runner: NodeRunner | None = None
         self.tun: TunDevice | None = None
         self.control: ControlServer | None = None
         self.ports: dict[str, PacketSocket] = {}
-        self._kernel: list[_KernelState] = []
+        self.reloads = 0
+        self._state_lock: FileLock | None = None
+        self._record: KernelRecord | None = None
+        self._interface_locks: list[FileLock] = []
         self._ipr = None
         self._link_monitor = None
         self._carrier: dict[str, bool] = {}
+        self._reload_pending = False
+        self._previous_sighup = None
 
     # ------------------------------------------------------------ start
 
     def start(self) -> None:
-        from pyroute2 import IPRoute
         try:
+            # In this order: nothing of the kernel's is touched before every check that can fail
+            # cheaply has passed (state directory, control socket path, interfaces and their locks).
+            self._catch_sighup()            # from the start: a SIGHUP while starting is kept for later
+            self._take_state_dir()
+            if self.control_path:
+                ControlServer.check_path(self.control_path)   # created last: its path means "started"
             self._ipr = IPRoute()
-            macs = {name: self._claim(name, iface) for name, iface in self.config.interfaces.items()}
+            indexes = self._lock_interfaces()
+            self._restore_leftovers()
+            macs = {name: self._claim(name, iface, indexes[name])
+                    for name, iface in self.config.interfaces.items()}
             self.node = self._build_node(macs)
             for name in self.config.interfaces:
                 self.ports[name] = self._open_port(name)
@@ -194,9 +406,13 @@ class Daemon:
                                      pcap=self.pcap)
             if self.control_path:
                 self.control = ControlServer(self.control_path, self._answer)
-                self.runner.add_reader(self.control.fileno(), self.control.serve_ready)
+                self.control.attach(self.runner)
+            self.runner.add_timer(lambda: 0 if self._reload_pending else None, lambda now: self.reload())
             self.runner.start()
             self._watch_carrier()
+        except StateError as exc:
+            self.close()
+            raise DaemonError(str(exc)) from None
         except PortError as exc:
             self.close()
             raise DaemonError(str(exc)) from None
@@ -207,11 +423,79 @@ class Daemon:
         except BaseException:
             self.close()
             raise
-        log.info("%s started on %s", self.config.role, ", ".join(self.config.interfaces))
+        log.info("%s started on %s (state in %s)", self.config.role, ", ".join(self.config.interfaces),
+                 self.state_dir)
+
+    def _take_state_dir(self) -> None:
+        """One daemon per state directory; what a predecessor that did not exit cleanly recorded is
+        read (``KernelRecord``)."""
+        prepare_state_dir(self.state_dir)
+        lock = FileLock(Path(self.state_dir) / "daemon.lock", f"mip6fast {self.config.role}")
+        try:
+            self._state_lock = lock.acquire()
+        except LockHeld as exc:
+            raise DaemonError(f"state directory {self.state_dir} is in use by another daemon: {exc}") \
+                from None
+        self._record = KernelRecord(self.state_dir)
+        self._record.load()
+        if self._record.leftover:
+            log.warning("%s: the previous daemon did not exit cleanly; restoring what it recorded (%s)",
+                        self._record.path, ", ".join(sorted(self._record.leftover)))
+
+    def _lock_interfaces(self) -> dict[str, int]:
+        """An exclusive lock per interface (network namespace and index): two daemons owning one
+        interface would fight over it and record each other's settings as originals."""
+        netns = netns_id()
+        indexes = {}
+        for name in self.config.interfaces:
+            idx = self._ipr.link_lookup(ifname=name)
+            if not idx:
+                raise DaemonError(f"interfaces.{name}: no such interface on this machine")
+            lock = interface_lock(self.config.daemon.lock_dir, netns, idx[0], name)
+            try:
+                self._interface_locks.append(lock.acquire())
+            except LockHeld as exc:
+                raise DaemonError(f"interfaces.{name}: owned by another mip6fast daemon: {exc}") from None
+            indexes[name] = idx[0]
+        return indexes
+
+    def _restore_leftovers(self) -> None:
+        """A predecessor's records of interfaces this configuration does not claim: put back now,
+        if the interface is still the same one and no other daemon owns it."""
+        for name, entry in list(self._record.leftover.items()):
+            if name in self.config.interfaces:
+                continue                    # taken over by _claim
+            self._record.leftover.pop(name)
+            if self._ipr.link_lookup(ifname=name) != [entry["ifindex"]]:
+                log.warning("%s: recorded by the previous daemon but gone or replaced; nothing to restore",
+                            name)
+                continue
+            lock = interface_lock(self.config.daemon.lock_dir, netns_id(), entry["ifindex"], name)
+            try:
+                lock.acquire()
+            except LockHeld as exc:
+                log.warning("%s: recorded by the previous daemon but owned by another one now (%s); "
+                            "left as it is", name, exc)
+                continue
+            try:
+                self._restore(name, entry["disable_ipv6"])
+            finally:
+                lock.release()
+        self._record.save()
+
+    def _restore(self, name: str, disable_ipv6: str | None) -> bool:
+        proc = Path(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6")
+        if disable_ipv6 is None or not proc.exists():
+            return True
+        try:
+            proc.write_text(disable_ipv6)
+        except OSError as exc:
+            log.warning("could not restore IPv6 on %s: %s", name, exc)
+            return False
+        return True
 
     def _open_port(self, name: str):
         if self.config.daemon.io == "ring":
-            from .io.ring import PacketRing, RingError
             try:
                 return PacketRing(name)
             except RingError as exc:
@@ -222,8 +506,6 @@ class Daemon:
         """Carrier changes on our interfaces reach the node as ``link_changed``: a mobile node takes a
         carrier coming back as a lower-layer movement hint and solicits at once (RFC 6275 §11.5.1)
         instead of waiting for the next unsolicited RA."""
-        from pyroute2 import IPRoute
-        from pyroute2.netlink.rtnl import RTMGRP_LINK
         self._link_monitor = IPRoute()
         self._link_monitor.bind(groups=RTMGRP_LINK)
         self._carrier = {name: True for name in self.ports}    # runner.start() brought them up
@@ -243,21 +525,18 @@ class Daemon:
                 log.info("carrier %s on %s", "up" if up else "down", name)
                 self.runner.link_changed(name, up)
 
-    def _claim(self, name: str, iface) -> bytes:
-        """The engine owns this interface: the kernel's IPv6 goes off (kept to restore), the link goes
-        up with the configured MTU; returns its MAC address."""
-        idx = self._ipr.link_lookup(ifname=name)
-        if not idx:
-            raise DaemonError(f"interfaces.{name}: no such interface on this machine")
+    def _claim(self, name: str, iface, idx: int) -> bytes:
+        """The engine owns this interface: the kernel's IPv6 goes off (its original recorded on disk
+        first), the link goes up with the configured MTU; returns its MAC address."""
         proc = Path(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6")
-        before = proc.read_text().strip() if proc.exists() else None
-        if before is not None and before != "1":
+        current = proc.read_text().strip() if proc.exists() else None
+        self._record.add(name, idx, self._record.original(name, idx, current))
+        if current is not None and current != "1":
             proc.write_text("1")
-        self._kernel.append(_KernelState(name, before))
-        self._ipr.link("set", index=idx[0], state="up", mtu=iface.mtu)
+        self._ipr.link("set", index=idx, state="up", mtu=iface.mtu)
         if iface.mac is not None:
             return bytes.fromhex(iface.mac.replace(":", ""))
-        link = self._ipr.get_links(idx[0])[0]
+        link = self._ipr.get_links(idx)[0]
         return bytes.fromhex(link.get_attr("IFLA_ADDRESS").replace(":", ""))
 
     def _build_node(self, macs: dict[str, bytes]) -> Node:
@@ -343,11 +622,67 @@ class Daemon:
             return {"role": self.config.role, "bindings": describe_bindings(self.node, now)}
         if command == "stats":
             return {"role": self.config.role,
+                    "daemon": {"pid": os.getpid(),
+                               "log_level": logging.getLevelName(logging.getLogger().level).lower(),
+                               "reloads": self.reloads, "state_dir": self.state_dir},
                     "node": dict(sorted(self.node.counters.items())),
                     "runner": dict(self.runner.counters),
                     "ports": {name: _port_counters(p) for name, p in self.ports.items()},
-                    "tun": self.tun.stats() if self.tun is not None else None}
+                    "tun": self.tun.stats() if self.tun is not None else None,
+                    "control": dict(self.control.counters) if self.control is not None else None}
         return {"error": f"unknown command {command!r} (bindings, stats)"}
+
+    # ------------------------------------------------------------ SIGHUP
+
+    def _catch_sighup(self) -> None:
+        """SIGHUP (by default fatal) asks for a reload. The handler only sets a flag: the reload runs on
+        the loop, as a timer due at once (start() adds it), never in the middle of the node's work."""
+        try:
+            self._previous_sighup = signal.signal(signal.SIGHUP, self._sighup)
+        except ValueError:
+            pass                            # not the main thread: reload() is the way
+
+    def _sighup(self, *_) -> None:
+        self._reload_pending = True
+
+    def reload(self) -> list[str]:
+        """Read the configuration file again: apply what can change while running (``RELOADABLE``),
+        name in the log what changed but needs a restart. Returns the keys applied."""
+        self._reload_pending = False
+        self.reloads += 1
+        if self.config_path is None:
+            log.warning("SIGHUP: no configuration file to reload")
+            return []
+        try:
+            new = load_config(self.config_path, self.config.role)
+        except ConfigError as exc:
+            log.error("SIGHUP: %s: %s; still running the configuration loaded before", self.config_path, exc)
+            return []
+        old_keys, new_keys = config_keys(self.config), config_keys(new)
+        changed = sorted(k for k in old_keys.keys() | new_keys.keys()
+                         if old_keys.get(k, _ABSENT) != new_keys.get(k, _ABSENT))
+        applied, restart = [], []
+        for key in changed:
+            apply = next((f for prefix, f in RELOADABLE.items()
+                          if key == prefix or key.startswith((prefix + ".", prefix + "["))), None)
+            if apply is None:
+                restart.append(key)
+            else:
+                self.config = apply(self, self.config, new)
+                applied.append(key)
+        done = ", ".join(f"{k} ({old_keys.get(k)} -> {new_keys.get(k)})" for k in applied)
+        log.info("SIGHUP: reloaded %s: %s", self.config_path, done or "nothing to apply")
+        if restart:
+            log.warning("SIGHUP: changed but only taken on a restart: %s", ", ".join(restart))
+        return applied
+
+    def _apply_log_level(self, running: DaemonConfig, new: DaemonConfig) -> DaemonConfig:
+        if self.log_level_override is not None:
+            log.info("SIGHUP: daemon.log_level: --log-level %s on the command line wins",
+                     self.log_level_override)
+        else:
+            logging.getLogger().setLevel(new.daemon.log_level.upper())
+        return replace(running, daemon=replace(running.daemon, log_level=new.daemon.log_level))
 
     # ------------------------------------------------------------ stop
 
@@ -368,15 +703,37 @@ class Daemon:
         for port in self.ports.values():
             port.close()
         self.ports.clear()
-        for k in reversed(self._kernel):
-            proc = Path(f"/proc/sys/net/ipv6/conf/{k.name}/disable_ipv6")
-            if k.disable_ipv6 is not None and proc.exists():
-                try:
-                    proc.write_text(k.disable_ipv6)
-                except OSError as exc:
-                    log.warning("could not restore IPv6 on %s: %s", k.name, exc)
-        self._kernel.clear()
+        if self._record is not None:
+            for name, entry in reversed(list(self._record.interfaces.items())):
+                if self._restore(name, entry["disable_ipv6"]):
+                    try:
+                        self._record.forget(name)   # what could not be put back stays recorded
+                    except StateError as exc:
+                        log.warning("%s", exc)
+            self._record = None
+        for lock in reversed(self._interface_locks):
+            lock.release()
+        self._interface_locks.clear()
+        if self._state_lock is not None:
+            self._state_lock.release()
+            self._state_lock = None
+        if self._previous_sighup is not None:
+            try:
+                signal.signal(signal.SIGHUP, self._previous_sighup)
+            except ValueError:
+                pass
+            self._previous_sighup = None
         if self._ipr is not None:
             self._ipr.close()
             self._ipr = None
 
+
+_ABSENT = object()
+
+# What SIGHUP applies to a running daemon: a configuration key (or the prefix of a table or list of
+# them) -> Daemon method(running config, new config) -> the running config with the change made. Every
+# other key that changed is logged as needing a restart (interfaces, addresses, the role's own fields:
+# the node and its ports were built from them). Authorisation lists go here when they come.
+RELOADABLE = {
+    "daemon.log_level": Daemon._apply_log_level,
+}

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,6 +33,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pyroute2 import NetNS
+
+from .daemon import DaemonError, query
 from .io.netns import NetnsLab, _write_sysctl
 
 __all__ = ["DemoNetwork", "run_demo"]
@@ -167,7 +171,6 @@ class DemoNetwork:
         return self.lab.namespace(short)
 
     def build(self) -> None:
-        from pyroute2 import NetNS
         self.lab = NetnsLab("demo")
         core = self.ns("core")
         _write_sysctl(core, "ipv6/conf/all/forwarding", "1")
@@ -198,7 +201,6 @@ class DemoNetwork:
 
     @staticmethod
     def _bridge(ns: str) -> None:
-        from pyroute2 import NetNS
         _write_sysctl(ns, "ipv6/conf/default/disable_ipv6", "1")
         with NetNS(ns) as ipr:
             ipr.link("add", ifname="br0", kind="bridge", br_mcast_snooping=0, br_forward_delay=0)
@@ -207,7 +209,6 @@ class DemoNetwork:
 
     @staticmethod
     def _plug(ns: str, ifname: str) -> None:
-        from pyroute2 import NetNS
         with NetNS(ns) as ipr:
             (br,) = ipr.link_lookup(ifname="br0")
             (idx,) = ipr.link_lookup(ifname=ifname)
@@ -216,7 +217,6 @@ class DemoNetwork:
 
     def move(self, link: str) -> float:
         """Re-plug the mobile node's veth peer into ``link`` ("home", "a", "b"); returns when (monotonic)."""
-        from pyroute2 import NetNS
         if link == self.mn_link:
             return time.monotonic()
         old, new = self.ns(f"l{self.mn_link}"), self.ns(f"l{link}")
@@ -293,12 +293,10 @@ class DemoNetwork:
         return daemon.proc.returncode
 
     def query(self, name: str, command: str) -> dict:
-        from .daemon import query
         return query(self.daemons[name].socket, command)
 
     def registered_care_of(self) -> str | None:
         """The care-of address the mobile node holds a registered binding for, if any."""
-        from .daemon import DaemonError
         try:
             rows = self.query("mn", "bindings")["bindings"]
         except (DaemonError, KeyError, ValueError):
@@ -356,7 +354,6 @@ class DemoNetwork:
             self.lab.close()
             self.lab = None
         if self._own_workdir:
-            import shutil
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> DemoNetwork:  # noqa: PYI034 (not subclassed)

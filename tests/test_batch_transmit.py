@@ -4,7 +4,7 @@ not usable without neighbour-discovery work takes the per-packet path. Also Node
 simulator's handling of batch transmits."""
 from ipaddress import IPv6Address
 
-from test_home_agent import (
+from helpers.home_agent import (
     CN,
     COA,
     HA,
@@ -13,7 +13,7 @@ from test_home_agent import (
     NEXT_HOP,
     ROUTER_MAC,
     S,
-    _echo,
+    echo,
     frame_in,
     make_ha,
     pkts,
@@ -36,7 +36,7 @@ def test_tunnelled_packets_leave_as_one_batch_with_ethernet_headers_in_place():
     ha = make_ha()
     register(ha)
     _reachable(ha, 5 * S)
-    inner = [_echo(CN, HOME, size=n) for n in (8, 100, 1000)]
+    inner = [echo(CN, HOME, size=n) for n in (8, 100, 1000)]
     batch = PacketBatch.from_packets([frame_in(p) for p in inner])
     out = ha.receive_batch(6 * S, "eth1", batch)
     assert out.transmits == []
@@ -60,10 +60,10 @@ def test_a_stale_next_hop_takes_the_per_packet_path_first():
     register(ha)
     nd = ha.nd["eth1"]
     nd._set_state(4 * S, nd.neighbors[NEXT_HOP], NeighborState.STALE)   # e.g. after a link change
-    out = ha.receive_batch(5 * S, "eth1", PacketBatch.from_packets([frame_in(_echo(CN, HOME))] * 2))
+    out = ha.receive_batch(5 * S, "eth1", PacketBatch.from_packets([frame_in(echo(CN, HOME))] * 2))
     assert out.batches == [] and len(pkts(out, "eth1")) == 2
     assert ha.nd["eth1"].neighbors[NEXT_HOP].state is NeighborState.DELAY
-    out = ha.receive_batch(5 * S + 1000, "eth1", PacketBatch.from_packets([frame_in(_echo(CN, HOME))] * 2))
+    out = ha.receive_batch(5 * S + 1000, "eth1", PacketBatch.from_packets([frame_in(echo(CN, HOME))] * 2))
     assert out.transmits == [] and len(out.batches) == 1 and len(pkts(out, "eth1")) == 2
 
 
@@ -71,7 +71,7 @@ def test_an_unresolved_next_hop_is_queued_by_neighbour_discovery():
     ha = make_ha()
     register(ha)
     del ha.nd["eth1"].neighbors[NEXT_HOP]
-    out = ha.receive_batch(5 * S, "eth1", PacketBatch.from_packets([frame_in(_echo(CN, HOME))] * 3))
+    out = ha.receive_batch(5 * S, "eth1", PacketBatch.from_packets([frame_in(echo(CN, HOME))] * 3))
     assert out.batches == []
     (ns,) = [p for p in pkts(out, "eth1") if isinstance(p.payload, NeighborSolicitation)]
     assert ns.payload.target == NEXT_HOP
@@ -83,7 +83,7 @@ def test_an_expired_reachable_entry_is_not_used_by_the_batch_path():
     register(ha)
     _reachable(ha, 5 * S)
     later = ha.nd["eth1"].neighbors[NEXT_HOP].reachable_until + 1
-    out = ha.receive_batch(later, "eth1", PacketBatch.from_packets([frame_in(_echo(CN, HOME))]))
+    out = ha.receive_batch(later, "eth1", PacketBatch.from_packets([frame_in(echo(CN, HOME))]))
     assert out.batches == [] and len(pkts(out, "eth1")) == 1
     assert ha.nd["eth1"].neighbors[NEXT_HOP].state is NeighborState.DELAY
 
@@ -93,9 +93,9 @@ def test_mixed_batch_over_mtu_and_unbound_packets_keep_their_paths():
     register(ha)
     _reachable(ha, 5 * S)
     ha.interfaces["eth1"].mtu = 1300
-    frames = [frame_in(_echo(CN, HOME, size=20)),
-              frame_in(_echo(CN, HOME, size=1250)),                      # 1290 + 40 > MTU 1300
-              frame_in(_echo(CN, IPv6Address("2001:db8:1::77")))]        # not bound: the router path
+    frames = [frame_in(echo(CN, HOME, size=20)),
+              frame_in(echo(CN, HOME, size=1250)),                      # 1290 + 40 > MTU 1300
+              frame_in(echo(CN, IPv6Address("2001:db8:1::77")))]        # not bound: the router path
     out = ha.receive_batch(6 * S, "eth1", PacketBatch.from_packets(frames))
     (bt,) = out.batches
     assert bt.which.tolist() == [True, False, False]
@@ -107,9 +107,9 @@ def test_a_batch_without_headroom_falls_back_to_per_packet_frames():
     ha = make_ha()
     register(ha)
     _reachable(ha, 5 * S)
-    batch = PacketBatch.from_packets([frame_in(_echo(CN, HOME))])
+    batch = PacketBatch.from_packets([frame_in(echo(CN, HOME))])
     # The tunnel kernel needs 40 bytes in front; with exactly 40 + 14 - 1 there is no room for Ethernet.
-    batch.set_packet(0, frame_in(_echo(CN, HOME)), headroom=40 - 1)
+    batch.set_packet(0, frame_in(echo(CN, HOME)), headroom=40 - 1)
     out = ha.receive_batch(6 * S, "eth1", batch)
     assert out.batches == [] or not out.batches[0].which.any()
     assert any(p.dst == COA for p in pkts(out, "eth1"))
@@ -156,8 +156,8 @@ def _runner_with(port, tmp_path):
 def test_runner_sends_a_batch_transmit_with_one_ring_call(tmp_path):
     port = _RingPort()
     ha, runner = _runner_with(port, tmp_path)
-    batch = PacketBatch.from_packets([frame_in(_echo(CN, HOME, size=n)) for n in (8, 9)]
-                                     + [frame_in(_echo(CN, HA))])
+    batch = PacketBatch.from_packets([frame_in(echo(CN, HOME, size=n)) for n in (8, 9)]
+                                     + [frame_in(echo(CN, HA))])
     out = ha.receive_batch(6 * S, "eth1", batch)
     before = batch.verdict[:3].copy()
     runner._apply(6 * S, out)
@@ -173,7 +173,7 @@ def test_runner_sends_a_batch_transmit_frame_by_frame_on_a_plain_socket(tmp_path
     sent = []
     port.send_frames = lambda frames: sent.extend(frames) or len(frames)
     ha, runner = _runner_with(port, tmp_path)
-    out = ha.receive_batch(6 * S, "eth1", PacketBatch.from_packets([frame_in(_echo(CN, HOME))] * 2))
+    out = ha.receive_batch(6 * S, "eth1", PacketBatch.from_packets([frame_in(echo(CN, HOME))] * 2))
     assert out.batches
     runner._apply(6 * S, out)
     assert len(sent) == 2 and all(parse(f[14:]).dst == COA for f in sent)
@@ -200,7 +200,7 @@ def test_simulator_carries_batch_transmits():
     sim.attach(ha, "eth1", link)
     sim.attach(sink, "eth0", link)
     _reachable(ha, 6 * S)           # attaching is a carrier change: NUD re-checks the next hop
-    out = ha.receive_batch(6 * S, "eth1", PacketBatch.from_packets([frame_in(_echo(CN, HOME))] * 4))
+    out = ha.receive_batch(6 * S, "eth1", PacketBatch.from_packets([frame_in(echo(CN, HOME))] * 4))
     assert len(out.batches) == 1
     sim._process(ha, out)
     sim.run(7 * S)
@@ -215,7 +215,7 @@ def test_a_flooded_port_does_not_hold_the_runner(tmp_path):
 
     class Flood(_RingPort):
         def receive(self, batch):
-            frame = frame_in(_echo(CN, HOME))
+            frame = frame_in(echo(CN, HOME))
             while batch.count < batch.capacity:
                 batch.append(frame)
             return batch.capacity

@@ -59,7 +59,7 @@ def test_mobile_node_durations_and_homes():
 
 
 @pytest.mark.parametrize("value, ns", [("1.5", 1_500_000_000), ("2", 2 * S), ('"300ms"', 300_000_000),
-                                       ('"250us"', 250_000), ('"1m"', 60 * S), ('"7 s"', 7 * S)])
+                                       ('"250000us"', 250_000_000), ('"1m"', 60 * S), ('"7 s"', 7 * S)])
 def test_duration_forms(value, ns):
     text = HA + f"[advertise.eth0]\nmax_interval = {value}\n"
     assert parse_config(text, "ha").advertise["eth0"].max_interval == ns
@@ -86,6 +86,7 @@ def error(text, role="ha"):
     (HA + "[advertise.eth0]\nmax_interval = \"soon\"\n", "advertise.eth0.max_interval", "duration"),
     (HA + "[advertise.eth0]\nmax_interval = -1\n", "advertise.eth0.max_interval", "negative"),
     (HA + "[daemon]\nlog_level = \"chatty\"\n", "daemon.log_level", "debug, info"),
+    (HA + "[daemon]\npcap = \"\"\n", "daemon.pcap", "must not be empty"),
     (HA + "[mobile_node]\ninterface = \"eth0\"\n", "mobile_node", "another daemon"),
     (HA.replace('addresses = ["2001:db8:1::1/64"]', 'addresses = ["2001:db8:1::1/64"]\nmtu = 576'),
      "interfaces.eth0.mtu", "1280"),
@@ -202,3 +203,241 @@ ports = [53, 123]
     assert exc.key.startswith("mobile_node.route_optimization") and "sometimes" in str(exc)
     exc = error(text.replace('"2001:db8:c::6"', '"not-an-address"'), "mn")
     assert exc.key == "mobile_node.route_optimization.peers.not-an-address"
+
+
+# ---------------------------------------------------------------- issue 10 item 11: every field validated
+# Through the daemon's own path: ``mip6fast ha|mn|cn --config FILE`` (mip6fast.cli.main) loads the file
+# and must print one line naming the key and exit 2, never a traceback. The interface names do not
+# exist on the machine, so a value that slipped through would end in "no such interface" (exit 1), not
+# in a claimed interface.
+
+HA_CLI = """
+[daemon]
+control_socket = "{tmp}/ha.sock"
+state_dir = "{tmp}/state"
+lock_dir = "{tmp}/locks"
+[interfaces.mip6-none0]
+addresses = ["2001:db8:1::1/64"]
+[home_agent]
+interface = "mip6-none0"
+home_prefixes = ["2001:db8:1::/64"]
+address = "2001:db8:1::1"
+{role}
+[advertise.mip6-none0]
+prefixes = [{{ prefix = "2001:db8:1::1", router_address = true {prefix} }}]
+home_agent = {{ {hai} }}
+{advertise}
+"""
+MN_CLI = """
+[daemon]
+control_socket = "{tmp}/mn.sock"
+state_dir = "{tmp}/state"
+lock_dir = "{tmp}/locks"
+[interfaces.mip6-none0]
+[mobile_node]
+interface = "mip6-none0"
+homes = [{{ address = "2001:db8:1::9", home_agent = "2001:db8:1::1" {home} }}]
+{role}
+[mobile_node.route_optimization]
+{ro}
+[mobile_node.source_policy]
+{sp}
+"""
+CN_CLI = """
+[daemon]
+control_socket = "{tmp}/cn.sock"
+state_dir = "{tmp}/state"
+lock_dir = "{tmp}/locks"
+[interfaces.mip6-none0]
+addresses = ["2001:db8:c::1/64"]
+[correspondent]
+{role}
+"""
+TEMPLATES = {"ha": HA_CLI, "mn": MN_CLI, "cn": CN_CLI}
+SLOTS = ("role", "prefix", "hai", "advertise", "home", "ro", "sp")
+INLINE = {"prefix", "home"}          # slots inside an inline table after other keys: ", key = value"
+
+
+def cli_config(tmp_path, role, slot, key, value):
+    line = f"{key} = {value}"
+    parts = {s: "" for s in SLOTS}
+    parts[slot] = f", {line}" if slot in INLINE else line
+    path = tmp_path / f"{role}.toml"
+    path.write_text(TEMPLATES[role].format(tmp=tmp_path, **parts))
+    return path
+
+
+def run_cli(role, path, capsys):
+    from mip6fast.cli import main
+    status = main([role, "--config", str(path)])
+    return status, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("role, slot, key, value, culprit, words", [
+    ("ha", "role", "tunnel_mtu", "1000", "home_agent.tunnel_mtu", "1320 .. 65535"),
+    ("ha", "role", "tunnel_mtu", "70000", "home_agent.tunnel_mtu", "1320 .. 65535"),
+    ("ha", "role", "tunnel_mtu", "-1", "home_agent.tunnel_mtu", "out of range"),
+    ("ha", "role", "max_bindings", "0", "home_agent.max_bindings", "out of range 1 .."),
+    ("ha", "role", "max_bindings", "-3", "home_agent.max_bindings", "out of range 1 .."),
+    ("ha", "role", "refresh_lead", "420", "home_agent.refresh_lead", "less than max_lifetime (420 s)"),
+    ("ha", "role", "refresh_lead", '"10m"', "home_agent.refresh_lead", "less than max_lifetime"),
+    ("ha", "role", "max_lifetime", '"1500ms"', "home_agent.max_lifetime", "whole number of seconds"),
+    ("ha", "role", "max_lifetime", "inf", "home_agent.max_lifetime", "expected an integer"),
+    ("ha", "advertise", "max_interval", "inf", "advertise.mip6-none0.max_interval", "finite"),
+    ("ha", "advertise", "max_interval", "nan", "advertise.mip6-none0.max_interval", "finite"),
+    ("ha", "advertise", "max_interval", "1e30", "advertise.mip6-none0.max_interval", "longest duration"),
+    ("ha", "advertise", "min_interval", "-inf", "advertise.mip6-none0.min_interval", "finite"),
+    ("ha", "advertise", "min_delay_between_ras", '"9999999999999999999999999d"',
+     "advertise.mip6-none0.min_delay_between_ras", "longest duration"),
+    ("ha", "advertise", "router_lifetime", "70000", "advertise.mip6-none0.router_lifetime", "9000"),
+    ("ha", "advertise", "cur_hop_limit", "256", "advertise.mip6-none0.cur_hop_limit", "0 .. 255"),
+    ("ha", "advertise", "reachable_time", "-1", "advertise.mip6-none0.reachable_time", "out of range"),
+    ("ha", "advertise", "retrans_timer", "4294967296", "advertise.mip6-none0.retrans_timer", "out of range"),
+    ("ha", "prefix", "preferred_lifetime", "3000000", "advertise.mip6-none0.prefixes[0].preferred_lifetime",
+     "more than valid_lifetime"),
+    ("ha", "prefix", "valid_lifetime", "0", "advertise.mip6-none0.prefixes[0].preferred_lifetime",
+     "more than valid_lifetime"),
+    ("ha", "hai", "lifetime", "0", "advertise.mip6-none0.home_agent.lifetime", "must not be sent"),
+    ("mn", "role", "initial_bindack_timeout", "nan", "mobile_node.initial_bindack_timeout", "finite"),
+    ("mn", "role", "max_bindack_timeout", "inf", "mobile_node.max_bindack_timeout", "finite"),
+    ("mn", "role", "lifetime", '"2.5s"', "mobile_node.lifetime", "whole number of seconds"),
+    ("mn", "ro", "hold_down_ns", "inf", "mobile_node.route_optimization.hold_down_ns", "finite"),
+    ("mn", "ro", "lifetime", '"1h"', "mobile_node.route_optimization.lifetime", "1..420"),
+    ("cn", "role", "cache_capacity", "0", "correspondent.cache_capacity", "out of range 1 .."),
+    ("cn", "role", "cache_capacity", "-1", "correspondent.cache_capacity", "out of range 1 .."),
+    ("cn", "role", "cache_capacity", "100000000000", "correspondent.cache_capacity", "out of range"),
+    ("cn", "role", "cache_seed", "-1", "correspondent.cache_seed", "0 .. 2^128-1"),
+    ("cn", "role", "refresh_lead_ns", "inf", "correspondent.refresh_lead_ns", "finite"),
+    ("cn", "role", "max_binding_lifetime", "-4", "correspondent.max_binding_lifetime", "out of range"),
+    ("cn", "role", "max_binding_lifetime", '"1 fortnight"', "correspondent.max_binding_lifetime", "30s"),
+])
+def test_daemon_command_names_the_bad_key(tmp_path, capsys, role, slot, key, value, culprit, words):
+    status, err = run_cli(role, cli_config(tmp_path, role, slot, key, value), capsys)
+    assert status == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert f": {culprit}: " in err and words in err, err
+
+
+@pytest.mark.parametrize("role, slot, key, value, expected", [
+    ("ha", "role", "max_lifetime", '"5m"', 300),
+    ("ha", "role", "refresh_lead", '"30s"', 30),
+    ("ha", "prefix", "valid_lifetime", '"30d"', 30 * 86400),
+    ("ha", "prefix", "preferred_lifetime", '"2h"', 7200),
+    ("ha", "hai", "lifetime", '"1800s"', 1800),
+    ("ha", "advertise", "router_lifetime", '"30m"', 1800),
+    ("mn", "role", "lifetime", '"10m"', 600),
+    ("mn", "ro", "lifetime", '"7m"', 420),
+    ("cn", "role", "max_binding_lifetime", '"60s"', 60),
+    ("ha", "advertise", "max_interval", '"2s"', 2 * S),
+    ("cn", "role", "refresh_lead_ns", '"1500ms"', 1500 * 10**6),
+])
+def test_every_duration_takes_units(tmp_path, role, slot, key, value, expected):
+    c = load_config(cli_config(tmp_path, role, slot, key, value), role)
+    target = {"role": c.role_config, "advertise": c.advertise.get("mip6-none0"),
+              "prefix": c.advertise["mip6-none0"].prefixes[0] if c.advertise else None,
+              "hai": c.advertise["mip6-none0"].home_agent if c.advertise else None,
+              "home": c.role_config.homes[0] if role == "mn" else None,
+              "ro": getattr(c.role_config, "route_optimization", None)}[slot]
+    assert getattr(target, key) == expected
+
+
+def test_seconds_fields_cover_every_lifetime():
+    """Every field the file writes in seconds takes units: the test above names one place for each."""
+    covered = {"max_lifetime", "refresh_lead", "valid_lifetime", "preferred_lifetime", "lifetime",
+               "router_lifetime", "max_binding_lifetime"}
+    assert cfg.SECONDS_FIELDS == covered
+
+
+# Every integer field a daemon's file can set, where it goes, and awkward values for it: each value must
+# either be refused with a ConfigError naming the key, or build a node that starts and runs its timers.
+# A new integer field fails test_every_integer_field_is_listed until it is added here.
+INTEGER_FIELDS = [
+    ("ha", "role", f) for f in ("max_lifetime", "preference", "refresh_lead", "tunnel_mtu", "max_bindings")
+] + [("ha", "prefix", f) for f in ("valid_lifetime", "preferred_lifetime", "prefix_length")] + [
+    ("ha", "hai", f) for f in ("preference", "lifetime")
+] + [("ha", "advertise", f) for f in ("max_interval", "min_interval", "router_lifetime", "cur_hop_limit",
+                                       "reachable_time", "retrans_timer", "min_delay_between_ras")] + [
+    ("mn", "role", f) for f in ("lifetime", "first_registration_timeout", "initial_bindack_timeout",
+                                "max_bindack_timeout", "max_update_rate", "initial_dhaad_timeout",
+                                "dhaad_retries", "initial_solicit_timeout")
+] + [("mn", "home", "prefix_length")] + [("mn", "ro", f) for f in ("default", "lifetime", "hold_down_ns")] + [
+    ("mn", "sp", "ports"), ("mn", "sp", "protocols"),
+] + [("cn", "role", f) for f in ("max_binding_lifetime", "binding_error_rate", "binding_error_burst",
+                                 "refresh_lead_ns", "cache_capacity", "cache_seed")]
+AWKWARD = ["-1", "0", "1", "65536", "4294967296", "18446744073709551616", "1e30", "inf", "-inf", "nan", "1.5",
+           '"30s"', '"1500ms"', '"0s"']
+
+
+def test_every_integer_field_is_listed():
+    from mip6fast.wire.icmpv6 import HomeAgentInformation, PrefixInformation
+    listed = {f for _, _, f in INTEGER_FIELDS}
+    for cls in (HomeAgentConfig, MobileNodeConfig, CorrespondentConfig, AdvertisingConfig, HomeAddressConfig,
+                RouteOptimizationConfig, SourcePolicy, PrefixInformation, HomeAgentInformation):
+        hints = cfg._hints(cls)
+        for f in dataclasses.fields(cls):
+            hint = hints[f.name]
+            parts = [hint, *typing.get_args(hint)]
+            parts += [a for p in parts for a in typing.get_args(p)]
+            if any(p is int for p in parts) and f.name not in cfg.NOT_CONFIGURABLE:
+                assert f.name in listed, f"{cls.__name__}.{f.name}"
+
+
+@pytest.mark.parametrize("role, slot, key", INTEGER_FIELDS)
+def test_no_value_of_an_integer_field_ends_in_a_traceback(tmp_path, role, slot, key):
+    from mip6fast.daemon import Daemon
+    for value in AWKWARD:
+        if slot == "sp":
+            value = f"[{value}]"
+        try:
+            c = load_config(cli_config(tmp_path, role, slot, key, value), role)
+        except ConfigError as exc:
+            assert exc.key.split("[")[0].split(".")[0] in ("home_agent", "mobile_node", "correspondent",
+                                                           "advertise"), exc
+            continue
+        node = Daemon(c)._build_node({n: bytes.fromhex("020000000001") for n in c.interfaces})
+        now = S
+        out = node.link_changed(now, "mip6-none0", up=True)
+        for _ in range(20):
+            if out.next_deadline is None:
+                break
+            now = max(now, out.next_deadline)
+            out = node.tick(now)
+
+
+def test_config_keys_name_settings_as_the_file_does():
+    a = load_config(EXAMPLES / "ha.toml", "ha")
+    text = (EXAMPLES / "ha.toml").read_text().replace("max_lifetime = 420", "max_lifetime = 400")
+    b = parse_config(text.replace('log_level = "info"', 'log_level = "debug"') + "\n[[routes]]\n"
+                     'prefix = "2001:db8:9::/48"\ninterface = "eth1"\n', "ha")
+    ka, kb = cfg.config_keys(a), cfg.config_keys(b)
+    changed = sorted(k for k in ka.keys() | kb.keys() if ka.get(k, object()) != kb.get(k, object()))
+    assert changed == ["daemon.log_level", "home_agent.max_lifetime", "routes[1].interface", "routes[1].prefix",
+                       "routes[1].via"]
+    assert ka["advertise.eth0.prefixes[0].valid_lifetime"] == 2592000
+
+
+def test_reload_applies_the_log_level_and_names_the_rest(tmp_path, caplog):
+    """SIGHUP's work (Daemon.reload) without a daemon process; tests/test_daemon.py sends the signal."""
+    import logging
+
+    from mip6fast.daemon import Daemon
+    path = tmp_path / "ha.toml"
+    path.write_text((EXAMPLES / "ha.toml").read_text())
+    daemon = Daemon(load_config(path, "ha"), config_path=str(path))
+    root = logging.getLogger()
+    level = root.level
+    try:
+        path.write_text(path.read_text().replace('log_level = "info"', 'log_level = "warning"')
+                        .replace("[interfaces.eth1]", "[interfaces.eth1]\nmtu = 9000"))
+        with caplog.at_level(logging.INFO, logger="mip6fast"):
+            assert daemon.reload() == ["daemon.log_level"]
+        assert root.level == logging.WARNING and daemon.config.daemon.log_level == "warning"
+        assert daemon.config.interfaces["eth1"].mtu == 1500              # the running value stays
+        assert "only taken on a restart: interfaces.eth1.mtu" in caplog.text
+        path.write_text("[home_agent\n")
+        caplog.clear()
+        assert daemon.reload() == []
+        assert "not valid TOML" in caplog.text and daemon.config.daemon.log_level == "warning"
+        assert daemon.reloads == 2
+    finally:
+        root.setLevel(level)

@@ -2,14 +2,12 @@
 binding hits and misses, 40..9000-byte packets, every extension-header shape the kernels care about,
 malformed packets (truncated, wrong payload length, wrong version, bad RH2, duplicate or misaligned HAO,
 headers running past the packet, random byte damage), packets with little or no headroom, packets
-already decided, and offsets outside their slots. World.run (test_datapath.py) asserts identical
+already decided, and offsets outside their slots. World.run (tests/helpers/datapath.py) asserts identical
 verdicts, reasons, aux values, offsets, lengths, whole slabs, reason counters and binding counters."""
 import struct
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from test_datapath import (
+from helpers.datapath import (
     ALL_NODES,
     CN,
     CN2,
@@ -37,6 +35,8 @@ from test_datapath import (
     tcp,
     udp,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mip6fast.batch import PacketBatch, Verdict
 

@@ -1,22 +1,41 @@
 """The home agent, sans-I/O: hand-built frames in, frames and notifications out (RFC 6275 §9.2, §10)."""
 import random
-from ipaddress import IPv6Address, IPv6Network
+from ipaddress import IPv6Address
 
 import pytest
+from helpers.home_agent import (
+    CN,
+    COA,
+    HA,
+    HA2,
+    HA_MAC,
+    HA_MAC2,
+    HOME,
+    HOME_NODE_MAC,
+    PREFIX,
+    ROUTER_MAC,
+    S,
+    ba_of,
+    bu_packet,
+    echo,
+    frame_in,
+    make_ha,
+    of_type,
+    pkts,
+    register,
+)
 
 from mip6fast._checksum_py import checksum
 from mip6fast.batch import DropReason, PacketBatch
-from mip6fast.binding_cache import BindingCache, Outcome, UpdateResult
+from mip6fast.binding_cache import Outcome, UpdateResult
 from mip6fast.roles.home_agent import (
     BindingCreated,
     BindingDeleted,
     BindingExpired,
     BindingUpdated,
-    HomeAgent,
     HomeAgentConfig,
     RegistrationRejected,
 )
-from mip6fast.roles.interface import Interface
 from mip6fast.wire import (
     ALL_NODES,
     AlternateCareOfAddress,
@@ -50,72 +69,6 @@ from mip6fast.wire import (
     solicited_node_multicast,
 )
 from mip6fast.wire.ethernet import ethernet_frame, ipv6_multicast_mac
-
-S = 1_000_000_000
-HA_MAC = bytes.fromhex("020000000001")
-HA_MAC2 = bytes.fromhex("020000000002")
-ROUTER_MAC = bytes.fromhex("020000000077")     # the foreign side: next hop to everything off-link
-HOME_NODE_MAC = bytes.fromhex("020000000055")
-HA = IPv6Address("2001:db8:1::1")
-HA2 = IPv6Address("2001:db8:2::1")
-HOME = IPv6Address("2001:db8:1::9")
-COA = IPv6Address("2001:db8:3::9")
-CN = IPv6Address("2001:db8:4::4")
-NEXT_HOP = IPv6Address("2001:db8:2::77")
-PREFIX = IPv6Network("2001:db8:1::/64")
-
-
-def make_ha(**kw):
-    cfg = {"interface": "eth0", "home_prefixes": (PREFIX,), "address": HA}
-    cfg.update(kw)
-    ha = HomeAgent("ha", [Interface("eth0", HA_MAC), Interface("eth1", HA_MAC2)], HomeAgentConfig(**cfg),
-                   rng=random.Random(1), cache=BindingCache(16, 64, seed=5))
-    ha.interfaces["eth1"].add_address(HA2, 64)
-    ha.add_route("::/0", "eth1", NEXT_HOP)
-    ha.link_changed(0, "eth0", True)
-    ha.link_changed(0, "eth1", True)
-    ha.tick(2 * S)                            # own addresses through DAD
-    # The next hop on eth1 is known (an NS from it with its link-layer address).
-    ns = Packet(src=NEXT_HOP, dst=solicited_node_multicast(HA2), hop_limit=255,
-                payload=NeighborSolicitation(HA2, options=(SourceLinkLayerAddress(ROUTER_MAC),)))
-    ha.receive(2 * S, "eth1", ethernet_frame(ipv6_multicast_mac(solicited_node_multicast(HA2).packed),
-                                             ROUTER_MAC, ns.to_bytes()))
-    return ha
-
-
-def frame_in(packet, mac=HA_MAC2, src_mac=ROUTER_MAC):
-    raw = packet if isinstance(packet, bytes) else packet.to_bytes()
-    return ethernet_frame(mac, src_mac, raw)
-
-
-def pkts(out, iface=None):
-    return [parse(t.frame[14:]) for t in out.frames() if iface is None or t.interface == iface]
-
-
-def of_type(out, cls):
-    return [p for p in pkts(out) if isinstance(p.payload, cls)]
-
-
-def bu_packet(seq=1, lifetime=400, home=HOME, coa=COA, src=None, dst=HA, **flags):
-    flags.setdefault("ack", True)
-    flags.setdefault("home", True)
-    options = flags.pop("options", ())
-    return Packet(src=src or coa, dst=dst, home_address=None if home == (src or coa) else home,
-                  payload=BindingUpdate(seq, lifetime, options=options, **flags))
-
-
-def register(ha, now=3 * S, **kw):
-    """A first registration through DAD (nobody answers); returns the BA packet and all outputs."""
-    out1 = ha.receive(now, "eth1", frame_in(bu_packet(**kw)))
-    out2 = ha.tick(now + S)
-    bas = of_type(out2, BindingAcknowledgement)
-    return bas, out1, out2
-
-
-def ba_of(out):
-    (ba,) = of_type(out, BindingAcknowledgement)
-    return ba
-
 
 # ---------------------------------------------------------------- §9.2 Mobility Header reception
 
@@ -446,15 +399,11 @@ def test_proxy_answers_ns_and_defends_against_dad():
 
 # ---------------------------------------------------------------- §10.4.2-10.4.5 tunnelling
 
-def _echo(src, dst, hop_limit=64, size=8):
-    return Packet(src=src, dst=dst, hop_limit=hop_limit, payload=EchoRequest(1, 1, b"x" * size))
-
-
 def test_packets_for_a_bound_home_address_are_tunnelled_in_one_batch():
     ha = make_ha()
     register(ha)
-    inner = [_echo(CN, HOME, size=n) for n in (8, 100, 1000)]
-    other = _echo(CN, IPv6Address("2001:db8:1::77"))     # not bound: the ordinary router path
+    inner = [echo(CN, HOME, size=n) for n in (8, 100, 1000)]
+    other = echo(CN, IPv6Address("2001:db8:1::77"))     # not bound: the ordinary router path
     batch = PacketBatch.from_packets([frame_in(p, HA_MAC2) for p in inner] + [frame_in(other, HA_MAC2)])
     out = ha.receive_batch(10 * S, "eth1", batch)
     tunnelled = [p for p in pkts(out, "eth1") if isinstance(p.payload, Packet)]
@@ -474,7 +423,7 @@ def test_packets_for_a_bound_home_address_are_tunnelled_in_one_batch():
 def test_single_frame_receive_uses_the_batch_path():
     ha = make_ha()
     register(ha)
-    out = ha.receive(10 * S, "eth1", frame_in(_echo(CN, HOME)))
+    out = ha.receive(10 * S, "eth1", frame_in(echo(CN, HOME)))
     (outer,) = [p for p in pkts(out) if isinstance(p.payload, Packet)]
     assert outer.dst == COA
     assert ha.datapath.kernel_counters("encapsulate")[DropReason.FORWARDED] == 1
@@ -492,7 +441,7 @@ def test_ethernet_padding_is_trimmed_before_the_kernels():
 def test_too_big_for_the_tunnel_packet_too_big_to_inner_source():
     ha = make_ha(tunnel_mtu=1400)
     register(ha)
-    out = ha.receive(10 * S, "eth1", frame_in(_echo(CN, HOME, size=1400 - 48)))
+    out = ha.receive(10 * S, "eth1", frame_in(echo(CN, HOME, size=1400 - 48)))
     (ptb,) = of_type(out, PacketTooBig)
     assert ptb.dst == CN and ptb.payload.mtu == 1360
     assert [p for p in pkts(out) if isinstance(p.payload, Packet)] == []
@@ -501,7 +450,7 @@ def test_too_big_for_the_tunnel_packet_too_big_to_inner_source():
 def test_reverse_tunnel_decapsulated_and_forwarded():
     ha = make_ha()
     register(ha)
-    inner = _echo(HOME, CN, hop_limit=30)
+    inner = echo(HOME, CN, hop_limit=30)
     outer = Packet(src=COA, dst=HA, payload=inner)
     out = ha.receive(10 * S, "eth1", frame_in(outer))
     (fwd,) = [p for p in pkts(out, "eth1") if isinstance(p.payload, EchoRequest)]
@@ -512,7 +461,7 @@ def test_reverse_tunnel_decapsulated_and_forwarded():
 def test_reverse_tunnel_wrong_outer_source_dropped_and_counted():
     ha = make_ha()
     register(ha)
-    outer = Packet(src="2001:db8:7::7", dst=HA, payload=_echo(HOME, CN))
+    outer = Packet(src="2001:db8:7::7", dst=HA, payload=echo(HOME, CN))
     out = ha.receive(10 * S, "eth1", frame_in(outer))
     assert [p for p in pkts(out) if isinstance(p.payload, EchoRequest)] == []
     assert ha.counters["drop.datapath.tunnel_wrong_source"] == 1
@@ -523,7 +472,7 @@ def test_mobile_node_to_mobile_node_goes_into_the_other_tunnel():
     other_home, other_coa = IPv6Address("2001:db8:1::a"), IPv6Address("2001:db8:8::8")
     ha.receive(3 * S, "eth1", frame_in(bu_packet()))
     ha.receive(3 * S, "eth1", frame_in(bu_packet(home=other_home, coa=other_coa)))
-    out = ha.receive(4 * S, "eth1", frame_in(Packet(src=COA, dst=HA, payload=_echo(HOME, other_home))))
+    out = ha.receive(4 * S, "eth1", frame_in(Packet(src=COA, dst=HA, payload=echo(HOME, other_home))))
     (outer,) = [p for p in pkts(out) if isinstance(p.payload, Packet)]
     assert outer.dst == other_coa and outer.payload.src == HOME and outer.payload.dst == other_home
 
@@ -532,7 +481,7 @@ def test_link_local_of_a_mobile_node_is_not_tunnelled():
     ha = make_ha()
     register(ha, link_local=True)
     ll = IPv6Address("fe80::9")
-    p = _echo(IPv6Address("fe80::55"), ll)
+    p = echo(IPv6Address("fe80::55"), ll)
     out = ha.receive(10 * S, "eth0", ethernet_frame(HA_MAC, HOME_NODE_MAC, p.to_bytes()))
     assert [x for x in pkts(out) if isinstance(x.payload, Packet)] == []
     assert ha.counters["drop.mobile_node_link_local"] == 1
@@ -661,7 +610,7 @@ def test_config_validation():
 def test_echo_to_the_home_agent_through_the_reverse_tunnel_answered_through_the_tunnel():
     ha = make_ha()
     register(ha)
-    outer = Packet(src=COA, dst=HA, payload=_echo(HOME, HA))
+    outer = Packet(src=COA, dst=HA, payload=echo(HOME, HA))
     out = ha.receive(10 * S, "eth1", frame_in(outer))
     (reply,) = [p for p in pkts(out, "eth1") if isinstance(p.payload, Packet)]
     assert reply.src == HA and reply.dst == COA
@@ -674,7 +623,7 @@ def test_frames_larger_than_a_default_batch_slot_are_tunnelled_too():
     ha = make_ha(tunnel_mtu=9000)
     ha.interfaces["eth1"].mtu = 9000
     register(ha)
-    out = ha.receive(10 * S, "eth1", frame_in(_echo(CN, HOME, size=4000)))
+    out = ha.receive(10 * S, "eth1", frame_in(echo(CN, HOME, size=4000)))
     (outer,) = [p for p in pkts(out) if isinstance(p.payload, Packet)]
     assert outer.dst == COA and len(outer.payload.payload.data) == 4000
 
@@ -682,7 +631,7 @@ def test_frames_larger_than_a_default_batch_slot_are_tunnelled_too():
 def test_icmp_errors_about_tunnelled_packets_are_relayed_to_the_inner_source():
     ha = make_ha()
     register(ha)
-    out = ha.receive(10 * S, "eth1", frame_in(_echo(CN, HOME, size=1200)))
+    out = ha.receive(10 * S, "eth1", frame_in(echo(CN, HOME, size=1200)))
     (tunnelled,) = [p for p in pkts(out) if isinstance(p.payload, Packet)]
     quote = tunnelled.to_bytes()
     on_path = IPv6Address("2001:db8:2::77")
@@ -724,12 +673,12 @@ def test_one_kernel_call_per_batch_for_a_mixed_batch(monkeypatch):
             return real(batch)
         monkeypatch.setattr(ha.datapath, name, wrapped)
     frames = [
-        frame_in(_echo(CN, HOME)),                                            # tunnelled
-        frame_in(Packet(src=COA, dst=HA, payload=_echo(HOME, CN))),           # detunnelled, forwarded
-        frame_in(Packet(src="2001:db8:7::7", dst=HA, payload=_echo(HOME, CN))),   # wrong outer source
-        frame_in(_echo(CN, HOME, hop_limit=1)),                               # hop limit: Time Exceeded
-        frame_in(_echo(CN, HA)),                                              # for us: slow path
-        frame_in(_echo(CN, HOME, size=20)),                                   # tunnelled
+        frame_in(echo(CN, HOME)),                                            # tunnelled
+        frame_in(Packet(src=COA, dst=HA, payload=echo(HOME, CN))),           # detunnelled, forwarded
+        frame_in(Packet(src="2001:db8:7::7", dst=HA, payload=echo(HOME, CN))),   # wrong outer source
+        frame_in(echo(CN, HOME, hop_limit=1)),                               # hop limit: Time Exceeded
+        frame_in(echo(CN, HA)),                                              # for us: slow path
+        frame_in(echo(CN, HOME, size=20)),                                   # tunnelled
     ]
     out = ha.receive_batch(10 * S, "eth1", PacketBatch.from_packets(frames))
     assert calls == {"encapsulate": 2, "decapsulate": 1}   # the second pass: decapsulated ones only
@@ -757,7 +706,7 @@ def test_bu_retransmitted_during_dad_is_absorbed_and_nas_stop_on_deregistration(
 def test_receive_batch_on_a_down_interface_counts_drops():
     ha = make_ha()
     ha.link_changed(5 * S, "eth1", False)
-    out = ha.receive_batch(6 * S, "eth1", PacketBatch.from_packets([frame_in(_echo(CN, HOME))] * 2))
+    out = ha.receive_batch(6 * S, "eth1", PacketBatch.from_packets([frame_in(echo(CN, HOME))] * 2))
     assert out.transmits == [] and ha.counters["drop.interface_down"] == 2
 
 
@@ -767,7 +716,7 @@ def test_mutated_frames_never_raise():
     ha = make_ha()
     register(ha)
     seeds = [frame_in(p) for p in (
-        bu_packet(seq=2), Packet(src=COA, dst=HA, payload=_echo(HOME, CN)), _echo(CN, HOME),
+        bu_packet(seq=2), Packet(src=COA, dst=HA, payload=echo(HOME, CN)), echo(CN, HOME),
         Packet(src=COA, dst=HA, home_address=HOME, payload=MobilePrefixSolicitation(1)),
         Packet(src=COA, dst=home_agents_anycast(PREFIX), payload=HomeAgentAddressDiscoveryRequest(1)),
         Packet(src=CN, dst=HA, payload=UnknownMobilityMessage(42, b"\0" * 10)))]

@@ -3,7 +3,7 @@ accepted home subnet, Home-Agents anycast, RAs, unsolicited Mobile Prefix Advert
 ``set_home_prefix_lifetimes`` restricted to some prefixes. Times are integer ns; ``S`` is one second."""
 from ipaddress import IPv6Address, IPv6Network
 
-from test_home_agent import (
+from helpers.home_agent import (
     COA,
     HOME,
     PREFIX,

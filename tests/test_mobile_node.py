@@ -3,20 +3,53 @@ Binding Update on the wire, retransmission and rate limit, every Binding Acknowl
 Binding Refresh Request, the batched reverse tunnel / decapsulation, and returning home.
 Times are integer ns; ``S`` is one second."""
 import random
-from ipaddress import IPv6Address, IPv6Network
+from ipaddress import IPv6Address
 
 import pytest
+from helpers.mobile_node import (
+    A_MAC,
+    B_MAC,
+    C_MAC,
+    CN,
+    COA_A,
+    COA_B,
+    HA,
+    HA_MAC,
+    HOA,
+    HOME_MAC,
+    HOME_PREFIX,
+    MN_MAC,
+    MS,
+    PREFIX_A,
+    PREFIX_B,
+    PREFIX_C,
+    T_BU,
+    S,
+    attach_foreign,
+    ba,
+    bus,
+    frame,
+    go_home,
+    ll,
+    make_mn,
+    move_to_b,
+    notes,
+    packets,
+    ra,
+    registered_mn,
+    tick_answering,
+    udp_datagram_packet,
+)
 
 from mip6fast.apps import udp_datagram
 from mip6fast.batch import PacketBatch
-from mip6fast.roles import Interface, RouterUnreachable, link_local_address, slaac_address
+from mip6fast.roles import Interface, RouterUnreachable, slaac_address
 from mip6fast.roles.mobile_node import (
     BUL_REGISTERED,
     BindingRefreshed,
     Deregistered,
     HomeAddressConfig,
     Location,
-    MobileNode,
     MobileNodeConfig,
     Moved,
     PrefixDiscoveryNeeded,
@@ -27,12 +60,10 @@ from mip6fast.roles.mobile_node import (
 )
 from mip6fast.wire import (
     ALL_NODES,
-    AdvertisementInterval,
     AlternateCareOfAddress,
     BindingAcknowledgement,
     BindingRefreshAdvice,
     BindingRefreshRequest,
-    BindingUpdate,
     EchoReply,
     EchoRequest,
     NeighborAdvertisement,
@@ -47,109 +78,7 @@ from mip6fast.wire import (
     parse,
     solicited_node_multicast,
 )
-from mip6fast.wire.ethernet import ethernet_frame, ipv6_multicast_mac, parse_ethernet
-
-S = 1_000_000_000
-MS = 1_000_000
-MN_MAC = bytes.fromhex("020000000020")
-HOME_PREFIX = IPv6Network("2001:db8:1::/64")
-HOA = slaac_address(HOME_PREFIX, MN_MAC)
-HA = IPv6Address("2001:db8:1::2")
-HA_MAC = bytes.fromhex("020000000002")
-HOME_MAC = bytes.fromhex("0200000000a0")
-A_MAC = bytes.fromhex("0200000000aa")
-B_MAC = bytes.fromhex("0200000000bb")
-C_MAC = bytes.fromhex("0200000000cc")
-PREFIX_A = IPv6Network("2001:db8:a::/64")
-PREFIX_B = IPv6Network("2001:db8:b::/64")
-PREFIX_C = IPv6Network("2001:db8:c::/64")
-COA_A = slaac_address(PREFIX_A, MN_MAC)
-COA_B = slaac_address(PREFIX_B, MN_MAC)
-CN = IPv6Address("2001:db8:99::7")
-
-
-def ll(mac):
-    return link_local_address(mac)
-
-
-def frame(src_mac, dst_mac, packet):
-    raw = packet if isinstance(packet, bytes) else packet.to_bytes()
-    return ethernet_frame(dst_mac, src_mac, raw)
-
-
-def ra(router_mac, prefix, valid=2592000, lifetime=1800, interval_ms=None, autonomous=True):
-    options = [SourceLinkLayerAddress(router_mac)]
-    if interval_ms is not None:
-        options.append(AdvertisementInterval(interval_ms))
-    options.append(PrefixInformation(prefix.network_address, 64, autonomous=autonomous,
-                                     valid_lifetime=valid, preferred_lifetime=min(valid, 604800)))
-    packet = Packet(src=ll(router_mac), dst=ALL_NODES, hop_limit=255,
-                    payload=RouterAdvertisement(router_lifetime=lifetime, options=tuple(options)))
-    return frame(router_mac, ipv6_multicast_mac(ALL_NODES.packed), packet)
-
-
-def packets(out):
-    """(dst MAC, Packet, raw IPv6 bytes) of every transmitted frame."""
-    result = []
-    for t in out.transmits:
-        dst_mac, _, _, payload = parse_ethernet(t.frame)
-        result.append((dst_mac, parse(payload), bytes(payload)))
-    return result
-
-
-def bus(out):
-    return [(p, raw) for _, p, raw in packets(out) if isinstance(p.payload, BindingUpdate)]
-
-
-def notes(out, cls):
-    return [n for n in out.notifications if isinstance(n, cls)]
-
-
-def ba(status, sequence, lifetime=600, options=(), dst=COA_A, rh2=HOA):
-    packet = Packet(src=HA, dst=dst, rh2=rh2, payload=BindingAcknowledgement(
-        status=status, sequence=sequence, lifetime=lifetime, options=options))
-    return frame(A_MAC if dst != HOA else HA_MAC, MN_MAC, packet)
-
-
-def tick_answering(mn, t, router_mac=A_MAC):
-    """tick(t), with router A answering every NUD probe sent to it, so it stays the default router."""
-    out = mn.tick(t)
-    for dst_mac, p, _ in packets(out):
-        if dst_mac == router_mac and isinstance(p.payload, NeighborSolicitation):
-            na = Packet(src=ll(router_mac), dst=p.src, hop_limit=255, payload=NeighborAdvertisement(
-                target=ll(router_mac), router=True, solicited=True, override=True,
-                options=(TargetLinkLayerAddress(router_mac),)))
-            mn.receive(t, "eth0", frame(router_mac, MN_MAC, na))
-    return out
-
-
-def make_mn(homes=None, seed=1, **kwargs):
-    homes = homes or (HomeAddressConfig(HOA, HA),)
-    mn = MobileNode("mn", [Interface("eth0", MN_MAC)], rng=random.Random(seed),
-                    config=MobileNodeConfig("eth0", homes, **kwargs))
-    return mn
-
-
-def attach_foreign(mn, t0=0, valid=2592000):
-    """Carrier up at t0, link-local DAD done at t0+1 s, RA from router A at t0+1.1 s, the care-of
-    address's DAD done at t0+2.1 s: returns the output of that last tick (Moved + the first BU)."""
-    mn.link_changed(t0, "eth0", True)
-    mn.tick(t0 + 1 * S)
-    mn.receive(t0 + 1 * S + 100 * MS, "eth0", ra(A_MAC, PREFIX_A, valid=valid))
-    return mn.tick(t0 + 2 * S + 100 * MS)
-
-
-T_BU = 2 * S + 100 * MS     # when attach_foreign's first BU leaves
-
-
-def registered_mn(**kwargs):
-    mn = make_mn(**kwargs)
-    out = attach_foreign(mn)
-    (bu, _), = bus(out)
-    out = mn.receive(T_BU + 10 * MS, "eth0", ba(0, bu.payload.sequence))
-    assert notes(out, Registered)
-    return mn, bu
-
+from mip6fast.wire.ethernet import ipv6_multicast_mac
 
 # ---------------------------------------------------------------- configuration
 
@@ -383,10 +312,6 @@ def test_binding_refresh_request_is_answered_with_a_bu():
 
 # ---------------------------------------------------------------- data path (§11.3.1, §11.3.3)
 
-def udp_datagram_packet(src=HOA, dst=CN, payload=b"hello"):
-    return Packet(src=src, dst=dst, payload=Raw(17, udp_datagram(src, dst, 1000, 2000, payload))).to_bytes()
-
-
 def tunnelled(inner_dst=HOA, payload=b"reply", outer_src=HA):
     inner_dst = IPv6Address(inner_dst)
     inner = Packet(src=CN, dst=inner_dst, hop_limit=63,
@@ -488,14 +413,6 @@ def test_application_output_packet_from_the_home_address_is_reverse_tunnelled():
 
 # ---------------------------------------------------------------- movement detection (§11.5.1)
 
-def move_to_b(mn, t):
-    """Carrier change to link B (lower-layer hint), then router B's RA."""
-    mn.link_changed(t, "eth0", False)
-    out_up = mn.link_changed(t + 10 * MS, "eth0", True)
-    out_ra = mn.receive(t + 200 * MS, "eth0", ra(B_MAC, PREFIX_B))
-    return out_up, out_ra
-
-
 def test_new_prefix_plus_nud_failure_of_the_current_router_is_movement():
     mn, _ = registered_mn()
     t = 10 * S
@@ -587,12 +504,6 @@ def test_lower_layer_hints_can_be_turned_off():
 
 
 # ---------------------------------------------------------------- returning home (§11.5.5)
-
-def go_home(mn, t):
-    mn.link_changed(t, "eth0", False)
-    mn.link_changed(t + 10 * MS, "eth0", True)
-    return mn.receive(t + 200 * MS, "eth0", ra(HOME_MAC, HOME_PREFIX))
-
 
 def test_returning_home_deregisters_then_advertises_the_home_address():
     mn, _ = registered_mn()

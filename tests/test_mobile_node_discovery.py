@@ -5,8 +5,9 @@ home address runs out, and Mobile Prefix Advertisements (identifier, RH2, new pr
 Times are integer ns; ``S`` is one second."""
 from ipaddress import IPv6Address, IPv6Network
 
-from test_mobile_node import (
+from helpers.mobile_node import (
     A_MAC,
+    CN,
     COA_A,
     HA,
     HOA,
@@ -20,6 +21,7 @@ from test_mobile_node import (
     frame,
     make_mn,
     notes,
+    optimised_mn,
     packets,
     tick_answering,
 )
@@ -38,6 +40,7 @@ from mip6fast.roles.mobile_node import (
     RegistrationFailed,
     RegistrationState,
 )
+from mip6fast.roles.registration import PeerState
 from mip6fast.wire import (
     BindingAcknowledgement,
     HomeAgentAddressDiscoveryReply,
@@ -108,9 +111,6 @@ def registered_via_dhaad(**kwargs):
 
 def ipv6_udp(src, dst, payload=b"x" * 20):
     return Packet(src=src, dst=dst, payload=Raw(17, udp_datagram(src, dst, 7, 7, payload))).to_bytes()
-
-
-CN = IPv6Address("2001:db8:99::7")
 
 
 def home_packet():
@@ -398,9 +398,6 @@ def test_advertisement_for_an_unknown_home_address_or_to_another_address_is_drop
 
 
 def test_withdrawing_a_home_address_ends_its_route_optimisation():
-    from test_mobile_node_ro import optimised_mn
-
-    from mip6fast.roles.registration import PeerState
     mn = optimised_mn()
     assert mn.route_optimization.bindings[(CN, HOA)].state is PeerState.OPTIMISED
     assert (CN, HOA) in mn.binding_update_list

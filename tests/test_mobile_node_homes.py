@@ -2,17 +2,40 @@
 home link 1 it is at home for home address 1 (de-registered, defends it, uses it natively) and away for
 home address 2, which it registers with home agent 2 using home address 1 as care-of address once the
 de-registration with home agent 1 is acknowledged. Hand-built frames; times are integer ns."""
-import random
 from ipaddress import IPv6Address, IPv6Network
 
+from helpers.mobile_node import (
+    A_MAC,
+    B_MAC,
+    CN,
+    COA_A,
+    COA_B,
+    MN_MAC,
+    MS,
+    PREFIX_A,
+    PREFIX_B,
+    S,
+    ba,
+    bus,
+    frame,
+    make_mn,
+    notes,
+    packets,
+    ra,
+    tick_answering,
+)
+from helpers.mobile_node import HA as HA1
+from helpers.mobile_node import HA_MAC as HA1_MAC
+from helpers.mobile_node import HOA as HOA1
+from helpers.mobile_node import HOME_MAC as ROUTER1_MAC
+from helpers.mobile_node import HOME_PREFIX as HOME1
+
 from mip6fast.apps import udp_datagram
-from mip6fast.roles import Interface, link_local_address, slaac_address
+from mip6fast.roles import link_local_address, slaac_address
 from mip6fast.roles.mobile_node import (
     Deregistered,
     HomeAddressConfig,
     Location,
-    MobileNode,
-    MobileNodeConfig,
     Moved,
     Registered,
     RegistrationState,
@@ -21,94 +44,39 @@ from mip6fast.roles.mobile_node import (
 from mip6fast.wire import (
     ALL_NODES,
     AlternateCareOfAddress,
-    BindingAcknowledgement,
     BindingRefreshRequest,
     BindingUpdate,
     NeighborAdvertisement,
     NeighborSolicitation,
     Packet,
-    PrefixInformation,
     Raw,
-    RouterAdvertisement,
     SourceLinkLayerAddress,
     TargetLinkLayerAddress,
-    parse,
     solicited_node_multicast,
 )
-from mip6fast.wire.ethernet import ethernet_frame, ipv6_multicast_mac, parse_ethernet
+from mip6fast.wire.ethernet import ipv6_multicast_mac
 
-S = 1_000_000_000
-MS = 1_000_000
-MN_MAC = bytes.fromhex("020000000020")
-HOME1 = IPv6Network("2001:db8:1::/64")
+# Home link 1 is the home link of tests/helpers/mobile_node.py (its prefix, home address, home agent,
+# home agent's MAC and default router); home link 2 is this module's own.
 HOME2 = IPv6Network("2001:db8:2::/64")
-HOA1 = slaac_address(HOME1, MN_MAC)
 HOA2 = slaac_address(HOME2, MN_MAC)
-HA1 = IPv6Address("2001:db8:1::2")
 HA2 = IPv6Address("2001:db8:2::2")
-HA1_MAC = bytes.fromhex("020000000002")
-ROUTER1_MAC = bytes.fromhex("0200000000a0")       # the default router of home link 1
-A_MAC = bytes.fromhex("0200000000aa")
-B_MAC = bytes.fromhex("0200000000bb")
-PREFIX_A = IPv6Network("2001:db8:a::/64")
-PREFIX_B = IPv6Network("2001:db8:b::/64")
-COA_A = slaac_address(PREFIX_A, MN_MAC)
-COA_B = slaac_address(PREFIX_B, MN_MAC)
-CN = IPv6Address("2001:db8:99::7")
-
-
-def frame(src_mac, dst_mac, packet):
-    raw = packet if isinstance(packet, bytes) else packet.to_bytes()
-    return ethernet_frame(dst_mac, src_mac, raw)
-
-
-def ra(router_mac, prefix):
-    packet = Packet(src=link_local_address(router_mac), dst=ALL_NODES, hop_limit=255,
-                    payload=RouterAdvertisement(router_lifetime=1800, options=(
-                        SourceLinkLayerAddress(router_mac), PrefixInformation(prefix.network_address, 64))))
-    return frame(router_mac, ipv6_multicast_mac(ALL_NODES.packed), packet)
-
-
-def packets(out):
-    result = []
-    for t in out.transmits:
-        dst_mac, _, _, payload = parse_ethernet(t.frame)
-        result.append((dst_mac, parse(payload), bytes(payload)))
-    return result
-
-
-def bus(out):
-    return [p for _, p, _ in packets(out) if isinstance(p.payload, BindingUpdate)]
-
-
-def notes(out, cls):
-    return [n for n in out.notifications if isinstance(n, cls)]
-
-
-def ba(ha, status, sequence, dst, rh2, lifetime=600, src_mac=A_MAC):
-    packet = Packet(src=ha, dst=dst, rh2=rh2, payload=BindingAcknowledgement(
-        status=status, sequence=sequence, lifetime=lifetime))
-    return frame(src_mac, MN_MAC, packet)
-
-
-def make_mn(seed=1):
-    homes = (HomeAddressConfig(HOA1, HA1), HomeAddressConfig(HOA2, HA2))
-    return MobileNode("mn", [Interface("eth0", MN_MAC)], rng=random.Random(seed),
-                      config=MobileNodeConfig("eth0", homes))
+HOMES = (HomeAddressConfig(HOA1, HA1), HomeAddressConfig(HOA2, HA2))
 
 
 def registered_abroad():
     """Both home addresses registered from foreign link A (BU at 2.1 s, BAs 10 ms later)."""
-    mn = make_mn()
+    mn = make_mn(homes=HOMES)
     mn.link_changed(0, "eth0", True)
     mn.tick(1 * S)
     mn.receive(1 * S + 100 * MS, "eth0", ra(A_MAC, PREFIX_A))
     out = mn.tick(2 * S + 100 * MS)
-    sent = {p.payload.home and p.home_address: p for p in bus(out)}
+    sent = {p.payload.home and p.home_address: p for p, _ in bus(out)}
     assert set(sent) == {HOA1, HOA2}
     for home, ha in ((HOA1, HA1), (HOA2, HA2)):
         assert sent[home].dst == ha and sent[home].src == COA_A
-        out = mn.receive(2 * S + 110 * MS, "eth0", ba(ha, 0, sent[home].payload.sequence, COA_A, home))
+        out = mn.receive(2 * S + 110 * MS, "eth0", ba(0, sent[home].payload.sequence, dst=COA_A, rh2=home,
+                                                      src=ha, src_mac=A_MAC))
         assert notes(out, Registered) == [Registered(2 * S + 110 * MS, home, COA_A, 600)]
     return mn
 
@@ -132,23 +100,11 @@ def at_home1_registered():
     node and the output of that BA (the BU to HA2 from home address 1)."""
     mn = registered_abroad()
     arrive_home1(mn, 10 * S)
-    (dereg,) = bus(ha1_answers(mn, 10 * S + 210 * MS))
+    (dereg, _), = bus(ha1_answers(mn, 10 * S + 210 * MS))
     out = mn.receive(10 * S + 230 * MS, "eth0",
-                     ba(HA1, 0, dereg.payload.sequence, HOA1, None, lifetime=0, src_mac=HA1_MAC))
+                     ba(0, dereg.payload.sequence, lifetime=0, dst=HOA1, rh2=None, src=HA1,
+                        src_mac=HA1_MAC))
     return mn, out
-
-
-def tick_answering(mn, t, router_mac=ROUTER1_MAC):
-    """tick(t), with the router answering every NUD probe sent to it, so it stays the default router."""
-    out = mn.tick(t)
-    for dst_mac, p, _ in packets(out):
-        if dst_mac == router_mac and isinstance(p.payload, NeighborSolicitation):
-            na = Packet(src=link_local_address(router_mac), dst=p.src, hop_limit=255,
-                        payload=NeighborAdvertisement(target=link_local_address(router_mac), router=True,
-                                                      solicited=True, override=True,
-                                                      options=(TargetLinkLayerAddress(router_mac),)))
-            mn.receive(t, "eth0", frame(router_mac, MN_MAC, na))
-    return out
 
 
 def ns_for(target):
@@ -164,7 +120,7 @@ def udp_from(src, payload=b"app"):
 # ---------------------------------------------------------------- location per home address
 
 def test_location_is_unknown_before_any_link_then_away_for_both():
-    mn = make_mn()
+    mn = make_mn(homes=HOMES)
     assert mn.location_of(HOA1) is Location.UNKNOWN and mn.location_of(HOA2) is Location.UNKNOWN
     registered_abroad_mn = registered_abroad()
     assert registered_abroad_mn.location is Location.AWAY
@@ -184,7 +140,7 @@ def test_home_link_1_is_home_for_address_1_only():
     assert not mn.registrations[HOA2].active
     # Nothing is sent to home agent 2 while home agent 1 still intercepts packets for home address 1.
     assert not bus(out)
-    assert not any(p.dst == HA2 for p in bus(ha1_answers(mn, t + 210 * MS)))
+    assert not any(p.dst == HA2 for p, _ in bus(ha1_answers(mn, t + 210 * MS)))
 
 
 def test_after_the_deregistration_home_address_2_registers_from_home_address_1():
@@ -192,7 +148,7 @@ def test_after_the_deregistration_home_address_2_registers_from_home_address_1()
     t = 10 * S + 230 * MS
     assert notes(out, Deregistered) == [Deregistered(t, HOA1)]
     assert notes(out, Moved) == [Moved(t, None, HOA1)]
-    (bu,) = bus(out)
+    (bu, _), = bus(out)
     # §11.7.1 with home address 1 as care-of address: source, Alternate CoA; HAO = home address 2.
     assert bu.src == HOA1 and bu.dst == HA2 and bu.home_address == HOA2
     assert bu.payload.home and bu.payload.ack and bu.payload.lifetime == 600
@@ -201,7 +157,8 @@ def test_after_the_deregistration_home_address_2_registers_from_home_address_1()
     kinds = [type(p.payload) for _, p, _ in packets(out)]
     assert kinds.index(NeighborAdvertisement) < kinds.index(BindingUpdate)
     # HA2 answers to home address 1 with an RH2 holding home address 2.
-    out = mn.receive(t + 5 * MS, "eth0", ba(HA2, 0, bu.payload.sequence, HOA1, HOA2, src_mac=ROUTER1_MAC))
+    out = mn.receive(t + 5 * MS, "eth0", ba(0, bu.payload.sequence, dst=HOA1, rh2=HOA2, src=HA2,
+                                            src_mac=ROUTER1_MAC))
     assert notes(out, Registered) == [Registered(t + 5 * MS, HOA2, HOA1, 600)]
     assert mn.registrations[HOA2].active and mn.binding_update_list[(HA2, HOA2)].care_of_address == HOA1
     assert mn.registrations[HOA1].state is RegistrationState.HOME
@@ -210,31 +167,32 @@ def test_after_the_deregistration_home_address_2_registers_from_home_address_1()
 
 def test_not_a_first_registration_so_the_retransmission_waits_one_second():
     mn, out = at_home1_registered()
-    (bu,) = bus(out)
+    (bu, _), = bus(out)
     t = 10 * S + 230 * MS
     assert not bus(mn.tick(t + 1 * S - 1))
-    (again,) = bus(mn.tick(t + 1 * S))
+    (again, _), = bus(mn.tick(t + 1 * S))
     assert again.src == HOA1 and again.payload.sequence == (bu.payload.sequence + 1) % 65536
 
 
 def test_ba_for_home_address_2_without_rh2_is_dropped_while_away_for_it():
     mn, out = at_home1_registered()
-    (bu,) = bus(out)
+    (bu, _), = bus(out)
     # Home address 2 is not an address of the node on this link: the packet is not for it.
-    out = mn.receive(11 * S, "eth0", ba(HA2, 0, bu.payload.sequence, HOA2, None, src_mac=ROUTER1_MAC))
+    out = mn.receive(11 * S, "eth0", ba(0, bu.payload.sequence, dst=HOA2, rh2=None, src=HA2,
+                                        src_mac=ROUTER1_MAC))
     assert not notes(out, Registered) and mn.counters["drop.not_for_us"] == 1
     assert not mn.registrations[HOA2].active
 
 
 def test_data_on_home_link_1():
     mn, out = at_home1_registered()
-    (bu,) = bus(out)
+    (bu, _), = bus(out)
     t = 11 * S
     # Before HA2's BA: a packet from home address 2 has no registration (counted drop); one from home
     # address 1 goes natively.
     assert not mn.send(t, udp_from(HOA2)).transmits
     assert mn.counters["drop.mn.no_home_registration"] == 1
-    mn.receive(t, "eth0", ba(HA2, 0, bu.payload.sequence, HOA1, HOA2, src_mac=ROUTER1_MAC))
+    mn.receive(t, "eth0", ba(0, bu.payload.sequence, dst=HOA1, rh2=HOA2, src=HA2, src_mac=ROUTER1_MAC))
     (_, p, raw), = packets(mn.send(t + 1 * MS, udp_from(HOA1)))
     assert p.src == HOA1 and p.dst == CN and raw[6] == 17
     # From home address 2: reverse-tunnelled from home address 1 to HA2 (§11.3.1).
@@ -255,13 +213,15 @@ def test_data_on_home_link_1():
 
 def test_refresh_and_refresh_request_for_home_address_2_on_home_link_1():
     mn, out = at_home1_registered()
-    (bu,) = bus(out)
+    (bu, _), = bus(out)
     t = 10 * S + 240 * MS
-    mn.receive(t, "eth0", ba(HA2, 0, bu.payload.sequence, HOA1, HOA2, lifetime=20, src_mac=ROUTER1_MAC))
+    mn.receive(t, "eth0", ba(0, bu.payload.sequence, lifetime=20, dst=HOA1, rh2=HOA2, src=HA2,
+                             src_mac=ROUTER1_MAC))
     # Refreshed before the 20 s run out (lead max(2 s, 10 %)), from home address 1.
     refreshes = []
     for k in range(1, 200):
-        refreshes += [(t + k * 100 * MS, p) for p in bus(tick_answering(mn, t + k * 100 * MS))]
+        ticked = tick_answering(mn, t + k * 100 * MS, router_mac=ROUTER1_MAC)
+        refreshes += [(t + k * 100 * MS, p) for p, _ in bus(ticked)]
         if refreshes:
             break
     (at, refresh), = refreshes
@@ -270,7 +230,7 @@ def test_refresh_and_refresh_request_for_home_address_2_on_home_link_1():
     assert sent_at + 17 * S < at <= sent_at + 18 * S + 100 * MS
     # A Binding Refresh Request from HA2 (to home address 1, RH2 = home address 2): a BU at once.
     brr = Packet(src=HA2, dst=HOA1, rh2=HOA2, payload=BindingRefreshRequest())
-    (now_bu,) = bus(mn.receive(t + 19 * S, "eth0", frame(ROUTER1_MAC, MN_MAC, brr)))
+    (now_bu, _), = bus(mn.receive(t + 19 * S, "eth0", frame(ROUTER1_MAC, MN_MAC, brr)))
     assert now_bu.src == HOA1 and now_bu.home_address == HOA2
     # HA1 has no binding: a BRR for home address 1 while at home for it is refused (counted).
     brr1 = Packet(src=HA1, dst=HOA1, payload=BindingRefreshRequest())
@@ -279,7 +239,7 @@ def test_refresh_and_refresh_request_for_home_address_2_on_home_link_1():
 
 
 def test_starting_on_home_link_1_registers_home_address_2_at_once():
-    mn = make_mn()
+    mn = make_mn(homes=HOMES)
     mn.link_changed(0, "eth0", True)
     mn.tick(1 * S)
     out = mn.receive(1 * S + 100 * MS, "eth0", ra(ROUTER1_MAC, HOME1))
@@ -287,7 +247,7 @@ def test_starting_on_home_link_1_registers_home_address_2_at_once():
     # Nothing to de-register with HA1: home address 1 is usable and defended at once.
     assert mn.registrations[HOA1].state is RegistrationState.HOME
     assert notes(out, Moved) == [Moved(1 * S + 100 * MS, None, HOA1)]
-    (bu,) = bus(out)
+    (bu, _), = bus(out)
     assert bu.src == HOA1 and bu.dst == HA2 and bu.home_address == HOA2
     # A first registration with HA2: InitialBindackTimeoutFirstReg (1.5 s) before the retransmission.
     assert not bus(mn.tick(1 * S + 100 * MS + 3 * S // 2 - 1))
@@ -297,8 +257,9 @@ def test_starting_on_home_link_1_registers_home_address_2_at_once():
 
 def test_leaving_home_link_1_registers_both_from_the_new_care_of_address():
     mn, out = at_home1_registered()
-    (bu,) = bus(out)
-    mn.receive(10 * S + 240 * MS, "eth0", ba(HA2, 0, bu.payload.sequence, HOA1, HOA2, src_mac=ROUTER1_MAC))
+    (bu, _), = bus(out)
+    mn.receive(10 * S + 240 * MS, "eth0", ba(0, bu.payload.sequence, dst=HOA1, rh2=HOA2, src=HA2,
+                                             src_mac=ROUTER1_MAC))
     t = 20 * S
     mn.link_changed(t, "eth0", False)
     mn.link_changed(t + 10 * MS, "eth0", True)
@@ -307,7 +268,7 @@ def test_leaving_home_link_1_registers_both_from_the_new_care_of_address():
     for k in range(1, 80):                     # the home router does not answer NUD: it is gone
         out = mn.tick(t + k * 100 * MS)
         moved += notes(out, Moved)
-        sent += bus(out)
+        sent += [p for p, _ in bus(out)]
     assert moved and moved[0].old_coa == HOA1 and moved[0].new_coa == COA_B
     assert {(p.dst, p.home_address) for p in sent} >= {(HA1, HOA1), (HA2, HOA2)}
     assert all(p.src == COA_B for p in sent)
@@ -320,8 +281,7 @@ def test_leaving_home_link_1_registers_both_from_the_new_care_of_address():
 
 
 def test_a_single_home_address_behaves_as_before():
-    mn = MobileNode("mn", [Interface("eth0", MN_MAC)], rng=random.Random(1),
-                    config=MobileNodeConfig("eth0", (HomeAddressConfig(HOA1, HA1),)))
+    mn = make_mn(homes=(HomeAddressConfig(HOA1, HA1),))
     mn.link_changed(0, "eth0", True)
     mn.tick(1 * S)
     out = mn.receive(1 * S + 100 * MS, "eth0", ra(ROUTER1_MAC, HOME1))
@@ -335,8 +295,9 @@ HA2_MAC = bytes.fromhex("020000000022")
 
 def test_straight_from_home_link_1_to_home_link_2():
     mn, out = at_home1_registered()
-    (bu,) = bus(out)
-    mn.receive(10 * S + 240 * MS, "eth0", ba(HA2, 0, bu.payload.sequence, HOA1, HOA2, src_mac=ROUTER1_MAC))
+    (bu, _), = bus(out)
+    mn.receive(10 * S + 240 * MS, "eth0", ba(0, bu.payload.sequence, dst=HOA1, rh2=HOA2, src=HA2,
+                                             src_mac=ROUTER1_MAC))
     t = 20 * S
     mn.link_changed(t, "eth0", False)
     mn.link_changed(t + 10 * MS, "eth0", True)
@@ -349,14 +310,15 @@ def test_straight_from_home_link_1_to_home_link_2():
     # De-registration with HA2 from home address 2 (HA2's link-layer address through an NS from ::).
     na = Packet(src=HA2, dst=ALL_NODES, hop_limit=255, payload=NeighborAdvertisement(
         target=HA2, router=True, solicited=False, override=True, options=(TargetLinkLayerAddress(HA2_MAC),)))
-    (dereg,) = bus(mn.receive(t + 210 * MS, "eth0", frame(HA2_MAC, ipv6_multicast_mac(ALL_NODES.packed), na)))
+    (dereg, _), = bus(mn.receive(t + 210 * MS, "eth0",
+                                 frame(HA2_MAC, ipv6_multicast_mac(ALL_NODES.packed), na)))
     assert dereg.src == HOA2 and dereg.dst == HA2 and dereg.payload.lifetime == 0
-    out = mn.receive(t + 230 * MS, "eth0", ba(HA2, 0, dereg.payload.sequence, HOA2, None, lifetime=0,
-                                               src_mac=HA2_MAC))
+    out = mn.receive(t + 230 * MS, "eth0", ba(0, dereg.payload.sequence, lifetime=0, dst=HOA2, rh2=None,
+                                               src=HA2, src_mac=HA2_MAC))
     assert notes(out, Deregistered) == [Deregistered(t + 230 * MS, HOA2)]
     # Then home address 1 registers with HA1 from home address 2 (a first registration again).
     assert notes(out, Moved) == [Moved(t + 230 * MS, None, HOA2)]
-    (bu1,) = bus(out)
+    (bu1, _), = bus(out)
     assert bu1.src == HOA2 and bu1.dst == HA1 and bu1.home_address == HOA1
     assert bu1.payload.options == (AlternateCareOfAddress(HOA2),)
     assert mn.registrations[HOA1].first

@@ -1,6 +1,6 @@
 """Movement detection on one foreign link with two routers (RFC 6275 §11.5.1-§11.5.2), sans-I/O: the
 router serving the care-of address's prefix goes away while another router of the link stays."""
-from test_mobile_node import (
+from helpers.mobile_node import (
     A_MAC,
     C_MAC,
     COA_A,

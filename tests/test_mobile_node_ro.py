@@ -5,7 +5,7 @@ and the fallbacks (Binding Error 1 / 2, ICMPv6 Parameter Problem)."""
 from ipaddress import IPv6Address
 
 import pytest
-from test_mobile_node import (
+from helpers.mobile_node import (
     A_MAC,
     B_MAC,
     CN,
@@ -19,12 +19,14 @@ from test_mobile_node import (
     T_BU,
     S,
     bus,
+    cn_ba,
     frame,
     go_home,
     move_to_b,
     notes,
+    optimised_mn,
     packets,
-    registered_mn,
+    ro_mn,
     tick_answering,
     udp_datagram_packet,
 )
@@ -61,18 +63,8 @@ from mip6fast.wire.ethernet import ipv6_multicast_mac
 OTHER_CN = IPv6Address("2001:db8:98::8")
 
 
-def ro_mn(**ro):
-    mn, _ = registered_mn(route_optimization=RouteOptimizationConfig(**ro))
-    return mn
-
-
 def cn_bus(out, peer=CN):
     return [(p, raw) for p, raw in bus(out) if p.dst == peer]
-
-
-def cn_ba(status, sequence, lifetime=420, dst=COA_A, rh2=HOA, src=CN, router_mac=A_MAC):
-    return frame(router_mac, MN_MAC, Packet(src=src, dst=dst, rh2=rh2, payload=BindingAcknowledgement(
-        status=status, sequence=sequence, lifetime=lifetime)))
 
 
 def from_cn(payload, dst=COA_A, src=CN, rh2=None, router_mac=A_MAC):
@@ -85,15 +77,6 @@ def send_udp(mn, t, n=1, dst=CN):
     for i in range(n):
         batch.append(udp_datagram_packet(dst=dst, payload=bytes([i]) * 16))
     return mn.send_batch(t, batch)
-
-
-def optimised_mn(lifetime=420, **ro):
-    """A registered node whose BU to CN ("always") was acknowledged at T_BU + 30 ms."""
-    mn = ro_mn(peers={CN: ALWAYS}, lifetime=lifetime, **ro)
-    b = mn.route_optimization.bindings[(CN, HOA)]
-    out = mn.receive(T_BU + 30 * MS, "eth0", cn_ba(0, b.outstanding, lifetime=lifetime))
-    assert notes(out, RouteOptimisationStarted)
-    return mn
 
 
 def is_direct(raw, care_of=COA_A):

@@ -3,7 +3,7 @@ the home address) and the site-local scope rule (source_policy.py), sans-I/O wit
 from ipaddress import IPv6Address, IPv6Network
 
 import pytest
-from test_mobile_node import (
+from helpers.mobile_node import (
     A_MAC,
     CN,
     COA_A,

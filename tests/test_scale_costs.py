@@ -10,11 +10,19 @@ import random
 import time
 from ipaddress import IPv6Address, IPv6Network
 
+import pytest
+
 from mip6fast.binding_cache import BindingCache
 from mip6fast.roles import interface as interface_module
 from mip6fast.roles.home_agent import HomeAgent, HomeAgentConfig
 from mip6fast.roles.interface import Interface
-from mip6fast.wire import NeighborSolicitation, Packet, SourceLinkLayerAddress, solicited_node_multicast
+from mip6fast.wire import (
+    BindingUpdate,
+    NeighborSolicitation,
+    Packet,
+    SourceLinkLayerAddress,
+    solicited_node_multicast,
+)
 from mip6fast.wire.ethernet import ethernet_frame, ipv6_multicast_mac
 
 S = 1_000_000_000
@@ -29,7 +37,8 @@ def home_agent(proxied: int) -> HomeAgent:
     """A home agent whose home link carries ``proxied`` proxied home addresses, as that many
     bindings leave it (RFC 6275 §10.4.1: each joins its solicited-node group)."""
     ha = HomeAgent("ha", [Interface("eth0", HA_MAC)],
-                   HomeAgentConfig(interface="eth0", home_prefixes=(PREFIX,), address=HA, max_bindings=1 << 17),
+                   HomeAgentConfig(interface="eth0", home_prefixes=(PREFIX,), address=HA,
+                                   max_bindings=1 << 17),
                    rng=random.Random(1), cache=BindingCache(16, 64, seed=5))
     ha.link_changed(0, "eth0", True)
     ha.tick(2 * S)
@@ -46,8 +55,8 @@ def ns_frames(count: int) -> list[bytes]:
     for i in range(count):
         target = IPv6Address(int(PREFIX.network_address) + 0x2000_0000 + i)
         group = solicited_node_multicast(target)
-        raw = Packet(src=PEER, dst=group, hop_limit=255,
-                     payload=NeighborSolicitation(target, options=(SourceLinkLayerAddress(PEER_MAC),))).to_bytes()
+        ns = NeighborSolicitation(target, options=(SourceLinkLayerAddress(PEER_MAC),))
+        raw = Packet(src=PEER, dst=group, hop_limit=255, payload=ns).to_bytes()
         out.append(ethernet_frame(ipv6_multicast_mac(group.packed), PEER_MAC, raw))
     return out
 
@@ -129,4 +138,44 @@ def test_group_index_follows_addresses_states_and_extra_groups():
         for g in pool:
             mac = ipv6_multicast_mac(solicited_node_multicast(g).packed)
             assert iface.joined_mac(mac) == (mac in macs)
-    assert iface.is_joined(IPv6Address("ff02::2"), router=True) and not iface.is_joined(IPv6Address("ff02::2"))
+    all_routers = IPv6Address("ff02::2")
+    assert iface.is_joined(all_routers, router=True) and not iface.is_joined(all_routers)
+
+
+def _binding_update_frame(i: int) -> bytes:
+    from_coa = IPv6Address(0x20010DB8_0003_0000_0000_0000_0000_0000 + i + 1)
+    home = IPv6Address(int(PREFIX.network_address) + 0x10000 + i)
+    packet = Packet(src=from_coa, dst=HA, home_address=home,
+                    payload=BindingUpdate(sequence=1, lifetime=400, ack=True, home=True))
+    return ethernet_frame(HA_MAC, PEER_MAC, packet.to_bytes())
+
+
+@pytest.mark.slow
+def test_binding_update_cost_is_flat_from_0_to_65536_bindings():
+    """RFC 6275 §10.3.1 signalling through the whole path (DAD included) with an empty cache and with
+    65,536 bindings (the default max_bindings): the CPU per first registration within 2x."""
+    ha = home_agent(0)
+    known = Packet(src=PEER, dst=solicited_node_multicast(HA), hop_limit=255,
+                   payload=NeighborSolicitation(HA, options=(SourceLinkLayerAddress(PEER_MAC),))).to_bytes()
+    ha.receive(2 * S, "eth0", ethernet_frame(ipv6_multicast_mac(solicited_node_multicast(HA).packed),
+                                              PEER_MAC, known))
+    frames = [_binding_update_frame(i) for i in range(65_536 + 1_000)]
+    now = 3 * S
+
+    def register(lo: int, hi: int) -> float:
+        nonlocal now
+        start = time.process_time()
+        for frame in frames[lo:hi]:
+            now += 1_000
+            ha.receive(now, "eth0", frame)
+        spent = time.process_time() - start
+        now += 2 * S
+        ha.tick(now)                 # DAD ends: the bindings are made and acknowledged
+        return spent / (hi - lo)
+
+    first = min(register(k, k + 100) for k in range(0, 500, 100))
+    register(500, 65_536)
+    assert len(ha.cache) == 65_536
+    last = min(register(k, k + 100) for k in range(65_536, 66_036, 100))
+    assert ha.counters["binding.created"] == 66_036
+    assert last / first < 2, f"a first registration costs {last / first:.1f}x more with 65,536 bindings"

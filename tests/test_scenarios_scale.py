@@ -6,7 +6,7 @@ import random
 from ipaddress import IPv6Address, IPv6Network
 
 import pytest
-from test_home_agent import HA, HOME, bu_packet, frame_in, make_ha, register
+from helpers.home_agent import HA, HOME, bu_packet, frame_in, make_ha, register
 from tshark_check import problems, require_tshark
 
 from mip6fast.batch import PacketBatch

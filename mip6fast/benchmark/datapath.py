@@ -22,7 +22,7 @@ from .. import _datapath as dp
 from .. import _datapath_py as ref
 from ..batch import PacketBatch, Verdict
 from ..binding_cache import BindingCache
-from . import environment, measure, result
+from . import binding_cache, environment, measure, result
 
 HA = IPv6Address("2001:db8:1::1").packed
 CN = IPv6Address("2001:db8:5::5").packed
@@ -136,6 +136,5 @@ def run(seconds: float = 0.3) -> list:
 
 def report(seconds: float = 0.3) -> dict:
     """What ``mip6fast bench datapath`` prints: the kernels, then the binding cache they look up in."""
-    from . import binding_cache
     return {"benchmark": "datapath", "environment": environment(),
             "results": run(seconds) + binding_cache.run(seconds)}

@@ -46,6 +46,7 @@ import socket
 import struct
 import threading
 import time
+import traceback
 from ipaddress import IPv6Address, IPv6Network
 
 import numpy as np
@@ -216,7 +217,6 @@ def _fork(target, *args) -> tuple[int, socket.socket]:
             parent_end.close()
             target(*args, child_end)
         except BaseException:   # noqa: BLE001 - reported by exit status
-            import traceback
             traceback.print_exc()
             code = 1
         finally:

@@ -8,6 +8,7 @@ from ipaddress import IPv6Address
 import numpy as np
 
 from .. import _impl
+from ..wire import AlternateCareOfAddress, BindingUpdate, Packet, parse
 from . import environment, measure, result
 
 COA = IPv6Address("2001:db8:2::9").packed
@@ -46,7 +47,6 @@ def run(seconds: float = 0.3) -> dict:
     results.append(result("bu_parse", measure(parse_c, seconds), "ops/s", measure(parse_py, seconds)))
 
     # The readable object layer over the compiled codecs (what most users call); no twin baseline.
-    from ..wire import AlternateCareOfAddress, BindingUpdate, Packet, parse
     pkt = Packet(src=COA, dst=HA, home_address=HOA,
                  payload=BindingUpdate(sequence=7, lifetime=400, ack=True, home=True,
                                        options=[AlternateCareOfAddress(COA)]))

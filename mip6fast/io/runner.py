@@ -5,7 +5,9 @@ The node never sees a descriptor or a clock: the runner reads the monotonic cloc
 batches (``receive_batch`` per port, ``send_batch``/``send`` for the TUN), ``tick``s it at its
 deadlines, and carries out its ``Output`` (frames to ports, deliveries to the TUN, notifications to a
 callback). It sleeps in ``epoll_wait`` until a descriptor is ready or the node's next deadline comes, so
-an idle node costs nothing (no busy spin).
+an idle node costs nothing (no busy spin). Other descriptors (``watch``: a control socket and its
+connections, netlink) and deadline sources (``add_timer``) share the loop; their callbacks must never
+block, since everything the node does waits for them.
 
 A port is anything with ``name``, ``fileno()``, ``receive(batch) -> int`` (append frames, never block)
 and ``send_frames(frames) -> int``: ``PacketSocket`` (one system call per frame, works everywhere) or a
@@ -38,6 +40,10 @@ class Port(Protocol):
     def send_frames(self, frames) -> int: ...
 
 
+def _mask(read: bool, write: bool) -> int:
+    return (select.EPOLLIN if read else 0) | (select.EPOLLOUT if write else 0)
+
+
 class NodeRunner:
     """Drive ``node`` from ``ports`` (keyed by the node's interface names) and ``tun``.
 
@@ -67,6 +73,7 @@ class NodeRunner:
         self._wall_offset = time.time_ns() - clock()
         self._epoll = select.epoll()
         self._by_fd: dict[int, tuple[str, object]] = {}
+        self._timers: list[tuple[Callable[[], int | None], Callable[[int], None]]] = []
         for name, port in self.ports.items():
             self._watch(port.fileno(), ("port", name))
         if tun is not None:
@@ -75,10 +82,30 @@ class NodeRunner:
 
     def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
         """Call ``callback()`` whenever ``fd`` is readable (a control socket, a signal pipe)."""
-        self._watch(fd, ("reader", callback))
+        self._watch(fd, ("reader", lambda _events: callback()))
 
-    def _watch(self, fd: int, what) -> None:
-        self._epoll.register(fd, select.EPOLLIN)
+    def watch(self, fd: int, callback: Callable[[int], None], *, read: bool = True,
+              write: bool = False) -> None:
+        """Call ``callback(events)`` (the epoll event mask) whenever ``fd`` is ready as asked. The
+        callback runs on the loop: it must never block (non-blocking descriptors only)."""
+        self._watch(fd, ("reader", callback), _mask(read, write))
+
+    def modify(self, fd: int, *, read: bool = True, write: bool = False) -> None:
+        """Change what a ``watch``ed descriptor waits for."""
+        self._epoll.modify(fd, _mask(read, write))
+
+    def unwatch(self, fd: int) -> None:
+        """Stop watching ``fd`` (before closing it)."""
+        if self._by_fd.pop(fd, None) is not None:
+            self._epoll.unregister(fd)
+
+    def add_timer(self, next_deadline: Callable[[], int | None], on_due: Callable[[int], None]) -> None:
+        """A deadline source beside the node's: the loop wakes by ``next_deadline()`` (monotonic ns,
+        None: nothing pending) and calls ``on_due(now)`` once it has passed."""
+        self._timers.append((next_deadline, on_due))
+
+    def _watch(self, fd: int, what, mask: int = select.EPOLLIN) -> None:
+        self._epoll.register(fd, mask)
         self._by_fd[fd] = what
 
     # ------------------------------------------------------------ driving
@@ -104,19 +131,28 @@ class NodeRunner:
         self.counters["loops"] += 1
         now = self.clock()
         wait = max_wait_ns
-        if self._deadline is not None:
-            until = max(0, self._deadline - now)
-            wait = until if wait is None else min(wait, until)
+        deadlines = [self._deadline] + [next_deadline() for next_deadline, _ in self._timers]
+        for deadline in deadlines:
+            if deadline is not None:
+                until = max(0, deadline - now)
+                wait = until if wait is None else min(wait, until)
         timeout = -1 if wait is None else wait / 1e9
-        for fd, _events in self._epoll.poll(timeout):
-            kind, what = self._by_fd[fd]
+        for fd, events in self._epoll.poll(timeout):
+            entry = self._by_fd.get(fd)
+            if entry is None:
+                continue                    # unwatched by an earlier callback of this round
+            kind, what = entry
             if kind == "port":
                 self._from_port(what)
             elif kind == "tun":
                 self._from_tun()
             else:
-                what()
+                what(events)
         now = self.clock()
+        for next_deadline, on_due in self._timers:
+            deadline = next_deadline()
+            if deadline is not None and now >= deadline:
+                on_due(now)
         if self._deadline is not None and now >= self._deadline:
             self.counters["ticks"] += 1
             self._deadline = None

@@ -633,11 +633,7 @@ class CorrespondentNode(Host):
         out = self._begin()
         good = []
         for raw in packets:
-            try:
-                parse(raw)
-            except ParseError as exc:
-                self.drop(f"send_parse.{exc.field}")
-            else:
+            if self.from_application(bytes(raw)):
                 good.append(bytes(raw))
         packets = good
         if not self.config.mobility_support or not self.cache:

@@ -145,12 +145,14 @@ class _AddressTable(dict):
     def __init__(self, refs: _GroupRefs):
         super().__init__()
         self._refs = refs
+        self.autoconfigured = 0         # how many entries SLAAC made (neighbour discovery bounds it)
 
     def __setitem__(self, key: IPv6Address, entry: InterfaceAddress) -> None:
         if key in self:
             del self[key]
         super().__setitem__(key, entry)
         object.__setattr__(entry, "_owner", self)
+        self.autoconfigured += entry.autoconfigured
         if entry.state is not AddressState.DUPLICATE:
             self._refs.ref(solicited_node_multicast(key))
 
@@ -158,6 +160,7 @@ class _AddressTable(dict):
         entry = self[key]
         super().__delitem__(key)
         object.__setattr__(entry, "_owner", None)
+        self.autoconfigured -= entry.autoconfigured
         if entry.state is not AddressState.DUPLICATE:
             self._refs.unref(solicited_node_multicast(key))
 
@@ -250,6 +253,11 @@ class Interface:
                                  AddressState.TENTATIVE, autoconfigured)
         self.addresses[addr] = entry
         return entry
+
+    @property
+    def autoconfigured_count(self) -> int:
+        """How many of the addresses SLAAC formed (O(1))."""
+        return self.addresses.autoconfigured   # type: ignore[attr-defined]
 
     def usable_addresses(self) -> list[InterfaceAddress]:
         return [a for a in self.addresses.values() if a.usable]

@@ -55,9 +55,12 @@ _MAYBE_ICMPV6 = frozenset((0, 43, 58, 60))
 
 
 class DataPathNode(NodeServices, Protocol):
-    """What the data path needs of its node beyond the services: routes and per-packet transmission,
-    answering an Echo Request, and handing packets to the node's applications (``deliver_packets``:
-    delivered, counted; ``deliver_icmp_error``: an error about the application's own packet)."""
+    """What the data path needs of its node beyond the services: the check of an application's packet
+    (``Node.from_application``), routes and per-packet transmission, answering an Echo Request, and
+    handing packets to the node's applications (``deliver_packets``: delivered, counted;
+    ``deliver_icmp_error``: an error about the application's own packet)."""
+
+    def from_application(self, raw: bytes) -> bool: ...
 
     def lookup(self, dst: IPv6Address, zone: str | None = None) -> Route | None: ...
 
@@ -142,12 +145,8 @@ class MobileNodeData:
         if passed.size:
             for i in passed.tolist():
                 raw = batch.packet(i)
-                try:
-                    parse(raw)
-                except ParseError as exc:
-                    self.node.drop(f"send_parse.{exc.field}")
-                    continue
-                self.node.output_packet(now, raw)
+                if self.node.from_application(raw):
+                    self.node.output_packet(now, raw)
         for i in np.flatnonzero(verdict == Verdict.TOO_BIG).tolist():
             self._too_big(now, batch, i)
 

@@ -64,6 +64,7 @@ __all__ = [
     "AddressRemoved",
     "Neighbor",
     "NeighborDiscovery",
+    "NeighborDiscoveryLimits",
     "NeighborState",
     "NeighborUnreachable",
     "PrefixAdded",
@@ -91,6 +92,24 @@ TWO_HOURS = 2 * 3600 * NS_PER_S         # RFC 4862 §5.5.3 (e)
 QUEUE_LIMIT = 3                         # RFC 4861 §7.2.2: "SHOULD ... at least one packet"
 ND_HOP_LIMIT = 255                      # RFC 4861 §6.1, §7.1: ND messages must arrive with 255
 NEIGHBOR_CACHE_LIMIT = 1024             # RFC 4861 §11.1: a bounded cache resists NS/RA floods
+
+
+@dataclass(frozen=True)
+class NeighborDiscoveryLimits:
+    """Bounds on what other nodes on a link can make an interface keep (RFC 4861 §11.1: a forged RA
+    flood must not grow state without limit; RFC 6980-style RA guards are not assumed). What does not
+    fit is refused and counted (``nd.drop.router_limit``, ``nd.drop.prefix_limit``,
+    ``nd.drop.address_limit``); what was learnt first stays. ``max_autoconf_addresses`` counts
+    SLAAC addresses, as Linux's ``max_addresses`` (16) does."""
+    max_routers: int = 16
+    max_prefixes: int = 16
+    max_autoconf_addresses: int = 16
+
+    def __post_init__(self) -> None:
+        for name in ("max_routers", "max_prefixes", "max_autoconf_addresses"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected a positive whole number, got {value!r}")
 
 
 # ---------------------------------------------------------------- notifications
@@ -225,6 +244,7 @@ class NeighborDiscovery:
         self.retrans_timer = RETRANS_TIMER
         self.cur_hop_limit = 64
         self.reachable_time = self._random_reachable_time()
+        self.limits = NeighborDiscoveryLimits()
         self.accept_ra = not node.is_router      # RFC 4861 §6.3.4 is host behaviour
         self.autoconf = not node.is_router
         self._dad_timers: dict[IPv6Address, Timer] = {}
@@ -580,6 +600,9 @@ class NeighborDiscovery:
                 self._remove_router(now, src, "lifetime_zero")
             return None
         if entry is None:
+            if len(self.routers) >= self.limits.max_routers:
+                self._count("drop.router_limit")
+                return None
             entry = RouterEntry(src, None)
             self.routers[src] = entry
             self.node.notify(RouterReachable(now, self.iface.name, src))
@@ -665,6 +688,9 @@ class NeighborDiscovery:
                     self._remove_prefix(now, net)
             else:
                 if entry is None:
+                    if len(self.prefix_entries) >= self.limits.max_prefixes:
+                        self._count("drop.prefix_limit")
+                        return
                     entry = PrefixEntry(net, None)
                     self.prefix_entries[net] = entry
                     self.node.notify(PrefixAdded(now, self.iface.name, net))
@@ -701,6 +727,9 @@ class NeighborDiscovery:
         preferred_until = _expiry(now, pio.preferred_lifetime)
         if existing is None:
             if pio.valid_lifetime == 0:
+                return
+            if self.iface.autoconfigured_count >= self.limits.max_autoconf_addresses:
+                self._count("drop.address_limit")
                 return
             addr = self.iface.add_address(address, 64, valid_until, preferred_until, autoconfigured=True)
             self._arm_lifetimes(addr)

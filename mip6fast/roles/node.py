@@ -59,9 +59,15 @@ from .interface import (
     Interface,
     link_scope,
 )
-from .neighbor import NeighborDiscovery
+from .neighbor import NeighborDiscovery, NeighborDiscoveryLimits
+from .rate_limit import TokenBucket
 
-__all__ = ["Node", "Route"]
+__all__ = ["ICMP_ERROR_BURST", "ICMP_ERROR_RATE", "Node", "Route"]
+
+# RFC 4443 §2.4 (f): a node MUST limit the ICMPv6 errors it originates; a token bucket, as the RFC
+# suggests, of this many a second after a burst of that many (FreeBSD's default is 100 a second).
+ICMP_ERROR_RATE = 100
+ICMP_ERROR_BURST = 10
 
 
 # ---------------------------------------------------------------- routes
@@ -99,6 +105,8 @@ class Node:
         self._out = Output()
         self._depth = 0
         self._nd_class = NeighborDiscovery
+        self.nd_limits = NeighborDiscoveryLimits()
+        self.icmp_error_bucket = TokenBucket(ICMP_ERROR_RATE, ICMP_ERROR_BURST)
         for iface in interfaces:
             self.add_interface(iface)
 
@@ -110,6 +118,17 @@ class Node:
             raise ValueError(f"{self.name}: interface {iface.name} already exists")
         self.interfaces[iface.name] = iface
         self.nd[iface.name] = self._nd_class(self, iface)
+        self.nd[iface.name].limits = self.nd_limits
+
+    def set_icmp_error_limit(self, rate: int, burst: int) -> None:
+        """At most ``rate`` ICMPv6 errors a second after a burst of ``burst`` (RFC 4443 §2.4 (f))."""
+        self.icmp_error_bucket = TokenBucket(rate, burst)
+
+    def set_nd_limits(self, limits: NeighborDiscoveryLimits) -> None:
+        """Bound the routers, prefixes and SLAAC addresses every interface keeps from what it hears."""
+        self.nd_limits = limits
+        for nd in self.nd.values():
+            nd.limits = limits
 
     def add_route(self, network, interface: str, next_hop=None) -> Route:
         if interface not in self.interfaces:
@@ -169,16 +188,27 @@ class Node:
 
     def send(self, now: int, packet_bytes) -> Output:
         """An application's packet: checked with ``parse`` (a malformed one is a counted drop, never
-        put on a link), then routed."""
+        put on a link), then routed. A packet of link scope (a link-local source or a link-scope
+        destination: the router solicitations, MLD reports and neighbour discovery a kernel sends on
+        the TUN device it reads applications from) belongs to the link it was sent on, which is not
+        any of this node's links (RFC 4291 §2.5.6, §2.7): a counted drop."""
         out = self._begin()
         raw = bytes(packet_bytes)
-        try:
-            parse(raw)
-        except ParseError as exc:
-            self.drop(f"send_parse.{exc.field}")
-        else:
+        if self.from_application(raw):
             self.output_packet(now, raw)
         return self._finish(out)
+
+    def from_application(self, raw: bytes) -> bool:
+        """May this packet from the node's applications be sent (``send`` above)? Counted when not."""
+        try:
+            packet = parse(raw)
+        except ParseError as exc:
+            self.drop(f"send_parse.{exc.field}")
+            return False
+        if link_scope(packet.src) or link_scope(packet.dst):
+            self.drop("send_link_scope")
+            return False
+        return True
 
     # ------------------------------------------------------------ helpers for subclasses and ND
 
@@ -378,6 +408,9 @@ class Node:
         src = iface.source_for(head.src)
         if src is None:
             self.drop("icmp_error_no_source")
+            return
+        if not self.icmp_error_bucket.take(now):
+            self.drop("icmp_error_rate_limited")         # RFC 4443 §2.4 (f)
             return
         cut = invoking[:IPV6_MIN_MTU - 48]   # 40-byte IPv6 header + 8-byte ICMPv6 header
         if isinstance(message, DestinationUnreachable):
