@@ -7,11 +7,12 @@ import sys
 
 import pytest
 
+from mip6fast import cli
 from mip6fast.batch import PacketBatch
 from mip6fast.benchmark import forward as F
 from mip6fast.binding_cache import BindingCache
-from mip6fast.roles.home_agent import HomeAgent, HomeAgentConfig
 from mip6fast.roles.events import NS_PER_S
+from mip6fast.roles.home_agent import HomeAgent, HomeAgentConfig
 from mip6fast.roles.interface import Interface, link_local_address
 from mip6fast.wire import BindingUpdate, NeighborAdvertisement, Packet, TargetLinkLayerAddress, parse
 from mip6fast.wire.ethernet import ethernet_frame
@@ -118,10 +119,7 @@ def test_bench_forward_quick_json(netns_available):
 
 
 def test_bench_forward_without_privileges_says_why(monkeypatch, capsys):
-    from mip6fast.cli import main
-    from mip6fast.io import netns
-
-    monkeypatch.setattr(netns, "can_use_netns", lambda: (False, "network namespaces and veth pairs need root"))
-    assert main(["bench", "forward", "--quick"]) == 2
+    monkeypatch.setattr(cli, "can_use_netns", lambda: (False, "network namespaces and veth pairs need root"))
+    assert cli.main(["bench", "forward", "--quick"]) == 2
     err = capsys.readouterr().err
     assert "need root" in err and "bench forward" in err

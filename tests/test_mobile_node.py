@@ -756,9 +756,7 @@ def test_r_flag_global_address_identifies_the_same_router():
 def test_movement_on_reattachment_moves_at_the_first_ra_from_another_router():
     # With the option, a carrier that came back plus an RA from another router with a new prefix is
     # movement at once (§11.5.1), no NUD of the old router.
-    import dataclasses
-    mn, _ = registered_mn()
-    mn.config = dataclasses.replace(mn.config, movement_on_reattachment=True)
+    mn, _ = registered_mn(movement_on_reattachment=True)
     t = 10 * S
     out_up, out_ra = move_to_b(mn, t)
     assert not notes(out_up, Moved)
@@ -773,9 +771,7 @@ def test_movement_on_reattachment_moves_at_the_first_ra_from_another_router():
 
 
 def test_a_carrier_flap_on_the_same_link_is_not_movement():
-    import dataclasses
-    mn, _ = registered_mn()
-    mn.config = dataclasses.replace(mn.config, movement_on_reattachment=True)
+    mn, _ = registered_mn(movement_on_reattachment=True)
     t = 10 * S
     mn.link_changed(t, "eth0", False)
     mn.link_changed(t + 10 * MS, "eth0", True)

@@ -40,7 +40,7 @@ from mip6fast.roles.mobile_node import (
     RegistrationFailed,
     RegistrationState,
 )
-from mip6fast.roles.route_optimization import PeerState
+from mip6fast.roles.registration import PeerState
 from mip6fast.wire import (
     BindingAcknowledgement,
     HomeAgentAddressDiscoveryReply,

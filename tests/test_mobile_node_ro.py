@@ -34,10 +34,10 @@ from helpers.mobile_node import (
 from mip6fast.apps import udp_datagram
 from mip6fast.batch import PacketBatch
 from mip6fast.roles.mobile_node import Moved, Registered
+from mip6fast.roles.registration import PeerState
 from mip6fast.roles.route_optimization import (
     ALWAYS,
     NEVER,
-    PeerState,
     RouteOptimisationStarted,
     RouteOptimisationStopped,
     RouteOptimizationConfig,

@@ -8,7 +8,8 @@ from scenario_check import COA_A, COA_B, MS, S, check_pcaps, timed
 from tshark_check import dissect
 
 from mip6fast.roles import correspondent as cn_mod
-from mip6fast.roles.route_optimization import PeerState, RouteOptimisationStarted, RouteOptimisationStopped
+from mip6fast.roles.registration import PeerState
+from mip6fast.roles.route_optimization import RouteOptimisationStarted, RouteOptimisationStopped
 from mip6fast.scenarios import CN_ADDRESS, HOME_ADDRESS, SCENARIOS, run_mip6
 
 

@@ -21,7 +21,7 @@ from mip6fast.roles.home_agent import (
     HomeAgentConfig,
 )
 from mip6fast.roles.interface import Interface
-from mip6fast.roles.mobile_node import (
+from mip6fast.roles.mn_registration import (
     BindingRefreshed,
     Registered,
     RegistrationFailed,

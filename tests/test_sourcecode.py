@@ -552,14 +552,7 @@ def package_edges() -> tuple:
 
 # Today's findings. Each test that fails on them is a strict xfail: it turns into an error (XPASS) the
 # moment the code is fixed; then delete the mark or the entry.
-ROLES_RESTRUCTURING = "being removed in the roles restructuring (issue 9)"
-KNOWN_CYCLES = "mip6fast.roles: mobile_node <-> mn_discovery, mobile_node <-> route_optimization"
 KNOWN_FUNCTION_LEVEL = {
-    "mip6fast.roles.mn_discovery":
-        f"from . import mobile_node (the mobile_node cycle), {ROLES_RESTRUCTURING}",
-    "mip6fast.roles.route_optimization":
-        f"from .mobile_node import Location / RegistrationState (the mobile_node cycle), "
-        f"{ROLES_RESTRUCTURING}",
     # Not part of the roles restructuring: move to the top, or allow-list with the reason.
     "mip6fast.batch": "PacketBatch.restore: from . import _datapath with an ImportError fallback",
 }
@@ -589,7 +582,6 @@ def test_the_scan_sees_the_package():
     assert ("mip6fast._ring", "mip6fast._datapath") in {(e.importer, e.target) for e in edges}
 
 
-@pytest.mark.xfail(strict=True, reason=f"cycles {ROLES_RESTRUCTURING}: {KNOWN_CYCLES}")
 def test_no_import_cycles():
     edges = package_edges()
     cycles = find_cycles(edges)

@@ -1,7 +1,8 @@
 """The events a role exchanges with whatever drives it, below every role: what a node outputs
 (``Output``: frames, batches, deliveries, notifications, the next deadline), the base of every typed
 notification, and the timers the roles keep. The I/O layer (``mip6fast.io``) and the simulator import
-these and nothing else of the roles' internals; ``Driven`` is the face of a node they drive.
+these and nothing else of the roles' internals; ``Driven`` is the face of a node they drive, and
+``NodeServices`` the face a node shows the helper objects it holds.
 
 Times are integer nanoseconds from the driver's clock (``NS_PER_S`` per second); a role never reads a
 clock of its own (docs/ROLES.md).
@@ -9,12 +10,16 @@ clock of its own (docs/ROLES.md).
 from __future__ import annotations
 
 import heapq
+import random
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 from ..batch import PacketBatch
 
-__all__ = ["NS_PER_S", "BatchTransmit", "Driven", "Notification", "Output", "Timer", "TimerHeap", "Transmit"]
+__all__ = ["NS_PER_S", "BatchTransmit", "Driven", "NodeServices", "Notification", "Output", "Timer", "TimerHeap",
+           "Transmit"]
 
 NS_PER_S = 1_000_000_000
 
@@ -150,3 +155,24 @@ class Driven(Protocol):
     def link_changed(self, now: int, interface: str, up: bool) -> Output: ...
 
     def send(self, now: int, packet: bytes) -> Output: ...
+
+
+# ---------------------------------------------------------------- what a role's helpers see of it
+
+class NodeServices(Protocol):
+    """What a helper object a role holds (the mobile node's movement detection, home registration,
+    discovery, route optimisation and data path) may ask of its node: the seeded RNG, the counters,
+    timers, notifications, counted drops, and sending a packet (routed) or a frame (on an interface).
+    Anything more a helper needs is given to it explicitly."""
+    rng: random.Random
+    counters: Counter[str]
+
+    def call_at(self, deadline: int, callback: Callable[[int], None]) -> Timer: ...
+
+    def notify(self, notification: Notification) -> None: ...
+
+    def drop(self, reason: str) -> None: ...
+
+    def output_packet(self, now: int, raw: bytes, zone: str | None = None) -> None: ...
+
+    def emit_frame(self, interface: str, dst_mac: bytes, raw: bytes) -> None: ...

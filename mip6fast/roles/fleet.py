@@ -10,21 +10,23 @@ simulated link would cost gigabytes and N² frame deliveries, so ``MobileFleet``
 
 What each member shares with ``MobileNode`` (the same code where it matters):
 
-- the Binding Update, built by ``mobile_node.home_binding_update``: from the care-of address, Home
+- the Binding Update, built by ``mn_registration.home_binding_update``: from the care-of address, Home
   Address option = home address, A = H = 1, Alternate Care-of Address option = the care-of address
   (RFC 6275 §11.7.1), encoded by the real codecs;
-- the retransmission rules of §11.8: InitialBindackTimeoutFirstReg for a first registration,
-  INITIAL_BINDACK_TIMEOUT otherwise, doubling up to MAX_BINDACK_TIMEOUT, a new sequence number on every
-  retransmission, at most MAX_UPDATE_RATE BUs per second to the home agent (per member, as each member is
-  its own node), a random initial sequence number (§11.7.1);
+- the registration engine (registration.py) with the rules of §11.8: InitialBindackTimeoutFirstReg for
+  a first registration, INITIAL_BINDACK_TIMEOUT otherwise, doubling up to MAX_BINDACK_TIMEOUT, a new
+  sequence number on every retransmission, at most MAX_UPDATE_RATE BUs per second to the home agent
+  (the limiter keyed per member, as each member is its own node), a random initial sequence number
+  (§11.7.1), and the registration states of the ``HOME_REGISTRATION`` table;
 - Binding Acknowledgement handling (§11.7.3): parsed by the real codec from a frame, accepted only
   from the home agent, with a Type 2 routing header holding the member's home address, to its care-of
-  address, for the outstanding sequence number; status 135 → the next BU uses the returned sequence
-  + 1 at once; status >= 128 → ``RegistrationFailed``, no more BUs; below 128 → accepted, with expiry
-  and refresh time from ``mobile_node.refresh_schedule`` (the smaller of the granted lifetime and a
-  Binding Refresh Advice, less a lead); a Binding Refresh Request (§11.7.4) → a BU at once;
+  address, for the outstanding sequence number (the engine's checks); status 135 → the next BU uses the
+  returned sequence + 1 at once; status >= 128 → ``RegistrationFailed``, no more BUs; below 128 →
+  accepted, with expiry and refresh time from ``registration.refresh_schedule`` (the smaller of the
+  granted lifetime and a Binding Refresh Advice, less a lead); a Binding Refresh Request (§11.7.4) → a
+  BU at once;
 - the notifications ``Registered`` (a new care-of address accepted), ``BindingRefreshed`` and
-  ``RegistrationFailed`` of ``mobile_node``.
+  ``RegistrationFailed`` of ``mn_registration``.
 
 What it leaves out: movement (members stay on one foreign network, each with one care-of address
 configured: no RAs, no DAD of care-of addresses, no returning home), the data path (no tunnel, no
@@ -60,25 +62,27 @@ from ..wire import (
 from ..wire.ethernet import ipv6_multicast_mac
 from .events import NS_PER_S, Timer
 from .interface import Interface
-from .mobile_node import (
+from .mn_config import MAX_LIFETIME
+from .mn_registration import BindingRefreshed, Registered, RegistrationFailed, home_binding_update
+from .neighbor import ND_HOP_LIMIT
+from .node import Node
+from .registration import (
+    HOME_REGISTRATION,
     INITIAL_BINDACK_TIMEOUT,
     INITIAL_BINDACK_TIMEOUT_FIRST_REG,
     MAX_BINDACK_TIMEOUT,
     MAX_UPDATE_RATE,
     SEQUENCE_MOD,
-    BindingRefreshed,
-    Registered,
-    RegistrationFailed,
-    binding_ack_answers_outstanding,
-    home_binding_update,
+    Backoff,
+    Event,
+    Exchange,
+    RegistrationEngine,
+    RegistrationState,
+    UpdateRateLimiter,
     refresh_schedule,
 )
-from .neighbor import ND_HOP_LIMIT
-from .node import Node
 
 __all__ = ["FleetConfig", "MobileFleet"]
-
-_IDLE, _REGISTERING, _REGISTERED, _FAILED = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -103,8 +107,8 @@ class FleetConfig:
         object.__setattr__(self, "members", members)
         if len({h for h, _ in members}) != len(members) or len({c for _, c in members}) != len(members):
             raise ValueError("members: home addresses and care-of addresses must be distinct")
-        if not 0 < self.lifetime <= 65535 * 4:
-            raise ValueError("lifetime: 1 .. 262140 seconds (§6.1.7)")
+        if not 0 < self.lifetime <= MAX_LIFETIME:
+            raise ValueError(f"lifetime: 1 .. {MAX_LIFETIME} seconds (§6.1.7)")
         if not 0 < self.initial_bindack_timeout <= self.max_bindack_timeout:
             raise ValueError("need 0 < initial_bindack_timeout <= max_bindack_timeout")
         if not 0 < self.first_registration_timeout <= self.max_bindack_timeout:
@@ -113,52 +117,22 @@ class FleetConfig:
             raise ValueError("max_update_rate >= 1, arrival_ns >= 0, start_ns >= 0")
 
 
-class _Member:
-    """One mobile node's home registration (what ``mobile_node._Registration`` keeps for one home
+class _Member(Exchange):
+    """One mobile node's home registration (what ``mn_registration.HomeRegistration`` keeps for one home
     address), kept small: a hundred thousand of these live at once."""
-    __slots__ = (
-        "care_of",
-        "deferred",
-        "expiry",
-        "first",
-        "home",
-        "lifetime_asked",
-        "next_sequence",
-        "outstanding",
-        "refresh",
-        "registered_at",
-        "retransmit",
-        "sent",
-        "sent_at",
-        "started_at",
-        "state",
-        "timeout",
-    )
+    __slots__ = ("care_of", "expiry", "first", "home", "refresh", "registered_at", "started_at")
+    TABLE = HOME_REGISTRATION
+    TIMERS = ("retransmit", "refresh", "expiry", "deferred")
 
     def __init__(self, home: IPv6Address, care_of: IPv6Address, sequence: int):
+        super().__init__(sequence, RegistrationState.IDLE)
         self.home = home
         self.care_of = care_of
-        self.next_sequence = sequence
-        self.state = _IDLE
-        self.outstanding: int | None = None
-        self.sent_at = 0
-        self.lifetime_asked = 0
-        self.timeout = 0
         self.first = True
         self.started_at: int | None = None       # first BU of the registration under way
         self.registered_at: int | None = None    # first accepted registration
-        self.sent: list[int] = []                # recent BU send times (rate limit, §11.8)
-        self.retransmit: Timer | None = None
         self.refresh: Timer | None = None
         self.expiry: Timer | None = None
-        self.deferred: Timer | None = None
-
-    def cancel(self, *names: str) -> None:
-        for name in names or ("retransmit", "refresh", "expiry", "deferred"):
-            timer = getattr(self, name)
-            if timer is not None:
-                timer.cancel()
-                setattr(self, name, None)
 
 
 class MobileFleet(Node):
@@ -178,6 +152,13 @@ class MobileFleet(Node):
         self._by_care_of = {m.care_of: m for m in self.members}
         self._started = False
         self.latencies_ns: list[int] = []
+        # §11.8; the rate limit counts per member (each stands for a node of its own).
+        self.engine: RegistrationEngine[_Member] = RegistrationEngine(
+            call_at=self.call_at, counters=self.counters, prefix="fleet",
+            schedule=Backoff(config.initial_bindack_timeout, config.max_bindack_timeout,
+                             first=config.first_registration_timeout),
+            limiter=UpdateRateLimiter(config.max_update_rate), rate_key=lambda m: m.home,
+            lifetime=lambda now, m: config.lifetime, transmit=self._transmit)
 
     def _count(self, what: str) -> None:
         self.counters[f"fleet.{what}"] += 1
@@ -199,48 +180,18 @@ class MobileFleet(Node):
     # ------------------------------------------------------------ home registration (§11.7.1, §11.8)
 
     def _start_registration(self, now: int, m: _Member) -> None:
-        m.cancel("retransmit", "refresh", "deferred")
-        m.state = _REGISTERING
+        m.cancel("refresh")
+        m.apply(Event.REGISTER)
         m.started_at = now
-        m.timeout = self.config.first_registration_timeout if m.first else self.config.initial_bindack_timeout
-        self._send_bu(now, m)
+        self.engine.begin(now, m, first=m.first)
 
-    def _send_bu(self, now: int, m: _Member) -> None:
-        m.deferred = None
-        sent = m.sent
-        while sent and sent[0] <= now - NS_PER_S:
-            del sent[0]
-        if len(sent) >= self.config.max_update_rate:
-            # §11.8: at most MAX_UPDATE_RATE BUs per second to one destination.
-            self._count("bu_rate_limited")
-            m.cancel("retransmit")
-            m.deferred = self.call_at(sent[0] + NS_PER_S, lambda t: self._send_bu(t, m))
-            return
-        seq = m.next_sequence
-        m.next_sequence = (seq + 1) % SEQUENCE_MOD
-        m.outstanding = seq
-        m.sent_at = now
-        m.lifetime_asked = self.config.lifetime
-        sent.append(now)
-        self._count("bu_sent")
-        self.output_packet(now, home_binding_update(m.care_of, self.config.home_agent, m.home, seq,
-                                                    m.lifetime_asked).to_bytes())
-        if m.retransmit is not None:
-            m.retransmit.cancel()
-        m.retransmit = self.call_at(now + m.timeout, lambda t: self._retransmit(t, m))
-
-    def _retransmit(self, now: int, m: _Member) -> None:
-        m.retransmit = None
-        if m.outstanding is None:
-            return
-        # §11.8: exponential backoff up to MAX_BINDACK_TIMEOUT, then on at that rate.
-        m.timeout = min(m.timeout * 2, self.config.max_bindack_timeout)
-        self._count("bu_retransmitted")
-        self._send_bu(now, m)
+    def _transmit(self, now: int, m: _Member, sequence: int, lifetime: int) -> None:
+        self.output_packet(now, home_binding_update(m.care_of, self.config.home_agent, m.home, sequence,
+                                                    lifetime).to_bytes())
 
     def _refresh(self, now: int, m: _Member) -> None:
         m.refresh = None
-        if m.state == _REGISTERED:
+        if m.state is RegistrationState.REGISTERED:
             self._count("bu_refresh")
             self._start_registration(now, m)
 
@@ -249,8 +200,8 @@ class MobileFleet(Node):
         m.expiry = None
         self._count("binding_expired")
         m.first = True
-        if m.state == _REGISTERED:
-            m.state = _IDLE
+        if m.state is RegistrationState.REGISTERED:
+            m.apply(Event.LAPSED)
 
     # ------------------------------------------------------------ inbound
 
@@ -268,7 +219,7 @@ class MobileFleet(Node):
                 return
             if isinstance(msg, BindingAcknowledgement):
                 self._on_binding_ack(now, m, msg)
-            elif m.state in (_REGISTERED, _REGISTERING):
+            elif m.state in (RegistrationState.REGISTERED, RegistrationState.REGISTERING):
                 self._count("brr_received")       # §11.7.4: answered with a new BU
                 self._start_registration(now, m)
             else:
@@ -325,23 +276,23 @@ class MobileFleet(Node):
         self.emit_frame(iface.name, ipv6_multicast_mac(dst.packed) if dad else src_mac, raw)
 
     def _on_binding_ack(self, now: int, m: _Member, ba: BindingAcknowledgement) -> None:
-        """§11.7.3, as ``MobileNode._on_binding_ack`` for a node away from home."""
-        if not binding_ack_answers_outstanding(self, now, m, ba, "fleet"):
+        """§11.7.3, as ``HomeRegistrations._on_binding_ack`` for a node away from home."""
+        if not self.engine.acknowledged(now, m, ba):
             return
         if ba.status >= 128:
             self._count(f"ba_rejected.{ba.status}")
-            m.state = _FAILED
+            m.apply(Event.REJECTED)
             m.cancel()
             self.notify(RegistrationFailed(now, m.home, self.config.home_agent, ba.status))
             return
         if ba.lifetime == 0:
             self.drop("fleet.ba_zero_lifetime")
-            m.state = _IDLE
+            m.apply(Event.LAPSED)
             return
         granted, expires, refresh_at = refresh_schedule(ba, m.sent_at, m.lifetime_asked,
                                                         self.config.initial_bindack_timeout)
         new = m.first
-        m.state = _REGISTERED
+        m.apply(Event.ACCEPTED)
         m.first = False
         m.cancel("refresh", "expiry")
         m.refresh = self.call_at(max(now, refresh_at), lambda t: self._refresh(t, m))
@@ -359,10 +310,9 @@ class MobileFleet(Node):
     # ------------------------------------------------------------ reports
 
     def state_counts(self) -> dict[str, int]:
-        names = {_IDLE: "idle", _REGISTERING: "registering", _REGISTERED: "registered", _FAILED: "failed"}
-        out = dict.fromkeys(names.values(), 0)
+        out = dict.fromkeys(("idle", "registering", "registered", "failed"), 0)
         for m in self.members:
-            out[names[m.state]] += 1
+            out[m.state.value] += 1
         return out
 
 

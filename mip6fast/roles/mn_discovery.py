@@ -2,23 +2,29 @@
 
 Theory of operation
 -------------------
-``MobileNodeDiscovery`` is a mixin of ``MobileNode`` (mobile_node.py calls into it from a handful of
-hooks; everything else about registration stays there). Per home address it keeps a
-``_HomeAgentSearch`` and, while one is outstanding, a ``_Solicitation``.
+``MobileNodeDiscovery`` is an object the ``MobileNode`` holds. It drives the node's home registrations
+(``mn_registration.HomeRegistrations``, given to it): it is asked before a registration whether a home
+agent must be found first, and told when a home agent does not answer, refuses, or accepts. Per home
+address it keeps a ``_HomeAgentSearch`` and, while one is outstanding, a ``_Solicitation``. What it
+needs of the node beyond that is passed in: the care-of address, whether the node is away from a home
+address's home link, and two callables for when the home agents or home addresses changed (the data
+paths are rebuilt; route optimisation and movement detection forget a withdrawn address).
 
 Dynamic Home Agent Address Discovery (§11.4.1). A home address without a home agent
 (``HomeAddressConfig.home_agent`` None) is registered by first sending a DHAAD Request from the care-of
 address to the Home-Agents anycast address of its home prefix (RFC 2526: interface identifier
 fdff:ffff:ffff:fffe for a /64) with a fresh identifier, retransmitted after INITIAL_DHAAD_TIMEOUT,
-doubling, DHAAD_RETRIES times (§12). A Reply to the care-of address echoing the identifier gives the
-home agents in the order to try (§10.5: decreasing preference). The node registers with the first; a
-home agent that leaves the BUs unanswered through the whole §11.8 schedule (the backoff reaches
-MAX_BINDACK_TIMEOUT and one BU is sent at that interval, UNANSWERED_AT_MAX_BINDACK), or rejects
-the registration, is replaced by the next one on the list, and when the list is used up DHAAD runs
-again. A configured home agent that stops answering falls back to DHAAD the same way
-(``MobileNodeConfig.fallback_to_discovery``); if DHAAD then finds nothing, the configured agent is
-tried again. Changing home agent removes the old (home agent, home address) binding update list entry
-and rebuilds the per-home-agent data paths, so no packet goes through the old agent afterwards.
+doubling (the registration engine's ``Backoff``), DHAAD_RETRIES times (§12). A Reply to the care-of
+address echoing the identifier gives the home agents in the order to try (§10.5: decreasing
+preference). The node registers with the first; a home agent that leaves the BUs unanswered through
+the whole §11.8 schedule (the backoff reaches MAX_BINDACK_TIMEOUT and one BU is sent at that interval,
+UNANSWERED_AT_MAX_BINDACK), or rejects the registration, is replaced by the next one on the list, and
+when the list is used up DHAAD runs again. A configured home agent that stops answering falls back to
+DHAAD the same way (``MobileNodeConfig.fallback_to_discovery``); if DHAAD then finds nothing, the
+configured agent is tried again. Changing home agent removes the old (home agent, home address) binding
+update list entry and rebuilds the per-home-agent data paths, so no packet goes through the old agent
+afterwards. Leaving a link stops the DHAAD retransmissions (``pause``); the next care-of address starts
+a new request.
 
 Mobile prefix discovery (§11.4.2, §11.4.3). A Mobile Prefix Solicitation goes from the care-of address
 with a Home Address option to the home agent after a Binding Acknowledgement with status 1, and when the
@@ -36,14 +42,12 @@ Binding Update (§11.4.3), which also stops the home agent's retransmissions (§
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
-from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ..datapath import MobileNodeDataPath
 from ..wire import (
+    INFINITE_LIFETIME,
     HomeAgentAddressDiscoveryReply,
     HomeAgentAddressDiscoveryRequest,
     MobilePrefixAdvertisement,
@@ -52,23 +56,17 @@ from ..wire import (
     PrefixInformation,
     home_agents_anycast,
 )
-from .events import NS_PER_S, Notification, Timer
+from .events import NS_PER_S, NodeServices, Notification, Timer
 from .interface import LINK_LOCAL, UNSPECIFIED
-
-if TYPE_CHECKING:
-    from .mobile_node import HomeAddressConfig, _Registration
+from .mn_config import HomeAddressConfig, MobileNodeConfig
+from .mn_registration import HomeRegistration, HomeRegistrations
+from .registration import RegistrationState
 
 __all__ = [
-    "DHAAD_RETRIES", "INITIAL_DHAAD_TIMEOUT", "INITIAL_SOLICIT_TIMER", "HomeAddressWithdrawn",
-    "HomeAgentChanged", "HomeAgentDiscovered", "HomeAgentDiscoveryFailed", "HomePrefixChanged",
-    "MobileNodeDiscovery",
+    "HomeAddressWithdrawn", "HomeAgentChanged", "HomeAgentDiscovered", "HomeAgentDiscoveryFailed",
+    "HomePrefixChanged", "MobileNodeDiscovery",
 ]
 
-# RFC 6275 §12 (PROTOCOL.md "Constants and defaults"), in ns.
-INITIAL_DHAAD_TIMEOUT = 3 * NS_PER_S
-DHAAD_RETRIES = 4
-INITIAL_SOLICIT_TIMER = 3 * NS_PER_S
-INFINITE_LIFETIME = 0xFFFFFFFF          # RFC 4861 §4.6.2: all ones is infinity
 # A home agent is given up when this many BUs in a row went unanswered after waiting the capped
 # interval: the §11.8 schedule runs up to MAX_BINDACK_TIMEOUT and one BU is sent at that interval.
 UNANSWERED_AT_MAX_BINDACK = 2
@@ -128,6 +126,12 @@ class _HomeAgentSearch:
     timeout: int = 0
     retries_left: int = 0
     last_used: IPv6Address | None = None      # the home agent the node last registered with
+    timer: Timer | None = None                # DHAAD retransmission, or the retry after a failed search
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
 
 @dataclass
@@ -146,54 +150,39 @@ def _same_lifetime(a: int | None, b: int | None) -> bool:
     return abs(a - b) <= NS_PER_S
 
 
-def _mn() -> Any:
-    # mobile_node imports this module (its class derives from the mixin), so its names are looked up
-    # when a method runs, not at import time.
-    from . import mobile_node
-    return mobile_node
-
-
-# ---------------------------------------------------------------- the mixin
+# ---------------------------------------------------------------- discovery
 
 class MobileNodeDiscovery:
-    """DHAAD and Mobile Prefix Solicitation / Advertisement for ``MobileNode`` (see the module doc)."""
+    """DHAAD and Mobile Prefix Solicitation / Advertisement for one mobile node (see the module doc).
+    ``care_of()`` and ``away_for(home)`` say where the node is; ``home_agents_changed()`` is called when
+    a home address got another home agent or a home address was added or withdrawn (the data paths
+    follow), ``home_withdrawn(address)`` when a home address is withdrawn (before that)."""
 
-    if TYPE_CHECKING:       # provided by MobileNode / Node
-        config: Any
-        registrations: dict[IPv6Address, _Registration]
-        care_of: IPv6Address | None
-        location: Any
-        iface: Any
-        rng: Any
-        counters: Any
-        binding_update_list: Any
-        _out_paths: dict[IPv6Address, MobileNodeDataPath]
-        _in_paths: dict[IPv6Address, MobileNodeDataPath]
-        _home_packed: np.ndarray
-        _home_ns_answered: set[IPv6Address]
-        _at_home: set[IPv6Address]
-        route_optimization: Any
-
-        def _away_for(self, home: IPv6Address) -> bool: ...
-
-        def _count(self, what: str) -> None: ...
-        def drop(self, reason: str) -> None: ...
-        def notify(self, notification: Notification) -> None: ...
-        def call_at(self, deadline: int, callback) -> Timer: ...
-        def output_packet(self, now: int, raw: bytes, zone: str | None = None) -> None: ...
-        def _start_registration(self, now: int, reg: _Registration) -> None: ...
-
-    def _init_discovery(self) -> None:
+    def __init__(self, node: NodeServices, config: MobileNodeConfig, registrations: HomeRegistrations, *,
+                 care_of: Callable[[], IPv6Address | None], away_for: Callable[[IPv6Address], bool],
+                 home_agents_changed: Callable[[], None], home_withdrawn: Callable[[IPv6Address], None]):
+        self.node = node
+        self.config = config
+        self.registrations = registrations
+        self._care_of = care_of
+        self._away_for = away_for
+        self._home_agents_changed = home_agents_changed
+        self._home_withdrawn = home_withdrawn
+        self._dhaad_backoff = config.dhaad_backoff
+        self._solicit_backoff = config.solicit_backoff
         self._searches: dict[IPv6Address, _HomeAgentSearch] = {
-            h.address: _HomeAgentSearch(h.home_agent, last_used=h.home_agent) for h in self.config.homes}
+            h.address: _HomeAgentSearch(h.home_agent, last_used=h.home_agent) for h in config.homes}
         self._solicitations: dict[IPv6Address, _Solicitation] = {}
         self._prefix_watch: dict[IPv6Address, Timer] = {}
         self._near_expiry_solicited: set[IPv6Address] = set()     # home addresses already solicited for
         self._unanswered_at_max: dict[IPv6Address, int] = {}       # BU waits at the cap, this attempt
 
-    # ------------------------------------------------------------ hooks called by MobileNode
+    def _count(self, what: str) -> None:
+        self.node.counters[f"mn.{what}"] += 1
 
-    def _registration_needs_discovery(self, now: int, reg: _Registration) -> bool:
+    # ------------------------------------------------------------ hooks called by the mobile node
+
+    def needs_discovery(self, now: int, reg: HomeRegistration) -> bool:
         """Before a registration: without a home agent, DHAAD runs first (True: the BU waits)."""
         self._unanswered_at_max.pop(reg.home.address, None)      # a new attempt, a new schedule
         if reg.home.home_agent is not None:
@@ -201,14 +190,13 @@ class MobileNodeDiscovery:
         self._start_dhaad(now, reg)
         return True
 
-    def _home_agent_not_answering(self, now: int, reg: _Registration) -> bool:
+    def not_answering(self, now: int, reg: HomeRegistration) -> bool:
         """A BU went unanswered with the backoff at MAX_BINDACK_TIMEOUT (§11.8). Away from home, once
         UNANSWERED_AT_MAX_BINDACK of them did, try the next listed home agent, else DHAAD again
         (§11.4.1). True when that happened."""
-        mn = _mn()
         home = reg.home.address
         search = self._searches[home]
-        if not self._away_for(home) or reg.state is not mn.RegistrationState.REGISTERING:
+        if not self._away_for(home) or reg.state is not RegistrationState.REGISTERING:
             return False
         waits = self._unanswered_at_max[home] = self._unanswered_at_max.get(home, 0) + 1
         if waits < UNANSWERED_AT_MAX_BINDACK:
@@ -220,16 +208,16 @@ class MobileNodeDiscovery:
         self._next_home_agent(now, reg, "not_answering")
         return True
 
-    def _home_agent_rejected(self, now: int, reg: _Registration) -> None:
+    def rejected(self, now: int, reg: HomeRegistration) -> None:
         """A discovered home agent refused the registration (status >= 128): the next one on the list is
         tried (§11.4.1); with none left the registration stays failed, as with a configured agent."""
         search = self._searches[reg.home.address]
         if search.candidates and search.index + 1 < len(search.candidates) \
                 and reg.home.home_agent == search.candidates[search.index]:
-            reg.state = _mn().RegistrationState.IDLE
+            self.registrations.retry_after_rejection(reg)
             self._next_home_agent(now, reg, "rejected")
 
-    def _home_registration_accepted(self, now: int, reg: _Registration, status: int) -> None:
+    def accepted(self, now: int, reg: HomeRegistration, status: int) -> None:
         """After an accepted BA: status 1 asks for prefix discovery (§11.7.3); the home address's
         lifetime is watched so the node solicits before its prefix runs out (§11.4.2)."""
         search = self._searches.get(reg.home.address)
@@ -239,7 +227,13 @@ class MobileNodeDiscovery:
             self._solicit_prefixes(now, reg)
         self._watch_home_lifetime(now, reg)
 
-    def _discovery_message(self, now: int, packet: Packet) -> bool:
+    def pause(self) -> None:
+        """The node left its link: outstanding DHAAD Requests are not retransmitted from it (their
+        identifiers stay valid for a late reply; the next care-of address starts a new request)."""
+        for search in self._searches.values():
+            search.cancel()
+
+    def message(self, now: int, packet: Packet) -> bool:
         """A DHAAD Reply or a Mobile Prefix Advertisement for this node (True: handled here)."""
         msg = packet.payload
         if isinstance(msg, HomeAgentAddressDiscoveryReply):
@@ -252,63 +246,67 @@ class MobileNodeDiscovery:
 
     # ------------------------------------------------------------ DHAAD (§11.4.1)
 
-    def _start_dhaad(self, now: int, reg: _Registration) -> None:
-        mn = _mn()
+    def _start_dhaad(self, now: int, reg: HomeRegistration) -> None:
         search = self._searches[reg.home.address]
-        reg.cancel("retransmit", "refresh", "deferred")
-        reg.outstanding = None
-        reg.state = mn.RegistrationState.IDLE     # nothing at a home agent yet: at home, nothing to undo
-        search.identifier = self.rng.randrange(1 << 16)
-        search.timeout = self.config.initial_dhaad_timeout
+        self.registrations.await_home_agent(reg)
+        search.cancel()
+        search.identifier = self.node.rng.randrange(1 << 16)
+        search.timeout = self._dhaad_backoff.start()
         search.retries_left = self.config.dhaad_retries
         self._send_dhaad(now, reg)
 
-    def _send_dhaad(self, now: int, reg: _Registration) -> None:
+    def _send_dhaad(self, now: int, reg: HomeRegistration) -> None:
         search = self._searches[reg.home.address]
-        if not self._away_for(reg.home.address) or self.care_of is None or search.identifier is None:
+        care_of = self._care_of()
+        if not self._away_for(reg.home.address) or care_of is None or search.identifier is None:
             search.identifier = None        # at home the RAs name the home agents; a move restarts it
             return
         # §11.4.1: from the care-of address (no Home Address option) to the Home-Agents anycast address.
-        packet = Packet(src=self.care_of, dst=home_agents_anycast(reg.home.prefix),
+        packet = Packet(src=care_of, dst=home_agents_anycast(reg.home.prefix),
                         payload=HomeAgentAddressDiscoveryRequest(search.identifier))
         self._count("dhaad.request_sent")
-        self.output_packet(now, packet.to_bytes())
-        reg.retransmit = self.call_at(now + search.timeout, lambda t: self._dhaad_timeout(t, reg))
+        self.node.output_packet(now, packet.to_bytes())
+        search.timer = self.node.call_at(now + search.timeout, lambda t: self._dhaad_timeout(t, reg))
 
-    def _dhaad_timeout(self, now: int, reg: _Registration) -> None:
-        reg.retransmit = None
+    def _dhaad_timeout(self, now: int, reg: HomeRegistration) -> None:
         search = self._searches.get(reg.home.address)
-        if search is None or search.identifier is None:
+        if search is None:
+            return
+        search.timer = None
+        if search.identifier is None:
             return
         if search.retries_left > 0:
             # §11.4.1, §12: INITIAL_DHAAD_TIMEOUT doubling, DHAAD_RETRIES retransmissions.
             search.retries_left -= 1
-            search.timeout *= 2
+            search.timeout = self._dhaad_backoff.next(search.timeout)
             self._count("dhaad.retransmitted")
             self._send_dhaad(now, reg)
             return
         search.identifier = None
         self._count("dhaad.failed")
-        self.notify(HomeAgentDiscoveryFailed(now, reg.home.address))
+        self.node.notify(HomeAgentDiscoveryFailed(now, reg.home.address))
         if search.configured is not None:
             # Nothing found: the configured home agent may be back.
             self._use_home_agent(now, reg, search.configured, "rediscovered")
-            self._start_registration(now, reg)
+            self.registrations.start(now, reg)
         else:
             # Try again later, no faster than a BU at the end of its backoff would be.
-            reg.retransmit = self.call_at(now + self.config.max_bindack_timeout,
-                                          lambda t: self._retry_dhaad(t, reg))
+            search.timer = self.node.call_at(now + self.config.max_bindack_timeout,
+                                             lambda t: self._retry_dhaad(t, reg))
 
-    def _retry_dhaad(self, now: int, reg: _Registration) -> None:
-        reg.retransmit = None
-        if reg.home.address in self.registrations and reg.home.home_agent is None:
+    def _retry_dhaad(self, now: int, reg: HomeRegistration) -> None:
+        search = self._searches.get(reg.home.address)
+        if search is not None:
+            search.timer = None
+        if reg.home.address in self.registrations.registrations and reg.home.home_agent is None:
             self._start_dhaad(now, reg)
 
     def _on_dhaad_reply(self, now: int, packet: Packet, msg: HomeAgentAddressDiscoveryReply) -> None:
-        reg = next((self.registrations[home] for home, s in self._searches.items()
-                    if s.identifier == msg.identifier and home in self.registrations), None)
-        if reg is None or packet.dst != self.care_of or packet.home_address is not None:
-            self.drop("mn.dhaad_reply_unexpected")     # §11.4.1: must echo an outstanding identifier
+        registrations = self.registrations.registrations
+        reg = next((registrations[home] for home, s in self._searches.items()
+                    if s.identifier == msg.identifier and home in registrations), None)
+        if reg is None or packet.dst != self._care_of() or packet.home_address is not None:
+            self.node.drop("mn.dhaad_reply_unexpected")     # §11.4.1: must echo an outstanding identifier
             return
         agents: list[IPv6Address] = []
         for a in msg.addresses:
@@ -317,58 +315,48 @@ class MobileNodeDiscovery:
                 continue
             agents.append(a)
         if not agents:
-            self.drop("mn.dhaad_reply_empty")          # keep waiting: a retransmission may do better
+            self.node.drop("mn.dhaad_reply_empty")          # keep waiting: a retransmission may do better
             return
         search = self._searches[reg.home.address]
         search.identifier = None
-        if reg.retransmit is not None:
-            reg.retransmit.cancel()
-            reg.retransmit = None
+        search.cancel()
         search.candidates = tuple(agents)
         search.index = 0
         self._count("dhaad.reply_accepted")
-        self.notify(HomeAgentDiscovered(now, reg.home.address, search.candidates))
+        self.node.notify(HomeAgentDiscovered(now, reg.home.address, search.candidates))
         self._use_home_agent(now, reg, agents[0], "rediscovered")
-        self._start_registration(now, reg)
+        self.registrations.start(now, reg)
 
-    def _next_home_agent(self, now: int, reg: _Registration, reason: str) -> None:
+    def _next_home_agent(self, now: int, reg: HomeRegistration, reason: str) -> None:
         search = self._searches[reg.home.address]
         if search.candidates and search.index + 1 < len(search.candidates) \
                 and reg.home.home_agent == search.candidates[search.index]:
             search.index += 1
             self._use_home_agent(now, reg, search.candidates[search.index], reason)
-            self._start_registration(now, reg)
+            self.registrations.start(now, reg)
             return
         # The list is used up (or the agent was configured): ask the home link again.
         search.candidates = ()
         self._use_home_agent(now, reg, None, reason)
         self._start_dhaad(now, reg)
 
-    def _use_home_agent(self, now: int, reg: _Registration, agent: IPv6Address | None, reason: str) -> None:
-        """Retarget ``reg`` to ``agent``: the old binding update list entry goes, timers stop, the next
-        registration is a first one (the new agent has no binding: §11.8 timeout, §10.3.1 DAD), and the
-        data paths are rebuilt so nothing is tunnelled through the old agent."""
-        old = reg.home.home_agent
-        if old == agent:
+    def _use_home_agent(self, now: int, reg: HomeRegistration, agent: IPv6Address | None, reason: str) -> None:
+        """Retarget ``reg`` to ``agent`` (``HomeRegistrations.retarget``) and rebuild the data paths so
+        nothing is tunnelled through the old agent."""
+        if reg.home.home_agent == agent:
             return
-        if old is not None:
-            self.binding_update_list.pop(reg.key, None)
-        reg.cancel("retransmit", "refresh", "expiry", "deferred")
-        reg.outstanding = None
-        reg.active = False
-        reg.first = True
-        reg.registered_care_of = None
-        self._replace_home(reg, home_agent=agent)
+        self.registrations.retarget(reg, agent)
+        self._home_agents_changed()
         search = self._searches[reg.home.address]
         if agent is not None and search.last_used is not None and search.last_used != agent:
             self._count("home_agent_changed")
-            self.notify(HomeAgentChanged(now, reg.home.address, search.last_used, agent, reason))
+            self.node.notify(HomeAgentChanged(now, reg.home.address, search.last_used, agent, reason))
         if agent is not None:
             search.last_used = agent
 
     # ------------------------------------------------------------ Mobile Prefix Solicitation (§11.4.2)
 
-    def _watch_home_lifetime(self, now: int, reg: _Registration) -> None:
+    def _watch_home_lifetime(self, now: int, reg: HomeRegistration) -> None:
         home = reg.home.address
         timer = self._prefix_watch.pop(home, None)
         if timer is not None:
@@ -380,50 +368,51 @@ class MobileNodeDiscovery:
         if at is None or at > now:
             self._near_expiry_solicited.discard(home)
             if at is not None:
-                self._prefix_watch[home] = self.call_at(at, lambda t: self._home_lifetime_low(t, reg))
+                self._prefix_watch[home] = self.node.call_at(at, lambda t: self._home_lifetime_low(t, reg))
             return
         self._home_lifetime_low(now, reg)
 
-    def _home_lifetime_low(self, now: int, reg: _Registration) -> None:
+    def _home_lifetime_low(self, now: int, reg: HomeRegistration) -> None:
         home = reg.home.address
         self._prefix_watch.pop(home, None)
-        if self.registrations.get(home) is reg and home not in self._near_expiry_solicited:
+        if self.registrations.registrations.get(home) is reg and home not in self._near_expiry_solicited:
             self._near_expiry_solicited.add(home)
             self._solicit_prefixes(now, reg)
 
-    def _solicit_prefixes(self, now: int, reg: _Registration) -> None:
+    def _solicit_prefixes(self, now: int, reg: HomeRegistration) -> None:
         home = reg.home.address
         if home in self._solicitations:
             return                          # one outstanding solicitation per home address
-        sol = _Solicitation(self.rng.randrange(1 << 16), self.config.initial_solicit_timeout)
+        sol = _Solicitation(self.node.rng.randrange(1 << 16), self._solicit_backoff.start())
         self._solicitations[home] = sol
         self._send_mps(now, reg, sol)
 
-    def _send_mps(self, now: int, reg: _Registration, sol: _Solicitation) -> None:
+    def _send_mps(self, now: int, reg: HomeRegistration, sol: _Solicitation) -> None:
         sol.timer = None
         home = reg.home.address
-        if (not self._away_for(home) or self.care_of is None or not reg.active
-                or reg.home.home_agent is None or self.registrations.get(home) is not reg):
+        care_of = self._care_of()
+        if (not self._away_for(home) or care_of is None or not reg.active
+                or reg.home.home_agent is None or self.registrations.registrations.get(home) is not reg):
             # The home agent answers only for a binding whose care-of address sent the solicitation.
             self._solicitations.pop(home, None)
             self._count("mps.abandoned")
             return
         # §11.4.2: from the care-of address, Home Address option = the home address, to the home agent.
-        packet = Packet(src=self.care_of, dst=reg.home.home_agent, home_address=home,
+        packet = Packet(src=care_of, dst=reg.home.home_agent, home_address=home,
                         payload=MobilePrefixSolicitation(sol.identifier))
         self._count("mps.sent")
-        self.output_packet(now, packet.to_bytes())
-        sol.timer = self.call_at(now + sol.timeout, lambda t: self._mps_timeout(t, reg, sol))
+        self.node.output_packet(now, packet.to_bytes())
+        sol.timer = self.node.call_at(now + sol.timeout, lambda t: self._mps_timeout(t, reg, sol))
 
-    def _mps_timeout(self, now: int, reg: _Registration, sol: _Solicitation) -> None:
+    def _mps_timeout(self, now: int, reg: HomeRegistration, sol: _Solicitation) -> None:
         sol.timer = None
         if self._solicitations.get(reg.home.address) is not sol:
             return
-        if sol.timeout >= self.config.max_bindack_timeout:
+        if self._solicit_backoff.at_maximum(sol.timeout):
             self._solicitations.pop(reg.home.address, None)
             self._count("mps.unanswered")
             return
-        sol.timeout = min(sol.timeout * 2, self.config.max_bindack_timeout)
+        sol.timeout = self._solicit_backoff.next(sol.timeout)
         self._count("mps.retransmitted")
         self._send_mps(now, reg, sol)
 
@@ -431,19 +420,21 @@ class MobileNodeDiscovery:
 
     def _on_prefix_advertisement(self, now: int, packet: Packet, msg: MobilePrefixAdvertisement) -> None:
         if packet.rh2 is None:
-            self.drop("mn.mpa_without_rh2")          # §11.4.3: it comes with a Type 2 routing header
+            self.node.drop("mn.mpa_without_rh2")          # §11.4.3: it comes with a Type 2 routing header
             return
-        reg = self.registrations.get(packet.rh2)
+        registrations = self.registrations.registrations
+        reg = registrations.get(packet.rh2)
         if reg is None:
-            self.drop("mn.mpa_unknown_home_address")
+            self.node.drop("mn.mpa_unknown_home_address")
             return
-        if packet.src != reg.home.home_agent or packet.dst != self.care_of:
-            self.drop("mn.mpa_not_from_home_agent")  # §11.4.3: only the home agent's, to the CoA
+        care_of = self._care_of()
+        if packet.src != reg.home.home_agent or packet.dst != care_of:
+            self.node.drop("mn.mpa_not_from_home_agent")  # §11.4.3: only the home agent's, to the CoA
             return
         home = reg.home.address
         sol = self._solicitations.get(home)
         if sol is not None and msg.identifier != sol.identifier:
-            self.drop("mn.mpa_identifier_mismatch")  # §11.4.3: a solicited one echoes the identifier
+            self.node.drop("mn.mpa_identifier_mismatch")  # §11.4.3: a solicited one echoes the identifier
             return
         if sol is not None:
             if sol.timer is not None:
@@ -463,16 +454,16 @@ class MobileNodeDiscovery:
             valid = opt.valid_lifetime
             preferred = min(opt.preferred_lifetime, valid)
             valid_until = None if valid == INFINITE_LIFETIME else now + valid * NS_PER_S
-            on_prefix = [r for r in self.registrations.values() if r.home.prefix == prefix]
+            on_prefix = [r for r in registrations.values() if r.home.prefix == prefix]
             for r in on_prefix:
                 if valid == 0:
                     withdrawn.append(r.home.address)
                 elif not _same_lifetime(r.home.valid_until, valid_until):
-                    self._replace_home(r, valid_until=valid_until)
+                    self.registrations.replace_home(r, valid_until=valid_until)
                     self._watch_home_lifetime(now, r)
                 else:
                     continue
-                self.notify(HomePrefixChanged(now, r.home.address, prefix, valid, preferred, False))
+                self.node.notify(HomePrefixChanged(now, r.home.address, prefix, valid, preferred, False))
             if on_prefix or valid == 0:
                 continue
             if prefix.prefixlen != plen:
@@ -482,40 +473,37 @@ class MobileNodeDiscovery:
             if address in LINK_LOCAL or address.is_multicast or address.is_loopback:
                 self._count("mpa.prefix_ignored")
                 continue
-            self._add_home(now, _mn().HomeAddressConfig(address, reg.home.home_agent, plen, valid_until), reg)
+            self._add_home(HomeAddressConfig(address, reg.home.home_agent, plen, valid_until), reg)
             added.append(address)
-            self.notify(HomePrefixChanged(now, address, prefix, valid, preferred, True))
-        mn = _mn()
-        away = self.care_of is not None and self._away_for(home)
-        if sol is None and home not in withdrawn and away and reg.state is mn.RegistrationState.REGISTERED:
+            self.node.notify(HomePrefixChanged(now, address, prefix, valid, preferred, True))
+        away = care_of is not None and self._away_for(home)
+        if sol is None and home not in withdrawn and away and reg.state is RegistrationState.REGISTERED:
             # §11.4.3: an unsolicited advertisement is acknowledged with a Binding Update, which also
             # ends the home agent's retransmissions (§10.6.2).
             self._count("mpa.acknowledged_by_bu")
-            self._start_registration(now, reg)
+            self.registrations.start(now, reg)
         for address in added:
-            if self.care_of is not None and self._away_for(address):
-                self._start_registration(now, self.registrations[address])
+            if self._care_of() is not None and self._away_for(address):
+                self.registrations.start(now, registrations[address])
         for address in withdrawn:
             self._withdraw_home(now, address)
 
-    def _add_home(self, now: int, home: HomeAddressConfig, like: _Registration) -> None:
+    def _add_home(self, home: HomeAddressConfig, like: HomeRegistration) -> None:
         """A new home address (one registration per home address), served by ``like``'s home agent."""
-        mn = _mn()
-        self.config = replace(self.config, homes=(*self.config.homes, home))
-        self.registrations[home.address] = mn._Registration(home, self.rng.randrange(mn.SEQUENCE_MOD))
+        self.registrations.add(home)
         old = self._searches[like.home.address]
         self._searches[home.address] = _HomeAgentSearch(None, old.candidates, old.index,
                                                          last_used=home.home_agent)
-        self._rebuild_data_paths()
+        self._home_agents_changed()
 
     def _withdraw_home(self, now: int, address: IPv6Address) -> None:
-        if len(self.config.homes) == 1:
+        if len(self.registrations.registrations) == 1:
             self._count("mpa.last_home_address_kept")   # a node needs a home address to be reachable at
             return
-        reg = self.registrations.pop(address)
-        reg.cancel()
-        self.binding_update_list.pop(reg.key, None)
-        self._searches.pop(address, None)
+        self.registrations.withdraw(address)
+        search = self._searches.pop(address, None)
+        if search is not None:
+            search.cancel()
         sol = self._solicitations.pop(address, None)
         if sol is not None and sol.timer is not None:
             sol.timer.cancel()
@@ -523,47 +511,7 @@ class MobileNodeDiscovery:
         if timer is not None:
             timer.cancel()
         self._near_expiry_solicited.discard(address)
-        self._home_ns_answered.discard(address)
-        self._at_home.discard(address)
-        ro = self.route_optimization
-        for key, b in list(ro.bindings.items()):
-            if b.home == address:
-                # Route optimisation from a withdrawn home address stops with it (no HAO from it).
-                b.cancel()
-                self.binding_update_list.pop(b.key, None)
-                del ro.bindings[key]
-        self.config = replace(self.config, homes=tuple(h for h in self.config.homes if h.address != address))
-        self._rebuild_data_paths()
+        self._home_withdrawn(address)
+        self._home_agents_changed()
         self._count("home_address_withdrawn")
-        self.notify(HomeAddressWithdrawn(now, address))
-
-    # ------------------------------------------------------------ shared plumbing
-
-    def _replace_home(self, reg: _Registration, **changes) -> None:
-        """``reg.home`` and the configuration's entry are frozen: both are replaced."""
-        reg.home = replace(reg.home, **changes)
-        self.config = replace(self.config, homes=tuple(reg.home if h.address == reg.home.address else h
-                                                        for h in self.config.homes))
-        if "home_agent" in changes:
-            self._rebuild_data_paths()
-
-    def _rebuild_data_paths(self) -> None:
-        """One outbound path per home address, one inbound per home agent (as MobileNode.__init__
-        builds them), from the current registrations."""
-        mn = _mn()
-        care_of = self.care_of or UNSPECIFIED
-        mtu = self.iface.mtu
-        site_local = self.config.allow_site_local
-        self._out_paths = {
-            home: MobileNodeDataPath([home], care_of, reg.home.home_agent or UNSPECIFIED,
-                                     self.binding_update_list, tunnel_mtu=max(mtu, mn.MIN_TUNNEL_MTU), mtu=mtu,
-                                     allow_site_local=site_local)
-            for home, reg in self.registrations.items()}
-        by_agent: dict[IPv6Address, list[IPv6Address]] = {}
-        for home, reg in self.registrations.items():
-            by_agent.setdefault(reg.home.home_agent or UNSPECIFIED, []).append(home)
-        self._in_paths = {agent: MobileNodeDataPath(homes, care_of, agent, self.binding_update_list, mtu=mtu,
-                                                    allow_site_local=site_local)
-                          for agent, homes in by_agent.items()}
-        self._home_packed = np.frombuffer(b"".join(h.packed for h in self.registrations),
-                                          dtype=np.uint8).reshape(-1, 16)
+        self.node.notify(HomeAddressWithdrawn(now, address))

@@ -1,4 +1,4 @@
-"""Route optimisation on the mobile node (RFC 6275 §11.3.1-§11.3.6, §11.7.2), owned by ``MobileNode``.
+"""Route optimisation on the mobile node (RFC 6275 §11.3.1-§11.3.6, §11.7.2), held by ``MobileNode``.
 
 Theory of operation
 -------------------
@@ -13,7 +13,9 @@ gives the count per peer, so no Python runs per packet.
 Binding Update to a correspondent (§11.7.2): from the care-of address with a Home Address option, A
 set, H = L = K = 0, lifetime at most MAX_RR_BINDING_LIFETIME (and what is left of the home and care-of
 addresses), retransmitted from INITIAL_BINDACK_TIMEOUT doubling to MAX_BINDACK_TIMEOUT with a new
-sequence number each time (§11.8), under the node's per-destination rate limit (MAX_UPDATE_RATE).
+sequence number each time (§11.8), under the node's per-destination rate limit (MAX_UPDATE_RATE): the
+registration engine's rules (registration.py), in its ``CORRESPONDENT_REGISTRATION`` table, with the
+rate limiter the node's home registrations use too.
 Return routability (§5.2) is a later issue: the correspondent's acceptance check is pluggable and the
 BU carries no Nonce Indices / Binding Authorization Data yet. Only after a Binding Acknowledgement with
 status < 128 does the entry go into the binding update list under (peer, home address); from then on
@@ -34,19 +36,22 @@ node we hold no entry for are ignored (§11.3.6: spoofing protection).
 Notifications: ``RouteOptimisationStarted`` when a BA makes an entry usable for a care-of address,
 ``RouteOptimisationStopped(reason)`` when an entry or an attempt ends (``hold_down_until`` None means
 for good, or no hold-down at all for a return home).
+
+What it needs of the mobile node is ``MobileNodeView`` (where it is, its home addresses and their
+registrations) plus the node's services, the binding update list and the rate limiter, all given to it;
+it touches nothing else of the node.
 """
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import Enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from ipaddress import IPv6Address
-from typing import TYPE_CHECKING, Union
+from typing import Protocol, Union
 
 import numpy as np
 
-from ..binding_cache import FLAG_ACK, Outcome
+from ..batch import PacketBatch
+from ..binding_cache import FLAG_ACK, BindingCache, Outcome
 from ..wire import (
     BindingAcknowledgement,
     BindingError,
@@ -56,15 +61,24 @@ from ..wire import (
     Packet,
     ParameterProblem,
 )
-from .events import NS_PER_S, Notification, Timer
-from .interface import LINK_LOCAL, NH_MH, UNSPECIFIED
-
-if TYPE_CHECKING:
-    from ..batch import PacketBatch
-    from .mobile_node import MobileNode
+from .events import NS_PER_S, NodeServices, Notification, Timer
+from .interface import LINK_LOCAL, NH_MH, UNSPECIFIED, Interface
+from .registration import (
+    BUL_REGISTERED,
+    CORRESPONDENT_REGISTRATION,
+    SEQUENCE_MOD,
+    Backoff,
+    DestinationLimits,
+    Event,
+    Exchange,
+    PeerState,
+    RegistrationEngine,
+    RegistrationState,
+    refresh_schedule,
+)
 
 __all__ = [
-    "ALWAYS", "MAX_RR_BINDING_LIFETIME", "NEVER", "CorrespondentBinding", "PeerState",
+    "ALWAYS", "MAX_RR_BINDING_LIFETIME", "NEVER", "CorrespondentBinding", "MobileNodeView",
     "RouteOptimisationStarted", "RouteOptimisationStopped", "RouteOptimizationConfig", "RouteOptimizer",
     "strip_processed_rh2",
 ]
@@ -72,9 +86,6 @@ __all__ = [
 ALWAYS = "always"
 NEVER = "never"
 MAX_RR_BINDING_LIFETIME = 420          # seconds (RFC 6275 §12)
-SEQUENCE_MOD = 1 << 16
-# BUL flag for a registered correspondent entry (low byte, as mobile_node.BUL_REGISTERED).
-_BUL_REGISTERED = 0x02
 _HAO_TYPE = 201                        # §6.3: Home Address option type
 _NH_HOPOPT, _NH_ROUTING, _NH_DSTOPTS, _NH_IPV6 = 0, 43, 60, 41
 
@@ -152,46 +163,70 @@ class RouteOptimisationStopped(Notification):
 
 # ---------------------------------------------------------------- state
 
-class PeerState(Enum):
-    IDLE = "idle"                    # tunnelled; counting packets against the policy
-    BINDING = "binding"              # a BU is outstanding (first one, new care-of address, refresh)
-    OPTIMISED = "optimised"          # the BA arrived: the entry is in the binding update list
-    HELD_DOWN = "held_down"          # refused for a while (§11.3.5-§11.3.6)
-    REFUSED = "refused"              # Binding Error status 2: no more BUs to this peer
-    DEREGISTERING = "deregistering"  # back home: lifetime-0 BU outstanding
+class CorrespondentBinding(Exchange):
+    """One (correspondent, home address) pair: the engine's exchange with the correspondent plus the
+    Python side of its binding update list entry."""
+    __slots__ = ("care_of", "expiry", "hold", "home", "peer", "refresh", "refused_mh_types", "started_at",
+                 "tunnelled")
+    TABLE = CORRESPONDENT_REGISTRATION
+    TIMERS = ("retransmit", "refresh", "expiry", "deferred", "hold")
 
-
-@dataclass
-class CorrespondentBinding:
-    """One (correspondent, home address) pair: the Python side of its binding update list entry."""
-    peer: IPv6Address
-    home: IPv6Address
-    next_sequence: int
-    state: PeerState = PeerState.IDLE
-    tunnelled: int = 0                    # packets through the tunnel since the last reset
-    outstanding: int | None = None        # sequence of the BU awaiting its BA
-    sent_at: int = 0
-    lifetime_asked: int = 0
-    care_of: IPv6Address | None = None    # care-of address of the outstanding / accepted BU
-    timeout: int = 0
-    refused_mh_types: set[int] = field(default_factory=set)
-    started_at: int | None = None
-    retransmit: Timer | None = None
-    refresh: Timer | None = None
-    expiry: Timer | None = None
-    deferred: Timer | None = None
-    hold: Timer | None = None
+    def __init__(self, peer: IPv6Address, home: IPv6Address, sequence: int):
+        super().__init__(sequence, PeerState.IDLE)
+        self.peer = peer
+        self.home = home
+        self.tunnelled = 0                          # packets through the tunnel since the last reset
+        self.care_of: IPv6Address | None = None     # care-of address of the outstanding / accepted BU
+        self.refused_mh_types: set[int] = set()
+        self.started_at: int | None = None
+        self.refresh: Timer | None = None
+        self.expiry: Timer | None = None
+        self.hold: Timer | None = None
 
     @property
     def key(self) -> tuple[IPv6Address, IPv6Address]:
         return (self.peer, self.home)
 
-    def cancel(self, *names: str) -> None:
-        for name in names or ("retransmit", "refresh", "expiry", "deferred", "hold"):
-            timer = getattr(self, name)
-            if timer is not None:
-                timer.cancel()
-                setattr(self, name, None)
+    def __repr__(self) -> str:
+        return f"CorrespondentBinding({self.peer}, {self.home}, {self.state.name})"
+
+
+class HomeAddress(Protocol):
+    """A home address as route optimisation sees it (``mn_config.HomeAddressConfig``)."""
+    @property
+    def address(self) -> IPv6Address: ...
+
+    @property
+    def home_agent(self) -> IPv6Address | None: ...
+
+
+class HomeBinding(Protocol):
+    """A home registration as route optimisation sees it (``mn_registration.HomeRegistration``)."""
+    @property
+    def active(self) -> bool: ...
+
+    @property
+    def state(self) -> RegistrationState: ...
+
+    @property
+    def key(self) -> tuple[IPv6Address, IPv6Address]: ...
+
+    @property
+    def valid_until(self) -> int | None: ...
+
+
+class MobileNodeView(Protocol):
+    """What route optimisation asks of the mobile node: its care-of address, whether it is away from
+    the home link of a home address, its home addresses (in configuration order) and their
+    registrations."""
+    @property
+    def care_of(self) -> IPv6Address | None: ...
+
+    def away_for(self, home: IPv6Address) -> bool: ...
+
+    def homes(self) -> Sequence[HomeAddress]: ...
+
+    def home_registration(self, home: IPv6Address) -> HomeBinding | None: ...
 
 
 def _invoking_layout(raw: bytes) -> tuple[int, int, int, int]:
@@ -231,15 +266,28 @@ def strip_processed_rh2(raw: bytes) -> bytes:
 # ---------------------------------------------------------------- the manager
 
 class RouteOptimizer:
-    """Route optimisation for one ``MobileNode`` (see the module docstring). The node calls the hooks:
-    ``count_outbound`` / ``count_inbound`` from its data path, ``home_registered`` when its home agent
-    accepted a new care-of address, ``returned_home`` / ``home_deregistered`` on the way home,
-    ``handle_mobility`` / ``handle_icmp_error`` for signalling from correspondents."""
+    """Route optimisation for one mobile node (see the module docstring). ``mn``: the node as
+    ``MobileNodeView``; ``node``: its services; ``iface``: the mobile interface (the care-of address's
+    lifetime); ``bul``: the binding update list; ``limiter`` / ``schedule``: the node's MAX_UPDATE_RATE
+    window and §11.8 back-off. The node calls the hooks: ``count_outbound`` / ``count_inbound`` from
+    its data path, ``home_registered`` when its home agent accepted a new care-of address,
+    ``returned_home`` / ``home_deregistered`` on the way home, ``forget_home`` when a home address is
+    withdrawn, ``handle_mobility`` / ``handle_icmp_error`` for signalling from correspondents."""
 
-    def __init__(self, node: MobileNode, config: RouteOptimizationConfig):
+    def __init__(self, mn: MobileNodeView, node: NodeServices, config: RouteOptimizationConfig, iface: Interface,
+                 bul: BindingCache, limiter: DestinationLimits, schedule: Backoff):
+        self.mn = mn
         self.node = node
         self.config = config
+        self.iface = iface
+        self.bul = bul
         self.bindings: dict[tuple[IPv6Address, IPv6Address], CorrespondentBinding] = {}
+        # §11.8 for correspondents: always INITIAL_BINDACK_TIMEOUT first; when a BU waited
+        # MAX_BINDACK_TIMEOUT in vain the correspondent does not take them: back to the tunnel.
+        self.engine: RegistrationEngine[CorrespondentBinding] = RegistrationEngine(
+            call_at=node.call_at, counters=node.counters, prefix="mn.ro", schedule=schedule, limiter=limiter,
+            rate_key=lambda b: b.peer, lifetime=self._bu_lifetime, transmit=self._transmit,
+            unanswered=self._unanswered)
 
     # ------------------------------------------------------------ helpers
 
@@ -259,18 +307,16 @@ class RouteOptimizer:
         cannot name (§9.5.1: unicast routable only)."""
         if peer.is_multicast or peer in LINK_LOCAL or peer == UNSPECIFIED or peer.is_loopback:
             return False
-        return all(h.home_agent != peer for h in self.node.config.homes)
+        return all(h.home_agent != peer for h in self.mn.homes())
 
     def _can_optimise(self, b: CorrespondentBinding) -> bool:
-        from .mobile_node import Location
-        node = self.node
-        reg = node.registrations.get(b.home)
-        return (node.location_of(b.home) is Location.AWAY and node.care_of is not None and reg is not None
+        reg = self.mn.home_registration(b.home)
+        return (self.mn.away_for(b.home) and self.mn.care_of is not None and reg is not None
                 and reg.active and BindingUpdate.MH_TYPE not in b.refused_mh_types)
 
     def state_of(self, peer, home=None) -> PeerState:
         peer = IPv6Address(peer)
-        home = IPv6Address(home) if home is not None else self.node.config.homes[0].address
+        home = IPv6Address(home) if home is not None else self.mn.homes()[0].address
         b = self.bindings.get((peer, home))
         return PeerState.IDLE if b is None else b.state
 
@@ -310,7 +356,7 @@ class RouteOptimizer:
                               axis=1)
         rows = batch.buf[np.minimum(cols, batch.buf.size - 1)]
         pairs, counts = np.unique(rows, axis=0, return_counts=True)
-        homes = {h.address.packed for h in self.node.config.homes}
+        homes = {h.address.packed for h in self.mn.homes()}
         for row, count in zip(pairs, counts.tolist()):
             raw = row.tobytes()
             if raw[16:] not in homes:
@@ -338,8 +384,8 @@ class RouteOptimizer:
             threshold = self.config.threshold(b.peer)
             if b.state in (PeerState.OPTIMISED, PeerState.BINDING) and b.care_of != care_of:
                 self._count("bu_new_care_of")
-                self.node.binding_update_list.pop(b.key, None)   # its care-of address is gone
-                b.state = PeerState.BINDING
+                self.bul.pop(b.key, None)         # its care-of address is gone
+                b.apply(Event.NEW_CARE_OF)
                 self._start(now, b)
             elif b.state is PeerState.IDLE and threshold is not None and b.tunnelled >= threshold:
                 self._start(now, b)
@@ -352,18 +398,17 @@ class RouteOptimizer:
     def returned_home(self, now: int) -> None:
         """§11.5.5: at home no Home Address option is used: entries leave the binding update list at
         once; the correspondents are told (lifetime-0 BU) after the home de-registration."""
-        from .mobile_node import RegistrationState
         for b in self.bindings.values():
             was = b.state
             b.cancel("retransmit", "refresh", "expiry", "deferred")
-            self.node.binding_update_list.pop(b.key, None)
+            self.bul.pop(b.key, None)
             b.outstanding = None
             b.tunnelled = 0
             if was in (PeerState.OPTIMISED, PeerState.BINDING):
-                b.state = PeerState.DEREGISTERING
+                b.apply(Event.DEREGISTER)
                 self.node.notify(RouteOptimisationStopped(now, b.peer, b.home, "returned_home"))
         for b in list(self.bindings.values()):
-            reg = self.node.registrations.get(b.home)
+            reg = self.mn.home_registration(b.home)
             if b.state is PeerState.DEREGISTERING and reg is not None and reg.state is RegistrationState.HOME:
                 self._send_deregistration(now, b)   # no home binding to remove first
 
@@ -372,90 +417,73 @@ class RouteOptimizer:
             if b.home == home and b.state is PeerState.DEREGISTERING and b.outstanding is None:
                 self._send_deregistration(now, b)
 
+    def forget_home(self, home: IPv6Address) -> None:
+        """``home`` was withdrawn: route optimisation from it stops with it (no HAO from it)."""
+        for key, b in list(self.bindings.items()):
+            if b.home == home:
+                b.cancel()
+                self.bul.pop(b.key, None)
+                del self.bindings[key]
+
     # ------------------------------------------------------------ Binding Updates to correspondents
 
     def _start(self, now: int, b: CorrespondentBinding) -> None:
-        b.cancel("retransmit", "refresh", "deferred", "hold")
-        if b.state is not PeerState.OPTIMISED:
-            b.state = PeerState.BINDING
-        b.care_of = self.node.care_of
-        b.timeout = self.node.config.initial_bindack_timeout      # §11.8: 1 s for correspondents
-        self._send_bu(now, b)
+        b.cancel("refresh", "hold")
+        b.apply(Event.REFRESH if b.state is PeerState.OPTIMISED else Event.REGISTER)
+        b.care_of = self.mn.care_of
+        self.engine.begin(now, b)                 # §11.8: 1 s for correspondents
 
     def _send_deregistration(self, now: int, b: CorrespondentBinding) -> None:
-        b.cancel("retransmit", "deferred")
-        b.state = PeerState.DEREGISTERING
+        b.apply(Event.DEREGISTER)
         b.care_of = b.home
-        b.timeout = self.node.config.initial_bindack_timeout
-        self._send_bu(now, b)
+        self.engine.begin(now, b)
 
     def _lifetime(self, now: int, b: CorrespondentBinding) -> int:
         """≤ MAX_RR_BINDING_LIFETIME, and (§11.7.2) no longer than what is left of the home registration
         and of the home and care-of addresses."""
         limit = self.config.lifetime * NS_PER_S
-        node = self.node
-        reg = node.registrations.get(b.home)
-        home_entry = node.binding_update_list.get(reg.key) if reg is not None else None
-        coa = node.iface.addresses.get(b.care_of) if b.care_of is not None else None
-        for until in (reg.home.valid_until if reg is not None else None,
+        reg = self.mn.home_registration(b.home)
+        home_entry = self.bul.get(reg.key) if reg is not None else None
+        coa = self.iface.addresses.get(b.care_of) if b.care_of is not None else None
+        for until in (reg.valid_until if reg is not None else None,
                       home_entry.expires_ns if home_entry is not None else None,
                       coa.valid_until if coa is not None else None):
             if until is not None:
                 limit = min(limit, until - now)
         return max(0, min(MAX_RR_BINDING_LIFETIME, limit // NS_PER_S))
 
-    def _send_bu(self, now: int, b: CorrespondentBinding) -> None:
-        """The next BU of ``b`` with a new sequence number (§11.8), unless the node's rate limit to this
-        destination says wait; then arm the retransmission."""
-        node = self.node
-        b.deferred = None
-        sent = node._bu_sent.setdefault(b.peer, deque())
-        while sent and sent[0] <= now - NS_PER_S:
-            sent.popleft()
-        if len(sent) >= node.config.max_update_rate:
-            self._count("bu_rate_limited")                   # §11.8: MAX_UPDATE_RATE per destination
-            b.cancel("retransmit")
-            b.deferred = node.call_at(sent[0] + NS_PER_S, lambda t: self._send_bu(t, b))
-            return
-        deregistering = b.state is PeerState.DEREGISTERING
-        lifetime = 0 if deregistering else self._lifetime(now, b)
-        if not deregistering and (b.care_of is None or lifetime == 0):
+    def _bu_lifetime(self, now: int, b: CorrespondentBinding) -> int | None:
+        """The engine asks before each BU: 0 to de-register; None (and back to the tunnel) when there
+        is no lifetime left to ask for."""
+        if b.state is PeerState.DEREGISTERING:
+            return 0
+        lifetime = self._lifetime(now, b)
+        if b.care_of is None or lifetime == 0:
             self._count("bu_no_lifetime")
             self._stop(now, b, "no_lifetime", hold=True)
-            return
-        seq = b.next_sequence
-        b.next_sequence = (seq + 1) % SEQUENCE_MOD
-        b.outstanding = seq
-        b.sent_at = now
-        b.lifetime_asked = lifetime
-        bu = BindingUpdate(sequence=seq, lifetime=lifetime, ack=True)   # H = L = K = 0 (§6.1.7, §11.7.2)
-        if deregistering:
+            return None
+        return lifetime
+
+    def _transmit(self, now: int, b: CorrespondentBinding, sequence: int, lifetime: int) -> None:
+        bu = BindingUpdate(sequence=sequence, lifetime=lifetime, ack=True)   # H = L = K = 0 (§6.1.7, §11.7.2)
+        if b.state is PeerState.DEREGISTERING:
             # §11.5.5: from the home address, no Home Address option.
             packet = Packet(src=b.home, dst=b.peer, hop_limit=64, payload=bu)
         else:
+            assert b.care_of is not None              # the engine asked ``_bu_lifetime`` first
             packet = Packet(src=b.care_of, dst=b.peer, home_address=b.home, hop_limit=64, payload=bu)
-        sent.append(now)
-        self._count("bu_sent")
-        node.output_packet(now, packet.to_bytes())
-        b.cancel("retransmit")
-        b.retransmit = node.call_at(now + b.timeout, lambda t: self._retransmit(t, b))
+        self.node.output_packet(now, packet.to_bytes())
 
-    def _retransmit(self, now: int, b: CorrespondentBinding) -> None:
-        b.retransmit = None
-        if b.outstanding is None:
-            return
-        if b.timeout >= self.node.config.max_bindack_timeout:
-            # §11.8: the backoff reached MAX_BINDACK_TIMEOUT without an answer: the correspondent does
-            # not take our BUs (e.g. it discards them, §9.5.1); stay with the tunnel.
-            self._count("bu_unanswered")
-            if b.state is PeerState.DEREGISTERING:
-                b.state, b.outstanding = PeerState.IDLE, None
-                return
-            self._stop(now, b, "no_acknowledgement", hold=True)
-            return
-        b.timeout = min(b.timeout * 2, self.node.config.max_bindack_timeout)
-        self._count("bu_retransmitted")
-        self._send_bu(now, b)
+    def _unanswered(self, now: int, b: CorrespondentBinding) -> bool:
+        # §11.8: the backoff reached MAX_BINDACK_TIMEOUT without an answer: the correspondent does
+        # not take our BUs (e.g. it discards them, §9.5.1); stay with the tunnel.
+        self._count("bu_unanswered")
+        if b.state is PeerState.DEREGISTERING:
+            b.apply(Event.DEREGISTERED)
+            b.outstanding = None
+            return True
+        self._stop(now, b, "no_acknowledgement", hold=True)
+        return True
 
     # ------------------------------------------------------------ signalling from correspondents
 
@@ -483,28 +511,17 @@ class RouteOptimizer:
 
     def _on_ack(self, now: int, b: CorrespondentBinding, packet: Packet, ba: BindingAcknowledgement) -> None:
         """§11.7.3 for a correspondent's BA."""
-        from .mobile_node import Location
-        away = self.node.location_of(b.home) is Location.AWAY
-        if b.outstanding is None:
-            self.node.drop("mn.ro.ba_unexpected")
+        away = self.mn.away_for(b.home)
+        if not self.engine.awaiting(b):
             return
         if away and (packet.rh2 != b.home or packet.dst != b.care_of):
             self.node.drop("mn.ro.ba_wrong_address")      # §6.1.8: to the CoA with an RH2
             return
-        if ba.status == 135:
-            self._count("ba_sequence_out_of_window")
-            b.next_sequence = (ba.sequence + 1) % SEQUENCE_MOD
-            b.cancel("retransmit", "deferred")
-            self._send_bu(now, b)
+        if not self.engine.answers(now, b, ba):
             return
-        if ba.sequence != b.outstanding:
-            self.node.drop("mn.ro.ba_sequence_mismatch")
-            return
-        b.outstanding = None
-        b.cancel("retransmit", "deferred")
         if b.state is PeerState.DEREGISTERING:
             self._count("deregistered")
-            b.state = PeerState.IDLE
+            b.apply(Event.DEREGISTERED)
             return
         if ba.status >= 128:
             # 136-138 ask for a new return routability round (a later issue); any rejection sends the
@@ -516,21 +533,19 @@ class RouteOptimizer:
             self.node.drop("mn.ro.ba_zero_lifetime")
             self._stop(now, b, "zero_lifetime", hold=True)
             return
-        granted = min(ba.lifetime, b.lifetime_asked) if b.lifetime_asked else ba.lifetime
-        expires = b.sent_at + granted * NS_PER_S          # counts from when the BU left (§11.7.3)
-        interval = granted * NS_PER_S
-        lead = max(interval // 10, min(interval // 2, 2 * self.node.config.initial_bindack_timeout))
-        bul = self.node.binding_update_list
-        bul.pop(b.key, None)
-        result = bul.update(b.key, b.care_of, ba.sequence, FLAG_ACK | _BUL_REGISTERED, expires)
+        # A correspondent's Binding Refresh Advice is not acted on (§11.7.3 speaks of the home agent's).
+        granted, expires, refresh_at = refresh_schedule(ba, b.sent_at, b.lifetime_asked,
+                                                        self.engine.schedule.initial, advice=False)
+        self.bul.pop(b.key, None)
+        result = self.bul.update(b.key, b.care_of, ba.sequence, FLAG_ACK | BUL_REGISTERED, expires)
         if result.outcome is Outcome.NOMEM:
             self._count("bul_full")
             self._stop(now, b, "binding_update_list_full", hold=True)
             return
         new = b.state is not PeerState.OPTIMISED or b.started_at is None
-        b.state = PeerState.OPTIMISED
+        b.apply(Event.ACCEPTED)
         b.cancel("refresh", "expiry")
-        b.refresh = self.node.call_at(max(now, b.sent_at + interval - lead), lambda t: self._refresh(t, b))
+        b.refresh = self.node.call_at(max(now, refresh_at), lambda t: self._refresh(t, b))
         b.expiry = self.node.call_at(expires, lambda t: self._expired(t, b))
         if new:
             b.started_at = now
@@ -542,12 +557,12 @@ class RouteOptimizer:
 
     def _refresh(self, now: int, b: CorrespondentBinding) -> None:
         b.refresh = None
-        if b.state is PeerState.OPTIMISED and self._can_optimise(b) and b.care_of == self.node.care_of:
+        if b.state is PeerState.OPTIMISED and self._can_optimise(b) and b.care_of == self.mn.care_of:
             self._start(now, b)
 
     def _expired(self, now: int, b: CorrespondentBinding) -> None:
         b.expiry = None
-        entry = self.node.binding_update_list.get(b.key)
+        entry = self.bul.get(b.key)
         if entry is not None and entry.expires_ns > now:
             return
         self._count("expired")
@@ -613,19 +628,19 @@ class RouteOptimizer:
         """Back to the tunnel: the entry leaves the binding update list (the next batch tunnels), then
         a hold-down (or for good when ``refused``)."""
         b.cancel()
-        self.node.binding_update_list.pop(b.key, None)
+        self.bul.pop(b.key, None)
         b.outstanding = None
         b.tunnelled = 0
         b.started_at = None
         until = None
         if refused:
-            b.state = PeerState.REFUSED
+            b.apply(Event.REFUSE)
         elif hold:
             until = now + self.config.hold_down_ns
-            b.state = PeerState.HELD_DOWN
+            b.apply(Event.HOLD_DOWN)
             b.hold = self.node.call_at(until, lambda t: self._hold_over(t, b))
         else:
-            b.state = PeerState.IDLE
+            b.apply(Event.STOP)
         self._count("stopped")
         self.node.notify(RouteOptimisationStopped(now, b.peer, b.home, reason, until))
 
@@ -633,7 +648,7 @@ class RouteOptimizer:
         b.hold = None
         if b.state is not PeerState.HELD_DOWN:
             return
-        b.state = PeerState.IDLE
+        b.apply(Event.HOLD_OVER)
         b.tunnelled = 0
         self._count("hold_down_over")
         if self.config.threshold(b.peer) == 0 and self._can_optimise(b):

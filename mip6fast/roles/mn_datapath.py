@@ -1,0 +1,289 @@
+"""The mobile node's data path (RFC 6275 §11.3.1, §11.3.3): application packets from a home address out
+through the reverse tunnel or with a Home Address option, tunnelled and Type 2 routing header packets
+in, a batch at a time through the C kernels; sans-I/O.
+
+Theory of operation
+-------------------
+``MobileNodeData`` is an object the ``MobileNode`` holds. It runs one ``MobileNodeDataPath`` (the
+kernels of mip6fast/datapath.py) per home address for sending (only registered ones tunnel) and one per
+home agent for receiving, holding that agent's home addresses; all of them read the binding update list
+(home registrations and route-optimised correspondents). ``rebuild`` makes them afresh when the home
+addresses or their home agents change; ``set_care_of`` follows movement.
+
+Sending (``send``): while away and registered, packets from a home address go through
+``MobileNodeDataPath.outbound`` (HAO insertion for route-optimised peers, else the reverse tunnel) over
+a ``PacketBatch``; packets from a home address without an accepted registration are dropped (counted,
+no traffic through a failed home agent); the rest is routed as by any host. A packet too big for the
+tunnel is answered with Packet Too Big to the node's own application (RFC 2473 §7.1).
+
+Receiving (``receive``): unicast IPv6 frames to our MAC carrying a tunnel (next header 41) or a routing
+header (43), chosen with the shared classifier (frames.py), go through ``decapsulate`` and
+``process_rh2`` in one kernel call each over the whole batch; what the kernels pass on, and every other
+frame, goes back to the node's per-frame path (neighbour discovery, signalling). Delivered packets lose
+a processed Type 2 routing header (route_optimization.strip_processed_rh2); an Echo Request that came
+to a home address is answered (its reply takes the reverse tunnel). Verdicts are read as columns;
+every drop is counted as ``drop.datapath.<REASON>``; route optimisation counts the tunnelled packets
+per correspondent.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from ipaddress import IPv6Address
+from typing import Protocol
+
+import numpy as np
+
+from ..batch import DropReason, PacketBatch, Verdict
+from ..binding_cache import BindingCache
+from ..datapath import MobileNodeDataPath
+from ..errors import ParseError
+from ..wire import EchoRequest, Packet, PacketTooBig, parse
+from .events import NodeServices
+from .frames import classify
+from .interface import IPV6_MIN_MTU, NH_MH, UNSPECIFIED, Interface
+from .mn_config import HomeAddressConfig
+from .node import Route
+from .route_optimization import RouteOptimizer, strip_processed_rh2
+
+__all__ = ["MIN_TUNNEL_MTU", "DataPathNode", "MobileNodeData"]
+
+MIN_TUNNEL_MTU = 1320                  # the data path's floor: 1280 inner + 40 outer (RFC 2473 §7.1)
+
+# Next headers of a packet that may be ICMPv6 (directly or after a hop-by-hop, routing or destination
+# options header); only those are parsed to look for an Echo Request.
+_MAYBE_ICMPV6 = frozenset((0, 43, 58, 60))
+
+
+class DataPathNode(NodeServices, Protocol):
+    """What the data path needs of its node beyond the services: the check of an application's packet
+    (``Node.from_application``), routes and per-packet transmission, answering an Echo Request, and
+    handing packets to the node's applications (``deliver_packets``: delivered, counted;
+    ``deliver_icmp_error``: an error about the application's own packet)."""
+
+    def from_application(self, raw: bytes) -> bool: ...
+
+    def lookup(self, dst: IPv6Address, zone: str | None = None) -> Route | None: ...
+
+    def transmit_packet(self, now: int, interface: str, next_hop: IPv6Address, raw: bytes) -> None: ...
+
+    def answer_echo(self, now: int, iface: Interface, packet: Packet) -> None: ...
+
+    def deliver_packets(self, now: int, packets: list[bytes]) -> None: ...
+
+    def deliver_icmp_error(self, raw: bytes) -> None: ...
+
+
+class MobileNodeData:
+    """The data path of one mobile node (see the module doc). ``homes()``: its home addresses now;
+    ``care_of()``: its care-of address; ``away_for(home)``: away from that address's home link;
+    ``registered(home)``: an accepted registration makes its tunnel usable."""
+
+    def __init__(self, node: DataPathNode, iface: Interface, bul: BindingCache, allow_site_local: bool,
+                 route_optimization: RouteOptimizer, *, homes: Callable[[], tuple[HomeAddressConfig, ...]],
+                 care_of: Callable[[], IPv6Address | None], away_for: Callable[[IPv6Address], bool],
+                 registered: Callable[[IPv6Address], bool]):
+        self.node = node
+        self.iface = iface
+        self.bul = bul
+        self.allow_site_local = allow_site_local
+        self.route_optimization = route_optimization
+        self._homes = homes
+        self._care_of = care_of
+        self._away_for = away_for
+        self._registered = registered
+        self._out_paths: dict[IPv6Address, MobileNodeDataPath] = {}
+        self._in_paths: dict[IPv6Address, MobileNodeDataPath] = {}
+        self.rebuild(None)
+
+    def rebuild(self, care_of: IPv6Address | None) -> None:
+        """One outbound path per home address (only registered ones tunnel), one inbound per home agent
+        holding that agent's home addresses, from the home addresses as they are now."""
+        homes = self._homes()
+        care = care_of or UNSPECIFIED
+        mtu = self.iface.mtu
+        self._out_paths = {
+            h.address: MobileNodeDataPath([h.address], care, h.home_agent or UNSPECIFIED, self.bul,
+                                          tunnel_mtu=max(mtu, MIN_TUNNEL_MTU), mtu=mtu,
+                                          allow_site_local=self.allow_site_local)
+            for h in homes}
+        by_agent: dict[IPv6Address, list[IPv6Address]] = {}
+        for h in homes:
+            by_agent.setdefault(h.home_agent or UNSPECIFIED, []).append(h.address)
+        self._in_paths = {agent: MobileNodeDataPath(addrs, care, agent, self.bul, mtu=mtu,
+                                                    allow_site_local=self.allow_site_local)
+                          for agent, addrs in by_agent.items()}
+        self._home_packed = np.frombuffer(b"".join(h.address.packed for h in homes),
+                                          dtype=np.uint8).reshape(-1, 16)
+
+    def set_care_of(self, address: IPv6Address) -> None:
+        for path in (*self._out_paths.values(), *self._in_paths.values()):
+            path.care_of = address
+
+    # ------------------------------------------------------------ sending (§11.3.1)
+
+    def send(self, now: int, batch: PacketBatch) -> None:
+        """Application packets, a batch at a time (see the module doc)."""
+        n = batch.count
+        if not n:
+            return
+        away = [h.address for h in self._homes() if self._away_for(h.address)]
+        for home in away:
+            if self._registered(home):
+                self._out_paths[home].outbound(batch)
+        verdict = batch.verdict[:n]
+        if away:
+            self.route_optimization.count_outbound(now, batch, np.flatnonzero(verdict == Verdict.FORWARD))
+        self._transmit_forwarded(now, batch, np.flatnonzero(verdict == Verdict.FORWARD))
+        self._count_drops(batch, verdict)
+        passed = np.flatnonzero(verdict == Verdict.PASS)
+        if passed.size and away:
+            # Only the home addresses the node is away for need a registration; one whose home
+            # link this is is used natively (§11.5.5).
+            from_home = self._src_is_home(batch, passed, away)
+            self.node.counters["drop.mn.no_home_registration"] += int(from_home.sum())
+            passed = passed[~from_home]
+        if passed.size:
+            for i in passed.tolist():
+                raw = batch.packet(i)
+                if self.node.from_application(raw):
+                    self.node.output_packet(now, raw)
+        for i in np.flatnonzero(verdict == Verdict.TOO_BIG).tolist():
+            self._too_big(now, batch, i)
+
+    def _too_big(self, now: int, batch: PacketBatch, i: int) -> None:
+        """RFC 2473 §7.1: a packet that does not fit the tunnel is answered with Packet Too Big (the MTU
+        the kernel put in ``aux``), which here goes to the node's own application."""
+        self.node.drop("mn.reverse_tunnel_too_big")
+        raw = batch.packet(i)
+        src = self._care_of() or UNSPECIFIED
+        ptb = Packet(src=src, dst=IPv6Address(raw[8:24]), hop_limit=64,
+                     payload=PacketTooBig(mtu=int(batch.aux[i]), invoking=raw[:IPV6_MIN_MTU - 48]))
+        self.node.deliver_icmp_error(ptb.to_bytes())
+
+    def _src_is_home(self, batch: PacketBatch, idx: np.ndarray, homes=None) -> np.ndarray:
+        """Per packet of ``idx``: is its IPv6 source one of the home addresses (or of ``homes``)? (one
+        numpy gather)"""
+        packed = self._home_packed if homes is None else np.frombuffer(
+            b"".join(h.packed for h in homes), dtype=np.uint8).reshape(-1, 16)
+        off = batch.offset[idx].astype(np.int64)
+        gather = np.minimum(off[:, None] + 8 + np.arange(16), batch.buf.size - 1)
+        src = batch.buf[gather]
+        return (src[:, None, :] == packed[None, :, :]).all(axis=2).any(axis=1)
+
+    def _transmit_forwarded(self, now: int, batch: PacketBatch, idx: np.ndarray) -> None:
+        """Tunnelled packets all go to a home agent: one route lookup per agent, then frames out."""
+        if not idx.size:
+            return
+        counters = self.node.counters
+        # Route-optimised packets (a HAO, not IPv6-in-IPv6) are FORWARDed too; count only the tunnel.
+        counters["mn.reverse_tunnelled"] += int((batch.buf[batch.offset[idx].astype(np.int64) + 6] == 41).sum())
+        routes: dict[bytes, Route | None] = {}
+        for i in idx.tolist():
+            raw = batch.packet(i)
+            dst = raw[24:40]
+            route = routes.get(dst)
+            if route is None:
+                route = routes[dst] = self.node.lookup(IPv6Address(dst))
+            if route is None:
+                self.node.drop("no_route")
+                continue
+            self.node.transmit_packet(now, route.interface, route.next_hop or IPv6Address(dst), raw)
+
+    def _count_drops(self, batch: PacketBatch, verdict: np.ndarray) -> None:
+        dropped = verdict == Verdict.DROP
+        if dropped.any():
+            reasons = np.bincount(batch.reason[:batch.count][dropped], minlength=len(DropReason))
+            counters = self.node.counters
+            for r in np.flatnonzero(reasons).tolist():
+                counters[f"drop.datapath.{DropReason(r).name}"] += int(reasons[r])
+
+    # ------------------------------------------------------------ receiving (§11.3.3)
+
+    def receive(self, now: int, batch: PacketBatch) -> list[int]:
+        """Frames of a batch received on the mobile interface (see the module doc); the batch's columns
+        are rewritten. Returns the frames for the node's per-frame path, in order."""
+        n = batch.count
+        counters = self.node.counters
+        frames = classify(batch, self.iface)
+        nh = frames.next_header
+        eligible = (frames.ipv6 & ((nh == 41) | (nh == 43))
+                    # A BA or Binding Refresh Request carries an RH2 too (§6.1.8): signalling, not
+                    # data, so the routing header's next header must not be MH.
+                    & ~((nh == 43) & (frames.after_header == NH_MH))
+                    & (batch.verdict[:n] == Verdict.PASS))
+        batch.verdict[:n][~eligible] = Verdict.SLOW_PATH
+        sel = np.flatnonzero(eligible)
+        frames.strip(batch, eligible)
+        counters["rx_frames"] += int(sel.size)
+        self._run_inbound(batch)
+        verdict = batch.verdict[:n]
+        forwarded = np.flatnonzero(eligible & (verdict == Verdict.FORWARD))
+        self.route_optimization.count_inbound(now, batch, forwarded, nh[forwarded] == 41)
+        self._deliver(now, batch, forwarded)
+        self._count_drops(batch, np.where(eligible, verdict, Verdict.PASS))
+        slow_mask = ~eligible | ((verdict != Verdict.FORWARD) & (verdict != Verdict.DROP))
+        slow = np.flatnonzero(slow_mask)
+        back = eligible & slow_mask
+        frames.restore(batch, back)
+        counters["rx_frames"] -= int(np.count_nonzero(back))     # counted again on the per-frame path
+        return slow.tolist()
+
+    def _run_inbound(self, batch: PacketBatch) -> None:
+        """``decapsulate`` for each home agent over the packets whose outer source is that agent (the
+        others are parked as SLOW_PATH meanwhile, so a kernel never judges another agent's packets),
+        then ``process_rh2``."""
+        n = batch.count
+        paths = list(self._in_paths.items())
+        if len(paths) == 1:
+            paths[0][1].inbound(batch)
+            return
+        off = batch.offset[:n].astype(np.int64)
+        src = batch.buf[np.minimum(off[:, None] + 8 + np.arange(16), batch.buf.size - 1)]
+        for ha, path in paths:
+            ha_bytes = np.frombuffer(ha.packed, dtype=np.uint8)
+            park = (batch.verdict[:n] == Verdict.PASS) & ~(src == ha_bytes).all(axis=1)
+            batch.verdict[:n][park] = Verdict.SLOW_PATH
+            path.decapsulate(batch)
+            batch.verdict[:n][park] = Verdict.PASS
+        paths[0][1].process_rh2(batch)
+
+    def _deliver(self, now: int, batch: PacketBatch, idx: np.ndarray) -> None:
+        if not idx.size:
+            return
+        self.node.counters["mn.tunnel_delivered"] += int(idx.size)
+        # A processed Type 2 routing header is not passed up (route_optimization.strip_processed_rh2).
+        packets = [strip_processed_rh2(batch.packet(i)) for i in idx.tolist()]
+        if any(raw[6] in _MAYBE_ICMPV6 for raw in packets):
+            packets = [raw for raw in packets if not self._echo_for_home(now, raw)]
+        self.node.deliver_packets(now, packets)
+
+    def _echo_for_home(self, now: int, raw: bytes) -> bool:
+        """An Echo Request that reached a home address through the tunnel or with an RH2 is answered
+        like one received on the home link (RFC 4443 §4.1; RFC 6275 §11.3.3: the node is reachable at
+        its home address); the reply, from the home address, takes the reverse tunnel (§11.3.1)."""
+        try:
+            packet = parse(raw)
+        except ParseError:
+            return False
+        if not isinstance(packet.payload, EchoRequest):
+            return False
+        self.node.answer_echo(now, self.iface, packet)
+        return True
+
+    def one_packet(self, now: int, raw: bytes, kernel: str) -> None:
+        """A single tunnelled (``kernel`` "decapsulate") or RH2 ("process_rh2") packet from the
+        per-frame path, still through the kernels."""
+        batch = PacketBatch(capacity=1, slot_size=max(2048, len(raw) + 256), headroom=128)
+        batch.append(raw)
+        if kernel == "decapsulate":
+            self._run_inbound(batch)
+        else:
+            next(iter(self._in_paths.values())).process_rh2(batch)
+        verdict = batch.verdict[:1]
+        forwarded = np.flatnonzero(verdict == Verdict.FORWARD)
+        self.route_optimization.count_inbound(now, batch, forwarded,
+                                              np.full(forwarded.size, kernel == "decapsulate"))
+        self._deliver(now, batch, forwarded)
+        self._count_drops(batch, verdict)
+        if verdict[0] not in (Verdict.FORWARD, Verdict.DROP):
+            self.node.drop(f"mn.{kernel}.{DropReason(int(batch.reason[0])).name}")
