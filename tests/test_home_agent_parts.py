@@ -1,5 +1,5 @@
-"""The home agent's parts on their own: each is an object given a NodeServices (timers, counters,
-notifications, sending), so a test can hand it recording fakes instead of a whole node."""
+"""The home agent's parts on their own: each is an object that sees its node as an events.NodeServices
+(timers, counters, notifications, sending), so a test can hand it a recording fake instead of a node."""
 import random
 from collections import Counter
 from ipaddress import IPv6Address, IPv6Network
@@ -7,7 +7,6 @@ from ipaddress import IPv6Address, IPv6Network
 from mip6fast.roles.events import Notification, TimerHeap
 from mip6fast.roles.home_agent.discovery import HomeAgentDiscovery
 from mip6fast.roles.home_agent.error_messages import ErrorMessages
-from mip6fast.roles.services import NodeServices
 from mip6fast.wire import (
     BindingError,
     DestinationUnreachable,
@@ -40,18 +39,30 @@ class FakeLink:
 
 
 class Recorder:
-    """NodeServices made of recording fakes."""
+    """An events.NodeServices that records what a part asks of its node."""
 
     def __init__(self):
-        self.sent: list[tuple[int, bytes, str | None]] = []
-        self.notes: list[Notification] = []
-        self.timers = TimerHeap()
+        self.rng = random.Random(1)
         self.counters: Counter[str] = Counter()
-        self.services = NodeServices(
-            counters=self.counters, drop=lambda r: self.counters.update([f"drop.{r}"]),
-            call_at=self.timers.call_at, notify=self.notes.append,
-            output_packet=lambda now, raw, zone: self.sent.append((now, raw, zone)),
-            transmit_packet=lambda *a: None, emit_frame=lambda *a: None)
+        self.timers = TimerHeap()
+        self.sent: list[tuple[int, bytes, str | None]] = []
+        self.frames: list[tuple[str, bytes, bytes]] = []
+        self.notes: list[Notification] = []
+
+    def call_at(self, deadline, callback):
+        return self.timers.call_at(deadline, callback)
+
+    def notify(self, notification):
+        self.notes.append(notification)
+
+    def drop(self, reason):
+        self.counters[f"drop.{reason}"] += 1
+
+    def output_packet(self, now, raw, zone=None):
+        self.sent.append((now, raw, zone))
+
+    def emit_frame(self, interface, dst_mac, raw):
+        self.frames.append((interface, dst_mac, raw))
 
     def packets(self):
         return [parse(raw) for _, raw, _ in self.sent]
@@ -59,7 +70,7 @@ class Recorder:
 
 def test_binding_errors_one_per_second_from_the_agents_address_through_the_home_zone():
     r = Recorder()
-    errors = ErrorMessages(FakeLink(), r.services)
+    errors = ErrorMessages(FakeLink(), r)
     for now in (0, S // 2, S - 1, S, 2 * S + 5):
         errors.binding_error(now, MN, 2, IPv6Address("::"))
     assert [now for now, _, _ in r.sent] == [0, S, 2 * S + 5]
@@ -71,7 +82,7 @@ def test_binding_errors_one_per_second_from_the_agents_address_through_the_home_
 
 def test_an_error_about_our_tunnel_is_relayed_to_the_inner_source():
     r = Recorder()
-    errors = ErrorMessages(FakeLink(), r.services)
+    errors = ErrorMessages(FakeLink(), r)
     inner = Packet(src=IPv6Address("2001:db8:4::4"), dst=MN, payload=EchoRequest(1, 1, b"x" * 40)).to_bytes()
     outer = Packet(src=HA, dst=IPv6Address("2001:db8:3::1"), payload=EchoRequest(2, 2, b"")).to_bytes()
     quote = outer[:6] + bytes([41]) + outer[7:40] + inner         # an IPv6-in-IPv6 packet we sent
@@ -92,7 +103,7 @@ def _ra(address, preference, lifetime=1800):
 
 def test_dhaad_lists_home_agents_by_preference_and_answers_only_at_the_anycast_address():
     r = Recorder()
-    discovery = HomeAgentDiscovery(FakeLink(), 0, random.Random(1), r.services)
+    discovery = HomeAgentDiscovery(FakeLink(), 0, random.Random(1), r)
     other = IPv6Address("2001:db8:1::2")
     discovery.router_advertisement(0, Packet(src=IPv6Address("fe80::2"), dst=IPv6Address("ff02::1"),
                                              payload=_ra(other, 5)), _ra(other, 5))

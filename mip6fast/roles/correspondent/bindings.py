@@ -40,9 +40,8 @@ from ...wire import (
     Packet,
 )
 from ..binding_events import BindingCreated, BindingDeleted, BindingExpired, BindingUpdated
-from ..events import NS_PER_S, Notification, Timer
+from ..events import NS_PER_S, NodeServices, Notification, Timer
 from ..interface import Interface, unicast_routable
-from ..services import NodeServices
 from .config import CorrespondentConfig
 
 __all__ = ["BindingManager", "BindingRefreshRequested"]
@@ -144,16 +143,16 @@ class BindingManager:
                 entry.refresh.cancel()
         if deregister:
             # §9.5.3: the entry is deleted (a de-registration with no entry deletes nothing).
-            node.count("bindings_deleted")
+            node.counters["bindings_deleted"] += 1
             if result.outcome is Outcome.DELETED:
                 node.notify(BindingDeleted(now, home))
         else:
             self._entries[home] = self._schedule(now, home, expires)
             if result.outcome is Outcome.CREATED:
-                node.count("bindings_created")
+                node.counters["bindings_created"] += 1
                 node.notify(BindingCreated(now, home, care_of, lifetime))
             else:
-                node.count("bindings_updated")
+                node.counters["bindings_updated"] += 1
                 node.notify(BindingUpdated(now, home, care_of, lifetime))
         if bu.ack:
             # §9.5.4: acceptance is acknowledged only when A is set.
@@ -166,7 +165,7 @@ class BindingManager:
         ba = BindingAcknowledgement(status=int(status), sequence=sequence, lifetime=lifetime)
         rh2 = home if care_of != home else None
         reply = Packet(src=packet.dst, dst=care_of, rh2=rh2, hop_limit=64, payload=ba)
-        self.node.count(f"ba_sent.status{int(status)}")
+        self.node.counters[f"ba_sent.status{int(status)}"] += 1
         self._send_signalling(now, reply.to_bytes(), iface.name)
 
     # ------------------------------------------------------------ expiry and refresh (§9.5.2, §9.5.5)
@@ -186,7 +185,7 @@ class BindingManager:
             entry = self._entries.pop(home, None)
             if entry is not None and entry.refresh is not None:
                 entry.refresh.cancel()
-            self.node.count("bindings_expired")
+            self.node.counters["bindings_expired"] += 1
             self.node.notify(BindingExpired(now, home))
 
     def _refresh(self, now: int, home: IPv6Address) -> None:
@@ -198,7 +197,7 @@ class BindingManager:
             return
         entry.refresh = None
         if binding.packets <= entry.packets_at_registration:
-            self.node.count("brr_skipped_idle")
+            self.node.counters["brr_skipped_idle"] += 1
             return
         source = self._source_for(binding.care_of_address)
         if source is None:
@@ -206,6 +205,6 @@ class BindingManager:
             return
         pkt = Packet(src=source, dst=binding.care_of_address, rh2=home, hop_limit=64,
                      payload=BindingRefreshRequest())
-        self.node.count("brr_sent")
+        self.node.counters["brr_sent"] += 1
         self.node.notify(BindingRefreshRequested(now, home, binding.care_of_address))
         self._send_signalling(now, pkt.to_bytes(), None)

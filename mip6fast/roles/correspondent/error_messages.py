@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from ipaddress import IPv6Address
 
 from ...wire import BindingError, Packet, ParameterProblem
-from ..events import Notification
+from ..events import NodeServices, Notification
 from ..interface import IPV6_MIN_MTU, UNSPECIFIED, Interface
 from ..rate_limit import TokenBucket
-from ..services import NodeServices
 from .config import CorrespondentConfig
 from .packets import NH_ICMPV6, walk
 
@@ -49,7 +48,7 @@ class ErrorMessages:
         """ICMPv6 Parameter Problem (RFC 4443 §3.4) about ``raw``, built from its bytes (it may not
         parse), within the §2.4 (e) rules and the rate limit."""
         node = self.node
-        node.count(f"parameter_problem.code{code}")
+        node.counters[f"parameter_problem.code{code}"] += 1
         src, dst = IPv6Address(raw[8:24]), IPv6Address(raw[24:40])
         if src.is_multicast or src == UNSPECIFIED or dst.is_multicast:
             node.drop("icmp_error_not_allowed")          # §2.4 (e): codes 0-2 here have bits 11/none
@@ -66,7 +65,7 @@ class ErrorMessages:
             node.drop("icmp_error_no_source")
             return
         msg = ParameterProblem(code=code, pointer=pointer, invoking=raw[:IPV6_MIN_MTU - 48])
-        node.count("icmp_error.ParameterProblem")
+        node.counters["icmp_error.ParameterProblem"] += 1
         node.output_packet(now, Packet(src=source, dst=src, hop_limit=64, payload=msg).to_bytes(), iface.name)
 
     def binding_error(self, now: int, iface: Interface, source: IPv6Address, destination: IPv6Address,
@@ -81,6 +80,6 @@ class ErrorMessages:
             return
         pkt = Packet(src=source, dst=destination, hop_limit=64,
                      payload=BindingError(status=status, home_address=home_address))
-        node.count(f"binding_error_sent.status{int(status)}")
+        node.counters[f"binding_error_sent.status{int(status)}"] += 1
         node.notify(BindingErrorSent(now, int(status), home_address, destination))
         node.output_packet(now, pkt.to_bytes(), iface.name)

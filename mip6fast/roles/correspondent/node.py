@@ -39,7 +39,6 @@ from ...wire import BindingErrorStatus, BindingUpdate, Packet, UnknownMobilityMe
 from ..events import Output
 from ..host import Host
 from ..interface import IPV6_MIN_MTU, NH_MH, UNSPECIFIED, Interface
-from ..services import NodeServices
 from .bindings import BindingManager
 from .config import CorrespondentConfig
 from .datapath import BatchPath
@@ -61,10 +60,11 @@ class CorrespondentNode(Host):
         self.cache = BindingCache(16, self.config.cache_capacity, self.config.cache_seed)
         mtu = min((i.mtu for i in self.interfaces.values()), default=1500)
         self.datapath = CorrespondentDataPath(self.cache, mtu=max(IPV6_MIN_MTU, min(mtu, 65535)))
-        services = NodeServices.of(self)
+        # The parts see this node as events.NodeServices (timers, counters, notifications, sending);
+        # anything more is given to each explicitly.
         route_out = super().output_packet     # as a plain IPv6 node: past the RH2 kernel
-        self.errors = ErrorMessages(self.config, services, self.is_own_address)
-        self.binding_manager = BindingManager(self.config, self.cache, services, route_out, self._source_for)
+        self.errors = ErrorMessages(self.config, self, self.is_own_address)
+        self.binding_manager = BindingManager(self.config, self.cache, self, route_out, self._source_for)
         self.batch_path = BatchPath(self, self.datapath, self.cache, self._receive_frame, self._hao_without_binding,
                                     route_out)
 

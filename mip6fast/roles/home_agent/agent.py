@@ -63,7 +63,6 @@ from ...wire.packet import CODEC as PACKET_CODEC
 from ..events import NS_PER_S, Output
 from ..interface import LINK_LOCAL, NH_MH, UNSPECIFIED, Interface
 from ..router import AdvertisingConfig, Router
-from ..services import NodeServices
 from .config import HomeAgentConfig
 from .datapath import BatchPath, slot_size
 from .discovery import HomeAgentDiscovery, HomeAgentEntry
@@ -93,14 +92,15 @@ class HomeAgent(Router):
             self.home_iface.add_address(config.address, plen)
         self.cache = cache if cache is not None else BindingCache(16, 1024)
         self.datapath = HomeAgentDataPath(self.cache, config.address, tunnel_mtu=config.tunnel_mtu)
-        services = NodeServices.of(self)
+        # The parts see this node as events.NodeServices (timers, counters, notifications, sending);
+        # anything more is given to each explicitly.
         self.home_link = HomeLink(self.home_iface, self.nd[config.interface], config.address, config.home_prefixes)
-        self.proxy_nd = None if config.virtual_home_link else ProxyND(self.home_link, services)
-        self.mobile_prefixes = MobilePrefixes(self.home_link, self.cache, self.rng, services)
-        self.registrar = Registrar(config, self.cache, self.home_link, services, self.proxy_nd, self.mobile_prefixes,
-                                   lambda a: self.is_own_address(a, usable_only=False))
-        self.discovery = HomeAgentDiscovery(self.home_link, config.preference, self.rng, services)
-        self.errors = ErrorMessages(self.home_link, services)
+        self.proxy_nd = None if config.virtual_home_link else ProxyND(self.home_link, self, self.transmit_packet)
+        self.mobile_prefixes = MobilePrefixes(self.home_link, self.cache, self.rng, self)
+        self.registrar = Registrar(config, self.cache, self.home_link, self, self.proxy_nd, self.mobile_prefixes,
+                                   lambda a: self.is_own_address(a, usable_only=False), self.transmit_packet)
+        self.discovery = HomeAgentDiscovery(self.home_link, config.preference, self.rng, self)
+        self.errors = ErrorMessages(self.home_link, self)
         self.batch_path = BatchPath(self, self.datapath, self.cache, config.address, self._receive_frame)
         self._rx_mac: tuple[str, bytes] = ("", b"")         # interface and source MAC of the packet at hand
         if not config.virtual_home_link:

@@ -23,10 +23,9 @@ from ...wire import (
     Packet,
     solicited_node_multicast,
 )
-from ..events import Timer
+from ..events import NodeServices, Timer
 from ..interface import UNSPECIFIED, Interface
 from ..neighbor import ND_HOP_LIMIT
-from ..services import NodeServices
 from .home_link import HomeLink
 
 __all__ = ["HomeAddressDAD", "PendingDad"]
@@ -45,9 +44,14 @@ class PendingDad:
 
 
 class HomeAddressDAD:
-    def __init__(self, link: HomeLink, node: NodeServices, finished: Callable[[int, PendingDad], None]):
+    """``transmit_packet(now, interface, next_hop, raw)``: the node's link-layer output (the probes);
+    ``finished(now, pending)``: what to do with a registration once its DAD is over."""
+
+    def __init__(self, link: HomeLink, node: NodeServices, transmit_packet: Callable[[int, str, IPv6Address, bytes], None],
+                 finished: Callable[[int, PendingDad], None]):
         self.link = link
         self.node = node
+        self._transmit_packet = transmit_packet
         self._finished = finished
         self._pending: dict[IPv6Address, PendingDad] = {}
         self._targets: dict[IPv6Address, IPv6Address] = {}     # DAD target -> home address
@@ -70,8 +74,8 @@ class HomeAddressDAD:
             # RFC 4862 §5.4.2: from the unspecified address to the solicited-node group, no SLLA.
             raw = Packet(src=UNSPECIFIED, dst=solicited_node_multicast(t), hop_limit=ND_HOP_LIMIT,
                          payload=NeighborSolicitation(target=t)).to_bytes()
-            self.node.count("dad.ns_sent")
-            self.node.transmit_packet(now, iface.name, solicited_node_multicast(t), raw)
+            self.node.counters["dad.ns_sent"] += 1
+            self._transmit_packet(now, iface.name, solicited_node_multicast(t), raw)
         pending.timer = self.node.call_at(now + self.link.nd.retrans_timer, lambda t: self._done(t, home))
 
     def observe(self, iface: Interface, packet: Packet) -> bool:
@@ -83,12 +87,12 @@ class HomeAddressDAD:
         if isinstance(msg, NeighborAdvertisement) and msg.target in self._targets:
             # §10.3.1: someone on the home link owns the address → status 134 when DAD ends.
             self._pending[self._targets[msg.target]].duplicate = True
-            self.node.count("dad.na_received")
+            self.node.counters["dad.na_received"] += 1
             return True
         if isinstance(msg, NeighborSolicitation) and msg.target in self._targets and packet.src == UNSPECIFIED:
             # RFC 4862 §5.4.3: another node is doing DAD for the same address at the same time.
             self._pending[self._targets[msg.target]].duplicate = True
-            self.node.count("dad.ns_received")
+            self.node.counters["dad.ns_received"] += 1
             return True
         return False
 
@@ -102,5 +106,5 @@ class HomeAddressDAD:
             # each registration O(bindings)).
             if not self.link.nd.proxy_in_group(t):
                 self.link.iface.extra_groups.discard(solicited_node_multicast(t))
-        self.node.count("dad.failed" if pending.duplicate else "dad.succeeded")
+        self.node.counters["dad.failed" if pending.duplicate else "dad.succeeded"] += 1
         self._finished(now, pending)

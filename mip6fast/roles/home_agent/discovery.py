@@ -24,9 +24,8 @@ from ...wire import (
     PrefixInformation,
     RouterAdvertisement,
 )
-from ..events import NS_PER_S
+from ..events import NS_PER_S, NodeServices
 from ..interface import IPV6_MIN_MTU, LINK_LOCAL
-from ..services import NodeServices
 from .home_link import HomeLink
 
 __all__ = ["MAX_DHAAD_ADDRESSES", "HomeAgentDiscovery", "HomeAgentEntry"]
@@ -72,13 +71,13 @@ class HomeAgentDiscovery:
                 address = opt.prefix
         if lifetime == 0:
             self.entries.pop(src, None)
-            self.node.count("home_agents.removed")
+            self.node.counters["home_agents.removed"] += 1
             return
         if address is None:
-            self.node.count("home_agents.no_global_address")   # no R-flag PIO: nothing to list
+            self.node.counters["home_agents.no_global_address"] += 1   # no R-flag PIO: nothing to list
             return
         self.entries[src] = HomeAgentEntry(address, preference, now + lifetime * NS_PER_S)
-        self.node.count("home_agents.updated")
+        self.node.counters["home_agents.updated"] += 1
 
     def addresses(self, now: int) -> list[IPv6Address]:
         """The home agents list, own address included, by decreasing preference, equal preferences in
@@ -104,7 +103,7 @@ class HomeAgentDiscovery:
             self.node.drop("dhaad_not_anycast")
             return
         addresses = self.addresses(now)[:MAX_DHAAD_ADDRESSES]
-        self.node.count("dhaad.replies")
+        self.node.counters["dhaad.replies"] += 1
         reply = Packet(src=self.link.address, dst=packet.src,
                        payload=HomeAgentAddressDiscoveryReply(req.identifier, tuple(addresses)))
         self.node.output_packet(now, reply.to_bytes(), self.link.name)

@@ -17,9 +17,9 @@ from ...wire import (
     PacketTooBig,
     ParameterProblem,
 )
+from ..events import NodeServices
 from ..interface import IPV6_MIN_MTU, LINK_LOCAL, UNSPECIFIED
 from ..rate_limit import TokenBucket
-from ..services import NodeServices
 from .home_link import HomeLink
 
 __all__ = ["BINDING_ERROR_RATE", "ErrorMessages"]
@@ -41,7 +41,7 @@ class ErrorMessages:
         if not self._binding_errors.take(now):
             self.node.drop("binding_error_rate_limited")
             return
-        self.node.count(f"be.status.{status}")
+        self.node.counters[f"be.status.{status}"] += 1
         packet = Packet(src=self.link.address, dst=destination, payload=BindingError(status, home))
         self.node.output_packet(now, packet.to_bytes(), self.link.name)
 
@@ -65,7 +65,7 @@ class ErrorMessages:
             message = DestinationUnreachable(code=message.code, invoking=cut)
         else:
             message = ParameterProblem(code=message.code, pointer=message.pointer, invoking=cut)
-        self.node.count(f"icmp_error.{type(message).__name__}")
+        self.node.counters[f"icmp_error.{type(message).__name__}"] += 1
         self.node.output_packet(now, Packet(src=self.link.address, dst=src, payload=message).to_bytes(), None)
 
     def relay_tunnel_error(self, now: int, msg) -> bool:
@@ -85,6 +85,6 @@ class ErrorMessages:
             relayed = PacketTooBig(mtu=max(IPV6_MIN_MTU, msg.mtu - 40), invoking=b"")
         else:
             relayed = DestinationUnreachable(code=3, invoking=b"")
-        self.node.count(f"tunnel_error_relayed.{type(msg).__name__}")
+        self.node.counters[f"tunnel_error_relayed.{type(msg).__name__}"] += 1
         self.icmp_error(now, relayed, inner)
         return True

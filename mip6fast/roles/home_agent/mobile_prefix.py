@@ -16,8 +16,7 @@ from ipaddress import IPv6Address
 
 from ...binding_cache import BindingCache
 from ...wire import MobilePrefixAdvertisement, MobilePrefixSolicitation, Packet
-from ..events import NS_PER_S, Timer
-from ..services import NodeServices
+from ..events import NS_PER_S, NodeServices, Timer
 from .home_link import HomeLink
 
 __all__ = ["PREFIX_ADV_RETRIES", "PREFIX_ADV_TIMEOUT", "MobilePrefixes"]
@@ -45,7 +44,7 @@ class MobilePrefixes:
         binding = self.cache.get(home)
         if binding is None or binding.care_of_address != packet.src:
             return          # the Home Address option check answered with a Binding Error already
-        self.node.count("mpa_sent")
+        self.node.counters["mpa_sent"] += 1
         self._send(now, home, binding.care_of_address, mps.identifier)
 
     def announce(self, now: int, homes: Iterable[IPv6Address]) -> None:
@@ -66,7 +65,7 @@ class MobilePrefixes:
         if binding is None:
             return
         self._retransmit.pop(home, None)
-        self.node.count("mpa_unsolicited_sent")
+        self.node.counters["mpa_unsolicited_sent"] += 1
         self._send(now, home, binding.care_of_address, identifier)
         if retries > 0:
             self._retransmit[home] = self.node.call_at(

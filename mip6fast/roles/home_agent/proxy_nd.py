@@ -12,13 +12,13 @@ for it are not tunnelled (``serves``: the agent answers them with Destination Un
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv6Address
 
 from ...wire import ALL_NODES, NeighborAdvertisement, Packet, TargetLinkLayerAddress
-from ..events import NS_PER_S, Timer
+from ..events import NS_PER_S, NodeServices, Timer
 from ..neighbor import ND_HOP_LIMIT
-from ..services import NodeServices
 from .home_link import HomeLink
 
 __all__ = ["MAX_NEIGHBOR_ADVERTISEMENT", "NA_INTERVAL", "ProxyND"]
@@ -37,9 +37,13 @@ class _Proxied:
 
 
 class ProxyND:
-    def __init__(self, link: HomeLink, node: NodeServices):
+    """``transmit_packet(now, interface, next_hop, raw)``: the node's link-layer output (the NAs go to
+    all-nodes on the home link)."""
+
+    def __init__(self, link: HomeLink, node: NodeServices, transmit_packet: Callable[[int, str, IPv6Address, bytes], None]):
         self.link = link
         self.node = node
+        self._transmit_packet = transmit_packet
         self._bindings: dict[IPv6Address, _Proxied] = {}    # home address -> what is proxied for it
         self._addresses: Counter[IPv6Address] = Counter()   # every proxied address, by binding
 
@@ -90,8 +94,8 @@ class ProxyND:
                                                options=(TargetLinkLayerAddress(iface.mac),))
                     raw = Packet(src=src, dst=ALL_NODES, hop_limit=ND_HOP_LIMIT, payload=na).to_bytes()
                     proxied.encoded[(src, target)] = raw
-                self.node.count("proxy.na_sent")
-                self.node.transmit_packet(now, iface.name, ALL_NODES, raw)
+                self.node.counters["proxy.na_sent"] += 1
+                self._transmit_packet(now, iface.name, ALL_NODES, raw)
         # Timers due before now have fired (tick pops them in order): nothing left to cancel there, so
         # they are not kept (with 10^5 bindings, two spent timers and their closures each add up).
         proxied.timers = [t for t in proxied.timers if t.deadline >= now]

@@ -50,9 +50,8 @@ from ...wire import (
     Packet,
 )
 from ..binding_events import BindingCreated, BindingDeleted, BindingExpired, BindingUpdated
-from ..events import NS_PER_S, Notification, Timer
+from ..events import NS_PER_S, NodeServices, Notification, Timer
 from ..interface import unicast_routable
-from ..services import NodeServices
 from .config import HomeAgentConfig
 from .dad import HomeAddressDAD, PendingDad
 from .home_link import HomeLink
@@ -72,11 +71,11 @@ class RegistrationRejected(Notification):
 class Registrar:
     """Home registrations (see the module docstring). ``proxy`` is None on a virtual home link (no
     proxy ND, no DAD: §10.4.1 has nothing to defend); ``own_address(a)`` says whether ``a`` is one of
-    this node's addresses, usable or not."""
+    this node's addresses, usable or not; ``transmit_packet`` is the link-layer output DAD probes take."""
 
     def __init__(self, config: HomeAgentConfig, cache: BindingCache, link: HomeLink, node: NodeServices,
                  proxy: ProxyND | None, mobile_prefixes: MobilePrefixes,
-                 own_address: Callable[[IPv6Address], bool]):
+                 own_address: Callable[[IPv6Address], bool], transmit_packet: Callable[[int, str, IPv6Address, bytes], None]):
         # The home prefixes are the HomeLink's (renumbering changes them); the rest of the config is fixed.
         self.address = config.address
         self.max_lifetime = config.max_lifetime
@@ -91,7 +90,7 @@ class Registrar:
         # §10.3.1: DAD for a first registration's home address, unless configured off or on a virtual
         # home link (nobody else is on it).
         dad = config.dad and not config.virtual_home_link
-        self.dad = HomeAddressDAD(link, node, self._dad_finished) if dad else None
+        self.dad = HomeAddressDAD(link, node, transmit_packet, self._dad_finished) if dad else None
         # The registered home addresses, in the order they were first accepted, with each one's Binding
         # Refresh Request timer.
         self._registered: dict[IPv6Address, Timer | None] = {}
@@ -207,12 +206,12 @@ class Registrar:
         self._registered[home] = None
         self.mobile_prefixes.stop(home)
         if result.outcome is Outcome.CREATED:
-            self.node.count("binding.created")
+            self.node.counters["binding.created"] += 1
             self.node.notify(BindingCreated(now, home, care_of, lifetime))
             if self.proxy is not None:
                 self.proxy.start(now, home, bu.link_local)
         else:
-            self.node.count("binding.updated")
+            self.node.counters["binding.updated"] += 1
             self.node.notify(BindingUpdated(now, home, care_of, lifetime))
         options: tuple = ()
         if self.refresh_lead is not None:
@@ -241,7 +240,7 @@ class Registrar:
                          result.last_sequence)
             return
         self._stop(home)
-        self.node.count("binding.deleted")
+        self.node.counters["binding.deleted"] += 1
         self.node.notify(BindingDeleted(now, home))
         self._send_ack(now, packet, bu, home, care_of, BindingAckStatus.ACCEPTED, 0)
 
@@ -268,7 +267,7 @@ class Registrar:
         answered to the home address directly."""
         ba = BindingAcknowledgement(int(status), bu.sequence if sequence is None else sequence, lifetime,
                                     options=options)
-        self.node.count(f"ba.status.{int(status)}")
+        self.node.counters[f"ba.status.{int(status)}"] += 1
         src = packet.dst if not packet.dst.is_multicast else self.address
         if care_of == home:
             reply = Packet(src=src, dst=home, payload=ba)
@@ -317,7 +316,7 @@ class Registrar:
         for key in self.cache.expire(now):
             home = IPv6Address(key)
             self._stop(home)
-            self.node.count("binding.expired")
+            self.node.counters["binding.expired"] += 1
             self.node.notify(BindingExpired(now, home))
         self.arm_expiry()
 
@@ -327,6 +326,6 @@ class Registrar:
         binding = self.cache.get(home)
         if binding is None:
             return
-        self.node.count("brr_sent")
+        self.node.counters["brr_sent"] += 1
         brr = Packet(src=self.address, dst=binding.care_of_address, rh2=home, payload=BindingRefreshRequest())
         self.node.output_packet(now, brr.to_bytes(), self.link.name)
