@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mip6fast.roles.rate_limit import PerDestination, SlidingWindow, TokenBucket
+from mip6fast.roles.registration import UpdateRateLimiter
 
 S = 1_000_000_000
 
@@ -120,3 +121,21 @@ def test_per_destination_limits_each_destination_on_its_own():
     assert isinstance(buckets[1], TokenBucket)
     buckets.clear()
     assert len(buckets) == 0
+
+
+def test_per_destination_sliding_windows_decide_as_the_registration_engines_limiter():
+    """``PerDestination(lambda: SlidingWindow(rate, window))`` answers ``[destination].ready_at`` /
+    ``.record`` as ``registration.UpdateRateLimiter(rate, window)`` does (the MAX_UPDATE_RATE limiter of
+    the mobile node's registration engine), call for call."""
+    rng = np.random.default_rng(11)
+    for rate in (1, 3, 4):
+        ours, engine = PerDestination(lambda rate=rate: SlidingWindow(rate, S)), UpdateRateLimiter(rate, S)
+        now = 0
+        for _ in range(2000):
+            now += int(rng.choice([0, 1, S // 5, S // 2, S - 1, S]))
+            dest = int(rng.integers(0, 3))
+            at = ours[dest].ready_at(now)
+            assert at == engine[dest].ready_at(now)
+            if at == now and rng.random() < 0.9:
+                ours[dest].record(now)
+                engine[dest].record(now)
