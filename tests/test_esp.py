@@ -47,6 +47,7 @@ from mip6fast.security import (
     SecurityPolicyDatabase,
     SequenceExhausted,
     UnknownSpi,
+    bench,
     is_protected,
     protect,
     seal,
@@ -647,3 +648,16 @@ def test_security_layer_imports_only_wire_errors_stdlib_and_cryptography():
                 top = name.split(".")[0]
                 assert top in stdlib or top in ("cryptography", "tomli") or name in (
                     "mip6fast.errors", "mip6fast.wire"), (path.name, name)
+
+
+# --- the benchmark ------------------------------------------------------------------------------------
+
+def test_benchmark_packets_are_what_wire_builds():
+    assert bench.BU_PACKET == bu() and bench.BA_PACKET == ba()
+
+
+def test_benchmark_runs():
+    rates = bench.benchmark(seconds=0.01, algorithms=[Algorithm.AES_128_GCM, Algorithm.NULL_HMAC_SHA256])
+    assert [r.algorithm for r in rates] == ["aes-128-gcm", "null-hmac-sha256"]
+    assert all(r.pairs_per_second > 0 and r.protect_per_second > r.pairs_per_second for r in rates)
+
