@@ -661,3 +661,15 @@ def test_benchmark_runs():
     assert [r.algorithm for r in rates] == ["aes-128-gcm", "null-hmac-sha256"]
     assert all(r.pairs_per_second > 0 and r.protect_per_second > r.pairs_per_second for r in rates)
 
+
+def test_sa_identity_is_read_only():
+    """What the packet path checks against (home address, ends, SPI, mode, protocols) cannot change
+    under a live SA: a new binding gets a new SA."""
+    out, _ = sa_pair(Algorithm.AES_128_GCM)
+    for name, value in (("home_address", OTHER_HOME), ("source", OTHER_HOME), ("destination", COA),
+                        ("spi", 0x4444), ("mode", Mode.TUNNEL), ("direction", Direction.INBOUND),
+                        ("algorithm", Algorithm.NULL_HMAC_SHA256), ("esn", True), ("protocols", {17})):
+        with pytest.raises(AttributeError):
+            setattr(out, name, value)
+    with pytest.raises(PolicyViolation):
+        protect(bu(OTHER_HOME), out)

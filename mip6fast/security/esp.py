@@ -119,6 +119,7 @@ class _Chain(NamedTuple):
     headers: list[_Header]
     next_header: int           # what follows the last extension header
     offset: int
+    fragment: bool             # a Fragment header is among them
 
 
 # --- header walking ------------------------------------------------------------------------------------
@@ -157,7 +158,7 @@ def _destination_options(p: bytes, off: int, length: int) -> bytes | None:
 def _walk(p: bytes) -> _Chain:
     """The Hop-by-Hop, Routing, Destination Options and Fragment headers after the IPv6 header."""
     headers: list[_Header] = []
-    nh, off = p[6], IPV6_HEADER
+    nh, off, fragment = p[6], IPV6_HEADER, False
     while nh in (NH_HOP_BY_HOP, NH_ROUTING, NH_DEST_OPTS, NH_FRAGMENT):
         if nh == NH_HOP_BY_HOP and headers:
             raise MalformedPacket(f"Hop-by-Hop options header at offset {off}: only right after IPv6")
@@ -165,7 +166,10 @@ def _walk(p: bytes) -> _Chain:
             raise MalformedPacket(f"more than {MAX_EXTENSION_HEADERS} extension headers")
         if off + 8 > len(p):
             raise MalformedPacket(f"extension header at offset {off} is truncated")
-        length = 8 if nh == NH_FRAGMENT else (p[off + 1] + 1) * 8
+        if nh == NH_FRAGMENT:
+            length, fragment = 8, True
+        else:
+            length = (p[off + 1] + 1) * 8
         if off + length > len(p):
             raise MalformedPacket(f"extension header at offset {off} runs past the packet")
         hao = final = None
@@ -185,7 +189,7 @@ def _walk(p: bytes) -> _Chain:
                                       f"not at its final destination yet")
         headers.append(_Header(nh, off, length, hao, final))
         nh, off = p[off], off + length
-    return _Chain(headers, nh, off)
+    return _Chain(headers, nh, off, fragment)
 
 
 def _claimed(p: bytes, before: list[_Header]):
@@ -214,8 +218,8 @@ def _upper_protocol(data: bytes, nh: int) -> int:
 def _check_selectors(sa: SecurityAssociation, p: bytes, before: list[_Header], protected_nh: int,
                      protected: bytes) -> None:
     """RFC 4301 §5.2 step 4 (and the outbound mirror of it): does this packet belong to this SA?"""
-    home, agent = sa.home_address.packed, sa.home_agent.packed
-    if sa.mode is Mode.TUNNEL:
+    home, agent, home_is_source = sa._home_packed, sa._agent_packed, sa._home_is_source
+    if sa._mode is Mode.TUNNEL:
         if protected_nh != NH_IPV6:
             raise PolicyViolation(f"SA 0x{sa.spi:08x} is a tunnel-mode SA: it carries IPv6 packets, "
                                   f"not next header {protected_nh}", sa.spi)
@@ -223,16 +227,16 @@ def _check_selectors(sa: SecurityAssociation, p: bytes, before: list[_Header], p
             raise MalformedPacket("the tunnelled packet is not an IPv6 packet", sa.spi)
         inner_src, inner_dst = protected[8:24], protected[24:40]
         outer_src, outer_dst = p[8:24], p[24:40]
-        if sa.home_is_source:
+        if home_is_source:
             ok, claimed, end = inner_src == home, inner_src, outer_dst == agent
         else:
             ok, claimed, end = inner_dst == home, inner_dst, outer_src == agent
     else:
         upper = _upper_protocol(protected, protected_nh)
-        if upper not in sa.protocols:
+        if upper not in sa._protocols:
             raise PolicyViolation(f"SA 0x{sa.spi:08x} does not carry next header {upper}", sa.spi)
         src, dst = _claimed(p, before)
-        if sa.home_is_source:
+        if home_is_source:
             ok, claimed, end = src == home, src, dst == agent
         else:
             ok, claimed, end = dst == home, dst, src == agent
@@ -248,7 +252,7 @@ def _check_selectors(sa: SecurityAssociation, p: bytes, before: list[_Header], p
 
 def esp_length(sa: SecurityAssociation, data_length: int) -> int:
     """The length of the ESP header, IV, padded ciphertext and ICV for ``data_length`` protected bytes."""
-    spec = sa.algorithm.spec
+    spec = sa._spec
     padded = data_length + 2 + (-(data_length + 2)) % spec.align
     return ESP_HEADER + spec.iv + padded + spec.icv
 
@@ -256,21 +260,20 @@ def esp_length(sa: SecurityAssociation, data_length: int) -> int:
 def seal(sa: SecurityAssociation, next_header: int, data: bytes) -> bytes:
     """ESP header | IV | ciphertext of (data | padding | pad length | next header) | ICV, under the next
     sequence number of outbound ``sa`` (SequenceExhausted if there is none left)."""
-    if sa.direction is not Direction.OUTBOUND:
+    if sa._direction is not Direction.OUTBOUND:
         raise ValueError(f"SA 0x{sa.spi:08x} is inbound: it does not protect packets")
-    spec = sa.algorithm.spec
     seq = sa._next_sequence()
-    pad = (-(len(data) + 2)) % spec.align
+    pad = (-(len(data) + 2)) % sa._spec.align
     plaintext = b"".join((data, _PADDING[:pad], bytes((pad, next_header))))
-    header = struct.pack("!II", sa.spi, seq & 0xFFFFFFFF)
-    body = sa._transform.seal(header, seq >> 32 if sa.esn else None, sa._iv(seq), plaintext)
+    header = struct.pack("!II", sa._spi, seq & 0xFFFFFFFF)
+    body = sa._transform.seal(header, seq >> 32 if sa._esn else None, sa._iv(seq), plaintext)
     return header + body
 
 
 def open_payload(sa: SecurityAssociation, esp: bytes) -> Opened:
     """Check and decrypt one ESP packet (from the SPI to the ICV) for inbound ``sa``: steps 3-5 above.
     Counts refusals on ``sa.counters``."""
-    spec, counters, spi = sa.algorithm.spec, sa.counters, sa.spi
+    spec, counters, spi = sa._spec, sa.counters, sa._spi
     body_length = len(esp) - ESP_HEADER - spec.iv - spec.icv
     if body_length < 2 or (spec.align > 4 and body_length % spec.align):
         counters.malformed += 1
@@ -287,7 +290,7 @@ def open_payload(sa: SecurityAssociation, esp: bytes) -> Opened:
                              f"{'already received' if verdict else 'left of the replay window'}",
                              spi, seq, verdict)
     try:
-        plaintext = sa._transform.open(esp[:ESP_HEADER], seq >> 32 if sa.esn else None, esp[ESP_HEADER:])
+        plaintext = sa._transform.open(esp[:ESP_HEADER], seq >> 32 if sa._esn else None, esp[ESP_HEADER:])
     except IntegrityError:
         counters.authentication_failures += 1
         raise AuthenticationFailed(f"SA 0x{spi:08x}: ICV check failed (sequence {seq})", spi) from None
@@ -314,13 +317,13 @@ def protect(packet: bytes, sa: SecurityAssociation) -> bytes:
     payload. No sequence number is used by a refused packet."""
     p = bytes(packet)
     _check_ipv6(p)
-    if sa.direction is not Direction.OUTBOUND:
+    if sa._direction is not Direction.OUTBOUND:
         raise ValueError(f"SA 0x{sa.spi:08x} is inbound: it does not protect packets")
     chain = _walk(p)
     headers = chain.headers
-    if any(h.kind == NH_FRAGMENT for h in headers):
+    if chain.fragment:
         raise MalformedPacket("a fragment: ESP is applied to whole packets, before fragmentation")
-    if sa.mode is Mode.TUNNEL:
+    if sa._mode is Mode.TUNNEL:
         keep = len(headers)              # every outer extension header stays before ESP
     else:
         keep = 0
@@ -356,7 +359,7 @@ def unprotect(packet: bytes, lookup: Lookup) -> Unprotected:
     p = bytes(packet)
     _check_ipv6(p)
     chain = _walk(p)
-    if any(h.kind == NH_FRAGMENT for h in chain.headers):
+    if chain.fragment:
         raise MalformedPacket("a fragment: reassemble before ESP processing (RFC 4303 §3.4.1)")
     if chain.next_header != NH_ESP:
         raise NotProtected(f"no ESP header: next header {chain.next_header} at offset {chain.offset}")
@@ -365,7 +368,7 @@ def unprotect(packet: bytes, lookup: Lookup) -> Unprotected:
         raise MalformedPacket(f"ESP header at offset {at} is truncated")
     spi = struct.unpack_from("!I", p, at)[0]
     sa = lookup(spi)
-    if sa is None or sa.spi != spi or sa.direction is not Direction.INBOUND:
+    if sa is None or sa._spi != spi or sa._direction is not Direction.INBOUND:
         raise UnknownSpi(f"no inbound SA with SPI 0x{spi:08x}", spi)
     opened = open_payload(sa, p[at:])
     before = chain.headers

@@ -162,24 +162,10 @@ class SecurityAssociation:
     ``rng(n) -> n bytes``: CBC IVs and GCM's IV mask (os.urandom unless a test supplies one).
     """
     __slots__ = (
-        "__weakref__",
-        "_iv_mask",
-        "_key_fingerprint",
-        "_limit",
-        "_rng",
-        "_sequence",
-        "_transform",
-        "_window",
-        "algorithm",
+        "__weakref__", "_agent_packed", "_algorithm", "_destination", "_direction", "_esn",
+        "_home_address", "_home_is_source", "_home_packed", "_iv_mask", "_key_fingerprint", "_limit",
+        "_mode", "_protocols", "_rng", "_sequence", "_source", "_spec", "_spi", "_transform", "_window",
         "counters",
-        "destination",
-        "direction",
-        "esn",
-        "home_address",
-        "mode",
-        "protocols",
-        "source",
-        "spi",
     )
 
     def __init__(self, spi: int, direction: Direction, algorithm: Algorithm, *,
@@ -191,45 +177,49 @@ class SecurityAssociation:
         if not isinstance(spi, int) or isinstance(spi, bool) or not 256 <= spi <= 0xFFFFFFFF:
             # RFC 4303 §2.1: 0 is reserved for local use and 1..255 by IANA; neither goes on the wire.
             raise ValueError(f"spi: {spi!r} is not in 256..0xffffffff")
-        self.spi = spi
-        self.direction = Direction(direction)
-        self.algorithm = Algorithm(algorithm)
-        self.mode = Mode(mode)
-        self.source = _address(source, "source")
-        self.destination = _address(destination, "destination")
-        self.home_address = _address(home_address, "home_address")
-        if self.source == self.destination:
+        self._spi = spi
+        self._direction = Direction(direction)
+        self._algorithm = algorithm = Algorithm(algorithm)
+        self._mode = mode = Mode(mode)
+        self._source = src = _address(source, "source")
+        self._destination = dst = _address(destination, "destination")
+        self._home_address = home = _address(home_address, "home_address")
+        if src == dst:
             raise ValueError("source and destination are the same address")
-        if self.home_address not in (self.source, self.destination):
-            raise ValueError(f"home_address {self.home_address} is neither the SA's source nor its "
-                             f"destination")
-        self.esn = bool(esn)
-        if self.mode is Mode.TUNNEL:
+        if home not in (src, dst):
+            raise ValueError(f"home_address {home} is neither the SA's source nor its destination")
+        # The identity of an SA is read-only (properties below); what the packet path compares is
+        # precomputed once.
+        self._home_is_source = home == src
+        self._home_packed = home.packed
+        self._agent_packed = (dst if self._home_is_source else src).packed
+        self._esn = bool(esn)
+        if mode is Mode.TUNNEL:
             if protocols is not None and set(protocols) != {41}:
                 raise ValueError("protocols: a tunnel-mode SA carries IPv6 (41) only")
-            self.protocols: frozenset[int] = frozenset({41})
+            self._protocols: frozenset[int] = frozenset({41})
         else:
-            self.protocols = frozenset((NH_MH, NH_ICMPV6) if protocols is None else protocols)
-            if not self.protocols or any(not 0 <= p <= 255 or p in (41, 50, 59) for p in self.protocols):
+            self._protocols = frozenset((NH_MH, NH_ICMPV6) if protocols is None else protocols)
+            if not self._protocols or any(not 0 <= p <= 255 or p in (41, 50, 59) for p in self._protocols):
                 raise ValueError("protocols: next header values 0..255, not 41, 50 or 59")
-        spec = self.algorithm.spec
+        self._spec = spec = algorithm.spec
         encryption_key = bytes(encryption_key)
         authentication_key = bytes(authentication_key)
         if len(encryption_key) != spec.encryption_key:
-            raise ValueError(f"{self.algorithm.value}: the encryption key must be {spec.encryption_key} "
+            raise ValueError(f"{algorithm.value}: the encryption key must be {spec.encryption_key} "
                              f"octets, got {len(encryption_key)}")
         if len(authentication_key) != spec.authentication_key:
-            raise ValueError(f"{self.algorithm.value}: the authentication key must be "
+            raise ValueError(f"{algorithm.value}: the authentication key must be "
                              f"{spec.authentication_key} octets, got {len(authentication_key)}")
-        self._transform = Transform(self.algorithm, encryption_key, authentication_key)
+        self._transform = Transform(algorithm, encryption_key, authentication_key)
         # Kept only so that the SPD can refuse two SAs sharing a key without holding the keys twice.
         self._key_fingerprint = _fingerprint(encryption_key + authentication_key)
-        self._limit = (1 << 64) - 1 if self.esn else (1 << 32) - 1
+        self._limit = (1 << 64) - 1 if self._esn else (1 << 32) - 1
         if not isinstance(sequence, int) or not 0 <= sequence <= self._limit:
             raise ValueError(f"sequence: {sequence!r} is not in 0..{self._limit}")
         self._rng = rng or os.urandom
         self._sequence = sequence
-        self._window = ReplayWindow(replay_window, self.esn, sequence)
+        self._window = ReplayWindow(replay_window, self._esn, sequence)
         # GCM's explicit IV is the sequence number XORed with a mask drawn once per SA object: a
         # bijection, so IVs never repeat while sequence numbers do not (RFC 4106 §3.1 asks only for
         # uniqueness under the key), and a sender that restarts a manual SA at sequence 1 with the
@@ -237,12 +227,50 @@ class SecurityAssociation:
         self._iv_mask = int.from_bytes(self._rng(8), "big") if spec.aead else 0
         self.counters = SaCounters()
 
+    # --- identity (read-only) ------------------------------------------------------------------------
+
+    @property
+    def spi(self) -> int:
+        return self._spi
+
+    @property
+    def direction(self) -> Direction:
+        return self._direction
+
+    @property
+    def algorithm(self) -> Algorithm:
+        return self._algorithm
+
+    @property
+    def mode(self) -> Mode:
+        return self._mode
+
+    @property
+    def source(self) -> IPv6Address:
+        return self._source
+
+    @property
+    def destination(self) -> IPv6Address:
+        return self._destination
+
+    @property
+    def home_address(self) -> IPv6Address:
+        return self._home_address
+
+    @property
+    def esn(self) -> bool:
+        return self._esn
+
+    @property
+    def protocols(self) -> frozenset[int]:
+        return self._protocols
+
     # --- what the operator sees ----------------------------------------------------------------------
 
     @property
     def home_is_source(self) -> bool:
         """True for an SA carrying the mobile node's traffic to the home agent."""
-        return self.home_address == self.source
+        return self._home_is_source
 
     @property
     def home_agent(self) -> IPv6Address:
@@ -308,7 +336,7 @@ class SecurityAssociation:
         return self._sequence
 
     def _iv(self, seq: int) -> bytes:
-        spec = self.algorithm.spec
+        spec = self._spec
         if spec.aead:
             return struct.pack("!Q", seq ^ self._iv_mask)
         if spec.iv:
