@@ -379,7 +379,7 @@ def test_tampered_sequence_number_is_an_authentication_failure():
 
 def test_home_address_rewritten_in_the_hao_is_a_policy_violation():
     """The HAO is before ESP and not covered by the ICV: moving A's valid BU to B's home address must
-    be caught by the SA's home-address binding (RFC 3776 §4.1), and counted."""
+    be caught by the SA's home-address binding (RFC 3776), and counted."""
     out, inb = sa_pair(Algorithm.AES_128_GCM)
     p = protect(bu(), out)
     hijack = p.replace(parse(bu()).home_address.packed, parse(bu(OTHER_HOME)).home_address.packed)
@@ -673,3 +673,31 @@ def test_sa_identity_is_read_only():
             setattr(out, name, value)
     with pytest.raises(PolicyViolation):
         protect(bu(OTHER_HOME), out)
+
+
+def test_security_md_names_exist():
+    """docs/SECURITY.md names functions, methods, attributes and counter reasons: each exists."""
+    import re
+
+    import mip6fast.wire
+    from mip6fast.security import esp, keys, sa, spd
+    text = (pathlib.Path(mip6fast.security.__file__).parents[2] / "docs" / "SECURITY.md").read_text()
+    known = set(dir(mip6fast.wire))
+    for owner in (mip6fast.security, esp, keys, sa, spd, bench, SecurityAssociation, SecurityPolicyDatabase,
+                  ReplayWindow, mip6fast.security.SaCounters, mip6fast.security.SpdCounters,
+                  mip6fast.security.Unprotected, EspError):
+        known |= set(dir(owner))
+    called = set(re.findall(r"`(?:[a-z_]+\.)*([A-Za-z_]\w*)\(", text))
+    attributes = set(re.findall(r"`(?:sa|spd|result|exc)\.(\w+)", text))
+    assert len(called) > 10 and len(attributes) > 3
+    assert not (called - known), called - known
+    assert not (attributes - known), attributes - known
+    # The receive-path table lists every reason an inbound refusal is counted under.
+    reasons = set(re.findall(r"\| `(\w+)` \| (?:SPD|SA)", text))
+    inbound = {getattr(mip6fast.security, n).reason for n in mip6fast.security.__all__
+               if isinstance(getattr(mip6fast.security, n), type)
+               and issubclass(getattr(mip6fast.security, n), EspError)} - {
+        "esp_error", "sequence_exhausted", "no_security_association"}
+    assert reasons == inbound
+    for name in mip6fast.security.SaCounters.__dataclass_fields__:
+        assert f"`{name}`" in text, name

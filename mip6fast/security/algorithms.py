@@ -30,7 +30,7 @@ ICV_LENGTH = 16  # every transform here: GCM's 16-octet tag, HMAC-SHA-256 trunca
 
 
 class Algorithm(Enum):
-    """The ESP transforms this engine implements (RFC 8221 §5: AES-GCM-16 MUST for 128-bit keys,
+    """The ESP transforms this engine implements (RFC 8221: AES-GCM-16 MUST for 128-bit keys,
     AES-CBC MUST with an integrity algorithm, HMAC-SHA-256-128 MUST, NULL encryption MUST)."""
     AES_128_GCM = "aes-128-gcm"
     AES_256_GCM = "aes-256-gcm"

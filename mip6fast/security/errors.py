@@ -60,7 +60,7 @@ class AuthenticationFailed(EspError):
 class PolicyViolation(EspError):
     """The packet does not match the SA it came under: the home address it claims (Home Address option,
     Type 2 routing header or the inner packet's address) is not the SA's, the home agent end is not the
-    SA's, or it carries a protocol the SA does not protect (RFC 4301 §5.2 step 4; RFC 3776 §4.1: the
+    SA's, or it carries a protocol the SA does not protect (RFC 4301 §5.2 step 4; RFC 3776: the
     home agent checks that the home address belongs to the SA). The MN A registering B's home address
     with A's keys ends here."""
     reason = "policy_violation"

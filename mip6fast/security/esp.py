@@ -16,7 +16,7 @@ follows:
     goes inside ESP. (scapy, following Linux, puts ESP after a routing header but before any later
     Destination Options header, HAO or not; MN-HA traffic never has both, see tests/test_esp_scapy.py.)
 
-    tunnel mode (RFC 4303 §3.1.2), for the reverse tunnel (RFC 3776 §4.2, RFC 4877 §4.1):
+    tunnel mode (RFC 4303 §3.1.2), for the reverse tunnel (RFC 3776, RFC 4877):
       before:  outer IPv6 (CoA <-> HA) |       inner IPv6 packet
       after:   outer IPv6 (CoA <-> HA) | ESP | inner IPv6 packet | trailer | ICV
     The input is the IPv6-in-IPv6 packet the tunnel kernels already build (outer header, traffic class,

@@ -1,4 +1,4 @@
-"""Manual keying from a key file (RFC 3776 §5: manual keying must work; RFC 4877 adds IKEv2 later).
+"""Manual keying from a key file (RFC 3776: manual keying must work; RFC 4877 adds IKEv2 later).
 
 One TOML file describes the SA pairs of one or more mobile nodes; the same file (or the mobile node's
 own part of it) is installed on the home agent and on the mobile node, and ``load_key_file(path,

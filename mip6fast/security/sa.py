@@ -5,7 +5,7 @@ A ``SecurityAssociation`` is one direction of protection between a mobile node a
 
 - ``spi``, ``direction`` (inbound or outbound on this node), ``algorithm`` and its keys;
 - ``source`` and ``destination``: the SA's end points as the home registration sees them, i.e. the
-  home address and the home agent's address (RFC 3776 §4: the selectors use the home address, not the
+  home address and the home agent's address (RFC 3776: the selectors use the home address, not the
   care-of address, because the Home Address option is processed before IPsec). One of them is
   ``home_address``, the address the SA is bound to; which one says whether this SA carries traffic
   from the mobile node (``home_is_source``) or to it;
@@ -53,8 +53,8 @@ class Direction(Enum):
 
 
 class Mode(Enum):
-    TRANSPORT = "transport"   # RFC 4303 §3.1.1: BU/BA, MPS/MPA between MN and HA (RFC 3776 §4.1)
-    TUNNEL = "tunnel"         # RFC 4303 §3.1.2: the reverse tunnel (RFC 3776 §4.2, RFC 4877 §4.1)
+    TRANSPORT = "transport"   # RFC 4303 §3.1.1: BU/BA, MPS/MPA between MN and HA (RFC 3776)
+    TUNNEL = "tunnel"         # RFC 4303 §3.1.2: the reverse tunnel (RFC 3776, RFC 4877)
 
 
 @dataclass
@@ -158,7 +158,7 @@ class SecurityAssociation:
     number up to it is then treated as seen). 0 for a fresh SA; a daemon that stored a high-water mark
     resumes from it after a restart, so that neither the peer's window nor GCM's IVs see a number twice.
     ``protocols``: the next headers a transport-mode SA carries (default: Mobility Header and ICMPv6,
-    RFC 3776 §4.1's BU/BA and MPS/MPA); a tunnel-mode SA carries IPv6 (41) only.
+    RFC 3776's BU/BA and MPS/MPA); a tunnel-mode SA carries IPv6 (41) only.
     ``rng(n) -> n bytes``: CBC IVs and GCM's IV mask (os.urandom unless a test supplies one).
     """
     __slots__ = (

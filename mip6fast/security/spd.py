@@ -1,6 +1,6 @@
 """The security policy database a home agent or a mobile node holds: SAs selected by home address.
 
-RFC 3776 §4 and RFC 4877 §4 give the MN-HA policy: BU/BA and Mobile Prefix Solicitation/Advertisement
+RFC 3776 and RFC 4877 §4 give the MN-HA policy: BU/BA and Mobile Prefix Solicitation/Advertisement
 between a mobile node and its home agent in ESP transport mode, selected by the home address (the
 Home Address option's address for an inbound BU, the Type 2 routing header's for an inbound BA), and
 optionally the reverse tunnel in ESP tunnel mode. With manual keying that policy is simply "this home
