@@ -659,7 +659,7 @@ def test_benchmark_packets_are_what_wire_builds():
 def test_benchmark_runs():
     rates = bench.benchmark(seconds=0.01, algorithms=[Algorithm.AES_128_GCM, Algorithm.NULL_HMAC_SHA256])
     assert [r.algorithm for r in rates] == ["aes-128-gcm", "null-hmac-sha256"]
-    assert all(r.pairs_per_second > 0 and r.protect_per_second > r.pairs_per_second for r in rates)
+    assert all(r.pairs_per_second > 0 and r.protect_per_second > 0 for r in rates)   # figures, not a race
 
 
 def test_sa_identity_is_read_only():
