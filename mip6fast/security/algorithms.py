@@ -3,15 +3,15 @@
 - AES-GCM with a 16-octet ICV (RFC 4106): key material = AES key (16 or 32 octets) followed by a
   4-octet salt (RFC 4106 §8.1); nonce = salt | 8-octet explicit IV carried in the packet; AAD = SPI |
   sequence number, or SPI | high 32 bits | low 32 bits with extended sequence numbers (RFC 4106 §5).
-- AES-CBC (RFC 3602: 16-octet random IV in the packet, plaintext padded to the block) with
+- AES-CBC (RFC 3602: 16-octet unpredictable IV in the packet, plaintext padded to the block) with
   HMAC-SHA-256-128 (RFC 4868: 32-octet key, ICV = the first 16 octets of the HMAC) over SPI |
   sequence | IV | ciphertext, plus the high 32 sequence bits with ESN (RFC 4303 §2.2.1, §3.3.2).
 - NULL encryption (RFC 2410) with HMAC-SHA-256-128: authentication only, the payload in clear.
 
 A transform is built once per SA and owns that SA's keys; ``seal`` and ``open`` work on one ESP
 packet. The IV policy (which IV an encryptor uses) is the SA's business (``SecurityAssociation``):
-GCM IVs are derived from the sequence number so they never repeat under a key, CBC IVs come from a
-random source.
+GCM IVs are derived from the sequence number so they never repeat under a key, CBC IVs from a
+random block (see ``Transform``).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from typing import NamedTuple
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 ICV_LENGTH = 16  # every transform here: GCM's 16-octet tag, HMAC-SHA-256 truncated to 128 bits
@@ -71,22 +71,35 @@ class IntegrityError(Exception):
 class Transform:
     """One SA's keyed transform. ``seal(header, seq_hi, iv, plaintext)`` returns IV | ciphertext | ICV;
     ``open(header, seq_hi, body)`` returns the plaintext or raises IntegrityError. ``header`` is the
-    8-octet SPI | sequence (low 32 bits) field; ``seq_hi`` the high 32 bits with ESN, else None."""
-    __slots__ = ("_aead", "_cbc_key", "_mac", "_salt", "spec")
+    8-octet SPI | sequence (low 32 bits) field; ``seq_hi`` the high 32 bits with ESN, else None.
+
+    AES-CBC keeps one encryption and one decryption context for the SA's life: creating a context costs
+    about 8 us in ``cryptography``, several times the rest of a BU's ESP work. To send, the context
+    encrypts a random block R (``iv`` below, from the SA's random source) followed by the plaintext;
+    the first output block, E(R xor the context's previous output block), is uniformly random and
+    unpredictable, and goes on the wire as the IV (RFC 3602 §2.4 asks for an unpredictable IV), the
+    rest is exactly the CBC encryption of the plaintext under that IV (TLS 1.1, RFC 4346 §6.2.3.2
+    (2)(b), chooses IVs the same way). To receive, the context decrypts IV | ciphertext: the first
+    output block is discarded, and every following one is decrypted against the block before it, the
+    IV first, as CBC does. Only whole blocks ever go through the contexts (``esp`` checks lengths
+    before), so no state is left over between packets."""
+    __slots__ = ("_aead", "_cbc_dec", "_cbc_enc", "_mac", "_salt", "spec")
 
     def __init__(self, algorithm: Algorithm, encryption_key: bytes, authentication_key: bytes):
         spec = algorithm.spec
         self.spec = spec
         self._aead: AESGCM | None = None
         self._salt = b""
-        self._cbc_key: algorithms.AES | None = None
+        self._cbc_enc: CipherContext | None = None
+        self._cbc_dec: CipherContext | None = None
         self._mac: crypto_hmac.HMAC | None = None
         if spec.aead:
             self._aead = AESGCM(encryption_key[:-4])
             self._salt = encryption_key[-4:]
         else:
             if spec.encrypts:
-                self._cbc_key = algorithms.AES(encryption_key)
+                cbc = Cipher(algorithms.AES(encryption_key), modes.CBC(bytes(16)))
+                self._cbc_enc, self._cbc_dec = cbc.encryptor(), cbc.decryptor()
             # Keyed once; every packet works on a copy (RFC 2104's inner/outer pads computed once).
             self._mac = crypto_hmac.HMAC(authentication_key, hashes.SHA256())
 
@@ -107,9 +120,8 @@ class Transform:
         if self._aead is not None:
             aad = header if seq_hi is None else header[:4] + struct.pack("!I", seq_hi) + header[4:]
             return iv + self._aead.encrypt(self._salt + iv, plaintext, aad)
-        if self._cbc_key is not None:
-            enc = Cipher(self._cbc_key, modes.CBC(iv)).encryptor()
-            covered = iv + enc.update(plaintext) + enc.finalize()
+        if self._cbc_enc is not None:
+            covered = self._cbc_enc.update(iv + plaintext)      # IV on the wire | ciphertext
         else:
             covered = plaintext
         return covered + self._icv(header, seq_hi, covered)
@@ -125,7 +137,6 @@ class Transform:
         # RFC 4303 §3.4.4.1: verify the ICV before decrypting.
         if not _stdlib_hmac.compare_digest(self._icv(header, seq_hi, covered), icv):
             raise IntegrityError()
-        if self._cbc_key is None:
+        if self._cbc_dec is None:
             return covered
-        dec = Cipher(self._cbc_key, modes.CBC(covered[:16])).decryptor()
-        return dec.update(covered[16:]) + dec.finalize()
+        return self._cbc_dec.update(covered)[16:]

@@ -159,7 +159,8 @@ class SecurityAssociation:
     resumes from it after a restart, so that neither the peer's window nor GCM's IVs see a number twice.
     ``protocols``: the next headers a transport-mode SA carries (default: Mobility Header and ICMPv6,
     RFC 3776's BU/BA and MPS/MPA); a tunnel-mode SA carries IPv6 (41) only.
-    ``rng(n) -> n bytes``: CBC IVs and GCM's IV mask (os.urandom unless a test supplies one).
+    ``rng(n) -> n bytes``: the random block behind each CBC IV and GCM's IV mask (os.urandom unless a
+    test supplies one).
     """
     __slots__ = (
         "__weakref__", "_agent_packed", "_algorithm", "_destination", "_direction", "_esn",
