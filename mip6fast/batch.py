@@ -82,7 +82,7 @@ MAX_SLAB = 1 << 32
 
 class BatchState(NamedTuple):
     """What ``PacketBatch.save`` keeps: enough to put the batch back as it was (see ``restore``)."""
-    count: int
+    count: int  # type: ignore[assignment]  # a field named like tuple.count (kept: public API)
     offset: np.ndarray
     length: np.ndarray
     head: np.ndarray   # (count, head_bytes) uint8: each packet's first bytes
@@ -251,7 +251,7 @@ class PacketBatch:
         if state.count > self._capacity:
             raise ValueError("state is from a larger batch")
         try:
-            from . import _datapath
+            from . import _datapath  # type: ignore[attr-defined]  # compiled module, no stub
         except ImportError:  # pragma: no cover - the pure-Python path
             _datapath = None
         if _datapath is not None:

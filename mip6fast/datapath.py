@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from ipaddress import IPv6Address
 
-from . import _datapath as _dp
+from . import _datapath as _dp  # type: ignore[attr-defined]  # compiled module, no stub
 from ._bcache import BindingTable
 from .batch import DropReason, PacketBatch
 
