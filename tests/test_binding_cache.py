@@ -596,6 +596,40 @@ def test_differential_random_operations():
     assert [tc.entry(s) for s in range(800)] == [tp.entry(s) for s in range(800)]
 
 
+@pytest.mark.parametrize("capacity", [0, 1, 1000])
+def test_twin_reports_the_c_tables_memory_and_stats(capacity):
+    """memory() and stats() are the C table's figures in both (a scenario's summary holds them): the twin
+    models the index (tombstones, growth, the move into a new index) and the entry chunks."""
+    c, py = pair("bcache")
+    tc, tp = c.BindingTable(16, capacity, SEED), py.BindingTable(16, capacity, SEED)
+    assert tc.memory() == tp.memory() and tc.stats() == tp.stats()
+    rng = np.random.default_rng(capacity)
+    for step in range(6000):
+        k = key(int(rng.integers(0, 1500)))
+        op = int(rng.integers(0, 10))
+        if op < 6:
+            assert tc.update(k, COA.packed, step & 0xFFFF, 0, step) == tp.update(k, COA.packed, step & 0xFFFF, 0, step)
+        elif op < 9:
+            assert tc.delete(k) == tp.delete(k)
+        else:
+            assert tc.expire_some(max(0, step - 2000), 50) == tp.expire_some(max(0, step - 2000), 50)
+        if step % 50 == 0:
+            assert tc.memory() == tp.memory(), step
+            assert tc.stats() == tp.stats(), step
+
+
+def test_twin_memory_past_the_first_chunk_of_entries():
+    """Beyond 2^15 entries the C table adds arenas of whole chunks; the twin counts them the same."""
+    c, py = pair("bcache")
+    tc, tp = c.BindingTable(32, 30_000, SEED), py.BindingTable(32, 30_000, SEED)
+    keys = keys_array(40_000, 32)
+    for lo in range(0, 40_000, 5000):
+        rows = keys[lo:lo + 5000]
+        tc.update_batch(rows, rows[:, :16].copy(), 1, 0, 1)
+        tp.update_batch(rows, rows[:, :16].copy(), 1, 0, 1)
+        assert tc.memory() == tp.memory() and tc.stats() == tp.stats(), lo
+
+
 # ---- BindingCache (the Python API) ---------------------------------------------------------------------
 
 
