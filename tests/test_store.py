@@ -190,9 +190,9 @@ def test_recovery_rebuilds_a_binding_cache_that_goes_on_applying_the_sequence_ru
     expiry on this process's monotonic clock; a replayed BU is then still stale."""
     s = backend.open()
     mono_before, wall_before = 5 * S, WALL
-    s.stage(Registered(BindingRecord.from_monotonic("2001:db8:1::9", "2001:db8:2::9", 700, FLAG_HOME | FLAG_ACK,
-                                                    420, mono_before + 420 * S, mono_before, wall_before,
-                                                    "esp-spi:0x1001")))
+    s.stage(Registered(BindingRecord.from_monotonic("2001:db8:1::9", "2001:db8:2::9", 700,
+                                                    FLAG_HOME | FLAG_ACK, 420, mono_before + 420 * S,
+                                                    mono_before, wall_before, "esp-spi:0x1001")))
     s.commit()
     s = backend.restart(s)
     mono_now, wall_now = 77 * S, WALL + 100 * S                 # another process, 100 s later
@@ -204,8 +204,10 @@ def test_recovery_rebuilds_a_binding_cache_that_goes_on_applying_the_sequence_ru
     b = cache["2001:db8:1::9"]
     assert (expired, b.care_of_address, b.sequence) == (0, IPv6Address("2001:db8:2::9"), 700)
     assert b.expires_ns == mono_now + 320 * S
-    assert cache.update("2001:db8:1::9", "2001:db8:3::1", 700, FLAG_HOME, mono_now + S).outcome is Outcome.STALE
-    assert cache.update("2001:db8:1::9", "2001:db8:3::1", 701, FLAG_HOME, mono_now + S).outcome is Outcome.UPDATED
+    replay = cache.update("2001:db8:1::9", "2001:db8:3::1", 700, FLAG_HOME, mono_now + S)
+    assert replay.outcome is Outcome.STALE and replay.last_sequence == 700
+    newer = cache.update("2001:db8:1::9", "2001:db8:3::1", 701, FLAG_HOME, mono_now + S)
+    assert newer.outcome is Outcome.UPDATED
     s.close()
 
 
@@ -220,7 +222,8 @@ def test_state_area_put_overwrite_delete_and_json_round_trip(backend):
     s.stage_all([StatePut("n", 4), StateDeleted("tuple")])
     s.commit()
     s = backend.restart(s)
-    assert s.state() == {"interfaces": {"eth0": {"disable_ipv6": "0"}, "eth1": {"disable_ipv6": None}}, "n": 4}
+    assert s.state() == {"interfaces": {"eth0": {"disable_ipv6": "0"}, "eth1": {"disable_ipv6": None}},
+                         "n": 4}
     assert s.get_state("n") == 4 and s.get_state("tuple", "gone") == "gone"
     s.stage(StatePut("tuple", (1, 2)))
     s.commit()
@@ -348,7 +351,8 @@ def test_flags_are_the_binding_caches_and_read_as_letters():
 def test_clock_conversions_are_inverse():
     assert wall_from_monotonic(15 * S, 10 * S, WALL) == WALL + 5 * S
     assert monotonic_from_wall(WALL + 5 * S, 10 * S, WALL) == 15 * S
-    r = BindingRecord.from_monotonic("2001:db8::1", "2001:db8::2", 1, FLAG_HOME, 420, 10 * S + 420 * S, 10 * S, WALL)
+    r = BindingRecord.from_monotonic("2001:db8::1", "2001:db8::2", 1, FLAG_HOME, 420, 10 * S + 420 * S,
+                                     10 * S, WALL)
     assert r.expires_wall_ns == WALL + 420 * S
     assert r.expires_monotonic_ns(3 * S, WALL + 20 * S) == 3 * S + 400 * S    # a new process, 20 s later
 

@@ -93,8 +93,8 @@ class BindingStore(abc.ABC):
         A record that is not one of the record types raises TypeError (records validate their own
         fields when built)."""
         if not isinstance(record, RECORD_TYPES):
-            raise TypeError(f"stage: expected a store record ({', '.join(t.__name__ for t in RECORD_TYPES)}), "
-                            f"got {type(record).__name__}")
+            names = ", ".join(t.__name__ for t in RECORD_TYPES)
+            raise TypeError(f"stage: expected a store record ({names}), got {type(record).__name__}")
         self._check_usable("stage")
         self._staged.append(record)
 
@@ -137,7 +137,8 @@ class BindingStore(abc.ABC):
         now_wall_ns)``. Refused while records are staged (commit or discard them first)."""
         self._check_usable("load")
         if self._staged:
-            raise ValueError(f"load: {len(self._staged)} records are staged; commit() or discard() them first")
+            raise ValueError(f"load: {len(self._staged)} records are staged; commit() or discard() them "
+                             f"first")
         if isinstance(now_wall_ns, bool) or not isinstance(now_wall_ns, int):
             raise TypeError(f"now_wall_ns: expected an int, got {type(now_wall_ns).__name__}")
         expired = self._delete_expired(now_wall_ns)

@@ -210,26 +210,30 @@ class SQLiteBindingStore(BindingStore):
         lost = walcheck.check(path)      # before SQLite's recovery rebuilds the evidence
         if lost is not None and not accept_wal_loss:
             raise StoreError(path, CORRUPT, "open",
-                             f"{lost} ({path}-wal, index {path}-shm). Nothing was changed: to go on with what "
-                             f"survives, open it with accept_wal_loss=True; to start empty, move the store's "
-                             f"files aside")
+                             f"{lost} ({path}-wal, index {path}-shm). Nothing was changed: to go on with "
+                             f"what survives, open it with accept_wal_loss=True; to start empty, move the "
+                             f"store's files aside")
         step = "open"
         try:
             conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=True)
         except sqlite3.Error as exc:
             raise from_sqlite(path, step, exc) from exc
         try:
+            step = "open (reading the schema)"
+            self._identify(conn)             # before anything is changed: refuse what is not ours
             step = "open (journal_mode=WAL)"
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
-                raise StoreError(path, CANNOT_OPEN, "open", f"SQLite would not use WAL mode here (got {mode!r}): "
-                                 f"the filesystem may lack shared memory support (a network filesystem?)")
+                raise StoreError(path, CANNOT_OPEN, "open",
+                                 f"SQLite would not use WAL mode here (got {mode!r}): the filesystem may "
+                                 f"lack shared memory support (a network filesystem?)")
             step = "open (settings)"
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
             conn.execute("PRAGMA cell_size_check=ON")
             if conn.execute("PRAGMA synchronous").fetchone()[0] != _SYNC_CODES[self.synchronous]:
-                raise StoreError(path, CANNOT_OPEN, "open", f"SQLite did not take synchronous={self.synchronous}")
+                raise StoreError(path, CANNOT_OPEN, "open",
+                                 f"SQLite did not take synchronous={self.synchronous}")
             step = "open (schema)"
             self._migrate(conn)
             if check:
@@ -245,32 +249,41 @@ class SQLiteBindingStore(BindingStore):
             conn.close()
             raise
 
+    def _identify(self, conn: sqlite3.Connection) -> int:
+        """The schema version of the database, 0 for an empty one; StoreError if it is not a binding
+        store or is of a newer version."""
+        path, target = self.path, self.schema.version
+        app = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        if app == 0 and version == 0 and not tables:
+            return 0
+        if app != APPLICATION_ID or version == 0:
+            raise StoreError(path, SCHEMA, "open",
+                             f"not a mip6fast binding store (application_id {app:#x}, user_version "
+                             f"{version}, tables: {', '.join(tables) or 'none'})")
+        if version > target:
+            raise StoreError(path, SCHEMA, "open",
+                             f"written by binding store schema version {version}; this mip6fast reads "
+                             f"versions 1 to {target}: run a newer mip6fast (or open a copy made for this "
+                             f"one)")
+        return int(version)
+
     def _migrate(self, conn: sqlite3.Connection) -> None:
         path, target = self.path, self.schema.version
         conn.execute("BEGIN IMMEDIATE")
         try:
-            app = conn.execute("PRAGMA application_id").fetchone()[0]
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            tables = [r[0] for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-            if app == 0 and version == 0 and not tables:
+            version = self._identify(conn)           # again, under the write lock
+            if version == 0:
                 conn.execute(f"PRAGMA application_id={APPLICATION_ID}")        # a new store
-            elif app != APPLICATION_ID or version == 0:
-                raise StoreError(path, SCHEMA, "open",
-                                 f"not a mip6fast binding store (application_id {app:#x}, user_version {version}, "
-                                 f"tables: {', '.join(tables) or 'none'})")
-            elif version > target:
-                raise StoreError(path, SCHEMA, "open",
-                                 f"written by binding store schema version {version}; this mip6fast reads "
-                                 f"versions 1 to {target}: run a newer mip6fast (or open a copy made for "
-                                 f"this one)")
             for v in range(version, target):
                 try:
                     self.schema.migrations[v](conn)
                 except sqlite3.Error as exc:
                     raise StoreError(path, SCHEMA, "open",
-                                     f"migration from schema version {v} to {v + 1} failed: {exc}; the store is "
-                                     f"unchanged at version {version}") from exc
+                                     f"migration from schema version {v} to {v + 1} failed: {exc}; the "
+                                     f"store is unchanged at version {version}") from exc
             if version != target:
                 conn.execute(f"PRAGMA user_version={target}")
             conn.execute("COMMIT")
@@ -331,9 +344,10 @@ class SQLiteBindingStore(BindingStore):
         self._transaction(f"commit of {records} records", work)
 
     def _delete_expired(self, now_wall_ns: int) -> int:
-        return self._transaction(
-            "load (removing expired bindings)",
-            lambda conn: conn.execute("DELETE FROM binding WHERE expires_wall_ns <= ?", (now_wall_ns,)).rowcount)
+        def work(conn: sqlite3.Connection) -> int:
+            return conn.execute("DELETE FROM binding WHERE expires_wall_ns <= ?", (now_wall_ns,)).rowcount
+
+        return int(self._transaction("load (removing expired bindings)", work))
 
     def _read(self, operation: str, sql: str, args: tuple = ()) -> list:
         try:
@@ -355,7 +369,8 @@ class SQLiteBindingStore(BindingStore):
         self._release()
 
     def __repr__(self) -> str:
-        return f"<SQLiteBindingStore {self.path} synchronous={self.synchronous}{' closed' if self.closed else ''}>"
+        closed = " closed" if self.closed else ""
+        return f"<SQLiteBindingStore {self.path} synchronous={self.synchronous}{closed}>"
 
 
 # ---------------------------------------------------------------------- reading without the writer
@@ -414,12 +429,13 @@ def describe_store(path: str | os.PathLike[str], now_wall_ns: int | None = None)
         app = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if app != APPLICATION_ID:
-            raise StoreError(path, SCHEMA, "describe", f"not a mip6fast binding store (application_id {app:#x})")
+            raise StoreError(path, SCHEMA, "describe",
+                             f"not a mip6fast binding store (application_id {app:#x})")
         if version != SCHEMA_VERSION:
             hint = " (opening it as a store migrates it)" if version < SCHEMA_VERSION else ""
             raise StoreError(path, SCHEMA, "describe",
-                             f"written by binding store schema version {version}; this mip6fast reads version "
-                             f"{SCHEMA_VERSION} here{hint}")
+                             f"written by binding store schema version {version}; this mip6fast reads "
+                             f"version {SCHEMA_VERSION} here{hint}")
         rows = conn.execute(f"SELECT {_COLUMNS} FROM binding").fetchall()
     except sqlite3.Error as exc:
         raise from_sqlite(path, "describe", exc) from exc

@@ -79,7 +79,8 @@ def read_index(database: str) -> WalIndex | None:
     first, second = data[:_INDEX_HEADER], data[_INDEX_HEADER:2 * _INDEX_HEADER]
     if first != second:
         return None          # torn: a writer was updating it, or it was half written back
-    version, _unused, _change, is_init, _big, _page, max_frame, _npage = struct.unpack("=IIIBBHII", first[:24])
+    version, _unused, _change, is_init, _big, _page, max_frame, _pages = struct.unpack("=IIIBBHII",
+                                                                                       first[:24])
     if version != _INDEX_VERSION or is_init != 1:
         return None
     if _checksum(first[:40], sys.byteorder == "big") != struct.unpack("=II", first[40:48]):
@@ -125,7 +126,8 @@ def _valid_frames(database: str, header: WalHeader, want: int) -> tuple[int, int
             _page, commit, c1, c2 = struct.unpack(">II8xII", frame[:24])
             if frame[8:16] != header.salt:
                 break
-            s1, s2 = _checksum(frame[24:], header.big_endian, *_checksum(frame[:8], header.big_endian, s1, s2))
+            s1, s2 = _checksum(frame[:8], header.big_endian, s1, s2)
+            s1, s2 = _checksum(frame[24:], header.big_endian, s1, s2)
             if (s1, s2) != (c1, c2):
                 break
             valid += 1
