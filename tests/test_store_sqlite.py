@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+from ipaddress import IPv6Address
 from pathlib import Path
 
 import pytest
@@ -256,6 +257,20 @@ def test_a_write_ahead_log_truncated_after_its_commits_is_refused_untouched(db):
     SQLiteBindingStore(db).close()                # accepted once: a clean store again
 
 
+def test_under_synchronous_normal_a_lost_log_tail_is_the_bargain_and_is_reported(db):
+    """NORMAL does not sync the log at commit, so after a power loss the index can claim frames the log
+    never got to the disk: the loss NORMAL accepts. The store opens and says what was lost."""
+    killed_writer(db, sync="NORMAL")
+    index = walcheck.read_index(str(db))
+    with open(f"{db}-wal", "r+b") as f:
+        f.truncate(32 + (index.max_frame - 1) * frame_size(db) + 100)
+    with SQLiteBindingStore(db, synchronous="NORMAL") as s:
+        assert "truncated or damaged" in s.wal_loss
+        assert s.get_state("batches") == 4
+    with SQLiteBindingStore(db) as s:
+        assert s.wal_loss is None
+
+
 def test_a_torn_uncommitted_tail_of_the_log_is_a_crash_not_a_loss(db):
     """A crash in the middle of a commit leaves part of a transaction after the last commit frame: the
     commit never returned, so nothing acknowledged is missing and the store opens."""
@@ -357,7 +372,7 @@ def schema_of(path):
     c = raw(path)
     rows = c.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
     c.close()
-    return rows
+    return [(kind, name, " ".join((sql or "").split())) for kind, name, sql in rows]
 
 
 FIXTURE_BINDINGS = [
@@ -401,7 +416,8 @@ def test_an_older_store_is_migrated_in_one_transaction_with_its_data_intact(db):
         assert s.state() == {"interfaces": {"eth0": {"disable_ipv6": "0"}}}
     c = raw(db)
     assert c.execute("PRAGMA user_version").fetchone()[0] == 2
-    assert c.execute("SELECT registered_wall_ns FROM binding WHERE home_address = '2001:db8:1::9'"
+    home = IPv6Address("2001:db8:1::9").packed
+    assert c.execute("SELECT registered_wall_ns FROM binding WHERE home_address = ?", (home,)
                      ).fetchone()[0] == FUTURE - 420 * S
     c.close()
     with SQLiteBindingStore(db, schema=V2) as s:        # already there: nothing to do
@@ -495,3 +511,21 @@ def test_describe_of_a_missing_file_creates_nothing(tmp_path):
         describe_store(tmp_path / "none.db")
     assert e.value.reason == CANNOT_OPEN
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------- the benchmark runs
+
+
+def test_the_benchmark_measures_every_combination(tmp_path, capsys):
+    from mip6fast.store import benchmark
+    rows = benchmark.run({"disk": str(tmp_path)}, batch_sizes=(1, 10), seconds=0.01, population=50)
+    assert [(r["medium"], r["synchronous"], r["batch"]) for r in rows] == [
+        ("disk", "FULL", 1), ("disk", "FULL", 10), ("disk", "NORMAL", 1), ("disk", "NORMAL", 10),
+        ("memory", "-", 1), ("memory", "-", 10)]
+    for r in rows:
+        assert r["commits"] >= 5 and r["records_per_s"] > 0
+        assert r["commit_ms_median"] <= r["commit_ms_p99"] <= r["commit_ms_max"]
+    assert list(tmp_path.iterdir()) == []          # its stores were removed
+    assert benchmark.main(["--seconds", "0.01", "--batches", "1", "--population", "10", "--disk", str(tmp_path),
+                           "--tmpfs", str(tmp_path)]) == 0
+    assert "records/s" in capsys.readouterr().out
