@@ -529,3 +529,22 @@ def test_the_benchmark_measures_every_combination(tmp_path, capsys):
     assert benchmark.main(["--seconds", "0.01", "--batches", "1", "--population", "10", "--disk", str(tmp_path),
                            "--tmpfs", str(tmp_path)]) == 0
     assert "records/s" in capsys.readouterr().out
+
+
+def test_an_exception_in_the_middle_of_a_commit_leaves_no_transaction_open(db, monkeypatch):
+    s = SQLiteBindingStore(db)
+    s.stage(Registered(rec(1)))
+    real = s._write
+
+    def interrupted(batch, records):
+        def work(conn):
+            conn.execute("DELETE FROM state")
+            raise KeyboardInterrupt
+        s._transaction("commit", work)
+    monkeypatch.setattr(s, "_write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        s.commit()
+    assert not s._conn.in_transaction and s.pending == 1
+    monkeypatch.setattr(s, "_write", real)
+    assert s.commit() == 1 and s.bindings() == [rec(1)]
+    s.close()

@@ -127,6 +127,14 @@ def _require_sqlite(path: str, operation: str) -> None:
                          f"{'.'.join(map(str, MIN_SQLITE))} or later")
 
 
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass         # SQLite rolled back already (an I/O error can do that)
+
+
 def _record(path: str, row: tuple) -> BindingRecord:
     try:
         return BindingRecord(*row)
@@ -310,8 +318,7 @@ class SQLiteBindingStore(BindingStore):
             if 0 < version < target:
                 self.migrated_from = version
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
 
     # ------------------------------------------------------------------ the backend
@@ -329,15 +336,14 @@ class SQLiteBindingStore(BindingStore):
             conn.execute("COMMIT")
             return result
         except sqlite3.Error as exc:
-            if conn.in_transaction:
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
+            _rollback(conn)
             err = from_sqlite(self.path, operation, exc)
             if err.reason == CORRUPT:
                 self._broken = err
             raise err from exc
+        except BaseException:        # KeyboardInterrupt in the middle: no transaction left open
+            _rollback(conn)
+            raise
 
     def _write(self, batch: Batch, records: int) -> None:
         upserts = []
