@@ -273,6 +273,8 @@ def test_stage_takes_records_only(store):
         store.stage(rec(1))                                     # a BindingRecord is not a change
     with pytest.raises(TypeError):
         store.stage(("2001:db8::1",))
+    with pytest.raises(TypeError, match="binding: expected a BindingRecord"):
+        store.stage(Registered("2001:db8::1"))
     assert store.pending == 0
 
 

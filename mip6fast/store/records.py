@@ -164,10 +164,18 @@ class BindingRecord:
         return self.expires_wall_ns <= now_wall_ns
 
 
+def _binding(value: object) -> None:
+    if not isinstance(value, BindingRecord):
+        raise TypeError(f"binding: expected a BindingRecord, got {type(value).__name__}")
+
+
 @dataclass(frozen=True)
 class Registered:
     """A registration was accepted and created a binding (BindingCreated)."""
     binding: BindingRecord
+
+    def __post_init__(self) -> None:
+        _binding(self.binding)
 
 
 @dataclass(frozen=True)
@@ -175,6 +183,9 @@ class Refreshed:
     """A registration was accepted for an existing binding: new care-of address, sequence, lifetime
     (BindingUpdated). Stored exactly like Registered: the binding is replaced as a whole."""
     binding: BindingRecord
+
+    def __post_init__(self) -> None:
+        _binding(self.binding)
 
 
 @dataclass(frozen=True)
