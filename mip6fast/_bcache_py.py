@@ -3,8 +3,9 @@ the tests hold the C table to.
 
 Same methods, same results, same slot numbers: a freed slot goes on a LIFO free list and is reused
 before a new slot is taken, exactly as csrc/mip6_bcache.c does, so slot numbers, iteration order and the
-order of expired keys agree call for call. The keyed hash is the C one, bit for bit (tests compare them);
-the table itself is a dict, so buckets, growth and memory are the C table's own business.
+order of expired keys agree call for call. The keyed hash is the C one, bit for bit (tests compare them).
+Lookups go through a dict; ``memory()`` and ``stats()`` give the C table's figures for the same calls
+(its index and entry chunks are modelled, see ``_Layout``), not the twin's own Python objects.
 
 Argument checks live here and the compiled skin calls the same helpers, so both raise the same errors:
 TypeError for a value of the wrong kind, ValueError for a wrong length, shape or range.
@@ -150,6 +151,210 @@ def _fail_allocations_after(n: int) -> None:
     """The C tables' allocation-failure hook; the twin never runs out of memory, so this does nothing."""
 
 
+# ---- the C table's layout, for memory() and stats() ------------------------------------------------
+# The twin's own storage is a dict, but memory() and stats() report the C table's figures for the same
+# calls (a scenario's summary holds them, and both implementations must give the same summary). So
+# _Layout follows what csrc/mip6_bcache.c allocates: its open-addressing index of 32-bit buckets (tag |
+# slot + 1, tombstones, incremental growth into a second index), the lone entry chunk that grows by
+# half, and the arenas of 2^15-entry chunks after it. It decides nothing the caller sees but these two
+# figures: lookups go through the dict.
+
+BC_EMPTY, BC_TOMB = 0, 0xFFFFFFFF
+BC_MIN_SHIFT, BC_MAX_SHIFT = 4, 30
+BC_MIGRATE_STEP = 16
+BC_CHUNK_SHIFT = 15
+BC_CHUNK = 1 << BC_CHUNK_SHIFT
+BC_CHUNK_WORDS = BC_CHUNK // 64
+BC_ARENA_MAX = 16
+SIZEOF_TABLE = 224  # sizeof(mip6_bcache_t) on LP64 (x86_64, aarch64)
+MAX_ENTRIES = 805306368  # MIP6_BCACHE_MAX_ENTRIES
+
+
+class _Index:
+    __slots__ = ("b", "mask", "shift", "tombs", "used")
+
+    def __init__(self, shift: int):
+        self.b = [BC_EMPTY] * (1 << shift)
+        self.mask = (1 << shift) - 1
+        self.shift = shift
+        self.used = 0
+        self.tombs = 0
+
+    def threshold(self) -> int:
+        nb = self.mask + 1
+        return nb - nb // 4
+
+    def tag(self, h: int) -> int:
+        return (((h >> (32 + self.shift)) & 0xFFFFFFFF) << self.shift) & 0xFFFFFFFF
+
+    def put(self, h: int, slot: int) -> None:
+        b, mask = self.b, self.mask
+        i = h & mask
+        while b[i] != BC_EMPTY and b[i] != BC_TOMB:
+            i = (i + 1) & mask
+        if b[i] == BC_TOMB:
+            self.tombs -= 1
+        else:
+            self.used += 1
+        b[i] = self.tag(h) | (slot + 1)
+
+    def erase(self, pos: int) -> None:
+        b, mask = self.b, self.mask
+        if b[(pos + 1) & mask] != BC_EMPTY:
+            b[pos] = BC_TOMB
+            self.tombs += 1
+            return
+        b[pos] = BC_EMPTY
+        self.used -= 1
+        i = (pos - 1) & mask
+        while b[i] == BC_TOMB:
+            b[i] = BC_EMPTY
+            self.used -= 1
+            self.tombs -= 1
+            i = (i - 1) & mask
+
+    def find_slot_pos(self, h: int, slot: int) -> int:
+        b, mask = self.b, self.mask
+        want = self.tag(h) | (slot + 1)
+        i = h & mask
+        while True:
+            v = b[i]
+            if v == BC_EMPTY:
+                return -1
+            if v == want:
+                return i
+            i = (i + 1) & mask
+
+
+class _Layout:
+    """mip6_bcache_t's bookkeeping: index(es) and entry memory (see the comment above)."""
+
+    def __init__(self, esize: int, capacity_hint: int):
+        self.esize = esize
+        self.nchunks = self.chunk_room = self.narenas = self.arena_room = 0
+        self.lone, self.lone_cap = -1, 0
+        self.entry_bytes = 0
+        self.cap = 0
+        self.old: _Index | None = None
+        self.mig_pos = 0
+        self.hashes: dict = {}   # slot -> hash of its key (the C table hashes the key again when it needs it)
+        hint = min(capacity_hint, MAX_ENTRIES)
+        shift = BC_MIN_SHIFT
+        while shift < BC_MAX_SHIFT and (1 << shift) * 3 // 4 < hint:
+            shift += 1
+        self.cur = _Index(shift)
+        full, rest = hint // BC_CHUNK, hint % BC_CHUNK
+        if full:
+            self._add_chunks(full)
+        if rest or not full:
+            self._add_lone(rest if full or rest >= 8 else 8)
+
+    # entry memory
+    def _room(self, more: int) -> None:
+        if self.nchunks + more > self.chunk_room:
+            self.chunk_room = max(self.chunk_room * 2, self.nchunks + more)
+        if self.narenas + 1 > self.arena_room:
+            self.arena_room = self.arena_room * 2 if self.arena_room else 4
+
+    def _add_chunks(self, k: int) -> None:
+        self._room(k)
+        self.narenas += 1
+        self.nchunks += k
+        self.entry_bytes += BC_CHUNK * self.esize * k
+        self.cap = self.nchunks << BC_CHUNK_SHIFT
+
+    def _add_lone(self, cap: int) -> None:
+        self._room(1)
+        self.lone = self.nchunks
+        self.nchunks += 1
+        self.lone_cap = cap
+        self.entry_bytes += cap * self.esize
+        self.cap += cap
+
+    def _reserve_slot(self, hw: int, have_free: bool) -> None:
+        if have_free or hw < self.cap:
+            return
+        if self.lone >= 0 and self.lone_cap < BC_CHUNK:
+            ncap = min(self.lone_cap + self.lone_cap // 2 + 16, BC_CHUNK)
+            self.entry_bytes += (ncap - self.lone_cap) * self.esize
+            self.cap += ncap - self.lone_cap
+            self.lone_cap = ncap
+            return
+        self._add_chunks(min(self.nchunks, BC_ARENA_MAX))
+
+    # index
+    def _migrate(self, budget: int) -> None:
+        o = self.old
+        if o is None:
+            return
+        nb = o.mask + 1
+        while budget and self.mig_pos < nb:
+            v = o.b[self.mig_pos]
+            if v != BC_EMPTY and v != BC_TOMB:
+                s = (v & o.mask) - 1
+                self.cur.put(self.hashes[s], s)
+                o.b[self.mig_pos] = BC_TOMB
+            self.mig_pos += 1
+            budget -= 1
+        if self.mig_pos >= nb:
+            self.old = None
+            self.mig_pos = 0
+
+    def _start_growth(self, must_double: bool, length: int) -> None:
+        if self.old is not None:
+            self._migrate(1 << 32)
+        shift = self.cur.shift
+        if must_double or length + 1 > self.cur.threshold() // 2:
+            shift += 1
+        if shift > BC_MAX_SHIFT:  # pragma: no cover - 2^30 buckets of Python list
+            raise MemoryError("binding table index at its largest")
+        self.old, self.cur, self.mig_pos = self.cur, _Index(shift), 0
+
+    def insert(self, h: int, length: int, hw: int, free: list) -> None:
+        """Before the twin takes a slot for a new key (hash h): what mip6_bcache_update does."""
+        self._reserve_slot(hw, bool(free))
+        self._migrate(BC_MIGRATE_STEP)
+        nxt = free[-1] if free else hw
+        must_double = nxt + 1 >= self.cur.mask
+        if self.cur.used + 1 > self.cur.threshold() or must_double:
+            self._start_growth(must_double, length)
+
+    def inserted(self, h: int, slot: int) -> None:
+        self.hashes[slot] = h
+        self.cur.put(h, slot)
+
+    def removed(self, slot: int) -> None:
+        """After the twin frees a slot: what bc_remove does to the indexes."""
+        h = self.hashes.pop(slot)
+        p = self.cur.find_slot_pos(h, slot)
+        if p >= 0:
+            self.cur.erase(p)
+        elif self.old is not None:
+            p = self.old.find_slot_pos(h, slot)
+            if p >= 0:
+                self.old.b[p] = BC_TOMB
+        self._migrate(BC_MIGRATE_STEP)
+
+    def memory(self) -> int:
+        m = (SIZEOF_TABLE + self.entry_bytes + self.nchunks * BC_CHUNK_WORDS * 8 + self.chunk_room * 16
+             + self.arena_room * 8 + (self.cur.mask + 1) * 4)
+        if self.old is not None:
+            m += (self.old.mask + 1) * 4
+        return m
+
+    def stats(self, live_slots) -> dict:
+        cur, max_probe = self.cur, 0
+        for s in live_slots:
+            h = self.hashes[s]
+            p = cur.find_slot_pos(h, s)
+            if p >= 0:
+                max_probe = max(max_probe, ((p - h) & cur.mask) + 1)
+        old = self.old
+        return {"entry_capacity": self.cap, "nbuckets": cur.mask + 1, "used": cur.used, "tombstones": cur.tombs,
+                "old_nbuckets": old.mask + 1 if old is not None else 0,
+                "old_remaining": old.mask + 1 - self.mig_pos if old is not None else 0, "max_probe": max_probe}
+
+
 class BindingTable:
     """A binding cache table keyed by key_size-byte keys (16: home address; 32: peer then home)."""
 
@@ -163,6 +368,7 @@ class BindingTable:
         self._slots: dict = {}          # key -> slot
         self._entries: list = []        # slot -> [key, coa, seq, flags, expiry, packets, bytes] or None
         self._free: list[int] = []      # LIFO, as the C free list
+        self._layout = _Layout(FIXED_ENTRY_SIZE + key_size, capacity)
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -188,6 +394,8 @@ class BindingTable:
                 return STALE, e[2], slot
             e[1], e[2], e[3], e[4] = coa, seq, flags, exp
             return UPDATED, seq, slot
+        h = keyed_hash(self._secret, key)
+        self._layout.insert(h, len(self._slots), len(self._entries), self._free)
         if self._free:
             slot = self._free.pop()
         else:
@@ -195,6 +403,7 @@ class BindingTable:
             self._entries.append(None)
         self._entries[slot] = [key, coa, seq, flags, exp, 0, 0]
         self._slots[key] = slot
+        self._layout.inserted(h, slot)
         return CREATED, seq, slot
 
     def lookup(self, key) -> int:
@@ -217,6 +426,7 @@ class BindingTable:
             return False
         self._entries[slot] = None
         self._free.append(slot)
+        self._layout.removed(slot)
         return True
 
     def delete_if_newer(self, key, sequence) -> tuple[int, int, int]:
@@ -267,6 +477,7 @@ class BindingTable:
                 del self._slots[e[0]]
                 self._entries[s] = None
                 self._free.append(s)
+                self._layout.removed(s)
         return out
 
     def expire_some(self, now_ns, max_keys) -> list[bytes]:
@@ -285,6 +496,7 @@ class BindingTable:
                 del self._slots[e[0]]
                 self._entries[s] = None
                 self._free.append(s)
+                self._layout.removed(s)
         return out
 
     def hash(self, key) -> int:
@@ -337,13 +549,12 @@ class BindingTable:
         return FIXED_ENTRY_SIZE + self.key_size
 
     def memory(self) -> int:
-        """Approximate bytes held: the dict, the entry list and each entry's objects."""
-        m = sys.getsizeof(self._slots) + sys.getsizeof(self._entries) + sys.getsizeof(self._free)
-        for e in self._entries:
-            if e is not None:
-                m += sys.getsizeof(e) + sum(sys.getsizeof(x) for x in e)
-        return m
+        """Bytes the C table holds after the same calls: entry array, index (both while growing), live
+        bitmap (modelled; the twin's own Python objects are not counted)."""
+        return self._layout.memory()
 
     def stats(self) -> dict:
-        hw = len(self._entries)
-        return {"len": len(self._slots), "high_water": hw, "entry_capacity": hw, "free_slots": len(self._free)}
+        """The C table's index shape after the same calls (modelled); max_probe costs a pass over the table."""
+        live = [s for s, e in enumerate(self._entries) if e is not None]
+        return {"len": len(self._slots), "high_water": len(self._entries), "free_slots": len(self._free),
+                **self._layout.stats(live)}

@@ -9,6 +9,12 @@ documented in csrc/mip6_tunnel.h and csrc/mip6_route_opt.h.
 Bindings are a ``dict`` from key bytes (the 16-byte home address; for the binding update list the 32
 bytes peer + home address) to ``Binding`` objects, whose packet/byte counters the kernels update.
 
+It is also the twin of mip6fast._datapath (``mip6fast._impl.load("datapath")`` picks it with
+``MIP6FAST_PURE_PYTHON=1``): the batch forms take a ``BindingTable`` (mip6fast._bcache_py's, or the
+compiled one) where the reference takes a dict, and the module has the compiled one's other names
+(``Counters``, ``Addresses``, a checked ``TunnelConfig``, ``view_of``, ``Snapshot``, ``restore``, the
+reason tables), with the same checks and the same errors.
+
 Each kernel has a per-packet function ``<kernel>_one(packet, room, ...) -> (reason, aux, out)`` (``out``
 is the rewritten packet, or None when it is untouched; ``room`` is the headroom in front of it), a list
 form ``<kernel>_list(packets, ..., counters, room=128) -> [(verdict, reason, aux, bytes)]`` and a batch
@@ -20,13 +26,17 @@ import struct
 from collections.abc import Sequence
 from typing import Callable, NamedTuple, Optional
 
-from .batch import VERDICT_OF, PacketBatch, Verdict
+import numpy as np
+
+from .batch import VERDICT_OF, BatchState, PacketBatch, Verdict
 from .batch import DropReason as R
 
 FLAG_H = 0x4000
 TUN_ALLOW_SITE_LOCAL = 0x01
 TUN_DEC_HOP_LIMIT = 0x02
 TUN_MIN_MTU, RO_MIN_MTU, MAX_MTU = 1320, 1280, 65535
+RO_MAX_MTU = MAX_MTU
+REASON_COUNT = len(R)
 
 NH_HOPOPT, NH_IPV6, NH_ROUTING, NH_ICMPV6, NH_DSTOPTS, NH_MH = 0, 41, 43, 58, 60, 135
 OPT_HAO = 201
@@ -50,14 +60,40 @@ class Binding:
     def __repr__(self):
         return f"Binding(coa={self.coa.hex()}, flags={self.flags:#x}, packets={self.packets}, bytes={self.bytes})"
 
+    def count(self, nbytes: int) -> None:
+        """One more packet of nbytes through this binding."""
+        self.packets += 1
+        self.bytes += nbytes
 
-class TunnelConfig(NamedTuple):
+
+class _TunnelFields(NamedTuple):
     src: bytes             # outer source: home agent (HA mode) / care-of address (fixed mode)
     dst: bytes = bytes(16)  # outer destination in fixed mode
     mtu: int = 1500
     flow_label: int = 0
     hop_limit: int = 64
     flags: int = 0
+
+
+def _check_u(value: int, lo: int, hi: int, name: str) -> None:
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be in {lo}..{hi}, got {value}")
+
+
+class TunnelConfig(_TunnelFields):
+    """mip6_tunnel_cfg_t, checked as the compiled TunnelConfig checks it."""
+    __slots__ = ()
+
+    def __new__(cls, src, dst=bytes(16), mtu: int = 1500, flow_label: int = 0, hop_limit: int = 64,
+                flags: int = 0):
+        s, d = bytes(src), bytes(dst)
+        if len(s) != 16 or len(d) != 16:
+            raise ValueError("src and dst must be 16-byte addresses")
+        _check_u(mtu, TUN_MIN_MTU, MAX_MTU, "tunnel MTU")
+        _check_u(flow_label, 0, 0xFFFFF, "flow label")
+        _check_u(hop_limit, 1, 255, "hop limit")
+        _check_u(flags, 0, 3, "flags")
+        return super().__new__(cls, s, d, int(mtu), int(flow_label), int(hop_limit), int(flags))
 
 
 Result = tuple[R, int, Optional[bytes]]
@@ -182,8 +218,7 @@ def _encap(p: bytes, room: int, outer_dst: bytes, cfg: TunnelConfig, binding: Bi
     if dec:
         p = p[:7] + bytes((p[7] - 1,)) + p[8:]
     if binding is not None:
-        binding.packets += 1
-        binding.bytes += n
+        binding.count(n)
     return R.FORWARDED, 0, outer + p
 
 
@@ -254,8 +289,7 @@ def decapsulate_ha_one(p: bytes, room: int, bindings: dict[bytes, Binding], flag
         return R.TUNNEL_WRONG_SOURCE, 0, None
     result = _decap_finish(p, flags)
     if result[0] == R.FORWARDED:
-        b.packets += 1
-        b.bytes += len(p) - 40
+        b.count(len(p) - 40)
     return result
 
 
@@ -331,8 +365,7 @@ def hao_insert_one(p: bytes, room: int, bul: dict[bytes, Binding], mtu: int) -> 
         added = struct.pack("!BBBBBBBB16s", head[pos], 2, 1, 2, 0, 0, OPT_HAO, 16, home)
         head[pos] = NH_DSTOPTS
     head[8:24] = b.coa
-    b.packets += 1
-    b.bytes += len(p)
+    b.count(len(p))
     return R.FORWARDED, 0, _set_payload_length(bytes(head), 24) + added + p[q:]
 
 
@@ -358,8 +391,7 @@ def hao_process_one(p: bytes, room: int, bindings: dict[bytes, Binding]) -> Resu
         return R.HAO_NO_BINDING, hao, None
     if b.coa != src:
         return R.HAO_WRONG_COA, hao, None
-    b.packets += 1
-    b.bytes += len(p)
+    b.count(len(p))
     return R.FORWARDED, 0, p[:8] + home + p[24:hao] + src + p[hao + 16:]
 
 
@@ -385,8 +417,7 @@ def rh2_insert_one(p: bytes, room: int, bindings: dict[bytes, Binding], mtu: int
     added = struct.pack("!BBBB4x16s", head[pos], 2, 2, 1, home)
     head[pos] = NH_ROUTING
     head[24:40] = b.coa
-    b.packets += 1
-    b.bytes += len(p)
+    b.count(len(p))
     return R.FORWARDED, 0, _set_payload_length(bytes(head), 24) + added + p[q:]
 
 
@@ -428,9 +459,12 @@ def run_list(one: Callable[..., Result], packets: Sequence[bytes], counters, *ar
 def run_batch(one: Callable[..., Result], batch: PacketBatch, counters, *args) -> int:
     """``one`` over a PacketBatch exactly as the C kernels go over it: only PASS packets; slot checks;
     the rewritten packet ends where the original ended (kernels prepend or strip at the front)."""
+    count = batch.count
+    if not 0 <= count <= batch.capacity:
+        raise ValueError(f"batch count {count} is outside 0..{batch.capacity}")
     buf, slot = batch.buf, batch.slot_size
     forwarded = 0
-    for i in range(batch.count):
+    for i in range(count):
         if batch.verdict[i] != Verdict.PASS:
             continue
         off, n = int(batch.offset[i]), int(batch.length[i])
@@ -452,37 +486,232 @@ def run_batch(one: Callable[..., Result], batch: PacketBatch, counters, *args) -
     return forwarded
 
 
+# ---- what the compiled module takes: binding tables, counters, address lists, batch views ---------------
+
+class _TableBinding:
+    """A binding read out of a BindingTable for one packet; its counters are added to the table's slot."""
+    __slots__ = ("_slot", "_table", "coa", "flags")
+
+    def __init__(self, table, slot: int, coa: bytes, flags: int):
+        self._table, self._slot, self.coa, self.flags = table, slot, coa, flags
+
+    def count(self, nbytes: int) -> None:
+        self._table.add_counters(self._slot, 1, nbytes)
+
+
+class TableBindings:
+    """A ``BindingTable`` (mip6fast._bcache_py's, or the compiled one) seen as the reference's dict of
+    bindings: ``get(key)`` looks the key up and reads the entry, whose counters the kernels add to."""
+    __slots__ = ("table",)
+
+    def __init__(self, table):
+        self.table = table
+
+    def get(self, key: bytes):
+        table = self.table
+        slot = table.lookup(key)
+        if slot < 0:
+            return None
+        entry = table.entry(slot)  # (key, care_of, sequence, flags, expires_ns, packets, bytes)
+        return _TableBinding(table, slot, entry[1], entry[3])
+
+
+def _bindings(bindings, key_size: int):
+    """The reference's dict as it is; a BindingTable checked as the compiled kernels check theirs."""
+    if isinstance(bindings, dict):
+        return bindings
+    size = getattr(bindings, "key_size", None)
+    if size is None:
+        raise TypeError(f"expected a BindingTable, got {type(bindings).__name__}")
+    if size != key_size:
+        raise ValueError(f"this kernel needs a table with {key_size}-byte keys, got {size}")
+    return TableBindings(bindings)
+
+
+class Counters:
+    """One uint64 counter per DropReason (``array``), added to by every kernel call it is passed to."""
+    __slots__ = ("array",)
+
+    def __init__(self):
+        self.array = np.zeros(REASON_COUNT, dtype=np.uint64)
+
+    def __getitem__(self, reason) -> int:
+        return int(self.array[reason])
+
+    def __setitem__(self, reason, value) -> None:
+        self.array[reason] = value
+
+    def reset(self) -> None:
+        self.array[:] = 0
+
+    def tolist(self) -> list[int]:
+        return [int(x) for x in self.array]
+
+
+class Addresses:
+    """A list of 16-byte addresses (home addresses), checked once."""
+    __slots__ = ("addresses", "n", "set")
+
+    def __init__(self, addresses):
+        parts = [bytes(a) for a in addresses]
+        for a in parts:
+            if len(a) != 16:
+                raise ValueError(f"expected 16-byte addresses, got {len(a)} bytes")
+        self.addresses = tuple(parts)
+        self.set = frozenset(parts)
+        self.n = len(parts)
+
+    def __iter__(self):
+        return iter(self.addresses)
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def _homes(homes) -> frozenset:
+    return homes.set if isinstance(homes, Addresses) else frozenset(homes)
+
+
+class BatchView:
+    """The compiled module's C view of a batch, reduced to its checks of the batch's geometry."""
+    __slots__ = ("batch", "capacity")
+
+    def __init__(self, batch):
+        capacity, slot_size, headroom = batch.capacity, batch.slot_size, batch.headroom
+        if capacity < 1 or slot_size < 1 or not 0 <= headroom < slot_size:
+            raise ValueError("bad batch geometry")
+        if capacity * slot_size > (1 << 32) or batch.buf.shape[0] != capacity * slot_size:
+            raise ValueError("batch slab is not capacity * slot_size bytes")
+        if any(getattr(batch, c).shape[0] != capacity for c in ("offset", "length", "verdict", "reason", "aux")):
+            raise ValueError("batch columns must have capacity entries")
+        self.batch = batch
+        self.capacity = capacity
+
+
+def view_of(batch) -> BatchView:
+    """A checked view of the batch. A new one each time: ``batch._view`` holds the compiled kernels' C
+    view, and only theirs."""
+    return BatchView(batch)
+
+
+def restore(v: BatchView, count: int, offset, length, head) -> None:
+    """Put count packets back (PacketBatch.restore): offset/length columns, the first head.shape[1]
+    bytes of each packet, verdict PASS, reason NONE, aux 0; the batch's count is left alone."""
+    batch, keep = v.batch, v.batch.count
+    head = np.asarray(head)
+    if head.ndim != 2:
+        raise ValueError("head must be a 2-D array")
+    batch.restore(BatchState(count, offset, length, head, head.shape[1]))
+    batch.count = keep
+
+
+class Snapshot:
+    """A batch's state (PacketBatch.save), checked once, to put back with ``restore()``."""
+    __slots__ = ("_state", "_view")
+
+    def __init__(self, batch, state: BatchState):
+        self._view = view_of(batch)
+        batch.check_state(state)
+        self._state = state
+
+    def restore(self) -> None:
+        s = self._state
+        restore(self._view, s.count, s.offset, s.length, s.head)
+
+
+# ---- the batch forms: the reference's dicts, or the compiled module's objects ------------------------
+
 def encapsulate_ha(batch, bindings, cfg: TunnelConfig, counters) -> int:
-    return run_batch(encapsulate_ha_one, batch, counters, bindings, cfg)
+    return run_batch(encapsulate_ha_one, batch, counters, _bindings(bindings, 16), cfg)
 
 
 def encapsulate_fixed(batch, cfg: TunnelConfig, homes, counters) -> int:
-    return run_batch(encapsulate_fixed_one, batch, counters, cfg, frozenset(homes))
+    return run_batch(encapsulate_fixed_one, batch, counters, cfg, _homes(homes))
 
 
 def decapsulate_ha(batch, bindings, flags: int, counters) -> int:
-    return run_batch(decapsulate_ha_one, batch, counters, bindings, flags)
+    return run_batch(decapsulate_ha_one, batch, counters, _bindings(bindings, 16), flags)
 
 
 def decapsulate_mn(batch, home_agent: bytes, homes, flags: int, counters) -> int:
-    return run_batch(decapsulate_mn_one, batch, counters, home_agent, frozenset(homes), flags)
+    home_agent = bytes(home_agent)
+    if len(home_agent) != 16:
+        raise ValueError("home_agent must be a 16-byte address")
+    return run_batch(decapsulate_mn_one, batch, counters, home_agent, _homes(homes), flags)
 
 
 def hao_insert(batch, bul, mtu: int, counters) -> int:
+    bul = _bindings(bul, 32)
+    _check_u(mtu, RO_MIN_MTU, RO_MAX_MTU, "MTU")
     return run_batch(hao_insert_one, batch, counters, bul, mtu)
 
 
 def hao_process(batch, bindings, counters) -> int:
-    return run_batch(hao_process_one, batch, counters, bindings)
+    return run_batch(hao_process_one, batch, counters, _bindings(bindings, 16))
 
 
 def rh2_insert(batch, bindings, mtu: int, counters) -> int:
+    bindings = _bindings(bindings, 16)
+    _check_u(mtu, RO_MIN_MTU, RO_MAX_MTU, "MTU")
     return run_batch(rh2_insert_one, batch, counters, bindings, mtu)
 
 
 def rh2_process(batch, homes, counters) -> int:
-    return run_batch(rh2_process_one, batch, counters, frozenset(homes))
+    return run_batch(rh2_process_one, batch, counters, _homes(homes))
 
 
 def new_counters() -> list[int]:
     return [0] * len(R)
+
+
+# ---- the reason tables of csrc/mip6_batch.h ------------------------------------------------------------
+
+_REASON_TEXTS = (
+    "no kernel has looked at the packet",
+    "rewritten",
+    "no binding (or binding update list entry) for the packet",
+    "decapsulation: not IPv6-in-IPv6 (outer next header is not 41)",
+    "no Home Address option",
+    "no type 2 routing header",
+    ("route optimisation does not apply: Mobility Header, neighbour discovery, "
+     "a routing header already there, or a home-registration entry"),
+    "reverse tunnel: source is not one of the home addresses",
+    "Home Address option on a Mobility Header (a Binding Update, §9.3.1)",
+    "MLD inside a tunnel: group membership for the role (§10.4.3)",
+    "the rewritten packet would exceed the MTU",
+    "Home Address option for a home address with no binding",
+    "Home Address option: the binding's care-of address is not the source",
+    "offset/length outside the packet's slot",
+    "shorter than an IPv6 header",
+    "IP version is not 6",
+    "payload length disagrees with the packet length",
+    "malformed or misplaced extension header",
+    "hop limit would reach 0 (send Time Exceeded)",
+    "no room before the packet for the header to prepend",
+    "link-local source or destination: never tunnelled (§10.4.2)",
+    "site-local source or destination, not allowed by the configuration",
+    "reverse tunnel: no binding for the inner source",
+    "tunnel: outer source is not the care-of address / home agent",
+    "destination (inner, or the type 2 routing header's) is not a home address",
+    "type 2 routing header without header length 2 and segments left 1 (§6.4)",
+    "more than one Home Address option",
+    "Home Address option with length other than 16 or not at 8n+6 (§6.3)",
+    "outer header Congestion Experienced on a not-ECN-capable inner packet (RFC 6040)",
+)
+
+
+def reason_names() -> list[str]:
+    """DropReason names in enum order, as the compiled module reads them from csrc/mip6_batch.h."""
+    return [r.name for r in R]
+
+
+def reason_texts() -> list[str]:
+    return list(_REASON_TEXTS)
+
+
+def reason_verdicts() -> list[int]:
+    return [int(VERDICT_OF[r]) for r in R]
+
+
+def verdict_names() -> list[str]:
+    return [v.name for v in Verdict]

@@ -1,8 +1,10 @@
-"""Choice between the compiled codecs and their pure-Python twins (the yarl/multidict model).
+"""Choice between the compiled modules and their pure-Python twins (the yarl/multidict model).
 
 ``load("mh")`` returns ``mip6fast._mh`` (Cython over csrc/) unless ``MIP6FAST_PURE_PYTHON=1`` is set,
 or the compiled module cannot be imported, in which case it returns ``mip6fast._mh_py`` and records
-why in ``FALLBACKS`` (the test suite fails on a silent fallback; see tests/test_impl.py).
+why in ``FALLBACKS`` (the test suite fails on a silent fallback; see tests/test_impl.py). Families with a
+twin: ``TWINS``. The AF_PACKET ring (``ring``) has none: ``load_compiled("ring")`` gives the compiled
+module or None, and whoever opens a ring says why with ``unavailable("ring")``.
 """
 import importlib
 import os
@@ -11,7 +13,11 @@ import warnings
 PURE_PYTHON = os.environ.get("MIP6FAST_PURE_PYTHON", "") == "1"
 # Sanitizer and benchmark runs set this: a missing compiled module is then an error, not a fallback.
 REQUIRE_COMPILED = os.environ.get("MIP6FAST_REQUIRE_COMPILED", "") == "1"
+# Every compiled module, and the ones with a pure-Python twin (mip6fast/_<family>_py.py).
+COMPILED = ("checksum", "packet", "mh", "icmp6", "bcache", "datapath", "tun", "ring")
+TWINS = ("checksum", "packet", "mh", "icmp6", "bcache", "datapath", "tun")
 FALLBACKS: dict = {}
+_UNAVAILABLE: dict = {}
 
 
 def load(family: str):
@@ -22,9 +28,33 @@ def load(family: str):
             if REQUIRE_COMPILED:
                 raise
             FALLBACKS[family] = repr(exc)
-            warnings.warn(f"mip6fast: compiled {family} codec unavailable ({exc}); using pure Python",
+            warnings.warn(f"mip6fast: compiled {family} module unavailable ({exc}); using pure Python",
                           RuntimeWarning, stacklevel=2)
     return importlib.import_module(f"mip6fast._{family}_py")
+
+
+def load_compiled(family: str):
+    """The compiled module of a family that has no twin, or None: with ``MIP6FAST_PURE_PYTHON=1`` (no
+    compiled code runs then), or when it does not import (recorded in ``FALLBACKS``, as for ``load``).
+    Importing never fails because of it; using it does, with ``unavailable(family)`` as the reason."""
+    if PURE_PYTHON:
+        _UNAVAILABLE[family] = (f"mip6fast._{family} is compiled code with no pure-Python twin, and "
+                                "MIP6FAST_PURE_PYTHON=1 is set")
+        return None
+    try:
+        return importlib.import_module(f"mip6fast._{family}")
+    except ImportError as exc:
+        if REQUIRE_COMPILED:
+            raise
+        FALLBACKS[family] = repr(exc)
+        _UNAVAILABLE[family] = f"mip6fast._{family} is compiled code with no pure-Python twin, and it " \
+                               f"did not import ({exc})"
+        return None
+
+
+def unavailable(family: str) -> str:
+    """Why ``load_compiled(family)`` gave None ("" if it did not)."""
+    return _UNAVAILABLE.get(family, "")
 
 
 def load_both(family: str):

@@ -245,23 +245,31 @@ class PacketBatch:
             head[i, :k] = self._buf[off:off + k]
         return BatchState(n, self._offset[:n].copy(), self._length[:n].copy(), head, head_bytes)
 
-    def restore(self, state: BatchState) -> None:
-        """Put the batch back as ``save`` saw it (count, columns, headers; verdicts PASS / NONE). With
-        the compiled data path this is one C loop, cheap enough to run between benchmark rounds."""
-        if state.count > self._capacity:
+    def check_state(self, state: BatchState) -> None:
+        """ValueError unless ``state`` can be put back into this batch (``restore`` checks it first)."""
+        n = state.count
+        if n > self._capacity:
             raise ValueError("state is from a larger batch")
-        try:
-            from . import _datapath
-        except ImportError:  # pragma: no cover - the pure-Python path
-            _datapath = None
-        if _datapath is not None:
-            _datapath.restore(_datapath.view_of(self), state.count, state.offset, state.length, state.head)
-        else:  # pragma: no cover
-            for i in range(state.count):
-                off, ln = int(state.offset[i]), int(state.length[i])
-                k = min(state.head_bytes, ln)
-                self._buf[off:off + k] = state.head[i, :k]
-            self._offset[:state.count] = state.offset
-            self._length[:state.count] = state.length
-        self.count = state.count
+        if n < 0 or len(state.offset) < n or len(state.length) < n or len(state.head) < n:
+            raise ValueError("saved state does not match the batch")
+        start = np.arange(n, dtype=np.uint64) * np.uint64(self._slot_size)
+        off = np.asarray(state.offset[:n], dtype=np.uint64)
+        end = off + np.asarray(state.length[:n], dtype=np.uint64)
+        outside = np.flatnonzero((off < start) | (end > start + np.uint64(self._slot_size)))
+        if outside.size:
+            raise ValueError(f"saved packet {int(outside[0])} lies outside its slot")
+
+    def restore(self, state: BatchState) -> None:
+        """Put the batch back as ``save`` saw it (count, columns, headers; verdicts PASS / NONE). For
+        benchmark rounds, the compiled data path does the same in one C loop (``_datapath.Snapshot``)."""
+        self.check_state(state)
+        n, head = state.count, state.head
+        k = head.shape[1] if head.ndim == 2 else 0
+        for i in range(n):
+            off = int(state.offset[i])
+            m = min(k, int(state.length[i]))
+            self._buf[off:off + m] = head[i, :m]
+        self._offset[:n] = state.offset[:n]
+        self._length[:n] = state.length[:n]
+        self.count = n
         self.reset_verdicts()

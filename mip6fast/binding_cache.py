@@ -244,7 +244,7 @@ class BindingCache:
         return [b for _, b in self.items()]
 
     def items(self) -> list[tuple[object, Binding]]:
-        out = []
+        out: list[tuple[object, Binding]] = []
         for s in self._slots():
             t = self._table.entry(s)
             if t is not None:

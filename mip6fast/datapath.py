@@ -9,6 +9,9 @@ Kernels only look at packets whose verdict is PASS, so they chain over one batch
     batch.verdict, batch.reason      # PASS: no binding; DROP/TOO_BIG/...: see DropReason
     ha.counters                      # {DropReason: count} over every call so far
 
+The kernels are mip6fast._datapath's (C), or with ``MIP6FAST_PURE_PYTHON=1`` their pure-Python twins in
+mip6fast._datapath_py (same results, one packet at a time; see mip6fast._impl).
+
 ``cache`` is a ``mip6fast.binding_cache.BindingCache`` (or its ``BindingTable``): 16-byte keys (home
 addresses) for the home agent and the correspondent, 32-byte keys (peer, home address) for the mobile
 node's binding update list. Bindings are read when a kernel runs, so updates to the cache take effect
@@ -23,9 +26,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from ipaddress import IPv6Address
 
-from . import _datapath as _dp
-from ._bcache import BindingTable
+from . import _impl
 from .batch import DropReason, PacketBatch
+
+# The compiled kernels (mip6fast._datapath over csrc/) and the table they read, or with
+# MIP6FAST_PURE_PYTHON=1 their pure-Python twins (mip6fast._datapath_py, mip6fast._bcache_py).
+_dp = _impl.load("datapath")
+_BindingTable = _impl.load("bcache").BindingTable
 
 __all__ = ["CorrespondentDataPath", "DropReason", "HomeAgentDataPath", "MobileNodeDataPath"]
 
@@ -47,9 +54,9 @@ def _addr(value, what: str) -> bytes:
 
 def _table(cache, key_size: int, what: str):
     table = getattr(cache, "table", cache)
-    if not isinstance(table, BindingTable):
-        raise TypeError(f"{what}: expected a BindingCache over the compiled table (mip6fast._bcache), "
-                        f"got {type(cache).__name__}")
+    if not isinstance(table, _BindingTable):
+        raise TypeError(f"{what}: expected a BindingCache over the table the kernels read "
+                        f"({_BindingTable.__module__}), got {type(cache).__name__}")
     if table.key_size != key_size:
         raise ValueError(f"{what}: needs {key_size}-byte keys, this table has {table.key_size}")
     return table

@@ -2,17 +2,11 @@
 mirror csrc/mip6_batch.h."""
 import numpy as np
 import pytest
+from conftest import both, pair
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mip6fast.batch import VERDICT_OF, DropReason, PacketBatch, Verdict
-
-try:
-    from mip6fast import _datapath
-except ImportError:  # pragma: no cover - compiled module missing
-    _datapath = None
-
-needs_c = pytest.mark.skipif(_datapath is None, reason="mip6fast._datapath is not built")
 
 
 def test_defaults_and_geometry():
@@ -146,25 +140,49 @@ def test_enums_cover_every_reason_with_one_verdict():
     assert all(VERDICT_OF[r] == Verdict.DROP for r in DropReason if r >= DropReason.BAD_SLOT)
 
 
-@needs_c
-def test_enums_match_the_c_name_table():
-    assert _datapath.reason_names() == [r.name for r in DropReason]
-    assert _datapath.verdict_names() == [v.name for v in Verdict]
-    assert _datapath.reason_verdicts() == [int(VERDICT_OF[r]) for r in DropReason]
-    assert len(_datapath.reason_texts()) == len(DropReason)
+@pytest.mark.parametrize("dp", both("datapath"))
+def test_enums_match_the_c_name_table(dp):
+    assert dp.reason_names() == [r.name for r in DropReason]
+    assert dp.verdict_names() == [v.name for v in Verdict]
+    assert dp.reason_verdicts() == [int(VERDICT_OF[r]) for r in DropReason]
+    assert len(dp.reason_texts()) == len(DropReason) == dp.REASON_COUNT
 
 
-@needs_c
+@pytest.mark.compiled("datapath")
+def test_twin_has_the_c_reason_texts():
+    c, py = pair("datapath")
+    assert py.reason_texts() == c.reason_texts()
+
+
+@pytest.mark.compiled("datapath")
 def test_c_view_is_checked_and_cached():
+    c, _ = pair("datapath")
     b = PacketBatch(capacity=3, slot_size=128, headroom=16)
-    v = _datapath.view_of(b)
-    assert v is _datapath.view_of(b) and v.capacity == 3
+    v = c.view_of(b)
+    assert v is c.view_of(b) and v.capacity == 3
+
+
+@pytest.mark.parametrize("dp", both("datapath"))
+def test_a_count_beyond_the_capacity_is_refused_not_read(dp):
+    b = PacketBatch(capacity=3, slot_size=128, headroom=16)
+    assert dp.view_of(b).capacity == 3
     b.count = 4                                   # more than the view holds: refused, not read
     with pytest.raises(ValueError, match="outside"):
-        _datapath.rh2_process(b, _datapath.Addresses([bytes(16)]), _datapath.Counters())
+        dp.rh2_process(b, dp.Addresses([bytes(16)]), dp.Counters())
 
 
-@needs_c
+@pytest.mark.parametrize("dp", both("datapath"))
+def test_snapshot_restores_between_rounds(dp):
+    pkts = [bytes(range(i, i + 80)) for i in range(3)]
+    b = PacketBatch.from_packets(pkts, slot_size=256, headroom=64)
+    snap = dp.Snapshot(b, b.save(head_bytes=48))
+    b.buf[64:64 + 48] = 0xDD
+    b.offset[1] -= 40
+    b.verdict[:3] = Verdict.DROP
+    snap.restore()
+    assert b.packets() == pkts and b.verdicts() == [Verdict.PASS] * 3 and b.count == 3
+
+
 def test_restore_refuses_state_outside_the_slots():
     b = PacketBatch.from_packets([bytes(50)], slot_size=128, headroom=16)
     state = b.save()

@@ -92,6 +92,7 @@ def test_source_frames_cover_every_binding():
 
 
 @pytest.mark.root
+@pytest.mark.compiled("ring")
 def test_bench_forward_quick_json(netns_available):
     """The command as a user runs it: a JSON report of the right shape; every frame counted at the
     sink arrived intact (outer header and inner bytes checked), for all three forwarders and sizes."""

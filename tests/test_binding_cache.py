@@ -280,6 +280,7 @@ def test_cache_expire_gives_addresses(mod):
 # ---- growth ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.compiled("bcache")
 def test_growth_from_tiny_capacity_to_200k_with_lookups_correct_throughout():
     c, _ = pair("bcache")
     t = c.BindingTable(16, 1, SEED)
@@ -314,6 +315,7 @@ def test_growth_from_tiny_capacity_to_200k_with_lookups_correct_throughout():
     assert mask.all() and (coa == keys[5000::1000][:, ::-1]).all()
 
 
+@pytest.mark.compiled("bcache")
 def test_growth_with_deletions_interleaved():
     c, _ = pair("bcache")
     t = c.BindingTable(16, 1, SEED)
@@ -337,6 +339,7 @@ def test_growth_with_deletions_interleaved():
     assert st["used"] <= st["nbuckets"] * 3 // 4 + 1
 
 
+@pytest.mark.compiled("bcache")
 def test_deletes_and_lookups_while_a_large_index_is_being_moved():
     # A 4096-bucket index takes 256 operations to move; keys deleted meanwhile must stay deleted whether
     # their bucket had been moved already or not, and reinserted keys must be found once.
@@ -368,6 +371,7 @@ def test_deletes_and_lookups_while_a_large_index_is_being_moved():
     assert (slots >= 0).all() and len(set(slots.tolist())) == len(live) == len(t)
 
 
+@pytest.mark.compiled("bcache")
 def test_tombstones_do_not_grow_the_index_forever():
     # Churn at a constant population: same-size rebuilds shed tombstones instead of doubling.
     c, _ = pair("bcache")
@@ -425,6 +429,7 @@ def test_32_byte_keys_many(mod):
 # ---- seeds ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.compiled("bcache")
 def test_hash_is_keyed_and_the_twin_computes_the_same_hash():
     c, py = pair("bcache")
     for size in (16, 32):
@@ -467,6 +472,7 @@ def test_seeds_change_bucket_layout_but_not_results(mod):
 # ---- memory ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.compiled("bcache")
 def test_entry_is_60_bytes_and_memory_per_binding_under_64_beyond_the_index():
     c, _ = pair("bcache")
     t = c.BindingTable(16, 100_000, SEED)
@@ -481,6 +487,7 @@ def test_entry_is_60_bytes_and_memory_per_binding_under_64_beyond_the_index():
     assert per_binding < 72
 
 
+@pytest.mark.compiled("bcache")
 def test_memory_counts_the_old_index_while_growing():
     c, _ = pair("bcache")
     t = c.BindingTable(16, 1, SEED)
@@ -495,6 +502,7 @@ def test_memory_counts_the_old_index_while_growing():
 # ---- allocation failure ------------------------------------------------------------------------------
 
 
+@pytest.mark.compiled("bcache")
 @pytest.mark.parametrize("capacity,n", [(1, 3000), (32768, 70_000), (40_000, 70_000)])
 def test_allocation_failure_is_nomem_and_leaves_the_table_intact(capacity, n):
     # Fail every allocation after the first `budget` ones: creation, the lone chunk's growth, new arenas
@@ -526,6 +534,7 @@ def test_allocation_failure_is_nomem_and_leaves_the_table_intact(capacity, n):
         assert t.update_batch(keys, keys, 9, 0, 1)[0].tolist().count(NOMEM) == 0
 
 
+@pytest.mark.compiled("bcache")
 @pytest.mark.skipif(UNDER_ASAN, reason="ASan aborts on an impossible allocation instead of returning NULL")
 def test_impossible_capacity_raises_memoryerror():
     c, _ = pair("bcache")
@@ -630,6 +639,7 @@ def test_update_batch_matches_single_updates(mod):
     assert [a.entry(s) for s in range(300)] == [b.entry(s) for s in range(300)]
 
 
+@pytest.mark.compiled("bcache")
 def test_differential_random_operations():
     c, py = pair("bcache")
     tc, tp = c.BindingTable(16, 1, SEED), py.BindingTable(16, 1, SEED)
@@ -651,6 +661,42 @@ def test_differential_random_operations():
             assert tc.expire(max(0, step - 3000)) == tp.expire(max(0, step - 3000))
     assert len(tc) == len(tp)
     assert [tc.entry(s) for s in range(800)] == [tp.entry(s) for s in range(800)]
+
+
+@pytest.mark.compiled("bcache")
+@pytest.mark.parametrize("capacity", [0, 1, 1000])
+def test_twin_reports_the_c_tables_memory_and_stats(capacity):
+    """memory() and stats() are the C table's figures in both (a scenario's summary holds them): the twin
+    models the index (tombstones, growth, the move into a new index) and the entry chunks."""
+    c, py = pair("bcache")
+    tc, tp = c.BindingTable(16, capacity, SEED), py.BindingTable(16, capacity, SEED)
+    assert tc.memory() == tp.memory() and tc.stats() == tp.stats()
+    rng = np.random.default_rng(capacity)
+    for step in range(6000):
+        k = key(int(rng.integers(0, 1500)))
+        op = int(rng.integers(0, 10))
+        if op < 6:
+            assert tc.update(k, COA.packed, step & 0xFFFF, 0, step) == tp.update(k, COA.packed, step & 0xFFFF, 0, step)
+        elif op < 9:
+            assert tc.delete(k) == tp.delete(k)
+        else:
+            assert tc.expire_some(max(0, step - 2000), 50) == tp.expire_some(max(0, step - 2000), 50)
+        if step % 50 == 0:
+            assert tc.memory() == tp.memory(), step
+            assert tc.stats() == tp.stats(), step
+
+
+@pytest.mark.compiled("bcache")
+def test_twin_memory_past_the_first_chunk_of_entries():
+    """Beyond 2^15 entries the C table adds arenas of whole chunks; the twin counts them the same."""
+    c, py = pair("bcache")
+    tc, tp = c.BindingTable(32, 30_000, SEED), py.BindingTable(32, 30_000, SEED)
+    keys = keys_array(40_000, 32)
+    for lo in range(0, 40_000, 5000):
+        rows = keys[lo:lo + 5000]
+        tc.update_batch(rows, rows[:, :16].copy(), 1, 0, 1)
+        tp.update_batch(rows, rows[:, :16].copy(), 1, 0, 1)
+        assert tc.memory() == tp.memory() and tc.stats() == tp.stats(), lo
 
 
 # ---- BindingCache (the Python API) ---------------------------------------------------------------------
@@ -753,6 +799,7 @@ def test_cache_batches(mod):
     assert c.memory_bytes() > 0
 
 
+@pytest.mark.compiled("bcache")
 def test_cache_default_implementation_is_compiled():
     if _impl.PURE_PYTHON:
         pytest.skip("MIP6FAST_PURE_PYTHON=1 asks for the twin")
@@ -761,6 +808,7 @@ def test_cache_default_implementation_is_compiled():
     assert _impl.load("bcache").__file__.endswith((".so", ".pyd"))
 
 
+@pytest.mark.compiled("bcache")
 def test_twin_has_the_compiled_api():
     c, py = pair("bcache")
     public = {n for n in dir(c.BindingTable) if not n.startswith("_")}
@@ -768,6 +816,7 @@ def test_twin_has_the_compiled_api():
     assert {n for n in dir(c) if not n.startswith("__") and callable(getattr(c, n))} <= set(dir(py)) | {"np"}
 
 
+@pytest.mark.compiled("bcache")
 def test_mutation_during_a_batch_in_another_thread_raises_not_crashes():
     c, _ = pair("bcache")
     t = c.BindingTable(16, 1 << 16, SEED)

@@ -48,6 +48,7 @@ def test_pseudo_header_matches_reference(src, dst, nh, data):
         assert p.values[0].pseudo_checksum(src, dst, nh, data) == ipv6_upper_checksum(src, dst, nh, data)
 
 
+@pytest.mark.compiled("checksum")
 @given(st.binary(min_size=40, max_size=200).filter(lambda b: len(b) % 2 == 0), st.data())
 def test_incremental_update_rfc1624(data, draw):
     # Rewrite an aligned 16-byte span (an address rewrite on the data path) and update incrementally.

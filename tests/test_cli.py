@@ -23,12 +23,14 @@ def _bench_json(capsys, what):
     return {r["name"]: r for r in report["results"]}
 
 
+@pytest.mark.compiled  # benchmarks of the C code against the twins
 def test_bench_wire_json(capsys):
     rows = _bench_json(capsys, "wire")
     for name in ("bu_build", "bu_parse", "checksum_64", "checksum_512", "checksum_1500"):
         assert "baseline" in rows[name] and "ratio" in rows[name]
 
 
+@pytest.mark.compiled
 def test_bench_wire_table(capsys):
     assert main(["bench", "wire", "--quick"]) == 0
     out = capsys.readouterr().out
@@ -36,6 +38,7 @@ def test_bench_wire_table(capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.compiled
 def test_bench_datapath_json(capsys):
     rows = _bench_json(capsys, "datapath")
     for kernel in ("encapsulate", "decapsulate", "hao_insert", "hao_process", "rh2_insert", "rh2_process"):

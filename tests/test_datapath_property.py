@@ -40,6 +40,9 @@ from hypothesis import strategies as st
 
 from mip6fast.batch import PacketBatch, Verdict
 
+# C against the reference: with MIP6FAST_PURE_PYTHON=1 it would hold the twin to itself.
+pytestmark = pytest.mark.compiled("datapath", "bcache")
+
 ADDRESSES = [HA, HOA, HOA2, OTHER_HOA, COA, COA2, CN, CN2, LL, LL_HA, SITE, ALL_NODES, MLDV2_ROUTERS,
              GLOBAL_GROUP]
 # Weighted towards the addresses that make kernels fire.

@@ -375,6 +375,7 @@ def test_build_value_error(codec, raw, field):
         assert str(info.value).startswith(field + ":"), str(info.value)
 
 
+@pytest.mark.compiled("icmp6")
 @pytest.mark.parametrize("raw,field", BAD_VALUES)
 def test_build_value_error_same_message_in_both(raw, field):
     compiled, twin = pair("icmp6")
@@ -426,6 +427,7 @@ def test_parse_build_roundtrip(codec, raw):
     assert codec.build(*codec.parse(data)) == data
 
 
+@pytest.mark.compiled("icmp6")
 @given(raw=raw_icmp6())
 @settings(max_examples=400, deadline=None)
 def test_compiled_and_twin_give_identical_bytes(raw):
@@ -471,12 +473,14 @@ def long_prefix(raw):
     return any(ot == 3 and v[0] > 128 for ot, v in fields[-1])
 
 
+@pytest.mark.compiled("icmp6")
 @given(data=st.binary(max_size=200))
 @settings(max_examples=1000, deadline=None)
 def test_fuzz_random_bytes(data):
     assert_same(data)
 
 
+@pytest.mark.compiled("icmp6")
 @given(data=st.tuples(st.sampled_from(KNOWN_TYPES + (0, 137, 255)), st.binary(max_size=120))
        .map(lambda tb: bytes([tb[0]]) + tb[1]))
 @settings(max_examples=1500, deadline=None)
@@ -507,12 +511,14 @@ def mutated(draw):
     return bytes(data)
 
 
+@pytest.mark.compiled("icmp6")
 @given(data=mutated())
 @settings(max_examples=1500, deadline=None)
 def test_fuzz_mutated_valid_messages(data):
     assert_same(data)
 
 
+@pytest.mark.compiled("icmp6")
 def test_fuzz_seeded_random_loop():
     """A plain random loop (no shrinking, many cases): options-heavy messages with corrupted bytes."""
     compiled, twin = pair("icmp6")

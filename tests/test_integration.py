@@ -16,7 +16,8 @@ from tshark_check import problems, require_tshark
 
 from mip6fast.demo import CN_ADDRESS, HOME_ADDRESS, LINKS, TCP_PORT, DemoNetwork
 
-pytestmark = pytest.mark.root
+# The demo network's daemons run on AF_PACKET rings: compiled code (skipped with MIP6FAST_PURE_PYTHON=1).
+pytestmark = [pytest.mark.root, pytest.mark.compiled("ring")]
 
 
 @pytest.fixture(scope="module")

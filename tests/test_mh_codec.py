@@ -396,6 +396,7 @@ def test_build_value_error(codec, raw, field):
     assert str(info.value).startswith(field + ":"), str(info.value)
 
 
+@pytest.mark.compiled("mh")
 @pytest.mark.parametrize("raw, field", [pytest.param(r, f, id=i) for i, r, f in BUILD_VALUE_ERRORS])
 def test_build_value_error_same_message(raw, field):
     compiled, twin = pair("mh")
@@ -516,6 +517,7 @@ def test_roundtrip_raw(codec, raw):
         assert _aligned(data)
 
 
+@pytest.mark.compiled("mh")
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=raw_forms())
 def test_same_bytes(raw):
@@ -542,12 +544,14 @@ def check_same(data):
     return got
 
 
+@pytest.mark.compiled("mh")
 @settings(max_examples=1000)
 @given(data=st.binary(max_size=300))
 def test_fuzz_random_bytes(data):
     check_same(data)
 
 
+@pytest.mark.compiled("mh")
 @settings(max_examples=1000)
 @given(tail=st.binary(max_size=200), mh_type=u8, n_units=st.integers(0, 25))
 def test_fuzz_random_body_valid_header(tail, mh_type, n_units):
@@ -560,6 +564,7 @@ def test_fuzz_random_body_valid_header(tail, mh_type, n_units):
 MUTATIONS = ("flip", "byte", "truncate", "extend", "insert", "delete")
 
 
+@pytest.mark.compiled("mh")
 @settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=raw_forms(), data=st.data())
 def test_fuzz_mutated_valid_messages(raw, data):
@@ -589,6 +594,7 @@ def test_fuzz_mutated_valid_messages(raw, data):
     check_same(bytearray(msg))
 
 
+@pytest.mark.compiled("mh")
 @settings(max_examples=300)
 @given(raw=raw_forms())
 def test_fuzz_every_truncation(raw):
@@ -599,6 +605,7 @@ def test_fuzz_every_truncation(raw):
         check_same(memoryview(msg)[:end])
 
 
+@pytest.mark.compiled("mh")
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=st.tuples(u8, st.one_of(st.tuples(), st.tuples(u16), st.tuples(b8), st.tuples(u16, u16, u16),
                                    st.tuples(u8, u8, u16, u16), st.tuples(u8, st.binary(max_size=20)),

@@ -336,6 +336,7 @@ def test_roundtrip_objects(codec, msg):
     assert decode(encode(msg)) == msg
 
 
+@pytest.mark.compiled("mh")
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(msg=mobility_messages())
 def test_objects_same_bytes_both_codecs(msg):

@@ -179,6 +179,7 @@ def _normalise(raw):
     return (tc, fl, hl, src, dst, hbh, rh2, hao, dsto, nh)
 
 
+@pytest.mark.compiled("packet")
 @settings(max_examples=300)
 @given(raw_packets)
 def test_round_trip_and_twin_agree(raw):
@@ -201,6 +202,7 @@ def _outcome(mod, data):
         return ("err", e.reason, e.field, e.offset)
 
 
+@pytest.mark.compiled("packet")
 @settings(max_examples=500)
 @given(raw_packets, st.data())
 def test_differential_fuzz_on_mutations(raw, data):
@@ -220,6 +222,7 @@ def test_differential_fuzz_on_mutations(raw, data):
     assert _outcome(c, bytes(wire)) == _outcome(py, bytes(wire))
 
 
+@pytest.mark.compiled("packet")
 @settings(max_examples=500)
 @given(st.binary(max_size=300))
 def test_differential_fuzz_random_bytes(data):

@@ -33,6 +33,8 @@ from mip6fast.io.ring import (
 
 # The lab and veth_pair fixtures (namespaces removed after every test, also a failing one).
 pytest_plugins = ["netns"]
+# Rings are C only (no pure-Python twin): skipped with MIP6FAST_PURE_PYTHON=1.
+pytestmark = pytest.mark.compiled("ring")
 
 ETHERTYPE_EXPERIMENTAL = 0x88B5
 SMALL_BLOCKS = {"block_size": 4096, "frame_size": 2048}

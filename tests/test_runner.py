@@ -23,7 +23,7 @@ def test_missing_interface_is_a_clear_error():
         PacketSocket("mip6-absent0")
 
 
-@pytest.fixture(params=["socket", "ring"])
+@pytest.fixture(params=["socket", pytest.param("ring", marks=pytest.mark.compiled("ring"))])
 def port_class(request):
     """Every test with the plain packet socket and with the AF_PACKET rings as the runner's port."""
     if request.param == "ring":

@@ -553,8 +553,6 @@ def package_edges() -> tuple:
 # Today's findings. Each test that fails on them is a strict xfail: it turns into an error (XPASS) the
 # moment the code is fixed; then delete the mark or the entry.
 KNOWN_FUNCTION_LEVEL = {
-    # Not part of the roles restructuring: move to the top, or allow-list with the reason.
-    "mip6fast.batch": "PacketBatch.restore: from . import _datapath with an ImportError fallback",
 }
 
 

@@ -26,7 +26,7 @@ def _root_or_skip():
         pytest.skip(NEEDS_ROOT)
 
 
-@pytest.fixture(params=["compiled", "python"])
+@pytest.fixture(params=[pytest.param("compiled", marks=pytest.mark.compiled("tun")), "python"])
 def tun_impl(request, monkeypatch):
     """Each test against the C implementation and its pure-Python twin."""
     import mip6fast.io.tun as tun_mod

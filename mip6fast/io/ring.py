@@ -16,16 +16,13 @@ from __future__ import annotations
 import errno as _errno
 import os
 
+from .. import _impl
 from ..batch import PacketBatch
 from ..errors import Mip6Error
 
-try:
-    from .. import _ring
-except ImportError as exc:  # pragma: no cover - only on a build without the C core (not Linux)
-    _ring = None
-    _IMPORT_ERROR: ImportError | None = exc
-else:
-    _IMPORT_ERROR = None
+# C only (csrc/mip6_ring.c), no pure-Python twin: None without the compiled module or with
+# MIP6FAST_PURE_PYTHON=1, and then opening a ring raises RingError (importing this module does not).
+_ring = _impl.load_compiled("ring")
 
 __all__ = [
     "PKTTYPE_BROADCAST",
@@ -94,7 +91,8 @@ def _error(fail, interface: str, geometry: str = "") -> RingError:
 
 def _require():
     if _ring is None:
-        raise RingError(f"AF_PACKET rings are not available: {_IMPORT_ERROR}", errno=_errno.ENOSYS)
+        raise RingError(f"AF_PACKET rings are not available: {_impl.unavailable('ring')}; use packet "
+                        "sockets (mip6fast.io.packet_socket, daemon io = \"packet\")", errno=_errno.ENOSYS)
 
 
 class PacketRing:

@@ -1,0 +1,400 @@
+"""ESP (RFC 4303) for IPv6 packets, in the engine's own packet path.
+
+Theory of operation. The engine owns its interfaces (AF_PACKET), so the kernel's XFRM never sees a
+Binding Update: ESP is applied and removed here, on IPv6 packets as bytes.
+
+``protect(packet, sa)`` inserts an ESP header where RFC 4303 and RFC 6275 put it and encrypts what
+follows:
+
+    transport mode (RFC 4303 §3.1.1; RFC 6275 §6.3, §11.3.2 for the Home Address option):
+      before:  IPv6 | Hop-by-Hop | Routing (type 2) | Dest. options (HAO) |        MH (BU) ...
+      after:   IPv6 | Hop-by-Hop | Routing (type 2) | Dest. options (HAO) | ESP | MH (BU) ... | trailer | ICV
+    ESP follows the Hop-by-Hop, Routing and Fragment headers, a Destination Options header that comes
+    before a routing header, and the Destination Options header carrying the Home Address option, which
+    must stay readable so that the receiver can select and check the SA by home address before
+    decrypting. A Destination Options header without a HAO after the routing header is end-to-end and
+    goes inside ESP. (scapy, following Linux, puts ESP after a routing header but before any later
+    Destination Options header, HAO or not; MN-HA traffic never has both, see tests/test_esp_scapy.py.)
+
+    tunnel mode (RFC 4303 §3.1.2), for the reverse tunnel (RFC 3776, RFC 4877):
+      before:  outer IPv6 (CoA <-> HA) |       inner IPv6 packet
+      after:   outer IPv6 (CoA <-> HA) | ESP | inner IPv6 packet | trailer | ICV
+    The input is the IPv6-in-IPv6 packet the tunnel kernels already build (outer header, traffic class,
+    ECN and hop limit rules stay where they are: csrc/mip6_tunnel.c); ESP goes right before the inner
+    packet and its next header in the trailer is 41.
+
+Every time: the ESP header's next header byte replaces the previous header's, the Payload Length grows
+by the ESP overhead, the trailer pads with 1, 2, 3, ... (RFC 4303 §2.4) to the algorithm's alignment
+and carries the pad length and the protected next header, and the ICV covers ESP header, IV and
+ciphertext (and ESN's high bits).
+
+``unprotect(packet, lookup)`` is the inverse. In order (RFC 4303 §3.4, RFC 4301 §5.2):
+  1. walk the headers before ESP (Hop-by-Hop, Routing, Destination Options) - no ESP: NotProtected;
+     a fragment: MalformedPacket (reassemble first, §3.4.1);
+  2. SPI -> SA via ``lookup`` - none: UnknownSpi;
+  3. anti-replay pre-check on the sequence number (with ESN, its inferred high half) - ReplayedPacket;
+  4. ICV - AuthenticationFailed; only now does the window move;
+  5. decrypt, check padding and pad length - MalformedPacket; next header 59 - DummyPacket;
+  6. selectors: the home address the packet claims (the HAO before ESP, or the Type 2 routing header's
+     address, or the inner packet's source/destination in tunnel mode) must be the SA's home address,
+     the other end the SA's home agent, the protocol one the SA carries - PolicyViolation. This is
+     what keeps mobile node A from registering B's home address with A's keys.
+It returns an ``Unprotected``: the packet without ESP (transport: the packet as the sender built it;
+tunnel: the IPv6-in-IPv6 packet, for the decapsulation kernels), the SA, the sequence number. Every
+refusal is an ``EspError`` counted on the SA when one was found (``SaCounters``); nothing else escapes
+for any input bytes.
+
+Packets are handled as they come off the wire: Home Address option and Type 2 routing header not yet
+processed (no address swapped).
+"""
+from __future__ import annotations
+
+import struct
+from ipaddress import IPv6Address
+from typing import Callable, NamedTuple, Optional
+
+from .algorithms import IntegrityError
+from .errors import (
+    AuthenticationFailed,
+    DummyPacket,
+    MalformedPacket,
+    NotProtected,
+    PolicyViolation,
+    ReplayedPacket,
+    UnknownSpi,
+)
+from .sa import Direction, Mode, SecurityAssociation
+
+NH_HOP_BY_HOP = 0
+NH_IPV6 = 41
+NH_ROUTING = 43
+NH_FRAGMENT = 44
+NH_ESP = 50
+NH_AH = 51
+NH_NONE = 59
+NH_DEST_OPTS = 60
+OPT_PAD1 = 0
+OPT_HOME_ADDRESS = 201
+IPV6_HEADER = 40
+ESP_HEADER = 8
+MAX_EXTENSION_HEADERS = 8     # before ESP; a BU has one, a BA one
+MAX_PAYLOAD_LENGTH = 0xFFFF   # no jumbograms (RFC 2675) on this path
+_PADDING = bytes(range(1, 256))
+
+Lookup = Callable[[int], Optional[SecurityAssociation]]
+
+
+class Opened(NamedTuple):
+    """``open_payload``'s result: the protected next header and data, and the full sequence number."""
+    next_header: int
+    data: bytes
+    sequence: int
+
+
+class Unprotected(NamedTuple):
+    """``unprotect``'s result. ``packet``: the packet without ESP; ``offset``: where the once-protected
+    part starts in it (the upper-layer header in transport mode, the inner IPv6 header in tunnel
+    mode); ``next_header``: that part's type (41 in tunnel mode)."""
+    packet: bytes
+    sa: SecurityAssociation
+    sequence: int
+    next_header: int
+    offset: int
+
+    @property
+    def inner(self) -> bytes:
+        """Tunnel mode: the inner IPv6 packet. Transport mode: the upper-layer message."""
+        return self.packet[self.offset:]
+
+
+class _Header(NamedTuple):
+    kind: int                  # the next header value that announced it
+    offset: int
+    length: int
+    hao: bytes | None       # Destination Options: the Home Address option's address
+    final: bytes | None     # Type 2 routing header with segments left 1: its address
+
+
+class _Chain(NamedTuple):
+    headers: list[_Header]
+    next_header: int           # what follows the last extension header
+    offset: int
+    fragment: bool             # a Fragment header is among them
+
+
+# --- header walking ------------------------------------------------------------------------------------
+
+def _check_ipv6(p: bytes) -> None:
+    if len(p) < IPV6_HEADER:
+        raise MalformedPacket(f"{len(p)} bytes: shorter than an IPv6 header")
+    if p[0] >> 4 != 6:
+        raise MalformedPacket("version: not IPv6")
+    plen = (p[4] << 8) | p[5]
+    if plen == 0:
+        raise MalformedPacket("payload length 0 (a jumbogram or an empty packet): not protected by ESP here")
+    if IPV6_HEADER + plen != len(p):
+        raise MalformedPacket(f"payload length {plen} does not match the {len(p) - IPV6_HEADER} bytes after "
+                              f"the IPv6 header")
+
+
+def _destination_options(p: bytes, off: int, length: int) -> bytes | None:
+    """The Home Address option's address in one Destination Options header, if any (RFC 6275 §6.3)."""
+    i, end, hao = off + 2, off + length, None
+    while i < end:
+        opt = p[i]
+        if opt == OPT_PAD1:
+            i += 1
+            continue
+        if i + 2 > end or i + 2 + p[i + 1] > end:
+            raise MalformedPacket(f"destination option at offset {i} runs past its header")
+        if opt == OPT_HOME_ADDRESS:
+            if p[i + 1] != 16 or hao is not None:
+                raise MalformedPacket(f"Home Address option at offset {i}: wrong length or a second one")
+            hao = p[i + 2:i + 18]
+        i += 2 + p[i + 1]
+    return hao
+
+
+def _walk(p: bytes) -> _Chain:
+    """The Hop-by-Hop, Routing, Destination Options and Fragment headers after the IPv6 header."""
+    headers: list[_Header] = []
+    nh, off, fragment = p[6], IPV6_HEADER, False
+    while nh in (NH_HOP_BY_HOP, NH_ROUTING, NH_DEST_OPTS, NH_FRAGMENT):
+        if nh == NH_HOP_BY_HOP and headers:
+            raise MalformedPacket(f"Hop-by-Hop options header at offset {off}: only right after IPv6")
+        if len(headers) == MAX_EXTENSION_HEADERS:
+            raise MalformedPacket(f"more than {MAX_EXTENSION_HEADERS} extension headers")
+        if off + 8 > len(p):
+            raise MalformedPacket(f"extension header at offset {off} is truncated")
+        if nh == NH_FRAGMENT:
+            length, fragment = 8, True
+        else:
+            length = (p[off + 1] + 1) * 8
+        if off + length > len(p):
+            raise MalformedPacket(f"extension header at offset {off} runs past the packet")
+        hao = final = None
+        if nh == NH_DEST_OPTS:
+            hao = _destination_options(p, off, length)
+            if hao is not None and any(h.hao is not None for h in headers):
+                raise MalformedPacket(f"a second Home Address option at offset {off}")
+        elif nh == NH_ROUTING:
+            rtype, segments_left = p[off + 2], p[off + 3]
+            if rtype == 2:
+                if length != 24 or segments_left > 1:
+                    raise MalformedPacket(f"Type 2 routing header at offset {off}: length or segments left")
+                if segments_left == 1:
+                    final = p[off + 8:off + 24]
+            elif segments_left:
+                raise MalformedPacket(f"routing header type {rtype} at offset {off} with segments left: "
+                                      f"not at its final destination yet")
+        headers.append(_Header(nh, off, length, hao, final))
+        nh, off = p[off], off + length
+    return _Chain(headers, nh, off, fragment)
+
+
+def _claimed(p: bytes, before: list[_Header]):
+    """(source, destination) as the upper layer sees them, from the headers left before ESP."""
+    src, dst = p[8:24], p[24:40]
+    for h in before:
+        if h.hao is not None:
+            src = h.hao
+        if h.final is not None:
+            dst = h.final
+    return src, dst
+
+
+def _upper_protocol(data: bytes, nh: int) -> int:
+    """Skip Destination Options headers at the start of ``data`` (end-to-end ones, inside ESP)."""
+    off = 0
+    for _ in range(MAX_EXTENSION_HEADERS):
+        if nh != NH_DEST_OPTS:
+            return nh
+        if off + 8 > len(data) or off + (data[off + 1] + 1) * 8 > len(data):
+            raise MalformedPacket("destination options header inside ESP is truncated")
+        nh, off = data[off], off + (data[off + 1] + 1) * 8
+    raise MalformedPacket("too many destination options headers inside ESP")
+
+
+def _check_selectors(sa: SecurityAssociation, p: bytes, before: list[_Header], protected_nh: int,
+                     protected: bytes) -> None:
+    """RFC 4301 §5.2 step 4 (and the outbound mirror of it): does this packet belong to this SA?"""
+    home, agent, home_is_source = sa._home_packed, sa._agent_packed, sa._home_is_source
+    if sa._mode is Mode.TUNNEL:
+        if protected_nh != NH_IPV6:
+            raise PolicyViolation(f"SA 0x{sa.spi:08x} is a tunnel-mode SA: it carries IPv6 packets, "
+                                  f"not next header {protected_nh}", sa.spi)
+        if len(protected) < IPV6_HEADER or protected[0] >> 4 != 6:
+            raise MalformedPacket("the tunnelled packet is not an IPv6 packet", sa.spi)
+        inner_src, inner_dst = protected[8:24], protected[24:40]
+        outer_src, outer_dst = p[8:24], p[24:40]
+        if home_is_source:
+            ok, claimed, end = inner_src == home, inner_src, outer_dst == agent
+        else:
+            ok, claimed, end = inner_dst == home, inner_dst, outer_src == agent
+    else:
+        upper = _upper_protocol(protected, protected_nh)
+        if upper not in sa._protocols:
+            raise PolicyViolation(f"SA 0x{sa.spi:08x} does not carry next header {upper}", sa.spi)
+        src, dst = _claimed(p, before)
+        if home_is_source:
+            ok, claimed, end = src == home, src, dst == agent
+        else:
+            ok, claimed, end = dst == home, dst, src == agent
+    if not ok:
+        raise PolicyViolation(f"SA 0x{sa.spi:08x} is bound to home address {sa.home_address}, the packet "
+                              f"claims {IPv6Address(claimed)}", sa.spi)
+    if not end:
+        raise PolicyViolation(f"SA 0x{sa.spi:08x}: the home agent end of the packet is not "
+                              f"{sa.home_agent}", sa.spi)
+
+
+# --- ESP payload: seal and open ------------------------------------------------------------------------
+
+def esp_length(sa: SecurityAssociation, data_length: int) -> int:
+    """The length of the ESP header, IV, padded ciphertext and ICV for ``data_length`` protected bytes."""
+    spec = sa._spec
+    padded = data_length + 2 + (-(data_length + 2)) % spec.align
+    return ESP_HEADER + spec.iv + padded + spec.icv
+
+
+def seal(sa: SecurityAssociation, next_header: int, data: bytes) -> bytes:
+    """ESP header | IV | ciphertext of (data | padding | pad length | next header) | ICV, under the next
+    sequence number of outbound ``sa`` (SequenceExhausted if there is none left)."""
+    if sa._direction is not Direction.OUTBOUND:
+        raise ValueError(f"SA 0x{sa.spi:08x} is inbound: it does not protect packets")
+    seq = sa._next_sequence()
+    pad = (-(len(data) + 2)) % sa._spec.align
+    plaintext = b"".join((data, _PADDING[:pad], bytes((pad, next_header))))
+    header = struct.pack("!II", sa._spi, seq & 0xFFFFFFFF)
+    body = sa._transform.seal(header, seq >> 32 if sa._esn else None, sa._iv(seq), plaintext)
+    return header + body
+
+
+def open_payload(sa: SecurityAssociation, esp: bytes) -> Opened:
+    """Check and decrypt one ESP packet (from the SPI to the ICV) for inbound ``sa``: steps 3-5 above.
+    Counts refusals on ``sa.counters``."""
+    spec, counters, spi = sa._spec, sa.counters, sa._spi
+    body_length = len(esp) - ESP_HEADER - spec.iv - spec.icv
+    if body_length < 2 or (spec.align > 4 and body_length % spec.align):
+        counters.malformed += 1
+        raise MalformedPacket(f"SA 0x{spi:08x}: {len(esp)} bytes of ESP do not fit {sa.algorithm.value}", spi)
+    window = sa._window
+    seq = window.infer(struct.unpack_from("!I", esp, 4)[0])
+    verdict = window.check(seq)
+    if verdict is not None:
+        if verdict:
+            counters.replay_duplicates += 1
+        else:
+            counters.replay_too_old += 1
+        raise ReplayedPacket(f"SA 0x{spi:08x}: sequence number {seq} "
+                             f"{'already received' if verdict else 'left of the replay window'}",
+                             spi, seq, verdict)
+    try:
+        plaintext = sa._transform.open(esp[:ESP_HEADER], seq >> 32 if sa._esn else None, esp[ESP_HEADER:])
+    except IntegrityError:
+        counters.authentication_failures += 1
+        raise AuthenticationFailed(f"SA 0x{spi:08x}: ICV check failed (sequence {seq})", spi) from None
+    window.accept(seq)   # only after the ICV: a forged packet never moves the window
+    pad, nh = plaintext[-2], plaintext[-1]
+    if pad + 2 > len(plaintext) or plaintext[-2 - pad:-2] != _PADDING[:pad]:
+        counters.malformed += 1
+        raise MalformedPacket(f"SA 0x{spi:08x}: padding or pad length is wrong (RFC 4303 §2.4)", spi)
+    if nh == NH_NONE:
+        counters.dummy += 1
+        raise DummyPacket(f"SA 0x{spi:08x}: dummy packet (next header 59)", spi)
+    return Opened(nh, plaintext[:-2 - pad], seq)
+
+
+# --- whole packets -------------------------------------------------------------------------------------
+
+def protect(packet: bytes, sa: SecurityAssociation) -> bytes:
+    """``packet`` (an IPv6 packet as built for the wire) with ESP inserted under outbound ``sa``.
+
+    Raises MalformedPacket for bytes that are not such a packet (a fragment included: ESP comes before
+    fragmentation, RFC 4303 §3.3.4), PolicyViolation for a packet that does not belong to ``sa``
+    (another home address, another home agent, a protocol the SA does not carry), SequenceExhausted when
+    the SA has no sequence number left, ValueError for an inbound SA or a result over 65,535 bytes of
+    payload. No sequence number is used by a refused packet."""
+    p = bytes(packet)
+    _check_ipv6(p)
+    if sa._direction is not Direction.OUTBOUND:
+        raise ValueError(f"SA 0x{sa.spi:08x} is inbound: it does not protect packets")
+    chain = _walk(p)
+    headers = chain.headers
+    if chain.fragment:
+        raise MalformedPacket("a fragment: ESP is applied to whole packets, before fragmentation")
+    if sa._mode is Mode.TUNNEL:
+        keep = len(headers)              # every outer extension header stays before ESP
+    else:
+        keep = 0
+        for i, h in enumerate(headers):
+            if h.kind == NH_DEST_OPTS and h.hao is None and not any(
+                    later.kind == NH_ROUTING for later in headers[i + 1:]):
+                break                    # end-to-end options: inside ESP
+            keep = i + 1
+    before = headers[:keep]
+    at = headers[keep].offset if keep < len(headers) else chain.offset
+    nh_at = before[-1].offset if before else 6
+    protected_nh = p[nh_at]
+    data = p[at:]
+    _check_selectors(sa, p, before, protected_nh, data)
+    total = at + esp_length(sa, len(data))
+    if total - IPV6_HEADER > MAX_PAYLOAD_LENGTH:
+        raise ValueError(f"protected packet would carry {total - IPV6_HEADER} bytes of payload, more "
+                         f"than {MAX_PAYLOAD_LENGTH}")
+    esp = seal(sa, protected_nh, data)
+    out = bytearray(p[:at])
+    out += esp
+    out[nh_at] = NH_ESP
+    struct.pack_into("!H", out, 4, len(out) - IPV6_HEADER)
+    sa.counters.packets += 1
+    sa.counters.bytes += len(p)
+    return bytes(out)
+
+
+def unprotect(packet: bytes, lookup: Lookup) -> Unprotected:
+    """Verify, check for replay, decrypt and check the policy of an ESP-protected IPv6 packet; see the
+    module docstring. ``lookup(spi)`` returns the inbound SA with that SPI or None
+    (``SecurityPolicyDatabase.inbound_sa``, or ``{sa.spi: sa}.get``). Raises only ``EspError``s."""
+    p = bytes(packet)
+    _check_ipv6(p)
+    chain = _walk(p)
+    if chain.fragment:
+        raise MalformedPacket("a fragment: reassemble before ESP processing (RFC 4303 §3.4.1)")
+    if chain.next_header != NH_ESP:
+        raise NotProtected(f"no ESP header: next header {chain.next_header} at offset {chain.offset}")
+    at = chain.offset
+    if at + ESP_HEADER > len(p):
+        raise MalformedPacket(f"ESP header at offset {at} is truncated")
+    spi = struct.unpack_from("!I", p, at)[0]
+    sa = lookup(spi)
+    if sa is None or sa._spi != spi or sa._direction is not Direction.INBOUND:
+        raise UnknownSpi(f"no inbound SA with SPI 0x{spi:08x}", spi)
+    opened = open_payload(sa, p[at:])
+    before = chain.headers
+    nh_at = before[-1].offset if before else 6
+    try:
+        _check_selectors(sa, p, before, opened.next_header, opened.data)
+    except PolicyViolation:
+        sa.counters.policy_violations += 1
+        raise
+    except MalformedPacket:
+        sa.counters.malformed += 1
+        raise
+    out = bytearray(p[:at])
+    out += opened.data
+    out[nh_at] = opened.next_header
+    struct.pack_into("!H", out, 4, len(out) - IPV6_HEADER)
+    sa.counters.packets += 1
+    sa.counters.bytes += len(out)
+    return Unprotected(bytes(out), sa, opened.sequence, opened.next_header, at)
+
+
+def is_protected(packet: bytes) -> bool:
+    """Whether ``packet`` carries an ESP header where ``unprotect`` looks for one (never raises)."""
+    try:
+        p = bytes(packet)
+        _check_ipv6(p)
+        return _walk(p).next_header == NH_ESP
+    except MalformedPacket:
+        return False
