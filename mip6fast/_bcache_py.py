@@ -420,13 +420,18 @@ class BindingTable:
         slot = self._slots.get(self._key(key))
         return None if slot is None else tuple(self._entries[slot])
 
-    def delete(self, key) -> bool:
-        slot = self._slots.pop(self._key(key), None)
-        if slot is None:
-            return False
+    def _remove(self, key: bytes, slot: int) -> None:
+        del self._slots[key]
         self._entries[slot] = None
         self._free.append(slot)
         self._layout.removed(slot)
+
+    def delete(self, key) -> bool:
+        key = self._key(key)
+        slot = self._slots.get(key)
+        if slot is None:
+            return False
+        self._remove(key, slot)
         return True
 
     def delete_if_newer(self, key, sequence) -> tuple[int, int, int]:
@@ -440,9 +445,7 @@ class BindingTable:
         last = self._entries[slot][2]
         if not _newer(seq, last):
             return STALE, last, slot
-        del self._slots[key]
-        self._entries[slot] = None
-        self._free.append(slot)
+        self._remove(key, slot)
         return DELETED, seq, slot
 
     def add_counters(self, slot, packets, nbytes) -> None:

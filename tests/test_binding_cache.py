@@ -130,6 +130,7 @@ def test_seq_newer_is_the_rule_update_applies(mod, last):
         mod.seq_newer(0, -1)
 
 
+@pytest.mark.compiled("bcache")
 def test_seq_newer_compiled_and_twin_agree_everywhere():
     c, py = pair("bcache")
     seqs = np.arange(65536)
@@ -684,6 +685,23 @@ def test_twin_reports_the_c_tables_memory_and_stats(capacity):
         if step % 50 == 0:
             assert tc.memory() == tp.memory(), step
             assert tc.stats() == tp.stats(), step
+
+
+@pytest.mark.compiled("bcache")
+def test_twin_reports_the_c_tables_stats_through_delete_if_newer():
+    """A de-registration frees its slot and index bucket as ``delete`` does, in the twin's model too."""
+    c, py = pair("bcache")
+    tc, tp = c.BindingTable(16, 1, SEED), py.BindingTable(16, 1, SEED)
+    rng = np.random.default_rng(5)
+    for step in range(4000):
+        k = key(int(rng.integers(0, 600)))
+        seq = int(rng.integers(0, 65536))
+        if rng.random() < 0.6:
+            assert tc.update(k, COA.packed, seq, 0, step) == tp.update(k, COA.packed, seq, 0, step)
+        else:
+            assert tc.delete_if_newer(k, seq) == tp.delete_if_newer(k, seq)
+        if step % 40 == 0:
+            assert tc.memory() == tp.memory() and tc.stats() == tp.stats(), step
 
 
 @pytest.mark.compiled("bcache")
