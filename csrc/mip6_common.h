@@ -40,10 +40,19 @@ static inline uint32_t mip6_get32(const uint8_t *p)
 {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
 }
+static inline uint64_t mip6_get64(const uint8_t *p)
+{
+    return ((uint64_t)mip6_get32(p) << 32) | (uint64_t)mip6_get32(p + 4);
+}
 static inline void mip6_put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 static inline void mip6_put32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+static inline void mip6_put64(uint8_t *p, uint64_t v)
+{
+    mip6_put32(p, (uint32_t)(v >> 32));
+    mip6_put32(p + 4, (uint32_t)v);
 }
 
 #endif

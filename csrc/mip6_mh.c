@@ -8,25 +8,40 @@
  * and only then writes, so a failed build never leaves a half-written buffer behind. */
 #include "mip6_mh.h"
 
-/* Length byte and alignment (xn+y, measured from the start of the MH to the option's type byte) of the
- * known options: RFC 6275 §6.2.4 (BRA 2n), §6.2.5 (Alt-CoA 8n+6, so the address lands 8-aligned),
- * §6.2.6 (Nonce Indices 2n), §6.2.7 (BAD: "implicit" 8n+2 because it is last and the MH ends 8-aligned). */
+/* Option Length bounds and alignment (xn+y, measured from the start of the MH to the option's type byte)
+ * of the known options: RFC 6275 §6.2.4 (BRA 2n), §6.2.5 (Alt-CoA 8n+6, so the address lands 8-aligned),
+ * §6.2.6 (Nonce Indices 2n), §6.2.7 (BAD: "implicit" 8n+2 because it is last and the MH ends 8-aligned);
+ * RFC 4283 §3 (Mobile Node Identifier: "does not have any alignment requirements"; a subtype and at
+ * least one identifier byte), RFC 4285 §5 (Mobility Message Authentication 4n+1, so the Mobility SPI
+ * lands 4-aligned; a subtype, the SPI and at least one byte of authentication data) and §6 (Mobility
+ * Message Replay Protection 8n+2, so the 64-bit timestamp lands 8-aligned). The minimum lengths of the
+ * two variable options are also the ones Wireshark's dissector holds them to (MIP6_MNID_MINLEN 2,
+ * MIP6_AUTH_MINLEN 6). head: the bytes of typed fields before the variable tail (see mip6_mh_opt_t). */
 typedef struct mip6_mh_opt_rule {
-    uint8_t len;
+    uint8_t min_len;
+    uint8_t max_len;
     uint8_t mod;
     uint8_t rem;
+    uint8_t head;
 } mip6_mh_opt_rule_t;
 
-static const mip6_mh_opt_rule_t mip6_mh_opt_rules[6] = {
-    [MIP6_MHOPT_BRA] = {2, 2, 0},
-    [MIP6_MHOPT_ALTCOA] = {16, 8, 6},
-    [MIP6_MHOPT_NONCE] = {4, 2, 0},
-    [MIP6_MHOPT_BAD] = {12, 8, 2},
+#define MIP6_MHOPT_RULES 11 /* indexed by option type, 0..MIP6_MHOPT_MESGID; min_len 0 = not a known option */
+
+static const mip6_mh_opt_rule_t mip6_mh_opt_rules[MIP6_MHOPT_RULES] = {
+    [MIP6_MHOPT_BRA] = {2, 2, 2, 0, 2},
+    [MIP6_MHOPT_ALTCOA] = {16, 16, 8, 6, 0},
+    [MIP6_MHOPT_NONCE] = {4, 4, 2, 0, 4},
+    [MIP6_MHOPT_BAD] = {12, 12, 8, 2, 0},
+    [MIP6_MHOPT_MNID] = {2, 255, 1, 0, 1},
+    [MIP6_MHOPT_AUTH] = {6, 255, 4, 1, 5},
+    [MIP6_MHOPT_MESGID] = {8, 8, 8, 2, 8},
 };
 
-static int mip6_mh_opt_known(uint8_t type)
+static const mip6_mh_opt_rule_t *mip6_mh_opt_rule(uint8_t type)
 {
-    return type >= MIP6_MHOPT_BRA && type <= MIP6_MHOPT_BAD;
+    if (type >= MIP6_MHOPT_RULES || mip6_mh_opt_rules[type].min_len == 0)
+        return NULL;
+    return &mip6_mh_opt_rules[type];
 }
 
 static int mip6_mh_type_known(uint8_t mh_type)
@@ -55,7 +70,7 @@ static int mip6_mh_parse_options(const uint8_t *buf, size_t start, size_t len, m
                                  mip6_err_t *err)
 {
     size_t off = start;
-    int after_bad = 0;
+    int after_bad = 0, after_auth = 0;
 
     while (off < len) {
         uint8_t type = buf[off];
@@ -74,12 +89,12 @@ static int mip6_mh_parse_options(const uint8_t *buf, size_t start, size_t len, m
                              "option runs past the end of the header");
         /* PadN data is ignored on receipt (RFC 6275 §6.2.3: receivers MUST ignore its contents). */
         if (type != MIP6_MHOPT_PADN) {
+            const mip6_mh_opt_rule_t *rule = mip6_mh_opt_rule(type);
+            const uint8_t *p = buf + off + 2;
             mip6_mh_opt_t *opt;
 
-            if (mip6_mh_opt_known(type)) {
-                const mip6_mh_opt_rule_t *rule = &mip6_mh_opt_rules[type];
-
-                if (olen != rule->len)
+            if (rule != NULL) {
+                if (olen < rule->min_len || olen > rule->max_len)
                     return mip6_fail(err, MIP6_EPARSE, "option_length", off + 1,
                                      "wrong length for the option type");
                 if (off % rule->mod != rule->rem)
@@ -90,22 +105,48 @@ static int mip6_mh_parse_options(const uint8_t *buf, size_t start, size_t len, m
             if (after_bad)
                 return mip6_fail(err, MIP6_EPARSE, "option_order", off,
                                  "option after Binding Authorization Data");
+            /* RFC 4285 §5: a Mobility Message Authentication option is the last option, except that an
+             * MN-HA one may be followed by an MN-AAA one (§5.1, §5.2); nothing else may follow. Which
+             * subtypes, in which order, is the authenticator's check (mip6fast.wire.auth4285). */
+            if (after_auth && type != MIP6_MHOPT_AUTH)
+                return mip6_fail(err, MIP6_EPARSE, "option_order", off,
+                                 "option after Mobility Message Authentication");
             if (out->n_options == MIP6_MH_MAX_OPTIONS)
                 return mip6_fail(err, MIP6_EPARSE, "option", off, "too many options");
             opt = &out->options[out->n_options++];
             opt->type = type;
             opt->len = (uint8_t)olen;
             opt->offset = (uint16_t)off; /* < MIP6_MH_MAX_LEN: the header length matched len above */
-            opt->data = buf + off + 2;
             opt->value[0] = 0;
             opt->value[1] = 0;
-            if (type == MIP6_MHOPT_BRA) {
-                opt->value[0] = mip6_get16(opt->data);
-            } else if (type == MIP6_MHOPT_NONCE) {
-                opt->value[0] = mip6_get16(opt->data);
-                opt->value[1] = mip6_get16(opt->data + 2);
-            } else if (type == MIP6_MHOPT_BAD) {
+            opt->subtype = 0;
+            opt->spi = 0;
+            opt->timestamp = 0;
+            opt->data = p + (rule != NULL ? rule->head : 0);
+            switch (type) {
+            case MIP6_MHOPT_BRA:
+                opt->value[0] = mip6_get16(p);
+                break;
+            case MIP6_MHOPT_NONCE:
+                opt->value[0] = mip6_get16(p);
+                opt->value[1] = mip6_get16(p + 2);
+                break;
+            case MIP6_MHOPT_BAD:
                 after_bad = 1;
+                break;
+            case MIP6_MHOPT_MNID: /* RFC 4283 §3: subtype (1), identifier */
+                opt->subtype = p[0];
+                break;
+            case MIP6_MHOPT_AUTH: /* RFC 4285 §5: subtype (1), Mobility SPI (4), authentication data */
+                opt->subtype = p[0];
+                opt->spi = mip6_get32(p + 1);
+                after_auth = 1;
+                break;
+            case MIP6_MHOPT_MESGID: /* RFC 4285 §6: timestamp (8) */
+                opt->timestamp = mip6_get64(p);
+                break;
+            default:
+                break;
             }
         }
         off += 2 + olen;
@@ -292,25 +333,29 @@ int mip6_mh_build(const mip6_mh_t *in, uint8_t *out, size_t cap, mip6_err_t *err
     pos = MIP6_MH_COMMON_LEN + min;
     for (i = 0; i < in->n_options; i++) {
         const mip6_mh_opt_t *opt = &in->options[i];
-        size_t pad = 0;
+        const mip6_mh_opt_rule_t *rule = mip6_mh_opt_rule(opt->type);
+        size_t pad = 0, head = 0;
 
         /* Padding is the builder's business, never the caller's (docs/CODEC.md). */
         if (opt->type == MIP6_MHOPT_PAD1 || opt->type == MIP6_MHOPT_PADN)
             return mip6_mh_einval(err, "option_type", "Pad1 and PadN are not options of the raw form");
-        if (mip6_mh_opt_known(opt->type)) {
-            const mip6_mh_opt_rule_t *rule = &mip6_mh_opt_rules[opt->type];
-
-            if (opt->len != rule->len)
+        if (rule != NULL) {
+            if (opt->len < rule->min_len || opt->len > rule->max_len)
                 return mip6_mh_einval(err, "option_length", "wrong length for the option type");
+            head = rule->head;
             /* Smallest padding that puts the type byte on xn+y (RFC 6275 §6.2). */
             pad = (rule->rem + rule->mod - pos % rule->mod) % rule->mod;
         }
-        if (opt->len && opt->data == NULL && opt->type != MIP6_MHOPT_BRA && opt->type != MIP6_MHOPT_NONCE)
+        if (opt->len > head && opt->data == NULL)
             return mip6_mh_einval(err, "option_data", "missing");
-        /* RFC 6275 §6.2.7: Binding Authorization Data must be the last option; a receiver rejects
-         * anything else, so the builder refuses to write it. */
+        /* RFC 6275 §6.2.7 and RFC 4285 §5: a receiver rejects anything after Binding Authorization Data,
+         * and anything but another Mobility Message Authentication option after one of those, so the
+         * builder refuses to write it. */
         if (i > 0 && in->options[i - 1].type == MIP6_MHOPT_BAD)
             return mip6_mh_einval(err, "option_order", "Binding Authorization Data must be the last option");
+        if (i > 0 && in->options[i - 1].type == MIP6_MHOPT_AUTH && opt->type != MIP6_MHOPT_AUTH)
+            return mip6_mh_einval(err, "option_order", "only Mobility Message Authentication may follow "
+                                                       "Mobility Message Authentication");
         pads[i] = (uint8_t)pad;
         pos += pad + 2 + opt->len;
     }
@@ -363,6 +408,8 @@ int mip6_mh_build(const mip6_mh_t *in, uint8_t *out, size_t cap, mip6_err_t *err
     pos = MIP6_MH_COMMON_LEN + min;
     for (i = 0; i < in->n_options; i++) {
         const mip6_mh_opt_t *opt = &in->options[i];
+        const mip6_mh_opt_rule_t *rule = mip6_mh_opt_rule(opt->type);
+        size_t head = rule != NULL ? rule->head : 0;
         uint8_t *p;
 
         mip6_mh_put_pad(out + pos, pads[i]);
@@ -370,14 +417,29 @@ int mip6_mh_build(const mip6_mh_t *in, uint8_t *out, size_t cap, mip6_err_t *err
         p = out + pos;
         p[0] = opt->type;
         p[1] = opt->len;
-        if (opt->type == MIP6_MHOPT_BRA) {
+        switch (opt->type) {
+        case MIP6_MHOPT_BRA:
             mip6_put16(p + 2, opt->value[0]);
-        } else if (opt->type == MIP6_MHOPT_NONCE) {
+            break;
+        case MIP6_MHOPT_NONCE:
             mip6_put16(p + 2, opt->value[0]);
             mip6_put16(p + 4, opt->value[1]);
-        } else if (opt->len) {
-            memcpy(p + 2, opt->data, opt->len);
+            break;
+        case MIP6_MHOPT_MNID:
+            p[2] = opt->subtype;
+            break;
+        case MIP6_MHOPT_AUTH:
+            p[2] = opt->subtype;
+            mip6_put32(p + 3, opt->spi);
+            break;
+        case MIP6_MHOPT_MESGID:
+            mip6_put64(p + 2, opt->timestamp);
+            break;
+        default:
+            break;
         }
+        if (opt->len > head)
+            memcpy(p + 2 + head, opt->data, opt->len - head);
         pos += 2u + opt->len;
     }
     mip6_mh_put_pad(out + pos, pads[in->n_options]);

@@ -25,15 +25,27 @@ enum mip6_mh_type {
     MIP6_MH_BE   = 7  /* Binding Error */
 };
 
-/* Mobility option types, RFC 6275 §6.2.2-§6.2.7. */
+/* Mobility option types: RFC 6275 §6.2.2-§6.2.7, and the IANA "Mobility Options" registry
+ * (mobility-parameters) entries 8 MN-ID-OPTION-TYPE [RFC4283] (RFC 4283 §3: "assigned value 8 by the
+ * IANA"), 9 AUTH-OPTION-TYPE [RFC4285] (§5) and 10 MESG-ID-OPTION-TYPE [RFC4285] (§6). */
 enum mip6_mh_opt_type {
     MIP6_MHOPT_PAD1   = 0,
     MIP6_MHOPT_PADN   = 1,
-    MIP6_MHOPT_BRA    = 2, /* Binding Refresh Advice, length 2, alignment 2n */
-    MIP6_MHOPT_ALTCOA = 3, /* Alternate Care-of Address, length 16, alignment 8n+6 */
-    MIP6_MHOPT_NONCE  = 4, /* Nonce Indices, length 4, alignment 2n */
-    MIP6_MHOPT_BAD    = 5  /* Binding Authorization Data, length 12, alignment 8n+2, last option */
+    MIP6_MHOPT_BRA    = 2,  /* Binding Refresh Advice, length 2, alignment 2n */
+    MIP6_MHOPT_ALTCOA = 3,  /* Alternate Care-of Address, length 16, alignment 8n+6 */
+    MIP6_MHOPT_NONCE  = 4,  /* Nonce Indices, length 4, alignment 2n */
+    MIP6_MHOPT_BAD    = 5,  /* Binding Authorization Data, length 12, alignment 8n+2, last option */
+    MIP6_MHOPT_MNID   = 8,  /* Mobile Node Identifier: subtype (1) + identifier, length >= 2, no alignment */
+    MIP6_MHOPT_AUTH   = 9,  /* Mobility Message Authentication: subtype (1), Mobility SPI (4), authentication
+                             * data; length >= 6, alignment 4n+1 (the SPI lands 4-aligned), last option(s) */
+    MIP6_MHOPT_MESGID = 10  /* Mobility Message Replay Protection: 64-bit timestamp, length 8, 8n+2 */
 };
+
+/* Mobile Node Identifier subtypes (RFC 4283 §3.1) and Mobility Message Authentication subtypes
+ * (RFC 4285 §5.1, §5.2). The codec carries any subtype; these are for readers. */
+#define MIP6_MNID_SUBTYPE_NAI    1
+#define MIP6_AUTH_SUBTYPE_MN_HA  1
+#define MIP6_AUTH_SUBTYPE_MN_AAA 2
 
 /* Flag bits the raw form keeps; everything else in those words is reserved (RFC 6275 §6.1.7, §6.1.8). */
 #define MIP6_MH_BU_FLAG_A 0x8000u
@@ -44,15 +56,21 @@ enum mip6_mh_opt_type {
 #define MIP6_MH_BA_FLAG_K 0x80u
 #define MIP6_MH_BA_FLAGS  0x80u
 
-/* One non-padding mobility option. */
+/* One non-padding mobility option. Its data (the len bytes after type and length) is a fixed head of
+ * typed fields, then a variable tail that data points to. The head is BRA 2, Nonce Indices 4, replay
+ * protection 8 (all fields, no tail), Mobile Node Identifier 1 (subtype; the tail is the identifier),
+ * Mobility Message Authentication 5 (subtype, SPI; the tail is the authentication data), and 0 for every
+ * other type (the tail is all the data). Parse fills the fields and data; build reads them. */
 typedef struct mip6_mh_opt {
     uint8_t type;
     uint8_t len;           /* the Option Length byte: data bytes after type and length */
     uint16_t offset;       /* parse: offset of the type byte from the MH start. build: ignored */
     uint16_t value[2];     /* BRA: value[0] = refresh interval (4 s units). Nonce Indices: value[0] home,
-                            * value[1] care-of nonce index. Parse fills them; build reads them for
-                            * these two types instead of data. */
-    const uint8_t *data;   /* the len data bytes (parse: pointing into the parsed buffer) */
+                            * value[1] care-of nonce index */
+    uint8_t subtype;       /* Mobile Node Identifier, Mobility Message Authentication */
+    uint32_t spi;          /* Mobility Message Authentication: Mobility SPI */
+    uint64_t timestamp;    /* Mobility Message Replay Protection: 64-bit NTP-format timestamp */
+    const uint8_t *data;   /* the len - head tail bytes (parse: pointing into the parsed buffer) */
 } mip6_mh_opt_t;
 
 /* One Mobility Header message. Which body members carry meaning depends on mh_type (RFC 6275 §6.1.2-

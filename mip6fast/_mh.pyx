@@ -1,4 +1,5 @@
-# Mobility Header codec (RFC 6275 §6.1-6.2): the Cython skin over csrc/mip6_mh.c.
+# Mobility Header codec (RFC 6275 §6.1-6.2, and the options of RFC 4283 and RFC 4285): the Cython skin over
+# csrc/mip6_mh.c.
 #
 # parse(data) -> (mh_type, fields, options); build(mh_type, fields, options) -> bytes. The contract is
 # docs/CODEC.md ("mh"); mip6fast/_mh_py.py is the pure-Python twin and must behave identically, down to
@@ -17,7 +18,7 @@ cdef enum:
 cdef object _uint(object value, int bits, str field):
     if not isinstance(value, int):
         raise TypeError(f"{field}: expected an int, got {type(value).__name__}")
-    if not 0 <= value < (1 << bits):
+    if not 0 <= value < (<object>1) << bits:  # a Python shift: 1 << 32 or 64 overflows a C int
         raise ValueError(f"{field}: {value} does not fit in {bits} unsigned bits")
     return value
 
@@ -94,6 +95,12 @@ def parse(data):
             value = opt.value[0]
         elif opt.type == MIP6_MHOPT_NONCE:
             value = (opt.value[0], opt.value[1])
+        elif opt.type == MIP6_MHOPT_MNID:
+            value = (opt.subtype, (<const char *>opt.data)[:opt.len - 1])
+        elif opt.type == MIP6_MHOPT_AUTH:
+            value = (opt.subtype, opt.spi, (<const char *>opt.data)[:opt.len - 5])
+        elif opt.type == MIP6_MHOPT_MESGID:
+            value = opt.timestamp
         else:
             value = (<const char *>opt.data)[:opt.len]
         options.append((opt.type, value))
@@ -176,6 +183,33 @@ def build(mh_type, fields, options):
             opt.value[0] = _uint(pair[0], 16, "home_nonce_index")
             opt.value[1] = _uint(pair[1], 16, "care_of_nonce_index")
             opt.len = 4
+        elif opt_type == MIP6_MHOPT_MESGID:
+            opt.timestamp = _uint(value, 64, "timestamp")
+            opt.len = 8
+        elif opt_type == MIP6_MHOPT_MNID:
+            pair = tuple(value)
+            if len(pair) != 2:
+                raise ValueError("mobile_node_identifier: expected (subtype, identifier)")
+            opt.subtype = _uint(pair[0], 8, "mn_id_subtype")
+            raw = _any_bytes(pair[1], "identifier")
+            if not 1 <= len(raw) <= 254:
+                raise ValueError(f"identifier: 1 to 254 bytes, got {len(raw)}")
+            keep.append(raw)
+            opt.data = _ptr(raw)
+            opt.len = <uint8_t>(1 + len(raw))
+        elif opt_type == MIP6_MHOPT_AUTH:
+            triple = tuple(value)
+            if len(triple) != 3:
+                raise ValueError("mobility_message_authentication: "
+                                 "expected (subtype, spi, authentication_data)")
+            opt.subtype = _uint(triple[0], 8, "auth_subtype")
+            opt.spi = _uint(triple[1], 32, "mobility_spi")
+            raw = _any_bytes(triple[2], "authentication_data")
+            if not 1 <= len(raw) <= 250:
+                raise ValueError(f"authentication_data: 1 to 250 bytes, got {len(raw)}")
+            keep.append(raw)
+            opt.data = _ptr(raw)
+            opt.len = <uint8_t>(5 + len(raw))
         else:
             if opt_type == MIP6_MHOPT_ALTCOA:
                 raw = _bytes(value, 16, "alternate_care_of_address")

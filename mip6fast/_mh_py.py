@@ -1,4 +1,5 @@
-"""Mobility Header codec (RFC 6275 §6.1-6.2) in plain Python: the twin of ``mip6fast._mh``.
+"""Mobility Header codec (RFC 6275 §6.1-6.2, RFC 4283, RFC 4285) in plain Python: the twin of
+``mip6fast._mh``.
 
 Same API, same raw forms, same ``ParseError`` (reason, field, offset), same bytes and the same
 ``ValueError``/``TypeError`` for the same inputs as the compiled module over csrc/mip6_mh.c; the
@@ -16,6 +17,9 @@ MAX_OPTIONS = 32  # non-padding options kept per message (docs/CODEC.md "Limits"
 
 BRR, HOTI, COTI, HOT, COT, BU, BA, BE = range(8)  # RFC 6275 §6.1.2-§6.1.9
 PAD1, PADN, BRA, ALTCOA, NONCE, BAD = range(6)  # RFC 6275 §6.2.2-§6.2.7
+# IANA Mobility Options registry: 8 MN-ID-OPTION-TYPE (RFC 4283 §3), 9 AUTH-OPTION-TYPE (RFC 4285 §5),
+# 10 MESG-ID-OPTION-TYPE (RFC 4285 §6).
+MNID, AUTH, MESGID = 8, 9, 10
 BU_FLAGS = 0xF000  # A 0x8000, H 0x4000, L 0x2000, K 0x1000 (§6.1.7)
 BA_FLAGS = 0x80  # K (§6.1.8)
 
@@ -23,13 +27,20 @@ BA_FLAGS = 0x80  # K (§6.1.8)
 # (§9.2). Types not listed are unknown and have an opaque body.
 BODY_MIN = {BRR: 2, HOTI: 10, COTI: 10, HOT: 18, COT: 18, BU: 6, BA: 6, BE: 18}
 
-# Known options: (length byte, alignment x, y) for xn+y measured from the MH start to the type byte
-# (RFC 6275 §6.2.4-§6.2.7).
-OPTION_RULES = {BRA: (2, 2, 0), ALTCOA: (16, 8, 6), NONCE: (4, 2, 0), BAD: (12, 8, 2)}
+# Known options: (smallest and largest length byte, alignment x, y for xn+y measured from the MH start to
+# the type byte, bytes of typed fields before the variable tail). RFC 6275 §6.2.4-§6.2.7; RFC 4283 §3 (no
+# alignment; subtype + at least one identifier byte); RFC 4285 §5 (4n+1; subtype + SPI + at least one
+# byte of authentication data) and §6 (8n+2; 8-byte timestamp). As csrc/mip6_mh.c, mip6_mh_opt_rules.
+OPTION_RULES = {
+    BRA: (2, 2, 2, 0, 2), ALTCOA: (16, 16, 8, 6, 0), NONCE: (4, 4, 2, 0, 4), BAD: (12, 12, 8, 2, 0),
+    MNID: (2, 255, 1, 0, 1), AUTH: (6, 255, 4, 1, 5), MESGID: (8, 8, 8, 2, 8),
+}
 
 _U16 = struct.Struct(">H")
 _U16x2 = struct.Struct(">HH")
 _U16x3 = struct.Struct(">HHH")
+_U64 = struct.Struct(">Q")
+_AUTH = struct.Struct(">BI")
 _BA = struct.Struct(">BBHH")
 
 _SHORT = "mobility header shorter than 8 bytes"
@@ -78,7 +89,7 @@ def parse(data):
 def _parse_options(data, off, end):
     # 5: the option TLVs (RFC 6275 §6.2).
     options = []
-    after_bad = False
+    after_bad = after_auth = False
     while off < end:
         opt_type = data[off]
         if opt_type == PAD1:
@@ -92,13 +103,17 @@ def _parse_options(data, off, end):
         if opt_type != PADN:
             rule = OPTION_RULES.get(opt_type)
             if rule is not None:
-                if opt_len != rule[0]:
+                if not rule[0] <= opt_len <= rule[1]:
                     raise ParseError("wrong length for the option type", "option_length", off + 1)
-                if off % rule[1] != rule[2]:
+                if off % rule[2] != rule[3]:
                     raise ParseError("option off its alignment", "option_alignment", off)
             # RFC 6275 §6.2.7: Binding Authorization Data is the last option.
             if after_bad:
                 raise ParseError("option after Binding Authorization Data", "option_order", off)
+            # RFC 4285 §5: only another Mobility Message Authentication option (MN-AAA after MN-HA) may
+            # follow one.
+            if after_auth and opt_type != AUTH:
+                raise ParseError("option after Mobility Message Authentication", "option_order", off)
             if len(options) == MAX_OPTIONS:
                 raise ParseError("too many options", "option", off)
             start = off + 2
@@ -106,6 +121,13 @@ def _parse_options(data, off, end):
                 value = _U16.unpack_from(data, start)[0]
             elif opt_type == NONCE:
                 value = _U16x2.unpack_from(data, start)
+            elif opt_type == MNID:
+                value = (data[start], data[start + 1:start + opt_len])
+            elif opt_type == AUTH:
+                value = _AUTH.unpack_from(data, start) + (data[start + 5:start + opt_len],)
+                after_auth = True
+            elif opt_type == MESGID:
+                value = _U64.unpack_from(data, start)[0]
             else:
                 value = data[start:start + opt_len]
                 if opt_type == BAD:
@@ -146,7 +168,7 @@ def _arity(fields, count, mh_type):
 
 
 def _option(opt):
-    """One raw option -> (type, value converted, data bytes or None)."""
+    """One raw option -> (type, typed head fields converted, variable tail bytes or None)."""
     opt = tuple(opt)
     if len(opt) != 2:
         raise ValueError("options: each option is (option_type, value)")
@@ -160,6 +182,28 @@ def _option(opt):
             raise ValueError("nonce_indices: expected (home_nonce_index, care_of_nonce_index)")
         indices = (_uint(pair[0], 16, "home_nonce_index"), _uint(pair[1], 16, "care_of_nonce_index"))
         return opt_type, indices, None
+    if opt_type == MESGID:
+        return opt_type, _uint(value, 64, "timestamp"), None
+    if opt_type == MNID:
+        pair = tuple(value)
+        if len(pair) != 2:
+            raise ValueError("mobile_node_identifier: expected (subtype, identifier)")
+        subtype = _uint(pair[0], 8, "mn_id_subtype")
+        raw = _any_bytes(pair[1], "identifier")
+        if not 1 <= len(raw) <= 254:
+            raise ValueError(f"identifier: 1 to 254 bytes, got {len(raw)}")
+        return opt_type, (subtype,), raw
+    if opt_type == AUTH:
+        triple = tuple(value)
+        if len(triple) != 3:
+            raise ValueError("mobility_message_authentication: "
+                             "expected (subtype, spi, authentication_data)")
+        subtype = _uint(triple[0], 8, "auth_subtype")
+        spi = _uint(triple[1], 32, "mobility_spi")
+        raw = _any_bytes(triple[2], "authentication_data")
+        if not 1 <= len(raw) <= 250:
+            raise ValueError(f"authentication_data: 1 to 250 bytes, got {len(raw)}")
+        return opt_type, (subtype, spi), raw
     if opt_type == ALTCOA:
         return opt_type, None, _bytes(value, 16, "alternate_care_of_address")
     if opt_type == BAD:
@@ -232,12 +276,13 @@ def build(mh_type, fields, options):
         if opt_type == PAD1 or opt_type == PADN:
             raise ValueError("option_type: Pad1 and PadN are not options of the raw form")
         rule = OPTION_RULES.get(opt_type)
-        if rule is None:
-            pad, opt_len = 0, len(raw)
-        else:
-            pad, opt_len = (rule[2] - pos) % rule[1], rule[0]
+        opt_len = _opt_len(opt_type, raw)
+        pad = 0 if rule is None else (rule[3] - pos) % rule[2]
         if i > 0 and opts[i - 1][0] == BAD:
             raise ValueError("option_order: Binding Authorization Data must be the last option")
+        if i > 0 and opts[i - 1][0] == AUTH and opt_type != AUTH:
+            raise ValueError("option_order: only Mobility Message Authentication may follow "
+                             "Mobility Message Authentication")
         pads.append(pad)
         pos += pad + 2 + opt_len
     end_pad = -pos % 8
@@ -276,12 +321,28 @@ def build(mh_type, fields, options):
             out[pos + 1] = 4
             _U16x2.pack_into(out, pos + 2, value[0], value[1])
             pos += 6
+        elif opt_type == MESGID:
+            out[pos + 1] = 8
+            _U64.pack_into(out, pos + 2, value)
+            pos += 10
+        elif opt_type == MNID or opt_type == AUTH:
+            head = bytes((value[0],)) if opt_type == MNID else _AUTH.pack(*value)
+            out[pos + 1] = len(head) + len(raw)
+            out[pos + 2:pos + 2 + len(head) + len(raw)] = head + raw
+            pos += 2 + len(head) + len(raw)
         else:
             out[pos + 1] = len(raw)
             out[pos + 2:pos + 2 + len(raw)] = raw
             pos += 2 + len(raw)
     _put_pad(out, pos, end_pad)
     return bytes(out)
+
+
+def _opt_len(opt_type, raw):
+    """The Option Length byte of a converted option: its typed head plus its tail."""
+    rule = OPTION_RULES.get(opt_type)
+    head = 0 if rule is None else rule[4]
+    return head + (0 if raw is None else len(raw))
 
 
 def _put_pad(out, pos, n):

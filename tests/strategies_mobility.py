@@ -2,11 +2,12 @@
 
     from strategies_mobility import mobility_messages, mobility_options
 
-``mobility_options()`` draws any option object, Binding Authorization Data included.
-``mobility_messages()`` draws messages of every class (UnknownMobilityMessage included) that
-``build_mh`` accepts: at most 32 options, Binding Authorization Data only last (RFC 6275 §6.2.7), well
-under 2048 bytes. Lifetimes and intervals are drawn as any whole number of seconds the wire can carry,
-so the objects' rounding to 4-second units is exercised too.
+``mobility_options()`` draws any option object, Binding Authorization Data and the RFC 4283 / RFC 4285
+options included. ``mobility_messages()`` draws messages of every class (UnknownMobilityMessage included)
+that ``build_mh`` accepts: at most 32 options, Binding Authorization Data only last (RFC 6275 §6.2.7),
+Mobility Message Authentication options only at the end (RFC 4285 §5), well under 2048 bytes. Lifetimes
+and intervals are drawn as any whole number of seconds the wire can carry, so the objects' rounding to
+4-second units is exercised too.
 """
 from ipaddress import IPv6Address
 
@@ -24,12 +25,15 @@ from mip6fast.wire.mobility import (
     CareOfTestInit,
     HomeTest,
     HomeTestInit,
+    MobileNodeIdentifier,
+    MobilityMessageAuthentication,
+    MobilityMessageReplayProtection,
     NonceIndices,
     UnknownMobilityMessage,
     UnknownMobilityOption,
 )
 
-__all__ = ["addresses", "mobility_options", "mobility_messages"]
+__all__ = ["addresses", "mobility_messages", "mobility_options"]
 
 u8 = st.integers(0, 0xFF)
 u16 = st.integers(0, 0xFFFF)
@@ -41,32 +45,52 @@ def addresses():
     return st.binary(min_size=16, max_size=16).map(IPv6Address)
 
 
+KNOWN_OPTION_TYPES = (2, 3, 4, 5, 8, 9, 10)
+
+
 def _unknown_options(max_data=40):
-    # Types 6-255: neither padding (0, 1) nor one of the four known options (2-5).
-    return st.builds(UnknownMobilityOption, st.integers(6, 0xFF), st.binary(max_size=max_data))
+    # Types 6-255 that are neither padding (0, 1) nor a known option with its own class.
+    types = st.integers(6, 0xFF).filter(lambda t: t not in KNOWN_OPTION_TYPES)
+    return st.builds(UnknownMobilityOption, types, st.binary(max_size=max_data))
 
 
-def _non_bad_options():
+def _not_last_options():
     return st.one_of(
         st.builds(BindingRefreshAdvice, seconds),
         st.builds(AlternateCareOfAddress, addresses()),
         st.builds(NonceIndices, u16, u16),
+        st.builds(MobileNodeIdentifier, st.binary(min_size=1, max_size=40), u8),
+        st.builds(MobilityMessageReplayProtection, st.integers(0, (1 << 64) - 1)),
         _unknown_options(),
     )
 
 
+def _binding_authorization_data():
+    return st.builds(BindingAuthorizationData, st.binary(min_size=12, max_size=12))
+
+
+def _mobility_message_authentications():
+    # 12 bytes is the MN-HA authenticator (RFC 4285 §5.1); other lengths are legal on the wire.
+    authenticators = st.one_of(st.binary(min_size=12, max_size=12), st.binary(min_size=1, max_size=40))
+    return st.builds(MobilityMessageAuthentication, st.integers(0, (1 << 32) - 1), authenticators, u8)
+
+
 def mobility_options():
-    """Any mobility option object (every class, Binding Authorization Data included)."""
-    return st.one_of(_non_bad_options(),
-                     st.builds(BindingAuthorizationData, st.binary(min_size=12, max_size=12)))
+    """Any mobility option object (every class, the ones that must come last included)."""
+    return st.one_of(_not_last_options(), _binding_authorization_data(), _mobility_message_authentications())
 
 
 @st.composite
-def _option_lists(draw, max_size=31):
-    """Options a builder accepts: any number of others, then at most one BAD, last."""
-    options = draw(st.lists(_non_bad_options(), max_size=max_size))
-    if draw(st.booleans()):
-        options.append(draw(st.builds(BindingAuthorizationData, st.binary(min_size=12, max_size=12))))
+def _option_lists(draw, max_size=30):
+    """Options a builder accepts: any number of others, then one Binding Authorization Data (RFC 6275
+    §6.2.7), or one or two Mobility Message Authentication options (RFC 4285 §5), or neither."""
+    options = draw(st.lists(_not_last_options(), max_size=max_size))
+    last = draw(st.sampled_from(["none", "bad", "auth", "auth2"]))
+    if last == "bad":
+        options.append(draw(_binding_authorization_data()))
+    elif last != "none":
+        options += draw(st.lists(_mobility_message_authentications(), min_size=1,
+                                 max_size=1 if last == "auth" else 2))
     return tuple(options)
 
 

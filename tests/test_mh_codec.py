@@ -4,7 +4,8 @@ Every test runs on both implementations (``both("mh")``); the differential tests
 the same input to both and demand the same raw form, the same bytes or the same error.
 
 The byte vectors below are written out by hand from the message and option figures of RFC 6275 §6.1 and
-§6.2 (the section is noted next to each), not produced by the code under test.
+§6.2, RFC 4283 §3 and RFC 4285 §5-§6 (the section is noted next to each), not produced by the code under
+test.
 """
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -99,17 +100,61 @@ ALIGNMENT_VECTORS = [
     ("bu-pad1-end", "3b 01 05 00 0000 0001 0000 0000 2001 aa 00", (5, (1, 0, 0), ((0x20, h("aa")),))),
     # NI, Alt-CoA, BAD: PadN(2) before Alt-CoA (18 -> 22 = 8*2+6), PadN(0) before BAD (40 -> 42).
     ("bu-nonce-altcoa-bad",
-     "3b 06 05 00 0000 0001 c000 0096 0404 0001 0002 0102 0000 0310 20010db8000000000000000000000002"
-     " 0100 050c c1c2c3c4c5c6c7c8c9cacbcc",
+     ("3b 06 05 00 0000 0001 c000 0096 0404 0001 0002 0102 0000 0310 20010db8000000000000000000000002"
+     " 0100 050c c1c2c3c4c5c6c7c8c9cacbcc"),
      (5, (1, 0xC000, 150), ((4, (1, 2)), (3, ADDR2), (5, AUTH)))),
     # Two Alt-CoAs back to back: the second lands on 32 and needs PadN(4) to reach 38 = 8*4+6.
     ("bu-two-altcoa",
-     "3b 06 05 00 0000 0001 0000 0000 0100 0310 20010db8000000000000000000000001"
-     " 0104 00000000 0310 20010db8000000000000000000000002",
+     ("3b 06 05 00 0000 0001 0000 0000 0100 0310 20010db8000000000000000000000001"
+     " 0104 00000000 0310 20010db8000000000000000000000002"),
      (5, (1, 0, 0), ((3, ADDR1), (3, ADDR2)))),
 ]
 
-ALL_VECTORS = VECTORS + ALIGNMENT_VECTORS
+# The options of RFC 4283 and RFC 4285 (IANA mobility option types 8, 9, 10).
+NAI = b"mn1@example.com"  # 15 bytes: 6d6e31406578616d706c652e636f6d
+AUTH20 = bytes(range(0xD0, 0xE4))  # an MN-AAA authenticator: RFC 4285 §5.2 does not truncate HMAC_SHA1
+RFC4285_VECTORS = [
+    # RFC 4283 §3 Mobile Node Identifier: type 8, length 16 (subtype + identifier), subtype 1 (NAI, §3.1);
+    # no alignment requirement, so it sits at 12 as it comes; 12 + 18 = 30, PadN(0) to 32.
+    ("bu-mnid", "3b 03 05 00 0000 0001 c000 0096 0810 01 6d6e31406578616d706c652e636f6d 0100",
+     (5, (1, 0xC000, 150), ((8, (1, NAI)),))),
+    # RFC 4283 §3 with a one-byte identifier and another subtype: 12..16, no padding at all.
+    ("bu-mnid-short", "3b 01 05 00 0000 0001 0000 0000 0802 07 61",
+     (5, (1, 0, 0), ((8, (7, b"a")),))),
+    # RFC 4285 §5 Mobility Message Authentication: 4n+1, so Pad1 moves it from 12 to 13 and the Mobility
+    # SPI lands on 16; type 9, length 17 (subtype + SPI + 12), subtype 1 (MN-HA), SPI 0x100; ends at 32.
+    ("bu-auth", "3b 03 05 00 0000 0001 c000 0096 00 0911 01 00000100 c1c2c3c4c5c6c7c8c9cacbcc",
+     (5, (1, 0xC000, 150), ((9, (1, 0x100, AUTH)),))),
+    # RFC 4285 §6 Mobility Message Replay Protection in a BA: 8n+2, so PadN(4) moves it from 12 to 18
+    # (the timestamp lands 8-aligned on 20); type 10, length 8; ends at 28, PadN(2) to 32.
+    ("ba-mesgid", "3b 03 06 00 0000 00 00 0007 0096 0104 00000000 0a08 0123456789abcdef 0102 0000",
+     (6, (0, 0, 7, 150), ((10, 0x0123456789ABCDEF),))),
+    # The BU of RFC 4285's message flow (MN-ID, replay protection, authentication last): MN-ID 12..30;
+    # PadN(2) to 34 = 8*4+2 for the timestamp option, 34..44; Pad1 to 45 = 4*11+1 for authentication.
+    ("bu-mnid-mesgid-auth",
+     ("3b 07 05 00 0000 0001 c000 0096 0810 01 6d6e31406578616d706c652e636f6d 0102 0000"
+     " 0a08 0123456789abcdef 00 0911 01 00000100 c1c2c3c4c5c6c7c8c9cacbcc"),
+     (5, (1, 0xC000, 150), ((8, (1, NAI)), (10, 0x0123456789ABCDEF), (9, (1, 0x100, AUTH))))),
+    # RFC 4285 §5.1-§5.2: an MN-AAA option (subtype 2, 20 bytes) may follow the MN-HA one: MN-HA 13..32,
+    # Pad1 to 33 = 4*8+1, MN-AAA (length 25) 33..60, PadN(2) to 64.
+    ("bu-mn-ha-then-mn-aaa",
+     ("3b 07 05 00 0000 0001 c000 0096 00 0911 01 00000100 c1c2c3c4c5c6c7c8c9cacbcc"
+     " 00 0919 02 ffffffff d0d1d2d3d4d5d6d7d8d9dadbdcdddedfe0e1e2e3 0102 0000"),
+     (5, (1, 0xC000, 150), ((9, (1, 0x100, AUTH)), (9, (2, 0xFFFFFFFF, AUTH20))))),
+    # RFC 4285 §5 in a BA after BRA: BRA 12..16, Pad1 to 17 = 4*4+1, authentication 17..36, PadN(2) to 40.
+    ("ba-bra-auth", ("3b 04 06 00 0000 00 00 0009 012c 0202 004b 00 0911 01 00000100 c1c2c3c4c5c6c7c8c9cacbcc"
+     " 0102 0000"), (6, (0, 0, 9, 300), ((2, 75), (9, (1, 0x100, AUTH))))),
+    # An authentication option already on 4n+1 needs no padding: MN-ID "ab" 12..17 ends on 17; the
+    # authentication option 17..36, PadN(2) to 40.
+    ("bu-mnid-auth-no-pad", ("3b 04 05 00 0000 0001 0000 0000 0803 01 6162 0911 01 00000001"
+     " c1c2c3c4c5c6c7c8c9cacbcc 0102 0000"),
+     (5, (1, 0, 0), ((8, (1, b"ab")), (9, (1, 1, AUTH))))),
+    # Replay protection in a HoTI (options start at 16): PadN(0) to 18; 18..28; PadN(2) to 32.
+    ("hoti-mesgid", "3b 03 01 00 0000 0000 0102030405060708 0100 0a08 ffffffffffffffff 0102 0000",
+     (1, (COOKIE,), ((10, 0xFFFFFFFFFFFFFFFF),))),
+]
+
+ALL_VECTORS = VECTORS + ALIGNMENT_VECTORS + RFC4285_VECTORS
 
 
 @pytest.mark.parametrize("codec", CODECS)
@@ -278,6 +323,43 @@ PARSE_ERRORS = [
     # the first error front to back wins: misaligned NI at 13 before a truncated option at 23
     ("first-wins", mh(5, BU_BODY, h("00 0404 00010002 0102 0000 02")), "option off its alignment",
      "option_alignment", 13),
+    # RFC 4283 §3: a Mobile Node Identifier needs its subtype and at least one identifier byte
+    ("mnid-len-1", mh(5, BU_BODY, h("0801 01")), "wrong length for the option type", "option_length", 13),
+    ("mnid-len-0", mh(5, BU_BODY, h("0800")), "wrong length for the option type", "option_length", 13),
+    ("mnid-past-end", mh(5, BU_BODY, h("0820 01 6162")), PAST_END, "option_length", 13),
+    # RFC 4285 §5: subtype, SPI and at least one byte of authentication data; 4n+1
+    ("auth-len-5", mh(5, BU_BODY, h("00 0905 01 00000100")), "wrong length for the option type",
+     "option_length", 14),
+    ("auth-len-0", mh(5, BU_BODY, h("00 0900")), "wrong length for the option type", "option_length", 14),
+    ("auth-at-12", mh(5, BU_BODY, h("0911 01 00000100") + AUTH), "option off its alignment",
+     "option_alignment", 12),
+    ("auth-at-14", mh(5, BU_BODY, h("0100 0911 01 00000100") + AUTH), "option off its alignment",
+     "option_alignment", 14),
+    # RFC 4285 §6: exactly 8 bytes of timestamp, 8n+2
+    ("mesgid-len-7", mh(6, BA_BODY, h("0104 00000000 0a07 01234567 89abcd")),
+     "wrong length for the option type", "option_length", 19),
+    ("mesgid-len-9", mh(6, BA_BODY, h("0104 00000000 0a09 0123456789abcdef 00")),
+     "wrong length for the option type", "option_length", 19),
+    ("mesgid-at-12", mh(6, BA_BODY, h("0a08 0123456789abcdef")), "option off its alignment",
+     "option_alignment", 12),
+    ("mesgid-at-28", mh(6, BA_BODY, h("0104 00000000 0a08 0123456789abcdef 0a08 0123456789abcdef")),
+     "option off its alignment", "option_alignment", 28),
+    # RFC 4285 §5: nothing but another authentication option after one
+    ("mnid-after-auth", mh(5, BU_BODY, h("00 0911 01 00000100") + AUTH + h("0803 01 6162")),
+     "option after Mobility Message Authentication", "option_order", 32),
+    ("unknown-after-auth", mh(5, BU_BODY, h("00 0911 01 00000100") + AUTH + h("2000")),
+     "option after Mobility Message Authentication", "option_order", 32),
+    ("mesgid-after-auth", mh(5, BU_BODY, h("00 0911 01 00000100") + AUTH + h("0100 0a08 0123456789abcdef")),
+     "option after Mobility Message Authentication", "option_order", 34),
+    ("bad-after-auth", mh(5, BU_BODY, h("00 0911 01 00000100") + AUTH + h("0100 050c") + AUTH),
+     "option after Mobility Message Authentication", "option_order", 34),
+    ("auth-after-bad", mh(5, BU_BODY, h("0104 00000000 050c") + AUTH + h("00 0911 01 00000100") + AUTH),
+     "option after Binding Authorization Data", "option_order", 33),
+    # after authentication, misalignment and a wrong length are reported before the order
+    ("misaligned-after-auth", mh(5, BU_BODY, h("00 0911 01 00000100") + AUTH + h("0310") + ADDR1),
+     "option off its alignment", "option_alignment", 32),
+    ("short-auth-after-auth", mh(5, BU_BODY, h("00 0911 01 00000100") + AUTH + h("00 0904 01000001")),
+     "wrong length for the option type", "option_length", 34),
     # too many options (docs/CODEC.md "Limits"): the 33rd non-padding option, at 8 + 32 * 2
     ("33-options", mh(0, bytes(2), h("2000") * 33), "too many options", "option", 72),
     ("33-options-padded", mh(0, bytes(2), h("2000 00 0100") * 32 + h("2000")), "too many options", "option",
@@ -381,6 +463,26 @@ BUILD_VALUE_ERRORS = [
     ("unknown-option-256-bytes", (0, (), ((0x20, bytes(256)),)), "option_data"),
     ("bad-not-last", (5, (1, 0, 1), ((5, AUTH), (4, (1, 2)))), "option_order"),
     ("bad-then-bad", (5, (1, 0, 1), ((5, AUTH), (5, AUTH))), "option_order"),
+    # RFC 4283 §3 Mobile Node Identifier: (subtype, identifier of 1 to 254 bytes)
+    ("mnid-not-a-pair", (5, (1, 0, 1), ((8, (1,)),)), "mobile_node_identifier"),
+    ("mnid-subtype-256", (5, (1, 0, 1), ((8, (256, NAI)),)), "mn_id_subtype"),
+    ("mnid-subtype-negative", (5, (1, 0, 1), ((8, (-1, NAI)),)), "mn_id_subtype"),
+    ("mnid-empty", (5, (1, 0, 1), ((8, (1, b"")),)), "identifier"),
+    ("mnid-255-bytes", (5, (1, 0, 1), ((8, (1, bytes(255))),)), "identifier"),
+    # RFC 4285 §5 Mobility Message Authentication: (subtype, SPI, 1 to 250 bytes)
+    ("auth-not-a-triple", (5, (1, 0, 1), ((9, (1, 2)),)), "mobility_message_authentication"),
+    ("auth-subtype-256", (5, (1, 0, 1), ((9, (256, 1, AUTH)),)), "auth_subtype"),
+    ("auth-spi-33-bits", (5, (1, 0, 1), ((9, (1, 1 << 32, AUTH)),)), "mobility_spi"),
+    ("auth-spi-negative", (5, (1, 0, 1), ((9, (1, -1, AUTH)),)), "mobility_spi"),
+    ("auth-data-empty", (5, (1, 0, 1), ((9, (1, 1, b"")),)), "authentication_data"),
+    ("auth-data-251-bytes", (5, (1, 0, 1), ((9, (1, 1, bytes(251))),)), "authentication_data"),
+    # RFC 4285 §6 Mobility Message Replay Protection: a 64-bit timestamp
+    ("mesgid-65-bits", (5, (1, 0, 1), ((10, 1 << 64),)), "timestamp"),
+    ("mesgid-negative", (5, (1, 0, 1), ((10, -1),)), "timestamp"),
+    # RFC 4285 §5: only another authentication option may follow one
+    ("auth-then-mnid", (5, (1, 0, 1), ((9, (1, 1, AUTH)), (8, (1, NAI)))), "option_order"),
+    ("auth-then-bad", (5, (1, 0, 1), ((9, (1, 1, AUTH)), (5, AUTH))), "option_order"),
+    ("bad-then-auth", (5, (1, 0, 1), ((5, AUTH), (9, (1, 1, AUTH)))), "option_order"),
     ("33-options", (0, (), ((0x20, b""),) * 33), "options"),
     ("too-long", (0, (), ((0x20, bytes(255)),) * 8 + ((0x21, bytes(239)),)), "header_len"),
     ("too-long-by-padding", (0, (), ((0x20, bytes(255)),) * 7 + ((0x21, bytes(240)),)), "header_len"),
@@ -426,6 +528,11 @@ BUILD_TYPE_ERRORS = [
     ("nonce-int", (5, (1, 0, 1), ((4, 5),))),
     ("nonce-str-index", (5, (1, 0, 1), ((4, ("1", 2)),))),
     ("unknown-data-str", (0, (), ((0x20, "ab"),))),
+    ("mnid-identifier-str", (5, (1, 0, 1), ((8, (1, "mn1@example.com")),))),
+    ("mnid-int", (5, (1, 0, 1), ((8, 7),))),
+    ("auth-spi-float", (5, (1, 0, 1), ((9, (1, 1.0, AUTH)),))),
+    ("auth-data-list", (5, (1, 0, 1), ((9, (1, 1, [1, 2])),))),
+    ("mesgid-bytes", (5, (1, 0, 1), ((10, bytes(8)),))),
 ]
 
 
@@ -461,16 +568,25 @@ b8 = st.binary(min_size=8, max_size=8)
 b16 = st.binary(min_size=16, max_size=16)
 
 
-def raw_options(max_other=31):
+UNKNOWN_OPTION_TYPES = st.integers(6, 0xFF).filter(lambda t: t not in (8, 9, 10))
+
+
+def raw_options(max_other=30):
     other = st.one_of(
         st.tuples(st.just(2), u16),
         st.tuples(st.just(3), b16),
         st.tuples(st.just(4), st.tuples(u16, u16)),
-        st.tuples(st.integers(6, 0xFF), st.binary(max_size=40)),
+        st.tuples(st.just(8), st.tuples(u8, st.binary(min_size=1, max_size=40))),
+        st.tuples(st.just(10), st.integers(0, (1 << 64) - 1)),
+        st.tuples(UNKNOWN_OPTION_TYPES, st.binary(max_size=40)),
     )
+    spi = st.integers(0, (1 << 32) - 1)
+    auth = st.tuples(st.just(9), st.tuples(u8, spi, st.binary(min_size=1, max_size=40)))
+    # What may close the list: Binding Authorization Data alone (RFC 6275 §6.2.7), or one or two
+    # Mobility Message Authentication options (RFC 4285 §5), or nothing.
     bad = st.tuples(st.just(5), st.binary(min_size=12, max_size=12))
-    return st.tuples(st.lists(other, max_size=max_other), st.lists(bad, max_size=1)).map(
-        lambda parts: tuple(parts[0] + parts[1]))
+    last = st.one_of(st.just([]), bad.map(lambda o: [o]), st.lists(auth, min_size=1, max_size=2))
+    return st.tuples(st.lists(other, max_size=max_other), last).map(lambda parts: tuple(parts[0] + parts[1]))
 
 
 def raw_forms():
@@ -491,7 +607,7 @@ def raw_forms():
 
 def _aligned(data):
     """Every known option of a built message sits on its alignment (RFC 6275 §6.2), walking by hand."""
-    rules = {2: (2, 0), 3: (8, 6), 4: (2, 0), 5: (8, 2)}
+    rules = {2: (2, 0), 3: (8, 6), 4: (2, 0), 5: (8, 2), 9: (4, 1), 10: (8, 2)}
     body_min = {0: 2, 1: 10, 2: 10, 3: 18, 4: 18, 5: 6, 6: 6, 7: 18}[data[2]]
     off = 6 + body_min
     while off < len(data):
@@ -605,14 +721,23 @@ def test_fuzz_every_truncation(raw):
         check_same(memoryview(msg)[:end])
 
 
+# Option types and values, often the wrong shape for the type: the RFC 4283/4285 options (8, 9, 10) take a
+# pair, a triple and a 64-bit int.
+OPTION_TYPES_TO_FUZZ = st.one_of(st.integers(-1, 0x101), st.sampled_from([8, 9, 10]))
+OPTION_VALUES_TO_FUZZ = st.one_of(
+    st.integers(-1, 0x10001), st.binary(max_size=20),
+    st.tuples(st.integers(-1, 0x10001), st.integers(-1, 0x10001)),
+    st.tuples(st.integers(-1, 0x101), st.binary(max_size=256)),
+    st.tuples(st.integers(-1, 0x101), st.integers(-1, (1 << 32) + 1), st.binary(max_size=252)),
+    st.integers(-1, (1 << 64) + 1))
+
+
 @pytest.mark.compiled("mh")
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=st.tuples(u8, st.one_of(st.tuples(), st.tuples(u16), st.tuples(b8), st.tuples(u16, u16, u16),
                                    st.tuples(u8, u8, u16, u16), st.tuples(u8, st.binary(max_size=20)),
                                    st.tuples(st.integers(-2, 0x10001), b8, st.binary(max_size=10))),
-                     st.lists(st.tuples(st.integers(-1, 0x101), st.one_of(
-                         st.integers(-1, 0x10001), st.binary(max_size=20),
-                         st.tuples(st.integers(-1, 0x10001), st.integers(-1, 0x10001)))), max_size=4)))
+                     st.lists(st.tuples(OPTION_TYPES_TO_FUZZ, OPTION_VALUES_TO_FUZZ), max_size=4)))
 def test_fuzz_build_same_result(raw):
     # Arbitrary (often invalid) raw forms: same bytes, or the same exception class and message.
     compiled, twin = pair("mh")

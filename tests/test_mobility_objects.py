@@ -1,6 +1,7 @@
 """The readable Mobility Header layer (mip6fast.wire.mobility) over both codecs.
 
-Byte vectors are written by hand from the figures of RFC 6275 §6.1-6.2 (section next to each).
+Byte vectors are written by hand from the figures of RFC 6275 §6.1-6.2, RFC 4283 §3 and RFC 4285 §5-§6
+(section next to each).
 """
 import dataclasses
 from ipaddress import IPv6Address
@@ -25,7 +26,12 @@ from mip6fast.wire.mobility import (
     CareOfTestInit,
     HomeTest,
     HomeTestInit,
+    MobileNodeIdentifier,
+    MobileNodeIdentifierSubtype,
+    MobilityAuthenticationSubtype,
     MobilityMessage,
+    MobilityMessageAuthentication,
+    MobilityMessageReplayProtection,
     MobilityOption,
     NonceIndices,
     UnknownMobilityMessage,
@@ -92,6 +98,18 @@ OBJECT_VECTORS = [
     # §6.2.1 an unknown option (type 0x99, 1 byte), Pad1 to the end of the BU.
     ("bu-unknown-opt-pad1", "3b 01 05 00 0000 0001 0000 0000 9901 ee 00",
      BindingUpdate(1, 0, options=[UnknownMobilityOption(0x99, h("ee"))])),
+    # RFC 4283 §3 Mobile Node Identifier, subtype 1 (NAI "mn@a", 4 bytes): at 12 (no alignment), length 5,
+    # 12..19; RFC 4285 §5 Mobility Message Authentication (4n+1): PadN(0) moves it from 19 to 21; 21..40.
+    ("bu-mnid-auth", ("3b 04 05 00 0000 0010 c000 0096 0805 01 6d6e4061 0100 0911 01 0000abcd"
+     " c1c2c3c4c5c6c7c8c9cacbcc"),
+     BindingUpdate(16, 600, ack=True, home=True,
+                   options=(MobileNodeIdentifier(b"mn@a"), MobilityMessageAuthentication(0xABCD, AUTH)))),
+    # RFC 4285 §6 Mobility Message Replay Protection (8n+2) in a BA: PadN(4) moves it from 12 to 18; then
+    # RFC 4285 §5 authentication at 28 needs 4n+1: Pad1 to 29, 29..48.
+    ("ba-mesgid-auth", ("3b 05 06 00 0000 00 00 0010 0096 0104 00000000 0a08 e5f4a3b200000000 00 0911 01"
+     " 0000abcd c1c2c3c4c5c6c7c8c9cacbcc"),
+     BindingAcknowledgement(0, 16, 600, options=(MobilityMessageReplayProtection(0xE5F4A3B200000000),
+                                                 MobilityMessageAuthentication(0xABCD, AUTH)))),
 ]
 
 
@@ -138,6 +156,12 @@ def test_mh_type_class_attributes():
         assert issubclass(cls, MobilityOption)
     assert [BindingRefreshAdvice.OPTION_TYPE, AlternateCareOfAddress.OPTION_TYPE, NonceIndices.OPTION_TYPE,
             BindingAuthorizationData.OPTION_TYPE] == [2, 3, 4, 5]
+    # IANA Mobility Options registry: 8 MN-ID-OPTION-TYPE (RFC 4283), 9 AUTH-OPTION-TYPE and 10
+    # MESG-ID-OPTION-TYPE (RFC 4285).
+    for cls in (MobileNodeIdentifier, MobilityMessageAuthentication, MobilityMessageReplayProtection):
+        assert issubclass(cls, MobilityOption)
+    assert [MobileNodeIdentifier.OPTION_TYPE, MobilityMessageAuthentication.OPTION_TYPE,
+            MobilityMessageReplayProtection.OPTION_TYPE] == [8, 9, 10]
 
 
 # --- normalisation -----------------------------------------------------------------------------------
@@ -242,6 +266,59 @@ def test_wrong_kinds_of_values(make):
         make()
 
 
+def test_rfc4283_4285_options_normalise():
+    # RFC 4283 §3: an NAI given as text is its UTF-8 bytes (RFC 4282 §2.4); subtype 1 (NAI) by default.
+    mnid = MobileNodeIdentifier("mn1@example.com")
+    assert mnid == MobileNodeIdentifier(b"mn1@example.com", 1)
+    assert mnid == MobileNodeIdentifier(bytearray(b"mn1@example.com"))
+    assert type(mnid.identifier) is bytes and type(mnid.subtype) is int
+    assert mnid.subtype == MobileNodeIdentifierSubtype.NAI == 1
+    assert MobileNodeIdentifier("jürgen@example.de").identifier == "jürgen@example.de".encode()
+    # RFC 4285 §5: subtype 1 (MN-HA) by default, kept as a plain int; the SPI is 32 bits.
+    auth = MobilityMessageAuthentication(0xFFFFFFFF, memoryview(AUTH))
+    assert type(auth.authenticator) is bytes and type(auth.subtype) is int
+    assert auth.subtype == MobilityAuthenticationSubtype.MN_HA == 1
+    assert MobilityAuthenticationSubtype.MN_AAA == 2
+    assert MobilityMessageAuthentication(1, AUTH, MobilityAuthenticationSubtype.MN_AAA).subtype == 2
+    # RFC 4285 §6: a 64-bit timestamp.
+    assert MobilityMessageReplayProtection((1 << 64) - 1).timestamp == (1 << 64) - 1
+
+
+@pytest.mark.parametrize("make, exc", [
+    (lambda: MobileNodeIdentifier(b""), ValueError),
+    (lambda: MobileNodeIdentifier(bytes(255)), ValueError),
+    (lambda: MobileNodeIdentifier(b"mn", 256), ValueError),
+    (lambda: MobileNodeIdentifier(b"mn", -1), ValueError),
+    (lambda: MobileNodeIdentifier(42), TypeError),
+    (lambda: MobileNodeIdentifier(b"mn", "1"), TypeError),
+    (lambda: MobilityMessageAuthentication(1 << 32, AUTH), ValueError),
+    (lambda: MobilityMessageAuthentication(-1, AUTH), ValueError),
+    (lambda: MobilityMessageAuthentication(1, b""), ValueError),
+    (lambda: MobilityMessageAuthentication(1, bytes(251)), ValueError),
+    (lambda: MobilityMessageAuthentication(1, AUTH, 256), ValueError),
+    (lambda: MobilityMessageAuthentication(1.0, AUTH), TypeError),
+    (lambda: MobilityMessageAuthentication(1, "authenticator"), TypeError),
+    (lambda: MobilityMessageReplayProtection(1 << 64), ValueError),
+    (lambda: MobilityMessageReplayProtection(-1), ValueError),
+    (lambda: MobilityMessageReplayProtection(1.5), TypeError),
+    (lambda: UnknownMobilityOption(8, b"\x01a"), ValueError),
+    (lambda: UnknownMobilityOption(9, bytes(17)), ValueError),
+    (lambda: UnknownMobilityOption(10, bytes(8)), ValueError),
+])
+def test_rfc4283_4285_options_reject(make, exc):
+    with pytest.raises(exc):
+        make()
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_rfc4283_4285_option_subtypes_round_trip(codec):
+    # Subtypes this module has no name for survive, as statuses do.
+    msg = BindingUpdate(1, 4, options=[MobileNodeIdentifier(b"\x00\xff", 200),
+                                       MobilityMessageAuthentication(7, bytes(20), 2),
+                                       MobilityMessageAuthentication(8, bytes(1), 99)])
+    assert decode(codec.parse(codec.build(*encode(msg)))) == msg
+
+
 def test_bytes_fields_are_bytes():
     assert type(HomeTestInit(bytearray(COOKIE)).cookie) is bytes
     assert type(BindingAuthorizationData(memoryview(AUTH)).authenticator) is bytes
@@ -251,8 +328,12 @@ def test_bytes_fields_are_bytes():
 # --- statuses ----------------------------------------------------------------------------------------
 
 def test_binding_ack_status_codes():
-    # RFC 6275 §6.1.8 (and 174, invalid care-of address, §6.1.8 as updated).
-    assert sorted(int(s) for s in BindingAckStatus) == [0, 1] + list(range(128, 140)) + [174]
+    # RFC 6275 §6.1.8 (and 174, invalid care-of address, §6.1.8 as updated); 144-146 of RFC 4285 (the
+    # IANA registry's MIPV6-ID-MISMATCH, MIPV6-MESG-ID-REQD, MIPV6-AUTH-FAIL).
+    assert sorted(int(s) for s in BindingAckStatus) == [0, 1] + list(range(128, 140)) + [144, 145, 146, 174]
+    assert BindingAckStatus.MIPV6_ID_MISMATCH == 144
+    assert BindingAckStatus.MIPV6_MESG_ID_REQD == 145
+    assert BindingAckStatus.MIPV6_AUTH_FAIL == 146
     assert BindingAckStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW == 135
     assert BindingAckStatus.INVALID_CARE_OF_ADDRESS == 174
     assert BindingAckStatus.ACCEPTED_PREFIX_DISCOVERY_NECESSARY == 1
@@ -261,7 +342,7 @@ def test_binding_ack_status_codes():
 
 
 @pytest.mark.parametrize("status, accepted", [(0, True), (1, True), (127, True), (128, False), (135, False),
-                                              (174, False), (255, False)])
+                                              (146, False), (174, False), (255, False)])
 def test_accepted(status, accepted):
     assert BindingAcknowledgement(status, 1, 4).accepted is accepted
 
@@ -303,6 +384,10 @@ def test_encode_raw_forms():
     assert encode(BindingRefreshRequest(options=[BindingRefreshAdvice(8), AlternateCareOfAddress(COA),
                                                  NonceIndices(1, 2), BindingAuthorizationData(AUTH)])) == \
         (0, (), ((2, 2), (3, COA.packed), (4, (1, 2)), (5, AUTH)))
+    rfc4285 = [MobileNodeIdentifier(b"mn@a"), MobilityMessageReplayProtection(9),
+               MobilityMessageAuthentication(0x100, AUTH, 2)]
+    assert encode(BindingUpdate(1, 4, options=rfc4285)) == \
+        (5, (1, 0, 1), ((8, (1, b"mn@a")), (10, 9), (9, (2, 0x100, AUTH))))
     with pytest.raises(TypeError):
         encode("not a message")
 
@@ -323,6 +408,10 @@ def test_build_rejects_layouts_the_wire_forbids(codec):
                                                          NonceIndices(1, 2)])))
     with pytest.raises(ValueError, match="options"):
         codec.build(*encode(BindingRefreshRequest([UnknownMobilityOption(0x20, b"")] * 33)))
+    # RFC 4285 §5: only another Mobility Message Authentication option may follow one.
+    with pytest.raises(ValueError, match="option_order"):
+        codec.build(*encode(BindingUpdate(1, 4, options=[MobilityMessageAuthentication(1, AUTH),
+                                                         MobileNodeIdentifier(b"mn")])))
 
 
 # --- properties --------------------------------------------------------------------------------------
@@ -362,7 +451,9 @@ def test_message_strategy_covers_every_class(cls):
 
 
 @pytest.mark.parametrize("cls", [BindingRefreshAdvice, AlternateCareOfAddress, NonceIndices,
-                                 BindingAuthorizationData, UnknownMobilityOption])
+                                 BindingAuthorizationData, MobileNodeIdentifier,
+                                 MobilityMessageAuthentication, MobilityMessageReplayProtection,
+                                 UnknownMobilityOption])
 def test_option_strategy_covers_every_class(cls):
     find(mobility_options(), lambda o: isinstance(o, cls), settings=FIND)
     find(mobility_messages(), lambda m: any(isinstance(o, cls) for o in getattr(m, "options", ())),

@@ -1,5 +1,5 @@
-# Declarations of csrc/mip6_mh.h: the Mobility Header codec (RFC 6275 §6.1-6.2).
-from libc.stdint cimport uint8_t, uint16_t
+# Declarations of csrc/mip6_mh.h: the Mobility Header codec (RFC 6275 §6.1-6.2, RFC 4283, RFC 4285).
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from common cimport mip6_err_t
 
 cdef extern from "mip6_mh.h":
@@ -26,12 +26,18 @@ cdef extern from "mip6_mh.h":
         MIP6_MHOPT_ALTCOA
         MIP6_MHOPT_NONCE
         MIP6_MHOPT_BAD
+        MIP6_MHOPT_MNID
+        MIP6_MHOPT_AUTH
+        MIP6_MHOPT_MESGID
 
     ctypedef struct mip6_mh_opt_t:
         uint8_t type
         uint8_t len
         uint16_t offset
         uint16_t value[2]
+        uint8_t subtype
+        uint32_t spi
+        uint64_t timestamp
         const uint8_t *data
 
     ctypedef struct mip6_mh_t:

@@ -1,4 +1,5 @@
-"""Mobility Header messages and options (RFC 6275 §6.1-6.2) as frozen, comparable objects.
+"""Mobility Header messages and options (RFC 6275 §6.1-6.2; the options of RFC 4283 and RFC 4285) as frozen,
+comparable objects.
 
 The codec (``CODEC``: the compiled ``mip6fast._mh`` or its twin) turns bytes into a "raw form" of plain
 ints and bytes (docs/CODEC.md, "mh"); ``decode`` and ``encode`` convert between that and the classes
@@ -11,7 +12,9 @@ Statuses stay plain ints (a status this module has no name for must survive a ro
 with ``BindingAckStatus`` / ``BindingErrorStatus``, which are ``IntEnum``.
 
 What the objects do not check is the layout of the whole message: at most 32 options, Binding
-Authorization Data last (RFC 6275 §6.2.7), 2048 bytes in all. ``build_mh`` raises ``ValueError`` for those.
+Authorization Data last (RFC 6275 §6.2.7), nothing but another Mobility Message Authentication option
+after one (RFC 4285 §5), 2048 bytes in all. ``build_mh`` raises ``ValueError`` for those. Computing and
+checking RFC 4285 authenticators and timestamps is ``mip6fast.wire.auth4285``.
 """
 from dataclasses import dataclass
 from enum import IntEnum
@@ -26,7 +29,9 @@ CODEC = _impl.load("mh")
 __all__ = [
     "CODEC", "BindingAckStatus", "BindingErrorStatus",
     "MobilityOption", "BindingRefreshAdvice", "AlternateCareOfAddress", "NonceIndices",
-    "BindingAuthorizationData", "UnknownMobilityOption",
+    "BindingAuthorizationData", "MobileNodeIdentifier", "MobileNodeIdentifierSubtype",
+    "MobilityMessageAuthentication", "MobilityAuthenticationSubtype", "MobilityMessageReplayProtection",
+    "UnknownMobilityOption",
     "MobilityMessage", "BindingRefreshRequest", "HomeTestInit", "CareOfTestInit", "HomeTest", "CareOfTest",
     "BindingUpdate", "BindingAcknowledgement", "BindingError", "UnknownMobilityMessage",
     "decode", "encode", "parse_mh", "build_mh",
@@ -49,7 +54,23 @@ class BindingAckStatus(IntEnum):
     EXPIRED_CARE_OF_NONCE_INDEX = 137
     EXPIRED_NONCES = 138
     REGISTRATION_TYPE_CHANGE_DISALLOWED = 139
+    # IANA Binding Acknowledgement status registry, [RFC4285]: the authentication protocol's rejections
+    # (RFC 4283 registers none).
+    MIPV6_ID_MISMATCH = 144  # the replay protection timestamp (the message ID) failed the check, §6
+    MIPV6_MESG_ID_REQD = 145  # a Mobility Message Replay Protection option is required, §6
+    MIPV6_AUTH_FAIL = 146  # the Mobility Message Authentication option did not verify, §5
     INVALID_CARE_OF_ADDRESS = 174
+
+
+class MobileNodeIdentifierSubtype(IntEnum):
+    """Subtype of the Mobile Node Identifier option (RFC 4283 §3.1)."""
+    NAI = 1  # a Network Access Identifier (RFC 4282)
+
+
+class MobilityAuthenticationSubtype(IntEnum):
+    """Subtype of the Mobility Message Authentication option (RFC 4285 §5)."""
+    MN_HA = 1  # shared key between mobile node and home agent (§5.1)
+    MN_AAA = 2  # shared key between mobile node and its home AAA server; BU only (§5.2)
 
 
 class BindingErrorStatus(IntEnum):
@@ -113,6 +134,58 @@ class BindingAuthorizationData(MobilityOption):
 
 
 @dataclass(frozen=True)
+class MobileNodeIdentifier(MobilityOption):
+    """An identity for the mobile node other than its home address (RFC 4283 §3): for subtype 1
+    (``MobileNodeIdentifierSubtype.NAI``, the default) a Network Access Identifier (RFC 4282) such as
+    ``b"mn1@example.com"``. ``identifier`` is 1 to 254 bytes (a ``str`` is encoded as UTF-8, RFC 4282 §2.4);
+    ``subtype`` stays a plain int. No alignment requirement."""
+    OPTION_TYPE: ClassVar[Optional[int]] = 8
+    identifier: bytes
+    subtype: int = MobileNodeIdentifierSubtype.NAI
+
+    def __post_init__(self):
+        identifier = self.identifier
+        if isinstance(identifier, str):
+            identifier = identifier.encode("utf-8")
+        identifier = any_bytes(identifier, "identifier")
+        if not 1 <= len(identifier) <= 254:
+            raise ValueError(f"identifier: 1 to 254 bytes, got {len(identifier)}")
+        _set(self, "identifier", identifier)
+        _set(self, "subtype", int(uint(self.subtype, 8, "subtype")))
+
+
+@dataclass(frozen=True)
+class MobilityMessageAuthentication(MobilityOption):
+    """RFC 4285 §5: ``spi`` (the 32-bit Mobility SPI naming the security association) and
+    ``authenticator`` (the Authentication Data: 12 bytes for MN-HA, §5.1). ``subtype`` is 1 (MN-HA, the
+    default) or 2 (MN-AAA), a plain int. Last in its message (an MN-AAA one may follow an MN-HA one);
+    alignment 4n+1. ``mip6fast.wire.auth4285`` computes and checks the authenticator."""
+    OPTION_TYPE: ClassVar[Optional[int]] = 9
+    spi: int
+    authenticator: bytes
+    subtype: int = MobilityAuthenticationSubtype.MN_HA
+
+    def __post_init__(self):
+        _set(self, "spi", uint(self.spi, 32, "spi"))
+        authenticator = any_bytes(self.authenticator, "authenticator")
+        if not 1 <= len(authenticator) <= 250:
+            raise ValueError(f"authenticator: 1 to 250 bytes, got {len(authenticator)}")
+        _set(self, "authenticator", authenticator)
+        _set(self, "subtype", int(uint(self.subtype, 8, "subtype")))
+
+
+@dataclass(frozen=True)
+class MobilityMessageReplayProtection(MobilityOption):
+    """RFC 4285 §6: ``timestamp`` is the 64-bit NTP-format timestamp (seconds since 1900 in the high 32
+    bits, fraction in the low 32) as an int; ``auth4285.unix_to_ntp`` converts. Alignment 8n+2."""
+    OPTION_TYPE: ClassVar[Optional[int]] = 10
+    timestamp: int
+
+    def __post_init__(self):
+        _set(self, "timestamp", uint(self.timestamp, 64, "timestamp"))
+
+
+@dataclass(frozen=True)
 class UnknownMobilityOption(MobilityOption):
     """An option type this module does not know; skipped by receivers (RFC 6275 §6.2.1), kept here."""
     option_type: int
@@ -131,6 +204,7 @@ class UnknownMobilityOption(MobilityOption):
 
 _OPTIONS: Dict[int, Type[MobilityOption]] = {
     2: BindingRefreshAdvice, 3: AlternateCareOfAddress, 4: NonceIndices, 5: BindingAuthorizationData,
+    8: MobileNodeIdentifier, 9: MobilityMessageAuthentication, 10: MobilityMessageReplayProtection,
 }
 
 
@@ -151,6 +225,12 @@ def _decode_option(opt_type: int, value) -> MobilityOption:
         return NonceIndices(value[0], value[1])
     if opt_type == 5:
         return BindingAuthorizationData(value)
+    if opt_type == 8:
+        return MobileNodeIdentifier(value[1], value[0])
+    if opt_type == 9:
+        return MobilityMessageAuthentication(value[1], value[2], value[0])
+    if opt_type == 10:
+        return MobilityMessageReplayProtection(value)
     return UnknownMobilityOption(opt_type, value)
 
 
@@ -163,6 +243,12 @@ def _encode_option(opt: MobilityOption):
         return (4, (opt.home_nonce_index, opt.care_of_nonce_index))
     if isinstance(opt, BindingAuthorizationData):
         return (5, opt.authenticator)
+    if isinstance(opt, MobileNodeIdentifier):
+        return (8, (opt.subtype, opt.identifier))
+    if isinstance(opt, MobilityMessageAuthentication):
+        return (9, (opt.subtype, opt.spi, opt.authenticator))
+    if isinstance(opt, MobilityMessageReplayProtection):
+        return (10, opt.timestamp)
     if isinstance(opt, UnknownMobilityOption):
         return (opt.option_type, opt.data)
     raise TypeError(f"not a mobility option: {type(opt).__name__}")
