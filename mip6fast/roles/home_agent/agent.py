@@ -43,6 +43,7 @@ from ...batch import PacketBatch
 from ...binding_cache import BindingCache
 from ...datapath import HomeAgentDataPath
 from ...errors import ParseError
+from ...security import SecurityAssociation, SecurityPolicyDatabase
 from ...wire import (
     BindingAcknowledgement,
     BindingErrorStatus,
@@ -58,10 +59,12 @@ from ...wire import (
     RouterAdvertisement,
     TimeExceeded,
     UnknownMobilityMessage,
+    parse,
 )
 from ...wire.packet import CODEC as PACKET_CODEC
 from ..events import NS_PER_S, Output
 from ..interface import LINK_LOCAL, NH_MH, UNSPECIFIED, Interface
+from ..protection import NH_ESP, SignallingProtection
 from ..router import AdvertisingConfig, Router
 from .config import HomeAgentConfig
 from .datapath import BatchPath, slot_size
@@ -78,10 +81,12 @@ __all__ = ["HomeAgent"]
 class HomeAgent(Router):
     """A home agent on ``config.interface``. ``cache`` may be passed (e.g. with a fixed hash seed);
     ``advertising`` overrides the RA configuration built from the config (ignored on a virtual home
-    link, which has no RAs)."""
+    link, which has no RAs). ``spd``: the security policy database protecting home registrations
+    (RFC 6275 §5.1, issue 11); None: BUs are accepted unprotected."""
 
     def __init__(self, name: str, interfaces, config: HomeAgentConfig, rng: random.Random | None = None,
-                 cache: BindingCache | None = None, advertising: AdvertisingConfig | None = None):
+                 cache: BindingCache | None = None, advertising: AdvertisingConfig | None = None,
+                 spd: SecurityPolicyDatabase | None = None):
         super().__init__(name, interfaces, rng)
         if config.interface not in self.interfaces:
             raise ValueError(f"{name}: no interface {config.interface}")
@@ -96,13 +101,17 @@ class HomeAgent(Router):
         # anything more is given to each explicitly.
         self.home_link = HomeLink(self.home_iface, self.nd[config.interface], config.address, config.home_prefixes)
         self.proxy_nd = None if config.virtual_home_link else ProxyND(self.home_link, self, self.transmit_packet)
-        self.mobile_prefixes = MobilePrefixes(self.home_link, self.cache, self.rng, self)
+        self.protection = SignallingProtection(spd, self.counters,
+                                               require_all=not config.unauthenticated_registrations)
+        self.mobile_prefixes = MobilePrefixes(self.home_link, self.cache, self.rng, self, self.protection)
         self.registrar = Registrar(config, self.cache, self.home_link, self, self.proxy_nd, self.mobile_prefixes,
-                                   lambda a: self.is_own_address(a, usable_only=False), self.transmit_packet)
+                                   lambda a: self.is_own_address(a, usable_only=False), self.transmit_packet,
+                                   protection=self.protection)
         self.discovery = HomeAgentDiscovery(self.home_link, config.preference, self.rng, self)
         self.errors = ErrorMessages(self.home_link, self)
         self.batch_path = BatchPath(self, self.datapath, self.cache, config.address, self._receive_frame)
         self._rx_mac: tuple[str, bytes] = ("", b"")         # interface and source MAC of the packet at hand
+        self._rx_sa: SecurityAssociation | None = None      # the SA the packet at hand arrived under
         if not config.virtual_home_link:
             self.advertise(config.interface, advertising or self._default_advertising())
 
@@ -185,7 +194,12 @@ class HomeAgent(Router):
     def local_packet(self, now: int, iface: Interface, raw: bytes, packet: Packet, src_mac: bytes) -> None:
         """§9.3.1 as it applies to a home agent: a packet for us with a Home Address option (other than a
         BU, which registers the address) needs a binding whose care-of address is the packet's source,
-        else Binding Error status 1 and the packet is dropped."""
+        else Binding Error status 1 and the packet is dropped. A packet carrying ESP is unprotected
+        first (RFC 6275 §5.1, §6.3): refused, it is a silent counted drop; accepted, the packet inside
+        goes on with the SA it came under (``_rx_sa``)."""
+        if packet.next_header == NH_ESP:
+            self._unprotected(now, iface, raw, src_mac)
+            return
         self._rx_mac = (iface.name, src_mac)
         hao = packet.home_address
         if hao is not None and not isinstance(packet.payload, BindingUpdate):
@@ -196,6 +210,25 @@ class HomeAgent(Router):
                                           BindingErrorStatus.UNKNOWN_BINDING_FOR_HOME_ADDRESS_DESTINATION_OPTION, hao)
                 return
         super().local_packet(now, iface, raw, packet, src_mac)
+
+    def _unprotected(self, now: int, iface: Interface, raw: bytes, src_mac: bytes) -> None:
+        result = self.protection.inbound(raw)
+        if result is None:
+            return                      # counted as drop.esp.<reason>; no answer
+        try:
+            inner = parse(result.packet)
+        except ParseError as exc:
+            self.drop(f"esp_inner_parse.{exc.field}")
+            return
+        if inner.next_header == NH_ESP:
+            self.drop("esp_nested")
+            return
+        self.counters["esp.unprotected"] += 1
+        self._rx_sa = result.sa
+        try:
+            self.local_packet(now, iface, result.packet, inner, src_mac)
+        finally:
+            self._rx_sa = None
 
     def parse_failed(self, now: int, iface: Interface, raw: bytes, exc: ParseError) -> None:
         """RFC 6275 §9.2: a Mobility Header with Payload Proto ≠ 59 or a Header Len below its type's
@@ -226,7 +259,7 @@ class HomeAgent(Router):
             self.drop("mh_rh2_not_ba")          # §6.1: only a BA may carry a Type 2 routing header
             return
         if isinstance(msg, BindingUpdate):
-            self.registrar.binding_update(now, packet, msg, self._rx_mac)
+            self.registrar.binding_update(now, packet, msg, self._rx_mac, self._rx_sa)
         elif isinstance(msg, UnknownMobilityMessage):
             # §9.2: Binding Error status 2; home address unspecified unless a HAO was present.
             self.errors.binding_error(now, packet.src, BindingErrorStatus.UNRECOGNIZED_MH_TYPE,
@@ -245,7 +278,7 @@ class HomeAgent(Router):
             self.discovery.request(now, packet, msg)
             return
         elif isinstance(msg, MobilePrefixSolicitation):
-            self.mobile_prefixes.solicitation(now, packet, msg)
+            self.mobile_prefixes.solicitation(now, packet, msg, self._rx_sa)
             return
         elif isinstance(msg, (DestinationUnreachable, PacketTooBig, TimeExceeded, ParameterProblem)) \
                 and self.errors.relay_tunnel_error(now, msg):

@@ -16,7 +16,10 @@ class HomeAgentConfig:
     ``virtual_home_link`` there is no physical home link: no proxy ND and no DAD (§10.4.1 has nothing
     to defend). ``refresh_lead``: send a Binding Refresh Request this many seconds before a binding
     expires, and advise the refresh interval in the BA (None: neither). ``max_bindings``: more
-    registrations are refused with status 130."""
+    registrations are refused with status 130. ``unauthenticated_registrations``: with a security
+    policy database, a BU for a home address without a policy of its own is accepted unprotected
+    (otherwise every BU must arrive under its home address's SA; issue 11). A daemon without any
+    protection starts only with this set (labs, tests)."""
     interface: str
     home_prefixes: tuple[IPv6Network, ...]
     address: IPv6Address
@@ -27,6 +30,7 @@ class HomeAgentConfig:
     dad: bool = True
     tunnel_mtu: int = 1500
     max_bindings: int = 1 << 16
+    unauthenticated_registrations: bool = False
 
     def __post_init__(self):
         prefixes = self.home_prefixes

@@ -15,8 +15,10 @@ from collections.abc import Iterable
 from ipaddress import IPv6Address
 
 from ...binding_cache import BindingCache
+from ...security import SecurityAssociation
 from ...wire import MobilePrefixAdvertisement, MobilePrefixSolicitation, Packet
 from ..events import NS_PER_S, NodeServices, Timer
+from ..protection import SignallingProtection
 from .home_link import HomeLink
 
 __all__ = ["PREFIX_ADV_RETRIES", "PREFIX_ADV_TIMEOUT", "MobilePrefixes"]
@@ -27,19 +29,27 @@ PREFIX_ADV_RETRIES = 3
 
 
 class MobilePrefixes:
-    def __init__(self, link: HomeLink, cache: BindingCache, rng: random.Random, node: NodeServices):
+    def __init__(self, link: HomeLink, cache: BindingCache, rng: random.Random, node: NodeServices,
+                 protection: SignallingProtection | None = None):
+        self.protection = protection if protection is not None else SignallingProtection(None, node.counters)
         self.link = link
         self.cache = cache
         self.rng = rng
         self.node = node
         self._retransmit: dict[IPv6Address, Timer] = {}     # home address -> the next unsolicited MPA
 
-    def solicitation(self, now: int, packet: Packet, mps: MobilePrefixSolicitation) -> None:
+    def solicitation(self, now: int, packet: Packet, mps: MobilePrefixSolicitation,
+                     sa: SecurityAssociation | None = None) -> None:
         """§10.6.2: answered to the care-of address with a Type 2 routing header holding the home
-        address; a solicitation without a Home Address option is not from a registered mobile node."""
+        address; a solicitation without a Home Address option is not from a registered mobile node.
+        For a protected home address it must have arrived under that address's SA (RFC 3776), else it
+        is dropped without an answer."""
         home = packet.home_address
         if home is None:
             self.node.drop("mps_without_hao")
+            return
+        if self.protection.required(home) and (sa is None or sa.home_address != home):
+            self.node.drop("mps_unprotected")
             return
         binding = self.cache.get(home)
         if binding is None or binding.care_of_address != packet.src:
@@ -74,4 +84,6 @@ class MobilePrefixes:
     def _send(self, now: int, home: IPv6Address, care_of: IPv6Address, identifier: int) -> None:
         mpa = MobilePrefixAdvertisement(identifier, options=self.link.prefix_options(now))
         packet = Packet(src=self.link.address, dst=care_of, rh2=home, payload=mpa)
-        self.node.output_packet(now, packet.to_bytes(), self.link.name)
+        raw = self.protection.outbound(packet.to_bytes(), home)
+        if raw is not None:
+            self.node.output_packet(now, raw, self.link.name)

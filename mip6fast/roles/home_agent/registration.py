@@ -6,6 +6,10 @@ Theory of operation
 ``Registrar.binding_update`` takes a Binding Update addressed to the home agent and checks it in the
 order of the RFC:
 
+0. protection (RFC 6275 §5.1, RFC 3776; issue 11): a BU for a home address that must arrive protected
+   (``SignallingProtection.required``) and did not arrive under that home address's SA is discarded
+   without an answer (no BA, so no sequence number leaks), counted ``drop.bu_unprotected`` or
+   ``drop.bu_wrong_sa``; the BA to a protected home address goes out through its outbound SA;
 1. silently discarded (§9.5.1, no BA): a home or care-of address that is link-local, multicast,
    unspecified or loopback; a home registration carrying Nonce Indices;
 2. without H: 139 when the address has a (home) binding, else dropped (no route optimisation here);
@@ -39,6 +43,7 @@ from ipaddress import IPv6Address
 from typing import cast
 
 from ...binding_cache import FLAG_ACK, FLAG_HOME, FLAG_LINK_LOCAL, BindingCache, Outcome
+from ...security import SecurityAssociation
 from ...wire import (
     AlternateCareOfAddress,
     BindingAcknowledgement,
@@ -52,6 +57,7 @@ from ...wire import (
 from ..binding_events import BindingCreated, BindingDeleted, BindingExpired, BindingUpdated
 from ..events import NS_PER_S, NodeServices, Notification, Timer
 from ..interface import unicast_routable
+from ..protection import SignallingProtection
 from .config import HomeAgentConfig
 from .dad import HomeAddressDAD, PendingDad
 from .home_link import HomeLink
@@ -75,7 +81,8 @@ class Registrar:
 
     def __init__(self, config: HomeAgentConfig, cache: BindingCache, link: HomeLink, node: NodeServices,
                  proxy: ProxyND | None, mobile_prefixes: MobilePrefixes,
-                 own_address: Callable[[IPv6Address], bool], transmit_packet: Callable[[int, str, IPv6Address, bytes], None]):
+                 own_address: Callable[[IPv6Address], bool], transmit_packet: Callable[[int, str, IPv6Address, bytes], None],
+                 *, protection: SignallingProtection | None = None):
         # The home prefixes are the HomeLink's (renumbering changes them); the rest of the config is fixed.
         self.address = config.address
         self.max_lifetime = config.max_lifetime
@@ -84,6 +91,7 @@ class Registrar:
         self.cache = cache
         self.link = link
         self.node = node
+        self.protection = protection if protection is not None else SignallingProtection(None, node.counters)
         self.proxy = proxy
         self.mobile_prefixes = mobile_prefixes
         self._own_address = own_address
@@ -108,10 +116,17 @@ class Registrar:
 
     # ------------------------------------------------------------ Binding Updates (§10.3.1, §9.5.1)
 
-    def binding_update(self, now: int, packet: Packet, bu: BindingUpdate, from_link: tuple[str, bytes]) -> None:
-        """A Binding Update for this node; ``from_link``: the interface and source MAC it came by."""
+    def binding_update(self, now: int, packet: Packet, bu: BindingUpdate, from_link: tuple[str, bytes],
+                       sa: SecurityAssociation | None = None) -> None:
+        """A Binding Update for this node; ``from_link``: the interface and source MAC it came by;
+        ``sa``: the SA it arrived under (None: unprotected)."""
         self._from = from_link
         home = packet.home_address if packet.home_address is not None else packet.src
+        if self.protection.required(home) and (sa is None or sa.home_address != home):
+            # RFC 6275 §5.1 / RFC 3776: discarded silently (the SPD checked the SA against the home
+            # address already; this is the case of no SA, or of one the SPD does not hold for it).
+            self.node.drop("bu_unprotected" if sa is None else "bu_wrong_sa")
+            return
         care_of = packet.src
         for opt in bu.options:
             if isinstance(opt, AlternateCareOfAddress):
@@ -276,12 +291,15 @@ class Registrar:
                 # §11.5.5, §10.3.2: a node back home does not answer NS for its home address until it
                 # has this BA (we were defending it), so address resolution would fail: the BA goes
                 # to the link-layer address the BU came from.
-                self.node.emit_frame(rx_iface, rx_mac, reply.to_bytes())
-            else:
-                self.node.output_packet(now, reply.to_bytes(), self.link.name)
+                raw = self.protection.outbound(reply.to_bytes(), home)
+                if raw is not None:
+                    self.node.emit_frame(rx_iface, rx_mac, raw)
+                return
         else:
             reply = Packet(src=src, dst=care_of, rh2=home, payload=ba)
-            self.node.output_packet(now, reply.to_bytes(), self.link.name)
+        raw = self.protection.outbound(reply.to_bytes(), home)
+        if raw is not None:
+            self.node.output_packet(now, raw, self.link.name)
 
     # ------------------------------------------------------------ lifetimes (§10.3.1, §9.5.2)
 
@@ -328,4 +346,6 @@ class Registrar:
             return
         self.node.counters["brr_sent"] += 1
         brr = Packet(src=self.address, dst=binding.care_of_address, rh2=home, payload=BindingRefreshRequest())
-        self.node.output_packet(now, brr.to_bytes(), self.link.name)
+        raw = self.protection.outbound(brr.to_bytes(), home)
+        if raw is not None:
+            self.node.output_packet(now, raw, self.link.name)

@@ -1,0 +1,119 @@
+"""Protection of home registrations in the roles (RFC 6275 §5.1, RFC 3776; issue 11).
+
+``SignallingProtection`` is what a home agent or a mobile node holds around its
+``security.SecurityPolicyDatabase``:
+
+- ``inbound(raw)``: a packet for this node whose header chain reaches ESP goes through
+  ``spd.unprotect`` before Mobility Header / ICMPv6 dispatch (the Home Address option stays before
+  ESP, §6.3, so the SA is checked against the home address the packet claims). A refusal is a silent
+  drop counted as ``drop.esp.<reason>`` (the SPD and the SA count it too): no answer goes back, so no
+  sequence number leaks (ROLE-RULES "Protection of home registrations").
+- ``required(home)``: must this home address's signalling arrive protected? Yes when the SPD has a
+  policy for it, and for every home address when the node was told to accept nothing unprotected
+  (``require_all``: a home agent with an SPD and without ``unauthenticated_registrations``).
+- ``outbound(raw, home)``: a BA, BRR, BU, MPS or MPA for a protected home address goes through
+  ``spd.protect`` just before it is routed; None (counted ``drop.esp_out.<reason>``) when it cannot be.
+
+``manual_pair`` builds the two ends' SAs for one home address from a random source: the simulator's
+seeded rng makes scenarios deterministic (keys, SPIs, GCM IV masks).
+"""
+from __future__ import annotations
+
+import random
+from collections import Counter
+from ipaddress import IPv6Address
+
+from ..security import (
+    Algorithm,
+    Direction,
+    EspError,
+    SecurityAssociation,
+    SecurityPolicyDatabase,
+    Unprotected,
+)
+
+__all__ = ["NH_ESP", "SignallingProtection", "manual_pair"]
+
+NH_ESP = 50
+
+
+class SignallingProtection:
+    """See the module docstring. ``spd`` None: nothing is protected (and nothing required)."""
+
+    def __init__(self, spd: SecurityPolicyDatabase | None, counters: Counter, *, require_all: bool = False):
+        self.spd = spd
+        self.counters = counters
+        self.require_all = require_all and spd is not None
+
+    @property
+    def enabled(self) -> bool:
+        return self.spd is not None
+
+    def required(self, home: IPv6Address) -> bool:
+        spd = self.spd
+        return spd is not None and (self.require_all or spd.has_policy(home))
+
+    def inbound(self, raw: bytes) -> Unprotected | None:
+        """``spd.unprotect(raw)``, or None (counted) when it is refused or there is no SPD."""
+        if self.spd is None:
+            self.counters["drop.esp.no_policy"] += 1
+            return None
+        try:
+            return self.spd.unprotect(raw)
+        except EspError as exc:
+            self.counters[f"drop.esp.{exc.reason}"] += 1
+            return None
+
+    def outbound(self, raw: bytes, home: IPv6Address) -> bytes | None:
+        """``raw`` protected under ``home``'s outbound SA when it has a policy, else ``raw`` itself;
+        None (counted) when the SA is missing or used up."""
+        spd = self.spd
+        if spd is None or not spd.has_policy(home):
+            return raw
+        try:
+            protected = spd.protect(raw, home)
+        except EspError as exc:
+            self.counters[f"drop.esp_out.{exc.reason}"] += 1
+            return None
+        self.counters["esp.protected"] += 1
+        return protected
+
+    def spi_for(self, home: IPv6Address) -> int | None:
+        """The SPI of the SA a packet from ``home``'s mobile node must arrive under (for ``bindings``)."""
+        if self.spd is None:
+            return None
+        for sa in self.spd:
+            if sa.direction is Direction.INBOUND and sa.home_address == home:
+                return sa.spi
+        return None
+
+
+def manual_pair(home_address, home_agent, rng: random.Random, *, algorithm: Algorithm = Algorithm.AES_128_GCM,
+                spi: int | None = None) -> tuple[list[SecurityAssociation], list[SecurityAssociation]]:
+    """The SAs of one home address, keys, SPIs and IV randomness drawn from ``rng``: (the mobile node's
+    outbound + inbound, the home agent's inbound + outbound). Two SPIs from ``spi`` (random if None)."""
+    home_address, home_agent = IPv6Address(home_address), IPv6Address(home_agent)
+    spec = algorithm.spec
+    if spi is None:
+        spi = rng.randrange(0x1000, 0x7FFFFFFF)
+
+    def material(n: int) -> bytes:
+        return bytes(rng.getrandbits(8) for _ in range(n))
+
+    ends = []
+    for i, (src, dst) in enumerate(((home_address, home_agent), (home_agent, home_address))):
+        enc, auth = material(spec.encryption_key), material(spec.authentication_key)
+        pair = []
+        for direction in (Direction.OUTBOUND, Direction.INBOUND):
+            pair.append(SecurityAssociation(spi + i, direction, algorithm, source=src, destination=dst,
+                                            home_address=home_address, encryption_key=enc,
+                                            authentication_key=auth,
+                                            rng=_byte_source(random.Random(rng.getrandbits(64)))))
+        ends.append(pair)
+    # ends[0]: MN -> HA (outbound on the MN, inbound on the HA); ends[1]: HA -> MN.
+    return [ends[0][0], ends[1][1]], [ends[0][1], ends[1][0]]
+
+
+def _byte_source(r: random.Random):
+    """``n -> n bytes`` from ``r``: one deterministic source per SA object (two would repeat IVs)."""
+    return lambda n: bytes(r.getrandbits(8) for _ in range(n))

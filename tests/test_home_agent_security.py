@@ -1,0 +1,144 @@
+"""The home agent's side of protected home registrations (RFC 6275 §5.1, RFC 3776, issue 11): BUs for a
+protected home address are accepted only under that address's SA; anything else is dropped without an
+answer and counted; BAs, BRRs and MPAs to a protected home address leave under its outbound SA."""
+import random
+from ipaddress import IPv6Address
+
+from helpers.home_agent import HA, HOME, S, bu_packet, frame_in, make_ha, of_type, register
+
+from mip6fast.roles.protection import manual_pair
+from mip6fast.security import SecurityPolicyDatabase, is_protected
+from mip6fast.wire import (
+    BindingAcknowledgement,
+    MobilePrefixAdvertisement,
+    MobilePrefixSolicitation,
+    Packet,
+    parse,
+)
+
+OTHER = IPv6Address("2001:db8:1::77")
+
+
+def keyed(*homes, unauthenticated=False, seed=3, **kw):
+    """A home agent with SAs for ``homes``; returns it and the mobile nodes' SPDs by home address."""
+    rng = random.Random(seed)
+    ha_spd, mns = SecurityPolicyDatabase(), {}
+    for i, home in enumerate(homes):
+        mn_sas, ha_sas = manual_pair(home, HA, rng, spi=0x1000 + 2 * i)
+        for sa in ha_sas:
+            ha_spd.add(sa)
+        mns[home] = SecurityPolicyDatabase(mn_sas)
+    return make_ha(spd=ha_spd, unauthenticated_registrations=unauthenticated, **kw), mns
+
+
+def protected_bu(mn_spd, home=HOME, **kw):
+    return mn_spd.protect(bu_packet(home=home, **kw).to_bytes(), home)
+
+
+def open_ba(mn_spd, out):
+    """The BAs of ``out``, each opened by the mobile node's SPD (all must be protected)."""
+    bas = []
+    for t in out.frames():
+        raw = t.frame[14:]
+        if is_protected(raw):
+            p = parse(mn_spd.unprotect(raw).packet)
+            if isinstance(p.payload, BindingAcknowledgement):
+                bas.append(p)
+        else:
+            assert not isinstance(parse(raw).payload, BindingAcknowledgement), "an unprotected BA left"
+    return bas
+
+
+def test_protected_bu_registers_and_the_ba_is_protected():
+    ha, mns = keyed(HOME)
+    out1 = ha.receive(3 * S, "eth1", frame_in(protected_bu(mns[HOME])))
+    out2 = ha.tick(4 * S)
+    assert of_type(out1, BindingAcknowledgement) == [] and of_type(out2, BindingAcknowledgement) == []
+    (ba,) = open_ba(mns[HOME], out2)
+    assert ba.payload.status == 0 and ba.rh2 == HOME
+    assert ha.cache.get(HOME) is not None
+    assert ha.counters["esp.unprotected"] == 1 and ha.counters["esp.protected"] == 1
+
+
+def test_unprotected_bu_for_protected_home_is_dropped_without_answer():
+    ha, _ = keyed(HOME)
+    bas, out1, out2 = register(ha)
+    assert bas == [] and out1.frames() == [] and of_type(out2, BindingAcknowledgement) == []
+    assert ha.cache.get(HOME) is None
+    assert ha.counters["drop.bu_unprotected"] == 1
+
+
+def test_without_unauthenticated_registrations_every_bu_needs_protection():
+    ha, _ = keyed(HOME)
+    bas, *_ = register(ha, home=OTHER)          # no policy for OTHER: still refused silently
+    assert bas == [] and ha.cache.get(OTHER) is None and ha.counters["drop.bu_unprotected"] == 1
+
+
+def test_unauthenticated_registrations_for_homes_without_policy():
+    ha, _ = keyed(HOME, unauthenticated=True)
+    bas, *_ = register(ha, home=OTHER)
+    assert len(bas) == 1 and bas[0].payload.status == 0
+    bas, *_ = register(ha, now=5 * S)             # HOME has a policy: still refused
+    assert bas == [] and ha.counters["drop.bu_unprotected"] == 1
+
+
+def test_bu_under_another_home_address_sa_is_a_policy_violation():
+    ha, mns = keyed(HOME, OTHER)
+    # The mobile node of OTHER protects a BU claiming HOME with its own SA (the HAO is outside ESP).
+    sa = mns[OTHER].outbound_sa(OTHER)
+    from_other = bu_packet(home=OTHER).to_bytes()
+    forged = bytearray(mns[OTHER].protect(from_other, OTHER))
+    forged[48:64] = HOME.packed                  # the HAO's address
+    out = ha.receive(3 * S, "eth1", frame_in(bytes(forged)))
+    out2 = ha.tick(4 * S)
+    assert out.frames() == [] and of_type(out2, BindingAcknowledgement) == []
+    assert ha.cache.get(HOME) is None and ha.counters["drop.esp.policy_violation"] == 1
+    assert ha.protection.spd.inbound_sa(sa.spi).counters.policy_violations == 1
+
+
+def test_replayed_and_tampered_bus_are_dropped_and_counted():
+    ha, mns = keyed(HOME)
+    bu = protected_bu(mns[HOME])
+    ha.receive(3 * S, "eth1", frame_in(bu))
+    ha.tick(4 * S)
+    out = ha.receive(5 * S, "eth1", frame_in(bu))                  # replayed
+    assert out.frames() == [] and ha.counters["drop.esp.replay"] == 1
+    bad = bytearray(protected_bu(mns[HOME], seq=2))
+    bad[-20] ^= 1
+    out = ha.receive(5 * S, "eth1", frame_in(bytes(bad)))          # ICV fails
+    assert out.frames() == [] and ha.counters["drop.esp.authentication_failed"] == 1
+    (sa,) = [s for s in ha.protection.spd if s.direction.value == "inbound"]
+    assert sa.counters.replay_duplicates == 1 and sa.counters.authentication_failures == 1
+
+
+def test_stale_sequence_answer_only_under_protection():
+    """The two-packet takeover: an unprotected BU with a low sequence would get 135 with the last
+    accepted sequence; here it gets nothing, while the owner's own stale BU still gets its 135."""
+    ha, mns = keyed(HOME)
+    ha.receive(3 * S, "eth1", frame_in(protected_bu(mns[HOME], seq=100)))
+    ha.tick(4 * S)
+    out = ha.receive(5 * S, "eth1", frame_in(bu_packet(seq=1)))
+    assert out.frames() == [] and ha.counters["ba.status.135"] == 0
+    out = ha.receive(6 * S, "eth1", frame_in(protected_bu(mns[HOME], seq=1)))
+    (ba,) = open_ba(mns[HOME], out)
+    assert ba.payload.status == 135 and ba.payload.sequence == 100
+
+
+def test_mobile_prefix_solicitation_protected_both_ways():
+    ha, mns = keyed(HOME)
+    ha.receive(3 * S, "eth1", frame_in(protected_bu(mns[HOME])))
+    ha.tick(4 * S)
+    mps = Packet(src=bu_packet().src, dst=HA, home_address=HOME, payload=MobilePrefixSolicitation(9))
+    out = ha.receive(5 * S, "eth1", frame_in(mps))
+    assert out.frames() == [] and ha.counters["drop.mps_unprotected"] == 1
+    out = ha.receive(5 * S, "eth1", frame_in(mns[HOME].protect(mps.to_bytes(), HOME)))
+    raws = [t.frame[14:] for t in out.frames()]
+    assert raws and all(is_protected(r) for r in raws)
+    (mpa,) = [parse(mns[HOME].unprotect(r).packet) for r in raws]
+    assert isinstance(mpa.payload, MobilePrefixAdvertisement) and mpa.payload.identifier == 9
+
+
+def test_no_spd_accepts_unprotected_bus_as_before():
+    ha = make_ha()
+    bas, *_ = register(ha)
+    assert len(bas) == 1 and bas[0].payload.status == 0
