@@ -26,8 +26,9 @@ HA1, HA2, HA3 = (home_agent_address(n) for n in (1, 2, 3))
 NAMES = ("ha-failover", "dhaad-load-sharing", "home-renumbering")
 
 
-def icmp_messages(summary, link, cls):
-    """(IPv6 packet) of every frame on ``link``'s pcap whose payload is a ``cls``."""
+def icmp_messages(summary, link, cls, keys=None):
+    """(IPv6 packet) of every frame on ``link``'s pcap whose payload is a ``cls``; ``keys`` (the world's
+    ``capture_keys``) opens protected signalling."""
     path = next(p for p in summary["pcaps"] if p.endswith(f"{link}.pcap"))
     out = []
     _, records = read_pcap(path)
@@ -35,7 +36,8 @@ def icmp_messages(summary, link, cls):
         _, _, ethertype, payload = parse_ethernet(record.data)
         if ethertype != 0x86DD:
             continue
-        packet = parse(bytes(payload))
+        raw = bytes(payload) if keys is None else keys.open(bytes(payload))
+        packet = parse(raw)
         if isinstance(packet.payload, cls):
             out.append(packet)
     return out
@@ -136,9 +138,9 @@ def test_home_renumbering(tmp_path):
     assert summary["home_addresses_at_end"] == [str(new_home)]
     # The advertisements came with RH2 to the care-of address, from the home agent; one solicitation
     # (the old prefix's 40 s left are less than the 120 s binding) was answered with its identifier.
-    mpas = icmp_messages(summary, "fa", MobilePrefixAdvertisement)
+    mpas = icmp_messages(summary, "fa", MobilePrefixAdvertisement, world.capture_keys)
     assert mpas and all(p.rh2 in (HOME_ADDRESS, new_home) and p.src == world.ha.config.address for p in mpas)
-    (mps,) = icmp_messages(summary, "fa", MobilePrefixSolicitation)
+    (mps,) = icmp_messages(summary, "fa", MobilePrefixSolicitation, world.capture_keys)
     assert mps.home_address == HOME_ADDRESS
     assert any(p.payload.identifier == mps.payload.identifier for p in mpas)
     assert summary["mpa"]["solicited"] == 1 and summary["mpa"]["unsolicited"] >= 2

@@ -43,6 +43,7 @@ from .frames import classify
 from .interface import IPV6_MIN_MTU, NH_MH, UNSPECIFIED, Interface
 from .mn_config import HomeAddressConfig
 from .node import Route
+from .protection import NH_ESP
 from .route_optimization import RouteOptimizer, strip_processed_rh2
 
 __all__ = ["MIN_TUNNEL_MTU", "DataPathNode", "MobileNodeData"]
@@ -209,7 +210,8 @@ class MobileNodeData:
         eligible = (frames.ipv6 & ((nh == 41) | (nh == 43))
                     # A BA or Binding Refresh Request carries an RH2 too (§6.1.8): signalling, not
                     # data, so the routing header's next header must not be MH.
-                    & ~((nh == 43) & (frames.after_header == NH_MH))
+                    # ESP after it (RFC 3776: a protected BA, MPA or BRR) is signalling too.
+                    & ~((nh == 43) & ((frames.after_header == NH_MH) | (frames.after_header == NH_ESP)))
                     & (batch.verdict[:n] == Verdict.PASS))
         batch.verdict[:n][~eligible] = Verdict.SLOW_PATH
         sel = np.flatnonzero(eligible)

@@ -160,8 +160,11 @@ class MobileNodeDiscovery:
 
     def __init__(self, node: NodeServices, config: MobileNodeConfig, registrations: HomeRegistrations, *,
                  care_of: Callable[[], IPv6Address | None], away_for: Callable[[IPv6Address], bool],
-                 home_agents_changed: Callable[[], None], home_withdrawn: Callable[[IPv6Address], None]):
+                 home_agents_changed: Callable[[], None], home_withdrawn: Callable[[IPv6Address], None],
+                 protect: Callable[[bytes, IPv6Address], bytes | None] | None = None):
         self.node = node
+        # RFC 3776: a Mobile Prefix Solicitation for a protected home address leaves under its SA.
+        self._protect = protect if protect is not None else (lambda raw, home: raw)
         self.config = config
         self.registrations = registrations
         self._care_of = care_of
@@ -401,7 +404,9 @@ class MobileNodeDiscovery:
         packet = Packet(src=care_of, dst=reg.home.home_agent, home_address=home,
                         payload=MobilePrefixSolicitation(sol.identifier))
         self._count("mps.sent")
-        self.node.output_packet(now, packet.to_bytes())
+        raw = self._protect(packet.to_bytes(), home)
+        if raw is not None:
+            self.node.output_packet(now, raw)
         sol.timer = self.node.call_at(now + sol.timeout, lambda t: self._mps_timeout(t, reg, sol))
 
     def _mps_timeout(self, now: int, reg: HomeRegistration, sol: _Solicitation) -> None:

@@ -178,8 +178,12 @@ class HomeRegistrations:
                  rejected: Callable[[int, HomeRegistration], None],
                  accepted: Callable[[int, HomeRegistration, int], None],
                  registered: Callable[[int, IPv6Address, IPv6Address], None],
-                 deregistered: Callable[[int, IPv6Address], None]):
+                 deregistered: Callable[[int, IPv6Address], None],
+                 protect: Callable[[bytes, IPv6Address], bytes | None] | None = None):
         self.node = node
+        # RFC 6275 §5.1, RFC 3776: every BU (retransmissions included, each with a new ESP sequence
+        # number) leaves under the home address's SA when it has one; None: the SA is used up (counted).
+        self._protect = protect if protect is not None else (lambda raw, home: raw)
         self.config = config
         self.iface = iface
         self.nd = nd
@@ -269,7 +273,9 @@ class HomeRegistrations:
             reg.key, reg.care_of, sequence, FLAG_ACK | FLAG_HOME | BUL_PENDING
             | (old.flags & BUL_REGISTERED if old is not None and reg.active else 0),
             old.expires_ns if old is not None and reg.active else now)
-        raw = packet.to_bytes()
+        raw = self._protect(packet.to_bytes(), home)
+        if raw is None:
+            return
         if deregistering:
             self._send_home(now, ha, raw)
         else:
@@ -298,8 +304,10 @@ class HomeRegistrations:
             reg.apply(Event.REGISTER)
             self._count("bu_leave_sent")
             assert reg.home.home_agent is not None
-            self.node.output_packet(now, home_binding_update(reg.care_of, reg.home.home_agent, home, sequence,
-                                                             0).to_bytes())
+            raw = self._protect(home_binding_update(reg.care_of, reg.home.home_agent, home, sequence,
+                                                    0).to_bytes(), home)
+            if raw is not None:
+                self.node.output_packet(now, raw)
 
     @property
     def leaving(self) -> bool:

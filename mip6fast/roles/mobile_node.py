@@ -57,9 +57,13 @@ from ipaddress import IPv6Address
 from ..batch import PacketBatch
 from ..binding_cache import BindingCache
 from ..errors import ParseError
+from ..security import SecurityAssociation, SecurityPolicyDatabase
 from ..wire import (
+    BindingAcknowledgement,
+    BindingRefreshRequest,
     DestinationUnreachable,
     ICMPv6Message,
+    MobilePrefixAdvertisement,
     NeighborSolicitation,
     Packet,
     ParameterProblem,
@@ -90,6 +94,7 @@ from .mn_registration import (
     RegistrationFailed,
 )
 from .neighbor import ND_HOP_LIMIT, AddressDuplicate, AddressReady, RouterOverdue, RouterUnreachable
+from .protection import NH_ESP, SignallingProtection
 from .registration import BUL_PENDING, BUL_REGISTERED, RegistrationState, UpdateRateLimiter
 from .route_optimization import RouteOptimizer
 from .source_policy import is_site_local
@@ -106,11 +111,16 @@ _MOVEMENT_EVENTS = (RouterUnreachable, RouterOverdue, AddressReady, AddressDupli
 
 
 class MobileNode(Host):
-    """A mobile node (RFC 6275 §11). ``config`` names the mobile interface and the home addresses."""
+    """A mobile node (RFC 6275 §11). ``config`` names the mobile interface and the home addresses.
+    ``spd``: the SAs protecting its home registrations (RFC 6275 §5.1, issue 11): BUs and Mobile Prefix
+    Solicitations for a home address with a policy leave under its SA, and the home agent's BAs, BRRs
+    and MPAs for it are accepted only protected."""
 
     def __init__(self, name: str, interfaces=(), rng: random.Random | None = None, *,
-                 config: MobileNodeConfig):
+                 config: MobileNodeConfig, spd: SecurityPolicyDatabase | None = None):
         super().__init__(name, interfaces, rng)
+        self.protection = SignallingProtection(spd, self.counters)
+        self._rx_sa: SecurityAssociation | None = None      # the SA the packet at hand arrived under
         if config.interface not in self.interfaces:
             raise ValueError(f"{name}: no interface {config.interface}")
         self._config = config
@@ -129,13 +139,13 @@ class MobileNode(Host):
             rejected=lambda now, reg: self.discovery.rejected(now, reg),
             accepted=lambda now, reg, status: self.discovery.accepted(now, reg, status),
             registered=lambda now, home, care_of: self.route_optimization.home_registered(now, home, care_of),
-            deregistered=self._home_deregistered)
+            deregistered=self._home_deregistered, protect=self.protection.outbound)
         self.route_optimization = RouteOptimizer(self, self, config.route_optimization, self.iface,
                                                  self.binding_update_list, limiter, config.bu_schedule)
         self.discovery = MobileNodeDiscovery(
             self, config, self.home_registrations, care_of=lambda: self.movement.care_of, away_for=self.away_for,
             home_agents_changed=lambda: self.data_path.rebuild(self.movement.care_of),
-            home_withdrawn=self._home_withdrawn)
+            home_withdrawn=self._home_withdrawn, protect=self.protection.outbound)
         self.movement = MovementDetector(
             self, config, self.iface, nd, homes=self.homes, emit_nd=self._emit, moved=self._moved,
             care_of_ready=self._care_of_ready, arrived_home=self._arrived_home,
@@ -398,9 +408,47 @@ class MobileNode(Host):
         super().handle_upper(now, iface, raw, packet)
 
     def local_packet(self, now: int, iface: Interface, raw: bytes, packet: Packet, src_mac: bytes) -> None:
+        if packet.next_header == NH_ESP:
+            self._unprotected(now, iface, raw, src_mac)
+            return
+        if self._rx_sa is None and self._needs_protection(packet):
+            self.drop("mn.unprotected_signalling")       # RFC 6275 §5.1: counted, not acted on
+            return
         if packet.rh2 is not None and self.discovery.message(now, packet):
             return          # a Mobile Prefix Advertisement arrives with an RH2 (§6.8, mn_discovery)
         if packet.rh2 is not None and isinstance(packet.payload, ICMPv6Message):
             self.data_path.one_packet(now, raw, "process_rh2")
             return
         super().local_packet(now, iface, raw, packet, src_mac)
+
+    # ------------------------------------------------------------ protection (RFC 6275 §5.1, RFC 3776)
+
+    def _needs_protection(self, packet: Packet) -> bool:
+        """A BA, BRR or MPA from the home agent of a home address whose signalling is protected."""
+        if not self.protection.enabled or not isinstance(
+                packet.payload, (BindingAcknowledgement, BindingRefreshRequest, MobilePrefixAdvertisement)):
+            return False
+        home = packet.rh2 if packet.rh2 is not None else packet.dst
+        reg = self.home_registrations.registrations.get(home)
+        return reg is not None and packet.src == reg.home.home_agent and self.protection.required(home)
+
+    def _unprotected(self, now: int, iface: Interface, raw: bytes, src_mac: bytes) -> None:
+        """A packet carrying ESP: ``spd.unprotect`` (a refusal is a silent drop counted
+        ``drop.esp.<reason>``), then the packet inside goes on with the SA it came under."""
+        result = self.protection.inbound(raw)
+        if result is None:
+            return
+        try:
+            inner = parse(result.packet)
+        except ParseError as exc:
+            self.drop(f"esp_inner_parse.{exc.field}")
+            return
+        if inner.next_header == NH_ESP:
+            self.drop("esp_nested")
+            return
+        self.counters["esp.unprotected"] += 1
+        self._rx_sa = result.sa
+        try:
+            self.local_packet(now, iface, result.packet, inner, src_mac)
+        finally:
+            self._rx_sa = None

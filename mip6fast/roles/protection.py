@@ -15,7 +15,9 @@
   ``spd.protect`` just before it is routed; None (counted ``drop.esp_out.<reason>``) when it cannot be.
 
 ``manual_pair`` builds the two ends' SAs for one home address from a random source: the simulator's
-seeded rng makes scenarios deterministic (keys, SPIs, GCM IV masks).
+seeded rng makes scenarios deterministic (keys, SPIs, GCM IV masks). ``CaptureKeys`` is what a
+monitoring tap configured with those keys can do (Wireshark's ESP preferences): read protected
+signalling in a capture, each packet on its own (no replay window), for scenario summaries and tests.
 """
 from __future__ import annotations
 
@@ -30,9 +32,11 @@ from ..security import (
     SecurityAssociation,
     SecurityPolicyDatabase,
     Unprotected,
+    is_protected,
+    unprotect,
 )
 
-__all__ = ["NH_ESP", "SignallingProtection", "manual_pair"]
+__all__ = ["NH_ESP", "CaptureKeys", "SignallingProtection", "manual_pair"]
 
 NH_ESP = 50
 
@@ -88,10 +92,44 @@ class SignallingProtection:
         return None
 
 
+class CaptureKeys:
+    """The keys of simulated SAs, kept to read captures (see the module docstring); never printed."""
+    __slots__ = ("_by_spi",)
+
+    def __init__(self):
+        self._by_spi: dict[int, tuple] = {}
+
+    def __repr__(self) -> str:
+        return f"CaptureKeys({len(self._by_spi)} SAs)"
+
+    def _add(self, spi: int, *args) -> None:
+        self._by_spi[spi] = args
+
+    def open(self, raw: bytes) -> bytes:
+        """``raw`` without its ESP (a fresh inbound SA for each packet: a capture may hold a packet more
+        than once); ``raw`` itself when it is not protected or the SPI is not known."""
+        if not is_protected(raw) or not self._by_spi:
+            return raw
+
+        def lookup(spi: int) -> SecurityAssociation | None:
+            args = self._by_spi.get(spi)
+            if args is None:
+                return None
+            algorithm, src, dst, home, enc, auth = args
+            return SecurityAssociation(spi, Direction.INBOUND, algorithm, source=src, destination=dst,
+                                       home_address=home, encryption_key=enc, authentication_key=auth)
+        try:
+            return unprotect(raw, lookup).packet
+        except EspError:
+            return raw
+
+
 def manual_pair(home_address, home_agent, rng: random.Random, *, algorithm: Algorithm = Algorithm.AES_128_GCM,
-                spi: int | None = None) -> tuple[list[SecurityAssociation], list[SecurityAssociation]]:
+                spi: int | None = None, capture: CaptureKeys | None = None,
+                ) -> tuple[list[SecurityAssociation], list[SecurityAssociation]]:
     """The SAs of one home address, keys, SPIs and IV randomness drawn from ``rng``: (the mobile node's
-    outbound + inbound, the home agent's inbound + outbound). Two SPIs from ``spi`` (random if None)."""
+    outbound + inbound, the home agent's inbound + outbound). Two SPIs from ``spi`` (random if None).
+    ``capture``: also keep the keys there, to read captures."""
     home_address, home_agent = IPv6Address(home_address), IPv6Address(home_agent)
     spec = algorithm.spec
     if spi is None:
@@ -103,6 +141,8 @@ def manual_pair(home_address, home_agent, rng: random.Random, *, algorithm: Algo
     ends = []
     for i, (src, dst) in enumerate(((home_address, home_agent), (home_agent, home_address))):
         enc, auth = material(spec.encryption_key), material(spec.authentication_key)
+        if capture is not None:
+            capture._add(spi + i, algorithm, src, dst, home_address, enc, auth)
         pair = []
         for direction in (Direction.OUTBOUND, Direction.INBOUND):
             pair.append(SecurityAssociation(spi + i, direction, algorithm, source=src, destination=dst,

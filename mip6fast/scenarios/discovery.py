@@ -1,6 +1,11 @@
 """Discovery scenarios: home agent failover found by DHAAD, DHAAD load sharing between home agents of
 equal preference, and home network renumbering announced by Mobile Prefix Advertisements (RFC 6275
-§10.5, §10.6, §11.4)."""
+§10.5, §10.6, §11.4).
+
+Protection: home-renumbering's registrations are ESP-protected like the other Mip6World scenarios (the
+new home address is keyed in advance). ha-failover and dhaad-load-sharing are about which home agent a
+mobile node finds by DHAAD: their home agents accept unprotected registrations (manual keying would
+need every node keyed with every agent; dynamic keying, RFC 4877, is not implemented)."""
 from __future__ import annotations
 
 from ipaddress import IPv6Address, IPv6Network
@@ -246,9 +251,10 @@ def home_renumbering(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict]:
     At 45 s the old prefix is withdrawn (valid lifetime 0): the node stops using the old home address.
     The correspondent pings the old address from 10 s and the new one from 25 s."""
     sim = Simulator(seed, pcap_dir)
-    world = Mip6World(sim, lifetime=120, foreign_links=1)
-    mn, ha = world.mn, world.ha
     new_home = IPv6Address(int(NEW_HOME_PREFIX.network_address) | (int(HOME_ADDRESS) & ((1 << 64) - 1)))
+    # Manual keying: the new home address's SAs are provisioned before the renumbering.
+    world = Mip6World(sim, lifetime=120, foreign_links=1, more_keyed_homes=(new_home,))
+    mn, ha = world.mn, world.ha
     renumber_at, withdraw_at = 20 * NS_PER_S, 45 * NS_PER_S
     old_ping = PingApp(HOME_ADDRESS, start_ns=10 * NS_PER_S, interval_ns=500 * MS, count=100, identifier=0x3001)
     new_ping = PingApp(new_home, start_ns=25 * NS_PER_S, interval_ns=500 * MS, count=70, identifier=0x3002)

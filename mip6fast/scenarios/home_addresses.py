@@ -23,6 +23,8 @@ from ..roles.mobile_node import (
     MobileNodeConfig,
     Registered,
 )
+from ..roles.protection import CaptureKeys, manual_pair
+from ..security import SecurityPolicyDatabase
 from ..sim import NS_PER_S, Link, Simulator
 from ..wire import (
     BindingAcknowledgement,
@@ -69,10 +71,13 @@ class WireEvent:
 class WireWatch:
     """A node-shaped listener with one port per link: it never transmits, it records (a mirror port
     does not take part in neighbour discovery). ``attach`` plugs it into links, before the nodes so it
-    sees their first frames; frames it cannot parse are counted, not raised."""
+    sees their first frames; frames it cannot parse are counted, not raised. ``keys``: the SAs' keys,
+    so that it reads protected signalling too (a tap configured with them, like Wireshark's ESP
+    preferences)."""
 
-    def __init__(self, name: str = "watch"):
+    def __init__(self, name: str = "watch", keys: CaptureKeys | None = None):
         self.name = name
+        self.keys = keys
         self.interfaces: dict[str, Interface] = {}
         self.events: list[WireEvent] = []
         self.frames = 0
@@ -99,8 +104,9 @@ class WireWatch:
         self.frames += 1
         if len(frame) < 54 or int.from_bytes(frame[12:14], "big") != ETHERTYPE_IPV6:
             return Output()
+        raw = frame[14:] if self.keys is None else self.keys.open(frame[14:])
         try:
-            packet = parse(frame[14:])
+            packet = parse(raw)
         except ParseError:
             self.unparsed += 1
             return Output()
@@ -149,8 +155,16 @@ def _second_home(world: Mip6World) -> tuple[Link, HomeAgent]:
     """A second home link ``home2`` (2001:db8:2::/64) whose router is home agent ``ha2``, on the core
     link beside ``ha``; the core router and both home agents route each other's home prefix."""
     home2 = Link("home2", delay_ns=200_000)
+    # Home address 2's registrations are protected too: its SAs join the mobile node's database.
+    spd = None
+    if world.mn_spd is not None:
+        mn_sas, ha_sas = manual_pair(HOME_ADDRESS2, HA2_ADDRESS, world.sim.rng_for("keys2"),
+                                     capture=world.capture_keys)
+        spd = SecurityPolicyDatabase(ha_sas)
+        for sa in mn_sas:
+            world.mn_spd.add(sa)
     ha2 = HomeAgent("ha2", [Interface("eth0", mac(0x50)), Interface("eth1", mac(0x51))],
-                    HomeAgentConfig("eth0", (HOME2_PREFIX,), HA2_ADDRESS), rng=world.sim.rng_for("ha2"))
+                    HomeAgentConfig("eth0", (HOME2_PREFIX,), HA2_ADDRESS), rng=world.sim.rng_for("ha2"), spd=spd)
     ha2.interfaces["eth1"].add_address(HA2_CORE, 64)
     ha2.add_route("::/0", "eth1", "2001:db8:ff::2")
     ha2.add_route(HOME_PREFIX, "eth1", "2001:db8:ff::1")
@@ -178,7 +192,7 @@ def two_home_agents(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict]:
     world.mn = MobileNode("mn", [Interface("eth0", MN_MAC)], rng=sim.rng_for("mn"),
                           config=MobileNodeConfig("eth0", (HomeAddressConfig(HOME_ADDRESS, HA_ADDRESS),
                                                            HomeAddressConfig(HOME_ADDRESS2, HA2_ADDRESS)),
-                                                  lifetime=600))
+                                                  lifetime=600), spd=world.mn_spd)
     to_home, to_b, end = 20 * NS_PER_S, 40 * NS_PER_S, 60 * NS_PER_S
     pings = {HOME_ADDRESS: PingApp(HOME_ADDRESS, start_ns=6 * NS_PER_S, interval_ns=500 * MS, count=108,
                                    identifier=1),
@@ -191,7 +205,7 @@ def two_home_agents(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict]:
     def snapshot(label: str) -> None:
         tunnelled[label] = {"ha": world.ha.counters["tunnelled"], "ha2": ha2.counters["tunnelled"]}
 
-    watch = WireWatch()
+    watch = WireWatch(keys=world.capture_keys)
     with sim:
         watch.attach(sim, (world.home, home2, world.core, world.cnet, *world.foreign))
         sim.attach(ha2, "eth0", home2)
@@ -230,7 +244,7 @@ def _virtual_home_agent(world: Mip6World) -> HomeAgent:
     DAD for home addresses -- nothing can be on a home link that does not exist."""
     ha = HomeAgent("ha", [Interface("eth0", mac(0x30)), Interface("eth1", mac(0x31))],
                    HomeAgentConfig("eth0", (HOME_PREFIX,), HA_ADDRESS, virtual_home_link=True),
-                   rng=world.sim.rng_for("ha"))
+                   rng=world.sim.rng_for("ha"), spd=world.ha_spd)
     ha.interfaces["eth1"].add_address("2001:db8:ff::1", 64)
     ha.add_route("::/0", "eth1", "2001:db8:ff::2")
     for n, prefix in enumerate((FOREIGN_A, FOREIGN_B)[:len(world.foreign)]):
@@ -254,7 +268,7 @@ def virtual_home_link(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict]
     move_at, end = 30 * NS_PER_S, 60 * NS_PER_S
     ping = PingApp(HOME_ADDRESS, start_ns=5 * NS_PER_S, interval_ns=500 * MS, count=110)
     world.cn.attach(ping)
-    watch = WireWatch()
+    watch = WireWatch(keys=world.capture_keys)
     with sim:
         watch.attach(sim, (world.home, world.core, world.cnet, *world.foreign))
         world.start(world.foreign[0])
@@ -299,9 +313,11 @@ def mn_reboot(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict]:
     old = world.mn
     # A distinct node name: the simulator keys nodes and their ticks by name, and the old instance's
     # timers are still pending (a switched-off node whose frames go nowhere).
+    # Its ESP SAs resume where they were (as from a stored high-water mark: a manual SA restarting at
+    # sequence 1 would be refused as a replay, docs/SECURITY.md); its binding update list is gone.
     rebooted = MobileNode("mn-rebooted", [Interface("eth0", MN_MAC)], rng=sim.rng_for("mn-rebooted"),
-                          config=old.config)
-    watch = WireWatch()
+                          config=old.config, spd=world.mn_spd)
+    watch = WireWatch(keys=world.capture_keys)
     at_reboot: dict = {}
 
     def switch_off(s: Simulator) -> None:

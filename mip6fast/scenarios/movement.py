@@ -11,6 +11,7 @@ from ..io.pcap import PcapReader
 from ..roles import AdvertisingConfig, Interface, Router
 from ..roles.mobile_node import BindingRefreshed, Moved, Registered
 from ..roles.neighbor import PrefixAdded, RouterOverdue, RouterUnreachable
+from ..roles.protection import CaptureKeys
 from ..sim import NS_PER_S, Simulator
 from ..wire import BindingUpdate, PrefixInformation, parse
 from ..wire.ethernet import ETHERTYPE_IPV6, parse_ethernet
@@ -32,16 +33,17 @@ def _timeline_of(world: Mip6World, node: str, cls) -> list[tuple[int, object]]:
     return [(t, n) for t, name, n in world.sim.timeline if name == node and isinstance(n, cls)]
 
 
-def bu_transmissions(pcap_path: str, src_mac: bytes = MN_MAC) -> list[tuple[int, int]]:
+def bu_transmissions(pcap_path: str, src_mac: bytes = MN_MAC, keys: CaptureKeys | None = None) -> list[tuple[int, int]]:
     """(time in ns, sequence number) of every Binding Update ``src_mac`` put on a link, read back from
-    the link's pcap (written before the link's loss decision, so lost BUs are there too)."""
+    the link's pcap (written before the link's loss decision, so lost BUs are there too); ``keys``
+    (the world's ``capture_keys``) opens protected ones."""
     out = []
     with open(pcap_path, "rb") as f:
         for rec in PcapReader(f):
             _dst, src, ethertype, payload = parse_ethernet(rec.data)
             if src != src_mac or ethertype != ETHERTYPE_IPV6:
                 continue
-            packet = parse(payload)
+            packet = parse(bytes(payload) if keys is None else keys.open(bytes(payload)))
             if isinstance(packet.payload, BindingUpdate):
                 out.append((rec.timestamp_ns, packet.payload.sequence))
     return out
@@ -247,7 +249,7 @@ def lossy_link(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict]:
         sim.run(end)
     accepted = sorted([t for t, _ in _timeline_of(world, "mn", Registered)]
                       + [t for t, _ in _timeline_of(world, "mn", BindingRefreshed)])
-    bus = bu_transmissions(world.foreign[0].pcap_path) if world.foreign[0].pcap_path else []
+    bus = bu_transmissions(world.foreign[0].pcap_path, keys=world.capture_keys) if world.foreign[0].pcap_path else []
     attempts: list[dict] = []
     current: list[tuple[int, int]] = []
     acc = iter(accepted)

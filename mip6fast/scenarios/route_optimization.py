@@ -28,7 +28,7 @@ def _world(sim: Simulator, foreign_links: int, ro: RouteOptimizationConfig,
     world = Mip6World(sim, lifetime=600, foreign_links=foreign_links)
     world.mn = MobileNode("mn", [Interface("eth0", MN_MAC)], rng=sim.rng_for("mn"),
                           config=MobileNodeConfig("eth0", (HomeAddressConfig(HOME_ADDRESS, HA_ADDRESS),),
-                                                  lifetime=600, route_optimization=ro))
+                                                  lifetime=600, route_optimization=ro), spd=world.mn_spd)
     if cn_config is not None:
         world.cn = CorrespondentNode("cn", [Interface("eth0", CN_MAC)], rng=sim.rng_for("cn"), config=cn_config)
     return world

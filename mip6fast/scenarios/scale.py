@@ -1,5 +1,6 @@
 """The scale scenario: one home agent, many mobile nodes registering and refreshing (RFC 6275 §10.3.1,
-§11.7.1, §11.8), reporting the signalling rate and memory.
+§11.7.1, §11.8), reporting the signalling rate and memory. The registrations are unprotected: the
+scenario measures the registration engine itself (`mip6fast bench signalling` measures ESP's cost).
 
 The home agent is the real ``HomeAgent`` on the simulator (DAD of each home address on the home link,
 proxy NAs, the C binding cache); the mobile nodes are the members of one ``MobileFleet``

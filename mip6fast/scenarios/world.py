@@ -7,6 +7,8 @@ from ..roles import AdvertisingConfig, Interface, Router, slaac_address
 from ..roles.correspondent import CorrespondentNode
 from ..roles.home_agent import BindingCreated, BindingDeleted, HomeAgent, HomeAgentConfig
 from ..roles.mobile_node import BindingRefreshed, HomeAddressConfig, MobileNode, MobileNodeConfig, Registered
+from ..roles.protection import CaptureKeys, manual_pair
+from ..security import SecurityPolicyDatabase
 from ..sim import NS_PER_S, Link, Simulator
 from ..wire import PrefixInformation
 
@@ -39,15 +41,38 @@ class Mip6World:
       foreign routers ``ra`` / ``rb``, each with a foreign link behind it (``fa``, ``fb``);
     - ``cn``: a ``CorrespondentNode`` on ``cnet``; ``mn``: the ``MobileNode`` with one home address.
     The foreign routers advertise every second with the Advertisement Interval option, so movement is
-    detected within a few seconds (RFC 6275 §7.3, §11.5.1)."""
+    detected within a few seconds (RFC 6275 §7.3, §11.5.1).
 
-    def __init__(self, sim: Simulator, lifetime: int, foreign_links: int):
+    ``protected`` (the default): the home registration is protected by ESP (AES-128-GCM, RFC 6275 §5.1,
+    issue 11), its keys, SPIs and IV randomness drawn from the simulator's seeded ``keys`` rng;
+    ``mn_spd`` and ``ha_spd`` are the two ends (a scenario that replaces ``mn`` gives it ``mn_spd``).
+    False: unprotected registrations (``unauthenticated_registrations``), for scenarios about
+    something else that say so. ``more_keyed_homes``: home addresses the node may come to use (a
+    renumbering), keyed in advance as manual keying needs."""
+
+    def __init__(self, sim: Simulator, lifetime: int, foreign_links: int, protected: bool = True,
+                 more_keyed_homes: tuple[IPv6Address, ...] = ()):
         self.sim = sim
+        self.protected = protected
+        self.mn_spd: SecurityPolicyDatabase | None = None
+        self.ha_spd: SecurityPolicyDatabase | None = None
+        self.capture_keys = CaptureKeys()          # for taps and tests reading the captures
+        if protected:
+            keys = sim.rng_for("keys")
+            self.mn_spd, self.ha_spd = SecurityPolicyDatabase(), SecurityPolicyDatabase()
+            for home in (HOME_ADDRESS, *more_keyed_homes):
+                mn_sas, ha_sas = manual_pair(home, HA_ADDRESS, keys, capture=self.capture_keys)
+                for sa in mn_sas:
+                    self.mn_spd.add(sa)
+                for sa in ha_sas:
+                    self.ha_spd.add(sa)
         self.home = Link("home", delay_ns=200_000)
         self.core = Link("core", delay_ns=1 * MS)
         self.cnet = Link("cnet", delay_ns=200_000)
         self.ha = HomeAgent("ha", [Interface("eth0", mac(0x30)), Interface("eth1", mac(0x31))],
-                            HomeAgentConfig("eth0", (HOME_PREFIX,), HA_ADDRESS), rng=sim.rng_for("ha"))
+                            HomeAgentConfig("eth0", (HOME_PREFIX,), HA_ADDRESS,
+                                            unauthenticated_registrations=not protected),
+                            rng=sim.rng_for("ha"), spd=self.ha_spd)
         self.ha.interfaces["eth1"].add_address("2001:db8:ff::1", 64)
         self.ha.add_route("::/0", "eth1", "2001:db8:ff::2")
         self.rc = Router("rc", [Interface("eth0", mac(0x32)), Interface("eth1", mac(0x33))],
@@ -76,7 +101,7 @@ class Mip6World:
         self.cn = CorrespondentNode("cn", [Interface("eth0", CN_MAC)], rng=sim.rng_for("cn"))
         self.mn = MobileNode("mn", [Interface("eth0", MN_MAC)], rng=sim.rng_for("mn"),
                              config=MobileNodeConfig("eth0", (HomeAddressConfig(HOME_ADDRESS, HA_ADDRESS),),
-                                                     lifetime=lifetime))
+                                                     lifetime=lifetime), spd=self.mn_spd)
 
     def start(self, mn_link: Link) -> None:
         sim = self.sim
