@@ -62,7 +62,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.9/3.10 only
     import tomli as tomllib
 
-__all__ = ["ROLES", "ConfigError", "DaemonConfig", "InterfaceConfig", "RouteConfig", "config_keys",
+__all__ = ["ROLES", "SECURITY_ROLES", "ConfigError", "DaemonConfig", "InterfaceConfig", "RouteConfig",
+           "SecuritySettings", "config_keys",
            "load_config", "parse_config"]
 
 NS_PER_S = 1_000_000_000
@@ -80,6 +81,8 @@ ROLES: dict[str, tuple[str, type]] = {
     "cn": ("correspondent", CorrespondentConfig),
     "router": ("router", RouterConfig),
 }
+# Roles whose home registrations are protected ([security], issue 11).
+SECURITY_ROLES = frozenset({"ha", "mn"})
 # Roles whose section may be left out (every key has a default).
 OPTIONAL_SECTION = frozenset({"router"})
 
@@ -242,6 +245,19 @@ class DaemonSettings:
 
 
 @dataclass(frozen=True)
+class SecuritySettings:
+    """``[security]`` of the home agent and the mobile node (issue 11): ``key_file``, the manual keys
+    of the ESP SAs protecting home registrations (docs/SECURITY.md "Key files": mode 0600 or 0400,
+    owned by the daemon's user or root). Without it the daemon starts only if the role section says
+    ``unauthenticated_registrations = true``."""
+    key_file: str | None = None
+
+    def __post_init__(self):
+        if self.key_file == "":
+            raise ValueError("key_file must not be empty")
+
+
+@dataclass(frozen=True)
 class DaemonConfig:
     """A whole configuration file: ``role`` is "ha", "mn" or "cn"; ``role_config`` the role's own
     configuration object."""
@@ -251,6 +267,7 @@ class DaemonConfig:
     routes: tuple[RouteConfig, ...] = ()
     advertise: dict[str, AdvertisingConfig] = field(default_factory=dict)
     daemon: DaemonSettings = DaemonSettings()
+    security: SecuritySettings = SecuritySettings()
 
 
 # ---------------------------------------------------------------- conversion by type hints
@@ -452,6 +469,8 @@ def parse_config(text: str, role: str) -> DaemonConfig:
         raise ConfigError("", f"not valid TOML: {exc}") from None
     section, cls = ROLES[role]
     known = {"daemon", "interfaces", "routes", "advertise", section}
+    if role in SECURITY_ROLES:
+        known.add("security")
     for key in doc:
         if key not in known:
             others = [s for s, _ in ROLES.values() if s != section]
@@ -484,7 +503,8 @@ def parse_config(text: str, role: str) -> DaemonConfig:
         if value is not None and value not in ifaces:
             raise ConfigError(f"{section}.{key}", f"{value!r} is not one of the [interfaces]")
     daemon = build(DaemonSettings, doc.get("daemon", {}), "daemon")
-    return DaemonConfig(role, role_config, ifaces, route_list, adverts, daemon)
+    security = build(SecuritySettings, doc.get("security", {}), "security")
+    return DaemonConfig(role, role_config, ifaces, route_list, adverts, daemon, security)
 
 
 def load_config(path, role: str) -> DaemonConfig:

@@ -24,12 +24,13 @@ import socket
 import stat
 import time
 from dataclasses import replace
+from ipaddress import IPv6Address
 from pathlib import Path
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.rtnl import RTMGRP_LINK
 
-from .config import ConfigError, DaemonConfig, config_keys, load_config
+from .config import ROLES, SECURITY_ROLES, ConfigError, DaemonConfig, config_keys, load_config
 from .daemon_state import (
     FileLock,
     KernelRecord,
@@ -50,6 +51,7 @@ from .roles.interface import Interface
 from .roles.mobile_node import MobileNode
 from .roles.node import Node
 from .roles.router import Router
+from .security import Direction, KeyFileError, Mode, SecurityPolicyDatabase, load_security_policy
 
 __all__ = ["ControlServer", "Daemon", "DaemonError", "describe_bindings", "query"]
 
@@ -57,6 +59,7 @@ log = logging.getLogger("mip6fast")
 
 IFA_F_NODAD = 0x02
 IFF_LOWER_UP = 0x10000
+SEQUENCE_RESERVE = 1 << 16  # ESP sequence numbers stored ahead of use (see Daemon._resume_sequences)
 LEAVE_WAIT_NS = 1_500_000_000   # how long a mobile node waits for the BA to its leaving BU on shutdown
 TUN_OVERHEAD = 40       # the tunnel's outer IPv6 header: applications see a smaller MTU (RFC 2473 §7)
 
@@ -68,7 +71,10 @@ class DaemonError(Mip6Error):
 # ---------------------------------------------------------------- what the control socket says
 
 def describe_bindings(node: Node, now: int) -> list[dict]:
-    """The binding cache of a home agent or correspondent, or a mobile node's binding update list."""
+    """The binding cache of a home agent or correspondent, or a mobile node's binding update list. A
+    home registration protected by ESP says by which SA (``protected_by``: its inbound SPI on the home
+    agent, its outbound SPI on the mobile node); keys never appear."""
+    protection = getattr(node, "protection", None)
     rows = []
     for key, b in node_bindings(node):
         row = {"care_of_address": str(b.care_of_address), "sequence": b.sequence, "flags": f"0x{b.flags:04x}",
@@ -78,8 +84,19 @@ def describe_bindings(node: Node, now: int) -> list[dict]:
             row = {"peer": str(key[0]), "home_address": str(key[1]), **row}
         else:
             row = {"home_address": str(key), **row}
+        if protection is not None and protection.enabled:
+            row["protected_by"] = _protected_by(node, IPv6Address(row["home_address"]))
         rows.append(row)
     return sorted(rows, key=lambda r: (r.get("peer", ""), r["home_address"]))
+
+
+def _protected_by(node: Node, home: IPv6Address) -> str | None:
+    spd = node.protection.spd
+    want = Direction.OUTBOUND if isinstance(node, MobileNode) else Direction.INBOUND
+    for sa in spd:
+        if sa.direction is want and sa.home_address == home and sa.mode is Mode.TRANSPORT:
+            return f"esp spi 0x{sa.spi:08x} ({sa.algorithm.value})"
+    return None
 
 
 def node_bindings(node: Node):
@@ -381,10 +398,14 @@ class Daemon:
         self._carrier: dict[str, bool] = {}
         self._reload_pending = False
         self._previous_sighup = None
+        self.spd: SecurityPolicyDatabase | None = None
+        self._sequence_marks: dict[str, int] = {}
 
     # ------------------------------------------------------------ start
 
     def start(self) -> None:
+        # Secure by default (RFC 6275 §5.1, issue 11): the keys first, before anything is touched.
+        self.spd = self._protection()
         try:
             # In this order: nothing of the kernel's is touched before every check that can fail
             # cheaply has passed (state directory, control socket path, interfaces and their locks).
@@ -395,6 +416,7 @@ class Daemon:
             self._ipr = IPRoute()
             indexes = self._lock_interfaces()
             self._restore_leftovers()
+            self._resume_sequences()
             macs = {name: self._claim(name, iface, indexes[name])
                     for name, iface in self.config.interfaces.items()}
             self.node = self._build_node(macs)
@@ -408,6 +430,7 @@ class Daemon:
                 self.control = ControlServer(self.control_path, self._answer)
                 self.control.attach(self.runner)
             self.runner.add_timer(lambda: 0 if self._reload_pending else None, lambda now: self.reload())
+            self.runner.add_timer(self._sequences_due, lambda now: self._store_sequences())
             self.runner.start()
             self._watch_carrier()
         except StateError as exc:
@@ -425,6 +448,76 @@ class Daemon:
             raise
         log.info("%s started on %s (state in %s)", self.config.role, ", ".join(self.config.interfaces),
                  self.state_dir)
+
+    def _protection(self) -> SecurityPolicyDatabase | None:
+        """The home agent's or mobile node's SAs from ``[security] key_file``; without it, the daemon
+        starts only when the role section says ``unauthenticated_registrations = true``, and then says
+        so loudly."""
+        c = self.config
+        if c.role not in SECURITY_ROLES:
+            return None
+        section = ROLES[c.role][0]
+        key_file = c.security.key_file
+        if key_file is None:
+            if not getattr(c.role_config, "unauthenticated_registrations", False):
+                raise DaemonError(
+                    f"no protection configured for home registrations: set [security] key_file to an ESP "
+                    f"key file (docs/SECURITY.md; RFC 6275 §5.1), or, for a lab only, "
+                    f"[{section}] unauthenticated_registrations = true")
+            log.warning("UNAUTHENTICATED HOME REGISTRATIONS ([%s] unauthenticated_registrations = true): "
+                        "%s", section,
+                        "anyone who can reach this home agent can register or take over any home address"
+                        if c.role == "ha" else "any node can forge this mobile node's binding acknowledgements")
+            return None
+        try:
+            spd = load_security_policy(key_file, c.role)
+        except KeyFileError as exc:
+            raise DaemonError(f"security.key_file: {exc}") from None
+        log.info("home registrations protected by ESP: %d SAs for %s from %s", len(spd),
+                 ", ".join(sorted(str(a) for a in spd.home_addresses())), key_file)
+        return spd
+
+    def _resume_sequences(self) -> None:
+        """Manual SAs restart at sequence 1, which the peer's replay window refuses (docs/SECURITY.md):
+        each outbound SA resumes from the mark stored in the state directory (``esp-sequences.json``),
+        and a new mark ``SEQUENCE_RESERVE`` higher is stored before any packet is sent, so that a crash
+        never reuses a number. ``_extend_sequences`` stores a higher one while running."""
+        if self.spd is None:
+            return
+        path = Path(self.state_dir) / "esp-sequences.json"
+        try:
+            stored = json.loads(path.read_text())
+        except FileNotFoundError:
+            stored = {}
+        except (OSError, ValueError) as exc:
+            raise DaemonError(f"{path}: unreadable ({exc}); the SAs' sequence numbers cannot be resumed "
+                              f"safely: remove it only together with new keys") from None
+        for sa in self.spd:
+            if sa.direction is Direction.OUTBOUND:
+                mark = stored.get(f"0x{sa.spi:08x}")
+                if isinstance(mark, int) and mark > 0:
+                    sa.advance(mark)
+        self._store_sequences()
+
+    def _store_sequences(self) -> None:
+        marks = {}
+        for sa in self.spd or ():
+            if sa.direction is Direction.OUTBOUND:
+                marks[f"0x{sa.spi:08x}"] = min(sa.sequence + SEQUENCE_RESERVE, sa.sequence + sa.sequence_remaining)
+        path = Path(self.state_dir) / "esp-sequences.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(marks))
+        os.replace(tmp, path)
+        self._sequence_marks = marks
+
+    def _sequences_due(self) -> int | None:
+        if self.spd is None:
+            return None
+        for sa in self.spd:
+            if sa.direction is Direction.OUTBOUND and \
+                    sa.sequence + SEQUENCE_RESERVE // 2 > self._sequence_marks.get(f"0x{sa.spi:08x}", 0):
+                return 0
+        return None
 
     def _take_state_dir(self) -> None:
         """One daemon per state directory; what a predecessor that did not exit cleanly recorded is
@@ -545,9 +638,10 @@ class Daemon:
         rng = random.Random(self.rng.getrandbits(64))
         if c.role == "ha":
             home = c.role_config.interface
-            node = HomeAgent("ha", interfaces, c.role_config, rng=rng, advertising=c.advertise.get(home))
+            node = HomeAgent("ha", interfaces, c.role_config, rng=rng, advertising=c.advertise.get(home),
+                             spd=self.spd)
         elif c.role == "mn":
-            node = MobileNode("mn", interfaces, rng=rng, config=c.role_config)
+            node = MobileNode("mn", interfaces, rng=rng, config=c.role_config, spd=self.spd)
         elif c.role == "router":
             node = Router("router", interfaces, rng=rng)
         else:
@@ -629,6 +723,7 @@ class Daemon:
                     "runner": dict(self.runner.counters),
                     "ports": {name: _port_counters(p) for name, p in self.ports.items()},
                     "tun": self.tun.stats() if self.tun is not None else None,
+                    "security": self.spd.stats() if self.spd is not None else None,
                     "control": dict(self.control.counters) if self.control is not None else None}
         return {"error": f"unknown command {command!r} (bindings, stats)"}
 

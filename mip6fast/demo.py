@@ -241,12 +241,29 @@ class DemoNetwork:
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
+    def key_file(self) -> Path:
+        """The manual keys of the mobile node's home registration (docs/SECURITY.md "Key files"): fresh
+        random AES-128-GCM keys and salts, written once with mode 0600 (the daemons refuse any other)."""
+        path = self.workdir / "keys.toml"
+        if not path.exists():
+            text = (f'[[association]]\nhome_address = "{HOME_ADDRESS}"\nhome_agent = "{HOME_AGENT}"\n'
+                    f'algorithm = "aes-128-gcm"\n'
+                    f'mn_to_ha = {{ spi = 0x1001, encryption_key = "{os.urandom(20).hex()}" }}\n'
+                    f'ha_to_mn = {{ spi = 0x1002, encryption_key = "{os.urandom(20).hex()}" }}\n')
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+        return path
+
     def start(self, role: str, *, route_optimisation: bool = False, name: str | None = None) -> Daemon:
         """Start ``mip6fast ROLE`` in its namespace (``name``: "ra"/"rb" for the routers)."""
         name = name or role
         config_text = {"ha": _ha_config, "cn": _cn_config, "ra": lambda: _router_config("a"),
                        "rb": lambda: _router_config("b"),
                        "mn": lambda: _mn_config(route_optimisation)}[name]()
+        if name in ("ha", "mn"):
+            # Home registrations under ESP (AES-128-GCM, RFC 6275 §5.1), the same key file for both.
+            config_text += f'[security]\nkey_file = "{self.key_file()}"\n'
         config = self.workdir / f"{name}.toml"
         config.write_text(f'[daemon]\nio = "{self.io}"\n' + config_text.lstrip("\n"))
         sock = str(self.workdir / f"{name}.sock")

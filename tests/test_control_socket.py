@@ -288,6 +288,7 @@ addresses = ["2001:db8:1::1/64"]
 interface = "mip6-none0"
 home_prefixes = ["2001:db8:1::/64"]
 address = "2001:db8:1::1"
+unauthenticated_registrations = true
 """)
     assert main(["ha", "--config", str(config)]) == 1
     err = capsys.readouterr().err

@@ -39,6 +39,7 @@ interface = "{iface}"
 home_prefixes = ["2001:db8:1::/64"]
 address = "2001:db8:1::1"
 max_lifetime = 300
+unauthenticated_registrations = true
 
 [advertise.{iface}]
 max_interval = 1

@@ -67,7 +67,9 @@ class MobileNodeConfig:
     (§11.4.1; False: retransmit at that rate indefinitely, §11.8). ``initial_dhaad_timeout`` / ``dhaad_retries`` / ``initial_solicit_timeout``:
     §12 (in ns). ``movement_on_reattachment``: when the carrier came back and the first RA is from
     another router with new prefixes, that is movement at once (a hint trusted to decide, §11.5.1);
-    off, the old router must first fail NUD (seconds)."""
+    off, the old router must first fail NUD (seconds). ``unauthenticated_registrations``: the mobile node
+    daemon starts without ESP keys for its home registrations only with this set (issue 11; the role
+    itself protects what its security policy database covers)."""
     interface: str
     homes: tuple[HomeAddressConfig, ...]
     lifetime: int = 600
@@ -84,6 +86,7 @@ class MobileNodeConfig:
     dhaad_retries: int = DHAAD_RETRIES
     initial_solicit_timeout: int = INITIAL_SOLICIT_TIMER
     movement_on_reattachment: bool = False
+    unauthenticated_registrations: bool = False
 
     def __post_init__(self):
         homes = tuple(self.homes)

@@ -325,6 +325,16 @@ class SecurityAssociation:
     def __deepcopy__(self, memo):
         return self.__copy__()
 
+    def advance(self, sequence: int) -> None:
+        """Outbound: the next packet carries at least ``sequence + 1``; never moves back. A daemon
+        resuming a manual SA after a restart passes the high-water mark it stored, so that the peer's
+        replay window (and GCM's IV uniqueness) never sees a number twice."""
+        if self._direction is not Direction.OUTBOUND:
+            raise ValueError(f"SA 0x{self.spi:08x} is inbound: only an outbound SA's counter advances")
+        if not isinstance(sequence, int) or not 0 <= sequence <= self._limit:
+            raise ValueError(f"sequence: {sequence!r} is not in 0..{self._limit}")
+        self._sequence = max(self._sequence, sequence)
+
     # --- used by esp.py ------------------------------------------------------------------------------
 
     def _next_sequence(self) -> int:
