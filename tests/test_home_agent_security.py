@@ -142,3 +142,14 @@ def test_no_spd_accepts_unprotected_bus_as_before():
     ha = make_ha()
     bas, *_ = register(ha)
     assert len(bas) == 1 and bas[0].payload.status == 0
+
+
+def test_spd_policy_follows_added_and_removed_sas():
+    mn_sas, ha_sas = manual_pair(HOME, HA, random.Random(9))
+    spd = SecurityPolicyDatabase(ha_sas)
+    assert spd.has_policy(HOME) and spd.has_policy(str(HOME)) and spd.home_addresses() == {HOME}
+    spd.remove(ha_sas[0])
+    assert spd.has_policy(HOME)                     # one SA still bound to it
+    spd.remove(ha_sas[1])
+    assert not spd.has_policy(HOME) and spd.home_addresses() == frozenset()
+    assert spd.outbound_sa(str(HOME)) is None

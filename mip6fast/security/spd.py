@@ -42,6 +42,7 @@ class SecurityPolicyDatabase:
     def __init__(self, sas: Iterable[SecurityAssociation] = ()):
         self._inbound: dict[int, SecurityAssociation] = {}
         self._outbound: dict[tuple[IPv6Address, Mode], SecurityAssociation] = {}
+        self._homes: dict[IPv6Address, int] = {}     # home address -> how many SAs are bound to it
         self.counters = SpdCounters()
         for sa in sas:
             self.add(sa)
@@ -69,6 +70,7 @@ class SecurityPolicyDatabase:
                 raise ValueError(f"an outbound {sa.mode.value}-mode SA for {sa.home_address} is already "
                                  f"installed (SPI 0x{self._outbound[key].spi:08x})")
             self._outbound[key] = sa
+        self._homes[sa.home_address] = self._homes.get(sa.home_address, 0) + 1
 
     def remove(self, sa: SecurityAssociation) -> None:
         if self._inbound.get(sa.spi) is sa:
@@ -77,19 +79,27 @@ class SecurityPolicyDatabase:
             del self._outbound[(sa.home_address, sa.mode)]
         else:
             raise KeyError(f"SA 0x{sa.spi:08x} is not installed")
+        left = self._homes[sa.home_address] - 1
+        if left:
+            self._homes[sa.home_address] = left
+        else:
+            del self._homes[sa.home_address]
 
     def inbound_sa(self, spi: int) -> SecurityAssociation | None:
         return self._inbound.get(spi)
 
     def outbound_sa(self, home_address: Address, mode: Mode = Mode.TRANSPORT) -> SecurityAssociation | None:
-        return self._outbound.get((IPv6Address(home_address), Mode(mode)))
+        # Per packet: no conversion when the caller already holds the right types.
+        if type(home_address) is not IPv6Address:
+            home_address = IPv6Address(home_address)
+        return self._outbound.get((home_address, mode if type(mode) is Mode else Mode(mode)))
 
     def has_policy(self, home_address: Address) -> bool:
         """Whether any SA is bound to ``home_address``: its BUs/BAs must then be ESP-protected."""
-        return IPv6Address(home_address) in self.home_addresses()
+        return (home_address if type(home_address) is IPv6Address else IPv6Address(home_address)) in self._homes
 
     def home_addresses(self) -> frozenset[IPv6Address]:
-        return frozenset(sa.home_address for sa in self)
+        return frozenset(self._homes)
 
     def protect(self, packet: bytes, home_address: Address, mode: Mode = Mode.TRANSPORT) -> bytes:
         """``esp.protect`` under the outbound SA for ``home_address`` (NoSecurityAssociation if none)."""
