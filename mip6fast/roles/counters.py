@@ -118,6 +118,9 @@ class CounterTable:
                 if d.name in self._exact:
                     raise ValueError(f"{role}: {d.name} declared twice")
                 self._exact[d.name] = d
+        # The most specific family first: a closed set before an open one, then the longer fixed text
+        # (drop.mh.unhandled.<message> before drop.mh.<field>).
+        self._patterns.sort(key=lambda p: (p.values is None, -len(_VAR.sub("", p.name))))
 
     def __repr__(self) -> str:
         return f"CounterTable({self.role!r}, {len(self)} declarations)"
