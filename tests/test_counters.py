@@ -11,6 +11,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import test_correspondent
+import test_home_agent
+import test_mobile_node
+import test_roles_fuzz
 
 from mip6fast.cli import main
 from mip6fast.daemon import counter_meanings
@@ -141,6 +145,20 @@ def test_every_scenario_counts_only_declared_names(name, tmp_path):
     assert strict()
     summary = run_scenario(name, seed=1, pcap_dir=str(tmp_path), **({"n": 200} if name == "scale" else {}))
     assert UNDECLARED not in json.dumps(summary)
+
+
+@pytest.mark.parametrize("fuzz", [
+    test_roles_fuzz.test_mutated_frames_never_raise, test_roles_fuzz.test_send_garbage_is_a_counted_drop,
+    test_home_agent.test_mutated_frames_never_raise, test_correspondent.test_mutated_frames_never_raise,
+    test_mobile_node.test_mutated_signalling_and_tunnel_frames_never_raise,
+], ids=lambda f: f"{f.__module__}.{f.__name__}")
+def test_the_roles_fuzz_tests_count_only_declared_names(fuzz):
+    # Whatever the bytes, every name a node counts is declared: UndeclaredCounter would fail these.
+    before = set_strict(True)
+    try:
+        fuzz()
+    finally:
+        set_strict(before)
 
 
 # ---------------------------------------------------------------- the source scan
