@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import pickle
 import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -97,6 +100,19 @@ def test_production_counts_undeclared_names_twice_and_never_raises(lenient):
         c["a.c"] += 1             # still counted under its own name ...
     c["a.b"] += 5
     assert c == Counter({"a.c": 3, UNDECLARED: 3, "a.b": 5})   # ... and every time under counters.undeclared
+
+
+@pytest.mark.parametrize("env, raises", [("1", True), ("", False)])
+def test_strict_from_the_environment(env, raises):
+    # A daemon is lenient unless MIP6FAST_STRICT_COUNTERS=1: an undeclared name never crashes it.
+    code = ("from mip6fast.roles import Host\n"
+            "h = Host('h')\n"
+            "try:\n    h.counters['made.up'] += 1\nexcept KeyError:\n    print('raised')\n"
+            "else:\n    print(dict(h.counters))\n")
+    env_vars = {**os.environ, "MIP6FAST_STRICT_COUNTERS": env, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], env=env_vars, capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout.strip()
+    assert out == ("raised" if raises else "{'counters.undeclared': 1, 'made.up': 1}")
 
 
 def test_counters_is_a_counter():
