@@ -16,6 +16,7 @@ from mip6fast.roles.correspondent import (
     CorrespondentConfig,
     CorrespondentNode,
 )
+from mip6fast.roles.counters import strict
 from mip6fast.wire import (
     AlternateCareOfAddress,
     BindingAcknowledgement,
@@ -516,6 +517,7 @@ def test_frame_larger_than_a_slot_still_goes_through_the_kernel():
 # ---------------------------------------------------------------- robustness
 
 def test_mutated_frames_never_raise():
+    assert strict()      # conftest: every counter name a node uses must be declared
     import random
     rng = random.Random(99)
     seeds = [frame(bu(1)), frame(bu(2, with_hao=False, hoa=COA)), frame(udp(COA, CN, hoa=HOA)),

@@ -28,6 +28,7 @@ from helpers.home_agent import (
 from mip6fast._checksum_py import checksum
 from mip6fast.batch import DropReason, PacketBatch
 from mip6fast.binding_cache import Outcome, UpdateResult
+from mip6fast.roles.counters import strict
 from mip6fast.roles.home_agent import (
     BindingCreated,
     BindingDeleted,
@@ -748,6 +749,7 @@ def test_receive_batch_on_a_down_interface_counts_drops():
 def test_mutated_frames_never_raise():
     """Every byte of a set of valid frames flipped, and every truncation: counted drops or ordinary
     traffic, never an exception, through both entry points."""
+    assert strict()      # conftest: every counter name a node uses must be declared
     ha = make_ha()
     register(ha)
     seeds = [frame_in(p) for p in (

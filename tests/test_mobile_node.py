@@ -44,6 +44,7 @@ from helpers.mobile_node import (
 from mip6fast.apps import udp_datagram
 from mip6fast.batch import PacketBatch
 from mip6fast.roles import Interface, RouterUnreachable, slaac_address
+from mip6fast.roles.counters import strict
 from mip6fast.roles.mobile_node import (
     BUL_REGISTERED,
     BindingRefreshed,
@@ -687,6 +688,7 @@ def test_a_late_ba_for_the_old_care_of_address_is_ignored_after_moving():
 
 
 def test_mutated_signalling_and_tunnel_frames_never_raise():
+    assert strict()      # conftest: every counter name a node uses must be declared
     rng = random.Random(99)
     mn, _ = registered_mn()
     seq = mn.registrations[HOA].next_sequence
