@@ -84,7 +84,8 @@ def _values(decl) -> str:
     if decl.values is None:
         return ""
     vals = sorted(decl.values, key=lambda v: (len(v), v) if v.isdigit() else (0, v))
-    return " (" + ", ".join(vals) + ")" if len(vals) <= 12 else f" ({len(vals)} values, checked)"
+    listed = len(vals) <= 12 or all(v.isdigit() for v in vals)     # statuses and codes are always listed
+    return " (" + ", ".join(vals) + ")" if listed else f" ({len(vals)} values, checked)"
 
 
 def render_markdown() -> str:

@@ -165,16 +165,18 @@ class Counters(Counter):
         super().__init__(iterable, **kwds)
 
     def __setitem__(self, name, value) -> None:
-        if name not in self._checked:
-            if name in self._undeclared or not self.table.is_declared(name):
-                if _strict:
-                    raise UndeclaredCounter(f"{self.table.role}: counter {name!r} is not declared "
-                                            f"(declare it in the role's counters table)")
-                self._undeclared.add(name)
-                super().__setitem__(UNDECLARED, self.get(UNDECLARED, 0) + 1)
-            else:
-                self._checked.add(name)
-        super().__setitem__(name, value)
+        if name in self._checked:               # the common case: a name seen and found declared
+            dict.__setitem__(self, name, value)
+            return
+        if name in self._undeclared or not self.table.is_declared(name):
+            if _strict:
+                raise UndeclaredCounter(f"{self.table.role}: counter {name!r} is not declared "
+                                        f"(declare it in the role's counters table)")
+            self._undeclared.add(name)
+            dict.__setitem__(self, UNDECLARED, self.get(UNDECLARED, 0) + 1)
+        else:
+            self._checked.add(name)
+        dict.__setitem__(self, name, value)
 
     def copy(self) -> Counter:
         return Counter(self)
