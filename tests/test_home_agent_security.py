@@ -65,13 +65,13 @@ def test_unprotected_bu_for_protected_home_is_dropped_without_answer():
     bas, out1, out2 = register(ha)
     assert bas == [] and out1.frames() == [] and of_type(out2, BindingAcknowledgement) == []
     assert ha.cache.get(HOME) is None
-    assert ha.counters["drop.bu_unprotected"] == 1
+    assert ha.counters["drop.bu.unprotected"] == 1
 
 
 def test_without_unauthenticated_registrations_every_bu_needs_protection():
     ha, _ = keyed(HOME)
     bas, *_ = register(ha, home=OTHER)          # no policy for OTHER: still refused silently
-    assert bas == [] and ha.cache.get(OTHER) is None and ha.counters["drop.bu_unprotected"] == 1
+    assert bas == [] and ha.cache.get(OTHER) is None and ha.counters["drop.bu.unprotected"] == 1
 
 
 def test_unauthenticated_registrations_for_homes_without_policy():
@@ -79,7 +79,7 @@ def test_unauthenticated_registrations_for_homes_without_policy():
     bas, *_ = register(ha, home=OTHER)
     assert len(bas) == 1 and bas[0].payload.status == 0
     bas, *_ = register(ha, now=5 * S)             # HOME has a policy: still refused
-    assert bas == [] and ha.counters["drop.bu_unprotected"] == 1
+    assert bas == [] and ha.counters["drop.bu.unprotected"] == 1
 
 
 def test_bu_under_another_home_address_sa_is_a_policy_violation():
@@ -130,7 +130,7 @@ def test_mobile_prefix_solicitation_protected_both_ways():
     ha.tick(4 * S)
     mps = Packet(src=bu_packet().src, dst=HA, home_address=HOME, payload=MobilePrefixSolicitation(9))
     out = ha.receive(5 * S, "eth1", frame_in(mps))
-    assert out.frames() == [] and ha.counters["drop.mps_unprotected"] == 1
+    assert out.frames() == [] and ha.counters["drop.mps.unprotected"] == 1
     out = ha.receive(5 * S, "eth1", frame_in(mns[HOME].protect(mps.to_bytes(), HOME)))
     raws = [t.frame[14:] for t in out.frames()]
     assert raws and all(is_protected(r) for r in raws)
@@ -145,7 +145,7 @@ def test_no_spd_accepts_unprotected_bus_as_before():
 
 
 def test_spd_policy_follows_added_and_removed_sas():
-    mn_sas, ha_sas = manual_pair(HOME, HA, random.Random(9))
+    _, ha_sas = manual_pair(HOME, HA, random.Random(9))
     spd = SecurityPolicyDatabase(ha_sas)
     assert spd.has_policy(HOME) and spd.has_policy(str(HOME)) and spd.home_addresses() == {HOME}
     spd.remove(ha_sas[0])

@@ -29,7 +29,7 @@ def test_registration_is_protected_end_to_end():
     # Every BU went under the SA (one ESP sequence number each); every BA came back under the HA's.
     assert _outbound(world.mn_spd).sequence == sent == world.mn.counters["esp.protected"]
     assert _outbound(world.ha_spd).sequence == world.ha.counters["esp.protected"] == world.mn.counters["esp.unprotected"]
-    assert world.ha.counters["drop.bu_unprotected"] == 0 and world.ha.cache.get(HOME_ADDRESS) is not None
+    assert world.ha.counters["drop.bu.unprotected"] == 0 and world.ha.cache.get(HOME_ADDRESS) is not None
 
 
 def test_retransmitted_bus_each_get_a_new_esp_sequence_number():

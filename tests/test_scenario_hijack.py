@@ -21,7 +21,7 @@ def test_hijack_attempt(tmp_path):
     assert summary["answers_to_attacker"] == {} and summary["packets_for_home_addresses_at_attacker"] == 0
     # Every attempt counted, each under its reason.
     refused = summary["refused_at_home_agent"]
-    assert refused == {"drop.bu_unprotected": 40, "drop.esp.replay": 20, "drop.esp.authentication_failed": 10}
+    assert refused == {"drop.bu.unprotected": 40, "drop.esp.replay": 20, "drop.esp.authentication_failed": 10}
     assert summary["refused_total"] == summary["attempts_total"]
     assert summary["home_agent_inbound_sa"]["replay_duplicates"] == 20
     assert summary["home_agent_inbound_sa"]["authentication_failures"] == 10

@@ -74,6 +74,7 @@ from .events import Notification, Output
 from .host import Host
 from .interface import LINK_LOCAL, Interface
 from .mn_config import HomeAddressConfig, MobileNodeConfig
+from .mn_counters import MOBILE_NODE_COUNTERS
 from .mn_datapath import MobileNodeData
 from .mn_discovery import (
     HomeAddressWithdrawn,
@@ -95,7 +96,7 @@ from .mn_registration import (
 )
 from .neighbor import ND_HOP_LIMIT, AddressDuplicate, AddressReady, RouterOverdue, RouterUnreachable
 from .protection import NH_ESP, SignallingProtection
-from .registration import BUL_PENDING, BUL_REGISTERED, RegistrationState, UpdateRateLimiter
+from .registration import BUL_PENDING, BUL_REGISTERED, RegistrationState, update_rate_limiter
 from .route_optimization import RouteOptimizer
 from .source_policy import is_site_local
 
@@ -116,6 +117,8 @@ class MobileNode(Host):
     Solicitations for a home address with a policy leave under its SA, and the home agent's BAs, BRRs
     and MPAs for it are accepted only protected."""
 
+    COUNTERS = MOBILE_NODE_COUNTERS
+
     def __init__(self, name: str, interfaces=(), rng: random.Random | None = None, *,
                  config: MobileNodeConfig, spd: SecurityPolicyDatabase | None = None):
         super().__init__(name, interfaces, rng)
@@ -130,7 +133,7 @@ class MobileNode(Host):
         # Home registrations and correspondent entries (keyed (peer, home address)) share the list,
         # and one MAX_UPDATE_RATE window per destination covers the BUs to both (§11.8).
         self.binding_update_list = BindingCache(key_size=32, capacity=256)
-        limiter = UpdateRateLimiter(config.max_update_rate)
+        limiter = update_rate_limiter(config.max_update_rate)
         self.home_registrations = HomeRegistrations(
             self, config, self.iface, nd, self.binding_update_list, limiter,
             care_of=lambda: self.movement.care_of, away_for=self.away_for, emit_nd=self._emit,
@@ -440,11 +443,11 @@ class MobileNode(Host):
             return
         try:
             inner = parse(result.packet)
-        except ParseError as exc:
-            self.drop(f"esp_inner_parse.{exc.field}")
+        except ParseError:
+            self.drop("esp.inner_malformed")
             return
         if inner.next_header == NH_ESP:
-            self.drop("esp_nested")
+            self.drop("esp.nested")
             return
         self.counters["esp.unprotected"] += 1
         self._rx_sa = result.sa

@@ -12,7 +12,7 @@
   policy for it, and for every home address when the node was told to accept nothing unprotected
   (``require_all``: a home agent with an SPD and without ``unauthenticated_registrations``).
 - ``outbound(raw, home)``: a BA, BRR, BU, MPS or MPA for a protected home address goes through
-  ``spd.protect`` just before it is routed; None (counted ``drop.esp_out.<reason>``) when it cannot be.
+  ``spd.protect`` just before it is routed; None (counted ``drop.esp.out.<reason>``) when it cannot be.
 
 ``manual_pair`` builds the two ends' SAs for one home address from a random source: the simulator's
 seeded rng makes scenarios deterministic (keys, SPIs, GCM IV masks). ``CaptureKeys`` is what a
@@ -35,10 +35,24 @@ from ..security import (
     is_protected,
     unprotect,
 )
+from .counters import CounterTable, declare
 
-__all__ = ["NH_ESP", "CaptureKeys", "SignallingProtection", "manual_pair"]
+__all__ = ["NH_ESP", "PROTECTION_COUNTERS", "CaptureKeys", "SignallingProtection", "manual_pair"]
 
 NH_ESP = 50
+
+# What the protection of home registrations counts, in the home agent and the mobile node (their tables
+# name this one as a base). The refusal reasons are the EspError subclasses' ``reason``s.
+ESP_IN_REASONS = ("not_protected", "malformed", "unknown_spi", "replay", "authentication_failed",
+                  "policy_violation", "dummy", "no_policy", "inner_malformed", "nested")
+ESP_OUT_REASONS = ("sequence_exhausted", "no_security_association", "malformed")
+PROTECTION_COUNTERS = CounterTable("protection", declare(
+    ("esp.protected", "signalling sent under ESP (BU, BA, BRR, MPS, MPA; RFC 6275 §5.1)"),
+    ("esp.unprotected", "ESP packets for this node that unprotect accepted"),
+    ("drop.esp.<reason>", "ESP packets refused before dispatch, silently, by reason (docs/SECURITY.md)",
+     ESP_IN_REASONS),
+    ("drop.esp.out.<reason>", "signalling not sent: its SA is missing or used up", ESP_OUT_REASONS),
+))
 
 
 class SignallingProtection:
@@ -77,7 +91,7 @@ class SignallingProtection:
         try:
             protected = spd.protect(raw, home)
         except EspError as exc:
-            self.counters[f"drop.esp_out.{exc.reason}"] += 1
+            self.counters[f"drop.esp.out.{exc.reason}"] += 1
             return None
         self.counters["esp.protected"] += 1
         return protected

@@ -148,7 +148,7 @@ def hijack_attempt(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict]:
     binding = world.ha.cache.get(HOME_ADDRESS)
     ha = world.ha.counters
     refused = {k: v for k, v in sorted(ha.items())
-               if k.startswith(("drop.bu_", "drop.esp", "drop.mps_"))}
+               if k.startswith(("drop.bu.", "drop.esp", "drop.mps."))}
     (ha_in,) = [sa for sa in world.ha_spd if sa.direction.value == "inbound"]
     sa_counters = {k: v for k, v in ha_in.stats().items()
                    if k in ("packets", "replay_duplicates", "replay_too_old", "authentication_failures",

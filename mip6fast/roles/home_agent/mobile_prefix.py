@@ -46,15 +46,15 @@ class MobilePrefixes:
         is dropped without an answer."""
         home = packet.home_address
         if home is None:
-            self.node.drop("mps_without_hao")
+            self.node.drop("mps.without_hao")
             return
         if self.protection.required(home) and (sa is None or sa.home_address != home):
-            self.node.drop("mps_unprotected")
+            self.node.drop("mps.unprotected")
             return
         binding = self.cache.get(home)
         if binding is None or binding.care_of_address != packet.src:
             return          # the Home Address option check answered with a Binding Error already
-        self.node.counters["mpa_sent"] += 1
+        self.node.counters["mpa.sent"] += 1
         self._send(now, home, binding.care_of_address, mps.identifier)
 
     def announce(self, now: int, homes: Iterable[IPv6Address]) -> None:
@@ -75,7 +75,7 @@ class MobilePrefixes:
         if binding is None:
             return
         self._retransmit.pop(home, None)
-        self.node.counters["mpa_unsolicited_sent"] += 1
+        self.node.counters["mpa.sent_unsolicited"] += 1
         self._send(now, home, binding.care_of_address, identifier)
         if retries > 0:
             self._retransmit[home] = self.node.call_at(

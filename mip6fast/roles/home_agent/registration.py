@@ -8,8 +8,8 @@ order of the RFC:
 
 0. protection (RFC 6275 §5.1, RFC 3776; issue 11): a BU for a home address that must arrive protected
    (``SignallingProtection.required``) and did not arrive under that home address's SA is discarded
-   without an answer (no BA, so no sequence number leaks), counted ``drop.bu_unprotected`` or
-   ``drop.bu_wrong_sa``; the BA to a protected home address goes out through its outbound SA;
+   without an answer (no BA, so no sequence number leaks), counted ``drop.bu.unprotected`` or
+   ``drop.bu.wrong_sa``; the BA to a protected home address goes out through its outbound SA;
 1. silently discarded (§9.5.1, no BA): a home or care-of address that is link-local, multicast,
    unspecified or loopback; a home registration carrying Nonce Indices;
 2. without H: 139 when the address has a (home) binding, else dropped (no route optimisation here);
@@ -125,7 +125,7 @@ class Registrar:
         if self.protection.required(home) and (sa is None or sa.home_address != home):
             # RFC 6275 §5.1 / RFC 3776: discarded silently (the SPD checked the SA against the home
             # address already; this is the case of no SA, or of one the SPD does not hold for it).
-            self.node.drop("bu_unprotected" if sa is None else "bu_wrong_sa")
+            self.node.drop("bu.unprotected" if sa is None else "bu.wrong_sa")
             return
         care_of = packet.src
         for opt in bu.options:
@@ -133,13 +133,13 @@ class Registrar:
                 care_of = opt.address
         # §9.5.1: discarded without an answer.
         if not unicast_routable(home):
-            self.node.drop("bu_bad_home_address")
+            self.node.drop("bu.bad_home_address")
             return
         if not unicast_routable(care_of):
-            self.node.drop("bu_bad_care_of_address")
+            self.node.drop("bu.bad_care_of_address")
             return
         if bu.home and any(isinstance(o, NonceIndices) for o in bu.options):
-            self.node.drop("bu_home_with_nonce_indices")
+            self.node.drop("bu.home_with_nonce_indices")
             return
         existing = self.cache.get(home)
         if not bu.home:
@@ -148,7 +148,7 @@ class Registrar:
             if existing is not None:
                 self._reject(now, packet, bu, home, care_of, BindingAckStatus.REGISTRATION_TYPE_CHANGE_DISALLOWED)
             else:
-                self.node.drop("bu_not_home_registration")
+                self.node.drop("bu.not_home_registration")
             return
         if packet.dst != self.address:
             # §10.3.1: the BU reached an address of this node that is not serving as a home agent.
@@ -172,7 +172,7 @@ class Registrar:
         # The sequence number of a refresh is checked by BindingCache.update (§9.5.1): STALE → 135.
         if existing is None:
             if self.dad is not None and home in self.dad:
-                self.node.drop("bu_dad_in_progress")     # the BA follows when DAD ends
+                self.node.drop("bu.dad_in_progress")     # the BA follows when DAD ends
                 return
             if len(self.cache) >= self.max_bindings:
                 self._reject(now, packet, bu, home, care_of, BindingAckStatus.INSUFFICIENT_RESOURCES)
@@ -282,7 +282,7 @@ class Registrar:
         answered to the home address directly."""
         ba = BindingAcknowledgement(int(status), bu.sequence if sequence is None else sequence, lifetime,
                                     options=options)
-        self.node.counters[f"ba.status.{int(status)}"] += 1
+        self.node.counters[f"ba.sent.status.{int(status)}"] += 1
         src = packet.dst if not packet.dst.is_multicast else self.address
         if care_of == home:
             reply = Packet(src=src, dst=home, payload=ba)
@@ -344,7 +344,7 @@ class Registrar:
         binding = self.cache.get(home)
         if binding is None:
             return
-        self.node.counters["brr_sent"] += 1
+        self.node.counters["brr.sent"] += 1
         brr = Packet(src=self.address, dst=binding.care_of_address, rh2=home, payload=BindingRefreshRequest())
         raw = self.protection.outbound(brr.to_bytes(), home)
         if raw is not None:

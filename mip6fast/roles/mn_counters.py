@@ -1,0 +1,117 @@
+"""The counters of the mobile node (``mobile_node.MobileNode`` and the parts it composes:
+mn_movement, mn_registration, mn_discovery, route_optimization, mn_datapath), declared once
+(``roles.counters``). They keep the ``mn.`` area (``mn.ro.`` for route optimisation) so that a node
+that is also a router or correspondent would not mix its roles' figures."""
+from __future__ import annotations
+
+from .counters import CounterTable, declare
+from .node_counters import (
+    BA_STATUSES,
+    BE_STATUSES,
+    DROP_REASONS,
+    ICMPV6_MESSAGES,
+    MOBILITY_MESSAGES,
+    NODE_COUNTERS,
+)
+from .protection import PROTECTION_COUNTERS
+from .registration import exchange_counters
+
+__all__ = ["MOBILE_NODE_COUNTERS"]
+
+MOBILE_NODE_COUNTERS = CounterTable("mobile_node", (*declare(
+    # ---- the node itself (mobile_node.py)
+    ("mn.tx.<message>", "neighbour discovery messages the mobile interface sent itself, by class", ICMPV6_MESSAGES),
+    ("mn.source.site_local_refused", "a site-local source refused for a packet off the home link (source_policy)"),
+    ("drop.mn.ns_for_undefended_home_address", "an NS for a home address the node does not defend while away"),
+    ("drop.mn.unprotected_signalling", "a BA, BRR or MPA from the home agent of a protected home registration without ESP"),
+    ("drop.mn.mh_with_hao", "a Mobility Header with a Home Address option (§6.1: only a BU carries one)"),
+    ("drop.deliver_parse.<field>", "a packet from the data path for the applications that does not parse"),
+    # ---- movement detection (mn_movement.py, §11.5)
+    ("mn.movement.router_overdue", "the current router's advertisements are overdue: reachability is probed"),
+    ("mn.movement.link_hint", "a link-layer up/down hint started movement detection"),
+    ("mn.movement.ra_not_default_router", "an RA from a router that is not the current default router"),
+    ("mn.movement.reattached_elsewhere", "a router on the link advertises other prefixes: the node moved"),
+    ("mn.movement.same_link_new_prefix", "a new prefix on the same link, no movement"),
+    ("mn.movement.candidate", "a new router became the candidate default router"),
+    ("mn.movement.router_lost", "the default router became unreachable"),
+    ("mn.movement.care_of_prefix_lost", "the care-of address's prefix was withdrawn"),
+    ("mn.movement.moved", "movements to a new care-of address"),
+    ("mn.movement.home", "returns to the home link (§11.5.5)"),
+    ("mn.coa_duplicate", "a care-of address DAD found in use (RFC 4862 §5.4.5)"),
+    ("mn.coa_site_local_refused", "a site-local care-of address refused (source_policy)"),
+    ("mn.no_care_of_address", "a movement with no usable care-of address yet"),
+    ("mn.home_link_care_of", "an address formed on the home link, not used as a care-of address"),
+    # ---- home registration (mn_registration.py, §11.7)
+    ("mn.bu_no_lifetime", "a home Binding Update not sent: no lifetime left on the addresses"),
+    ("mn.bu_leave_sent", "de-registrations sent when the node leaves"),
+    ("mn.bu_refresh", "home registrations refreshed before their lifetime ran out"),
+    ("mn.ba_rejected.<status>", "home Binding Acknowledgements refusing the registration, by status", BA_STATUSES),
+    ("mn.left", "de-registrations acknowledged when leaving"),
+    ("mn.binding_expired", "home registrations whose lifetime ran out"),
+    ("mn.brr_received", "Binding Refresh Requests from the home agent (§11.7.4)"),
+    ("drop.mn.mh_unknown_peer", "a Mobility Header from a node that is neither home agent nor correspondent"),
+    ("drop.mn.mh_without_rh2", "a BA to the care-of address without a Type 2 routing header (§6.1.8)"),
+    ("drop.mn.mh_unhandled.<message>", "mobility messages the mobile node does not take, by class",
+     MOBILITY_MESSAGES),
+    ("drop.mn.ba_zero_lifetime", "a home BA accepted with no lifetime: nothing to refresh"),
+    ("drop.mn.brr_not_registered", "a Binding Refresh Request for no home registration"),
+    # ---- home agent and prefix discovery (mn_discovery.py, §11.4)
+    ("mn.home_agent_not_answering", "the home agent stopped answering: discovery starts again"),
+    ("mn.home_agent_changed", "a new home agent chosen"),
+    ("mn.dhaad.request_sent", "DHAAD Requests sent"),
+    ("mn.dhaad.retransmitted", "DHAAD Requests retransmitted"),
+    ("mn.dhaad.failed", "DHAAD given up after the last retransmission"),
+    ("mn.dhaad.address_ignored", "an address in a DHAAD Reply that could not be used"),
+    ("mn.dhaad.reply_accepted", "DHAAD Replies accepted"),
+    ("drop.mn.dhaad_reply_unexpected", "a DHAAD Reply echoing no outstanding identifier (§11.4.1)"),
+    ("drop.mn.dhaad_reply_empty", "a DHAAD Reply listing no home agent"),
+    ("mn.mps.sent", "Mobile Prefix Solicitations sent"),
+    ("mn.mps.retransmitted", "Mobile Prefix Solicitations retransmitted"),
+    ("mn.mps.unanswered", "a Mobile Prefix Solicitation with no answer after its retransmissions"),
+    ("mn.mps.abandoned", "a Mobile Prefix Solicitation abandoned (no home registration)"),
+    ("mn.mpa.solicited", "solicited Mobile Prefix Advertisements accepted"),
+    ("mn.mpa.unsolicited", "unsolicited Mobile Prefix Advertisements accepted"),
+    ("mn.mpa.prefix_length_mismatch", "an advertised home prefix the interface identifier does not fit"),
+    ("mn.mpa.prefix_ignored", "an advertised prefix not used for a home address"),
+    ("mn.mpa.acknowledged_by_bu", "unsolicited MPAs acknowledged with a home BU (§11.4.3)"),
+    ("mn.mpa.last_home_address_kept", "a withdrawn prefix kept: it gives the node's last home address"),
+    ("mn.home_address_withdrawn", "home addresses withdrawn after their prefix was"),
+    ("drop.mn.mpa_without_rh2", "a Mobile Prefix Advertisement without a Type 2 routing header (§11.4.3)"),
+    ("drop.mn.mpa_unknown_home_address", "a Mobile Prefix Advertisement for an unknown home address"),
+    ("drop.mn.mpa_not_from_home_agent", "a Mobile Prefix Advertisement not from the home agent (§11.4.3)"),
+    ("drop.mn.mpa_identifier_mismatch", "a solicited MPA whose identifier matches no solicitation (§11.4.3)"),
+    # ---- the data path (mn_datapath.py)
+    ("mn.reverse_tunnelled", "packets reverse-tunnelled to the home agent (§11.3.1)"),
+    ("mn.tunnel_delivered", "tunnelled packets from the home agent delivered to the applications"),
+    ("drop.mn.no_home_registration", "packets from a home address the node is away for, with no registration"),
+    ("drop.mn.reverse_tunnel_too_big", "a packet too big for the reverse tunnel"),
+    ("drop.mn.decapsulate.<reason>", "a tunnelled packet the per-frame path refused, by DropReason", DROP_REASONS),
+    ("drop.mn.process_rh2.<reason>", "an RH2 packet the per-frame path refused, by DropReason", DROP_REASONS),
+    ("drop.datapath.<reason>", "packets the data path kernels dropped, by DropReason", DROP_REASONS),
+    # ---- route optimisation (route_optimization.py, §11.6, §11.7.2)
+    ("mn.ro.hao_sent", "packets sent to a correspondent with a Home Address option"),
+    ("mn.ro.rh2_received", "packets received from a correspondent with a Type 2 routing header"),
+    ("mn.ro.bu_new_care_of", "correspondent BUs sent after a move to a new care-of address"),
+    ("mn.ro.bu_no_lifetime", "a correspondent BU not sent: no lifetime left"),
+    ("mn.ro.bu_unanswered", "correspondent BUs given up without an acknowledgement"),
+    ("mn.ro.brr_received", "Binding Refresh Requests from a correspondent"),
+    ("mn.ro.deregistered", "correspondent bindings deleted"),
+    ("mn.ro.ba_rejected.<status>", "correspondent BAs refusing the binding, by status", BA_STATUSES),
+    ("mn.ro.bul_full", "route optimisation not started: the binding update list is full"),
+    ("mn.ro.started", "route optimisation started with a correspondent"),
+    ("mn.ro.refreshed", "correspondent bindings refreshed"),
+    ("mn.ro.expired", "correspondent bindings whose lifetime ran out"),
+    ("mn.ro.stopped", "route optimisation stopped with a correspondent"),
+    ("mn.ro.hold_down_over", "the hold-down after a refusal ended: route optimisation may start again"),
+    ("mn.ro.binding_error.<status>", "Binding Errors received from correspondents, by status", BE_STATUSES),
+    ("mn.ro.parameter_problem_home_address_option", "a Parameter Problem at our Home Address option (§11.3.5)"),
+    ("mn.ro.parameter_problem_mobility_header", "a Parameter Problem at our Mobility Header (§11.3.5)"),
+    ("mn.ro.administratively_prohibited", "Destination Unreachable, prohibited, about a BU or HAO packet (§11.3.5)"),
+    ("drop.mn.ro.brr_not_optimised", "a Binding Refresh Request from a correspondent with no binding"),
+    ("drop.mn.ro.mh_unhandled.<message>", "mobility messages route optimisation does not take, by class",
+     MOBILITY_MESSAGES),
+    ("drop.mn.ro.ba_wrong_address", "a correspondent BA not to the care-of address with an RH2 (§6.1.8)"),
+    ("drop.mn.ro.ba_zero_lifetime", "a correspondent BA accepted with no lifetime"),
+    ("drop.mn.ro.binding_error_without_entry", "a Binding Error for no binding update list entry"),
+    ("drop.mn.ro.binding_error_status.<status>", "a Binding Error of a status that changes nothing", BE_STATUSES),
+), *exchange_counters("mn"), *exchange_counters("mn.ro")), bases=(NODE_COUNTERS, PROTECTION_COUNTERS))
