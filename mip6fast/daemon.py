@@ -781,6 +781,13 @@ class Daemon:
             log.warning("SIGHUP: changed but only taken on a restart: %s", ", ".join(restart))
         return applied
 
+    def _apply_binding_acl(self, running: DaemonConfig, new: DaemonConfig) -> DaemonConfig:
+        """The home agent's binding ACL, live: the next BU is judged by the new one."""
+        acl = new.role_config.binding_acl
+        if isinstance(self.node, HomeAgent):
+            self.node.registrar.acl = acl
+        return replace(running, role_config=replace(running.role_config, binding_acl=acl))
+
     def _apply_log_level(self, running: DaemonConfig, new: DaemonConfig) -> DaemonConfig:
         if self.log_level_override is not None:
             log.info("SIGHUP: daemon.log_level: --log-level %s on the command line wins",
@@ -838,7 +845,8 @@ _ABSENT = object()
 # What SIGHUP applies to a running daemon: a configuration key (or the prefix of a table or list of
 # them) -> Daemon method(running config, new config) -> the running config with the change made. Every
 # other key that changed is logged as needing a restart (interfaces, addresses, the role's own fields:
-# the node and its ports were built from them). Authorisation lists go here when they come.
+# the node and its ports were built from them). The home agent's binding ACL is one.
 RELOADABLE = {
     "daemon.log_level": Daemon._apply_log_level,
+    "home_agent.binding_acl": Daemon._apply_binding_acl,
 }

@@ -6,12 +6,14 @@ import json
 import logging
 import os
 import random
+from ipaddress import IPv6Address
 
 import pytest
 from helpers.home_agent import HA, HOME, S, bu_packet, frame_in, make_ha
 
 from mip6fast.config import parse_config
 from mip6fast.daemon import SEQUENCE_RESERVE, Daemon, DaemonError, describe_bindings
+from mip6fast.roles.home_agent import BindingAclEntry
 from mip6fast.roles.protection import manual_pair
 from mip6fast.security import SecurityPolicyDatabase, load_security_policy
 
@@ -129,3 +131,32 @@ def test_bindings_name_the_sa_never_the_key():
     (row,) = describe_bindings(ha, 4 * S)
     assert row["home_address"] == str(HOME) and row["protected_by"] == "esp spi 0x00002000 (aes-128-gcm)"
     assert "key" not in json.dumps(row).lower()
+
+
+ACL = '''binding_acl = [{ home = "2001:db8:1::9/128", care_of = ["2001:db8:3::/64"] },
+               { home = "2001:db8:1::/64" }]
+'''
+
+
+def test_binding_acl_from_the_configuration(tmp_path):
+    config = parse_config(ha_text(tmp_path, "unauthenticated_registrations = true\n" + ACL), "ha")
+    acl = config.role_config.binding_acl
+    assert acl == (BindingAclEntry("2001:db8:1::9/128", ("2001:db8:3::/64",)), BindingAclEntry("2001:db8:1::/64"))
+    with pytest.raises(Exception) as err:
+        parse_config(ha_text(tmp_path, 'binding_acl = [{ home = "not an address" }]'), "ha")
+    assert "binding_acl" in str(err.value)
+
+
+def test_sighup_reloads_the_binding_acl_into_the_running_home_agent(tmp_path):
+    path = tmp_path / "ha.toml"
+    path.write_text(ha_text(tmp_path, "unauthenticated_registrations = true"))
+    daemon = Daemon(parse_config(path.read_text(), "ha"), config_path=str(path))
+    daemon.node = make_ha()
+    assert daemon.node.registrar.authorized(HOME, IPv6Address("2001:db8:5::1"))
+    path.write_text(ha_text(tmp_path, "unauthenticated_registrations = true\n" + ACL))
+    applied = daemon.reload()
+    assert applied and all(k.startswith("home_agent.binding_acl") for k in applied)
+    assert daemon.node.registrar.acl == daemon.config.role_config.binding_acl
+    assert daemon.node.registrar.authorized(HOME, IPv6Address("2001:db8:3::1"))
+    assert not daemon.node.registrar.authorized(HOME, IPv6Address("2001:db8:5::1"))
+    assert not daemon.node.registrar.authorized(IPv6Address("2001:db8:7::1"), IPv6Address("2001:db8:3::1"))

@@ -6,6 +6,7 @@ from ipaddress import IPv6Address
 
 from helpers.home_agent import HA, HOME, S, bu_packet, frame_in, make_ha, of_type, register
 
+from mip6fast.roles.home_agent import BindingAclEntry
 from mip6fast.roles.protection import manual_pair
 from mip6fast.security import SecurityPolicyDatabase, is_protected
 from mip6fast.wire import (
@@ -153,3 +154,38 @@ def test_spd_policy_follows_added_and_removed_sas():
     spd.remove(ha_sas[1])
     assert not spd.has_policy(HOME) and spd.home_addresses() == frozenset()
     assert spd.outbound_sa(str(HOME)) is None
+
+
+# ---------------------------------------------------------------- the binding ACL (issue 11, item 5)
+
+def test_binding_acl_refuses_a_protected_but_unauthorised_registration_with_129():
+
+    acl = (BindingAclEntry("2001:db8:1::77/128"), BindingAclEntry("2001:db8:1::/64", ("2001:db8:3::/64",)))
+    ha, mns = keyed(HOME, OTHER, binding_acl=acl)
+    # HOME from a care-of address in 2001:db8:3::/64: allowed by the second rule.
+    ha.receive(3 * S, "eth1", frame_in(protected_bu(mns[HOME])))
+    (ba,) = open_ba(mns[HOME], ha.tick(4 * S))
+    assert ba.payload.status == 0
+    # OTHER matches the first rule (any care-of address); from 2001:db8:5::9 too.
+    out = ha.receive(5 * S, "eth1", frame_in(protected_bu(mns[OTHER], home=OTHER, coa=IPv6Address("2001:db8:5::9"))))
+    out2 = ha.tick(6 * S)
+    assert [b.payload.status for b in open_ba(mns[OTHER], out) + open_ba(mns[OTHER], out2)] == [0]
+    # HOME from a care-of address outside its prefixes: 129, protected, and the binding stays.
+    out = ha.receive(7 * S, "eth1", frame_in(protected_bu(mns[HOME], seq=2, coa=IPv6Address("2001:db8:5::9"))))
+    (ba,) = open_ba(mns[HOME], out)
+    assert ba.payload.status == 129 and ha.cache.get(HOME).care_of_address == IPv6Address("2001:db8:3::9")
+    # A de-registration is always allowed.
+    out = ha.receive(8 * S, "eth1", frame_in(protected_bu(mns[HOME], seq=3, lifetime=0)))
+    (ba,) = open_ba(mns[HOME], out)
+    assert ba.payload.status == 0 and ha.cache.get(HOME) is None
+
+
+def test_binding_acl_without_a_rule_for_the_home_address_refuses_it():
+
+    ha, mns = keyed(HOME, binding_acl=(BindingAclEntry("2001:db8:1::77/128"),))
+    out = ha.receive(3 * S, "eth1", frame_in(protected_bu(mns[HOME])))
+    (ba,) = open_ba(mns[HOME], out)
+    assert ba.payload.status == 129 and ha.cache.get(HOME) is None
+    # An unprotected BU is still dropped silently: protection is checked first.
+    bas, out1, _ = register(ha, now=5 * S)
+    assert bas == [] and out1.frames() == [] and ha.counters["drop.bu.unprotected"] == 1

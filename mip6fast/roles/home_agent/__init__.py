@@ -18,11 +18,11 @@ binding notifications are shared with the correspondent node (``roles/binding_ev
 """
 from ..binding_events import BindingCreated, BindingDeleted, BindingExpired, BindingUpdated
 from .agent import HomeAgent
-from .config import HomeAgentConfig
+from .config import BindingAclEntry, HomeAgentConfig
 from .discovery import HomeAgentEntry
 from .registration import RegistrationRejected
 
 __all__ = [
-    "BindingCreated", "BindingDeleted", "BindingExpired", "BindingUpdated", "HomeAgent", "HomeAgentConfig",
+    "BindingAclEntry", "BindingCreated", "BindingDeleted", "BindingExpired", "BindingUpdated", "HomeAgent", "HomeAgentConfig",
     "HomeAgentEntry", "RegistrationRejected",
 ]

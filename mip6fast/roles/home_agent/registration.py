@@ -14,7 +14,8 @@ order of the RFC:
    unspecified or loopback; a home registration carrying Nonce Indices;
 2. without H: 139 when the address has a (home) binding, else dropped (no route optimisation here);
 3. rejected with a BA: 131 when it reached another of our addresses than the home agent's (§10.3.1),
-   129 for one of our own addresses (binding it would take its traffic away from us), 132 when the home
+   129 for one of our own addresses (binding it would take its traffic away from us) and for a
+   registration the binding ACL (``HomeAgentConfig.binding_acl``) does not allow, 132 when the home
    address is on no home prefix (or its prefix has under 4 s left), 139 when the existing binding is not
    a home registration;
 4. a de-registration (lifetime 0, or care-of = home address, §10.3.2) deletes the binding through
@@ -88,6 +89,7 @@ class Registrar:
         self.max_lifetime = config.max_lifetime
         self.refresh_lead = config.refresh_lead
         self.max_bindings = config.max_bindings
+        self.acl = config.binding_acl          # replaced on SIGHUP (daemon.RELOADABLE)
         self.cache = cache
         self.link = link
         self.node = node
@@ -158,6 +160,10 @@ class Registrar:
             # Binding one of our own addresses would take its traffic away from us.
             self._reject(now, packet, bu, home, care_of, BindingAckStatus.ADMINISTRATIVELY_PROHIBITED)
             return
+        if bu.lifetime != 0 and care_of != home and not self.authorized(home, care_of):
+            # The binding ACL (a de-registration is always allowed: it only gives the address back).
+            self._reject(now, packet, bu, home, care_of, BindingAckStatus.ADMINISTRATIVELY_PROHIBITED)
+            return
         subnet = self.link.subnet(home)
         remaining = None if subnet is None else self.link.prefix_remaining(now, subnet)
         if subnet is None or (remaining is not None and remaining < 4):
@@ -181,6 +187,16 @@ class Registrar:
                 self.dad.start(now, packet, bu, home, care_of)
                 return
         self._accept(now, packet, bu, home, care_of)
+
+    def authorized(self, home: IPv6Address, care_of: IPv6Address) -> bool:
+        """The binding ACL: the first rule about ``home`` decides; no rule, refused; no ACL, allowed."""
+        if self.acl is None:
+            return True
+        for entry in self.acl:
+            verdict = entry.allows(home, care_of)
+            if verdict is not None:
+                return verdict
+        return False
 
     def _dad_finished(self, now: int, pending: PendingDad) -> None:
         """§10.3.1: DAD for a first registration's home address is over: 134, or accepted."""
