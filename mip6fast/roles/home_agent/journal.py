@@ -1,0 +1,177 @@
+"""Write-through of the binding cache to a durable binding store (issue 13, docs/DURABILITY.md).
+
+Theory of operation
+-------------------
+A ``HomeAgent`` constructed with a ``store`` (a ``mip6fast.store.BindingStore``) has a ``Journal``. The
+registrar tells it every change it makes: ``registered`` (a first registration or a refresh accepted,
+the record holding the home and care-of addresses, the accepted sequence number, the BU's A, H, L, K
+flags, the granted lifetime and the absolute expiry), ``deregistered``, ``expired``; the journal stages
+a store record for each.
+
+The durability rule: a Binding Acknowledgement with a status below 128 leaves only after the commit
+holding its binding. The registrar ``hold``s such a BA (a closure that sends it) instead of sending
+it; at the end of the entry point (``receive_batch``, ``receive``, ``tick``, ...) the agent calls
+``flush``, which commits once (group commit: a burst of BUs costs one commit) and then releases the
+held BAs into the same ``Output``. A commit that fails (``StoreError``) is logged (once per reason, at
+ERROR), counted (``store.commit_failed``, ``store.ba_withheld``) and notified (``StoreFailed``); the
+held BAs are dropped: no acknowledgement for a binding that was not stored. The mobile node retransmits
+with a newer sequence number and is acknowledged after a commit that works (the store keeps the failed
+batch staged and writes it with the next one).
+
+The roles read no clock: the store keeps wall-clock expiries, so the driver sets ``wall_offset_ns``
+(wall clock minus the monotonic clock the node is driven with; the runner refreshes it every loop).
+
+Recovery (``recover``, an entry point of the agent, called by the driver before the first packet):
+``store.load(wall now)`` gives the unexpired bindings (the expired ones are removed and counted:
+``store.recovery_expired``); a record whose home address is on no current home prefix, or is one of
+our own addresses, is dropped (``store.recovery_outside_prefixes``, an ``Expired`` record staged); the
+remaining lifetime is capped by the current ``max_lifetime`` and the home prefix's remaining lifetime;
+each binding goes back in the cache with its sequence number (the next BU is a refresh, no 135), with
+its expiry timer, its refresh timer, and proxy ND, whose unsolicited NAs are paced
+(``ProxyND.start(..., paced=True)``) so that tens of thousands of bindings do not flood the home link.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from ipaddress import IPv6Address
+
+from ...binding_cache import FLAG_ACK, FLAG_HOME, FLAG_LINK_LOCAL
+from ...store import (
+    FLAG_KEY_MANAGEMENT,
+    BindingRecord,
+    BindingStore,
+    Deregistered,
+    Expired,
+    Refreshed,
+    Registered,
+    StoreError,
+)
+from ..events import NS_PER_S, NodeServices, Notification
+
+__all__ = ["BindingsRecovered", "Journal", "StoreFailed"]
+
+log = logging.getLogger("mip6fast.home_agent.store")
+
+
+@dataclass(frozen=True)
+class StoreFailed(Notification):
+    """A commit failed: ``withheld`` accepted BAs were not sent. ``reason``: StoreError.reason."""
+    reason: str
+    message: str
+    withheld: int
+
+
+@dataclass(frozen=True)
+class BindingsRecovered(Notification):
+    """Recovery at start: bindings put back, expired ones removed, ones outside the home prefixes
+    dropped."""
+    recovered: int
+    expired: int
+    dropped: int
+
+
+class Journal:
+    """The binding store seen from the home agent (see the module docstring)."""
+
+    def __init__(self, store: BindingStore, node: NodeServices, wall_offset_ns: int = 0):
+        self.store = store
+        self.node = node
+        self.wall_offset_ns = wall_offset_ns
+        self.recovered = False
+        self._held: list[Callable[[], None]] = []
+        self._now = 0
+        self._logged: set[str] = set()          # failure reasons already logged at ERROR
+
+    # ------------------------------------------------------------ the write path
+
+    def registered(self, now: int, home: IPv6Address, care_of: IPv6Address, sequence: int, flags: int,
+                   lifetime: int, expires_ns: int, created: bool) -> None:
+        """An accepted registration (created) or refresh; ``flags``: the BU's A, H, L, K bits."""
+        record = BindingRecord.from_monotonic(home, care_of, sequence, flags, max(1, lifetime), expires_ns,
+                                              now, now + self.wall_offset_ns)
+        self.store.stage(Registered(record) if created else Refreshed(record))
+        self._now = now
+
+    def deregistered(self, now: int, home: IPv6Address) -> None:
+        self.store.stage(Deregistered(home))
+        self._now = now
+
+    def expired(self, now: int, home: IPv6Address) -> None:
+        self.store.stage(Expired(home))
+        self._now = now
+
+    def hold(self, now: int, send: Callable[[], None]) -> None:
+        """An accepted BA: ``send()`` runs once its binding is committed (``flush``)."""
+        self._held.append(send)
+        self._now = now
+
+    @property
+    def held(self) -> int:
+        return len(self._held)
+
+    def flush(self) -> bool:
+        """The end of an entry point: commit what was staged, then release the held BAs (or drop them if
+        the commit failed). Returns whether the store is up to date."""
+        held, self._held = self._held, []
+        if not held and not self.store.pending:
+            return True
+        try:
+            self.store.commit()
+        except StoreError as exc:
+            counters = self.node.counters
+            counters["store.commit_failed"] += 1
+            counters[f"store.commit_failed.{exc.reason}"] += 1
+            counters["store.ba_withheld"] += len(held)
+            if exc.reason not in self._logged:
+                self._logged.add(exc.reason)
+                log.error("%s; %d binding acknowledgement(s) withheld (the mobile nodes retransmit)", exc,
+                          len(held))
+            else:
+                log.debug("%s; %d binding acknowledgement(s) withheld", exc, len(held))
+            self.node.notify(StoreFailed(self._now, exc.reason, str(exc), len(held)))
+            return False
+        self.node.counters["store.commits"] += 1
+        for send in held:
+            send()
+        return True
+
+    # ------------------------------------------------------------ recovery
+
+    def recover(self, now: int, restore: Callable[[int, BindingRecord], bool]) -> BindingsRecovered:
+        """Load the store and hand each unexpired record to ``restore(now, record)`` (False: dropped, its
+        home address is not served any more); commits the drops once."""
+        wall = now + self.wall_offset_ns
+        bindings, expired = self.store.load(wall)
+        restored = dropped = 0
+        for record in bindings:
+            if restore(now, record):
+                restored += 1
+            else:
+                dropped += 1
+                self.store.stage(Expired(record.home_address))
+        counters = self.node.counters
+        counters["store.recovered"] += restored
+        counters["store.recovery_expired"] += expired
+        counters["store.recovery_outside_prefixes"] += dropped
+        self.recovered = True
+        self._now = now
+        if self.store.pending:
+            self.store.commit()         # a failure here is a startup error (the driver reports it)
+        result = BindingsRecovered(now, restored, expired, dropped)
+        self.node.notify(result)
+        log.info("binding store %s: %d binding(s) recovered, %d expired, %d outside the home prefixes",
+                 self.store.path, restored, expired, dropped)
+        return result
+
+    @staticmethod
+    def bu_flags(ack: bool, link_local: bool, key_management: bool) -> int:
+        """A home registration's flags as stored (the wire's bits)."""
+        return (FLAG_HOME | (FLAG_ACK if ack else 0) | (FLAG_LINK_LOCAL if link_local else 0)
+                | (FLAG_KEY_MANAGEMENT if key_management else 0))
+
+
+def remaining_ns(record: BindingRecord, now: int, wall_offset_ns: int, cap_s: int) -> int:
+    """Nanoseconds a recovered binding has left, capped at ``cap_s`` seconds."""
+    return min(record.expires_monotonic_ns(now, now + wall_offset_ns) - now, cap_s * NS_PER_S)
