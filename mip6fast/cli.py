@@ -16,6 +16,7 @@ from .errors import ParseError
 from .io.netns import can_use_netns
 from .scenarios import SCENARIOS, run_scenario
 from .scenarios.registry import scenario_parameters
+from .store import StoreError, describe_store
 from .wire import parse
 
 
@@ -186,8 +187,35 @@ def _find_socket(args) -> str | None:
     return running[0] if len(running) == 1 else None
 
 
+def _print_table(rows: list[dict], columns: list[str]) -> None:
+    widths = {c: max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for r in rows:
+        print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
+
+
+def cmd_store(args) -> int:
+    """``mip6fast bindings --store PATH``: the bindings in a home agent's binding store, read offline
+    (without the writer's lock: the home agent may be running)."""
+    try:
+        rows = describe_store(args.store)
+    except StoreError as exc:
+        print(f"mip6fast bindings: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        json.dump({"store": args.store, "bindings": rows}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    _print_table(rows, ["home_address", "care_of_address", "sequence", "flag_letters", "lifetime_s", "expires",
+                        "remaining_s", "expired", "protection"])
+    print(f"({len(rows)} binding{'s' if len(rows) != 1 else ''}, store {args.store})")
+    return 0
+
+
 def cmd_query(args) -> int:
     """``mip6fast bindings`` / ``mip6fast stats``: ask a running daemon over its control socket."""
+    if getattr(args, "store", None):
+        return cmd_store(args)
     path = _find_socket(args)
     if path is None:
         print(f"mip6fast {args.command}: give --socket (no single daemon at {', '.join(DEFAULT_SOCKETS.values())})",
@@ -208,13 +236,10 @@ def cmd_query(args) -> int:
         rows = answer["bindings"]
         columns = [c for c in ("peer", "home_address", "care_of_address", "sequence", "flags", "expires_in_s",
                                "packets", "bytes") if any(c in r for r in rows)] or ["home_address"]
-        widths = {c: max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns}
-        print("  ".join(c.ljust(widths[c]) for c in columns))
-        for r in rows:
-            print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
+        _print_table(rows, columns)
         print(f"({len(rows)} binding{'s' if len(rows) != 1 else ''}, {answer['role']})")
     else:
-        for section in ("daemon", "node", "runner", "ports", "tun", "control"):
+        for section in ("daemon", "store", "node", "runner", "ports", "tun", "control"):
             value = answer.get(section)
             if not value:
                 continue
@@ -277,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
         q = sub.add_parser(command, help=what)
         q.add_argument("--socket", help="the daemon's control socket")
         q.add_argument("--json", action="store_true", help="print the daemon's JSON answer")
+        if command == "bindings":
+            q.add_argument("--store", metavar="PATH",
+                           help="read a home agent's binding store file instead (offline, or while it runs)")
         q.set_defaults(func=cmd_query)
     return p
 
