@@ -8,7 +8,7 @@ import os
 import sys
 
 from . import __version__
-from .benchmark import binding_cache, datapath, forward, wire
+from .benchmark import binding_cache, datapath, forward, journal, wire
 from .config import ConfigError, load_config
 from .daemon import Daemon, DaemonError, query
 from .demo import DemoError, run_demo
@@ -68,6 +68,9 @@ def cmd_bench(args) -> int:
         report = datapath.report(seconds=0.05 if args.quick else args.seconds)
     elif args.what == "binding_cache":
         report = binding_cache.report(seconds=0.05 if args.quick else args.seconds)
+    elif args.what == "journal":
+        report = journal.report(seconds=0.5 if args.quick else max(args.seconds, 1.0),
+                                burst=100 if args.quick else 1000)
     else:  # argparse choices keep this unreachable
         raise SystemExit(f"unknown benchmark {args.what}")
     _print_results(report, args.json)
@@ -257,8 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("bench", help="benchmarks against a pure-Python baseline measured in the same run")
-    b.add_argument("what", choices=["wire", "datapath", "binding_cache", "forward"],
-                   help="which engine part to measure (forward: the home agent on real rings, needs root)")
+    b.add_argument("what", choices=["wire", "datapath", "binding_cache", "forward", "journal"],
+                   help="which engine part to measure (forward: the home agent on real rings, needs root; "
+                        "journal: BU->BA with the binding store on and off)")
     b.add_argument("--json", action="store_true", help="print one JSON object with a 'results' list")
     b.add_argument("--seconds", type=float, default=None,
                    help="time per measurement (default 0.3; forward: 1.0)")

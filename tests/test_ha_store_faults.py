@@ -219,3 +219,19 @@ def test_full_disk_no_acknowledgement_for_a_binding_not_stored(tmpfs):
     with SQLiteBindingStore(d / "bindings.db") as s:
         stored = {int(b.home_address) & 0xFFFF for b in s.bindings()}
     assert set(acked) <= stored and (0x1000 + i) not in stored
+
+
+# ---------------------------------------------------------------- mip6fast bench journal
+
+def test_bench_journal_quick_json(capsys):
+    """The benchmark runs every configuration in one run and reports each as a share of the rate
+    without a store (figures only: nothing asserted on speed)."""
+    assert main(["bench", "journal", "--quick", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    names = [r["name"] for r in report["results"]]
+    assert names[0] == "bu_to_ba_100_burst_no_store"
+    assert {"bu_to_ba_100_burst_memory", "bu_to_ba_100_burst_sqlite_full_disk",
+            "bu_to_ba_100_burst_sqlite_normal_disk"} <= set(names)
+    for r in report["results"]:
+        assert r["value"] > 0 and r["baseline"] == report["results"][0]["value"] and r["bursts"] >= 3
+        assert r["cost"] == round(1 - r["value"] / r["baseline"], 3)
