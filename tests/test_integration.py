@@ -207,10 +207,11 @@ def test_home_agent_killed_and_restarted_keeps_its_bindings(network):
     assert stats["store"]["path"].endswith("bindings.db")
     # No re-registration was needed: at most one ordinary refresh in the meantime (lifetime 120 s).
     assert bus_after - bus_before <= 1
-    # Traffic resumed after the restart without any BU (generous: most of the stream after it answered).
+    # Traffic resumed after the restart without any BU: the end of the stream (sent seconds after the
+    # restart) is answered (generously: 18 of the last 20 echo requests).
     assert late, "no echo reply after the restart"
-    after_sent = [t for t in result["sent"].values() if float(t) > up + 1.0]
-    assert len([t for t in late if t > up + 1.0]) >= 0.8 * len(after_sent)
+    last = sorted(result["sent"], key=int)[-20:]
+    assert sum(1 for seq in last if seq in result["answered"]) >= 18
 
 
 def inject_bus(net, n, lifetime=120, rate=2000):
