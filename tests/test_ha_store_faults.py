@@ -24,6 +24,7 @@ from mip6fast.store import (
     BindingRecord,
     Registered,
     SQLiteBindingStore,
+    describe_store,
 )
 from mip6fast.store.sqlite import CURRENT_SCHEMA, Schema, sql_migration
 from mip6fast.wire import BindingAcknowledgement
@@ -214,11 +215,40 @@ def test_full_disk_no_acknowledgement_for_a_binding_not_stored(tmpfs):
     assert withheld == 1, "the disk never filled"
     assert ha.counters["store.commit_failed"] >= 1 and ha.counters[f"store.commit_failed.{DISK_FULL}"] >= 1
     # Every acknowledged binding is in the store; the withheld one is not.
+    refused = IPv6Address(f"2001:db8:1::{0x1000 + i:x}")
+    stored = {int(IPv6Address(r["home_address"])) & 0xFFFF for r in describe_store(d / "bindings.db")}
+    assert set(acked) <= stored and (0x1000 + i) not in stored
+    # Room again: the mobile node's retransmission (a newer sequence number) is acknowledged.
     filler.unlink()
+    out = ha.receive(10 * S, "eth1", frame_in(bu_packet(seq=2, home=refused)))
+    assert [b.payload.status for b in of_type(out, BindingAcknowledgement)] == [0]
     store.close()
     with SQLiteBindingStore(d / "bindings.db") as s:
-        stored = {int(b.home_address) & 0xFFFF for b in s.bindings()}
-    assert set(acked) <= stored and (0x1000 + i) not in stored
+        assert refused in {b.home_address for b in s.bindings()}
+
+
+def test_a_store_locked_by_another_writer_at_commit_no_acknowledgement(tmp_path):
+    """Another process (the sqlite3 shell, say) holding the database's write lock past the busy
+    timeout: the commit fails (locked), no BA; once it lets go, the retransmission is acknowledged."""
+    db = tmp_path / "bindings.db"
+    store = SQLiteBindingStore(db, busy_timeout=0.1)
+    ha = make_ha(store=store, dad=False)
+    script = ("import sqlite3, sys, time\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+              "c.execute('BEGIN IMMEDIATE')\nprint('ready', flush=True)\nsys.stdin.readline()\n"
+              "c.execute('ROLLBACK')")
+    holder = subprocess.Popen([sys.executable, "-c", script, str(db)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        out = ha.receive(3 * S, "eth1", frame_in(bu_packet(seq=1)))
+        assert of_type(out, BindingAcknowledgement) == []
+        assert ha.counters["store.commit_failed.locked"] == 1 and ha.counters["store.ba_withheld"] == 1
+    finally:
+        holder.communicate("go\n", timeout=10)
+    out = ha.receive(4 * S, "eth1", frame_in(bu_packet(seq=2)))
+    assert [b.payload.status for b in of_type(out, BindingAcknowledgement)] == [0]
+    assert [b.sequence for b in store.bindings()] == [2]
+    store.close()
 
 
 # ---------------------------------------------------------------- mip6fast bench journal
@@ -235,3 +265,4 @@ def test_bench_journal_quick_json(capsys):
     for r in report["results"]:
         assert r["value"] > 0 and r["baseline"] == report["results"][0]["value"] and r["bursts"] >= 3
         assert r["cost"] == round(1 - r["value"] / r["baseline"], 3)
+
