@@ -25,6 +25,7 @@ from helpers.home_agent import (
 )
 
 from mip6fast.batch import PacketBatch
+from mip6fast.binding_cache import Outcome, UpdateResult
 from mip6fast.roles.home_agent import BindingExpired, BindingsRecovered, StoreFailed
 from mip6fast.roles.home_agent.proxy_nd import PACED_NA_BURST, PACED_NA_INTERVAL
 from mip6fast.store import (
@@ -312,3 +313,31 @@ def test_recovered_home_address_mac_is_ours():
     ha, _ = restarted(store)
     (na, *_) = of_type(ha.tick(T0), NeighborAdvertisement)
     assert na.payload.options[0].address == HA_MAC
+
+
+def test_recovery_with_a_full_cache_keeps_the_record_for_later():
+    store = registered_fleet(3)
+    ha = make_ha(store=store, wall_offset_ns=RESTART_OFFSET, dad=False)
+    update = ha.cache.update
+    calls = []
+
+    def full_after_two(*args):
+        calls.append(args)
+        return update(*args) if len(calls) <= 2 else UpdateResult(Outcome.NOMEM, 0, -1)
+
+    ha.cache.update = full_after_two
+    out = ha.recover(T0)
+    (rec,) = [n for n in out.notifications if isinstance(n, BindingsRecovered)]
+    assert (rec.recovered, rec.dropped) == (2, 1) and ha.counters["store.recovery_nomem"] == 1
+    assert len(store.bindings()) == 3           # nothing removed from the store for lack of room
+
+
+def test_recovery_when_the_home_prefix_has_no_lifetime_left():
+    store = registered_fleet(1)
+    ha = make_ha(store=store, wall_offset_ns=RESTART_OFFSET, dad=False)
+    for a in ha.home_iface.addresses.values():
+        if a.address in PREFIX:
+            a.valid_until = T0                  # the prefix's valid lifetime ends now
+    ha.recover(T0)
+    assert ha.counters["store.recovery_no_time_left"] == 1 and len(ha.cache) == 0
+    assert store.bindings() == []

@@ -50,7 +50,15 @@ from ...store import (
 )
 from ..events import NS_PER_S, NodeServices, Notification
 
-__all__ = ["BindingsRecovered", "Journal", "StoreFailed"]
+__all__ = ["DROPPED_NOMEM", "DROPPED_NO_TIME_LEFT", "DROPPED_OUTSIDE_PREFIXES", "BindingsRecovered", "Journal",
+           "StoreFailed"]
+
+# Why a recovered record was not put back (counted as ``store.recovery_<why>``): its home address is on
+# no current home prefix (or is one of ours), its home prefix has no valid lifetime left (both: removed
+# from the store), the binding cache is full (kept in the store for a later start with more room).
+DROPPED_OUTSIDE_PREFIXES = "outside_prefixes"
+DROPPED_NO_TIME_LEFT = "no_time_left"
+DROPPED_NOMEM = "nomem"
 
 log = logging.getLogger("mip6fast.home_agent.store")
 
@@ -65,8 +73,8 @@ class StoreFailed(Notification):
 
 @dataclass(frozen=True)
 class BindingsRecovered(Notification):
-    """Recovery at start: bindings put back, expired ones removed, ones outside the home prefixes
-    dropped."""
+    """Recovery at start: bindings put back, expired ones removed, others dropped (outside the home
+    prefixes, no valid prefix lifetime left, no room in the binding cache: ``store.recovery_*``)."""
     recovered: int
     expired: int
     dropped: int
@@ -139,29 +147,31 @@ class Journal:
 
     # ------------------------------------------------------------ recovery
 
-    def recover(self, now: int, restore: Callable[[int, BindingRecord], bool]) -> BindingsRecovered:
-        """Load the store and hand each unexpired record to ``restore(now, record)`` (False: dropped, its
-        home address is not served any more); commits the drops once."""
+    def recover(self, now: int, restore: Callable[[int, BindingRecord], str | None]) -> BindingsRecovered:
+        """Load the store and hand each unexpired record to ``restore(now, record)`` (None: put back,
+        else why not, ``DROPPED_*``); commits the removals once."""
         wall = now + self.wall_offset_ns
         bindings, expired = self.store.load(wall)
         restored = dropped = 0
-        for record in bindings:
-            if restore(now, record):
-                restored += 1
-            else:
-                dropped += 1
-                self.store.stage(Expired(record.home_address))
         counters = self.node.counters
+        for record in bindings:
+            why = restore(now, record)
+            if why is None:
+                restored += 1
+                continue
+            dropped += 1
+            counters[f"store.recovery_{why}"] += 1
+            if why != DROPPED_NOMEM:
+                self.store.stage(Expired(record.home_address))
         counters["store.recovered"] += restored
         counters["store.recovery_expired"] += expired
-        counters["store.recovery_outside_prefixes"] += dropped
         self.recovered = True
         self._now = now
         if self.store.pending:
             self.store.commit()         # a failure here is a startup error (the driver reports it)
         result = BindingsRecovered(now, restored, expired, dropped)
         self.node.notify(result)
-        log.info("binding store %s: %d binding(s) recovered, %d expired, %d outside the home prefixes",
+        log.info("binding store %s: %d binding(s) recovered, %d expired, %d dropped (see store.recovery_*)",
                  self.store.path, restored, expired, dropped)
         return result
 

@@ -39,6 +39,7 @@ from ipaddress import IPv6Address
 from typing import cast
 
 from ...binding_cache import FLAG_ACK, FLAG_HOME, FLAG_LINK_LOCAL, BindingCache, Outcome
+from ...store import BindingRecord
 from ...wire import (
     AlternateCareOfAddress,
     BindingAcknowledgement,
@@ -55,7 +56,7 @@ from ..interface import unicast_routable
 from .config import HomeAgentConfig
 from .dad import HomeAddressDAD, PendingDad
 from .home_link import HomeLink
-from .journal import Journal, remaining_ns
+from .journal import DROPPED_NO_TIME_LEFT, DROPPED_NOMEM, DROPPED_OUTSIDE_PREFIXES, Journal, remaining_ns
 from .mobile_prefix import MobilePrefixes
 from .proxy_nd import ProxyND
 
@@ -351,26 +352,25 @@ class Registrar:
 
     # ------------------------------------------------------------ recovery from the binding store
 
-    def restore(self, now: int, record) -> bool:
+    def restore(self, now: int, record: BindingRecord) -> str | None:
         """Put back a binding recovered from the store (journal.py) as ``_accept`` would have left it,
         without DAD (the address was defended before the restart) and without a BA; its proxy NAs are
-        paced. False (nothing done) when its home address is not one we serve any more."""
+        paced. None when done, else why not (``journal.DROPPED_*``)."""
         home = record.home_address
         subnet = self.link.subnet(home)
         if subnet is None or self._own_address(home) or home in self.link.anycast:
-            return False
+            return DROPPED_OUTSIDE_PREFIXES
         cap = self.max_lifetime
         remaining = self.link.prefix_remaining(now, subnet)
         if remaining is not None:
             cap = min(cap, remaining)
         left = remaining_ns(record, now, self.journal.wall_offset_ns if self.journal else 0, cap)
         if left <= 0:
-            return False
+            return DROPPED_NO_TIME_LEFT         # its home prefix is no longer valid
         flags = record.flags & (FLAG_ACK | FLAG_HOME | FLAG_LINK_LOCAL)
         result = self.cache.update(home, record.care_of_address, record.sequence, flags, now + left)
         if result.outcome is Outcome.NOMEM:
-            self.node.counters["store.recovery_nomem"] += 1
-            return False
+            return DROPPED_NOMEM
         heapq.heappush(self._expiries, (now + left, home.packed))
         self._registered[home] = None
         if self.refresh_lead is not None and left > self.refresh_lead * NS_PER_S:
@@ -380,4 +380,4 @@ class Registrar:
             self.proxy.start(now, home, bool(flags & FLAG_LINK_LOCAL), paced=True)
         self.node.counters["binding.recovered"] += 1
         self.arm_expiry(now + left)
-        return True
+        return None
