@@ -24,8 +24,10 @@ The roles read no clock: the store keeps wall-clock expiries, so the driver sets
 Recovery (``recover``, an entry point of the agent, called by the driver before the first packet):
 ``store.load(wall now)`` gives the unexpired bindings (the expired ones are removed and counted:
 ``store.recovery_expired``); a record whose home address is on no current home prefix, or is one of
-our own addresses, is dropped (``store.recovery_outside_prefixes``, an ``Expired`` record staged); the
-remaining lifetime is capped by the current ``max_lifetime`` and the home prefix's remaining lifetime;
+our own addresses, is dropped (``store.recovery_outside_prefixes``, an ``Expired`` record staged), as
+is one whose home prefix has no valid lifetime left (``store.recovery_no_time_left``); one the binding
+cache has no room for is counted (``store.recovery_nomem``) and left in the store; the remaining
+lifetime is capped by the current ``max_lifetime`` and the home prefix's remaining lifetime;
 each binding goes back in the cache with its sequence number (the next BU is a refresh, no 135), with
 its expiry timer, its refresh timer, and proxy ND, whose unsolicited NAs are paced
 (``ProxyND.start(..., paced=True)``) so that tens of thousands of bindings do not flood the home link.
