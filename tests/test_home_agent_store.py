@@ -169,8 +169,8 @@ def test_failing_store_no_acknowledgement_then_retransmission_acknowledged(caplo
     (failed,) = [n for n in out.notifications if isinstance(n, StoreFailed)]
     assert failed.reason == DISK_FULL and failed.withheld == 1
     assert ha.counters["store.commit_failed"] == 2 and ha.counters["store.ba_withheld"] == 2
-    assert ha.counters[f"store.commit_failed.{DISK_FULL}"] == 2
-    assert ha.counters["ba.status.0"] == 0
+    assert ha.counters["store.commit_failed.disk_full"] == 2
+    assert ha.counters["ba.sent.status.0"] == 0
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and "disk full" in errors[0].getMessage()      # once per reason
     assert store.bindings() == []
@@ -400,7 +400,7 @@ def test_simulated_home_agent_restart_mobile_node_carries_on():
         sim.run(60 * S)
     ha = new["ha"]
     assert ha.counters["store.recovered"] == 1 and ha.counters["binding.created"] == 0
-    assert ha.counters["binding.updated"] >= 1 and ha.counters["ba.status.135"] == 0
+    assert ha.counters["binding.updated"] >= 1 and ha.counters["ba.sent.status.135"] == 0
     assert len(world.events("mn", MnRegistered)) == 1                  # registered once, before the crash
     assert world.events("mn", BindingRefreshed)                      # refreshed at the new home agent
     # The pings resume through the new home agent (a deterministic run: the last 100 all answered).

@@ -41,7 +41,15 @@ from ipaddress import IPv6Address
 
 from ...binding_cache import FLAG_ACK, FLAG_HOME, FLAG_LINK_LOCAL
 from ...store import (
+    CANNOT_OPEN,
+    CLOSED,
+    CORRUPT,
+    DISK_FULL,
     FLAG_KEY_MANAGEMENT,
+    IO_ERROR,
+    LOCKED,
+    READ_ONLY,
+    SCHEMA,
     BindingRecord,
     BindingStore,
     Deregistered,
@@ -52,8 +60,8 @@ from ...store import (
 )
 from ..events import NS_PER_S, NodeServices, Notification
 
-__all__ = ["DROPPED_NOMEM", "DROPPED_NO_TIME_LEFT", "DROPPED_OUTSIDE_PREFIXES", "BindingsRecovered", "Journal",
-           "StoreFailed"]
+__all__ = ["DROPPED_NOMEM", "DROPPED_NO_TIME_LEFT", "DROPPED_OUTSIDE_PREFIXES", "STORE_FAILURES", "BindingsRecovered",
+           "Journal", "StoreFailed"]
 
 # Why a recovered record was not put back (counted as ``store.recovery_<why>``): its home address is on
 # no current home prefix (or is one of ours), its home prefix has no valid lifetime left (both: removed
@@ -61,6 +69,11 @@ __all__ = ["DROPPED_NOMEM", "DROPPED_NO_TIME_LEFT", "DROPPED_OUTSIDE_PREFIXES", 
 DROPPED_OUTSIDE_PREFIXES = "outside_prefixes"
 DROPPED_NO_TIME_LEFT = "no_time_left"
 DROPPED_NOMEM = "nomem"
+
+# StoreError.reason -> the last part of its counter, ``store.commit_failed.<reason>`` (counter names are
+# lowercase words joined by underscores).
+STORE_FAILURES = {DISK_FULL: "disk_full", READ_ONLY: "read_only", LOCKED: "locked", CORRUPT: "corrupt",
+                  IO_ERROR: "io_error", SCHEMA: "schema", CANNOT_OPEN: "cannot_open", CLOSED: "closed"}
 
 log = logging.getLogger("mip6fast.home_agent.store")
 
@@ -132,7 +145,7 @@ class Journal:
         except StoreError as exc:
             counters = self.node.counters
             counters["store.commit_failed"] += 1
-            counters[f"store.commit_failed.{exc.reason}"] += 1
+            counters[f"store.commit_failed.{STORE_FAILURES.get(exc.reason, 'other')}"] += 1
             counters["store.ba_withheld"] += len(held)
             if exc.reason not in self._logged:
                 self._logged.add(exc.reason)
