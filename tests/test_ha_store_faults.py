@@ -46,6 +46,7 @@ addresses = ["2001:db8:1::1/64"]
 interface = "mip6-nowhere0"
 home_prefixes = ["2001:db8:1::/64"]
 address = "2001:db8:1::1"
+unauthenticated_registrations = true
 {home_agent_extra}
 """
 

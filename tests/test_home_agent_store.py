@@ -358,11 +358,12 @@ def test_recovery_when_the_home_prefix_has_no_lifetime_left():
 
 # ---------------------------------------------------------------- in the simulator, with a mobile node
 
-def _sim_home_agent(sim, store):
-    """The home agent of Mip6World (same interfaces, addresses, routes), with a binding store."""
+def _sim_home_agent(sim, store, spd):
+    """The home agent of Mip6World (same interfaces, addresses, routes, ESP SAs), with a binding store.
+    A restarted one keeps the SAs as they were (a daemon resumes its sequence numbers, issue 11)."""
     ha = HomeAgent("ha", [Interface("eth0", mac(0x30)), Interface("eth1", mac(0x31))],
                    HomeAgentConfig("eth0", (HOME_PREFIX,), HA_ADDRESS), rng=sim.rng_for("ha"), store=store,
-                   wall_offset_ns=WALL)
+                   wall_offset_ns=WALL, spd=spd)
     ha.interfaces["eth1"].add_address("2001:db8:ff::1", 64)
     ha.add_route("::/0", "eth1", "2001:db8:ff::2")
     ha.add_route(FOREIGN_A, "eth1", "2001:db8:ff::a")
@@ -376,7 +377,7 @@ def test_simulated_home_agent_restart_mobile_node_carries_on():
     registration at the new home agent), and the pings get through again once the new one runs."""
     sim = Simulator(1)
     world = Mip6World(sim, lifetime=60, foreign_links=1)
-    world.ha = _sim_home_agent(sim, MemoryBindingStore())
+    world.ha = _sim_home_agent(sim, MemoryBindingStore(), world.ha_spd)
     ping = PingApp(MW_HOME_ADDRESS, start_ns=10 * S, interval_ns=S // 10, count=500)
     world.cn.attach(ping)
     restarted_at = 20 * S
@@ -388,7 +389,7 @@ def test_simulated_home_agent_restart_mobile_node_carries_on():
         s.detach(old, "eth1")
         old.timers = TimerHeap()                        # a killed process runs nothing more
         del s.nodes["ha"]
-        ha = _sim_home_agent(s, old.journal.store.crash())
+        ha = _sim_home_agent(s, old.journal.store.crash(), world.ha_spd)
         new["ha"] = world.ha = ha
         s._process(ha, ha.recover(s.now))
         s.attach(ha, "eth0", world.home)
