@@ -159,6 +159,9 @@ class DemoNetwork:
         self.pcap_dir = Path(pcap_dir) if pcap_dir else None
         self.on_event = on_event
         self.io = io                    # the daemons' port kind: "ring" (TPACKET_V3) or "packet"
+        # The home agent also accepts unprotected registrations for home addresses without keys (tests
+        # that register thousands of bindings by raw signalling); the mobile node's stays under ESP.
+        self.unkeyed_registrations = False
         self.t0 = time.monotonic()
         self.daemons: dict[str, Daemon] = {}
         self.apps: list[subprocess.Popen] = []
@@ -261,6 +264,8 @@ class DemoNetwork:
         config_text = {"ha": _ha_config, "cn": _cn_config, "ra": lambda: _router_config("a"),
                        "rb": lambda: _router_config("b"),
                        "mn": lambda: _mn_config(route_optimisation)}[name]()
+        if name == "ha" and self.unkeyed_registrations:
+            config_text = config_text.replace("[home_agent]\n", "[home_agent]\nunauthenticated_registrations = true\n")
         if name in ("ha", "mn"):
             # Home registrations under ESP (AES-128-GCM, RFC 6275 §5.1), the same key file for both.
             config_text += f'[security]\nkey_file = "{self.key_file()}"\n'
