@@ -260,7 +260,7 @@ INLINE = {"prefix", "home"}          # slots inside an inline table after other 
 
 def cli_config(tmp_path, role, slot, key, value):
     line = f"{key} = {value}"
-    parts = {s: "" for s in SLOTS}
+    parts = dict.fromkeys(SLOTS, "")
     parts[slot] = f", {line}" if slot in INLINE else line
     path = tmp_path / f"{role}.toml"
     path.write_text(TEMPLATES[role].format(tmp=tmp_path, **parts))

@@ -90,7 +90,8 @@ def test_config_checks():
     with pytest.raises(ValueError):
         MobileNodeConfig("eth0", (HomeAddressConfig(HOA, HA),), lifetime=0)
     with pytest.raises(ValueError):
-        make_mn().__class__("x", [Interface("eth1", MN_MAC)], config=MobileNodeConfig("eth0", (HomeAddressConfig(HOA, HA),)))
+        make_mn().__class__("x", [Interface("eth1", MN_MAC)],
+                            config=MobileNodeConfig("eth0", (HomeAddressConfig(HOA, HA),)))
 
 
 # ---------------------------------------------------------------- movement and the first BU

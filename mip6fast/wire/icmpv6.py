@@ -12,7 +12,7 @@ pseudo-header, which the packet layer (wire/packet.py) has.
 """
 from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network, ip_network
-from typing import ClassVar, Optional, Tuple
+from typing import ClassVar, Optional
 
 from .. import _impl
 from ._fields import any_bytes, ipv6, sint, uint
@@ -364,7 +364,7 @@ class RouterSolicitation(ICMPv6Message):
     """Router Solicitation, type 133 (RFC 4861 §4.1)."""
 
     ICMP_TYPE: ClassVar[int] = 133
-    options: Tuple[NDOption, ...] = ()
+    options: tuple[NDOption, ...] = ()
     code: int = 0
 
     def __post_init__(self):
@@ -394,7 +394,7 @@ class RouterAdvertisement(ICMPv6Message):
     router_lifetime: int = 1800
     reachable_time: int = 0
     retrans_timer: int = 0
-    options: Tuple[NDOption, ...] = ()
+    options: tuple[NDOption, ...] = ()
     code: int = 0
     preference: int = 0
     other_flags: int = 0
@@ -420,7 +420,7 @@ class NeighborSolicitation(ICMPv6Message):
 
     ICMP_TYPE: ClassVar[int] = 135
     target: IPv6Address
-    options: Tuple[NDOption, ...] = ()
+    options: tuple[NDOption, ...] = ()
     code: int = 0
 
     def __post_init__(self):
@@ -441,7 +441,7 @@ class NeighborAdvertisement(ICMPv6Message):
     router: bool = False
     solicited: bool = False
     override: bool = False
-    options: Tuple[NDOption, ...] = ()
+    options: tuple[NDOption, ...] = ()
     code: int = 0
 
     def __post_init__(self):
@@ -478,7 +478,7 @@ class HomeAgentAddressDiscoveryReply(ICMPv6Message):
 
     ICMP_TYPE: ClassVar[int] = 145
     identifier: int
-    addresses: Tuple[IPv6Address, ...] = ()
+    addresses: tuple[IPv6Address, ...] = ()
     code: int = 0
 
     def __post_init__(self):
@@ -504,7 +504,7 @@ class MobilePrefixAdvertisement(ICMPv6Message):
     identifier: int
     managed: bool = False
     other: bool = False
-    options: Tuple[NDOption, ...] = ()
+    options: tuple[NDOption, ...] = ()
     code: int = 0
 
     def __post_init__(self):

@@ -19,7 +19,8 @@ checking RFC 4285 authenticators and timestamps is ``mip6fast.wire.auth4285``.
 from dataclasses import dataclass
 from enum import IntEnum
 from ipaddress import IPv6Address
-from typing import ClassVar, Dict, Iterable, Optional, Tuple, Type
+from typing import ClassVar, Optional
+from collections.abc import Iterable
 
 from .. import _impl
 from ._fields import any_bytes, fixed_bytes, ipv6, lifetime_seconds, seconds_to_units, uint
@@ -202,13 +203,13 @@ class UnknownMobilityOption(MobilityOption):
         _set(self, "data", data)
 
 
-_OPTIONS: Dict[int, Type[MobilityOption]] = {
+_OPTIONS: dict[int, type[MobilityOption]] = {
     2: BindingRefreshAdvice, 3: AlternateCareOfAddress, 4: NonceIndices, 5: BindingAuthorizationData,
     8: MobileNodeIdentifier, 9: MobilityMessageAuthentication, 10: MobilityMessageReplayProtection,
 }
 
 
-def _options(value: Iterable) -> Tuple[MobilityOption, ...]:
+def _options(value: Iterable) -> tuple[MobilityOption, ...]:
     options = tuple(value)
     for opt in options:
         if not isinstance(opt, MobilityOption):
@@ -266,7 +267,7 @@ class MobilityMessage:
 class BindingRefreshRequest(MobilityMessage):
     """RFC 6275 §6.1.2: a correspondent or home agent asks the mobile node to refresh its binding."""
     MH_TYPE: ClassVar[Optional[int]] = 0
-    options: Tuple[MobilityOption, ...] = ()
+    options: tuple[MobilityOption, ...] = ()
 
     def __post_init__(self):
         _set(self, "options", _options(self.options))
@@ -277,7 +278,7 @@ class HomeTestInit(MobilityMessage):
     """RFC 6275 §6.1.3: starts the home address test of return routability."""
     MH_TYPE: ClassVar[Optional[int]] = 1
     cookie: bytes
-    options: Tuple[MobilityOption, ...] = ()
+    options: tuple[MobilityOption, ...] = ()
 
     def __post_init__(self):
         _set(self, "cookie", fixed_bytes(self.cookie, 8, "cookie"))
@@ -289,7 +290,7 @@ class CareOfTestInit(MobilityMessage):
     """RFC 6275 §6.1.4: starts the care-of address test of return routability."""
     MH_TYPE: ClassVar[Optional[int]] = 2
     cookie: bytes
-    options: Tuple[MobilityOption, ...] = ()
+    options: tuple[MobilityOption, ...] = ()
 
     def __post_init__(self):
         _set(self, "cookie", fixed_bytes(self.cookie, 8, "cookie"))
@@ -303,7 +304,7 @@ class HomeTest(MobilityMessage):
     nonce_index: int
     cookie: bytes
     keygen_token: bytes
-    options: Tuple[MobilityOption, ...] = ()
+    options: tuple[MobilityOption, ...] = ()
 
     def __post_init__(self):
         _set(self, "nonce_index", uint(self.nonce_index, 16, "nonce_index"))
@@ -319,7 +320,7 @@ class CareOfTest(MobilityMessage):
     nonce_index: int
     cookie: bytes
     keygen_token: bytes
-    options: Tuple[MobilityOption, ...] = ()
+    options: tuple[MobilityOption, ...] = ()
 
     def __post_init__(self):
         _set(self, "nonce_index", uint(self.nonce_index, 16, "nonce_index"))
@@ -338,7 +339,7 @@ class BindingUpdate(MobilityMessage):
     home: bool = False
     link_local: bool = False
     key_management: bool = False
-    options: Tuple[MobilityOption, ...] = ()
+    options: tuple[MobilityOption, ...] = ()
 
     def __post_init__(self):
         _set(self, "sequence", uint(self.sequence, 16, "sequence"))
@@ -356,7 +357,7 @@ class BindingAcknowledgement(MobilityMessage):
     sequence: int
     lifetime: int
     key_management: bool = False
-    options: Tuple[MobilityOption, ...] = ()
+    options: tuple[MobilityOption, ...] = ()
 
     def __post_init__(self):
         _set(self, "status", int(uint(self.status, 8, "status")))
@@ -377,7 +378,7 @@ class BindingError(MobilityMessage):
     MH_TYPE: ClassVar[Optional[int]] = 7
     status: int
     home_address: IPv6Address = IPv6Address("::")
-    options: Tuple[MobilityOption, ...] = ()
+    options: tuple[MobilityOption, ...] = ()
 
     def __post_init__(self):
         _set(self, "status", int(uint(self.status, 8, "status")))
@@ -405,7 +406,7 @@ class UnknownMobilityMessage(MobilityMessage):
         _set(self, "body", body)
 
 
-_MESSAGES: Dict[int, Type[MobilityMessage]] = {
+_MESSAGES: dict[int, type[MobilityMessage]] = {
     0: BindingRefreshRequest, 1: HomeTestInit, 2: CareOfTestInit, 3: HomeTest, 4: CareOfTest,
     5: BindingUpdate, 6: BindingAcknowledgement, 7: BindingError,
 }
