@@ -12,7 +12,7 @@ pseudo-header, which the packet layer (wire/packet.py) has.
 """
 from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network, ip_network
-from typing import ClassVar, Optional
+from typing import Any, ClassVar, Optional
 
 from .. import _impl
 from ._fields import any_bytes, ipv6, sint, uint
@@ -27,7 +27,8 @@ __all__ = [
     "MobilePrefixSolicitation", "MobilePrefixAdvertisement", "UnknownICMPv6Message",
     "NDOption", "SourceLinkLayerAddress", "TargetLinkLayerAddress", "PrefixInformation", "MTUOption",
     "AdvertisementInterval", "HomeAgentInformation", "UnknownNDOption",
-    "decode", "encode", "parse_icmp6", "build_icmp6", "solicited_node_multicast", "home_agents_anycast",
+    # decode/encode are icmpv6.decode/encode: not star-exported, mip6fast.wire.decode is mobility's.
+    "parse_icmp6", "build_icmp6", "solicited_node_multicast", "home_agents_anycast",
 ]
 
 ALL_NODES = IPv6Address("ff02::1")      # RFC 4291 §2.7.1, link-local scope
@@ -67,11 +68,12 @@ def home_agents_anycast(prefix) -> IPv6Address:
         net = prefix
     elif isinstance(prefix, str) and "/" in prefix:
         try:
-            net = ip_network(prefix, strict=False)
+            parsed = ip_network(prefix, strict=False)
         except ValueError as exc:
             raise ValueError(f"prefix: {exc}") from None
-        if not isinstance(net, IPv6Network):
+        if not isinstance(parsed, IPv6Network):
             raise ValueError(f"prefix: {prefix!r} is not an IPv6 prefix")
+        net = parsed
     else:
         net = IPv6Network((ipv6(prefix, "prefix"), 64), strict=False)
     n = net.prefixlen
@@ -531,7 +533,7 @@ class UnknownICMPv6Message(ICMPv6Message):
         _set(self, "body", any_bytes(self.body, "body"))
 
 
-_MESSAGES = {cls.ICMP_TYPE: cls for cls in (
+_MESSAGES: dict[int, Any] = {cls.ICMP_TYPE: cls for cls in (
     DestinationUnreachable, PacketTooBig, TimeExceeded, ParameterProblem, EchoRequest, EchoReply,
     RouterSolicitation, RouterAdvertisement, NeighborSolicitation, NeighborAdvertisement,
     HomeAgentAddressDiscoveryRequest, HomeAgentAddressDiscoveryReply, MobilePrefixSolicitation,
@@ -625,6 +627,7 @@ def decode(raw) -> ICMPv6Message:
 
 def encode(msg: ICMPv6Message) -> tuple:
     """The raw form ``(icmp_type, code, fields)`` of a message object, for ``CODEC.build``."""
+    fields: tuple
     if isinstance(msg, (DestinationUnreachable, TimeExceeded)):
         fields = (msg.invoking,)
     elif isinstance(msg, PacketTooBig):

@@ -168,6 +168,7 @@ def _parse(view: memoryview, verify: bool, depth: int, base: int) -> Packet:
     except ParseError as exc:
         raise exc.rebase(base) from None
     body = view[off:]
+    payload: Payload
     if nh == NH_IPV6:
         if depth <= 1:
             raise ParseError("tunnels nested too deep", "next_header", base + off)
