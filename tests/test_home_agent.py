@@ -148,6 +148,21 @@ def test_unknown_mh_type_binding_error_2_rate_limited():
     assert len(of_type(ha.receive(5 * S, "eth1", frame_in(p)), BindingError)) == 1
 
 
+
+def test_only_a_bu_may_carry_a_hao_and_only_a_ba_an_rh2():
+    """§6.1: a Mobility Header message other than a BU with a Home Address option, or other than a BA
+    with a Type 2 routing header, is dropped: no answer, the binding untouched."""
+    ha = make_ha()
+    register(ha)
+    before = ha.cache.get(HOME)
+    brr = Packet(src=COA, dst=HA, home_address=HOME, payload=BindingRefreshRequest())
+    assert not ha.receive(10 * S, "eth1", frame_in(brr)).transmits
+    bu = bu_packet(seq=2)
+    with_rh2 = Packet(src=bu.src, dst=bu.dst, home_address=bu.home_address, rh2=HOME, payload=bu.payload)
+    assert not ha.receive(11 * S, "eth1", frame_in(with_rh2)).transmits
+    assert ha.cache.get(HOME) == before
+
+
 # ---------------------------------------------------------------- §10.3.1 home registration
 
 def test_first_registration_dad_then_accept_with_rh2_ack_and_proxy():
