@@ -78,8 +78,8 @@ from .registration import (
     Exchange,
     RegistrationEngine,
     RegistrationState,
-    UpdateRateLimiter,
     refresh_schedule,
+    update_rate_limiter,
 )
 
 __all__ = ["FleetConfig", "MobileFleet"]
@@ -157,7 +157,7 @@ class MobileFleet(Node):
             call_at=self.call_at, counters=self.counters, prefix="fleet",
             schedule=Backoff(config.initial_bindack_timeout, config.max_bindack_timeout,
                              first=config.first_registration_timeout),
-            limiter=UpdateRateLimiter(config.max_update_rate), rate_key=lambda m: m.home,
+            limiter=update_rate_limiter(config.max_update_rate), rate_key=lambda m: m.home,
             lifetime=lambda now, m: config.lifetime, transmit=self._transmit)
 
     def _count(self, what: str) -> None:

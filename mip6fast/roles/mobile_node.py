@@ -90,7 +90,7 @@ from .mn_registration import (
     RegistrationFailed,
 )
 from .neighbor import ND_HOP_LIMIT, AddressDuplicate, AddressReady, RouterOverdue, RouterUnreachable
-from .registration import BUL_PENDING, BUL_REGISTERED, RegistrationState, UpdateRateLimiter
+from .registration import BUL_PENDING, BUL_REGISTERED, RegistrationState, update_rate_limiter
 from .route_optimization import RouteOptimizer
 from .source_policy import is_site_local
 
@@ -120,7 +120,7 @@ class MobileNode(Host):
         # Home registrations and correspondent entries (keyed (peer, home address)) share the list,
         # and one MAX_UPDATE_RATE window per destination covers the BUs to both (§11.8).
         self.binding_update_list = BindingCache(key_size=32, capacity=256)
-        limiter = UpdateRateLimiter(config.max_update_rate)
+        limiter = update_rate_limiter(config.max_update_rate)
         self.home_registrations = HomeRegistrations(
             self, config, self.iface, nd, self.binding_update_list, limiter,
             care_of=lambda: self.movement.care_of, away_for=self.away_for, emit_nd=self._emit,
