@@ -24,7 +24,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 from ipaddress import IPv6Address, IPv6Network
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..wire import (
     ALL_NODES,
@@ -32,6 +32,7 @@ from ..wire import (
     INFINITE_LIFETIME,
     AdvertisementInterval,
     HomeAgentInformation,
+    ICMPv6Message,
     MTUOption,
     NeighborAdvertisement,
     NeighborSolicitation,
@@ -415,7 +416,7 @@ class NeighborDiscovery:
     def handle(self, now: int, raw: bytes, packet: Packet, src_mac: bytes) -> None:
         """An ND message for this interface. RFC 4861 §6.1, §7.1: hop limit 255 and code 0, or it is
         silently discarded (counted)."""
-        msg = packet.payload
+        msg = cast(ICMPv6Message, packet.payload)
         if packet.hop_limit != ND_HOP_LIMIT:
             self._count("drop.hop_limit")
             return
@@ -833,6 +834,7 @@ class NeighborDiscovery:
             self._set_state(now, entry, NeighborState.REACHABLE)
 
     def _flush(self, entry: Neighbor) -> None:
+        assert entry.mac is not None   # resolved: the caller just learnt it
         while entry.queue:
             self.node.emit_frame(self.iface.name, entry.mac, entry.queue.popleft())
 
@@ -861,6 +863,7 @@ class NeighborDiscovery:
         if entry.state is NeighborState.STALE:
             self._set_state(now, entry, NeighborState.DELAY)
             entry.timer = self.node.call_at(now + DELAY_FIRST_PROBE_TIME, lambda t: self._delay_over(t, address))
+        assert entry.mac is not None   # not INCOMPLETE: the link-layer address is known
         self.node.emit_frame(self.iface.name, entry.mac, raw)
 
     def _ns_source(self, hint: IPv6Address | None) -> IPv6Address | None:

@@ -265,6 +265,7 @@ class ICMPv6Message:
     """Base of the ICMPv6 messages. ``ICMP_TYPE`` is the message type (None for the unknown ones)."""
 
     ICMP_TYPE: ClassVar[Optional[int]] = None
+    code: int   # every message's field (declared, not a dataclass field: this base is no dataclass)
 
     def to_bytes(self) -> bytes:
         """The message on the wire, checksum zero (see ``build_icmp6``)."""

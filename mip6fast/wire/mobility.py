@@ -266,7 +266,7 @@ class MobilityMessage:
 @dataclass(frozen=True)
 class BindingRefreshRequest(MobilityMessage):
     """RFC 6275 §6.1.2: a correspondent or home agent asks the mobile node to refresh its binding."""
-    MH_TYPE: ClassVar[Optional[int]] = 0
+    MH_TYPE: ClassVar[int] = 0
     options: tuple[MobilityOption, ...] = ()
 
     def __post_init__(self):
@@ -276,7 +276,7 @@ class BindingRefreshRequest(MobilityMessage):
 @dataclass(frozen=True)
 class HomeTestInit(MobilityMessage):
     """RFC 6275 §6.1.3: starts the home address test of return routability."""
-    MH_TYPE: ClassVar[Optional[int]] = 1
+    MH_TYPE: ClassVar[int] = 1
     cookie: bytes
     options: tuple[MobilityOption, ...] = ()
 
@@ -288,7 +288,7 @@ class HomeTestInit(MobilityMessage):
 @dataclass(frozen=True)
 class CareOfTestInit(MobilityMessage):
     """RFC 6275 §6.1.4: starts the care-of address test of return routability."""
-    MH_TYPE: ClassVar[Optional[int]] = 2
+    MH_TYPE: ClassVar[int] = 2
     cookie: bytes
     options: tuple[MobilityOption, ...] = ()
 
@@ -300,7 +300,7 @@ class CareOfTestInit(MobilityMessage):
 @dataclass(frozen=True)
 class HomeTest(MobilityMessage):
     """RFC 6275 §6.1.5: the correspondent's answer to a Home Test Init."""
-    MH_TYPE: ClassVar[Optional[int]] = 3
+    MH_TYPE: ClassVar[int] = 3
     nonce_index: int
     cookie: bytes
     keygen_token: bytes
@@ -316,7 +316,7 @@ class HomeTest(MobilityMessage):
 @dataclass(frozen=True)
 class CareOfTest(MobilityMessage):
     """RFC 6275 §6.1.6: the correspondent's answer to a Care-of Test Init."""
-    MH_TYPE: ClassVar[Optional[int]] = 4
+    MH_TYPE: ClassVar[int] = 4
     nonce_index: int
     cookie: bytes
     keygen_token: bytes
@@ -332,7 +332,7 @@ class CareOfTest(MobilityMessage):
 @dataclass(frozen=True)
 class BindingUpdate(MobilityMessage):
     """RFC 6275 §6.1.7. ``lifetime`` in seconds (0 = de-registration); flags A, H, L, K as booleans."""
-    MH_TYPE: ClassVar[Optional[int]] = 5
+    MH_TYPE: ClassVar[int] = 5
     sequence: int
     lifetime: int
     ack: bool = False
@@ -352,7 +352,7 @@ class BindingUpdate(MobilityMessage):
 @dataclass(frozen=True)
 class BindingAcknowledgement(MobilityMessage):
     """RFC 6275 §6.1.8. ``status`` a plain int (see ``BindingAckStatus``); ``lifetime`` in seconds."""
-    MH_TYPE: ClassVar[Optional[int]] = 6
+    MH_TYPE: ClassVar[int] = 6
     status: int
     sequence: int
     lifetime: int
@@ -375,7 +375,7 @@ class BindingAcknowledgement(MobilityMessage):
 @dataclass(frozen=True)
 class BindingError(MobilityMessage):
     """RFC 6275 §6.1.9. ``status`` a plain int (see ``BindingErrorStatus``)."""
-    MH_TYPE: ClassVar[Optional[int]] = 7
+    MH_TYPE: ClassVar[int] = 7
     status: int
     home_address: IPv6Address = IPv6Address("::")
     options: tuple[MobilityOption, ...] = ()

@@ -47,7 +47,8 @@ class HomeAddressDAD:
     """``transmit_packet(now, interface, next_hop, raw)``: the node's link-layer output (the probes);
     ``finished(now, pending)``: what to do with a registration once its DAD is over."""
 
-    def __init__(self, link: HomeLink, node: NodeServices, transmit_packet: Callable[[int, str, IPv6Address, bytes], None],
+    def __init__(self, link: HomeLink, node: NodeServices,
+                 transmit_packet: Callable[[int, str, IPv6Address, bytes], None],
                  finished: Callable[[int, PendingDad], None]):
         self.link = link
         self.node = node

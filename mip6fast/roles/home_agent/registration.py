@@ -75,7 +75,8 @@ class Registrar:
 
     def __init__(self, config: HomeAgentConfig, cache: BindingCache, link: HomeLink, node: NodeServices,
                  proxy: ProxyND | None, mobile_prefixes: MobilePrefixes,
-                 own_address: Callable[[IPv6Address], bool], transmit_packet: Callable[[int, str, IPv6Address, bytes], None]):
+                 own_address: Callable[[IPv6Address], bool],
+                 transmit_packet: Callable[[int, str, IPv6Address, bytes], None]):
         # The home prefixes are the HomeLink's (renumbering changes them); the rest of the config is fixed.
         self.address = config.address
         self.max_lifetime = config.max_lifetime
