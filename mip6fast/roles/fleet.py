@@ -62,6 +62,7 @@ from ..wire import (
 )
 from ..wire.ethernet import ipv6_multicast_mac
 from .events import NS_PER_S, Timer
+from .fleet_counters import FLEET_COUNTERS
 from .interface import Interface
 from .mn_config import MAX_LIFETIME
 from .mn_registration import BindingRefreshed, Registered, RegistrationFailed, home_binding_update
@@ -140,6 +141,8 @@ class MobileFleet(Node):
     """The home registrations of ``config.members`` on ``config.interface`` (see the module docstring
     for what is modelled). ``latencies_ns`` collects, per completed first registration, the virtual
     time from the member's first BU to the accepted BA."""
+
+    COUNTERS = FLEET_COUNTERS
 
     def __init__(self, name: str, interfaces, config: FleetConfig, rng: random.Random | None = None):
         super().__init__(name, interfaces, rng)

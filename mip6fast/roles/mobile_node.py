@@ -70,6 +70,7 @@ from .events import Notification, Output
 from .host import Host
 from .interface import LINK_LOCAL, Interface
 from .mn_config import HomeAddressConfig, MobileNodeConfig
+from .mn_counters import MOBILE_NODE_COUNTERS
 from .mn_datapath import MobileNodeData
 from .mn_discovery import (
     HomeAddressWithdrawn,
@@ -107,6 +108,8 @@ _MOVEMENT_EVENTS = (RouterUnreachable, RouterOverdue, AddressReady, AddressDupli
 
 class MobileNode(Host):
     """A mobile node (RFC 6275 §11). ``config`` names the mobile interface and the home addresses."""
+
+    COUNTERS = MOBILE_NODE_COUNTERS
 
     def __init__(self, name: str, interfaces=(), rng: random.Random | None = None, *,
                  config: MobileNodeConfig):

@@ -46,6 +46,7 @@ from typing import ClassVar, Generic, Protocol, TypeVar
 
 from ..errors import Mip6Error
 from ..wire import BindingAcknowledgement, BindingRefreshAdvice
+from .counters import CounterDecl, declare
 from .events import NS_PER_S, Timer
 from .rate_limit import PerDestination, SlidingWindow
 
@@ -53,8 +54,8 @@ __all__ = [
     "BUL_PENDING", "BUL_REGISTERED", "CORRESPONDENT_REGISTRATION", "HOME_REGISTRATION",
     "INITIAL_BINDACK_TIMEOUT", "INITIAL_BINDACK_TIMEOUT_FIRST_REG", "MAX_BINDACK_TIMEOUT", "MAX_UPDATE_RATE",
     "SEQUENCE_MOD", "Backoff", "DestinationLimits", "Event", "Exchange", "PeerState", "RateWindow",
-    "RegistrationEngine", "RegistrationState", "RegistrationStateError", "TransitionTable", "update_rate_limiter",
-    "refresh_schedule", "sequence_after",
+    "RegistrationEngine", "RegistrationState", "RegistrationStateError", "TransitionTable", "exchange_counters",
+    "refresh_schedule", "sequence_after", "update_rate_limiter",
 ]
 
 # RFC 6275 §12-13 (PROTOCOL.md "Constants and defaults"), in ns.
@@ -74,6 +75,18 @@ BUL_REGISTERED = 0x02
 def sequence_after(sequence: int) -> int:
     """The sequence number after ``sequence``, modulo 2^16 (§6.1.7, §11.8)."""
     return (sequence + 1) % SEQUENCE_MOD
+
+
+def exchange_counters(prefix: str) -> tuple[CounterDecl, ...]:
+    """The counters an ``Exchange`` with counter prefix ``prefix`` increments, for the role's table."""
+    return declare(
+        (f"{prefix}.bu_sent", "Binding Updates sent (first transmissions)"),
+        (f"{prefix}.bu_retransmitted", "Binding Updates retransmitted after no acknowledgement (§11.8)"),
+        (f"{prefix}.bu_rate_limited", "Binding Updates held back by MAX_UPDATE_RATE (§11.8)"),
+        (f"{prefix}.ba_sequence_out_of_window", "a BA status 135: the next BU takes the sequence number it gives"),
+        (f"drop.{prefix}.ba_unexpected", "a Binding Acknowledgement for no outstanding Binding Update"),
+        (f"drop.{prefix}.ba_sequence_mismatch", "a Binding Acknowledgement whose sequence number matches no BU sent"),
+    )
 
 
 class RegistrationStateError(Mip6Error):

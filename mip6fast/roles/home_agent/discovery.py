@@ -100,7 +100,7 @@ class HomeAgentDiscovery:
         """§10.5: answer a DHAAD request sent to a Home-Agents anycast address of ours, echoing its
         identifier, from our global address."""
         if packet.dst not in self.link.anycast:
-            self.node.drop("dhaad_not_anycast")
+            self.node.drop("dhaad.not_anycast")
             return
         addresses = self.addresses(now)[:MAX_DHAAD_ADDRESSES]
         self.node.counters["dhaad.replies"] += 1

@@ -119,13 +119,13 @@ class Registrar:
                 care_of = opt.address
         # §9.5.1: discarded without an answer.
         if not unicast_routable(home):
-            self.node.drop("bu_bad_home_address")
+            self.node.drop("bu.bad_home_address")
             return
         if not unicast_routable(care_of):
-            self.node.drop("bu_bad_care_of_address")
+            self.node.drop("bu.bad_care_of_address")
             return
         if bu.home and any(isinstance(o, NonceIndices) for o in bu.options):
-            self.node.drop("bu_home_with_nonce_indices")
+            self.node.drop("bu.home_with_nonce_indices")
             return
         existing = self.cache.get(home)
         if not bu.home:
@@ -134,7 +134,7 @@ class Registrar:
             if existing is not None:
                 self._reject(now, packet, bu, home, care_of, BindingAckStatus.REGISTRATION_TYPE_CHANGE_DISALLOWED)
             else:
-                self.node.drop("bu_not_home_registration")
+                self.node.drop("bu.not_home_registration")
             return
         if packet.dst != self.address:
             # §10.3.1: the BU reached an address of this node that is not serving as a home agent.
@@ -158,7 +158,7 @@ class Registrar:
         # The sequence number of a refresh is checked by BindingCache.update (§9.5.1): STALE → 135.
         if existing is None:
             if self.dad is not None and home in self.dad:
-                self.node.drop("bu_dad_in_progress")     # the BA follows when DAD ends
+                self.node.drop("bu.dad_in_progress")     # the BA follows when DAD ends
                 return
             if len(self.cache) >= self.max_bindings:
                 self._reject(now, packet, bu, home, care_of, BindingAckStatus.INSUFFICIENT_RESOURCES)
@@ -268,7 +268,7 @@ class Registrar:
         answered to the home address directly."""
         ba = BindingAcknowledgement(int(status), bu.sequence if sequence is None else sequence, lifetime,
                                     options=options)
-        self.node.counters[f"ba.status.{int(status)}"] += 1
+        self.node.counters[f"ba.sent.status.{int(status)}"] += 1
         src = packet.dst if not packet.dst.is_multicast else self.address
         if care_of == home:
             reply = Packet(src=src, dst=home, payload=ba)
@@ -327,6 +327,6 @@ class Registrar:
         binding = self.cache.get(home)
         if binding is None:
             return
-        self.node.counters["brr_sent"] += 1
+        self.node.counters["brr.sent"] += 1
         brr = Packet(src=self.address, dst=binding.care_of_address, rh2=home, payload=BindingRefreshRequest())
         self.node.output_packet(now, brr.to_bytes(), self.link.name)
