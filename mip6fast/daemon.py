@@ -95,7 +95,7 @@ def counter_meanings(counters) -> dict[str, str | None]:
     name no declaration covers (also counted under ``counters.undeclared``)."""
     table = getattr(counters, "table", None)
     if table is None:
-        return {name: None for name in sorted(counters)}
+        return dict.fromkeys(sorted(counters))
     return table.meanings(sorted(counters))
 
 
