@@ -17,7 +17,8 @@ order of the RFC:
    ``BindingCache.delete_if_newer``: the sequence rule of §9.5.1 is the cache's (stale → 135 with the
    last accepted sequence, the binding stays), no binding → 133; no DAD;
 5. a first registration waits for DAD of the home address (``dad.py``; 134 when someone answers; 130
-   past ``max_bindings``), then is accepted into the cache with ``BindingCache.update``, which applies
+   when the bindings plus the registrations already waiting for DAD reach ``max_bindings``, so the
+   DAD and proxy state is bounded by it too), then is accepted into the cache with ``BindingCache.update``, which applies
    the sequence rule (stale → 135) for refreshes as well.
 
 An accepted binding's lifetime is ≤ requested, ≤ ``max_lifetime``, ≤ the home prefix's remaining
@@ -159,7 +160,11 @@ class Registrar:
             if self.dad is not None and home in self.dad:
                 self.node.drop("bu_dad_in_progress")     # the BA follows when DAD ends
                 return
-            if len(self.cache) >= self.max_bindings:
+            # Registrations waiting for DAD count against the limit too: each holds DAD state now and
+            # becomes a binding (and proxy state) when DAD ends.
+            pending = 0 if self.dad is None else len(self.dad)
+            if len(self.cache) + pending >= self.max_bindings:
+                self.node.counters["bu_refused_max_bindings"] += 1
                 self._reject(now, packet, bu, home, care_of, BindingAckStatus.INSUFFICIENT_RESOURCES)
                 return
             if self.dad is not None:
