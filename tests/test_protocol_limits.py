@@ -1,7 +1,10 @@
 """Issue 10's protocol and limit items: what a node bounds, and the RFC 6275 answers it owes."""
 from ipaddress import IPv6Address
 
+import pytest
 from helpers.home_agent import (
+    HA,
+    PREFIX,
     S,
     bu_packet,
     frame_in,
@@ -9,7 +12,18 @@ from helpers.home_agent import (
     of_type,
 )
 
-from mip6fast.wire import BindingAcknowledgement, NeighborSolicitation
+from mip6fast.config import ConfigError, parse_config
+from mip6fast.roles.home_agent import HomeAgentConfig
+from mip6fast.roles.home_agent.config import MAX_HOME_AGENTS_LIMIT
+from mip6fast.wire import (
+    ALL_NODES,
+    BindingAcknowledgement,
+    NeighborSolicitation,
+    Packet,
+    PrefixInformation,
+    RouterAdvertisement,
+)
+from mip6fast.wire.ethernet import ethernet_frame, ipv6_multicast_mac
 
 # ---------------------------------------------------------------- max_bindings counts pending DAD
 
@@ -28,3 +42,49 @@ def test_max_bindings_counts_registrations_waiting_for_dad():
     out = ha.tick(5 * S)
     assert [p.payload.status for p in of_type(out, BindingAcknowledgement)] == [0] * 10
     assert len(ha.cache) == 10 and len(ha.registrar.dad) == 0
+
+
+# ---------------------------------------------------------------- the home agents list is bounded
+
+
+def _ha_ra(i):
+    ll = IPv6Address(f"fe80::1:{i:x}")
+    ra = RouterAdvertisement(home_agent=True, router_lifetime=1800,
+                             options=(PrefixInformation(IPv6Address(f"2001:db8:1::2:{i:x}"), 64,
+                                                        router_address=True),))
+    return ethernet_frame(ipv6_multicast_mac(ALL_NODES.packed), bytes.fromhex(f"0a00{i:08x}"),
+                          Packet(src=ll, dst=ALL_NODES, hop_limit=255, payload=ra).to_bytes())
+
+
+def test_home_agents_list_is_capped_and_refusals_counted():
+    ha = make_ha(max_home_agents=5)
+    for i in range(1, 2501):
+        ha.receive(3 * S + i, "eth0", _ha_ra(i))
+    assert len(ha.home_agents) == 5 and ha.counters["home_agents.refused"] == 2495
+    ha.receive(4 * S, "eth0", _ha_ra(3))                 # a listed one still refreshes
+    assert ha.counters["home_agents.refused"] == 2495 and ha.counters["home_agents.updated"] == 6
+    assert make_ha().config.max_home_agents == 64        # the default
+
+
+def test_home_agents_list_room_again_once_entries_lapse():
+    ha = make_ha(max_home_agents=1)
+    ha.receive(3 * S, "eth0", _ha_ra(1))
+    ha.receive(3 * S, "eth0", _ha_ra(2))
+    assert ha.counters["home_agents.refused"] == 1
+    ha.receive(3 * S + 1801 * S, "eth0", _ha_ra(2))      # entry 1 lapsed: room for 2
+    assert [e.address for e in ha.home_agents.values()] == [IPv6Address("2001:db8:1::2:2")]
+
+
+@pytest.mark.parametrize("value", [-1, MAX_HOME_AGENTS_LIMIT + 1])
+def test_max_home_agents_validated(value):
+    with pytest.raises(ValueError, match="^max_home_agents"):
+        HomeAgentConfig("eth0", (PREFIX,), HA, max_home_agents=value)
+
+
+def test_max_home_agents_from_a_config_file():
+    base = ('[interfaces.eth0]\naddresses = ["2001:db8:1::1/64"]\n[home_agent]\ninterface = "eth0"\n'
+            'home_prefixes = ["2001:db8:1::/64"]\naddress = "2001:db8:1::1"\n')
+    assert parse_config(base + "max_home_agents = 8\n", "ha").role_config.max_home_agents == 8
+    with pytest.raises(ConfigError) as exc:
+        parse_config(base + "max_home_agents = -2\n", "ha")
+    assert exc.value.key == "home_agent.max_home_agents"

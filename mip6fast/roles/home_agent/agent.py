@@ -99,7 +99,8 @@ class HomeAgent(Router):
         self.mobile_prefixes = MobilePrefixes(self.home_link, self.cache, self.rng, self)
         self.registrar = Registrar(config, self.cache, self.home_link, self, self.proxy_nd, self.mobile_prefixes,
                                    lambda a: self.is_own_address(a, usable_only=False), self.transmit_packet)
-        self.discovery = HomeAgentDiscovery(self.home_link, config.preference, self.rng, self)
+        self.discovery = HomeAgentDiscovery(self.home_link, config.preference, self.rng, self,
+                                            max_entries=config.max_home_agents)
         self.errors = ErrorMessages(self.home_link, self)
         self.batch_path = BatchPath(self, self.datapath, self.cache, config.address, self._receive_frame)
         self._rx_mac: tuple[str, bytes] = ("", b"")         # interface and source MAC of the packet at hand
