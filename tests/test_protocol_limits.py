@@ -3,13 +3,16 @@ from ipaddress import IPv6Address
 
 import pytest
 from helpers.home_agent import (
+    COA,
     HA,
+    HOME,
     PREFIX,
     S,
     bu_packet,
     frame_in,
     make_ha,
     of_type,
+    register,
 )
 
 from mip6fast.config import ConfigError, parse_config
@@ -18,10 +21,15 @@ from mip6fast.roles.home_agent.config import MAX_HOME_AGENTS_LIMIT
 from mip6fast.wire import (
     ALL_NODES,
     BindingAcknowledgement,
+    HomeAgentAddressDiscoveryReply,
+    HomeAgentAddressDiscoveryRequest,
+    MobilePrefixAdvertisement,
+    MobilePrefixSolicitation,
     NeighborSolicitation,
     Packet,
     PrefixInformation,
     RouterAdvertisement,
+    home_agents_anycast,
 )
 from mip6fast.wire.ethernet import ethernet_frame, ipv6_multicast_mac
 
@@ -88,3 +96,36 @@ def test_max_home_agents_from_a_config_file():
     with pytest.raises(ConfigError) as exc:
         parse_config(base + "max_home_agents = -2\n", "ha")
     assert exc.value.key == "home_agent.max_home_agents"
+
+
+# ---------------------------------------------------------------- DHAAD and MPS answers are rate-limited
+
+
+def test_dhaad_replies_rate_limited_and_counted():
+    ha = make_ha()
+    req = Packet(src=COA, dst=home_agents_anycast(PREFIX), payload=HomeAgentAddressDiscoveryRequest(1))
+    replies = sum(len(of_type(ha.receive(3 * S + i * (S // 1000), "eth1", frame_in(req)),
+                              HomeAgentAddressDiscoveryReply)) for i in range(100))    # 100 in 0.1 s
+    assert replies == 10                        # the burst; 99 ms at 10/s is not a whole token more
+    assert ha.counters["drop.dhaad_rate_limited"] == 90
+    assert len(of_type(ha.receive(5 * S, "eth1", frame_in(req)), HomeAgentAddressDiscoveryReply)) == 1
+    ha = make_ha(dhaad_reply_rate=1, dhaad_reply_burst=2)
+    assert sum(len(of_type(ha.receive(3 * S, "eth1", frame_in(req)), HomeAgentAddressDiscoveryReply))
+               for _ in range(5)) == 2
+
+
+def test_mobile_prefix_solicitations_rate_limited_and_counted():
+    ha = make_ha(mpa_reply_rate=2, mpa_reply_burst=3)
+    register(ha)
+    mps = Packet(src=COA, dst=HA, home_address=HOME, payload=MobilePrefixSolicitation(9))
+    sent = sum(len(of_type(ha.receive(10 * S + i, "eth1", frame_in(mps)), MobilePrefixAdvertisement))
+               for i in range(100))
+    assert sent == 3 and ha.counters["drop.mps_rate_limited"] == 97
+    assert len(of_type(ha.receive(11 * S, "eth1", frame_in(mps)), MobilePrefixAdvertisement)) == 1
+
+
+@pytest.mark.parametrize("name", ["dhaad_reply_rate", "dhaad_reply_burst", "mpa_reply_rate", "mpa_reply_burst"])
+@pytest.mark.parametrize("value", [0, -1, 10**7])
+def test_reply_rates_validated(name, value):
+    with pytest.raises(ValueError, match=f"^{name}"):
+        HomeAgentConfig("eth0", (PREFIX,), HA, **{name: value})

@@ -8,7 +8,8 @@ Home Agent Information option (default: preference 0, the router lifetime); a li
 without H, removes it. A DHAAD request reaches us at a home prefix's Home-Agents anycast address
 (answered through proxy ND, ``HomeLink``); the reply, from our global address, lists every home agent,
 ourselves included, by decreasing preference, equal preferences in a random order drawn per reply
-(load sharing), cut to fit the IPv6 minimum MTU.
+(load sharing), cut to fit the IPv6 minimum MTU. Replies are rate-limited by a token bucket
+(``dhaad_reply_rate`` / ``dhaad_reply_burst``); a request over the limit is a counted drop.
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from ...wire import (
 )
 from ..events import NS_PER_S, NodeServices
 from ..interface import IPV6_MIN_MTU, LINK_LOCAL
-from .config import DEFAULT_MAX_HOME_AGENTS
+from ..rate_limit import TokenBucket
+from .config import DEFAULT_MAX_HOME_AGENTS, DEFAULT_REPLY_RATE
 from .home_link import HomeLink
 
 __all__ = ["MAX_DHAAD_ADDRESSES", "HomeAgentDiscovery", "HomeAgentEntry"]
@@ -47,13 +49,16 @@ class HomeAgentEntry:
 class HomeAgentDiscovery:
     """``entries``: the home agents list, keyed by the router's link-local address, at most
     ``max_entries`` of them (a new one past that is refused and counted once the lapsed ones are gone).
-    ``preference``: our own (§7.4); ``rng`` shuffles equal preferences."""
+    ``preference``: our own (§7.4); ``rng`` shuffles equal preferences; ``reply_rate`` / ``reply_burst``:
+    the token bucket of DHAAD replies."""
 
     def __init__(self, link: HomeLink, preference: int, rng: random.Random, node: NodeServices,
-                 max_entries: int = DEFAULT_MAX_HOME_AGENTS):
+                 max_entries: int = DEFAULT_MAX_HOME_AGENTS, reply_rate: int = DEFAULT_REPLY_RATE,
+                 reply_burst: int = DEFAULT_REPLY_RATE):
         self.link = link
         self.preference = preference
         self.max_entries = max_entries
+        self._replies = TokenBucket(reply_rate, reply_burst)     # DHAAD replies, like Binding Errors
         self.rng = rng
         self.node = node
         self.entries: dict[IPv6Address, HomeAgentEntry] = {}
@@ -114,6 +119,9 @@ class HomeAgentDiscovery:
         identifier, from our global address."""
         if packet.dst not in self.link.anycast:
             self.node.drop("dhaad_not_anycast")
+            return
+        if not self._replies.take(now):
+            self.node.drop("dhaad_rate_limited")
             return
         addresses = self.addresses(now)[:MAX_DHAAD_ADDRESSES]
         self.node.counters["dhaad.replies"] += 1
