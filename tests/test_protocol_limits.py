@@ -1,6 +1,7 @@
 """Issue 10's protocol and limit items: what a node bounds, and the RFC 6275 answers it owes."""
 from ipaddress import IPv6Address
 
+import helpers.mobile_node as mnh
 import pytest
 from helpers.home_agent import (
     COA,
@@ -21,6 +22,7 @@ from mip6fast.roles.home_agent.config import MAX_HOME_AGENTS_LIMIT
 from mip6fast.wire import (
     ALL_NODES,
     BindingAcknowledgement,
+    BindingError,
     HomeAgentAddressDiscoveryReply,
     HomeAgentAddressDiscoveryRequest,
     MobilePrefixAdvertisement,
@@ -29,6 +31,7 @@ from mip6fast.wire import (
     Packet,
     PrefixInformation,
     RouterAdvertisement,
+    UnknownMobilityMessage,
     home_agents_anycast,
 )
 from mip6fast.wire.ethernet import ethernet_frame, ipv6_multicast_mac
@@ -129,3 +132,24 @@ def test_mobile_prefix_solicitations_rate_limited_and_counted():
 def test_reply_rates_validated(name, value):
     with pytest.raises(ValueError, match=f"^{name}"):
         HomeAgentConfig("eth0", (PREFIX,), HA, **{name: value})
+
+
+# ---------------------------------------------------------------- §9.2: unknown MH type → Binding Error 2
+
+
+def test_mobile_node_answers_an_unknown_mh_type_from_anyone_with_binding_error_2():
+    mn, _ = mnh.registered_mn()
+    stranger = IPv6Address("2001:db8:77::1")
+    p = Packet(src=stranger, dst=mnh.COA_A, payload=UnknownMobilityMessage(42, b"\0" * 10))
+    out = mn.receive(5 * S, "eth0", mnh.frame(mnh.A_MAC, mnh.MN_MAC, p))
+    (be,) = [q for _, q, _ in mnh.packets(out) if isinstance(q.payload, BindingError)]
+    assert be.payload.status == 2 and be.payload.home_address == IPv6Address("::")
+    assert be.src == mnh.COA_A and be.dst == stranger
+    out = mn.receive(5 * S + 1, "eth0", mnh.frame(mnh.A_MAC, mnh.MN_MAC, p))      # rate-limited
+    assert not [q for _, q, _ in mnh.packets(out) if isinstance(q.payload, BindingError)]
+    assert mn.counters["drop.mn.binding_error_rate_limited"] == 1
+    # From the home agent too, once the bucket has a token again.
+    p = Packet(src=mnh.HA, dst=mnh.COA_A, payload=UnknownMobilityMessage(42, b"\0" * 10))
+    out = mn.receive(7 * S, "eth0", mnh.frame(mnh.A_MAC, mnh.MN_MAC, p))
+    (be,) = [q for _, q, _ in mnh.packets(out) if isinstance(q.payload, BindingError)]
+    assert be.dst == mnh.HA and mn.counters["mn.be.status.2"] == 2

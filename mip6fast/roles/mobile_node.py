@@ -58,17 +58,20 @@ from ..batch import PacketBatch
 from ..binding_cache import BindingCache
 from ..errors import ParseError
 from ..wire import (
+    BindingError,
+    BindingErrorStatus,
     DestinationUnreachable,
     ICMPv6Message,
     NeighborSolicitation,
     Packet,
     ParameterProblem,
+    UnknownMobilityMessage,
     parse,
 )
 from ..wire.ethernet import ipv6_multicast_mac
 from .events import Notification, Output
 from .host import Host
-from .interface import LINK_LOCAL, Interface
+from .interface import LINK_LOCAL, UNSPECIFIED, Interface
 from .mn_config import HomeAddressConfig, MobileNodeConfig
 from .mn_datapath import MobileNodeData
 from .mn_discovery import (
@@ -90,6 +93,7 @@ from .mn_registration import (
     RegistrationFailed,
 )
 from .neighbor import ND_HOP_LIMIT, AddressDuplicate, AddressReady, RouterOverdue, RouterUnreachable
+from .rate_limit import TokenBucket
 from .registration import BUL_PENDING, BUL_REGISTERED, RegistrationState, UpdateRateLimiter
 from .route_optimization import RouteOptimizer
 from .source_policy import is_site_local
@@ -100,6 +104,10 @@ __all__ = [
     "HomePrefixChanged", "Location", "MobileNode", "MobileNodeConfig", "Moved", "PrefixDiscoveryNeeded",
     "Registered", "RegistrationFailed", "RegistrationState", "ReturnedHome",
 ]
+
+# RFC 6275 §9.2 / §9.3.3: the Binding Errors this node sends (unrecognised MH type) are rate-limited,
+# at most one per second as the home agent's.
+BINDING_ERROR_RATE = 1
 
 # The neighbour-discovery notifications movement detection acts on (``MovementDetector.react``).
 _MOVEMENT_EVENTS = (RouterUnreachable, RouterOverdue, AddressReady, AddressDuplicate)
@@ -140,6 +148,7 @@ class MobileNode(Host):
             self, config, self.iface, nd, homes=self.homes, emit_nd=self._emit, moved=self._moved,
             care_of_ready=self._care_of_ready, arrived_home=self._arrived_home,
             deregistered=self.home_registrations.deregistered)
+        self._binding_errors = TokenBucket(BINDING_ERROR_RATE, 1)
         self.data_path = MobileNodeData(
             self, self.iface, self.binding_update_list, config.allow_site_local, self.route_optimization,
             homes=self.homes, care_of=lambda: self.movement.care_of, away_for=self.away_for,
@@ -293,12 +302,33 @@ class MobileNode(Host):
             self.movement.router_advertised(now, packet.src, *ra)
 
     def handle_mobility(self, now: int, iface: Interface, raw: bytes, packet: Packet) -> None:
+        if isinstance(packet.payload, UnknownMobilityMessage):
+            self._unrecognized_mh_type(now, packet)  # §9.2: from anyone, not only our peers
+            return
         if packet.home_address is not None:
             self.drop("mn.mh_with_hao")              # §6.1: only a BU carries a Home Address option
             return
         if self.route_optimization.handle_mobility(now, packet):
             return                                   # a correspondent's BA / BE / BRR
         self.home_registrations.receive(now, packet)
+
+    def _unrecognized_mh_type(self, now: int, packet: Packet) -> None:
+        """RFC 6275 §9.2: a Mobility Header of an unknown type gets a Binding Error status 2 from every
+        node that implements Mobile IPv6, rate-limited (§9.3.3): to the packet's source, from the address
+        it was sent to (a home address away from home goes through the data path: reverse tunnel), the
+        home address field the Home Address option's if there was one, else unspecified."""
+        self._count("mh_unknown_type")
+        if packet.dst.is_multicast or packet.src.is_multicast or packet.src == UNSPECIFIED:
+            self.drop("mn.binding_error_not_allowed")
+            return
+        if not self._binding_errors.take(now):
+            self.drop("mn.binding_error_rate_limited")
+            return
+        home = packet.home_address if packet.home_address is not None else UNSPECIFIED
+        self._count(f"be.status.{int(BindingErrorStatus.UNRECOGNIZED_MH_TYPE)}")
+        be = Packet(src=packet.dst, dst=packet.src,
+                    payload=BindingError(BindingErrorStatus.UNRECOGNIZED_MH_TYPE, home))
+        self.output_packet(now, be.to_bytes())
 
     # ------------------------------------------------------------ data: sending (§11.3.1)
 
