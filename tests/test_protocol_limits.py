@@ -3,6 +3,7 @@ from ipaddress import IPv6Address
 
 import helpers.mobile_node as mnh
 import pytest
+import test_correspondent as cnt
 from helpers.home_agent import (
     COA,
     HA,
@@ -21,6 +22,7 @@ from mip6fast.roles.home_agent import HomeAgentConfig
 from mip6fast.roles.home_agent.config import MAX_HOME_AGENTS_LIMIT
 from mip6fast.wire import (
     ALL_NODES,
+    AlternateCareOfAddress,
     BindingAcknowledgement,
     BindingError,
     HomeAgentAddressDiscoveryReply,
@@ -153,3 +155,33 @@ def test_mobile_node_answers_an_unknown_mh_type_from_anyone_with_binding_error_2
     out = mn.receive(7 * S, "eth0", mnh.frame(mnh.A_MAC, mnh.MN_MAC, p))
     (be,) = [q for _, q, _ in mnh.packets(out) if isinstance(q.payload, BindingError)]
     assert be.dst == mnh.HA and mn.counters["mn.be.status.2"] == 2
+
+
+# ---------------------------------------------------------------- status 174, invalid care-of address
+
+BAD_CARE_OF = ["ff0e::1", "fe80::5", "::", "::1"]
+
+
+@pytest.mark.parametrize("bad", BAD_CARE_OF)
+def test_home_agent_answers_an_unusable_care_of_address_with_174(bad):
+    ha = make_ha()
+    out = ha.receive(3 * S, "eth1", frame_in(bu_packet(options=(AlternateCareOfAddress(IPv6Address(bad)),))))
+    (ba,) = of_type(out, BindingAcknowledgement)
+    assert ba.payload.status == 174 and ba.payload.lifetime == 0
+    assert ba.dst == COA and ba.rh2 == HOME and HOME not in ha.cache
+    assert of_type(out, NeighborSolicitation) == [] and ha.counters["ba.status.174"] == 1
+
+
+def test_home_agent_still_discards_silently_when_nothing_can_be_answered():
+    ha = make_ha()
+    out = ha.receive(3 * S, "eth1", frame_in(bu_packet(src=IPv6Address("fe80::7"), coa=IPv6Address("fe80::7"))))
+    assert of_type(out, BindingAcknowledgement) == [] and ha.counters["drop.bu_bad_care_of_address"] == 1
+
+
+@pytest.mark.parametrize("bad", BAD_CARE_OF)
+def test_correspondent_answers_an_unusable_care_of_address_with_174(bad):
+    cn = cnt.make_cn()
+    out = cnt.bind(cn, options=(AlternateCareOfAddress(IPv6Address(bad)),))
+    (ba,) = cnt.sent(out)
+    assert isinstance(ba.payload, BindingAcknowledgement) and ba.payload.status == 174
+    assert ba.dst == cnt.COA and ba.rh2 == cnt.HOA and len(cn.cache) == 0

@@ -6,8 +6,10 @@ Theory of operation
 ``Registrar.binding_update`` takes a Binding Update addressed to the home agent and checks it in the
 order of the RFC:
 
-1. silently discarded (§9.5.1, no BA): a home or care-of address that is link-local, multicast,
-   unspecified or loopback; a home registration carrying Nonce Indices;
+1. silently discarded (§9.5.1, no BA): a home address that is link-local, multicast, unspecified or
+   loopback, or a care-of address that is when the BU's source is too; a home registration carrying
+   Nonce Indices. A care-of address of that kind (from an Alternate Care-of Address option) with a
+   usable source is answered with status 174, invalid care-of address (§6.1.8), to that source;
 2. without H: 139 when the address has a (home) binding, else dropped (no route optimisation here);
 3. rejected with a BA: 131 when it reached another of our addresses than the home agent's (§10.3.1),
    129 for one of our own addresses (binding it would take its traffic away from us), 132 when the home
@@ -122,7 +124,14 @@ class Registrar:
             self.node.drop("bu_bad_home_address")
             return
         if not unicast_routable(care_of):
-            self.node.drop("bu_bad_care_of_address")
+            # §6.1.8, §9.5.1: status 174 (invalid care-of address), to the BU's source with a Type 2
+            # routing header holding the home address, when that source can be answered at all (an
+            # Alternate Care-of Address option named the bad one); otherwise a silent discard.
+            if unicast_routable(packet.src):
+                self.node.counters["bu_invalid_care_of_address"] += 1
+                self._reject(now, packet, bu, home, packet.src, BindingAckStatus.INVALID_CARE_OF_ADDRESS)
+            else:
+                self.node.drop("bu_bad_care_of_address")
             return
         if bu.home and any(isinstance(o, NonceIndices) for o in bu.options):
             self.node.drop("bu_home_with_nonce_indices")
