@@ -25,8 +25,11 @@ from mip6fast.wire import (
     AlternateCareOfAddress,
     BindingAcknowledgement,
     BindingError,
+    BindingRefreshRequest,
+    CareOfTestInit,
     HomeAgentAddressDiscoveryReply,
     HomeAgentAddressDiscoveryRequest,
+    HomeTestInit,
     MobilePrefixAdvertisement,
     MobilePrefixSolicitation,
     NeighborSolicitation,
@@ -185,3 +188,26 @@ def test_correspondent_answers_an_unusable_care_of_address_with_174(bad):
     (ba,) = cnt.sent(out)
     assert isinstance(ba.payload, BindingAcknowledgement) and ba.payload.status == 174
     assert ba.dst == cnt.COA and ba.rh2 == cnt.HOA and len(cn.cache) == 0
+
+
+# ---------------------------------------------------------------- §6.3, §9.4.1: silent HAO drops at the CN
+
+
+@pytest.mark.parametrize("hoa", ["ff0e::1", "ff02::1", "fe80::5"])
+def test_correspondent_drops_a_multicast_or_non_routable_home_address_option_silently(hoa):
+    cn = cnt.make_cn()
+    out = cn.receive(0, "eth0", cnt.frame(cnt.udp(cnt.COA, cnt.CN, hoa=IPv6Address(hoa))))
+    assert out.transmits == [] and cn.counters["drop.hao.not_unicast_routable"] == 1
+    pkt = Packet(src=cnt.COA, dst=cnt.CN, home_address=IPv6Address(hoa), payload=BindingRefreshRequest())
+    out = cn.receive(2 * S, "eth0", cnt.frame(pkt))
+    assert out.transmits == [] and cn.counters["drop.hao.not_unicast_routable"] == 2
+
+
+@pytest.mark.parametrize("msg", [HomeTestInit(b"\1" * 8), CareOfTestInit(b"\2" * 8)])
+def test_correspondent_ignores_test_init_with_a_home_address_option_silently(msg):
+    cn = cnt.make_cn()
+    out = cn.receive(0, "eth0", cnt.frame(Packet(src=cnt.COA, dst=cnt.CN, home_address=cnt.HOA, payload=msg)))
+    assert out.transmits == [] and cn.counters["drop.hao.test_init"] == 1
+    # A unicast home address without a binding on a data packet still gets its Binding Error 1.
+    (be,) = cnt.sent(cn.receive(2 * S, "eth0", cnt.frame(cnt.udp(cnt.COA, cnt.CN, hoa=cnt.HOA))))
+    assert be.payload.status == 1
