@@ -211,3 +211,17 @@ def test_correspondent_ignores_test_init_with_a_home_address_option_silently(msg
     # A unicast home address without a binding on a data packet still gets its Binding Error 1.
     (be,) = cnt.sent(cn.receive(2 * S, "eth0", cnt.frame(cnt.udp(cnt.COA, cnt.CN, hoa=cnt.HOA))))
     assert be.payload.status == 1
+
+
+# ---------------------------------------------------------------- §9.5.4: de-registration BA from away
+
+
+def test_deregistration_with_alternate_care_of_equal_to_home_is_answered_to_its_source():
+    ha = make_ha()
+    register(ha)
+    out = ha.receive(10 * S, "eth1", frame_in(bu_packet(seq=2, lifetime=0,
+                                                        options=(AlternateCareOfAddress(HOME),))))
+    (ba,) = of_type(out, BindingAcknowledgement)
+    assert ba.payload.status == 0 and HOME not in ha.cache
+    assert ba.dst == COA and ba.rh2 == HOME
+    assert out.transmits and all(t.interface == "eth1" for t in out.transmits)   # nothing waits on eth0

@@ -278,12 +278,21 @@ class Registrar:
                   status: int, lifetime: int, sequence: int | None = None, options: tuple = ()) -> None:
         """§10.3.1: the BA goes to the care-of address with a Type 2 routing header holding the home
         address, from the address the BU was sent to; a BU from home (care-of = home address) is
-        answered to the home address directly."""
+        answered to the home address directly, and a de-registration naming the home address as
+        care-of address from another source to that source (§9.5.4)."""
         ba = BindingAcknowledgement(int(status), bu.sequence if sequence is None else sequence, lifetime,
                                     options=options)
         self.node.counters[f"ba.status.{int(status)}"] += 1
         src = packet.dst if not packet.dst.is_multicast else self.address
-        if care_of == home:
+        if care_of == home and packet.src != home and unicast_routable(packet.src):
+            # §9.5.4, §10.3.2: a de-registration sent from elsewhere (an Alternate Care-of Address
+            # equal to the home address, from a care-of address): the node is not on the home link
+            # yet, so a BA to the home address would wait behind address resolution there and never
+            # reach it. It goes where the BU came from, with the home address in a Type 2 routing
+            # header.
+            reply = Packet(src=src, dst=packet.src, rh2=home, payload=ba)
+            self.node.output_packet(now, reply.to_bytes(), self.link.name)
+        elif care_of == home:
             reply = Packet(src=src, dst=home, payload=ba)
             rx_iface, rx_mac = self._from
             if rx_iface == self.link.name and rx_mac:
