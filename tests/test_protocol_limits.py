@@ -1,5 +1,5 @@
 """Issue 10's protocol and limit items: what a node bounds, and the RFC 6275 answers it owes."""
-from ipaddress import IPv6Address
+from ipaddress import IPv6Address, IPv6Network
 
 import helpers.mobile_node as mnh
 import pytest
@@ -225,3 +225,25 @@ def test_deregistration_with_alternate_care_of_equal_to_home_is_answered_to_its_
     assert ba.payload.status == 0 and HOME not in ha.cache
     assert ba.dst == COA and ba.rh2 == HOME
     assert out.transmits and all(t.interface == "eth1" for t in out.transmits)   # nothing waits on eth0
+
+
+# ---------------------------------------------------------------- one prefix rule for RAs and MPAs
+
+
+def test_mpa_prefix_with_preferred_above_valid_forms_no_home_address_like_the_ra_path():
+    mn, _ = mnh.registered_mn()
+    new_prefix = IPv6Network("2001:db8:2::/64")
+    bad = PrefixInformation(new_prefix.network_address, 64, valid_lifetime=100, preferred_lifetime=200)
+    good = PrefixInformation(IPv6Network("2001:db8:3::/64").network_address, 64, valid_lifetime=300,
+                             preferred_lifetime=200)
+    mpa = Packet(src=mnh.HA, dst=mnh.COA_A, rh2=mnh.HOA, payload=MobilePrefixAdvertisement(5, options=(bad, good)))
+    mn.receive(10 * S, "eth0", mnh.frame(mnh.A_MAC, mnh.MN_MAC, mpa))
+    assert mnh.slaac_address(new_prefix, mnh.MN_MAC) not in mn.registrations
+    assert mnh.slaac_address(IPv6Network("2001:db8:3::/64"), mnh.MN_MAC) in mn.registrations
+    assert mn.counters["mn.mpa.prefix_preferred_above_valid"] == 1
+    # The RA path refuses the same prefix by the same rule (and counts it under its own name).
+    ra = Packet(src=mnh.ll(mnh.A_MAC), dst=ALL_NODES, hop_limit=255,
+                payload=RouterAdvertisement(router_lifetime=1800, options=(bad,)))
+    mn.receive(11 * S, "eth0", mnh.frame(mnh.A_MAC, ipv6_multicast_mac(ALL_NODES.packed), ra))
+    assert mnh.slaac_address(new_prefix, mnh.MN_MAC) not in mn.iface.addresses
+    assert any(k.endswith("pio_preferred_above_valid") and v == 1 for k, v in mn.counters.items())
