@@ -1,9 +1,9 @@
 """Issue 10's protocol and limit items: what a node bounds, and the RFC 6275 answers it owes."""
 from ipaddress import IPv6Address, IPv6Network
 
+import helpers.correspondent as cnt
 import helpers.mobile_node as mnh
 import pytest
-import test_correspondent as cnt
 from helpers.home_agent import (
     COA,
     HA,
