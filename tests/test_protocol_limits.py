@@ -16,6 +16,7 @@ from helpers.home_agent import (
     of_type,
     register,
 )
+from helpers.mobile_node import MS
 
 from mip6fast.config import ConfigError, parse_config
 from mip6fast.roles.home_agent import HomeAgentConfig
@@ -32,10 +33,12 @@ from mip6fast.wire import (
     HomeTestInit,
     MobilePrefixAdvertisement,
     MobilePrefixSolicitation,
+    NeighborAdvertisement,
     NeighborSolicitation,
     Packet,
     PrefixInformation,
     RouterAdvertisement,
+    TargetLinkLayerAddress,
     UnknownMobilityMessage,
     home_agents_anycast,
 )
@@ -247,3 +250,42 @@ def test_mpa_prefix_with_preferred_above_valid_forms_no_home_address_like_the_ra
     mn.receive(11 * S, "eth0", mnh.frame(mnh.A_MAC, ipv6_multicast_mac(ALL_NODES.packed), ra))
     assert mnh.slaac_address(new_prefix, mnh.MN_MAC) not in mn.iface.addresses
     assert any(k.endswith("pio_preferred_above_valid") and v == 1 for k, v in mn.counters.items())
+
+
+# ---------------------------------------------------------------- the NA back home is repeated
+
+
+def _home_nas(out):
+    return [p for _, p, _ in mnh.packets(out) if isinstance(p.payload, NeighborAdvertisement)
+            and p.payload.target == mnh.HOA and p.dst == ALL_NODES and not p.payload.solicited]
+
+
+def _back_home_deregistered(t):
+    mn, _ = mnh.registered_mn()
+    mnh.go_home(mn, t)
+    na = Packet(src=mnh.HA, dst=ALL_NODES, hop_limit=255, payload=NeighborAdvertisement(
+        target=mnh.HA, router=True, solicited=False, override=True,
+        options=(TargetLinkLayerAddress(mnh.HA_MAC),)))
+    out = mn.receive(t + 210 * MS, "eth0", mnh.frame(mnh.HA_MAC, ipv6_multicast_mac(ALL_NODES.packed), na))
+    (bu, _), = mnh.bus(out)
+    out = mn.receive(t + 230 * MS, "eth0", mnh.ba(0, bu.payload.sequence, lifetime=0, dst=mnh.HOA, rh2=None))
+    return mn, out
+
+
+def test_returning_home_the_home_address_na_is_sent_three_times_retrans_timer_apart():
+    t = 10 * S
+    mn, out = _back_home_deregistered(t)
+    times = [t + 230 * MS] * len(_home_nas(out))
+    for k in range(1, 60):
+        now = t + 230 * MS + k * 100 * MS
+        times += [now] * len(_home_nas(mnh.tick_answering(mn, now, router_mac=mnh.HOME_MAC)))
+    assert times == [t + 230 * MS, t + 1230 * MS, t + 2230 * MS]
+    assert mn.counters["mn.home_na_sent"] == 3
+
+
+def test_the_repeated_home_na_stops_once_the_node_no_longer_defends_the_address():
+    t = 10 * S
+    mn, out = _back_home_deregistered(t)
+    assert len(_home_nas(out)) == 1
+    mn.home_registrations.pause_all()           # what movement to a foreign link does
+    assert not any(_home_nas(mn.tick(t + k * 100 * MS)) for k in range(3, 40))
