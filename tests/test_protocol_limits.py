@@ -21,12 +21,15 @@ from helpers.mobile_node import MS
 from mip6fast.config import ConfigError, parse_config
 from mip6fast.roles.home_agent import HomeAgentConfig
 from mip6fast.roles.home_agent.config import MAX_HOME_AGENTS_LIMIT
+from mip6fast.roles.mobile_node import HomeAddressConfig
+from mip6fast.scenarios import run_scenario
 from mip6fast.wire import (
     ALL_NODES,
     AlternateCareOfAddress,
     BindingAcknowledgement,
     BindingError,
     BindingRefreshRequest,
+    BindingUpdate,
     CareOfTestInit,
     HomeAgentAddressDiscoveryReply,
     HomeAgentAddressDiscoveryRequest,
@@ -289,3 +292,38 @@ def test_the_repeated_home_na_stops_once_the_node_no_longer_defends_the_address(
     assert len(_home_nas(out)) == 1
     mn.home_registrations.pause_all()           # what movement to a foreign link does
     assert not any(_home_nas(mn.tick(t + k * 100 * MS)) for k in range(3, 40))
+
+
+# ---------------------------------------------------------------- a node that boots at home registers when it leaves
+
+
+def test_a_node_booted_at_home_drops_the_home_links_addresses_and_registers_from_the_foreign_link():
+    hoa = IPv6Address("2001:db8:1::100")                 # configured: not the SLAAC address
+    slaac_home = mnh.slaac_address(mnh.HOME_PREFIX, mnh.MN_MAC)
+    mn = mnh.make_mn(homes=(HomeAddressConfig(hoa, mnh.HA),))
+    mn.link_changed(0, "eth0", True)
+    mn.tick(1 * S)
+    mn.receive(1 * S + 100 * MS, "eth0", mnh.ra(mnh.HOME_MAC, mnh.HOME_PREFIX))
+    mn.tick(3 * S)
+    assert slaac_home in mn.iface.addresses and hoa in mn.iface.addresses
+    t = 5 * S
+    mn.link_changed(t, "eth0", False)
+    mn.link_changed(t + 10 * MS, "eth0", True)
+    mn.receive(t + 200 * MS, "eth0", mnh.ra(mnh.A_MAC, mnh.PREFIX_A))
+    sent = []
+    for k in range(1, 80):
+        sent += mnh.packets(mnh.tick_answering(mn, t + k * 100 * MS))
+    bus = [p for _, p, _ in sent if isinstance(p.payload, BindingUpdate)]
+    assert bus and bus[0].home_address == hoa and bus[0].src == mnh.COA_A
+    assert slaac_home not in mn.iface.addresses and hoa not in mn.iface.addresses
+    assert not any(mnh.HOME_PREFIX.overlaps(r.network) for r in mn.candidate_routes() if r.next_hop is None)
+    # No address resolution of the home agent on the foreign link.
+    assert not [p for _, p, _ in sent if isinstance(p.payload, NeighborSolicitation) and p.payload.target == mnh.HA]
+    assert mn.counters["mn.movement.old_address_removed"] == 1
+
+
+def test_boot_at_home_scenario_registers_from_both_foreign_links_and_deregisters_twice():
+    s = run_scenario("boot-at-home", 1)
+    assert s["registrations"] == 2 and s["ha_bindings_created"] == 2 and s["ha_bindings_deleted"] == 2
+    assert len(s["deregistered_at_ms"]) == 2 and s["binding_cache"] == []
+    assert all(m["gap_ms"] is not None for m in s["moves"])
