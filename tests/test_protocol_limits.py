@@ -19,6 +19,7 @@ from helpers.home_agent import (
 from helpers.mobile_node import MS
 
 from mip6fast.config import ConfigError, parse_config
+from mip6fast.roles import mobile_node
 from mip6fast.roles.home_agent import HomeAgentConfig
 from mip6fast.roles.home_agent.config import MAX_HOME_AGENTS_LIMIT
 from mip6fast.roles.mobile_node import HomeAddressConfig
@@ -327,3 +328,53 @@ def test_boot_at_home_scenario_registers_from_both_foreign_links_and_deregisters
     assert s["registrations"] == 2 and s["ha_bindings_created"] == 2 and s["ha_bindings_deleted"] == 2
     assert len(s["deregistered_at_ms"]) == 2 and s["binding_cache"] == []
     assert all(m["gap_ms"] is not None for m in s["moves"])
+
+
+# ---------------------------------------------------------------- holding packets across a carrier change
+
+
+def _carrier_change(mn, t):
+    mn.link_changed(t, "eth0", False)
+    mn.link_changed(t + 10 * MS, "eth0", True)
+
+
+def test_packets_after_a_carrier_change_wait_for_movement_detection_then_go_on_the_same_link():
+    mn, _ = mnh.registered_mn()
+    t = 10 * S
+    _carrier_change(mn, t)
+    out = mn.send(t + 20 * MS, mnh.udp_datagram_packet())
+    assert not [p for _, p, _ in mnh.packets(out) if p.dst == mnh.HA or p.src == mnh.COA_A]
+    assert mn.counters["mn.hold.held"] == 1
+    out = mn.receive(t + 100 * MS, "eth0", mnh.ra(mnh.A_MAC, mnh.PREFIX_A))     # the same router: same link
+    tunnelled = [p for mac, p, _ in mnh.packets(out) if p.src == mnh.COA_A and p.dst == mnh.HA]
+    assert len(tunnelled) == 1 and mn.counters["mn.hold.released"] == 1
+    out = mn.send(t + 200 * MS, mnh.udp_datagram_packet())              # no longer held
+    assert [p for _, p, _ in mnh.packets(out) if p.src == mnh.COA_A and p.dst == mnh.HA]
+
+
+def test_held_packets_never_leave_with_the_old_care_of_address_on_a_new_link():
+    mn, _ = mnh.registered_mn()
+    t = 10 * S
+    _carrier_change(mn, t)
+    sent = []
+    sent += mnh.packets(mn.send(t + 20 * MS, mnh.udp_datagram_packet()))
+    sent += mnh.packets(mn.receive(t + 200 * MS, "eth0", mnh.ra(mnh.B_MAC, mnh.PREFIX_B)))
+    for k in range(3, 40):
+        now = t + k * 100 * MS
+        sent += mnh.packets(mn.send(now, mnh.udp_datagram_packet()) if k % 5 == 0 else mn.tick(now))
+    # Only movement detection's own probes of the old router (NUD) go to its MAC.
+    assert not [p for mac, p, _ in sent if p.src == mnh.COA_A
+                or (mac == mnh.A_MAC and not isinstance(p.payload, NeighborSolicitation))]
+    assert mn.counters["drop.mn.hold.timeout"] + mn.counters["drop.mn.hold.stale_source"] \
+        + mn.counters["drop.mn.no_home_registration"] >= 1
+
+
+def test_the_hold_is_bounded():
+    mn, _ = mnh.registered_mn()
+    t = 10 * S
+    _carrier_change(mn, t)
+    for i in range(mobile_node.HOLD_LIMIT + 10):
+        mn.send(t + 20 * MS + i, mnh.udp_datagram_packet())
+    assert len(mn._held) == mobile_node.HOLD_LIMIT and mn.counters["drop.mn.hold.overflow"] == 10
+    mn.tick(t + 20 * MS + mobile_node.HOLD_TIMEOUT + 100)
+    assert len(mn._held) == 0 and mn.counters["drop.mn.hold.timeout"] == mobile_node.HOLD_LIMIT
