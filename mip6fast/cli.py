@@ -14,6 +14,7 @@ from .daemon import Daemon, DaemonError, query
 from .demo import DemoError, run_demo
 from .errors import ParseError
 from .io.netns import can_use_netns
+from .roles.counter_docs import ALIASES, ROLE_TABLES, render_markdown, table_for
 from .scenarios import SCENARIOS, run_scenario
 from .scenarios.registry import scenario_parameters
 from .wire import parse
@@ -213,6 +214,12 @@ def cmd_query(args) -> int:
         for r in rows:
             print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
         print(f"({len(rows)} binding{'s' if len(rows) != 1 else ''}, {answer['role']})")
+    elif args.describe:
+        # The node's counters with what each means (the daemon sends the meanings of its role's table).
+        meanings = answer.get("meanings") or {}
+        print(f"[node] ({answer.get('role')})")
+        for k, v in (answer.get("node") or {}).items():
+            print(f"  {k:<44} {v:>12}  {meanings.get(k) or '(undeclared)'}")
     else:
         for section in ("daemon", "node", "runner", "ports", "tun", "control"):
             value = answer.get(section)
@@ -223,6 +230,30 @@ def cmd_query(args) -> int:
                 (f"{port}.{k}", v) for port, c in value.items() for k, v in c.items())
             for k, v in items:
                 print(f"  {k:<44} {v}")
+    return 0
+
+
+def cmd_counters(args) -> int:
+    """``mip6fast counters ROLE``: the counters a role declares, with their meanings (no daemon needed)."""
+    if args.markdown:
+        sys.stdout.write(render_markdown())
+        return 0
+    if args.role is None:
+        print("mip6fast counters: give a role: " + ", ".join([*ROLE_TABLES, *ALIASES]), file=sys.stderr)
+        return 2
+    try:
+        table = table_for(args.role)
+    except KeyError:
+        print(f"mip6fast counters: unknown role {args.role!r} ({', '.join([*ROLE_TABLES, *ALIASES])})",
+              file=sys.stderr)
+        return 2
+    if args.json:
+        json.dump({"role": table.role, "counters": {d.name: d.meaning for d in table}}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    for d in table:
+        print(f"{d.name:<48} {d.meaning}")
+    print(f"({len(table)} counters declared for {table.role})")
     return 0
 
 
@@ -277,7 +308,16 @@ def build_parser() -> argparse.ArgumentParser:
         q = sub.add_parser(command, help=what)
         q.add_argument("--socket", help="the daemon's control socket")
         q.add_argument("--json", action="store_true", help="print the daemon's JSON answer")
-        q.set_defaults(func=cmd_query)
+        if command == "stats":
+            q.add_argument("--describe", action="store_true",
+                           help="print the node's counters with the meaning each is declared with")
+        q.set_defaults(func=cmd_query, describe=False)
+    c = sub.add_parser("counters", help="the counters a role declares, with their meanings (offline)")
+    c.add_argument("role", nargs="?", help="node, router, home_agent (ha), correspondent (cn), "
+                                         "mobile_node (mn), fleet, host")
+    c.add_argument("--json", action="store_true", help="print one JSON object: role and counters (name: meaning)")
+    c.add_argument("--markdown", action="store_true", help="print docs/COUNTERS.md (every role)")
+    c.set_defaults(func=cmd_counters)
     return p
 
 

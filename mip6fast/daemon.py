@@ -90,6 +90,15 @@ def node_bindings(node: Node):
     return []
 
 
+def counter_meanings(counters) -> dict[str, str | None]:
+    """The declared meaning of each of a node's counters (roles/counters.py), for ``stats``; None for a
+    name no declaration covers (also counted under ``counters.undeclared``)."""
+    table = getattr(counters, "table", None)
+    if table is None:
+        return {name: None for name in sorted(counters)}
+    return table.meanings(sorted(counters))
+
+
 def _port_counters(port) -> dict:
     """A packet socket's counters, or a ring's (rx_frames, tx_frames, ... from its stats)."""
     counters = getattr(port, "counters", None)
@@ -626,6 +635,7 @@ class Daemon:
                                "log_level": logging.getLevelName(logging.getLogger().level).lower(),
                                "reloads": self.reloads, "state_dir": self.state_dir},
                     "node": dict(sorted(self.node.counters.items())),
+                    "meanings": counter_meanings(self.node.counters),
                     "runner": dict(self.runner.counters),
                     "ports": {name: _port_counters(p) for name, p in self.ports.items()},
                     "tun": self.tun.stats() if self.tun is not None else None,

@@ -16,6 +16,7 @@ from mip6fast.roles.correspondent import (
     CorrespondentConfig,
     CorrespondentNode,
 )
+from mip6fast.roles.counters import strict
 from mip6fast.wire import (
     AlternateCareOfAddress,
     BindingAcknowledgement,
@@ -159,7 +160,7 @@ def test_binding_errors_are_rate_limited():
     cn = make_cn(binding_error_rate=10, binding_error_burst=10)
     pkt = frame(Packet(src=COA, dst=CN, payload=UnknownMobilityMessage(99, b"\0" * 2)))
     n = sum(len(cn.receive(0, "eth0", pkt).transmits) for _ in range(25))
-    assert n == 10 and cn.counters["drop.binding_error_rate_limited"] == 15
+    assert n == 10 and cn.counters["drop.be.rate_limited"] == 15
     # 10 per second: 100 ms later exactly one more token.
     assert len(cn.receive(S // 10, "eth0", pkt).transmits) == 1
     assert len(cn.receive(S // 10, "eth0", pkt).transmits) == 0
@@ -178,7 +179,7 @@ def test_bu_with_hao_creates_binding_and_ba_goes_to_coa_with_rh2():
     assert BindingCreated(0, HOA, COA, 100) in out.notifications
     # The HAO of the BU did not cause a Binding Error (§9.3.1 exception).
     assert not any(isinstance(n, BindingErrorSent) for n in out.notifications)
-    assert cn.counters["binding_error_sent.status1"] == 0
+    assert cn.counters["be.sent.status.1"] == 0
 
 
 def test_bu_without_ack_creates_binding_silently():
@@ -343,7 +344,7 @@ def test_send_to_bound_home_address_gets_rh2():
     out = cn.send(S, udp(CN, HOA).to_bytes())
     (pkt,) = sent(out)
     assert pkt.dst == COA and pkt.rh2 == HOA and pkt.payload == udp(CN, HOA).payload
-    assert cn.counters["rh2_inserted"] == 1
+    assert cn.counters["rh2.inserted"] == 1
     assert cn.datapath.kernel_counters("insert_rh2")[DropReason.FORWARDED] == 1
 
 
@@ -367,7 +368,7 @@ def test_hao_with_binding_is_swapped_and_delivered():
     delivered = parse(raw)          # the checksum verifies with the home address as the source
     assert delivered.src == HOA and delivered.home_address is None      # the option is not passed up
     assert raw[6] == 17 and delivered.payload == udp(COA, CN, hoa=HOA).payload
-    assert cn.counters["hao_swapped"] == 1
+    assert cn.counters["hao.swapped"] == 1
 
 
 def test_strip_home_address_option_leaves_other_packets_alone():
@@ -451,7 +452,7 @@ def test_brr_before_expiry_only_for_active_bindings():
     (brr,) = sent(out)
     assert isinstance(brr.payload, BindingRefreshRequest) and brr.dst == COA and brr.rh2 == HOA
     assert BindingRefreshRequested(90 * S, HOA, COA) in out.notifications
-    assert cn.counters["brr_skipped_idle"] == 1
+    assert cn.counters["brr.skipped_idle"] == 1
     out = cn.tick(100 * S)
     assert {n.home_address for n in out.notifications if isinstance(n, BindingExpired)} == {HOA, HOA2}
 
@@ -504,18 +505,19 @@ def test_no_mobility_support_plain_traffic_is_delivered():
 def test_rh2_to_a_correspondent_is_dropped():
     cn = make_cn()
     out = cn.receive(0, "eth0", frame(Packet(src=COA, dst=CN, rh2=CN, payload=Raw(17, b"\0" * 8))))
-    assert out.deliveries == [] and cn.counters["drop.rh2_not_a_mobile_node"] == 1
+    assert out.deliveries == [] and cn.counters["drop.rh2.not_a_mobile_node"] == 1
 
 
 def test_frame_larger_than_a_slot_still_goes_through_the_kernel():
     cn = make_cn()
     out = cn.receive(0, "eth0", frame(udp(COA, CN, hoa=HOA2, data=b"x" * 2500)))
-    assert out.deliveries == [] and cn.counters["binding_error_sent.status1"] == 1
+    assert out.deliveries == [] and cn.counters["be.sent.status.1"] == 1
 
 
 # ---------------------------------------------------------------- robustness
 
 def test_mutated_frames_never_raise():
+    assert strict()      # conftest: every counter name a node uses must be declared
     import random
     rng = random.Random(99)
     seeds = [frame(bu(1)), frame(bu(2, with_hao=False, hoa=COA)), frame(udp(COA, CN, hoa=HOA)),
@@ -550,7 +552,7 @@ def test_no_brr_when_lifetime_is_shorter_than_the_lead():
     bind(cn, lifetime=8)
     cn.send(S, udp(CN, HOA).to_bytes())
     out = cn.tick(8 * S)
-    assert out.transmits == [] and cn.counters["brr_sent"] == 0
+    assert out.transmits == [] and cn.counters["brr.sent"] == 0
     assert BindingExpired(8 * S, HOA) in out.notifications
 
 
@@ -559,7 +561,7 @@ def test_brr_not_sent_after_deregistration():
     bind(cn, lifetime=100)
     cn.send(S, udp(CN, HOA).to_bytes())
     bind(cn, seq=2, lifetime=0, now=2 * S)
-    assert cn.tick(200 * S).transmits == [] and cn.counters["brr_sent"] == 0
+    assert cn.tick(200 * S).transmits == [] and cn.counters["brr.sent"] == 0
 
 
 def test_parameter_problem_is_not_sent_to_a_multicast_destination():

@@ -109,7 +109,7 @@ def test_application_traffic_to_home_address_carries_rh2(world):
     data = [p for _, _, p in mn_rx.packets if isinstance(p.payload, Raw) and p.payload.next_header == 17]
     assert len(data) == 5
     assert all(p.src == cn_addr and p.dst == coa and p.rh2 == HOA for p in data)
-    assert cn.counters["rh2_inserted"] >= 5
+    assert cn.counters["rh2.inserted"] >= 5
 
 
 def test_hao_of_binding_is_delivered_from_the_home_address(world):
@@ -154,5 +154,5 @@ def test_node_without_mobile_ipv6_answers_bu_with_parameter_problem_code2(tmp_pa
     assert all(p.src == w.cn_addr and p.dst == w.coa and p.rh2 is None for p in pps)
     assert len(w.cn.cache) == 0
     # Its application's packets to the home address go out plainly (and find no route here).
-    assert w.cn.counters["rh2_inserted"] == 0
+    assert w.cn.counters["rh2.inserted"] == 0
     assert problems(w.pcap) == []

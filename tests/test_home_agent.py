@@ -28,6 +28,7 @@ from helpers.home_agent import (
 from mip6fast._checksum_py import checksum
 from mip6fast.batch import DropReason, PacketBatch
 from mip6fast.binding_cache import Outcome, UpdateResult
+from mip6fast.roles.counters import strict
 from mip6fast.roles.home_agent import (
     BindingCreated,
     BindingDeleted,
@@ -144,7 +145,7 @@ def test_unknown_mh_type_binding_error_2_rate_limited():
     (be,) = of_type(out, BindingError)
     assert be.payload.status == 2 and be.payload.home_address == IPv6Address("::") and be.dst == CN
     assert of_type(ha.receive(3 * S + 1, "eth1", frame_in(p)), BindingError) == []
-    assert ha.counters["drop.binding_error_rate_limited"] == 1
+    assert ha.counters["drop.be.rate_limited"] == 1
     assert len(of_type(ha.receive(5 * S, "eth1", frame_in(p)), BindingError)) == 1
 
 
@@ -170,7 +171,7 @@ def test_first_registration_dad_then_accept_with_rh2_ack_and_proxy():
     assert na.dst == ALL_NODES and na.payload.target == HOME
     assert (na.payload.router, na.payload.solicited, na.payload.override) == (False, False, True)
     assert na.payload.options == (TargetLinkLayerAddress(HA_MAC),) and na.hop_limit == 255
-    assert ha.counters["ba.status.0"] == 1
+    assert ha.counters["ba.sent.status.0"] == 1
 
 
 def test_proxy_nas_repeat_three_times_one_second_apart():
@@ -262,7 +263,7 @@ def test_update_refresh_sequence_and_stale_135():
     ba = ba_of(out)
     assert ba.payload.status == 135 and ba.payload.sequence == 11
     assert ha.cache[HOME].sequence == 11 and ha.cache[HOME].care_of_address == newcoa
-    assert ha.counters["ba.status.135"] == 1
+    assert ha.counters["ba.sent.status.135"] == 1
 
 
 def test_stale_from_the_cache_outcome(monkeypatch):
@@ -325,8 +326,8 @@ def test_silent_discards_nonce_indices_link_local_multicast_home():
         out = ha.receive(10 * S, "eth1", frame_in(p))
         assert of_type(out, BindingAcknowledgement) == [] and out.notifications == []
     assert ha.cache[HOME] == before
-    assert ha.counters["drop.bu_home_with_nonce_indices"] == 1
-    assert ha.counters["drop.bu_bad_home_address"] == 2
+    assert ha.counters["drop.bu.home_with_nonce_indices"] == 1
+    assert ha.counters["drop.bu.bad_home_address"] == 2
 
 
 def test_lifetime_capped_by_home_prefix_valid_lifetime_in_4s_units():
@@ -371,7 +372,7 @@ def test_stale_deregistration_135_with_last_accepted_sequence_and_the_binding_st
     assert ba.dst == COA and ba.rh2 == HOME
     assert [(type(n), n.status) for n in out.notifications] == [(RegistrationRejected, 135)]
     assert ha.cache[HOME] == before and HOME in ha.nd["eth0"].proxies     # still bound and proxied
-    assert ha.counters["ba.status.135"] == 1 and "binding.deleted" not in ha.counters
+    assert ha.counters["ba.sent.status.135"] == 1 and "binding.deleted" not in ha.counters
     # The next sequence number is accepted: the binding goes.
     out = ha.receive(11 * S, "eth1", frame_in(bu_packet(seq=1001, lifetime=0)))
     assert ba_of(out).payload.status == 0 and HOME not in ha.cache
@@ -519,7 +520,7 @@ def test_link_local_of_a_mobile_node_is_not_tunnelled():
     p = echo(IPv6Address("fe80::55"), ll)
     out = ha.receive(10 * S, "eth0", ethernet_frame(HA_MAC, HOME_NODE_MAC, p.to_bytes()))
     assert [x for x in pkts(out) if isinstance(x.payload, Packet)] == []
-    assert ha.counters["drop.mobile_node_link_local"] == 1
+    assert ha.counters["drop.tunnel.mobile_node_link_local"] == 1
     # The error waits for the sender's link-layer address; its NA releases it.
     na = Packet(src="fe80::55", dst=ha.home_iface.link_local, hop_limit=255, payload=NeighborAdvertisement(
         IPv6Address("fe80::55"), solicited=True, override=True, options=(TargetLinkLayerAddress(HOME_NODE_MAC),)))
@@ -628,7 +629,7 @@ def test_mobile_prefix_solicitation_answered_to_care_of_with_rh2():
 def test_mobile_prefix_solicitation_without_hao_or_binding():
     ha = make_ha()
     out = ha.receive(10 * S, "eth1", frame_in(Packet(src=COA, dst=HA, payload=MobilePrefixSolicitation(1))))
-    assert of_type(out, MobilePrefixAdvertisement) == [] and ha.counters["drop.mps_without_hao"] == 1
+    assert of_type(out, MobilePrefixAdvertisement) == [] and ha.counters["drop.mps.without_hao"] == 1
     mps = Packet(src=COA, dst=HA, home_address=HOME, payload=MobilePrefixSolicitation(1))
     (be,) = of_type(ha.receive(10 * S, "eth1", frame_in(mps)), BindingError)
     assert be.payload.status == 1 and be.payload.home_address == HOME
@@ -678,7 +679,7 @@ def test_icmp_errors_about_tunnelled_packets_are_relayed_to_the_inner_source():
     du = Packet(src=on_path, dst=HA, payload=DestinationUnreachable(0, quote[:100]))
     (relayed,) = of_type(ha.receive(10 * S, "eth1", frame_in(du)), DestinationUnreachable)
     assert relayed.dst == CN and relayed.payload.code == 3 and relayed.payload.invoking == quote[40:100]
-    assert ha.counters["tunnel_error_relayed.PacketTooBig"] == 1
+    assert ha.counters["tunnel_error.relayed.PacketTooBig"] == 1
 
 
 def test_hao_without_binding_binding_error_1():
@@ -687,7 +688,7 @@ def test_hao_without_binding_binding_error_1():
     out = ha.receive(3 * S, "eth1", frame_in(p))
     (be,) = of_type(out, BindingError)
     assert be.payload.status == 1 and be.payload.home_address == HOME and be.dst == COA
-    assert ha.counters["drop.hao_no_binding"] == 1
+    assert ha.counters["drop.hao.no_binding"] == 1
 
 
 def test_own_address_as_home_address_prohibited():
@@ -731,7 +732,7 @@ def test_bu_retransmitted_during_dad_is_absorbed_and_nas_stop_on_deregistration(
     ha = make_ha()
     ha.receive(3 * S, "eth1", frame_in(bu_packet()))
     out = ha.receive(3 * S + S // 2, "eth1", frame_in(bu_packet()))
-    assert out.transmits == [] and ha.counters["drop.bu_dad_in_progress"] == 1
+    assert out.transmits == [] and ha.counters["drop.bu.dad_in_progress"] == 1
     assert len(of_type(ha.tick(4 * S), BindingAcknowledgement)) == 1
     ha.receive(4 * S + S // 2, "eth1", frame_in(bu_packet(seq=2, lifetime=0)))
     assert of_type(ha.tick(10 * S), NeighborAdvertisement) == []     # the repeats were cancelled
@@ -748,6 +749,7 @@ def test_receive_batch_on_a_down_interface_counts_drops():
 def test_mutated_frames_never_raise():
     """Every byte of a set of valid frames flipped, and every truncation: counted drops or ordinary
     traffic, never an exception, through both entry points."""
+    assert strict()      # conftest: every counter name a node uses must be declared
     ha = make_ha()
     register(ha)
     seeds = [frame_in(p) for p in (
@@ -782,16 +784,16 @@ def test_unsolicited_mobile_prefix_advertisements_until_the_next_bu():
     # (Counted rather than looked for on the wire: the silent next hop fails NUD meanwhile.)
     sent = []
     for t in range(11, 30):
-        before = ha.counters["mpa_unsolicited_sent"]
+        before = ha.counters["mpa.sent_unsolicited"]
         ha.tick(t * S)
-        if ha.counters["mpa_unsolicited_sent"] > before:
+        if ha.counters["mpa.sent_unsolicited"] > before:
             sent.append(t)
     assert sent == [13, 16, 19]                           # PREFIX_ADV_TIMEOUT apart, PREFIX_ADV_RETRIES times
     ha.set_home_prefix_lifetimes(30 * S, 30 * S + 300 * S, None)
     ha.receive(31 * S, "eth1", frame_in(bu_packet(seq=2)))        # the mobile node's BU stops them
     for t in range(32, 40):
         ha.tick(t * S)
-    assert ha.counters["mpa_unsolicited_sent"] == 5
+    assert ha.counters["mpa.sent_unsolicited"] == 5
     # Later registrations get at most the new prefix lifetime.
     assert ha.cache[HOME].expires_ns == 31 * S + 296 * S          # 299 s left, in 4 s units
 

@@ -77,7 +77,7 @@ def test_binding_errors_one_per_second_from_the_agents_address_through_the_home_
     assert {zone for _, _, zone in r.sent} == {"eth0"}
     (p, *_) = r.packets()
     assert p.src == HA and p.dst == MN and isinstance(p.payload, BindingError) and p.payload.status == 2
-    assert r.counters == Counter({"be.status.2": 3, "drop.binding_error_rate_limited": 2})
+    assert r.counters == Counter({"be.sent.status.2": 3, "drop.be.rate_limited": 2})
 
 
 def test_an_error_about_our_tunnel_is_relayed_to_the_inner_source():
@@ -114,6 +114,6 @@ def test_dhaad_lists_home_agents_by_preference_and_answers_only_at_the_anycast_a
     (reply,) = r.packets()
     assert isinstance(reply.payload, HomeAgentAddressDiscoveryReply) and reply.payload.identifier == 77
     assert list(reply.payload.addresses) == [other, HA] and reply.src == HA and reply.dst == MN
-    assert r.counters["drop.dhaad_not_anycast"] == 1
+    assert r.counters["drop.dhaad.not_anycast"] == 1
     # The entry lapses with its lifetime.
     assert discovery.addresses(1801 * S) == [HA]

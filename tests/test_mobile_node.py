@@ -44,6 +44,7 @@ from helpers.mobile_node import (
 from mip6fast.apps import udp_datagram
 from mip6fast.batch import PacketBatch
 from mip6fast.roles import Interface, RouterUnreachable, slaac_address
+from mip6fast.roles.counters import strict
 from mip6fast.roles.mobile_node import (
     BUL_REGISTERED,
     BindingRefreshed,
@@ -364,8 +365,8 @@ def test_receive_batch_decapsulates_and_drops_foreign_inner_destinations():
     batch.append(ra(A_MAC, PREFIX_A))           # not tunnelled: the per-frame path
     out = mn.receive_batch(5 * S, "eth0", batch)
     assert out.deliveries == inners
-    assert mn.counters["drop.datapath.NOT_HOME_ADDRESS"] == 1
-    assert mn.counters["drop.datapath.TUNNEL_WRONG_SOURCE"] == 1
+    assert mn.counters["drop.datapath.not_home_address"] == 1
+    assert mn.counters["drop.datapath.tunnel_wrong_source"] == 1
     assert mn.counters["nd.ra_processed"] >= 2
 
 
@@ -375,7 +376,7 @@ def test_single_tunnelled_frame_goes_through_the_kernel_too():
     assert mn.receive(5 * S, "eth0", f).deliveries == [inner]
     bad, _ = tunnelled(inner_dst="2001:db8:1::77")
     assert not mn.receive(5 * S, "eth0", bad).deliveries
-    assert mn.counters["drop.datapath.NOT_HOME_ADDRESS"] == 1
+    assert mn.counters["drop.datapath.not_home_address"] == 1
 
 
 def test_tunnelled_echo_request_is_answered_through_the_reverse_tunnel():
@@ -687,6 +688,7 @@ def test_a_late_ba_for_the_old_care_of_address_is_ignored_after_moving():
 
 
 def test_mutated_signalling_and_tunnel_frames_never_raise():
+    assert strict()      # conftest: every counter name a node uses must be declared
     rng = random.Random(99)
     mn, _ = registered_mn()
     seq = mn.registrations[HOA].next_sequence

@@ -239,7 +239,7 @@ def test_default_off_site_local_traffic_is_not_sent_across_sites():
     # path's scope rule drops it (counted).
     out = mn.send(5 * S, udp_packet(HOA, peer, 5001))
     assert not packets(out)
-    assert mn.counters["drop.datapath.SITE_LOCAL"] == 1
+    assert mn.counters["drop.datapath.site_local"] == 1
 
 
 def test_switched_on_site_local_traffic_goes_through_the_tunnel():

@@ -61,7 +61,7 @@ def test_max_bindings_counts_registrations_waiting_for_dad():
         statuses += [p.payload.status for p in of_type(out, BindingAcknowledgement)]
         probes += len(of_type(out, NeighborSolicitation))
     assert statuses == [130] * 20 and probes == 10 and len(ha.registrar.dad) == 10
-    assert ha.counters["bu_refused_max_bindings"] == 20
+    assert ha.counters["bu.refused.max_bindings"] == 20
     out = ha.tick(5 * S)
     assert [p.payload.status for p in of_type(out, BindingAcknowledgement)] == [0] * 10
     assert len(ha.cache) == 10 and len(ha.registrar.dad) == 0
@@ -122,7 +122,7 @@ def test_dhaad_replies_rate_limited_and_counted():
     replies = sum(len(of_type(ha.receive(3 * S + i * (S // 1000), "eth1", frame_in(req)),
                               HomeAgentAddressDiscoveryReply)) for i in range(100))    # 100 in 0.1 s
     assert replies == 10                        # the burst; 99 ms at 10/s is not a whole token more
-    assert ha.counters["drop.dhaad_rate_limited"] == 90
+    assert ha.counters["drop.dhaad.rate_limited"] == 90
     assert len(of_type(ha.receive(5 * S, "eth1", frame_in(req)), HomeAgentAddressDiscoveryReply)) == 1
     ha = make_ha(dhaad_reply_rate=1, dhaad_reply_burst=2)
     assert sum(len(of_type(ha.receive(3 * S, "eth1", frame_in(req)), HomeAgentAddressDiscoveryReply))
@@ -135,7 +135,7 @@ def test_mobile_prefix_solicitations_rate_limited_and_counted():
     mps = Packet(src=COA, dst=HA, home_address=HOME, payload=MobilePrefixSolicitation(9))
     sent = sum(len(of_type(ha.receive(10 * S + i, "eth1", frame_in(mps)), MobilePrefixAdvertisement))
                for i in range(100))
-    assert sent == 3 and ha.counters["drop.mps_rate_limited"] == 97
+    assert sent == 3 and ha.counters["drop.mps.rate_limited"] == 97
     assert len(of_type(ha.receive(11 * S, "eth1", frame_in(mps)), MobilePrefixAdvertisement)) == 1
 
 
@@ -159,12 +159,12 @@ def test_mobile_node_answers_an_unknown_mh_type_from_anyone_with_binding_error_2
     assert be.src == mnh.COA_A and be.dst == stranger
     out = mn.receive(5 * S + 1, "eth0", mnh.frame(mnh.A_MAC, mnh.MN_MAC, p))      # rate-limited
     assert not [q for _, q, _ in mnh.packets(out) if isinstance(q.payload, BindingError)]
-    assert mn.counters["drop.mn.binding_error_rate_limited"] == 1
+    assert mn.counters["drop.mn.be.rate_limited"] == 1
     # From the home agent too, once the bucket has a token again.
     p = Packet(src=mnh.HA, dst=mnh.COA_A, payload=UnknownMobilityMessage(42, b"\0" * 10))
     out = mn.receive(7 * S, "eth0", mnh.frame(mnh.A_MAC, mnh.MN_MAC, p))
     (be,) = [q for _, q, _ in mnh.packets(out) if isinstance(q.payload, BindingError)]
-    assert be.dst == mnh.HA and mn.counters["mn.be.status.2"] == 2
+    assert be.dst == mnh.HA and mn.counters["mn.be.sent.status.2"] == 2
 
 
 # ---------------------------------------------------------------- status 174, invalid care-of address
@@ -179,13 +179,13 @@ def test_home_agent_answers_an_unusable_care_of_address_with_174(bad):
     (ba,) = of_type(out, BindingAcknowledgement)
     assert ba.payload.status == 174 and ba.payload.lifetime == 0
     assert ba.dst == COA and ba.rh2 == HOME and HOME not in ha.cache
-    assert of_type(out, NeighborSolicitation) == [] and ha.counters["ba.status.174"] == 1
+    assert of_type(out, NeighborSolicitation) == [] and ha.counters["ba.sent.status.174"] == 1
 
 
 def test_home_agent_still_discards_silently_when_nothing_can_be_answered():
     ha = make_ha()
     out = ha.receive(3 * S, "eth1", frame_in(bu_packet(src=IPv6Address("fe80::7"), coa=IPv6Address("fe80::7"))))
-    assert of_type(out, BindingAcknowledgement) == [] and ha.counters["drop.bu_bad_care_of_address"] == 1
+    assert of_type(out, BindingAcknowledgement) == [] and ha.counters["drop.bu.bad_care_of_address"] == 1
 
 
 @pytest.mark.parametrize("bad", BAD_CARE_OF)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mip6fast.roles.rate_limit import PerDestination, SlidingWindow, TokenBucket
-from mip6fast.roles.registration import UpdateRateLimiter
+from mip6fast.roles.registration import update_rate_limiter
 
 S = 1_000_000_000
 
@@ -123,19 +123,23 @@ def test_per_destination_limits_each_destination_on_its_own():
     assert len(buckets) == 0
 
 
-def test_per_destination_sliding_windows_decide_as_the_registration_engines_limiter():
-    """``PerDestination(lambda: SlidingWindow(rate, window))`` answers ``[destination].ready_at`` /
-    ``.record`` as ``registration.UpdateRateLimiter(rate, window)`` does (the MAX_UPDATE_RATE limiter of
-    the mobile node's registration engine), call for call."""
+def test_per_destination_sliding_windows_against_a_naive_model():
+    """The MAX_UPDATE_RATE limiter (registration.update_rate_limiter: a SlidingWindow per destination)
+    against the rule written naively: an event may happen at ``now`` when fewer than ``rate`` of the
+    recorded ones lie in (now - window, now]; otherwise when the oldest of the last ``rate`` leaves."""
     rng = np.random.default_rng(11)
     for rate in (1, 3, 4):
-        ours, engine = PerDestination(lambda rate=rate: SlidingWindow(rate, S)), UpdateRateLimiter(rate, S)
+        limiter = update_rate_limiter(rate, S)
+        history: dict[int, list[int]] = {}
         now = 0
         for _ in range(2000):
             now += int(rng.choice([0, 1, S // 5, S // 2, S - 1, S]))
             dest = int(rng.integers(0, 3))
-            at = ours[dest].ready_at(now)
-            assert at == engine[dest].ready_at(now)
+            times = history.setdefault(dest, [])
+            inside = [t for t in times if t > now - S]
+            want = now if len(inside) < rate else inside[-rate] + S
+            at = limiter[dest].ready_at(now)
+            assert at == want
             if at == now and rng.random() < 0.9:
-                ours[dest].record(now)
-                engine[dest].record(now)
+                limiter[dest].record(now)
+                times.append(now)

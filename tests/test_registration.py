@@ -24,9 +24,9 @@ from mip6fast.roles.registration import (
     RegistrationEngine,
     RegistrationState,
     RegistrationStateError,
-    UpdateRateLimiter,
     refresh_schedule,
     sequence_after,
+    update_rate_limiter,
 )
 from mip6fast.wire import BindingAcknowledgement, BindingRefreshAdvice
 
@@ -56,7 +56,7 @@ class Harness:
         self.lifetime = lifetime
         self.engine = RegistrationEngine(
             call_at=self.timers.call_at, counters=self.counters, prefix="t", schedule=SCHEDULE,
-            limiter=limiter or UpdateRateLimiter(), rate_key=lambda ex: ex.peer,
+            limiter=limiter or update_rate_limiter(), rate_key=lambda ex: ex.peer,
             lifetime=lambda now, ex: self.lifetime,
             transmit=lambda now, ex, seq, lifetime: self.sent.append((now, ex.peer, seq, lifetime)),
             unanswered=unanswered)
@@ -157,7 +157,7 @@ def test_at_most_three_bus_per_second_to_one_destination():
 
 
 def test_the_window_slides():
-    limiter = UpdateRateLimiter(MAX_UPDATE_RATE)
+    limiter = update_rate_limiter(MAX_UPDATE_RATE)
     window = limiter[HA]
     for t in (0, 200 * MS, 400 * MS):
         assert window.ready_at(t) == t
@@ -168,7 +168,7 @@ def test_the_window_slides():
     assert window.ready_at(1 * S + 1) == 1200 * MS
     assert limiter[CN].ready_at(0) == 0 and limiter[HA] is window
     with pytest.raises(ValueError):
-        UpdateRateLimiter(0)
+        update_rate_limiter(0)
 
 
 # ---------------------------------------------------------------- Binding Acknowledgements (§11.7.3)

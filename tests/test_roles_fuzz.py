@@ -3,6 +3,7 @@ traffic, whatever the bytes."""
 import random
 
 from mip6fast.roles import AdvertisingConfig, Host, Interface, Router
+from mip6fast.roles.counters import strict
 from mip6fast.wire import (
     ALL_NODES,
     EchoRequest,
@@ -49,6 +50,7 @@ def _nodes():
 
 
 def test_mutated_frames_never_raise():
+    assert strict()      # conftest: every counter name a node uses must be declared
     rng = random.Random(1234)
     seeds = _seeds()
     host, router = _nodes()

@@ -163,7 +163,7 @@ def test_mn_reboot_with_a_stale_sequence_gets_135_then_registers(tmp_path):
     (t_upd, upd), = timed(world, "ha", ha_mod.BindingUpdated)
     (t_reg, reg), = timed(world, "mn-rebooted", mn_mod.Registered)
     assert t_rej < t_upd < t_reg and reg.care_of == upd.care_of_address == COA_A
-    assert summary["ha"]["ba.status.135"] == 1 and summary["rebooted_mn"]["mn.ba_sequence_out_of_window"] == 1
+    assert summary["ha"]["ba.sent.status.135"] == 1 and summary["rebooted_mn"]["mn.ba_sequence_out_of_window"] == 1
     assert world.ha.cache[HOME_ADDRESS].sequence == (last + 1) % 65536
     # The home agent's binding survived the reboot (same care-of address); pings resume once the
     # new registration is in.
@@ -181,7 +181,7 @@ def test_mn_reboot_with_a_newer_sequence_is_accepted_at_once():
     assert sequence_newer(first, last) and summary["first_sequence_stale"] is False
     sig = summary["signalling_after_reboot"]
     assert [(e["kind"], e.get("status"), e["sequence"]) for e in sig] == [("BU", None, first), ("BA", 0, first)]
-    assert summary["ha"].get("ba.status.135", 0) == 0
+    assert summary["ha"].get("ba.sent.status.135", 0) == 0
     assert [n.care_of for _, n in timed(world, "mn-rebooted", mn_mod.Registered)] == [COA_A]
 
 

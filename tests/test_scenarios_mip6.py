@@ -31,7 +31,7 @@ def test_first_registration(tmp_path):
     assert reg.home_address == created.home_address == HOME_ADDRESS
     assert reg.care_of == created.care_of_address == COA_A and reg.lifetime == created.lifetime == 60
     assert t_created < t_reg < 5 * S
-    assert summary["ba_status"] == {"ba.status.0": 1 + summary["refreshes"]}
+    assert summary["ba_status"] == {"ba.sent.status.0": 1 + summary["refreshes"]}
     # 60 s lifetime, 150 s run: refreshed before each expiry, never lapsed.
     refreshes = timed(world, "mn", mn_mod.BindingRefreshed)
     assert len(refreshes) == summary["refreshes"] >= 2

@@ -298,7 +298,7 @@ def _check_consistent(world, summary, n):
     assert summary["registrations"] == n and summary["refreshes"] >= n and summary["failures"] == 0
     assert summary["members"]["registered"] + summary["members"]["registering"] == n
     assert summary["members"]["failed"] == 0 and summary["members"]["idle"] == 0
-    assert summary["ba_status"] == {"ba.status.0": summary["bas_sent"]}
+    assert summary["ba_status"] == {"ba.sent.status.0": summary["bas_sent"]}
     # Counters agree across the two nodes: every BU that reached the home agent was answered, and
     # every BU or BA lost was a counted drop that a retransmission made up for. (When many nodes
     # arrive at once, frames queue behind the first address resolution of the next hop, three at

@@ -61,6 +61,7 @@ from ..wire import (
 )
 from ..wire.ethernet import ipv6_multicast_mac
 from .events import NS_PER_S, Timer
+from .fleet_counters import FLEET_COUNTERS
 from .interface import Interface
 from .mn_config import MAX_LIFETIME
 from .mn_registration import BindingRefreshed, Registered, RegistrationFailed, home_binding_update
@@ -78,8 +79,8 @@ from .registration import (
     Exchange,
     RegistrationEngine,
     RegistrationState,
-    UpdateRateLimiter,
     refresh_schedule,
+    update_rate_limiter,
 )
 
 __all__ = ["FleetConfig", "MobileFleet"]
@@ -140,6 +141,8 @@ class MobileFleet(Node):
     for what is modelled). ``latencies_ns`` collects, per completed first registration, the virtual
     time from the member's first BU to the accepted BA."""
 
+    COUNTERS = FLEET_COUNTERS
+
     def __init__(self, name: str, interfaces, config: FleetConfig, rng: random.Random | None = None):
         super().__init__(name, interfaces, rng)
         if config.interface not in self.interfaces:
@@ -157,7 +160,7 @@ class MobileFleet(Node):
             call_at=self.call_at, counters=self.counters, prefix="fleet",
             schedule=Backoff(config.initial_bindack_timeout, config.max_bindack_timeout,
                              first=config.first_registration_timeout),
-            limiter=UpdateRateLimiter(config.max_update_rate), rate_key=lambda m: m.home,
+            limiter=update_rate_limiter(config.max_update_rate), rate_key=lambda m: m.home,
             lifetime=lambda now, m: config.lifetime, transmit=self._transmit)
 
     def _count(self, what: str) -> None:

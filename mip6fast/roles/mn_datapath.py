@@ -195,7 +195,7 @@ class MobileNodeData:
             reasons = np.bincount(batch.reason[:batch.count][dropped], minlength=len(DropReason))
             counters = self.node.counters
             for r in np.flatnonzero(reasons).tolist():
-                counters[f"drop.datapath.{DropReason(r).name}"] += int(reasons[r])
+                counters[f"drop.datapath.{DropReason(r).name.lower()}"] += int(reasons[r])
 
     # ------------------------------------------------------------ receiving (§11.3.3)
 
@@ -286,4 +286,4 @@ class MobileNodeData:
         self._deliver(now, batch, forwarded)
         self._count_drops(batch, verdict)
         if verdict[0] not in (Verdict.FORWARD, Verdict.DROP):
-            self.node.drop(f"mn.{kernel}.{DropReason(int(batch.reason[0])).name}")
+            self.node.drop(f"mn.{kernel}.{DropReason(int(batch.reason[0])).name.lower()}")

@@ -451,9 +451,8 @@ class MobileNodeDiscovery:
         for opt in msg.options:
             if not isinstance(opt, PrefixInformation):
                 continue
-            problem = autoconf_prefix_problem(opt)
-            if problem is not None:
-                self._count(f"mpa.prefix_{problem}")      # the RA path's rule (RFC 4862 §5.5.3)
+            if autoconf_prefix_problem(opt) is not None:
+                self._count("mpa.prefix_preferred_above_valid")   # the RA path's rule (RFC 4862 §5.5.3 c)
                 continue
             prefix = IPv6Network((opt.prefix, opt.prefix_length), strict=False)
             valid = opt.valid_lifetime

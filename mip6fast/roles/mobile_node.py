@@ -73,6 +73,7 @@ from .events import NS_PER_S, Notification, Output, Timer
 from .host import Host
 from .interface import LINK_LOCAL, UNSPECIFIED, Interface
 from .mn_config import HomeAddressConfig, MobileNodeConfig
+from .mn_counters import MOBILE_NODE_COUNTERS
 from .mn_datapath import MobileNodeData
 from .mn_discovery import (
     HomeAddressWithdrawn,
@@ -94,7 +95,7 @@ from .mn_registration import (
 )
 from .neighbor import ND_HOP_LIMIT, AddressDuplicate, AddressReady, RouterOverdue, RouterUnreachable
 from .rate_limit import TokenBucket
-from .registration import BUL_PENDING, BUL_REGISTERED, RegistrationState, UpdateRateLimiter
+from .registration import BUL_PENDING, BUL_REGISTERED, RegistrationState, update_rate_limiter
 from .route_optimization import RouteOptimizer
 from .source_policy import is_site_local
 
@@ -125,6 +126,8 @@ _MOVEMENT_EVENTS = (RouterUnreachable, RouterOverdue, AddressReady, AddressDupli
 class MobileNode(Host):
     """A mobile node (RFC 6275 §11). ``config`` names the mobile interface and the home addresses."""
 
+    COUNTERS = MOBILE_NODE_COUNTERS
+
     def __init__(self, name: str, interfaces=(), rng: random.Random | None = None, *,
                  config: MobileNodeConfig):
         super().__init__(name, interfaces, rng)
@@ -137,7 +140,7 @@ class MobileNode(Host):
         # Home registrations and correspondent entries (keyed (peer, home address)) share the list,
         # and one MAX_UPDATE_RATE window per destination covers the BUs to both (§11.8).
         self.binding_update_list = BindingCache(key_size=32, capacity=256)
-        limiter = UpdateRateLimiter(config.max_update_rate)
+        limiter = update_rate_limiter(config.max_update_rate)
         self.home_registrations = HomeRegistrations(
             self, config, self.iface, nd, self.binding_update_list, limiter,
             care_of=lambda: self.movement.care_of, away_for=self.away_for, emit_nd=self._emit,
@@ -399,13 +402,13 @@ class MobileNode(Host):
         home address field the Home Address option's if there was one, else unspecified."""
         self._count("mh_unknown_type")
         if packet.dst.is_multicast or packet.src.is_multicast or packet.src == UNSPECIFIED:
-            self.drop("mn.binding_error_not_allowed")
+            self.drop("mn.be.not_allowed")
             return
         if not self._binding_errors.take(now):
-            self.drop("mn.binding_error_rate_limited")
+            self.drop("mn.be.rate_limited")
             return
         home = packet.home_address if packet.home_address is not None else UNSPECIFIED
-        self._count(f"be.status.{int(BindingErrorStatus.UNRECOGNIZED_MH_TYPE)}")
+        self._count("be.sent.status.2")
         be = Packet(src=packet.dst, dst=packet.src,
                     payload=BindingError(BindingErrorStatus.UNRECOGNIZED_MH_TYPE, home))
         self.output_packet(now, be.to_bytes())

@@ -726,9 +726,8 @@ class NeighborDiscovery:
 
     def _slaac(self, now: int, pio: PrefixInformation, net: IPv6Network) -> None:
         """RFC 4862 §5.5.3 for a PIO with the A flag."""
-        problem = autoconf_prefix_problem(pio)
-        if problem is not None:
-            self._count(f"drop.pio_{problem}")               # (c)
+        if autoconf_prefix_problem(pio) is not None:
+            self._count("drop.pio_preferred_above_valid")    # (c), the only problem it names
             return
         if net.prefixlen + 64 != 128:
             self._count("drop.pio_length_not_64")             # (d): the EUI-64 identifier is 64 bits

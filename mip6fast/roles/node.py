@@ -31,7 +31,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
-from typing import Callable
+from typing import Callable, ClassVar
 
 from ..batch import PacketBatch
 from ..errors import ParseError
@@ -47,6 +47,7 @@ from ..wire import (
     parse,
 )
 from ..wire.ethernet import ETHERTYPE_IPV6, ethernet_frame, ipv6_multicast_mac, parse_ethernet
+from .counters import Counters, CounterTable
 from .events import Notification, Output, Timer, TimerHeap, Transmit
 from .interface import (
     BROADCAST_MAC,
@@ -60,6 +61,7 @@ from .interface import (
     link_scope,
 )
 from .neighbor import NeighborDiscovery, NeighborDiscoveryLimits
+from .node_counters import NODE_COUNTERS
 from .rate_limit import TokenBucket
 
 __all__ = ["ICMP_ERROR_BURST", "ICMP_ERROR_RATE", "Node", "Route"]
@@ -92,6 +94,8 @@ class Node:
 
     is_router = False
     forwarding = False
+    # Every name this class may count, with its meaning (roles/counters.py); a role names its own table.
+    COUNTERS: ClassVar[CounterTable] = NODE_COUNTERS
 
     def __init__(self, name: str, interfaces: list[Interface] | tuple[Interface, ...] = (),
                  rng: random.Random | None = None):
@@ -99,7 +103,7 @@ class Node:
         self.rng = rng if rng is not None else random.Random(0)
         self.interfaces: dict[str, Interface] = {}
         self.nd: dict[str, NeighborDiscovery] = {}
-        self.counters: Counter[str] = Counter()
+        self.counters: Counter[str] = Counters(self.COUNTERS)
         self.timers = TimerHeap()
         self.routes: list[Route] = []
         self._out = Output()

@@ -21,7 +21,7 @@ the BU, and what to do when the back-off has reached its maximum and a BU is sti
   registration) or ``Backoff.initial`` (INITIAL_BINDACK_TIMEOUT, 1 s) for its acknowledgement; each
   retransmission doubles the wait, up to ``Backoff.maximum`` (MAX_BINDACK_TIMEOUT, 32 s), and then goes
   on at that interval unless the role stops it;
-- at most MAX_UPDATE_RATE BUs per second to one destination (``UpdateRateLimiter``, a sliding window of
+- at most MAX_UPDATE_RATE BUs per second to one destination (``update_rate_limiter``, a sliding window of
   one second): a BU over the limit waits, without its retransmission timer, until the oldest BU of the
   window is a second old.
 
@@ -46,14 +46,16 @@ from typing import ClassVar, Generic, Protocol, TypeVar
 
 from ..errors import Mip6Error
 from ..wire import BindingAcknowledgement, BindingRefreshAdvice
+from .counters import CounterDecl, declare
 from .events import NS_PER_S, Timer
+from .rate_limit import PerDestination, SlidingWindow
 
 __all__ = [
     "BUL_PENDING", "BUL_REGISTERED", "CORRESPONDENT_REGISTRATION", "HOME_REGISTRATION",
     "INITIAL_BINDACK_TIMEOUT", "INITIAL_BINDACK_TIMEOUT_FIRST_REG", "MAX_BINDACK_TIMEOUT", "MAX_UPDATE_RATE",
     "SEQUENCE_MOD", "Backoff", "DestinationLimits", "Event", "Exchange", "PeerState", "RateWindow",
-    "RegistrationEngine", "RegistrationState", "RegistrationStateError", "TransitionTable", "UpdateRateLimiter",
-    "refresh_schedule", "sequence_after",
+    "RegistrationEngine", "RegistrationState", "RegistrationStateError", "TransitionTable", "exchange_counters",
+    "refresh_schedule", "sequence_after", "update_rate_limiter",
 ]
 
 # RFC 6275 §12-13 (PROTOCOL.md "Constants and defaults"), in ns.
@@ -73,6 +75,18 @@ BUL_REGISTERED = 0x02
 def sequence_after(sequence: int) -> int:
     """The sequence number after ``sequence``, modulo 2^16 (§6.1.7, §11.8)."""
     return (sequence + 1) % SEQUENCE_MOD
+
+
+def exchange_counters(prefix: str) -> tuple[CounterDecl, ...]:
+    """The counters an ``Exchange`` with counter prefix ``prefix`` increments, for the role's table."""
+    return declare(
+        (f"{prefix}.bu_sent", "Binding Updates sent (first transmissions)"),
+        (f"{prefix}.bu_retransmitted", "Binding Updates retransmitted after no acknowledgement (§11.8)"),
+        (f"{prefix}.bu_rate_limited", "Binding Updates held back by MAX_UPDATE_RATE (§11.8)"),
+        (f"{prefix}.ba_sequence_out_of_window", "a BA status 135: the next BU takes the sequence number it gives"),
+        (f"drop.{prefix}.ba_unexpected", "a Binding Acknowledgement for no outstanding Binding Update"),
+        (f"drop.{prefix}.ba_sequence_mismatch", "a Binding Acknowledgement whose sequence number matches no BU sent"),
+    )
 
 
 class RegistrationStateError(Mip6Error):
@@ -264,44 +278,13 @@ class DestinationLimits(Protocol):
     def __getitem__(self, destination: Hashable) -> RateWindow: ...
 
 
-class _Window:
-    """At most ``limit`` BUs in any ``window`` ns: the send times still inside it."""
-    __slots__ = ("limit", "times", "window")
-
-    def __init__(self, limit: int, window: int):
-        self.limit = limit
-        self.window = window
-        self.times: list[int] = []
-
-    def ready_at(self, now: int) -> int:
-        times = self.times
-        while times and times[0] <= now - self.window:
-            del times[0]
-        if len(times) < self.limit:
-            return now
-        return times[-self.limit] + self.window    # room again when the BU that fills it leaves
-
-    def record(self, now: int) -> None:
-        self.times.append(now)
-
-
-class UpdateRateLimiter:
+def update_rate_limiter(rate: int = MAX_UPDATE_RATE, window: int = NS_PER_S) -> PerDestination[SlidingWindow]:
     """§11.8: at most ``rate`` Binding Updates per ``window`` (one second) to one destination, a sliding
-    window per destination (``limiter[destination]``). A node keeps one for all its BUs (home
-    registrations and correspondents alike); the fleet, standing for many nodes, keys it by member."""
-
-    def __init__(self, rate: int = MAX_UPDATE_RATE, window: int = NS_PER_S):
-        if rate < 1 or window <= 0:
-            raise ValueError("need rate >= 1 and window > 0")
-        self.rate = rate
-        self.window = window
-        self._windows: dict[Hashable, _Window] = {}
-
-    def __getitem__(self, destination: Hashable) -> _Window:
-        window = self._windows.get(destination)
-        if window is None:
-            window = self._windows[destination] = _Window(self.rate, self.window)
-        return window
+    window per destination (``limiter[destination]``, roles/rate_limit.py). A node keeps one for all its
+    BUs (home registrations and correspondents alike); the fleet, standing for many nodes, keys it by
+    member."""
+    SlidingWindow(rate, window)                      # the arguments' errors now, not at the first BU
+    return PerDestination(lambda: SlidingWindow(rate, window))
 
 
 # ---------------------------------------------------------------- exchanges and the engine

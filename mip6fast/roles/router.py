@@ -33,6 +33,7 @@ from .events import NS_PER_S, Timer
 from .interface import LINK_LOCAL, Interface
 from .neighbor import ND_HOP_LIMIT
 from .node import Node
+from .router_counters import ROUTER_COUNTERS
 
 __all__ = ["AdvertisingConfig", "Router"]
 
@@ -85,6 +86,7 @@ class Router(Node):
 
     is_router = True
     forwarding = True
+    COUNTERS = ROUTER_COUNTERS
 
     def __init__(self, name: str, interfaces=(), rng: random.Random | None = None):
         self._advertisers: dict[str, _Advertiser] = {}

@@ -291,8 +291,8 @@ def home_renumbering(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict]:
                    "mps_sent": mn.counters["mn.mps.sent"],
                    "mpa": {"solicited": mn.counters["mn.mpa.solicited"],
                            "unsolicited": mn.counters["mn.mpa.unsolicited"],
-                           "ha_unsolicited_sent": ha.counters["mpa_unsolicited_sent"],
-                           "ha_solicited_sent": ha.counters["mpa_sent"]},
+                           "ha_unsolicited_sent": ha.counters["mpa.sent_unsolicited"],
+                           "ha_solicited_sent": ha.counters["mpa.sent"]},
                    "ping_old": old_ping.summary(),
                    "ping_old_answered_after_withdrawal": sum(1 for s in old_after if s in old_ping.rtts),
                    "ping_new": new_ping.summary()}

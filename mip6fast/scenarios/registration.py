@@ -27,7 +27,7 @@ def first_registration(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict
         world.start(world.foreign[0])
         sim.run(150 * NS_PER_S)
     return world, {**world.common("first-registration", seed),
-            "ba_status": {k: v for k, v in sorted(world.ha.counters.items()) if k.startswith("ba.status.")},
+            "ba_status": {k: v for k, v in sorted(world.ha.counters.items()) if k.startswith("ba.sent.status.")},
             "ping": ping.summary()}
 
 

@@ -59,8 +59,8 @@ def _paths(world: Mip6World) -> dict:
         "mn_to_cn_via_tunnel": world.ha.counters["detunnelled"],
         "cn_to_mn_direct_rh2": mn["mn.ro.rh2_received"],
         "mn_to_cn_direct_hao": mn["mn.ro.hao_sent"],
-        "cn_rh2_inserted": world.cn.counters["rh2_inserted"],
-        "cn_hao_swapped": world.cn.counters["hao_swapped"],
+        "cn_rh2_inserted": world.cn.counters["rh2.inserted"],
+        "cn_hao_swapped": world.cn.counters["hao.swapped"],
     }
 
 

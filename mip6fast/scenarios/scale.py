@@ -129,7 +129,7 @@ def scale(seed: int, pcap_dir: str | None, n: int = DEFAULT_N, lifetime: int = 6
     cpu_s = time.process_time() - cpu_start
     rss_after = _rss_bytes()
     ha, fleet = world.ha, world.fleet
-    ba_by_status = {k: v for k, v in sorted(ha.counters.items()) if k.startswith("ba.status.")}
+    ba_by_status = {k: v for k, v in sorted(ha.counters.items()) if k.startswith("ba.sent.status.")}
     bas = sum(ba_by_status.values())
     bus = fleet.counters["fleet.bu_sent"]
     run_wall = wall_end - built

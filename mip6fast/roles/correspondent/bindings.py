@@ -113,7 +113,7 @@ class BindingManager:
             status = (BindingAckStatus.REGISTRATION_TYPE_CHANGE_DISALLOWED
                       if existing is not None and not existing.home_registration
                       else BindingAckStatus.HOME_REGISTRATION_NOT_SUPPORTED)
-            node.drop(f"bu.status{int(status)}")
+            node.drop(f"bu.status.{int(status)}")
             self._send_ack(now, iface, packet, home, care_of, int(status), bu.sequence, 0)
             return
         if not self.config.accept_binding_update(now, packet, bu):
@@ -122,7 +122,7 @@ class BindingManager:
         if not unicast_routable(care_of):
             # §6.1.8: status 174 (invalid care-of address), to the BU's source with a Type 2 routing
             # header holding the home address: the care-of address itself cannot be answered.
-            node.drop("bu.status174")
+            node.drop("bu.status.174")
             self._send_ack(now, iface, packet, home, packet.src, BindingAckStatus.INVALID_CARE_OF_ADDRESS,
                            bu.sequence, 0)
             return
@@ -135,12 +135,12 @@ class BindingManager:
             result = self.cache.update(home, care_of, bu.sequence, FLAG_ACK if bu.ack else 0, expires)
         if result.outcome is Outcome.STALE:
             # §9.5.1: sequence number out of window → 135 with the last accepted sequence number.
-            node.drop("bu.status135")
+            node.drop("bu.status.135")
             self._send_ack(now, iface, packet, home, care_of, BindingAckStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW,
                            result.last_sequence, 0)
             return
         if result.outcome is Outcome.NOMEM:
-            node.drop("bu.status130")
+            node.drop("bu.status.130")
             self._send_ack(now, iface, packet, home, care_of, BindingAckStatus.INSUFFICIENT_RESOURCES,
                            bu.sequence, 0)
             return
@@ -151,16 +151,16 @@ class BindingManager:
                 entry.refresh.cancel()
         if deregister:
             # §9.5.3: the entry is deleted (a de-registration with no entry deletes nothing).
-            node.counters["bindings_deleted"] += 1
+            node.counters["binding.deleted"] += 1
             if result.outcome is Outcome.DELETED:
                 node.notify(BindingDeleted(now, home))
         else:
             self._entries[home] = self._schedule(now, home, expires)
             if result.outcome is Outcome.CREATED:
-                node.counters["bindings_created"] += 1
+                node.counters["binding.created"] += 1
                 node.notify(BindingCreated(now, home, care_of, lifetime))
             else:
-                node.counters["bindings_updated"] += 1
+                node.counters["binding.updated"] += 1
                 node.notify(BindingUpdated(now, home, care_of, lifetime))
         if bu.ack:
             # §9.5.4: acceptance is acknowledged only when A is set.
@@ -173,7 +173,7 @@ class BindingManager:
         ba = BindingAcknowledgement(status=int(status), sequence=sequence, lifetime=lifetime)
         rh2 = home if care_of != home else None
         reply = Packet(src=packet.dst, dst=care_of, rh2=rh2, hop_limit=64, payload=ba)
-        self.node.counters[f"ba_sent.status{int(status)}"] += 1
+        self.node.counters[f"ba.sent.status.{int(status)}"] += 1
         self._send_signalling(now, reply.to_bytes(), iface.name)
 
     # ------------------------------------------------------------ expiry and refresh (§9.5.2, §9.5.5)
@@ -193,7 +193,7 @@ class BindingManager:
             entry = self._entries.pop(home, None)
             if entry is not None and entry.refresh is not None:
                 entry.refresh.cancel()
-            self.node.counters["bindings_expired"] += 1
+            self.node.counters["binding.expired"] += 1
             self.node.notify(BindingExpired(now, home))
 
     def _refresh(self, now: int, home: IPv6Address) -> None:
@@ -205,14 +205,14 @@ class BindingManager:
             return
         entry.refresh = None
         if binding.packets <= entry.packets_at_registration:
-            self.node.counters["brr_skipped_idle"] += 1
+            self.node.counters["brr.skipped_idle"] += 1
             return
         source = self._source_for(binding.care_of_address)
         if source is None:
-            self.node.drop("brr_no_source")
+            self.node.drop("brr.no_source")
             return
         pkt = Packet(src=source, dst=binding.care_of_address, rh2=home, hop_limit=64,
                      payload=BindingRefreshRequest())
-        self.node.counters["brr_sent"] += 1
+        self.node.counters["brr.sent"] += 1
         self.node.notify(BindingRefreshRequested(now, home, binding.care_of_address))
         self._send_signalling(now, pkt.to_bytes(), None)

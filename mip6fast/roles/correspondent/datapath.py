@@ -108,7 +108,7 @@ class BatchPath:
                 continue
             node.counters["rx_frames"] += 1
             if v == Verdict.FORWARD:
-                node.counters["hao_swapped"] += 1
+                node.counters["hao.swapped"] += 1
                 self._swapped_packet(now, iface, data, src_mac)
             elif v in (Verdict.PASS, Verdict.SLOW_PATH):
                 node.receive_ipv6(now, iface, data, src_mac)
@@ -167,9 +167,9 @@ class BatchPath:
         """What the RH2 kernel decided for one packet: routed (with or without the header), or dropped."""
         if verdict in (Verdict.FORWARD, Verdict.PASS):
             if verdict == Verdict.FORWARD:
-                self.node.counters["rh2_inserted"] += 1
+                self.node.counters["rh2.inserted"] += 1
             self._route_out(now, data, zone)
         elif verdict == Verdict.TOO_BIG:
-            self.node.drop("send_too_big_for_rh2")
+            self.node.drop("rh2.send_too_big")
         else:
             self.node.drop(f"datapath.{DropReason(reason).name.lower()}")

@@ -48,7 +48,7 @@ class ErrorMessages:
         """ICMPv6 Parameter Problem (RFC 4443 §3.4) about ``raw``, built from its bytes (it may not
         parse), within the §2.4 (e) rules and the rate limit."""
         node = self.node
-        node.counters[f"parameter_problem.code{code}"] += 1
+        node.counters[f"parameter_problem.code.{code}"] += 1
         src, dst = IPv6Address(raw[8:24]), IPv6Address(raw[24:40])
         if src.is_multicast or src == UNSPECIFIED or dst.is_multicast:
             node.drop("icmp_error_not_allowed")          # §2.4 (e): codes 0-2 here have bits 11/none
@@ -73,13 +73,13 @@ class ErrorMessages:
         """Binding Error (§6.1.9, §9.3.1) to ``destination``, rate-limited (token bucket)."""
         node = self.node
         if destination.is_multicast or destination == UNSPECIFIED or source.is_multicast:
-            node.drop("binding_error_not_allowed")
+            node.drop("be.not_allowed")
             return
         if not self.bucket.take(now):
-            node.drop("binding_error_rate_limited")
+            node.drop("be.rate_limited")
             return
         pkt = Packet(src=source, dst=destination, hop_limit=64,
                      payload=BindingError(status=status, home_address=home_address))
-        node.counters[f"binding_error_sent.status{int(status)}"] += 1
+        node.counters[f"be.sent.status.{int(status)}"] += 1
         node.notify(BindingErrorSent(now, int(status), home_address, destination))
         node.output_packet(now, pkt.to_bytes(), iface.name)

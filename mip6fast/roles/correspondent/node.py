@@ -41,6 +41,7 @@ from ..host import Host
 from ..interface import IPV6_MIN_MTU, NH_MH, UNSPECIFIED, Interface, unicast_routable
 from .bindings import BindingManager
 from .config import CorrespondentConfig
+from .counters import CORRESPONDENT_COUNTERS
 from .datapath import BatchPath
 from .error_messages import ErrorMessages
 from .packets import strip_home_address_option, walk
@@ -56,6 +57,8 @@ _MH_PARAMETER_PROBLEM_FIELDS = frozenset({"payload_proto", "header_len"})
 
 class CorrespondentNode(Host):
     """A host that implements the correspondent node part of Mobile IPv6 (RFC 6275 §8.2, §9)."""
+
+    COUNTERS = CORRESPONDENT_COUNTERS
 
     def __init__(self, name: str, interfaces=(), rng=None, config: CorrespondentConfig | None = None):
         super().__init__(name, interfaces, rng)
@@ -173,7 +176,7 @@ class CorrespondentNode(Host):
         elif packet.rh2 is not None:
             # §6.4: a Type 2 routing header must name the receiver's own home address; a
             # correspondent node has none.
-            self.drop("rh2_not_a_mobile_node")
+            self.drop("rh2.not_a_mobile_node")
             return
         super().local_packet(now, iface, raw, packet, src_mac)
 

@@ -64,6 +64,7 @@ from ..events import NS_PER_S, Output
 from ..interface import LINK_LOCAL, NH_MH, UNSPECIFIED, Interface
 from ..router import AdvertisingConfig, Router
 from .config import HomeAgentConfig
+from .counters import HOME_AGENT_COUNTERS
 from .datapath import BatchPath, slot_size
 from .discovery import HomeAgentDiscovery, HomeAgentEntry
 from .error_messages import ErrorMessages
@@ -79,6 +80,8 @@ class HomeAgent(Router):
     """A home agent on ``config.interface``. ``cache`` may be passed (e.g. with a fixed hash seed);
     ``advertising`` overrides the RA configuration built from the config (ignored on a virtual home
     link, which has no RAs)."""
+
+    COUNTERS = HOME_AGENT_COUNTERS
 
     def __init__(self, name: str, interfaces, config: HomeAgentConfig, rng: random.Random | None = None,
                  cache: BindingCache | None = None, advertising: AdvertisingConfig | None = None):
@@ -168,14 +171,14 @@ class HomeAgent(Router):
         tunnelled: Destination Unreachable code 3 (address unreachable)."""
         if packet.dst in LINK_LOCAL and self.proxy_nd is not None and self.proxy_nd.serves(packet.dst):
             self.icmp_error(now, iface, DestinationUnreachable(code=3, invoking=b""), raw)
-            self.drop("mobile_node_link_local")
+            self.drop("tunnel.mobile_node_link_local")
             return
         super().forward(now, iface, raw, packet)
 
     def handle_tunnel(self, now: int, iface: Interface, raw: bytes, packet: Packet) -> None:
         """A tunnelled packet the kernel left to the slow path (its inner source has no binding, its
         outer source is not the care-of address, or it is malformed): counted and dropped (§10.4.5)."""
-        self.drop("tunnel_slow_path")
+        self.drop("tunnel.slow_path")
 
     # ------------------------------------------------------------ packets for us
 
@@ -194,7 +197,7 @@ class HomeAgent(Router):
         if hao is not None and not isinstance(packet.payload, BindingUpdate):
             binding = self.cache.get(hao)
             if binding is None or binding.care_of_address != packet.src:
-                self.drop("hao_no_binding")
+                self.drop("hao.no_binding")
                 self.errors.binding_error(now, packet.src,
                                           BindingErrorStatus.UNKNOWN_BINDING_FOR_HOME_ADDRESS_DESTINATION_OPTION, hao)
                 return
@@ -217,16 +220,16 @@ class HomeAgent(Router):
         if nh != NH_MH or exc.offset not in (off, off + 1):
             return
         # Not through ``icmp_error``: that re-parses the invoking packet, which is the malformed one.
-        self.counters["mh.parameter_problem"] += 1
+        self.counters["parameter_problem.code.0"] += 1
         self.errors.icmp_error(now, ParameterProblem(code=0, pointer=exc.offset, invoking=b""), raw)
 
     def handle_mobility(self, now: int, iface: Interface, raw: bytes, packet: Packet) -> None:
         msg = packet.payload
         if packet.home_address is not None and not isinstance(msg, BindingUpdate):
-            self.drop("mh_hao_not_bu")          # §6.1: only a BU may carry a Home Address option
+            self.drop("mh.hao_not_bu")          # §6.1: only a BU may carry a Home Address option
             return
         if packet.rh2 is not None and not isinstance(msg, BindingAcknowledgement):
-            self.drop("mh_rh2_not_ba")          # §6.1: only a BA may carry a Type 2 routing header
+            self.drop("mh.rh2_not_ba")          # §6.1: only a BA may carry a Type 2 routing header
             return
         if isinstance(msg, BindingUpdate):
             self.registrar.binding_update(now, packet, msg, self._rx_mac)
@@ -235,7 +238,7 @@ class HomeAgent(Router):
             self.errors.binding_error(now, packet.src, BindingErrorStatus.UNRECOGNIZED_MH_TYPE,
                                       packet.home_address or UNSPECIFIED)
         else:
-            self.drop(f"mh_unexpected.{type(msg).__name__}")
+            self.drop(f"mh.unhandled.{type(msg).__name__}")
 
     def handle_icmpv6(self, now: int, iface: Interface, raw: bytes, packet: Packet, src_mac: bytes) -> None:
         msg = packet.payload

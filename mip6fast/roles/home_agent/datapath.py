@@ -152,7 +152,7 @@ class BatchPath:
         slow = np.flatnonzero((verdict == Verdict.PASS) | (verdict == Verdict.SLOW_PATH)).tolist()
         for i in slow:
             if decapsulated[i]:
-                node.drop("tunnel_multicast_membership")   # MLD out of a tunnel: no group state kept here
+                node.drop("tunnel.multicast_membership")   # MLD out of a tunnel: no group state kept here
                 continue
             self._receive_frame(now, interface, frames.frame(batch, i))
 
@@ -169,7 +169,7 @@ class BatchPath:
             self.node.counters["tunnelled_own"] += 1
             self._transmit_tunnelled(now, batch.packet(0))
         elif verdict == Verdict.TOO_BIG:
-            self.node.drop("own_packet_too_big_for_tunnel")
+            self.node.drop("tunnel.own_packet_too_big")
         elif verdict == Verdict.DROP:
             self.node.drop(f"datapath.{DropReason(int(batch.reason[0])).name.lower()}")
         else:
@@ -188,7 +188,7 @@ class BatchPath:
                 routes[key] = route
         dst = IPv6Address(key)
         if route is None:
-            self.node.drop("tunnel_no_route")
+            self.node.drop("tunnel.no_route")
             return
         self.node.transmit_packet(now, route.interface, route.next_hop or dst, raw)
 

@@ -118,10 +118,10 @@ class HomeAgentDiscovery:
         """§10.5: answer a DHAAD request sent to a Home-Agents anycast address of ours, echoing its
         identifier, from our global address."""
         if packet.dst not in self.link.anycast:
-            self.node.drop("dhaad_not_anycast")
+            self.node.drop("dhaad.not_anycast")
             return
         if not self._replies.take(now):
-            self.node.drop("dhaad_rate_limited")
+            self.node.drop("dhaad.rate_limited")
             return
         addresses = self.addresses(now)[:MAX_DHAAD_ADDRESSES]
         self.node.counters["dhaad.replies"] += 1

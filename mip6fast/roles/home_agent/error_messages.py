@@ -39,9 +39,9 @@ class ErrorMessages:
     def binding_error(self, now: int, destination: IPv6Address, status: int, home: IPv6Address) -> None:
         """§9.3.3: Binding Error to ``destination`` (the offending packet's source), rate-limited."""
         if not self._binding_errors.take(now):
-            self.node.drop("binding_error_rate_limited")
+            self.node.drop("be.rate_limited")
             return
-        self.node.counters[f"be.status.{status}"] += 1
+        self.node.counters[f"be.sent.status.{int(status)}"] += 1
         packet = Packet(src=self.link.address, dst=destination, payload=BindingError(status, home))
         self.node.output_packet(now, packet.to_bytes(), self.link.name)
 
@@ -78,13 +78,13 @@ class ErrorMessages:
             return False
         inner = quote[40:]
         if inner[0] >> 4 != 6:
-            self.node.drop("tunnel_error_bad_inner")
+            self.node.drop("tunnel_error.bad_inner")
             return True
         relayed: PacketTooBig | DestinationUnreachable
         if isinstance(msg, PacketTooBig):
             relayed = PacketTooBig(mtu=max(IPV6_MIN_MTU, msg.mtu - 40), invoking=b"")
         else:
             relayed = DestinationUnreachable(code=3, invoking=b"")
-        self.node.counters[f"tunnel_error_relayed.{type(msg).__name__}"] += 1
+        self.node.counters[f"tunnel_error.relayed.{type(msg).__name__}"] += 1
         self.icmp_error(now, relayed, inner)
         return True

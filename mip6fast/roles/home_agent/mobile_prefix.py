@@ -46,15 +46,15 @@ class MobilePrefixes:
         address; a solicitation without a Home Address option is not from a registered mobile node."""
         home = packet.home_address
         if home is None:
-            self.node.drop("mps_without_hao")
+            self.node.drop("mps.without_hao")
             return
         binding = self.cache.get(home)
         if binding is None or binding.care_of_address != packet.src:
             return          # the Home Address option check answered with a Binding Error already
         if not self._replies.take(now):
-            self.node.drop("mps_rate_limited")
+            self.node.drop("mps.rate_limited")
             return
-        self.node.counters["mpa_sent"] += 1
+        self.node.counters["mpa.sent"] += 1
         self._send(now, home, binding.care_of_address, mps.identifier)
 
     def announce(self, now: int, homes: Iterable[IPv6Address]) -> None:
@@ -75,7 +75,7 @@ class MobilePrefixes:
         if binding is None:
             return
         self._retransmit.pop(home, None)
-        self.node.counters["mpa_unsolicited_sent"] += 1
+        self.node.counters["mpa.sent_unsolicited"] += 1
         self._send(now, home, binding.care_of_address, identifier)
         if retries > 0:
             self._retransmit[home] = self.node.call_at(

@@ -84,7 +84,7 @@ class ProxyND:
         iface = self.link.iface
         src = iface.source_for(ALL_NODES)
         if src is None:
-            self.node.drop("proxy_na_no_source")
+            self.node.drop("proxy.na_no_source")
         else:
             for target in proxied.addresses:
                 # The repetitions are the same packet: encoded once per binding.

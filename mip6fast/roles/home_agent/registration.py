@@ -121,20 +121,20 @@ class Registrar:
                 care_of = opt.address
         # §9.5.1: discarded without an answer.
         if not unicast_routable(home):
-            self.node.drop("bu_bad_home_address")
+            self.node.drop("bu.bad_home_address")
             return
         if not unicast_routable(care_of):
             # §6.1.8, §9.5.1: status 174 (invalid care-of address), to the BU's source with a Type 2
             # routing header holding the home address, when that source can be answered at all (an
             # Alternate Care-of Address option named the bad one); otherwise a silent discard.
             if unicast_routable(packet.src):
-                self.node.counters["bu_invalid_care_of_address"] += 1
+                self.node.counters["bu.invalid_care_of_address"] += 1
                 self._reject(now, packet, bu, home, packet.src, BindingAckStatus.INVALID_CARE_OF_ADDRESS)
             else:
-                self.node.drop("bu_bad_care_of_address")
+                self.node.drop("bu.bad_care_of_address")
             return
         if bu.home and any(isinstance(o, NonceIndices) for o in bu.options):
-            self.node.drop("bu_home_with_nonce_indices")
+            self.node.drop("bu.home_with_nonce_indices")
             return
         existing = self.cache.get(home)
         if not bu.home:
@@ -143,7 +143,7 @@ class Registrar:
             if existing is not None:
                 self._reject(now, packet, bu, home, care_of, BindingAckStatus.REGISTRATION_TYPE_CHANGE_DISALLOWED)
             else:
-                self.node.drop("bu_not_home_registration")
+                self.node.drop("bu.not_home_registration")
             return
         if packet.dst != self.address:
             # §10.3.1: the BU reached an address of this node that is not serving as a home agent.
@@ -167,13 +167,13 @@ class Registrar:
         # The sequence number of a refresh is checked by BindingCache.update (§9.5.1): STALE → 135.
         if existing is None:
             if self.dad is not None and home in self.dad:
-                self.node.drop("bu_dad_in_progress")     # the BA follows when DAD ends
+                self.node.drop("bu.dad_in_progress")     # the BA follows when DAD ends
                 return
             # Registrations waiting for DAD count against the limit too: each holds DAD state now and
             # becomes a binding (and proxy state) when DAD ends.
             pending = 0 if self.dad is None else len(self.dad)
             if len(self.cache) + pending >= self.max_bindings:
-                self.node.counters["bu_refused_max_bindings"] += 1
+                self.node.counters["bu.refused.max_bindings"] += 1
                 self._reject(now, packet, bu, home, care_of, BindingAckStatus.INSUFFICIENT_RESOURCES)
                 return
             if self.dad is not None:
@@ -282,7 +282,7 @@ class Registrar:
         care-of address from another source to that source (§9.5.4)."""
         ba = BindingAcknowledgement(int(status), bu.sequence if sequence is None else sequence, lifetime,
                                     options=options)
-        self.node.counters[f"ba.status.{int(status)}"] += 1
+        self.node.counters[f"ba.sent.status.{int(status)}"] += 1
         src = packet.dst if not packet.dst.is_multicast else self.address
         if care_of == home and packet.src != home and unicast_routable(packet.src):
             # §9.5.4, §10.3.2: a de-registration sent from elsewhere (an Alternate Care-of Address
@@ -349,6 +349,6 @@ class Registrar:
         binding = self.cache.get(home)
         if binding is None:
             return
-        self.node.counters["brr_sent"] += 1
+        self.node.counters["brr.sent"] += 1
         brr = Packet(src=self.address, dst=binding.care_of_address, rh2=home, payload=BindingRefreshRequest())
         self.node.output_packet(now, brr.to_bytes(), self.link.name)

@@ -1,0 +1,71 @@
+"""The counters of the home agent (``home_agent.HomeAgent``), declared once (``roles.counters``)."""
+from __future__ import annotations
+
+from ..counters import CounterTable, declare
+from ..node_counters import BA_STATUSES, BE_STATUSES, DROP_REASONS, ICMPV6_MESSAGES, MOBILITY_MESSAGES
+from ..router_counters import ROUTER_COUNTERS
+
+__all__ = ["HOME_AGENT_COUNTERS"]
+
+HOME_AGENT_COUNTERS = CounterTable("home_agent", declare(
+    # ---- registration (registration.py, RFC 6275 §10.3)
+    ("binding.created", "bindings created"),
+    ("binding.updated", "bindings refreshed or moved to a new care-of address"),
+    ("binding.deleted", "bindings deleted by a de-registration"),
+    ("binding.expired", "bindings whose lifetime ran out"),
+    ("ba.sent.status.<status>", "Binding Acknowledgements sent, by status", BA_STATUSES),
+    ("brr.sent", "Binding Refresh Requests sent (§9.5.5)"),
+    ("drop.bu.bad_home_address", "a BU whose home address is not on a home link of this agent (§10.3.1)"),
+    ("drop.bu.bad_care_of_address", "a BU whose care-of address is not a usable unicast address"),
+    ("drop.bu.home_with_nonce_indices", "a home registration carrying a Nonce Indices option (§10.3.1)"),
+    ("drop.bu.not_home_registration", "a BU without the H flag to a node that is no correspondent"),
+    ("bu.refused.max_bindings", ("first registrations refused with 130: bindings plus those waiting for DAD "
+     "reached max_bindings")),
+    ("bu.invalid_care_of_address", "a BU whose care-of address is not usable, answered with 174 (§6.1.8)"),
+    ("drop.bu.dad_in_progress", "a BU while DAD for its home address runs; the BA follows when DAD ends"),
+    # ---- duplicate address detection for home addresses (dad.py, §10.4.1)
+    ("dad.ns_sent", "DAD Neighbor Solicitations sent for a home address"),
+    ("dad.ns_received", "a DAD NS from another node for a home address under test"),
+    ("dad.na_received", "an NA defending a home address under test"),
+    ("dad.succeeded", "home addresses DAD found unique"),
+    ("dad.failed", "home addresses DAD found in use"),
+    # ---- proxy neighbour discovery (proxy_nd.py, §10.4.1)
+    ("proxy.na_sent", "unsolicited proxy NAs sent for a registered home address"),
+    ("drop.proxy.na_no_source", "a proxy NA not sent: no link-local address to send it from"),
+    # ---- home agents list and DHAAD (discovery.py, §10.5, §10.5.1)
+    ("home_agents.updated", "home agents list entries added or refreshed from an RA with the H flag"),
+    ("home_agents.removed", "home agents list entries removed (lifetime zero)"),
+    ("home_agents.refused", "an RA from a further home agent while the list holds max_home_agents"),
+    ("home_agents.no_global_address", "an RA with the H flag but no R-flag prefix: nothing to list"),
+    ("dhaad.replies", "DHAAD Replies sent"),
+    ("drop.dhaad.rate_limited", "a DHAAD Request not answered: over dhaad_reply_rate / dhaad_reply_burst"),
+    ("drop.dhaad.not_anycast", "a DHAAD Request not to the Mobile IPv6 home agents anycast address"),
+    # ---- mobile prefix discovery (mobile_prefix.py, §10.6)
+    ("mpa.sent", "solicited Mobile Prefix Advertisements sent"),
+    ("mpa.sent_unsolicited", "unsolicited Mobile Prefix Advertisements sent after a prefix change"),
+    ("drop.mps.rate_limited", "a Mobile Prefix Solicitation not answered: over mpa_reply_rate / mpa_reply_burst"),
+    ("drop.mps.without_hao", "a Mobile Prefix Solicitation without a Home Address option"),
+    ("home_prefix.added", "home prefixes learnt from the home link's RAs"),
+    # ---- errors (error_messages.py)
+    ("be.sent.status.<status>", "Binding Errors sent, by status (§9.3.3)", BE_STATUSES),
+    ("drop.be.rate_limited", "a Binding Error not sent: over the rate limit"),
+    ("parameter_problem.code.<code>", "Parameter Problems due about a malformed packet, by code (before §2.4 e)",
+     ("0", "1", "2")),
+    ("tunnel_error.relayed.<message>", "ICMPv6 errors about tunnelled packets relayed to the inner source",
+     ICMPV6_MESSAGES),
+    ("drop.tunnel_error.bad_inner", "an ICMPv6 error about a tunnelled packet whose inner packet is unusable"),
+    # ---- the data path (datapath.py, agent.py)
+    ("tunnelled", "packets tunnelled to a mobile node's care-of address (§10.4.2)"),
+    ("tunnelled_own", "the agent's own packets tunnelled to a mobile node"),
+    ("detunnelled", "packets from a mobile node reverse-tunnelled to the agent and forwarded"),
+    ("drop.datapath.<reason>", "packets the data path kernels dropped, by DropReason", DROP_REASONS),
+    ("drop.tunnel.multicast_membership", "MLD out of a reverse tunnel: no group state is kept"),
+    ("drop.tunnel.own_packet_too_big", "the agent's own packet too big for the tunnel"),
+    ("drop.tunnel.no_route", "a tunnelled packet with no route to the care-of address"),
+    ("drop.tunnel.mobile_node_link_local", "a packet for a mobile node's link-local address: not tunnelled, answered unreachable (§10.4.2)"),
+    ("drop.tunnel.slow_path", "a tunnelled packet the kernels left to the slow path (no binding, wrong outer source, malformed; §10.4.5)"),
+    ("drop.hao.no_binding", "a Home Address option for a home address with no binding (§9.3.1)"),
+    ("drop.mh.hao_not_bu", "a Mobility Header other than a BU with a Home Address option (§6.1)"),
+    ("drop.mh.rh2_not_ba", "a Mobility Header other than a BA with a Type 2 routing header (§6.1)"),
+    ("drop.mh.unhandled.<message>", "mobility messages this role does not take, by class", MOBILITY_MESSAGES),
+), bases=(ROUTER_COUNTERS,))
