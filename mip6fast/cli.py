@@ -8,7 +8,7 @@ import os
 import sys
 
 from . import __version__
-from .benchmark import binding_cache, datapath, forward, wire
+from .benchmark import binding_cache, datapath, forward, journal, wire
 from .config import ConfigError, load_config
 from .daemon import Daemon, DaemonError, query
 from .demo import DemoError, run_demo
@@ -17,6 +17,7 @@ from .io.netns import can_use_netns
 from .roles.counter_docs import ALIASES, ROLE_TABLES, render_markdown, table_for
 from .scenarios import SCENARIOS, run_scenario
 from .scenarios.registry import scenario_parameters
+from .store import StoreError, describe_store
 from .wire import parse
 
 
@@ -68,6 +69,9 @@ def cmd_bench(args) -> int:
         report = datapath.report(seconds=0.05 if args.quick else args.seconds)
     elif args.what == "binding_cache":
         report = binding_cache.report(seconds=0.05 if args.quick else args.seconds)
+    elif args.what == "journal":
+        report = journal.report(seconds=0.5 if args.quick else max(args.seconds, 1.0),
+                                burst=100 if args.quick else 1000)
     else:  # argparse choices keep this unreachable
         raise SystemExit(f"unknown benchmark {args.what}")
     _print_results(report, args.json)
@@ -187,8 +191,35 @@ def _find_socket(args) -> str | None:
     return running[0] if len(running) == 1 else None
 
 
+def _print_table(rows: list[dict], columns: list[str]) -> None:
+    widths = {c: max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for r in rows:
+        print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
+
+
+def cmd_store(args) -> int:
+    """``mip6fast bindings --store PATH``: the bindings in a home agent's binding store, read offline
+    (without the writer's lock: the home agent may be running)."""
+    try:
+        rows = describe_store(args.store)
+    except StoreError as exc:
+        print(f"mip6fast bindings: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        json.dump({"store": args.store, "bindings": rows}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    _print_table(rows, ["home_address", "care_of_address", "sequence", "flag_letters", "lifetime_s", "expires",
+                        "remaining_s", "expired", "protection"])
+    print(f"({len(rows)} binding{'s' if len(rows) != 1 else ''}, store {args.store})")
+    return 0
+
+
 def cmd_query(args) -> int:
     """``mip6fast bindings`` / ``mip6fast stats``: ask a running daemon over its control socket."""
+    if getattr(args, "store", None):
+        return cmd_store(args)
     path = _find_socket(args)
     if path is None:
         print(f"mip6fast {args.command}: give --socket (no single daemon at {', '.join(DEFAULT_SOCKETS.values())})",
@@ -209,10 +240,7 @@ def cmd_query(args) -> int:
         rows = answer["bindings"]
         columns = [c for c in ("peer", "home_address", "care_of_address", "sequence", "flags", "expires_in_s",
                                "packets", "bytes") if any(c in r for r in rows)] or ["home_address"]
-        widths = {c: max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns}
-        print("  ".join(c.ljust(widths[c]) for c in columns))
-        for r in rows:
-            print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
+        _print_table(rows, columns)
         print(f"({len(rows)} binding{'s' if len(rows) != 1 else ''}, {answer['role']})")
     elif args.describe:
         # The node's counters with what each means (the daemon sends the meanings of its role's table).
@@ -221,7 +249,7 @@ def cmd_query(args) -> int:
         for k, v in (answer.get("node") or {}).items():
             print(f"  {k:<44} {v:>12}  {meanings.get(k) or '(undeclared)'}")
     else:
-        for section in ("daemon", "node", "runner", "ports", "tun", "control"):
+        for section in ("daemon", "store", "node", "runner", "ports", "tun", "control"):
             value = answer.get(section)
             if not value:
                 continue
@@ -263,8 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("bench", help="benchmarks against a pure-Python baseline measured in the same run")
-    b.add_argument("what", choices=["wire", "datapath", "binding_cache", "forward"],
-                   help="which engine part to measure (forward: the home agent on real rings, needs root)")
+    b.add_argument("what", choices=["wire", "datapath", "binding_cache", "forward", "journal"],
+                   help="which engine part to measure (forward: the home agent on real rings, needs root; "
+                        "journal: BU->BA with the binding store on and off)")
     b.add_argument("--json", action="store_true", help="print one JSON object with a 'results' list")
     b.add_argument("--seconds", type=float, default=None,
                    help="time per measurement (default 0.3; forward: 1.0)")
@@ -308,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
         q = sub.add_parser(command, help=what)
         q.add_argument("--socket", help="the daemon's control socket")
         q.add_argument("--json", action="store_true", help="print the daemon's JSON answer")
+        if command == "bindings":
+            q.add_argument("--store", metavar="PATH",
+                           help="read a home agent's binding store file instead (offline, or while it runs)")
         if command == "stats":
             q.add_argument("--describe", action="store_true",
                            help="print the node's counters with the meaning each is declared with")

@@ -23,6 +23,8 @@ the interfaces the engine owns and the routes it uses::
     home_prefixes = ["2001:db8:1::/64"]
     address = "2001:db8:1::1"
     max_lifetime = 420
+    store = "sqlite"                    # the binding store (docs/DURABILITY.md): "sqlite" or "none"
+    synchronous = "full"                # "full" or "normal"; store_path: default STATE_DIR/bindings.db
 
     [advertise.eth0]                    # router advertisements this node sends on eth0 (optional)
     max_interval = 3.0
@@ -62,7 +64,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.9/3.10 only
     import tomli as tomllib
 
-__all__ = ["ROLES", "ConfigError", "DaemonConfig", "InterfaceConfig", "RouteConfig", "config_keys",
+__all__ = ["ROLES", "ConfigError", "DaemonConfig", "InterfaceConfig", "RouteConfig", "StoreSettings", "config_keys",
            "load_config", "parse_config"]
 
 NS_PER_S = 1_000_000_000
@@ -241,6 +243,28 @@ class DaemonSettings:
             raise ValueError(f"log_level must be debug, info, warning or error, got {self.log_level!r}")
 
 
+# The home agent's binding store: keys of the [home_agent] section that are the daemon's, not the role's.
+STORE_KEYS = ("store", "synchronous", "store_path")
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """``[home_agent] store``: "sqlite" (a SQLite database, by default ``bindings.db`` in the daemon's
+    state directory) or "none" (bindings are lost with the process); ``synchronous``: "full" (every
+    acknowledged binding survives a power loss) or "normal" (survives a crash of the process)."""
+    store: str = "sqlite"
+    synchronous: str = "full"
+    store_path: str | None = None
+
+    def __post_init__(self):
+        if self.store not in ("sqlite", "none"):
+            raise ValueError(f"store must be \"sqlite\" or \"none\", got {self.store!r}")
+        if self.synchronous not in ("full", "normal"):
+            raise ValueError(f"synchronous must be \"full\" or \"normal\", got {self.synchronous!r}")
+        if self.store_path == "":
+            raise ValueError("store_path must not be empty")
+
+
 @dataclass(frozen=True)
 class DaemonConfig:
     """A whole configuration file: ``role`` is "ha", "mn" or "cn"; ``role_config`` the role's own
@@ -251,6 +275,7 @@ class DaemonConfig:
     routes: tuple[RouteConfig, ...] = ()
     advertise: dict[str, AdvertisingConfig] = field(default_factory=dict)
     daemon: DaemonSettings = DaemonSettings()
+    store: StoreSettings | None = None          # the home agent's binding store (None for other roles)
 
 
 # ---------------------------------------------------------------- conversion by type hints
@@ -478,13 +503,18 @@ def parse_config(text: str, role: str) -> DaemonConfig:
         if name not in ifaces:
             raise ConfigError(f"advertise.{name}", f"{name!r} is not one of the [interfaces]")
         adverts[name] = build(AdvertisingConfig, table, f"advertise.{name}")
-    role_config = build(cls, doc.get(section, {}), section)
+    table = doc.get(section, {})
+    store = None
+    if role == "ha" and isinstance(table, dict):
+        store = build(StoreSettings, {k: v for k, v in table.items() if k in STORE_KEYS}, section)
+        table = {k: v for k, v in table.items() if k not in STORE_KEYS}
+    role_config = build(cls, table, section)
     for key in ("interface",):
         value = getattr(role_config, key, None)
         if value is not None and value not in ifaces:
             raise ConfigError(f"{section}.{key}", f"{value!r} is not one of the [interfaces]")
     daemon = build(DaemonSettings, doc.get("daemon", {}), "daemon")
-    return DaemonConfig(role, role_config, ifaces, route_list, adverts, daemon)
+    return DaemonConfig(role, role_config, ifaces, route_list, adverts, daemon, store)
 
 
 def load_config(path, role: str) -> DaemonConfig:
@@ -505,7 +535,7 @@ def config_keys(config: DaemonConfig) -> dict[str, object]:
     section = ROLES[config.role][0]
     for f in dataclasses.fields(config):
         if f.name != "role":
-            _flatten(getattr(config, f.name), section if f.name == "role_config" else f.name, out)
+            _flatten(getattr(config, f.name), section if f.name in ("role_config", "store") else f.name, out)
     return out
 
 

@@ -50,6 +50,7 @@ from .roles.interface import Interface
 from .roles.mobile_node import MobileNode
 from .roles.node import Node
 from .roles.router import Router
+from .store import SQLiteBindingStore, StoreError
 
 __all__ = ["ControlServer", "Daemon", "DaemonError", "describe_bindings", "query"]
 
@@ -381,6 +382,7 @@ class Daemon:
         self.tun: TunDevice | None = None
         self.control: ControlServer | None = None
         self.ports: dict[str, PacketSocket] = {}
+        self.store: SQLiteBindingStore | None = None     # the home agent's binding store
         self.reloads = 0
         self._state_lock: FileLock | None = None
         self._record: KernelRecord | None = None
@@ -399,6 +401,7 @@ class Daemon:
             # cheaply has passed (state directory, control socket path, interfaces and their locks).
             self._catch_sighup()            # from the start: a SIGHUP while starting is kept for later
             self._take_state_dir()
+            self._open_store()              # before any interface is claimed: a bad store stops us here
             if self.control_path:
                 ControlServer.check_path(self.control_path)   # created last: its path means "started"
             self._ipr = IPRoute()
@@ -417,9 +420,13 @@ class Daemon:
                 self.control = ControlServer(self.control_path, self._answer)
                 self.control.attach(self.runner)
             self.runner.add_timer(lambda: 0 if self._reload_pending else None, lambda now: self.reload())
+            if self.store is not None:
+                started = time.monotonic()
+                self.runner.call(self.node.recover)     # the bindings of the store, before any packet
+                log.info("binding store %s: recovery took %.3f s", self.store.path, time.monotonic() - started)
             self.runner.start()
             self._watch_carrier()
-        except StateError as exc:
+        except (StateError, StoreError) as exc:
             self.close()
             raise DaemonError(str(exc)) from None
         except PortError as exc:
@@ -450,6 +457,17 @@ class Daemon:
         if self._record.leftover:
             log.warning("%s: the previous daemon did not exit cleanly; restoring what it recorded (%s)",
                         self._record.path, ", ".join(sorted(self._record.leftover)))
+
+    def _open_store(self) -> None:
+        """The home agent's binding store (docs/DURABILITY.md): ``[home_agent] store`` = "sqlite" opens
+        ``store_path`` (default: bindings.db in the state directory); a locked, corrupt or unwritable
+        store is a StoreError naming the file, which stops the start."""
+        settings = self.config.store
+        if self.config.role != "ha" or settings is None or settings.store == "none":
+            return
+        path = settings.store_path or str(Path(self.state_dir) / "bindings.db")
+        self.store = SQLiteBindingStore(path, synchronous=settings.synchronous.upper())
+        log.info("binding store %s (synchronous=%s)", self.store.path, settings.synchronous)
 
     def _lock_interfaces(self) -> dict[str, int]:
         """An exclusive lock per interface (network namespace and index): two daemons owning one
@@ -554,7 +572,8 @@ class Daemon:
         rng = random.Random(self.rng.getrandbits(64))
         if c.role == "ha":
             home = c.role_config.interface
-            node = HomeAgent("ha", interfaces, c.role_config, rng=rng, advertising=c.advertise.get(home))
+            node = HomeAgent("ha", interfaces, c.role_config, rng=rng, advertising=c.advertise.get(home),
+                             store=self.store, wall_offset_ns=time.time_ns() - time.monotonic_ns())
         elif c.role == "mn":
             node = MobileNode("mn", interfaces, rng=rng, config=c.role_config)
         elif c.role == "router":
@@ -634,6 +653,9 @@ class Daemon:
                     "daemon": {"pid": os.getpid(),
                                "log_level": logging.getLevelName(logging.getLogger().level).lower(),
                                "reloads": self.reloads, "state_dir": self.state_dir},
+                    "store": None if self.store is None else {
+                        "path": self.store.path, "synchronous": self.store.synchronous,
+                        "commits": self.store.commits, "records": self.store.records_committed},
                     "node": dict(sorted(self.node.counters.items())),
                     "meanings": counter_meanings(self.node.counters),
                     "runner": dict(self.runner.counters),
@@ -713,6 +735,9 @@ class Daemon:
         for port in self.ports.values():
             port.close()
         self.ports.clear()
+        if self.store is not None:
+            self.store.close()
+            self.store = None
         if self._record is not None:
             for name, entry in reversed(list(self._record.interfaces.items())):
                 if self._restore(name, entry["disable_ipv6"]):

@@ -79,6 +79,13 @@ class NodeRunner:
         if tun is not None:
             self._watch(tun.fileno(), ("tun", None))
         self._stopping = False
+        # A node keeping wall-clock times (the home agent's binding store) is given the wall clock as
+        # an offset from its own, refreshed every loop (the wall clock may be stepped).
+        self._gives_wall = hasattr(node, "wall_offset_ns")
+
+    def _set_wall(self, now: int) -> None:
+        if self._gives_wall:
+            self.node.wall_offset_ns = time.time_ns() - now
 
     def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
         """Call ``callback()`` whenever ``fd`` is readable (a control socket, a signal pipe)."""
@@ -120,6 +127,7 @@ class NodeRunner:
         """Run one of the node's entry points now (``lambda now: node.leave(now)``) and carry out
         its output."""
         now = self.clock()
+        self._set_wall(now)
         self._apply(now, entry(now))
 
     def link_changed(self, name: str, up: bool) -> None:
@@ -130,6 +138,7 @@ class NodeRunner:
         """Wait until something is ready, the node's next deadline, or ``max_wait_ns``; handle it."""
         self.counters["loops"] += 1
         now = self.clock()
+        self._set_wall(now)
         wait = max_wait_ns
         deadlines = [self._deadline] + [next_deadline() for next_deadline, _ in self._timers]
         for deadline in deadlines:

@@ -12,6 +12,8 @@
 - ``error_messages.py``: Binding Errors (§9.3.3), ICMPv6 errors, tunnel errors relayed (RFC 2473 §8).
 - ``discovery.py``: the home agents list and DHAAD replies (§10.5); ``HomeAgentEntry``.
 - ``mobile_prefix.py``: Mobile Prefix Solicitations and Advertisements (§10.6).
+- ``journal.py``: write-through to the binding store, BAs after the commit, recovery at start
+  (issue 13); ``StoreFailed``, ``BindingsRecovered``.
 
 The names below are the home agent's public face (``from mip6fast.roles.home_agent import ...``); the
 binding notifications are shared with the correspondent node (``roles/binding_events.py``).
@@ -20,9 +22,10 @@ from ..binding_events import BindingCreated, BindingDeleted, BindingExpired, Bin
 from .agent import HomeAgent
 from .config import HomeAgentConfig
 from .discovery import HomeAgentEntry
+from .journal import BindingsRecovered, StoreFailed
 from .registration import RegistrationRejected
 
 __all__ = [
-    "BindingCreated", "BindingDeleted", "BindingExpired", "BindingUpdated", "HomeAgent", "HomeAgentConfig",
-    "HomeAgentEntry", "RegistrationRejected",
+    "BindingCreated", "BindingDeleted", "BindingExpired", "BindingUpdated", "BindingsRecovered", "HomeAgent",
+    "HomeAgentConfig", "HomeAgentEntry", "RegistrationRejected", "StoreFailed",
 ]

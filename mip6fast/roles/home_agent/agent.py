@@ -43,6 +43,7 @@ from ...batch import PacketBatch
 from ...binding_cache import BindingCache
 from ...datapath import HomeAgentDataPath
 from ...errors import ParseError
+from ...store import BindingStore
 from ...wire import (
     BindingAcknowledgement,
     BindingErrorStatus,
@@ -69,6 +70,7 @@ from .datapath import BatchPath, slot_size
 from .discovery import HomeAgentDiscovery, HomeAgentEntry
 from .error_messages import ErrorMessages
 from .home_link import HomeLink
+from .journal import Journal
 from .mobile_prefix import MobilePrefixes
 from .proxy_nd import ProxyND
 from .registration import Registrar
@@ -79,12 +81,15 @@ __all__ = ["HomeAgent"]
 class HomeAgent(Router):
     """A home agent on ``config.interface``. ``cache`` may be passed (e.g. with a fixed hash seed);
     ``advertising`` overrides the RA configuration built from the config (ignored on a virtual home
-    link, which has no RAs)."""
+    link, which has no RAs). ``store``: a binding store (mip6fast.store) the bindings are written
+    through (journal.py): accepted BAs leave after the commit of their binding, once per entry point;
+    the driver sets ``wall_offset_ns`` and calls ``recover`` before the first packet."""
 
     COUNTERS = HOME_AGENT_COUNTERS
 
     def __init__(self, name: str, interfaces, config: HomeAgentConfig, rng: random.Random | None = None,
-                 cache: BindingCache | None = None, advertising: AdvertisingConfig | None = None):
+                 cache: BindingCache | None = None, advertising: AdvertisingConfig | None = None,
+                 store: BindingStore | None = None, wall_offset_ns: int = 0):
         super().__init__(name, interfaces, rng)
         if config.interface not in self.interfaces:
             raise ValueError(f"{name}: no interface {config.interface}")
@@ -103,6 +108,8 @@ class HomeAgent(Router):
                                               config.mpa_reply_rate, config.mpa_reply_burst)
         self.registrar = Registrar(config, self.cache, self.home_link, self, self.proxy_nd, self.mobile_prefixes,
                                    lambda a: self.is_own_address(a, usable_only=False), self.transmit_packet)
+        self.journal = None if store is None else Journal(store, self, wall_offset_ns)
+        self.registrar.journal = self.journal
         self.discovery = HomeAgentDiscovery(self.home_link, config.preference, self.rng, self,
                                             max_entries=config.max_home_agents, reply_rate=config.dhaad_reply_rate,
                                             reply_burst=config.dhaad_reply_burst)
@@ -143,6 +150,36 @@ class HomeAgent(Router):
     def home_agent_addresses(self, now: int) -> list[IPv6Address]:
         """The home agents list as a DHAAD reply gives it (§10.5)."""
         return self.discovery.addresses(now)
+
+    # ------------------------------------------------------------ the binding store (journal.py)
+
+    @property
+    def wall_offset_ns(self) -> int:
+        """The wall clock minus the monotonic clock the node is driven with (ns), for the store."""
+        return 0 if self.journal is None else self.journal.wall_offset_ns
+
+    @wall_offset_ns.setter
+    def wall_offset_ns(self, value: int) -> None:
+        if self.journal is not None:
+            self.journal.wall_offset_ns = int(value)
+
+    def recover(self, now: int) -> Output:
+        """An entry point, once, before the first packet: put back the bindings of the store (nothing
+        without a store); the Output's notifications hold a ``BindingsRecovered``. Raises StoreError
+        when the store cannot be read (a startup error)."""
+        out = self._begin()
+        try:
+            if self.journal is not None and not self.journal.recovered:
+                self.journal.recover(now, self.registrar.restore)
+        finally:
+            out = self._finish(out)
+        return out
+
+    def _finish(self, out: Output) -> Output:
+        # The end of the outermost entry point: one commit, then the accepted BAs go (journal.py).
+        if self._depth == 1 and self.journal is not None:
+            self.journal.flush()
+        return super()._finish(out)
 
     # ------------------------------------------------------------ the data path (datapath.py)
 

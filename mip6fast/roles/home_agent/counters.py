@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..counters import CounterTable, declare
 from ..node_counters import BA_STATUSES, BE_STATUSES, DROP_REASONS, ICMPV6_MESSAGES, MOBILITY_MESSAGES
 from ..router_counters import ROUTER_COUNTERS
+from .journal import STORE_FAILURES
 
 __all__ = ["HOME_AGENT_COUNTERS"]
 
@@ -23,6 +24,18 @@ HOME_AGENT_COUNTERS = CounterTable("home_agent", declare(
      "reached max_bindings")),
     ("bu.invalid_care_of_address", "a BU whose care-of address is not usable, answered with 174 (§6.1.8)"),
     ("drop.bu.dad_in_progress", "a BU while DAD for its home address runs; the BA follows when DAD ends"),
+    # ---- the binding store (journal.py, issue 13)
+    ("store.commits", "commits of the binding store (one per entry point that changed a binding)"),
+    ("store.commit_failed", "commits of the binding store that failed: their accepted BAs were not sent"),
+    ("store.commit_failed.<reason>", "failed commits of the binding store, by reason",
+     (*sorted(STORE_FAILURES.values()), "other")),
+    ("store.ba_withheld", "accepted BAs not sent because their binding could not be stored"),
+    ("store.recovered", "bindings put back from the binding store at start"),
+    ("store.recovery_expired", "bindings found expired in the binding store at start (removed)"),
+    ("store.recovery_outside_prefixes", "stored bindings on no current home prefix at start (removed)"),
+    ("store.recovery_no_time_left", "stored bindings whose home prefix has no valid lifetime left (removed)"),
+    ("store.recovery_nomem", "stored bindings the binding cache had no room for at start (kept in the store)"),
+    ("binding.recovered", "bindings put back in the cache from the binding store"),
     # ---- duplicate address detection for home addresses (dad.py, §10.4.1)
     ("dad.ns_sent", "DAD Neighbor Solicitations sent for a home address"),
     ("dad.ns_received", "a DAD NS from another node for a home address under test"),

@@ -11,7 +11,7 @@ for it are not tunnelled (``serves``: the agent answers them with Destination Un
 """
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv6Address
@@ -21,11 +21,15 @@ from ..events import NS_PER_S, NodeServices, Timer
 from ..neighbor import ND_HOP_LIMIT
 from .home_link import HomeLink
 
-__all__ = ["MAX_NEIGHBOR_ADVERTISEMENT", "NA_INTERVAL", "ProxyND"]
+__all__ = ["MAX_NEIGHBOR_ADVERTISEMENT", "NA_INTERVAL", "PACED_NA_BURST", "PACED_NA_INTERVAL", "ProxyND"]
 
 # RFC 4861 §10 / RFC 6275 §10.4.1: unsolicited proxy NAs are repeated this many times, this far apart.
 MAX_NEIGHBOR_ADVERTISEMENT = 3
 NA_INTERVAL = NS_PER_S
+# Bindings recovered from the binding store at start start their unsolicited NAs this many at a time,
+# this far apart (about 12,800 bindings a second: 65,536 take some 5 s, not one burst on the home link).
+PACED_NA_BURST = 128
+PACED_NA_INTERVAL = 10_000_000
 
 
 @dataclass
@@ -46,13 +50,17 @@ class ProxyND:
         self._transmit_packet = transmit_packet
         self._bindings: dict[IPv6Address, _Proxied] = {}    # home address -> what is proxied for it
         self._addresses: Counter[IPv6Address] = Counter()   # every proxied address, by binding
+        self._paced: deque[IPv6Address] = deque()             # recovered bindings whose NAs wait
+        self._pacer: Timer | None = None
 
     def serves(self, address: IPv6Address) -> bool:
         """Is ``address`` proxied for some binding?"""
         return self._addresses[address] > 0
 
-    def start(self, now: int, home: IPv6Address, link_local: bool) -> None:
-        """A new binding: proxy ``home`` (and, with the L flag, its link-local twin) and advertise it."""
+    def start(self, now: int, home: IPv6Address, link_local: bool, paced: bool = False) -> None:
+        """A new binding: proxy ``home`` (and, with the L flag, its link-local twin) and advertise it.
+        ``paced`` (bindings recovered at start): Neighbor Solicitations are answered at once, the
+        unsolicited NAs start in turn, PACED_NA_BURST bindings every PACED_NA_INTERVAL."""
         addresses = [home]
         if link_local:
             addresses.append(self.link.link_local_for(home))
@@ -60,7 +68,19 @@ class ProxyND:
             self.link.nd.add_proxy(a)
         self._bindings[home] = _Proxied(tuple(addresses))
         self._addresses.update(addresses)
-        self._advertise(now, home, MAX_NEIGHBOR_ADVERTISEMENT)
+        if not paced:
+            self._advertise(now, home, MAX_NEIGHBOR_ADVERTISEMENT)
+            return
+        self._paced.append(home)
+        if self._pacer is None:
+            self._pacer = self.node.call_at(now, self._pace)
+
+    def _pace(self, now: int) -> None:
+        self._pacer = None
+        for _ in range(min(PACED_NA_BURST, len(self._paced))):
+            self._advertise(now, self._paced.popleft(), MAX_NEIGHBOR_ADVERTISEMENT)
+        if self._paced:
+            self._pacer = self.node.call_at(now + PACED_NA_INTERVAL, self._pace)
 
     def stop(self, home: IPv6Address) -> None:
         """The binding is gone: no more NAs, no more answers for its addresses."""

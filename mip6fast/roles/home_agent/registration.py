@@ -42,6 +42,7 @@ from ipaddress import IPv6Address
 from typing import cast
 
 from ...binding_cache import FLAG_ACK, FLAG_HOME, FLAG_LINK_LOCAL, BindingCache, Outcome
+from ...store import BindingRecord
 from ...wire import (
     AlternateCareOfAddress,
     BindingAcknowledgement,
@@ -58,6 +59,7 @@ from ..interface import unicast_routable
 from .config import HomeAgentConfig
 from .dad import HomeAddressDAD, PendingDad
 from .home_link import HomeLink
+from .journal import DROPPED_NO_TIME_LEFT, DROPPED_NOMEM, DROPPED_OUTSIDE_PREFIXES, Journal, remaining_ns
 from .mobile_prefix import MobilePrefixes
 from .proxy_nd import ProxyND
 
@@ -104,6 +106,8 @@ class Registrar:
                                                    for k, b in cache.items()]
         heapq.heapify(self._expiries)
         self._from: tuple[str, bytes] = ("", b"")      # interface and source MAC of the BU at hand
+        # The binding store's write-through (journal.py), set by the agent when it has a store.
+        self.journal: Journal | None = None
 
     def homes(self) -> list[IPv6Address]:
         """The registered home addresses, in the order of their first registration."""
@@ -212,6 +216,10 @@ class Registrar:
             self._reject(now, packet, bu, home, care_of, BindingAckStatus.INSUFFICIENT_RESOURCES)
             return
         heapq.heappush(self._expiries, (now + lifetime * NS_PER_S, home.packed))
+        if self.journal is not None:
+            self.journal.registered(now, home, care_of, bu.sequence,
+                                    Journal.bu_flags(bu.ack, bu.link_local, bu.key_management), lifetime,
+                                    now + lifetime * NS_PER_S, result.outcome is Outcome.CREATED)
         # A new BU replaces the refresh schedule and ends MPA retransmission (§10.6.2); the unsolicited
         # proxy NAs of a binding created moments ago still go out (§10.4.1).
         refresh = self._registered.get(home)
@@ -254,6 +262,8 @@ class Registrar:
                          result.last_sequence)
             return
         self._stop(home)
+        if self.journal is not None:
+            self.journal.deregistered(now, home)
         self.node.counters["binding.deleted"] += 1
         self.node.notify(BindingDeleted(now, home))
         self._send_ack(now, packet, bu, home, care_of, BindingAckStatus.ACCEPTED, 0)
@@ -275,11 +285,19 @@ class Registrar:
         self._send_ack(now, packet, bu, home, care_of, status, 0, sequence)
 
     def _send_ack(self, now: int, packet: Packet, bu: BindingUpdate, home: IPv6Address, care_of: IPv6Address,
-                  status: int, lifetime: int, sequence: int | None = None, options: tuple = ()) -> None:
+                  status: int, lifetime: int, sequence: int | None = None, options: tuple = (),
+                  held: bool = False) -> None:
         """§10.3.1: the BA goes to the care-of address with a Type 2 routing header holding the home
         address, from the address the BU was sent to; a BU from home (care-of = home address) is
         answered to the home address directly, and a de-registration naming the home address as
-        care-of address from another source to that source (§9.5.4)."""
+        care-of address from another source to that source (§9.5.4). With a binding store, an accepted
+        BA waits for the commit of its binding (journal.py)."""
+        if self.journal is not None and status < 128 and not held:
+            def release(from_link=self._from):
+                self._from = from_link
+                self._send_ack(now, packet, bu, home, care_of, status, lifetime, sequence, options, True)
+            self.journal.hold(now, release)
+            return
         ba = BindingAcknowledgement(int(status), bu.sequence if sequence is None else sequence, lifetime,
                                     options=options)
         self.node.counters[f"ba.sent.status.{int(status)}"] += 1
@@ -339,6 +357,8 @@ class Registrar:
         for key in self.cache.expire(now):
             home = IPv6Address(key)
             self._stop(home)
+            if self.journal is not None:
+                self.journal.expired(now, home)
             self.node.counters["binding.expired"] += 1
             self.node.notify(BindingExpired(now, home))
         self.arm_expiry()
@@ -352,3 +372,35 @@ class Registrar:
         self.node.counters["brr.sent"] += 1
         brr = Packet(src=self.address, dst=binding.care_of_address, rh2=home, payload=BindingRefreshRequest())
         self.node.output_packet(now, brr.to_bytes(), self.link.name)
+
+    # ------------------------------------------------------------ recovery from the binding store
+
+    def restore(self, now: int, record: BindingRecord) -> str | None:
+        """Put back a binding recovered from the store (journal.py) as ``_accept`` would have left it,
+        without DAD (the address was defended before the restart) and without a BA; its proxy NAs are
+        paced. None when done, else why not (``journal.DROPPED_*``)."""
+        home = record.home_address
+        subnet = self.link.subnet(home)
+        if subnet is None or self._own_address(home) or home in self.link.anycast:
+            return DROPPED_OUTSIDE_PREFIXES
+        cap = self.max_lifetime
+        remaining = self.link.prefix_remaining(now, subnet)
+        if remaining is not None:
+            cap = min(cap, remaining)
+        left = remaining_ns(record, now, self.journal.wall_offset_ns if self.journal else 0, cap)
+        if left <= 0:
+            return DROPPED_NO_TIME_LEFT         # its home prefix is no longer valid
+        flags = record.flags & (FLAG_ACK | FLAG_HOME | FLAG_LINK_LOCAL)
+        result = self.cache.update(home, record.care_of_address, record.sequence, flags, now + left)
+        if result.outcome is Outcome.NOMEM:
+            return DROPPED_NOMEM
+        heapq.heappush(self._expiries, (now + left, home.packed))
+        self._registered[home] = None
+        if self.refresh_lead is not None and left > self.refresh_lead * NS_PER_S:
+            self._registered[home] = self.node.call_at(now + left - self.refresh_lead * NS_PER_S,
+                                                       lambda t: self._refresh_request(t, home))
+        if self.proxy is not None and result.outcome is Outcome.CREATED:
+            self.proxy.start(now, home, bool(flags & FLAG_LINK_LOCAL), paced=True)
+        self.node.counters["binding.recovered"] += 1
+        self.arm_expiry(now + left)
+        return None
