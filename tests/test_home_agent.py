@@ -592,7 +592,7 @@ def test_dhaad_reply_from_global_address_with_own_address_and_identifier():
 
 
 def test_home_agents_list_ordering_shuffling_and_removal():
-    ha = make_ha(preference=5)
+    ha = make_ha(preference=5, dhaad_reply_burst=50)      # 20 requests at once: past the default burst
     a, b, c, d = (IPv6Address(f"2001:db8:1::{x}") for x in "abcd")
     ha.receive(3 * S, "eth0", _ra_from("fe80::a", bytes.fromhex("02000000000a"), a, preference=10))
     ha.receive(3 * S, "eth0", _ra_from("fe80::b", bytes.fromhex("02000000000b"), b))            # default 0

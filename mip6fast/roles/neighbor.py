@@ -74,6 +74,7 @@ __all__ = [
     "RouterOverdue",
     "RouterReachable",
     "RouterUnreachable",
+    "autoconf_prefix_problem",
 ]
 
 # RFC 4861 §10 protocol constants (times in ns)
@@ -93,6 +94,16 @@ TWO_HOURS = 2 * 3600 * NS_PER_S         # RFC 4862 §5.5.3 (e)
 QUEUE_LIMIT = 3                         # RFC 4861 §7.2.2: "SHOULD ... at least one packet"
 ND_HOP_LIMIT = 255                      # RFC 4861 §6.1, §7.1: ND messages must arrive with 255
 NEIGHBOR_CACHE_LIMIT = 1024             # RFC 4861 §11.1: a bounded cache resists NS/RA floods
+
+
+def autoconf_prefix_problem(pio: PrefixInformation) -> str | None:
+    """Why a prefix must not form an address (RFC 4862 §5.5.3), or None: the one rule for the prefixes
+    of Router Advertisements (SLAAC, ``NeighborDiscovery``) and of Mobile Prefix Advertisements (home
+    addresses, RFC 6275 §11.4.3 with §10.6.1, ``mn_discovery``). (c): a preferred lifetime above the
+    valid lifetime → the option is silently ignored."""
+    if pio.preferred_lifetime > pio.valid_lifetime:
+        return "preferred_above_valid"
+    return None
 
 
 @dataclass(frozen=True)
@@ -716,8 +727,8 @@ class NeighborDiscovery:
 
     def _slaac(self, now: int, pio: PrefixInformation, net: IPv6Network) -> None:
         """RFC 4862 §5.5.3 for a PIO with the A flag."""
-        if pio.preferred_lifetime > pio.valid_lifetime:
-            self._count("drop.pio_preferred_above_valid")    # (c)
+        if autoconf_prefix_problem(pio) is not None:
+            self._count("drop.pio_preferred_above_valid")    # (c), the only problem it names
             return
         if net.prefixlen + 64 != 128:
             self._count("drop.pio_length_not_64")             # (d): the EUI-64 identifier is 64 bits

@@ -20,6 +20,9 @@ HOME_AGENT_COUNTERS = CounterTable("home_agent", declare(
     ("drop.bu.bad_care_of_address", "a BU whose care-of address is not a usable unicast address"),
     ("drop.bu.home_with_nonce_indices", "a home registration carrying a Nonce Indices option (§10.3.1)"),
     ("drop.bu.not_home_registration", "a BU without the H flag to a node that is no correspondent"),
+    ("bu.refused.max_bindings", ("first registrations refused with 130: bindings plus those waiting for DAD "
+     "reached max_bindings")),
+    ("bu.invalid_care_of_address", "a BU whose care-of address is not usable, answered with 174 (§6.1.8)"),
     ("drop.bu.dad_in_progress", "a BU while DAD for its home address runs; the BA follows when DAD ends"),
     # ---- the binding store (journal.py, issue 13)
     ("store.commits", "commits of the binding store (one per entry point that changed a binding)"),
@@ -45,12 +48,15 @@ HOME_AGENT_COUNTERS = CounterTable("home_agent", declare(
     # ---- home agents list and DHAAD (discovery.py, §10.5, §10.5.1)
     ("home_agents.updated", "home agents list entries added or refreshed from an RA with the H flag"),
     ("home_agents.removed", "home agents list entries removed (lifetime zero)"),
+    ("home_agents.refused", "an RA from a further home agent while the list holds max_home_agents"),
     ("home_agents.no_global_address", "an RA with the H flag but no R-flag prefix: nothing to list"),
     ("dhaad.replies", "DHAAD Replies sent"),
+    ("drop.dhaad.rate_limited", "a DHAAD Request not answered: over dhaad_reply_rate / dhaad_reply_burst"),
     ("drop.dhaad.not_anycast", "a DHAAD Request not to the Mobile IPv6 home agents anycast address"),
     # ---- mobile prefix discovery (mobile_prefix.py, §10.6)
     ("mpa.sent", "solicited Mobile Prefix Advertisements sent"),
     ("mpa.sent_unsolicited", "unsolicited Mobile Prefix Advertisements sent after a prefix change"),
+    ("drop.mps.rate_limited", "a Mobile Prefix Solicitation not answered: over mpa_reply_rate / mpa_reply_burst"),
     ("drop.mps.without_hao", "a Mobile Prefix Solicitation without a Home Address option"),
     ("home_prefix.added", "home prefixes learnt from the home link's RAs"),
     # ---- errors (error_messages.py)

@@ -61,6 +61,10 @@ class HomeAddressDAD:
         """Is DAD running for this home address?"""
         return home in self._pending
 
+    def __len__(self) -> int:
+        """How many registrations are waiting for DAD."""
+        return len(self._pending)
+
     def start(self, now: int, packet: Packet, bu: BindingUpdate, home: IPv6Address, care_of: IPv6Address) -> None:
         targets = [home]
         if bu.link_local:
