@@ -20,8 +20,8 @@ order of the RFC:
    last accepted sequence, the binding stays), no binding → 133; no DAD;
 5. a first registration waits for DAD of the home address (``dad.py``; 134 when someone answers; 130
    when the bindings plus the registrations already waiting for DAD reach ``max_bindings``, so the
-   DAD and proxy state is bounded by it too), then is accepted into the cache with ``BindingCache.update``, which applies
-   the sequence rule (stale → 135) for refreshes as well.
+   DAD and proxy state is bounded by it too), then is accepted into the cache with
+   ``BindingCache.update``, which applies the sequence rule (stale → 135) for refreshes as well.
 
 An accepted binding's lifetime is ≤ requested, ≤ ``max_lifetime``, ≤ the home prefix's remaining
 lifetime, in 4-second units; the BA may carry a Binding Refresh Advice (§6.2.4). A new binding is
