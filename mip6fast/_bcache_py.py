@@ -477,10 +477,7 @@ class BindingTable:
         for s, e in enumerate(self._entries):
             if e is not None and e[4] <= now:
                 out.append(e[0])
-                del self._slots[e[0]]
-                self._entries[s] = None
-                self._free.append(s)
-                self._layout.removed(s)
+                self._remove(e[0], s)
         return out
 
     def expire_some(self, now_ns, max_keys) -> list[bytes]:
@@ -496,10 +493,7 @@ class BindingTable:
                 break
             if e is not None and e[4] <= now:
                 out.append(e[0])
-                del self._slots[e[0]]
-                self._entries[s] = None
-                self._free.append(s)
-                self._layout.removed(s)
+                self._remove(e[0], s)
         return out
 
     def hash(self, key) -> int:

@@ -82,7 +82,7 @@ MAX_SLAB = 1 << 32
 
 class BatchState(NamedTuple):
     """What ``PacketBatch.save`` keeps: enough to put the batch back as it was (see ``restore``)."""
-    count: int
+    count: int   # type: ignore[assignment]  # the field shadows tuple.count; the name is API (save/restore)
     offset: np.ndarray
     length: np.ndarray
     head: np.ndarray   # (count, head_bytes) uint8: each packet's first bytes

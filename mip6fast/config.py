@@ -177,7 +177,8 @@ def _number(n: int) -> str:
 
 
 # Fields that take code or runtime state, not configuration.
-NOT_CONFIGURABLE = frozenset({"accept_binding_update", "valid_until"})  # valid_until: an absolute deadline, runtime state
+# valid_until: an absolute deadline, runtime state
+NOT_CONFIGURABLE = frozenset({"accept_binding_update", "valid_until"})
 
 _UNITS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": NS_PER_S, "m": 60 * NS_PER_S, "h": 3600 * NS_PER_S,
           "d": 86400 * NS_PER_S}

@@ -113,7 +113,7 @@ def counter_meanings(counters) -> dict[str, str | None]:
     name no declaration covers (also counted under ``counters.undeclared``)."""
     table = getattr(counters, "table", None)
     if table is None:
-        return {name: None for name in sorted(counters)}
+        return dict.fromkeys(sorted(counters))
     return table.meanings(sorted(counters))
 
 
@@ -628,7 +628,7 @@ class Daemon:
         instead of waiting for the next unsolicited RA."""
         self._link_monitor = IPRoute()
         self._link_monitor.bind(groups=RTMGRP_LINK)
-        self._carrier = {name: True for name in self.ports}    # runner.start() brought them up
+        self._carrier = dict.fromkeys(self.ports, True)    # runner.start() brought them up
         self.runner.add_reader(self._link_monitor.fileno(), self._links_changed)
 
     def _links_changed(self) -> None:

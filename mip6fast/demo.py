@@ -344,8 +344,8 @@ class DemoNetwork:
 
     def app(self, ns: str, *args: str) -> subprocess.Popen:
         proc = subprocess.Popen(["ip", "netns", "exec", self.ns(ns), sys.executable, "-m", "mip6fast.demo_apps",
-                                 *args], env=self._env(), cwd=PACKAGE_PARENT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
+                                 *args], env=self._env(), cwd=PACKAGE_PARENT, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
         self.apps.append(proc)
         return proc
 
@@ -378,7 +378,7 @@ class DemoNetwork:
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def __enter__(self) -> DemoNetwork:  # noqa: PYI034 (not subclassed)
+    def __enter__(self) -> DemoNetwork:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -50,7 +50,8 @@ def ping(dst: str, seconds: float, interval: float) -> dict:
         now = time.monotonic()
         if now < next_at:
             time.sleep(next_at - now)
-        payload = bytes([128, 0, 0, 0]) + ECHO_ID.to_bytes(2, "big") + (seq & 0xFFFF).to_bytes(2, "big") + b"mip6fast demo"
+        payload = (bytes([128, 0, 0, 0]) + ECHO_ID.to_bytes(2, "big") + (seq & 0xFFFF).to_bytes(2, "big")
+                   + b"mip6fast demo")
         try:
             s.sendto(payload, (dst, 0))
             sent[seq] = time.monotonic()

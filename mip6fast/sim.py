@@ -225,7 +225,7 @@ class Simulator:
                 link.pcap.close()
                 link.pcap = None
 
-    def __enter__(self) -> Simulator:  # noqa: PYI034 (not subclassed)
+    def __enter__(self) -> Simulator:
         return self
 
     def __exit__(self, *exc_info) -> None:

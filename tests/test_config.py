@@ -260,7 +260,7 @@ INLINE = {"prefix", "home"}          # slots inside an inline table after other 
 
 def cli_config(tmp_path, role, slot, key, value):
     line = f"{key} = {value}"
-    parts = {s: "" for s in SLOTS}
+    parts = dict.fromkeys(SLOTS, "")
     parts[slot] = f", {line}" if slot in INLINE else line
     path = tmp_path / f"{role}.toml"
     path.write_text(TEMPLATES[role].format(tmp=tmp_path, **parts))
@@ -352,7 +352,9 @@ def test_seconds_fields_cover_every_lifetime():
 # either be refused with a ConfigError naming the key, or build a node that starts and runs its timers.
 # A new integer field fails test_every_integer_field_is_listed until it is added here.
 INTEGER_FIELDS = [
-    ("ha", "role", f) for f in ("max_lifetime", "preference", "refresh_lead", "tunnel_mtu", "max_bindings")
+    ("ha", "role", f) for f in ("max_lifetime", "preference", "refresh_lead", "tunnel_mtu", "max_bindings",
+                                  "max_home_agents", "dhaad_reply_rate", "dhaad_reply_burst",
+                                  "mpa_reply_rate", "mpa_reply_burst")
 ] + [("ha", "prefix", f) for f in ("valid_lifetime", "preferred_lifetime", "prefix_length")] + [
     ("ha", "hai", f) for f in ("preference", "lifetime")
 ] + [("ha", "advertise", f) for f in ("max_interval", "min_interval", "router_lifetime", "cur_hop_limit",

@@ -574,7 +574,8 @@ def test_parameter_problem_is_not_sent_to_a_multicast_destination():
 def test_no_parameter_problem_about_an_icmp_error():
     from mip6fast.wire import DestinationUnreachable
     cn = make_cn(mobility_support=False)
-    pkt = Packet(src=COA, dst=CN, home_address=HOA, payload=DestinationUnreachable(code=1, invoking=b"\x60" + b"\0" * 47))
+    pkt = Packet(src=COA, dst=CN, home_address=HOA,
+                 payload=DestinationUnreachable(code=1, invoking=b"\x60" + b"\0" * 47))
     out = cn.receive(0, "eth0", frame(pkt))
     assert out.transmits == [] and cn.counters["drop.icmp_error_about_error"] == 1
 

@@ -145,7 +145,7 @@ def test_one_name_for_one_event_across_roles():
 
 
 def test_renamed_names_are_declared_no_more():
-    for old, new, _ in RENAMES:
+    for old, _new, _ in RENAMES:
         old_sample = re.sub(r"<[A-Za-z]+>", "0", old).replace("<N>", "0")
         for table in ROLE_TABLES.values():
             assert not table.is_declared(old_sample), (old, table.role)

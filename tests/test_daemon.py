@@ -88,7 +88,7 @@ def test_home_agent_daemon_on_a_real_home_link(veth_to_namespace, tmp_path):
         assert "fe80::ff:fe00:9901" in route
     finally:
         daemon.send_signal(signal.SIGTERM)
-        out, err = daemon.communicate(timeout=10)
+        _out, err = daemon.communicate(timeout=10)
     assert daemon.returncode == 0, err
     assert "started" in err
     assert not (tmp_path / "ha.sock").exists()

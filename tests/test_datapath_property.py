@@ -251,7 +251,7 @@ def test_kernels_chained_over_one_batch_match_the_reference(world, batch, order)
 def test_round_trips_restore_the_original_packet(world, pkts):
     """insert then process, encapsulate then decapsulate: what comes out is what went in (less the hop
     the home agent takes), whenever both kernels forward it."""
-    for fwd, back, who in (("insert_hao", "process_hao", "src"), ("insert_rh2", "process_rh2", "dst"),
+    for fwd, back, _who in (("insert_hao", "process_hao", "src"), ("insert_rh2", "process_rh2", "dst"),
                            ("encapsulate", "decapsulate_mn", None), ("reverse_tunnel", "decapsulate_ha", None)):
         b = PacketBatch.from_packets(pkts, slot_size=max(len(p) for p in pkts) + 256)
         world.run(fwd, b)

@@ -362,7 +362,7 @@ def test_every_tampered_byte_after_the_sequence_number_fails_authentication(algo
         except AuthenticationFailed:
             failures += 1
         except MalformedPacket:
-            assert False, "CBC length is unchanged: never malformed here"
+            raise AssertionError("CBC length is unchanged: never malformed here") from None
     assert failures == len(p) - at - 8 == inb.counters.authentication_failures
     assert inb.counters.packets == 0 and inb.sequence == 0
     assert unprotect(p, get).packet == bu()

@@ -149,6 +149,21 @@ def test_unknown_mh_type_binding_error_2_rate_limited():
     assert len(of_type(ha.receive(5 * S, "eth1", frame_in(p)), BindingError)) == 1
 
 
+
+def test_only_a_bu_may_carry_a_hao_and_only_a_ba_an_rh2():
+    """§6.1: a Mobility Header message other than a BU with a Home Address option, or other than a BA
+    with a Type 2 routing header, is dropped: no answer, the binding untouched."""
+    ha = make_ha()
+    register(ha)
+    before = ha.cache.get(HOME)
+    brr = Packet(src=COA, dst=HA, home_address=HOME, payload=BindingRefreshRequest())
+    assert not ha.receive(10 * S, "eth1", frame_in(brr)).transmits
+    bu = bu_packet(seq=2)
+    with_rh2 = Packet(src=bu.src, dst=bu.dst, home_address=bu.home_address, rh2=HOME, payload=bu.payload)
+    assert not ha.receive(11 * S, "eth1", frame_in(with_rh2)).transmits
+    assert ha.cache.get(HOME) == before
+
+
 # ---------------------------------------------------------------- §10.3.1 home registration
 
 def test_first_registration_dad_then_accept_with_rh2_ack_and_proxy():
@@ -577,7 +592,7 @@ def test_dhaad_reply_from_global_address_with_own_address_and_identifier():
 
 
 def test_home_agents_list_ordering_shuffling_and_removal():
-    ha = make_ha(preference=5)
+    ha = make_ha(preference=5, dhaad_reply_burst=50)      # 20 requests at once: past the default burst
     a, b, c, d = (IPv6Address(f"2001:db8:1::{x}") for x in "abcd")
     ha.receive(3 * S, "eth0", _ra_from("fe80::a", bytes.fromhex("02000000000a"), a, preference=10))
     ha.receive(3 * S, "eth0", _ra_from("fe80::b", bytes.fromhex("02000000000b"), b))            # default 0

@@ -139,7 +139,7 @@ def test_accepted_ba_leaves_only_after_the_commit():
     seen = []
 
     def check():    # at commit time, no accepted BA is in the output being built
-        seen.append([t for t in ha._out.transmits])
+        seen.append(list(ha._out.transmits))
         assert not [p for p in pkts(ha._out) if isinstance(p.payload, BindingAcknowledgement)]
 
     store.check = check

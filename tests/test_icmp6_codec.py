@@ -490,7 +490,7 @@ def test_fuzz_random_bodies_of_every_type(data):
 
 @st.composite
 def mutated(draw):
-    compiled, twin = pair("icmp6")
+    _compiled, twin = pair("icmp6")
     data = bytearray(twin.build(*draw(raw_icmp6())))
     for _ in range(draw(st.integers(1, 4))):
         op = draw(st.sampled_from(("flip", "truncate", "extend", "set", "optlen")))
@@ -521,7 +521,7 @@ def test_fuzz_mutated_valid_messages(data):
 @pytest.mark.compiled("icmp6")
 def test_fuzz_seeded_random_loop():
     """A plain random loop (no shrinking, many cases): options-heavy messages with corrupted bytes."""
-    compiled, twin = pair("icmp6")
+    _compiled, _twin = pair("icmp6")
     rng = random.Random(6275)
     opts = [h(o[1]) for o in (OPT_SLLA, OPT_PI, OPT_MTU, OPT_ADVINT, OPT_HAINFO, OPT_UNKNOWN)]
     heads = {t: bytes([t]) + bytes(OPT_START[t] - 1) for t in OPT_START}

@@ -235,8 +235,8 @@ for i in range({n}):
     if i % 100 == 99:
         time.sleep(100 / {rate})
 """
-    proc = subprocess.run(["ip", "netns", "exec", net.ns("core"), sys.executable, "-c", script], check=False, env=net._env(),
-                          cwd=PACKAGE_PARENT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(["ip", "netns", "exec", net.ns("core"), sys.executable, "-c", script], check=False,
+                          env=net._env(), cwd=PACKAGE_PARENT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
 
 

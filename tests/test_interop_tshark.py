@@ -90,8 +90,9 @@ def every_message():
                 PrefixInformation(HA, 64, router_address=True), AdvertisementInterval(1000),
                 HomeAgentInformation(preference=-5, lifetime=3600)])),
          {"icmpv6.type": ["134"], "icmpv6.nd.ra.flag.h": ["1"], "icmpv6.opt.prefix.flag.r": ["1"],
-          "icmpv6.opt.advertisement_interval": ["1000"], # RFC 6275 §7.4: the preference is a signed 16-bit integer; tshark 4.0 shows
-          # it as unsigned, so -5 reads back as its two's complement.
+          "icmpv6.opt.advertisement_interval": ["1000"],
+          # RFC 6275 §7.4: the preference is a signed 16-bit integer; tshark 4.0 shows it as unsigned,
+          # so -5 reads back as its two's complement.
           "icmpv6.opt.home_agent_preference": [str(-5 & 0xFFFF)],
           "icmpv6.opt.home_agent_lifetime": ["3600"]}),
         (Packet(src="::", dst="ff02::1:ff00:9", hop_limit=255, payload=NeighborSolicitation(target=HOA)),

@@ -555,7 +555,7 @@ def test_build_accepts_bytes_likes_and_iterables(codec):
 
 @pytest.mark.parametrize("codec", CODECS)
 def test_build_zeroes_checksum_and_reserved(codec):
-    for _name, hexstr, raw in ALL_VECTORS:
+    for _name, _hexstr, raw in ALL_VECTORS:
         data = codec.build(*raw)
         assert data[3] == 0 and data[4:6] == b"\x00\x00"
 

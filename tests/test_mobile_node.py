@@ -91,7 +91,8 @@ def test_config_checks():
     with pytest.raises(ValueError):
         MobileNodeConfig("eth0", (HomeAddressConfig(HOA, HA),), lifetime=0)
     with pytest.raises(ValueError):
-        make_mn().__class__("x", [Interface("eth1", MN_MAC)], config=MobileNodeConfig("eth0", (HomeAddressConfig(HOA, HA),)))
+        make_mn().__class__("x", [Interface("eth1", MN_MAC)],
+                            config=MobileNodeConfig("eth0", (HomeAddressConfig(HOA, HA),)))
 
 
 # ---------------------------------------------------------------- movement and the first BU
@@ -779,3 +780,22 @@ def test_a_carrier_flap_on_the_same_link_is_not_movement():
     mn.link_changed(t + 10 * MS, "eth0", True)
     out = mn.receive(t + 200 * MS, "eth0", ra(A_MAC, PREFIX_A))
     assert not notes(out, Moved) and mn.counters["mn.movement.reattached_elsewhere"] == 0
+
+
+def test_neighbour_discovery_messages_never_carry_a_home_address_option():
+    """§11.3.1: the mobile node's RS, NS and NA (DAD, NUD, router solicitation, the NA coming home)
+    leave without a Home Address option, away from home and back at home."""
+    mn = make_mn()
+    outs = [mn.link_changed(0, "eth0", True), mn.tick(1 * S)]
+    outs.append(mn.receive(1 * S + 100 * MS, "eth0", ra(A_MAC, PREFIX_A)))
+    outs.append(mn.tick(T_BU))
+    (bu, _), = bus(outs[-1])
+    outs.append(mn.receive(T_BU + 10 * MS, "eth0", ba(0, bu.payload.sequence)))
+    outs.extend(tick_answering(mn, T_BU + k * S) for k in range(1, 60, 5))
+    outs.extend(move_to_b(mn, 100 * S))
+    outs.append(go_home(mn, 200 * S))
+    outs.extend(mn.tick(200 * S + k * 100 * MS) for k in range(1, 30))
+    nd = [p for out in outs for _, p, _ in packets(out)
+          if isinstance(p.payload, (RouterSolicitation, NeighborSolicitation, NeighborAdvertisement))]
+    assert {type(p.payload) for p in nd} >= {RouterSolicitation, NeighborSolicitation}
+    assert all(p.home_address is None for p in nd)

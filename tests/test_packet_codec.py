@@ -117,7 +117,8 @@ PARSE_ERRORS = [
     (_ip6(43, bytes([59, 2, 0, 1]) + bytes(20)), "routing_type", 42, "routing type 0 is deprecated (RFC 5095)"),
     (_ip6(43, bytes([59, 2, 4, 1]) + bytes(20)), "routing_type", 42, "unsupported routing type"),
     (_ip6(43, bytes([59, 0, 2, 1]) + bytes(4)), "header_ext_len", 41, "type 2 routing header length must be 2"),
-    (_ip6(43, bytes([59, 2, 2, 0]) + bytes(20)), "segments_left", 43, "type 2 routing header must have segments left 1"),
+    (_ip6(43, bytes([59, 2, 2, 0]) + bytes(20)), "segments_left", 43,
+     "type 2 routing header must have segments left 1"),
     (_ip6(43, bytes([59, 2, 2, 1]) + bytes(4)), "header_ext_len", 41, "routing header runs past the packet"),
     (_ip6(43, bytes(4)), "routing_header", 40, "truncated routing header"),
     (_ip6(43, bytes([43, 2, 2, 1]) + bytes(20) + bytes([59, 2, 2, 1]) + bytes(20)), "next_header", 40,
@@ -173,7 +174,7 @@ raw_packets = st.tuples(
 
 
 def _normalise(raw):
-    tc, fl, hl, src, dst, hbh, rh2, hao, dsto, nh, payload = raw
+    tc, fl, hl, src, dst, hbh, rh2, hao, dsto, nh, _payload = raw
     if hao is not None and dsto == ():
         dsto = None
     return (tc, fl, hl, src, dst, hbh, rh2, hao, dsto, nh)

@@ -1,4 +1,5 @@
-"""NodeRunner on a real interface, with a plain packet socket and with AF_PACKET rings as the port: a sans-I/O Router node owns one end of a veth pair; the other end is
+"""NodeRunner on a real interface, with a plain packet socket and with AF_PACKET rings as the port: a
+sans-I/O Router node owns one end of a veth pair; the other end is
 in a network namespace where the Linux kernel is an ordinary IPv6 host. The kernel autoconfigures an
 address from the node's router advertisements, resolves the node's address with neighbour discovery
 and pings it. Needs root; skipped elsewhere, failed under CI."""

@@ -39,7 +39,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
-from typing import Dict, Iterable, Iterator, List, Optional, Tuple
+from collections.abc import Iterable, Iterator
 
 import pytest
 
@@ -48,7 +48,7 @@ TIMEOUT_SECONDS = 120
 
 # Preference name -> value that turns the check on. sctp's is a choice of algorithm; RFC 4960 §6.8
 # makes CRC32c the SCTP checksum.
-CHECKSUM_PREFERENCES: Dict[str, str] = {
+CHECKSUM_PREFERENCES: dict[str, str] = {
     "ip.check_checksum": "TRUE",
     "udp.check_checksum": "TRUE",
     "udp.ignore_ipv6_zero_checksum": "FALSE",  # a zero UDP checksum over IPv6 is an error (RFC 8200 §8.1)
@@ -79,7 +79,7 @@ GROUP_NAMES = {
 # 4.0.17) and checked against dissections of hand-built packets (tests/test_tshark_harness.py).
 # Values are shown as tshark prints them: integers in decimal unless noted, booleans "0"/"1",
 # addresses in RFC 5952 text, bytes as colon-separated hex.
-MIP6_FIELDS: Dict[str, str] = {
+MIP6_FIELDS: dict[str, str] = {
     # Mobility Header common part (RFC 6275 §6.1.1)
     "mip6.proto": "Payload Proto (59 expected)",
     "mip6.hlen": "Header Len in 8-octet units, not counting the first 8",
@@ -152,7 +152,7 @@ class TsharkError(RuntimeError):
     """tshark could not be run, or could not read the whole file."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def have_tshark() -> bool:
     path = shutil.which(TSHARK)
     if path is None:
@@ -177,10 +177,10 @@ def require_tshark() -> None:
 
 # --- running tshark ------------------------------------------------------------------------------
 
-_CONFIG_DIR: Optional[tempfile.TemporaryDirectory] = None
+_CONFIG_DIR: tempfile.TemporaryDirectory | None = None
 
 
-def _environment() -> Dict[str, str]:
+def _environment() -> dict[str, str]:
     global _CONFIG_DIR
     if _CONFIG_DIR is None:
         _CONFIG_DIR = tempfile.TemporaryDirectory(prefix="mip6fast-tshark-")
@@ -193,7 +193,7 @@ def _environment() -> Dict[str, str]:
     return env
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def known_preferences() -> frozenset:
     """Names of every preference this tshark has (from ``tshark -G defaultprefs``)."""
     done = subprocess.run([TSHARK, "-G", "defaultprefs"], capture_output=True, text=True,
@@ -208,7 +208,7 @@ def known_preferences() -> frozenset:
     return frozenset(names)
 
 
-def checksum_options() -> List[str]:
+def checksum_options() -> list[str]:
     """The ``-o name:value`` arguments that switch every known checksum check on."""
     known = known_preferences()
     args = []
@@ -229,7 +229,7 @@ class _Obj(list):
     """A JSON object kept as its list of (key, value) pairs, so repeated keys all survive."""
 
 
-def _run(pcap_path) -> Tuple[List[_Obj], str, int]:
+def _run(pcap_path) -> tuple[list[_Obj], str, int]:
     """(per-packet layer trees, tshark's error output, tshark's exit status)."""
     if not have_tshark():
         raise TsharkError(f"tshark ({TSHARK!r}) is not available")
@@ -260,7 +260,7 @@ def _get(obj, key):
     return None
 
 
-def _flatten(obj: _Obj, out: Dict[str, List[str]]) -> None:
+def _flatten(obj: _Obj, out: dict[str, list[str]]) -> None:
     for key, value in obj:
         if isinstance(value, _Obj):
             _flatten(value, out)
@@ -281,7 +281,7 @@ def _flatten(obj: _Obj, out: Dict[str, List[str]]) -> None:
                         out.setdefault(key, []).append(item)
 
 
-def dissect(pcap_path) -> List[Dict[str, List[str]]]:
+def dissect(pcap_path) -> list[dict[str, list[str]]]:
     """Per packet, every field tshark decoded: {field name: [string values in tree order]}.
 
     ``<field>_raw`` keys hold the hex of the bytes behind a field (``frame_raw``: the whole packet,
@@ -294,7 +294,7 @@ def dissect(pcap_path) -> List[Dict[str, List[str]]]:
                           f"{stderr}")
     result = []
     for tree in layers:
-        fields: Dict[str, List[str]] = {}
+        fields: dict[str, list[str]] = {}
         _flatten(tree, fields)
         result.append(fields)
     return result
@@ -302,7 +302,7 @@ def dissect(pcap_path) -> List[Dict[str, List[str]]]:
 
 # --- problems ------------------------------------------------------------------------------------
 
-def _walk_experts(obj: _Obj, protocol: str) -> Iterator[Tuple[str, _Obj]]:
+def _walk_experts(obj: _Obj, protocol: str) -> Iterator[tuple[str, _Obj]]:
     """(protocol, expert object) for every ``_ws.expert`` entry, in tree order."""
     for key, value in obj:
         if key == "_ws.expert" and isinstance(value, _Obj):
@@ -312,7 +312,7 @@ def _walk_experts(obj: _Obj, protocol: str) -> Iterator[Tuple[str, _Obj]]:
             yield from _walk_experts(value, key if "." not in key and " " not in key else protocol)
 
 
-def _expert_line(frame: str, protocol: str, expert: _Obj) -> Tuple[int, str, str]:
+def _expert_line(frame: str, protocol: str, expert: _Obj) -> tuple[int, str, str]:
     message = _get(expert, "_ws.expert.message") or "(no message)"
     severity = int(_get(expert, "_ws.expert.severity") or 0)
     group = int(_get(expert, "_ws.expert.group") or 0)
@@ -331,7 +331,7 @@ def _ones_complement_sum(data: bytes) -> int:
     return total
 
 
-def _first_string(obj: _Obj, key: str, skip: str = "ipv6") -> Optional[str]:
+def _first_string(obj: _Obj, key: str, skip: str = "ipv6") -> str | None:
     """The first string value of ``key`` inside obj, not looking into nested ``skip`` layers."""
     for k, v in obj:
         if k == key and isinstance(v, str):
@@ -351,7 +351,7 @@ def _ipv6_layers(obj: _Obj) -> Iterator[_Obj]:
             yield from _ipv6_layers(value)
 
 
-def _mh_checksum_problems(frame: str, tree: _Obj) -> List[str]:
+def _mh_checksum_problems(frame: str, tree: _Obj) -> list[str]:
     """The Mobility Header checksum check tshark does not do (RFC 6275 §6.1.1, §6.3, §6.4).
 
     The pseudo-header source is the Home Address option's address when there is one, the
@@ -382,7 +382,7 @@ def _mh_checksum_problems(frame: str, tree: _Obj) -> List[str]:
     return found
 
 
-def problems(pcap_path, ignore: Iterable[str] = ()) -> List[str]:
+def problems(pcap_path, ignore: Iterable[str] = ()) -> list[str]:
     """Everything wrong with a capture, one readable line each; an empty list means clean.
 
     Lists every expert-info entry of severity warning or error (malformed packets, bad checksums,
@@ -392,7 +392,7 @@ def problems(pcap_path, ignore: Iterable[str] = ()) -> List[str]:
     """
     skip = set(ignore)
     layers, stderr, status = _run(pcap_path)
-    found: List[str] = []
+    found: list[str] = []
     for tree in layers:
         frame_layer = _get(tree, "frame")
         frame = _get(frame_layer, "frame.number") or "?"

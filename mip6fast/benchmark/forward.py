@@ -216,7 +216,7 @@ def _fork(target, *args) -> tuple[int, socket.socket]:
         try:
             parent_end.close()
             target(*args, child_end)
-        except BaseException:   # noqa: BLE001 - reported by exit status
+        except BaseException:   # reported by the exit status
             traceback.print_exc()
             code = 1
         finally:
@@ -280,7 +280,7 @@ class ForwardBench:
         try:
             self.src_end, self.home_end = self.lab.veth("src", "ha")
             self.out_end, self.sink_end = self.lab.veth("ha", "sink", mtu=OUTER_MTU)
-        except BaseException:
+        except BaseException:   # reported by the exit status
             self.lab.close()
             raise
         self.router_mac = self.sink_end.mac
@@ -306,7 +306,7 @@ class ForwardBench:
     def close(self) -> None:
         self.lab.close()
 
-    def __enter__(self) -> ForwardBench:  # noqa: PYI034 (not subclassed)
+    def __enter__(self) -> ForwardBench:
         return self
 
     def __exit__(self, *exc) -> None:

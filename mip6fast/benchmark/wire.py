@@ -59,17 +59,18 @@ def run(seconds: float = 0.3) -> dict:
     for size in SIZES:
         buf = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
         mb = size / 1e6
-        results.append(result(f"checksum_{size}", measure(lambda: ck_c.checksum(buf), seconds, 1) * mb, "MB/s",
-                              measure(lambda: ck_py.checksum(buf), seconds, 1) * mb))
+        results.append(result(f"checksum_{size}", measure(lambda buf=buf: ck_c.checksum(buf), seconds, 1) * mb, "MB/s",
+                              measure(lambda buf=buf: ck_py.checksum(buf), seconds, 1) * mb))
     for size in SIZES:
         buf = rng.integers(0, 256, size * BATCH, dtype=np.uint8).tobytes()
         offsets = np.arange(BATCH, dtype=np.uint32) * size
         lengths = np.full(BATCH, size, dtype=np.uint32)
         out = np.zeros(BATCH, dtype=np.uint16)
         mb = size * BATCH / 1e6
-        c = measure(lambda: ck_c.checksum_batch(buf, offsets, lengths, out), seconds) * mb
+        args = (buf, offsets, lengths, out)   # bound now: the lambdas must not see a later iteration's
+        c = measure(lambda args=args: ck_c.checksum_batch(*args), seconds) * mb
         expected = out.copy()
-        py = measure(lambda: ck_py.checksum_batch(buf, offsets, lengths, out), seconds) * mb
+        py = measure(lambda args=args: ck_py.checksum_batch(*args), seconds) * mb
         assert (out == expected).all()
         results.append(result(f"checksum_batch{BATCH}_{size}", c, "MB/s", py))
     return {"benchmark": "wire", "environment": environment(), "results": results}

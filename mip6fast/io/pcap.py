@@ -29,7 +29,8 @@ from __future__ import annotations
 import operator
 import os
 import struct
-from typing import IO, Iterator, List, NamedTuple, Optional, Tuple, Union
+from typing import IO, NamedTuple, Union
+from collections.abc import Iterator
 
 from ..errors import Mip6Error
 from ..wire.ethernet import ETHERTYPE_IPV6, ethernet_frame, ipv6_multicast_mac, parse_ethernet  # noqa: F401 (re-exported)
@@ -92,7 +93,7 @@ class PcapRecord(NamedTuple):
     original_length: int
 
 
-def _open(target: PathOrFile, mode: str) -> Tuple[IO[bytes], bool]:
+def _open(target: PathOrFile, mode: str) -> tuple[IO[bytes], bool]:
     """(file object, whether we opened it and so must close it)."""
     if isinstance(target, (str, bytes, os.PathLike)):
         return open(target, mode), True
@@ -179,7 +180,7 @@ class PcapWriter:
     def closed(self) -> bool:
         return self._closed
 
-    def __enter__(self) -> "PcapWriter":
+    def __enter__(self) -> PcapWriter:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -267,7 +268,7 @@ class PcapReader:
                 return
             yield record
 
-    def _read_record(self) -> Optional[PcapRecord]:
+    def _read_record(self) -> PcapRecord | None:
         start = self._offset
         index = self._records + 1  # counted from 1, like Wireshark's frame numbers
         header = self._read_up_to(RECORD_HEADER_LEN)
@@ -304,14 +305,14 @@ class PcapReader:
         if self._owned:
             self._file.close()
 
-    def __enter__(self) -> "PcapReader":
+    def __enter__(self) -> PcapReader:
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.close()
 
 
-def read_pcap(source: PathOrFile) -> Tuple[int, List[PcapRecord]]:
+def read_pcap(source: PathOrFile) -> tuple[int, list[PcapRecord]]:
     """(linktype, every record) of a whole capture file."""
     with PcapReader(source) as reader:
         return reader.linktype, list(reader)

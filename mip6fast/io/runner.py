@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import select
 import time
-from typing import Callable, Mapping, Protocol
+from typing import Callable, Protocol
+from collections.abc import Mapping
 
 import numpy as np
 

@@ -37,7 +37,8 @@ from .router import AdvertisingConfig, Router
 __all__ = [
     "AddressDuplicate", "AddressReady", "AddressRemoved", "AddressState", "AdvertisingConfig",
     "Application", "CorrespondentConfig", "CorrespondentNode", "HomeAddressConfig", "HomeAgent",
-    "HomeAgentConfig", "Host", "MobileNode", "MobileNodeConfig", "Interface", "InterfaceAddress", "Neighbor", "NeighborDiscovery",
+    "HomeAgentConfig", "Host", "MobileNode", "MobileNodeConfig", "Interface", "InterfaceAddress", "Neighbor",
+    "NeighborDiscovery",
     "NeighborState", "NeighborUnreachable", "Node", "Notification", "Output", "PrefixAdded",
     "PrefixRemoved", "Route", "Router", "RouterOverdue", "RouterReachable", "RouterUnreachable", "Timer",
     "TimerHeap", "Transmit", "eui64_interface_id", "link_local_address", "slaac_address",

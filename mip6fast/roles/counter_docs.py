@@ -103,7 +103,8 @@ def render_markdown() -> str:
         own = sorted(table.own, key=lambda d: d.name)
         bases = ", ".join(f"`{b.role}`" for b in table.bases)
         out += [f"## {_ROLE_TITLES[role]}: `{role}`", "",
-                f"{len(table)} declarations in all; {len(own)} of its own" + (f", the rest from {bases}." if bases else "."),
+                f"{len(table)} declarations in all; {len(own)} of its own"
+                + (f", the rest from {bases}." if bases else "."),
                 "", "| counter | meaning |", "|---|---|"]
         out += [f"| `{d.name}` | {d.meaning}{_values(d)} |" for d in own]
         out.append("")

@@ -178,7 +178,7 @@ class Counters(Counter):
             self._checked.add(name)
         dict.__setitem__(self, name, value)
 
-    def copy(self) -> Counter:
+    def copy(self) -> Counter:   # type: ignore[override]  # deliberately a plain Counter, not a Counters
         return Counter(self)
 
     def __reduce__(self):

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
+import numpy as np
+
 from ..batch import PacketBatch
 
 __all__ = ["NS_PER_S", "BatchTransmit", "Driven", "NodeServices", "Notification", "Output", "Timer", "TimerHeap",
@@ -39,7 +41,7 @@ class BatchTransmit(NamedTuple):
     driver's: it must be sent before the driver reuses it."""
     interface: str
     batch: PacketBatch
-    which: object   # numpy bool array
+    which: np.ndarray   # numpy bool array
 
     def frames(self) -> list[bytes]:
         """The selected frames as bytes (for drivers without a batch path, pcap, tests)."""

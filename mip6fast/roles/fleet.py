@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import partial
 from ipaddress import IPv6Address
 
 from ..errors import ParseError
@@ -175,7 +176,7 @@ class MobileFleet(Node):
         start, window = now + self.config.start_ns, self.config.arrival_ns
         for m in self.members:
             at = start + (self.rng.randrange(window) if window else 0)
-            self.call_at(at, lambda t, m=m: self._arrive(t, m))
+            self.call_at(at, partial(self._arrive, m=m))
 
     def _arrive(self, now: int, m: _Member) -> None:
         self._start_registration(now, m)

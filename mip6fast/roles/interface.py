@@ -209,7 +209,7 @@ class _ExtraGroups(set):
             super().add(group)
             self._refs.ref(group)
 
-    def discard(self, group: IPv6Address) -> None:
+    def discard(self, group: IPv6Address) -> None:   # type: ignore[override]  # only groups go in
         if group in self:
             super().discard(group)
             self._refs.unref(group)

@@ -64,7 +64,8 @@ class MobileNodeConfig:
     addresses are used across sites at all (default off, ``source_policy.py``); ``fallback_to_discovery``:
     a configured home agent that leaves the BUs unanswered through the §11.8 schedule (up to
     ``max_bindack_timeout`` and one BU at it) is replaced by Dynamic Home Agent Address Discovery
-    (§11.4.1; False: retransmit at that rate indefinitely, §11.8). ``initial_dhaad_timeout`` / ``dhaad_retries`` / ``initial_solicit_timeout``:
+    (§11.4.1; False: retransmit at that rate indefinitely, §11.8). ``initial_dhaad_timeout`` /
+    ``dhaad_retries`` / ``initial_solicit_timeout``:
     §12 (in ns). ``movement_on_reattachment``: when the carrier came back and the first RA is from
     another router with new prefixes, that is movement at once (a hint trusted to decide, §11.5.1);
     off, the old router must first fail NUD (seconds). ``unauthenticated_registrations``: the mobile node

@@ -60,6 +60,7 @@ from .events import NS_PER_S, NodeServices, Notification, Timer
 from .interface import LINK_LOCAL, UNSPECIFIED
 from .mn_config import HomeAddressConfig, MobileNodeConfig
 from .mn_registration import HomeRegistration, HomeRegistrations
+from .neighbor import autoconf_prefix_problem
 from .registration import RegistrationState
 
 __all__ = [
@@ -454,6 +455,9 @@ class MobileNodeDiscovery:
         iid = int(home) & ((1 << (128 - plen)) - 1)
         for opt in msg.options:
             if not isinstance(opt, PrefixInformation):
+                continue
+            if autoconf_prefix_problem(opt) is not None:
+                self._count("mpa.prefix_preferred_above_valid")   # the RA path's rule (RFC 4862 §5.5.3 c)
                 continue
             prefix = IPv6Network((opt.prefix, opt.prefix_length), strict=False)
             valid = opt.valid_lifetime

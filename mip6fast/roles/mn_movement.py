@@ -329,12 +329,24 @@ class MovementDetector:
             self.solicit(now)
 
     def _forget_old_link(self, now: int, keep_router: IPv6Address | None, keep: set[IPv6Network]) -> None:
-        """The old link's routers and prefixes leave ND's lists (§11.5.1: they are not on-link here)."""
+        """The old link's routers, prefixes and addresses go (§11.5.1: they are not on-link here; RFC
+        4861 §5.2, RFC 5942 §4: an address on a prefix must not make that prefix on-link). Without this
+        an address SLAAC formed on the home link stayed, and with it a route making the home prefix --
+        and the home agent -- on-link on every foreign link. The home addresses are left to the home
+        link handling (§11.5.5: taken off when leaving the home link, put back on returning)."""
         for router in list(self.nd.routers):
             if router != keep_router and router in self.link.routers:
                 self.nd.forget_router(now, router, "movement")
-        for prefix in self.link.prefixes - keep:
+        gone = self.link.prefixes - keep
+        for prefix in gone:
             self.nd.forget_prefix(now, prefix)
+        homes = {h.address for h in self._homes()}
+        for address in [a.address for a in self.iface.addresses.values()
+                        if a.address not in LINK_LOCAL and a.address not in homes
+                        and a.address != self.care_of and a.address != self.pending_coa
+                        and any(a.address in p for p in gone)]:
+            self._count("movement.old_address_removed")
+            self.iface.addresses.pop(address, None)
 
     # ------------------------------------------------------------ care-of address (§11.5.2)
 

@@ -57,7 +57,7 @@ from ..wire import (
 from .events import NS_PER_S, NodeServices, Notification, Timer
 from .interface import UNSPECIFIED, Interface
 from .mn_config import MAX_LIFETIME, HomeAddressConfig, MobileNodeConfig
-from .neighbor import NeighborDiscovery, NeighborState
+from .neighbor import MAX_NEIGHBOR_ADVERTISEMENT, NeighborDiscovery, NeighborState
 from .registration import (
     BUL_PENDING,
     BUL_REGISTERED,
@@ -200,6 +200,7 @@ class HomeRegistrations:
         self.registrations: dict[IPv6Address, HomeRegistration] = {
             h.address: HomeRegistration(h, node.rng.randrange(SEQUENCE_MOD)) for h in config.homes}
         self.defended: set[IPv6Address] = set()     # home addresses the node answers NS for (§11.5.5)
+        self._home_na: dict[IPv6Address, Timer] = {}  # home address -> its next unsolicited NA back home
         self.engine: RegistrationEngine[HomeRegistration] = RegistrationEngine(
             call_at=node.call_at, counters=node.counters, prefix="mn", schedule=config.bu_schedule,
             limiter=limiter, rate_key=lambda reg: reg.home.home_agent, lifetime=self._bu_lifetime,
@@ -433,11 +434,27 @@ class HomeRegistrations:
         reg.cancel()
         self.bul.pop(reg.key, None)
         self.defended.add(home)
+        timer = self._home_na.pop(home, None)
+        if timer is not None:
+            timer.cancel()
+        self._advertise_home(now, home, MAX_NEIGHBOR_ADVERTISEMENT)
+        self.node.notify(Deregistered(now, home))
+        self._deregistered_hook(now, home)
+
+    def _advertise_home(self, now: int, home: IPv6Address, remaining: int) -> None:
+        """The unsolicited NA for a home address back home, repeated MAX_NEIGHBOR_ADVERTISEMENT times
+        RetransTimer apart (RFC 4861 §7.2.6): one lost NA would leave the home link's caches pointing
+        at the home agent. Stops when the node no longer defends the address (it left again)."""
+        self._home_na.pop(home, None)
+        if home not in self.defended:
+            return
+        self._count("home_na_sent")
         self._emit_nd(home, ALL_NODES, NeighborAdvertisement(
             target=home, router=False, solicited=False, override=True,
             options=(TargetLinkLayerAddress(self.iface.mac),)))
-        self.node.notify(Deregistered(now, home))
-        self._deregistered_hook(now, home)
+        if remaining > 1:
+            self._home_na[home] = self.node.call_at(now + self.nd.retrans_timer,
+                                                    lambda t: self._advertise_home(t, home, remaining - 1))
 
     # ------------------------------------------------------------ movement (told by the mobile node)
 

@@ -61,18 +61,21 @@ from ..security import SecurityAssociation, SecurityPolicyDatabase
 from ..wire import (
     BindingAcknowledgement,
     BindingRefreshRequest,
+    BindingError,
+    BindingErrorStatus,
     DestinationUnreachable,
     ICMPv6Message,
     MobilePrefixAdvertisement,
     NeighborSolicitation,
     Packet,
     ParameterProblem,
+    UnknownMobilityMessage,
     parse,
 )
 from ..wire.ethernet import ipv6_multicast_mac
-from .events import Notification, Output
+from .events import NS_PER_S, Notification, Output, Timer
 from .host import Host
-from .interface import LINK_LOCAL, Interface
+from .interface import LINK_LOCAL, UNSPECIFIED, Interface
 from .mn_config import HomeAddressConfig, MobileNodeConfig
 from .mn_counters import MOBILE_NODE_COUNTERS
 from .mn_datapath import MobileNodeData
@@ -96,6 +99,7 @@ from .mn_registration import (
 )
 from .neighbor import ND_HOP_LIMIT, AddressDuplicate, AddressReady, RouterOverdue, RouterUnreachable
 from .protection import NH_ESP, SignallingProtection
+from .rate_limit import TokenBucket
 from .registration import BUL_PENDING, BUL_REGISTERED, RegistrationState, update_rate_limiter
 from .route_optimization import RouteOptimizer
 from .source_policy import is_site_local
@@ -106,6 +110,19 @@ __all__ = [
     "HomePrefixChanged", "Location", "MobileNode", "MobileNodeConfig", "Moved", "PrefixDiscoveryNeeded",
     "Registered", "RegistrationFailed", "RegistrationState", "ReturnedHome",
 ]
+
+# RFC 6275 §9.2 / §9.3.3: the Binding Errors this node sends (unrecognised MH type) are rate-limited,
+# at most one per second as the home agent's.
+BINDING_ERROR_RATE = 1
+
+# After a carrier change on the mobile interface, until movement detection has decided (same link, a new
+# foreign link, the home link), packets the node originates are held, not sent with the old care-of
+# address to the old router's MAC on what may be another link: at most HOLD_LIMIT of them, each for at
+# most HOLD_TIMEOUT; the hold itself ends after HOLD_MAX even without a decision (no RA at all).
+# Packets over the limit or past their time are counted drops (mn.hold.overflow, mn.hold.timeout).
+HOLD_LIMIT = 64
+HOLD_TIMEOUT = 1 * NS_PER_S
+HOLD_MAX = 5 * NS_PER_S
 
 # The neighbour-discovery notifications movement detection acts on (``MovementDetector.react``).
 _MOVEMENT_EVENTS = (RouterUnreachable, RouterOverdue, AddressReady, AddressDuplicate)
@@ -153,6 +170,13 @@ class MobileNode(Host):
             self, config, self.iface, nd, homes=self.homes, emit_nd=self._emit, moved=self._moved,
             care_of_ready=self._care_of_ready, arrived_home=self._arrived_home,
             deregistered=self.home_registrations.deregistered)
+        self._binding_errors = TokenBucket(BINDING_ERROR_RATE, 1)
+        # Packets held after a carrier change (HOLD_LIMIT): (time held, raw IPv6 packet), oldest first.
+        self._held: deque[tuple[int, bytes]] = deque()
+        self._holding = False
+        self._hold_decided = False
+        self._hold_now = 0                  # the latest time an entry point gave (the release's ``now``)
+        self._hold_timers: list[Timer] = []
         self.data_path = MobileNodeData(
             self, self.iface, self.binding_update_list, config.allow_site_local, self.route_optimization,
             homes=self.homes, care_of=lambda: self.movement.care_of, away_for=self.away_for,
@@ -223,6 +247,7 @@ class MobileNode(Host):
 
     def _moved(self, now: int) -> None:
         """Movement: the node is on a new foreign link; nothing registered is usable from it."""
+        self._hold_decided, self._hold_now = True, max(self._hold_now, now)
         self.home_registrations.pause_all()
         self.discovery.pause()
 
@@ -234,6 +259,7 @@ class MobileNode(Host):
     def _arrived_home(self, now: int, homes: list[HomeAddressConfig], left: set[IPv6Address]) -> None:
         """Movement: on the home link of ``homes`` (§11.5.5): de-registration, and correspondents are
         told after it."""
+        self._hold_decided, self._hold_now = True, max(self._hold_now, now)
         self.discovery.pause()
         self.home_registrations.arrive_home(now, self.movement.at_home, homes, left)
         self.route_optimization.returned_home(now)
@@ -259,12 +285,74 @@ class MobileNode(Host):
         # ND notifications are acted on when the entry point's own work is done (ND state settled).
         if self._depth == 1:
             while self._events:
-                self.movement.react(self._events.popleft())
+                event = self._events.popleft()
+                self._hold_now = max(self._hold_now, event.now)
+                self.movement.react(event)
+            if self._holding and (self._hold_decided or not self.movement.reattached):
+                self._release_held(self._hold_now)
         return super()._finish(out)
 
     def on_link_changed(self, now: int, iface: Interface) -> None:
         if iface is self.iface:
             self.movement.link_changed(now)
+            if iface.up and self.movement.reattached:
+                self._start_hold(now)
+
+    # ------------------------------------------------------------ holding packets across a carrier change
+
+    def _start_hold(self, now: int) -> None:
+        """The carrier came back: hold what the node sends until movement detection decides."""
+        self._hold_now = max(self._hold_now, now)
+        if not self._holding:
+            self._count("hold.started")
+        self._holding = True
+        self._hold_decided = False
+        for t in self._hold_timers:
+            t.cancel()
+        self._hold_timers = [self.call_at(now + HOLD_MAX, self._hold_max_reached)]
+
+    def _hold(self, now: int, raw: bytes) -> None:
+        self._hold_now = max(self._hold_now, now)
+        if len(self._held) >= HOLD_LIMIT:
+            self.drop("mn.hold.overflow")
+            return
+        self._held.append((now, raw))
+        self._count("hold.held")
+        if len(self._held) == 1:
+            self._hold_timers.append(self.call_at(now + HOLD_TIMEOUT, self._hold_expire))
+
+    def _hold_expire(self, now: int) -> None:
+        """Held packets past HOLD_TIMEOUT are dropped; the timer follows the oldest one left."""
+        held = self._held
+        while held and held[0][0] + HOLD_TIMEOUT <= now:
+            held.popleft()
+            self.drop("mn.hold.timeout")
+        if held:
+            self._hold_timers.append(self.call_at(held[0][0] + HOLD_TIMEOUT, self._hold_expire))
+
+    def _hold_max_reached(self, now: int) -> None:
+        if self._holding:
+            self._count("hold.undecided")
+            self._release_held(now)
+
+    def _release_held(self, now: int) -> None:
+        """Movement detection decided (or HOLD_MAX passed): the held packets go out by the node's state
+        now -- new routes, new neighbours, the data path's rules -- except those whose source is no
+        longer an address of the node (the old care-of address), which are counted drops."""
+        self._holding = False
+        self._hold_decided = False
+        for t in self._hold_timers:
+            t.cancel()
+        self._hold_timers = []
+        held, self._held = self._held, deque()
+        homes = set(self.home_addresses)
+        for _, raw in held:
+            src = IPv6Address(raw[8:24])
+            if src not in homes and not self.is_own_address(src, usable_only=False):
+                self.drop("mn.hold.stale_source")
+                continue
+            self._count("hold.released")
+            self.output_packet(now, raw)
 
     def leave(self, now: int) -> Output:
         """The node is shutting down away from home: one BU with lifetime 0 per registration (§6.1.7:
@@ -303,15 +391,37 @@ class MobileNode(Host):
             self.movement.install_home_addresses(ra[0])
         super().handle_icmpv6(now, iface, raw, packet, src_mac)
         if ra is not None:
+            self._hold_now = max(self._hold_now, now)
             self.movement.router_advertised(now, packet.src, *ra)
 
     def handle_mobility(self, now: int, iface: Interface, raw: bytes, packet: Packet) -> None:
+        if isinstance(packet.payload, UnknownMobilityMessage):
+            self._unrecognized_mh_type(now, packet)  # §9.2: from anyone, not only our peers
+            return
         if packet.home_address is not None:
             self.drop("mn.mh_with_hao")              # §6.1: only a BU carries a Home Address option
             return
         if self.route_optimization.handle_mobility(now, packet):
             return                                   # a correspondent's BA / BE / BRR
         self.home_registrations.receive(now, packet)
+
+    def _unrecognized_mh_type(self, now: int, packet: Packet) -> None:
+        """RFC 6275 §9.2: a Mobility Header of an unknown type gets a Binding Error status 2 from every
+        node that implements Mobile IPv6, rate-limited (§9.3.3): to the packet's source, from the address
+        it was sent to (a home address away from home goes through the data path: reverse tunnel), the
+        home address field the Home Address option's if there was one, else unspecified."""
+        self._count("mh_unknown_type")
+        if packet.dst.is_multicast or packet.src.is_multicast or packet.src == UNSPECIFIED:
+            self.drop("mn.be.not_allowed")
+            return
+        if not self._binding_errors.take(now):
+            self.drop("mn.be.rate_limited")
+            return
+        home = packet.home_address if packet.home_address is not None else UNSPECIFIED
+        self._count("be.sent.status.2")
+        be = Packet(src=packet.dst, dst=packet.src,
+                    payload=BindingError(BindingErrorStatus.UNRECOGNIZED_MH_TYPE, home))
+        self.output_packet(now, be.to_bytes())
 
     # ------------------------------------------------------------ data: sending (§11.3.1)
 
@@ -354,15 +464,24 @@ class MobileNode(Host):
         return self.send_batch(now, batch)
 
     def send_batch(self, now: int, batch: PacketBatch) -> Output:
-        """Application packets, a batch at a time (§11.3.1, ``MobileNodeData.send``)."""
+        """Application packets, a batch at a time (§11.3.1, ``MobileNodeData.send``); held right after a
+        carrier change like ``output_packet``."""
         out = self._begin()
+        if self._holding:
+            for i in range(batch.count):
+                self._hold(now, bytes(batch.packet(i)))
+            return self._finish(out)
         self.data_path.send(now, batch)
         return self._finish(out)
 
     def output_packet(self, now: int, raw: bytes, zone: str | None = None) -> None:
         """Away from home, a packet this node originates from the home address of a registration (an
         application's, or an Echo Reply) goes through the data path like ``send``: reverse tunnel or
-        HAO (RFC 6275 §11.3.1); everything else is routed as by any host."""
+        HAO (RFC 6275 §11.3.1); everything else is routed as by any host. Right after a carrier change
+        it is held until movement detection decides (``HOLD_LIMIT``)."""
+        if self._holding:
+            self._hold(now, raw)
+            return
         if self._from_away_home(raw):
             batch = PacketBatch(capacity=1, slot_size=max(2048, len(raw) + 256), headroom=128)
             batch.append(raw)

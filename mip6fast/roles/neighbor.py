@@ -24,7 +24,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 from ipaddress import IPv6Address, IPv6Network
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..wire import (
     ALL_NODES,
@@ -32,6 +32,7 @@ from ..wire import (
     INFINITE_LIFETIME,
     AdvertisementInterval,
     HomeAgentInformation,
+    ICMPv6Message,
     MTUOption,
     NeighborAdvertisement,
     NeighborSolicitation,
@@ -73,6 +74,7 @@ __all__ = [
     "RouterOverdue",
     "RouterReachable",
     "RouterUnreachable",
+    "autoconf_prefix_problem",
 ]
 
 # RFC 4861 §10 protocol constants (times in ns)
@@ -92,6 +94,16 @@ TWO_HOURS = 2 * 3600 * NS_PER_S         # RFC 4862 §5.5.3 (e)
 QUEUE_LIMIT = 3                         # RFC 4861 §7.2.2: "SHOULD ... at least one packet"
 ND_HOP_LIMIT = 255                      # RFC 4861 §6.1, §7.1: ND messages must arrive with 255
 NEIGHBOR_CACHE_LIMIT = 1024             # RFC 4861 §11.1: a bounded cache resists NS/RA floods
+
+
+def autoconf_prefix_problem(pio: PrefixInformation) -> str | None:
+    """Why a prefix must not form an address (RFC 4862 §5.5.3), or None: the one rule for the prefixes
+    of Router Advertisements (SLAAC, ``NeighborDiscovery``) and of Mobile Prefix Advertisements (home
+    addresses, RFC 6275 §11.4.3 with §10.6.1, ``mn_discovery``). (c): a preferred lifetime above the
+    valid lifetime → the option is silently ignored."""
+    if pio.preferred_lifetime > pio.valid_lifetime:
+        return "preferred_above_valid"
+    return None
 
 
 @dataclass(frozen=True)
@@ -415,7 +427,7 @@ class NeighborDiscovery:
     def handle(self, now: int, raw: bytes, packet: Packet, src_mac: bytes) -> None:
         """An ND message for this interface. RFC 4861 §6.1, §7.1: hop limit 255 and code 0, or it is
         silently discarded (counted)."""
-        msg = packet.payload
+        msg = cast(ICMPv6Message, packet.payload)
         if packet.hop_limit != ND_HOP_LIMIT:
             self._count("drop.hop_limit")
             return
@@ -715,8 +727,8 @@ class NeighborDiscovery:
 
     def _slaac(self, now: int, pio: PrefixInformation, net: IPv6Network) -> None:
         """RFC 4862 §5.5.3 for a PIO with the A flag."""
-        if pio.preferred_lifetime > pio.valid_lifetime:
-            self._count("drop.pio_preferred_above_valid")    # (c)
+        if autoconf_prefix_problem(pio) is not None:
+            self._count("drop.pio_preferred_above_valid")    # (c), the only problem it names
             return
         if net.prefixlen + 64 != 128:
             self._count("drop.pio_length_not_64")             # (d): the EUI-64 identifier is 64 bits
@@ -833,6 +845,7 @@ class NeighborDiscovery:
             self._set_state(now, entry, NeighborState.REACHABLE)
 
     def _flush(self, entry: Neighbor) -> None:
+        assert entry.mac is not None   # resolved: the caller just learnt it
         while entry.queue:
             self.node.emit_frame(self.iface.name, entry.mac, entry.queue.popleft())
 
@@ -861,6 +874,7 @@ class NeighborDiscovery:
         if entry.state is NeighborState.STALE:
             self._set_state(now, entry, NeighborState.DELAY)
             entry.timer = self.node.call_at(now + DELAY_FIRST_PROBE_TIME, lambda t: self._delay_over(t, address))
+        assert entry.mac is not None   # not INCOMPLETE: the link-layer address is known
         self.node.emit_frame(self.iface.name, entry.mac, raw)
 
     def _ns_source(self, hint: IPv6Address | None) -> IPv6Address | None:

@@ -31,7 +31,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
-from typing import Callable, ClassVar
+from typing import Callable, ClassVar, cast
 
 from ..batch import PacketBatch
 from ..errors import ParseError
@@ -369,7 +369,7 @@ class Node:
     def answer_echo(self, now: int, iface: Interface, packet: Packet) -> None:
         """Echo Reply to an Echo Request (RFC 4443 §4.2); for a multicast request, from our own
         unicast address on the interface."""
-        req = packet.payload
+        req = cast(EchoRequest, packet.payload)
         src = packet.dst if not packet.dst.is_multicast else iface.source_for(packet.src)
         if src is None:
             self.drop("echo_no_source")

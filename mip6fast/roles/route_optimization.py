@@ -46,7 +46,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv6Address
-from typing import Protocol, Union
+from typing import Protocol, Union, cast
 
 import numpy as np
 
@@ -128,7 +128,7 @@ class RouteOptimizationConfig:
             raise ValueError("hold_down_ns must not be negative")
 
     def threshold(self, peer: IPv6Address) -> int | None:
-        for p, policy in self.peers:
+        for p, policy in self.peer_policies:
             if p == peer:
                 return _policy_threshold(policy)
         return _policy_threshold(self.default)
@@ -136,7 +136,12 @@ class RouteOptimizationConfig:
     @property
     def enabled(self) -> bool:
         return _policy_threshold(self.default) is not None or any(
-            _policy_threshold(v) is not None for _, v in self.peers)
+            _policy_threshold(v) is not None for _, v in self.peer_policies)
+
+    @property
+    def peer_policies(self) -> tuple[tuple[IPv6Address, Policy], ...]:
+        """``peers`` as ``__post_init__`` leaves it: (address, policy) pairs in address order."""
+        return cast("tuple[tuple[IPv6Address, Policy], ...]", self.peers)
 
 
 # ---------------------------------------------------------------- notifications
@@ -389,7 +394,7 @@ class RouteOptimizer:
                 self._start(now, b)
             elif b.state is PeerState.IDLE and threshold is not None and b.tunnelled >= threshold:
                 self._start(now, b)
-        for peer, policy in self.config.peers:
+        for peer, policy in self.config.peer_policies:
             if _policy_threshold(policy) == 0 and self._eligible_peer(peer):
                 b = self._binding(peer, home)
                 if b.state is PeerState.IDLE:
@@ -537,6 +542,7 @@ class RouteOptimizer:
         granted, expires, refresh_at = refresh_schedule(ba, b.sent_at, b.lifetime_asked,
                                                         self.engine.schedule.initial, advice=False)
         self.bul.pop(b.key, None)
+        assert b.care_of is not None   # a BA answers a BU, which was sent from a care-of address
         result = self.bul.update(b.key, b.care_of, ba.sequence, FLAG_ACK | BUL_REGISTERED, expires)
         if result.outcome is Outcome.NOMEM:
             self._count("bul_full")
@@ -596,7 +602,7 @@ class RouteOptimizer:
         """§11.3.5: Parameter Problem pointing at our Home Address option (code 2) or at the next header
         naming our Mobility Header (code 1) or inside it (code 0), or Destination Unreachable
         administratively prohibited about a BU / HAO packet: the peer does not do route optimisation."""
-        msg = packet.payload
+        msg = cast("ParameterProblem | DestinationUnreachable", packet.payload)
         invoking = msg.invoking
         if len(invoking) < 40:
             return False

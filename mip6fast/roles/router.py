@@ -133,6 +133,7 @@ class Router(Node):
         adv.timer = None
         self._send_ra(now, name)
         cfg = adv.config
+        assert cfg.min_interval is not None   # __post_init__ filled the default in
         interval = self.rng.uniform(cfg.min_interval, cfg.max_interval)
         if adv.sent < MAX_INITIAL_RTR_ADVERTISEMENTS:
             interval = min(interval, MAX_INITIAL_RTR_ADVERT_INTERVAL)

@@ -140,7 +140,7 @@ class DiscoveryWorld:
                                       "dhaad_replies": ha.counters["dhaad.replies"],
                                       "home_agents_list": sorted(str(e.address) for e in ha.home_agents.values())}
                             for ha in self.has},
-            "mn": {k: v for k, v in sorted(self.mns[0].counters.items())},
+            "mn": dict(sorted(self.mns[0].counters.items())),
             "links": {n: dict(sorted(link.counters.items())) for n, link in sim.links.items()},
             "pcaps": sorted(link.pcap_path for link in sim.links.values() if link.pcap_path),
             "timeline": sim.timeline_lines(),

@@ -232,7 +232,7 @@ def two_home_agents(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict]:
         # source without one; BA: home_address = the RH2 address, or the destination without one).
         "home_link_signalling": [e.as_dict() for e in watch.events
                                  if e.link == world.home.name and e.kind in ("BU", "BA")],
-        "ha2": {k: v for k, v in sorted(ha2.counters.items())},
+        "ha2": dict(sorted(ha2.counters.items())),
     }
 
 
@@ -347,6 +347,6 @@ def mn_reboot(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict]:
         "signalling_after_reboot": [{"at_ms": round(e.at / MS, 3), "kind": e.kind, "sequence": e.sequence,
                                      **({"status": e.status} if e.kind == "BA" else {})} for e in signalling],
         "rebooted_registrations": _registrations(world, "mn-rebooted"),
-        "rebooted_mn": {k: v for k, v in sorted(rebooted.counters.items())},
+        "rebooted_mn": dict(sorted(rebooted.counters.items())),
         "ping": {**ping.summary(), "before_off": _pings(ping, 0, off_at), "after_boot": _pings(ping, boot_at, end)},
     }

@@ -9,16 +9,30 @@ from ipaddress import IPv6Network
 from ..apps import PingApp, StreamApp
 from ..io.pcap import PcapReader
 from ..roles import AdvertisingConfig, Interface, Router
-from ..roles.mobile_node import BindingRefreshed, Moved, Registered
+from ..roles.mobile_node import (
+    BindingRefreshed,
+    Deregistered,
+    HomeAddressConfig,
+    MobileNode,
+    MobileNodeConfig,
+    Moved,
+    Registered,
+    ReturnedHome,
+)
 from ..roles.neighbor import PrefixAdded, RouterOverdue, RouterUnreachable
 from ..roles.protection import CaptureKeys
 from ..sim import NS_PER_S, Simulator
 from ..wire import BindingUpdate, PrefixInformation, parse
 from ..wire.ethernet import ETHERTYPE_IPV6, parse_ethernet
 from .registry import scenario
-from .world import FOREIGN_A, FOREIGN_B, HOME_ADDRESS, MN_MAC, MS, Mip6World, mac
+from .world import FOREIGN_A, FOREIGN_B, HA_ADDRESS, HOME_ADDRESS, HOME_PREFIX, MN_MAC, MS, Mip6World, mac
 
-__all__ = ["FOREIGN_A2", "bu_transmissions", "foreign_router_down", "late_ra", "lossy_link", "two_routers_one_link"]
+__all__ = ["BOOT_HOME_ADDRESS", "FOREIGN_A2", "boot_at_home", "bu_transmissions", "foreign_router_down", "late_ra",
+           "lossy_link", "two_routers_one_link"]
+
+# boot-at-home: a configured home address that is not the one SLAAC forms on the home prefix, so the node
+# also holds a SLAAC address there (2001:db8:1::ff:fe00:40) when it leaves.
+BOOT_HOME_ADDRESS = HOME_PREFIX.network_address + 0x100
 
 # The second router's prefix on foreign link A (two-routers-one-link).
 FOREIGN_A2 = IPv6Network("2001:db8:a2::/64")
@@ -277,3 +291,52 @@ def lossy_link(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict]:
                    "bu_rate_limited": world.mn.counters["mn.bu_rate_limited"],
                    "bus_in_pcap": len(bus),
                    "attempts": summary_attempts}
+
+
+@scenario(
+    "boot-at-home",
+    "a mobile node boots on its home link (a configured home address beside its SLAAC address there), "
+    "then leaves for a foreign link and comes back, twice: it registers from each foreign link, "
+    "de-registers at home; reports the registrations and the ping gaps of each move")
+def boot_at_home(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict]:
+    """The mobile node's home address is configured (2001:db8:1::100) and it boots on the home link,
+    where SLAAC also gives it 2001:db8:1::ff:fe00:40. At 10 s it moves to foreign link A, at 30 s back
+    home, at 45 s to foreign link B, at 65 s home again. On each move the old link's addresses and
+    on-link prefixes go (RFC 6275 §11.5.1, RFC 4861 §5.2, RFC 5942 §4) -- the SLAAC address from the
+    home link must not keep the home prefix, and the home agent, on-link on the foreign link -- so the
+    node registers from A and from B and de-registers each time it is back (§11.5.5). The
+    correspondent pings the home address 5 times a second throughout; each move's gap is the time
+    from the last reply before it to the first after."""
+    sim = Simulator(seed, pcap_dir)
+    world = Mip6World(sim, lifetime=600, foreign_links=2)
+    world.mn = MobileNode("mn", [Interface("eth0", MN_MAC)], rng=sim.rng_for("mn"),
+                          config=MobileNodeConfig("eth0", (HomeAddressConfig(BOOT_HOME_ADDRESS, HA_ADDRESS),),
+                                                  lifetime=600))
+    moves = [(10 * NS_PER_S, "fa", world.foreign[0]), (30 * NS_PER_S, "home", world.home),
+             (45 * NS_PER_S, "fb", world.foreign[1]), (65 * NS_PER_S, "home", world.home)]
+    end = 80 * NS_PER_S
+    ping = PingApp(BOOT_HOME_ADDRESS, start_ns=3 * NS_PER_S, interval_ns=200 * MS, count=384)   # until 79.8 s
+    world.cn.attach(ping)
+    with sim:
+        world.start(world.home)
+        for at, _name, link in moves:
+            sim.schedule(at, lambda s, link=link: s.move(world.mn, "eth0", link))
+        sim.run(end)
+    replies = sorted(ping.sent[seq] + rtt for seq, rtt in ping.rtts.items())
+    gaps = []
+    for at, name, _link in moves:
+        before = [t for t in replies if t <= at]
+        after = [t for t in replies if t > at]
+        gaps.append({"at_ms": at // MS, "to": name,
+                     "gap_ms": _ms(after[0] - before[-1]) if before and after else None})
+    return world, {**world.common("boot-at-home", seed),
+                   "home_address": str(BOOT_HOME_ADDRESS),
+                   "moves": gaps,
+                   "registered_at_ms": [_ms(t) for t, _ in _timeline_of(world, "mn", Registered)],
+                   "deregistered_at_ms": [_ms(t) for t, _ in _timeline_of(world, "mn", Deregistered)],
+                   "returned_home_at_ms": [_ms(t) for t, _ in _timeline_of(world, "mn", ReturnedHome)],
+                   "moved": [{"at_ms": _ms(t), "old_coa": str(n.old_coa), "new_coa": str(n.new_coa)}
+                             for t, n in _timeline_of(world, "mn", Moved)],
+                   "old_addresses_removed": world.mn.counters["mn.movement.old_address_removed"],
+                   "addresses_at_end": sorted(str(a) for a in world.mn.iface.addresses),
+                   "ping": ping.summary()}

@@ -102,7 +102,7 @@ def route_optimisation(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict
                    "rtt_ms": {"tunnel_avg": _ms(sum(rtt_tunnel) // len(rtt_tunnel)) if rtt_tunnel else None,
                               "direct_avg": _ms(sum(rtt_direct) // len(rtt_direct)) if rtt_direct else None},
                    "cn_bindings": {str(k): str(v) for k, v in world.cn.bindings().items()},
-                   "cn": {k: v for k, v in sorted(world.cn.counters.items())}}
+                   "cn": dict(sorted(world.cn.counters.items()))}
 
 
 @scenario(
@@ -144,7 +144,7 @@ def correspondent_reboot(seed: int, pcap_dir: str | None) -> tuple[Mip6World, di
                    "stream": {"sent": sender.sent, **receiver.summary(sent=sender.sent)},
                    "lost_sequences": lost,
                    "paths": _paths(world),
-                   "cn": {k: v for k, v in sorted(world.cn.counters.items())}}
+                   "cn": dict(sorted(world.cn.counters.items()))}
 
 
 @scenario(
@@ -173,4 +173,4 @@ def correspondent_without_mobility(seed: int, pcap_dir: str | None) -> tuple[Mip
                    "parameter_problems_sent": world.cn.counters["icmp_error.ParameterProblem"],
                    "stream": {"sent": sender.sent, **receiver.summary(sent=sender.sent)},
                    "paths": _paths(world),
-                   "cn": {k: v for k, v in sorted(world.cn.counters.items())}}
+                   "cn": dict(sorted(world.cn.counters.items()))}

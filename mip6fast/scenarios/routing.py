@@ -52,7 +52,7 @@ def basic_routing(seed: int = 1, pcap_dir: str | None = None) -> tuple[Simulator
         "addresses": {"h1": str(a1), "h2": str(a2)},
         "ping": ping.summary(),
         "stream": {"sent": sender.sent, **receiver.summary(sent=sender.sent)},
-        "router": {k: v for k, v in sorted(router.counters.items())},
+        "router": dict(sorted(router.counters.items())),
         "links": {name: dict(sorted(link.counters.items())) for name, link in sim.links.items()},
         "pcaps": sorted(link.pcap_path for link in sim.links.values() if link.pcap_path),
         "timeline": sim.timeline_lines(),

@@ -5,8 +5,8 @@
 from here."""
 from ..errors import ParseError
 from . import icmpv6, mobility
-from .icmpv6 import *  # noqa: F401,F403  (names listed in icmpv6.__all__)
-from .mobility import *  # noqa: F401,F403  (names listed in mobility.__all__)
+from .icmpv6 import *  # noqa: F403  (names listed in icmpv6.__all__)
+from .mobility import *  # noqa: F403  (names listed in mobility.__all__)
 from .packet import IPv6Option, Packet, Raw, parse
 
 __all__ = (["IPv6Option", "Packet", "ParseError", "Raw", "parse"]

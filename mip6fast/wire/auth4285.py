@@ -12,7 +12,8 @@ last (RFC 4285 §5), whose Authentication Data is (§5.1)
 where MH Data is the Mobility Header from its first byte up to and including the option's Mobility SPI
 field, with the MH Checksum field set to zero. The addresses are the mobile node's care-of address and
 home address, in that order, in both directions (the BU from the mobile node and the BA from the home
-agent); RFC 4285 §5.1 names the home address here, not the home agent's address. MH Data is the header as it goes on the wire: its Header Len already counts the authenticator and
+agent); RFC 4285 §5.1 names the home address here, not the home agent's address. MH Data is the header
+as it goes on the wire: its Header Len already counts the authenticator and
 any padding after it, so ``add_mn_ha_authentication`` first lays the whole message out with a placeholder
 authenticator of the final size, then hashes that layout's bytes and fills the authenticator in (the MH
 checksum is computed later, by the packet layer, over the finished bytes).

@@ -1,7 +1,6 @@
 """Ethernet II framing for IPv6 (IEEE 802.3, RFC 2464): what the engine's wire interfaces carry, in
 the simulator and on AF_PACKET rings alike."""
 import struct
-from typing import Tuple
 
 from ..errors import ParseError
 
@@ -27,7 +26,7 @@ def ethernet_frame(dst_mac, src_mac, payload, ethertype: int = ETHERTYPE_IPV6) -
             + bytes(payload))
 
 
-def parse_ethernet(frame) -> Tuple[bytes, bytes, int, bytes]:
+def parse_ethernet(frame) -> tuple[bytes, bytes, int, bytes]:
     """(dst, src, ethertype, payload) of an Ethernet II frame.
 
     A frame too short for the 14-byte header raises ``ParseError`` naming the first field that is

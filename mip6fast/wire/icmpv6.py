@@ -12,7 +12,7 @@ pseudo-header, which the packet layer (wire/packet.py) has.
 """
 from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network, ip_network
-from typing import ClassVar, Optional, Tuple
+from typing import Any, ClassVar, Optional
 
 from .. import _impl
 from ._fields import any_bytes, ipv6, sint, uint
@@ -27,7 +27,8 @@ __all__ = [
     "MobilePrefixSolicitation", "MobilePrefixAdvertisement", "UnknownICMPv6Message",
     "NDOption", "SourceLinkLayerAddress", "TargetLinkLayerAddress", "PrefixInformation", "MTUOption",
     "AdvertisementInterval", "HomeAgentInformation", "UnknownNDOption",
-    "decode", "encode", "parse_icmp6", "build_icmp6", "solicited_node_multicast", "home_agents_anycast",
+    # decode/encode are icmpv6.decode/encode: not star-exported, mip6fast.wire.decode is mobility's.
+    "parse_icmp6", "build_icmp6", "solicited_node_multicast", "home_agents_anycast",
 ]
 
 ALL_NODES = IPv6Address("ff02::1")      # RFC 4291 §2.7.1, link-local scope
@@ -67,11 +68,12 @@ def home_agents_anycast(prefix) -> IPv6Address:
         net = prefix
     elif isinstance(prefix, str) and "/" in prefix:
         try:
-            net = ip_network(prefix, strict=False)
+            parsed = ip_network(prefix, strict=False)
         except ValueError as exc:
             raise ValueError(f"prefix: {exc}") from None
-        if not isinstance(net, IPv6Network):
+        if not isinstance(parsed, IPv6Network):
             raise ValueError(f"prefix: {prefix!r} is not an IPv6 prefix")
+        net = parsed
     else:
         net = IPv6Network((ipv6(prefix, "prefix"), 64), strict=False)
     n = net.prefixlen
@@ -263,6 +265,7 @@ class ICMPv6Message:
     """Base of the ICMPv6 messages. ``ICMP_TYPE`` is the message type (None for the unknown ones)."""
 
     ICMP_TYPE: ClassVar[Optional[int]] = None
+    code: int   # every message's field (declared, not a dataclass field: this base is no dataclass)
 
     def to_bytes(self) -> bytes:
         """The message on the wire, checksum zero (see ``build_icmp6``)."""
@@ -364,7 +367,7 @@ class RouterSolicitation(ICMPv6Message):
     """Router Solicitation, type 133 (RFC 4861 §4.1)."""
 
     ICMP_TYPE: ClassVar[int] = 133
-    options: Tuple[NDOption, ...] = ()
+    options: tuple[NDOption, ...] = ()
     code: int = 0
 
     def __post_init__(self):
@@ -394,7 +397,7 @@ class RouterAdvertisement(ICMPv6Message):
     router_lifetime: int = 1800
     reachable_time: int = 0
     retrans_timer: int = 0
-    options: Tuple[NDOption, ...] = ()
+    options: tuple[NDOption, ...] = ()
     code: int = 0
     preference: int = 0
     other_flags: int = 0
@@ -420,7 +423,7 @@ class NeighborSolicitation(ICMPv6Message):
 
     ICMP_TYPE: ClassVar[int] = 135
     target: IPv6Address
-    options: Tuple[NDOption, ...] = ()
+    options: tuple[NDOption, ...] = ()
     code: int = 0
 
     def __post_init__(self):
@@ -441,7 +444,7 @@ class NeighborAdvertisement(ICMPv6Message):
     router: bool = False
     solicited: bool = False
     override: bool = False
-    options: Tuple[NDOption, ...] = ()
+    options: tuple[NDOption, ...] = ()
     code: int = 0
 
     def __post_init__(self):
@@ -478,7 +481,7 @@ class HomeAgentAddressDiscoveryReply(ICMPv6Message):
 
     ICMP_TYPE: ClassVar[int] = 145
     identifier: int
-    addresses: Tuple[IPv6Address, ...] = ()
+    addresses: tuple[IPv6Address, ...] = ()
     code: int = 0
 
     def __post_init__(self):
@@ -504,7 +507,7 @@ class MobilePrefixAdvertisement(ICMPv6Message):
     identifier: int
     managed: bool = False
     other: bool = False
-    options: Tuple[NDOption, ...] = ()
+    options: tuple[NDOption, ...] = ()
     code: int = 0
 
     def __post_init__(self):
@@ -531,7 +534,7 @@ class UnknownICMPv6Message(ICMPv6Message):
         _set(self, "body", any_bytes(self.body, "body"))
 
 
-_MESSAGES = {cls.ICMP_TYPE: cls for cls in (
+_MESSAGES: dict[int, Any] = {cls.ICMP_TYPE: cls for cls in (
     DestinationUnreachable, PacketTooBig, TimeExceeded, ParameterProblem, EchoRequest, EchoReply,
     RouterSolicitation, RouterAdvertisement, NeighborSolicitation, NeighborAdvertisement,
     HomeAgentAddressDiscoveryRequest, HomeAgentAddressDiscoveryReply, MobilePrefixSolicitation,
@@ -625,6 +628,7 @@ def decode(raw) -> ICMPv6Message:
 
 def encode(msg: ICMPv6Message) -> tuple:
     """The raw form ``(icmp_type, code, fields)`` of a message object, for ``CODEC.build``."""
+    fields: tuple
     if isinstance(msg, (DestinationUnreachable, TimeExceeded)):
         fields = (msg.invoking,)
     elif isinstance(msg, PacketTooBig):

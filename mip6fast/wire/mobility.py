@@ -19,7 +19,8 @@ checking RFC 4285 authenticators and timestamps is ``mip6fast.wire.auth4285``.
 from dataclasses import dataclass
 from enum import IntEnum
 from ipaddress import IPv6Address
-from typing import ClassVar, Dict, Iterable, Optional, Tuple, Type
+from typing import ClassVar, Optional
+from collections.abc import Iterable
 
 from .. import _impl
 from ._fields import any_bytes, fixed_bytes, ipv6, lifetime_seconds, seconds_to_units, uint
@@ -202,13 +203,13 @@ class UnknownMobilityOption(MobilityOption):
         _set(self, "data", data)
 
 
-_OPTIONS: Dict[int, Type[MobilityOption]] = {
+_OPTIONS: dict[int, type[MobilityOption]] = {
     2: BindingRefreshAdvice, 3: AlternateCareOfAddress, 4: NonceIndices, 5: BindingAuthorizationData,
     8: MobileNodeIdentifier, 9: MobilityMessageAuthentication, 10: MobilityMessageReplayProtection,
 }
 
 
-def _options(value: Iterable) -> Tuple[MobilityOption, ...]:
+def _options(value: Iterable) -> tuple[MobilityOption, ...]:
     options = tuple(value)
     for opt in options:
         if not isinstance(opt, MobilityOption):
@@ -265,8 +266,8 @@ class MobilityMessage:
 @dataclass(frozen=True)
 class BindingRefreshRequest(MobilityMessage):
     """RFC 6275 §6.1.2: a correspondent or home agent asks the mobile node to refresh its binding."""
-    MH_TYPE: ClassVar[Optional[int]] = 0
-    options: Tuple[MobilityOption, ...] = ()
+    MH_TYPE: ClassVar[int] = 0
+    options: tuple[MobilityOption, ...] = ()
 
     def __post_init__(self):
         _set(self, "options", _options(self.options))
@@ -275,9 +276,9 @@ class BindingRefreshRequest(MobilityMessage):
 @dataclass(frozen=True)
 class HomeTestInit(MobilityMessage):
     """RFC 6275 §6.1.3: starts the home address test of return routability."""
-    MH_TYPE: ClassVar[Optional[int]] = 1
+    MH_TYPE: ClassVar[int] = 1
     cookie: bytes
-    options: Tuple[MobilityOption, ...] = ()
+    options: tuple[MobilityOption, ...] = ()
 
     def __post_init__(self):
         _set(self, "cookie", fixed_bytes(self.cookie, 8, "cookie"))
@@ -287,9 +288,9 @@ class HomeTestInit(MobilityMessage):
 @dataclass(frozen=True)
 class CareOfTestInit(MobilityMessage):
     """RFC 6275 §6.1.4: starts the care-of address test of return routability."""
-    MH_TYPE: ClassVar[Optional[int]] = 2
+    MH_TYPE: ClassVar[int] = 2
     cookie: bytes
-    options: Tuple[MobilityOption, ...] = ()
+    options: tuple[MobilityOption, ...] = ()
 
     def __post_init__(self):
         _set(self, "cookie", fixed_bytes(self.cookie, 8, "cookie"))
@@ -299,11 +300,11 @@ class CareOfTestInit(MobilityMessage):
 @dataclass(frozen=True)
 class HomeTest(MobilityMessage):
     """RFC 6275 §6.1.5: the correspondent's answer to a Home Test Init."""
-    MH_TYPE: ClassVar[Optional[int]] = 3
+    MH_TYPE: ClassVar[int] = 3
     nonce_index: int
     cookie: bytes
     keygen_token: bytes
-    options: Tuple[MobilityOption, ...] = ()
+    options: tuple[MobilityOption, ...] = ()
 
     def __post_init__(self):
         _set(self, "nonce_index", uint(self.nonce_index, 16, "nonce_index"))
@@ -315,11 +316,11 @@ class HomeTest(MobilityMessage):
 @dataclass(frozen=True)
 class CareOfTest(MobilityMessage):
     """RFC 6275 §6.1.6: the correspondent's answer to a Care-of Test Init."""
-    MH_TYPE: ClassVar[Optional[int]] = 4
+    MH_TYPE: ClassVar[int] = 4
     nonce_index: int
     cookie: bytes
     keygen_token: bytes
-    options: Tuple[MobilityOption, ...] = ()
+    options: tuple[MobilityOption, ...] = ()
 
     def __post_init__(self):
         _set(self, "nonce_index", uint(self.nonce_index, 16, "nonce_index"))
@@ -331,14 +332,14 @@ class CareOfTest(MobilityMessage):
 @dataclass(frozen=True)
 class BindingUpdate(MobilityMessage):
     """RFC 6275 §6.1.7. ``lifetime`` in seconds (0 = de-registration); flags A, H, L, K as booleans."""
-    MH_TYPE: ClassVar[Optional[int]] = 5
+    MH_TYPE: ClassVar[int] = 5
     sequence: int
     lifetime: int
     ack: bool = False
     home: bool = False
     link_local: bool = False
     key_management: bool = False
-    options: Tuple[MobilityOption, ...] = ()
+    options: tuple[MobilityOption, ...] = ()
 
     def __post_init__(self):
         _set(self, "sequence", uint(self.sequence, 16, "sequence"))
@@ -351,12 +352,12 @@ class BindingUpdate(MobilityMessage):
 @dataclass(frozen=True)
 class BindingAcknowledgement(MobilityMessage):
     """RFC 6275 §6.1.8. ``status`` a plain int (see ``BindingAckStatus``); ``lifetime`` in seconds."""
-    MH_TYPE: ClassVar[Optional[int]] = 6
+    MH_TYPE: ClassVar[int] = 6
     status: int
     sequence: int
     lifetime: int
     key_management: bool = False
-    options: Tuple[MobilityOption, ...] = ()
+    options: tuple[MobilityOption, ...] = ()
 
     def __post_init__(self):
         _set(self, "status", int(uint(self.status, 8, "status")))
@@ -374,10 +375,10 @@ class BindingAcknowledgement(MobilityMessage):
 @dataclass(frozen=True)
 class BindingError(MobilityMessage):
     """RFC 6275 §6.1.9. ``status`` a plain int (see ``BindingErrorStatus``)."""
-    MH_TYPE: ClassVar[Optional[int]] = 7
+    MH_TYPE: ClassVar[int] = 7
     status: int
     home_address: IPv6Address = IPv6Address("::")
-    options: Tuple[MobilityOption, ...] = ()
+    options: tuple[MobilityOption, ...] = ()
 
     def __post_init__(self):
         _set(self, "status", int(uint(self.status, 8, "status")))
@@ -405,7 +406,7 @@ class UnknownMobilityMessage(MobilityMessage):
         _set(self, "body", body)
 
 
-_MESSAGES: Dict[int, Type[MobilityMessage]] = {
+_MESSAGES: dict[int, type[MobilityMessage]] = {
     0: BindingRefreshRequest, 1: HomeTestInit, 2: CareOfTestInit, 3: HomeTest, 4: CareOfTest,
     5: BindingUpdate, 6: BindingAcknowledgement, 7: BindingError,
 }

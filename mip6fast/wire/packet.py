@@ -9,7 +9,7 @@ address as destination.
 """
 from dataclasses import dataclass
 from ipaddress import IPv6Address
-from typing import NamedTuple, Optional, Tuple, Union
+from typing import NamedTuple, Optional, Union
 
 from .. import _impl
 from ..errors import ParseError
@@ -71,8 +71,8 @@ class Packet:
     hop_limit: int = 64
     traffic_class: int = 0
     flow_label: int = 0
-    hop_by_hop: Optional[Tuple[IPv6Option, ...]] = None
-    destination_options: Optional[Tuple[IPv6Option, ...]] = None
+    hop_by_hop: Optional[tuple[IPv6Option, ...]] = None
+    destination_options: Optional[tuple[IPv6Option, ...]] = None
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -168,6 +168,7 @@ def _parse(view: memoryview, verify: bool, depth: int, base: int) -> Packet:
     except ParseError as exc:
         raise exc.rebase(base) from None
     body = view[off:]
+    payload: Payload
     if nh == NH_IPV6:
         if depth <= 1:
             raise ParseError("tunnels nested too deep", "next_header", base + off)

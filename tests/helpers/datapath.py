@@ -51,7 +51,8 @@ def hbh(nh, size=8):
     """Hop-by-Hop with a Router Alert option (RFC 2711, as MLD uses) padded to size bytes."""
     body = b"\x05\x02\x00\x00"
     pad = size - 2 - len(body)
-    return bytes((nh, size // 8 - 1)) + body + (b"\x01" + bytes((pad - 2,)) + bytes(pad - 2) if pad >= 2 else bytes(pad))
+    padding = b"\x01" + bytes((pad - 2,)) + bytes(pad - 2) if pad >= 2 else bytes(pad)
+    return bytes((nh, size // 8 - 1)) + body + padding
 
 
 def rh2(nh, addr, hdr_len=2, segments_left=1, rtype=2):

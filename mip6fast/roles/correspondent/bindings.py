@@ -101,8 +101,9 @@ class BindingManager:
             if isinstance(opt, AlternateCareOfAddress):
                 care_of = opt.address                # §6.2.5, §9.5.1
                 break
-        # §9.5.1: home address and care-of address must be unicast routable.
-        if not unicast_routable(home) or not unicast_routable(packet.src) or not unicast_routable(care_of):
+        # §9.5.1: home address and care-of address must be unicast routable. A bad care-of address
+        # from an Alternate Care-of Address option is answered with 174 once the BU is authorised.
+        if not unicast_routable(home) or not unicast_routable(packet.src):
             node.drop("bu.address_scope")
             return
         existing = self.cache.get(home)
@@ -117,6 +118,13 @@ class BindingManager:
             return
         if not self.config.accept_binding_update(now, packet, bu):
             node.drop("bu.not_authorised")           # §9.5.1: discarded silently
+            return
+        if not unicast_routable(care_of):
+            # §6.1.8: status 174 (invalid care-of address), to the BU's source with a Type 2 routing
+            # header holding the home address: the care-of address itself cannot be answered.
+            node.drop("bu.status.174")
+            self._send_ack(now, iface, packet, home, packet.src, BindingAckStatus.INVALID_CARE_OF_ADDRESS,
+                           bu.sequence, 0)
             return
         deregister = bu.lifetime == 0 or care_of == home       # §9.5.1
         lifetime = 0 if deregister else min(bu.lifetime, self.config.lifetime_cap)

@@ -34,6 +34,9 @@ CORRESPONDENT_COUNTERS = CounterTable("correspondent", declare(
     ("drop.rh2.not_a_mobile_node", "a Type 2 routing header received: this node is not a mobile node"),
     ("drop.datapath.<reason>", "packets the data path kernels dropped, by DropReason", DROP_REASONS),
     ("drop.hao.<reason>", "a Home Address option the kernel refused (§9.3.1), by DropReason", DROP_REASONS),
+    ("drop.hao.not_unicast_routable", ("a Home Address option naming a multicast or non-routable address: "
+     "dropped silently (§6.3, §9.3.1)")),
+    ("drop.hao.test_init", "a HoTI or CoTI with a Home Address option: ignored silently (§9.4.1, §9.4.2)"),
     ("drop.hao.no_binding", "a Home Address option for a home address with no binding (§9.3.1)"),
     # ---- the Mobility Header (node.py, §9.2)
     ("drop.mh.checksum", "a Mobility Header with a bad checksum, dropped silently (§9.2)"),

@@ -38,13 +38,16 @@ from ...errors import ParseError
 from ...wire import BindingErrorStatus, BindingUpdate, Packet, UnknownMobilityMessage
 from ..events import Output
 from ..host import Host
-from ..interface import IPV6_MIN_MTU, NH_MH, UNSPECIFIED, Interface
+from ..interface import IPV6_MIN_MTU, NH_MH, UNSPECIFIED, Interface, unicast_routable
 from .bindings import BindingManager
 from .config import CorrespondentConfig
 from .counters import CORRESPONDENT_COUNTERS
 from .datapath import BatchPath
 from .error_messages import ErrorMessages
 from .packets import strip_home_address_option, walk
+
+# Mobility Header types of Home Test Init and Care-of Test Init (RFC 6275 §6.1.3, §6.1.4).
+MH_HOTI, MH_COTI = 1, 2
 
 __all__ = ["CorrespondentNode"]
 
@@ -144,10 +147,25 @@ class CorrespondentNode(Host):
         if not self._for_us(iface, raw):
             self.drop("not_for_us")
             return
-        self.drop(f"hao.{reason.name.lower()}")
         home = IPv6Address(raw[hao_offset:hao_offset + 16])
+        if self._hao_silent(home, raw):
+            return
+        self.drop(f"hao.{reason.name.lower()}")
         self.errors.binding_error(now, iface, IPv6Address(raw[24:40]), IPv6Address(raw[8:24]),
                                   BindingErrorStatus.UNKNOWN_BINDING_FOR_HOME_ADDRESS_DESTINATION_OPTION, home)
+
+    def _hao_silent(self, home: IPv6Address, raw: bytes) -> bool:
+        """Packets with a Home Address option that are dropped without a Binding Error (True, counted):
+        a home address that is not unicast routable (§6.3: never multicast; §9.3.1), and a Home Test
+        Init or Care-of Test Init carrying the option (§9.4.1, §9.4.2: silently ignored)."""
+        if not unicast_routable(home):
+            self.drop("hao.not_unicast_routable")
+            return True
+        nh, _, upper, _ = walk(raw)
+        if nh == NH_MH and upper + 2 < len(raw) and raw[upper + 2] in (MH_HOTI, MH_COTI):
+            self.drop("hao.test_init")
+            return True
+        return False
 
     def local_packet(self, now: int, iface: Interface, raw: bytes, packet: Packet, src_mac: bytes) -> None:
         if not self.config.mobility_support:
@@ -174,6 +192,8 @@ class CorrespondentNode(Host):
             # binding for it like a data packet (§9.3.1), else Binding Error status 1.
             binding = self.cache.get(packet.home_address)
             if binding is None or binding.care_of_address != packet.src:
+                if self._hao_silent(packet.home_address, raw):
+                    return
                 self.drop("hao.no_binding")
                 self.errors.binding_error(
                     now, iface, packet.dst, packet.src,

@@ -112,13 +112,16 @@ class HomeAgent(Router):
         self.proxy_nd = None if config.virtual_home_link else ProxyND(self.home_link, self, self.transmit_packet)
         self.protection = SignallingProtection(spd, self.counters,
                                                require_all=not config.unauthenticated_registrations)
-        self.mobile_prefixes = MobilePrefixes(self.home_link, self.cache, self.rng, self, self.protection)
+        self.mobile_prefixes = MobilePrefixes(self.home_link, self.cache, self.rng, self,
+                                              config.mpa_reply_rate, config.mpa_reply_burst, self.protection)
         self.registrar = Registrar(config, self.cache, self.home_link, self, self.proxy_nd, self.mobile_prefixes,
                                    lambda a: self.is_own_address(a, usable_only=False), self.transmit_packet,
                                    protection=self.protection)
         self.journal = None if store is None else Journal(store, self, wall_offset_ns)
         self.registrar.journal = self.journal
-        self.discovery = HomeAgentDiscovery(self.home_link, config.preference, self.rng, self)
+        self.discovery = HomeAgentDiscovery(self.home_link, config.preference, self.rng, self,
+                                            max_entries=config.max_home_agents, reply_rate=config.dhaad_reply_rate,
+                                            reply_burst=config.dhaad_reply_burst)
         self.errors = ErrorMessages(self.home_link, self)
         self.batch_path = BatchPath(self, self.datapath, self.cache, config.address, self._receive_frame)
         self._rx_mac: tuple[str, bytes] = ("", b"")         # interface and source MAC of the packet at hand

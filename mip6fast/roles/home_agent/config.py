@@ -4,8 +4,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
 
-__all__ = ["BindingAclEntry", "HomeAgentConfig"]
+__all__ = ["DEFAULT_MAX_HOME_AGENTS", "DEFAULT_REPLY_RATE", "MAX_HOME_AGENTS_LIMIT", "MAX_REPLY_RATE",
+           "BindingAclEntry", "HomeAgentConfig"]
 
+# The home agents list's default bound: a DHAAD reply lists at most 77 addresses (the IPv6 minimum MTU),
+# and a home link with more than a few dozen home agents is a misconfiguration or an attack.
+DEFAULT_MAX_HOME_AGENTS = 64
+MAX_HOME_AGENTS_LIMIT = 65536
+# DHAAD replies and solicited Mobile Prefix Advertisements: 10 per second, 10 at once, by default (the
+# Binding Errors' shape, rate_limit.TokenBucket); a rate or burst is 1 .. MAX_REPLY_RATE.
+DEFAULT_REPLY_RATE = 10
+MAX_REPLY_RATE = 1_000_000
 
 @dataclass(frozen=True)
 class BindingAclEntry:
@@ -37,14 +46,20 @@ class HomeAgentConfig:
     ``virtual_home_link`` there is no physical home link: no proxy ND and no DAD (§10.4.1 has nothing
     to defend). ``refresh_lead``: send a Binding Refresh Request this many seconds before a binding
     expires, and advise the refresh interval in the BA (None: neither). ``max_bindings``: more
-    registrations are refused with status 130. ``unauthenticated_registrations``: with a security
-    policy database, a BU for a home address without a policy of its own is accepted unprotected
-    (otherwise every BU must arrive under its home address's SA; issue 11). A daemon without any
-    protection starts only with this set (labs, tests). ``binding_acl``: which home addresses may
-    register at all, and optionally from which care-of prefixes (the first rule about a home address
-    decides; none: refused); a request it refuses gets status 129 (administratively prohibited). None:
-    every home address on a home prefix. Reloadable on SIGHUP; bindings it no longer allows stay until
-    they expire or are refreshed (then refused)."""
+    registrations (bindings plus first registrations waiting for DAD) are refused with status 130.
+    ``max_home_agents``: at most this many other home agents in the home agents list (§10.1, learned
+    from RAs with the H flag); RAs from further ones are counted (``home_agents.refused``) and ignored.
+    ``dhaad_reply_rate`` / ``dhaad_reply_burst`` and ``mpa_reply_rate`` / ``mpa_reply_burst``: token
+    buckets (per second, at most that many at once) for the replies to DHAAD requests (§10.5) and to
+    Mobile Prefix Solicitations (§10.6.2); what is over the limit is dropped and counted
+    (``drop.dhaad_rate_limited``, ``drop.mps_rate_limited``). ``unauthenticated_registrations``: with
+    a security policy database, a BU for a home address without a policy of its own is accepted
+    unprotected (otherwise every BU must arrive under its home address's SA; issue 11). A daemon
+    without any protection starts only with this set (labs, tests). ``binding_acl``: which home
+    addresses may register at all, and optionally from which care-of prefixes (the first rule about a
+    home address decides; none: refused); a request it refuses gets status 129 (administratively
+    prohibited). None: every home address on a home prefix. Reloadable on SIGHUP; bindings it no longer
+    allows stay until they expire or are refreshed (then refused)."""
     interface: str
     home_prefixes: tuple[IPv6Network, ...]
     address: IPv6Address
@@ -55,6 +70,11 @@ class HomeAgentConfig:
     dad: bool = True
     tunnel_mtu: int = 1500
     max_bindings: int = 1 << 16
+    max_home_agents: int = DEFAULT_MAX_HOME_AGENTS
+    dhaad_reply_rate: int = DEFAULT_REPLY_RATE
+    dhaad_reply_burst: int = DEFAULT_REPLY_RATE
+    mpa_reply_rate: int = DEFAULT_REPLY_RATE
+    mpa_reply_burst: int = DEFAULT_REPLY_RATE
     unauthenticated_registrations: bool = False
     binding_acl: tuple[BindingAclEntry, ...] | None = None
 
@@ -77,3 +97,11 @@ class HomeAgentConfig:
             raise ValueError("max_lifetime: 4 .. 262140 seconds (16 bits of 4-second units, §6.1.7)")
         if self.refresh_lead is not None and self.refresh_lead <= 0:
             raise ValueError("refresh_lead: a positive number of seconds, or None")
+        if not 0 <= self.max_home_agents <= MAX_HOME_AGENTS_LIMIT:
+            raise ValueError(f"max_home_agents: 0 .. {MAX_HOME_AGENTS_LIMIT} other home agents "
+                             f"(0: list none but this one), got {self.max_home_agents}")
+        for name in ("dhaad_reply_rate", "dhaad_reply_burst", "mpa_reply_rate", "mpa_reply_burst"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_REPLY_RATE:
+                raise ValueError(f"{name}: 1 .. {MAX_REPLY_RATE} (a token bucket's rate per second or "
+                                 f"burst), got {value!r}")

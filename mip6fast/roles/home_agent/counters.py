@@ -23,6 +23,9 @@ HOME_AGENT_COUNTERS = CounterTable("home_agent", declare(
     ("drop.bu.not_home_registration", "a BU without the H flag to a node that is no correspondent"),
     ("drop.bu.unprotected", "a BU for a home address that must be protected, without ESP: no answer (issue 11)"),
     ("drop.bu.wrong_sa", "a BU under an SA that is not its home address's: no answer (RFC 3776)"),
+    ("bu.refused.max_bindings", ("first registrations refused with 130: bindings plus those waiting for DAD "
+     "reached max_bindings")),
+    ("bu.invalid_care_of_address", "a BU whose care-of address is not usable, answered with 174 (§6.1.8)"),
     ("drop.bu.dad_in_progress", "a BU while DAD for its home address runs; the BA follows when DAD ends"),
     # ---- the binding store (journal.py, issue 13)
     ("store.commits", "commits of the binding store (one per entry point that changed a binding)"),
@@ -48,13 +51,16 @@ HOME_AGENT_COUNTERS = CounterTable("home_agent", declare(
     # ---- home agents list and DHAAD (discovery.py, §10.5, §10.5.1)
     ("home_agents.updated", "home agents list entries added or refreshed from an RA with the H flag"),
     ("home_agents.removed", "home agents list entries removed (lifetime zero)"),
+    ("home_agents.refused", "an RA from a further home agent while the list holds max_home_agents"),
     ("home_agents.no_global_address", "an RA with the H flag but no R-flag prefix: nothing to list"),
     ("dhaad.replies", "DHAAD Replies sent"),
+    ("drop.dhaad.rate_limited", "a DHAAD Request not answered: over dhaad_reply_rate / dhaad_reply_burst"),
     ("drop.dhaad.not_anycast", "a DHAAD Request not to the Mobile IPv6 home agents anycast address"),
     # ---- mobile prefix discovery (mobile_prefix.py, §10.6)
     ("mpa.sent", "solicited Mobile Prefix Advertisements sent"),
     ("mpa.sent_unsolicited", "unsolicited Mobile Prefix Advertisements sent after a prefix change"),
     ("drop.mps.unprotected", "a Mobile Prefix Solicitation for a protected home address without its SA"),
+    ("drop.mps.rate_limited", "a Mobile Prefix Solicitation not answered: over mpa_reply_rate / mpa_reply_burst"),
     ("drop.mps.without_hao", "a Mobile Prefix Solicitation without a Home Address option"),
     ("home_prefix.added", "home prefixes learnt from the home link's RAs"),
     # ---- errors (error_messages.py)
@@ -73,8 +79,10 @@ HOME_AGENT_COUNTERS = CounterTable("home_agent", declare(
     ("drop.tunnel.multicast_membership", "MLD out of a reverse tunnel: no group state is kept"),
     ("drop.tunnel.own_packet_too_big", "the agent's own packet too big for the tunnel"),
     ("drop.tunnel.no_route", "a tunnelled packet with no route to the care-of address"),
-    ("drop.tunnel.mobile_node_link_local", "a packet for a mobile node's link-local address: not tunnelled, answered unreachable (§10.4.2)"),
-    ("drop.tunnel.slow_path", "a tunnelled packet the kernels left to the slow path (no binding, wrong outer source, malformed; §10.4.5)"),
+    ("drop.tunnel.mobile_node_link_local",
+     "a packet for a mobile node's link-local address: not tunnelled, answered unreachable (§10.4.2)"),
+    ("drop.tunnel.slow_path",
+     "a tunnelled packet the kernels left to the slow path (no binding, wrong outer source, malformed; §10.4.5)"),
     ("drop.hao.no_binding", "a Home Address option for a home address with no binding (§9.3.1)"),
     ("drop.mh.hao_not_bu", "a Mobility Header other than a BU with a Home Address option (§6.1)"),
     ("drop.mh.rh2_not_ba", "a Mobility Header other than a BA with a Type 2 routing header (§6.1)"),

@@ -47,7 +47,8 @@ class HomeAddressDAD:
     """``transmit_packet(now, interface, next_hop, raw)``: the node's link-layer output (the probes);
     ``finished(now, pending)``: what to do with a registration once its DAD is over."""
 
-    def __init__(self, link: HomeLink, node: NodeServices, transmit_packet: Callable[[int, str, IPv6Address, bytes], None],
+    def __init__(self, link: HomeLink, node: NodeServices,
+                 transmit_packet: Callable[[int, str, IPv6Address, bytes], None],
                  finished: Callable[[int, PendingDad], None]):
         self.link = link
         self.node = node
@@ -59,6 +60,10 @@ class HomeAddressDAD:
     def __contains__(self, home: IPv6Address) -> bool:
         """Is DAD running for this home address?"""
         return home in self._pending
+
+    def __len__(self) -> int:
+        """How many registrations are waiting for DAD."""
+        return len(self._pending)
 
     def start(self, now: int, packet: Packet, bu: BindingUpdate, home: IPv6Address, care_of: IPv6Address) -> None:
         targets = [home]

@@ -6,7 +6,8 @@ option; the advertisement goes back to the care-of address with a Type 2 routing
 address, echoing the identifier and listing the home prefixes with their remaining lifetimes (§10.6.1).
 When the home prefixes change (renumbering: new lifetimes, a new prefix), every registered mobile node
 gets an unsolicited advertisement, retransmitted every PREFIX_ADV_TIMEOUT at most PREFIX_ADV_RETRIES
-more times, until its next Binding Update (``stop``, §10.6.2).
+more times, until its next Binding Update (``stop``, §10.6.2). The answers to solicitations are
+rate-limited by a token bucket (``mpa_reply_rate`` / ``mpa_reply_burst``); one over it is a counted drop.
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from ...security import SecurityAssociation
 from ...wire import MobilePrefixAdvertisement, MobilePrefixSolicitation, Packet
 from ..events import NS_PER_S, NodeServices, Timer
 from ..protection import SignallingProtection
+from ..rate_limit import TokenBucket
+from .config import DEFAULT_REPLY_RATE
 from .home_link import HomeLink
 
 __all__ = ["PREFIX_ADV_RETRIES", "PREFIX_ADV_TIMEOUT", "MobilePrefixes"]
@@ -29,7 +32,10 @@ PREFIX_ADV_RETRIES = 3
 
 
 class MobilePrefixes:
+    """``reply_rate`` / ``reply_burst``: the token bucket of the advertisements answering solicitations."""
+
     def __init__(self, link: HomeLink, cache: BindingCache, rng: random.Random, node: NodeServices,
+                 reply_rate: int = DEFAULT_REPLY_RATE, reply_burst: int = DEFAULT_REPLY_RATE,
                  protection: SignallingProtection | None = None):
         self.protection = protection if protection is not None else SignallingProtection(None, node.counters)
         self.link = link
@@ -37,6 +43,7 @@ class MobilePrefixes:
         self.rng = rng
         self.node = node
         self._retransmit: dict[IPv6Address, Timer] = {}     # home address -> the next unsolicited MPA
+        self._replies = TokenBucket(reply_rate, reply_burst)
 
     def solicitation(self, now: int, packet: Packet, mps: MobilePrefixSolicitation,
                      sa: SecurityAssociation | None = None) -> None:
@@ -54,6 +61,9 @@ class MobilePrefixes:
         binding = self.cache.get(home)
         if binding is None or binding.care_of_address != packet.src:
             return          # the Home Address option check answered with a Binding Error already
+        if not self._replies.take(now):
+            self.node.drop("mps.rate_limited")
+            return
         self.node.counters["mpa.sent"] += 1
         self._send(now, home, binding.care_of_address, mps.identifier)
 

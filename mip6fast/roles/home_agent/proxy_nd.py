@@ -44,7 +44,8 @@ class ProxyND:
     """``transmit_packet(now, interface, next_hop, raw)``: the node's link-layer output (the NAs go to
     all-nodes on the home link)."""
 
-    def __init__(self, link: HomeLink, node: NodeServices, transmit_packet: Callable[[int, str, IPv6Address, bytes], None]):
+    def __init__(self, link: HomeLink, node: NodeServices,
+                 transmit_packet: Callable[[int, str, IPv6Address, bytes], None]):
         self.link = link
         self.node = node
         self._transmit_packet = transmit_packet

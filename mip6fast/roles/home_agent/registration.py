@@ -10,8 +10,10 @@ order of the RFC:
    (``SignallingProtection.required``) and did not arrive under that home address's SA is discarded
    without an answer (no BA, so no sequence number leaks), counted ``drop.bu.unprotected`` or
    ``drop.bu.wrong_sa``; the BA to a protected home address goes out through its outbound SA;
-1. silently discarded (§9.5.1, no BA): a home or care-of address that is link-local, multicast,
-   unspecified or loopback; a home registration carrying Nonce Indices;
+1. silently discarded (§9.5.1, no BA): a home address that is link-local, multicast, unspecified or
+   loopback, or a care-of address that is when the BU's source is too; a home registration carrying
+   Nonce Indices. A care-of address of that kind (from an Alternate Care-of Address option) with a
+   usable source is answered with status 174, invalid care-of address (§6.1.8), to that source;
 2. without H: 139 when the address has a (home) binding, else dropped (no route optimisation here);
 3. rejected with a BA: 131 when it reached another of our addresses than the home agent's (§10.3.1),
    129 for one of our own addresses (binding it would take its traffic away from us) and for a
@@ -22,8 +24,9 @@ order of the RFC:
    ``BindingCache.delete_if_newer``: the sequence rule of §9.5.1 is the cache's (stale → 135 with the
    last accepted sequence, the binding stays), no binding → 133; no DAD;
 5. a first registration waits for DAD of the home address (``dad.py``; 134 when someone answers; 130
-   past ``max_bindings``), then is accepted into the cache with ``BindingCache.update``, which applies
-   the sequence rule (stale → 135) for refreshes as well.
+   when the bindings plus the registrations already waiting for DAD reach ``max_bindings``, so the
+   DAD and proxy state is bounded by it too), then is accepted into the cache with
+   ``BindingCache.update``, which applies the sequence rule (stale → 135) for refreshes as well.
 
 An accepted binding's lifetime is ≤ requested, ≤ ``max_lifetime``, ≤ the home prefix's remaining
 lifetime, in 4-second units; the BA may carry a Binding Refresh Advice (§6.2.4). A new binding is
@@ -84,7 +87,8 @@ class Registrar:
 
     def __init__(self, config: HomeAgentConfig, cache: BindingCache, link: HomeLink, node: NodeServices,
                  proxy: ProxyND | None, mobile_prefixes: MobilePrefixes,
-                 own_address: Callable[[IPv6Address], bool], transmit_packet: Callable[[int, str, IPv6Address, bytes], None],
+                 own_address: Callable[[IPv6Address], bool],
+                 transmit_packet: Callable[[int, str, IPv6Address, bytes], None],
                  *, protection: SignallingProtection | None = None):
         # The home prefixes are the HomeLink's (renumbering changes them); the rest of the config is fixed.
         self.address = config.address
@@ -142,7 +146,14 @@ class Registrar:
             self.node.drop("bu.bad_home_address")
             return
         if not unicast_routable(care_of):
-            self.node.drop("bu.bad_care_of_address")
+            # §6.1.8, §9.5.1: status 174 (invalid care-of address), to the BU's source with a Type 2
+            # routing header holding the home address, when that source can be answered at all (an
+            # Alternate Care-of Address option named the bad one); otherwise a silent discard.
+            if unicast_routable(packet.src):
+                self.node.counters["bu.invalid_care_of_address"] += 1
+                self._reject(now, packet, bu, home, packet.src, BindingAckStatus.INVALID_CARE_OF_ADDRESS)
+            else:
+                self.node.drop("bu.bad_care_of_address")
             return
         if bu.home and any(isinstance(o, NonceIndices) for o in bu.options):
             self.node.drop("bu.home_with_nonce_indices")
@@ -184,7 +195,11 @@ class Registrar:
             if self.dad is not None and home in self.dad:
                 self.node.drop("bu.dad_in_progress")     # the BA follows when DAD ends
                 return
-            if len(self.cache) >= self.max_bindings:
+            # Registrations waiting for DAD count against the limit too: each holds DAD state now and
+            # becomes a binding (and proxy state) when DAD ends.
+            pending = 0 if self.dad is None else len(self.dad)
+            if len(self.cache) + pending >= self.max_bindings:
+                self.node.counters["bu.refused.max_bindings"] += 1
                 self._reject(now, packet, bu, home, care_of, BindingAckStatus.INSUFFICIENT_RESOURCES)
                 return
             if self.dad is not None:
@@ -306,8 +321,9 @@ class Registrar:
                   held: bool = False) -> None:
         """§10.3.1: the BA goes to the care-of address with a Type 2 routing header holding the home
         address, from the address the BU was sent to; a BU from home (care-of = home address) is
-        answered to the home address directly. With a binding store, an accepted BA waits for the
-        commit of its binding (journal.py)."""
+        answered to the home address directly, and a de-registration naming the home address as
+        care-of address from another source to that source (§9.5.4). With a binding store, an accepted
+        BA waits for the commit of its binding (journal.py)."""
         if self.journal is not None and status < 128 and not held:
             def release(from_link=self._from):
                 self._from = from_link
@@ -318,7 +334,15 @@ class Registrar:
                                     options=options)
         self.node.counters[f"ba.sent.status.{int(status)}"] += 1
         src = packet.dst if not packet.dst.is_multicast else self.address
-        if care_of == home:
+        if care_of == home and packet.src != home and unicast_routable(packet.src):
+            # §9.5.4, §10.3.2: a de-registration sent from elsewhere (an Alternate Care-of Address
+            # equal to the home address, from a care-of address): the node is not on the home link
+            # yet, so a BA to the home address would wait behind address resolution there and never
+            # reach it. It goes where the BU came from, with the home address in a Type 2 routing
+            # header.
+            reply = Packet(src=src, dst=packet.src, rh2=home, payload=ba)
+            self.node.output_packet(now, reply.to_bytes(), self.link.name)
+        elif care_of == home:
             reply = Packet(src=src, dst=home, payload=ba)
             rx_iface, rx_mac = self._from
             if rx_iface == self.link.name and rx_mac:
