@@ -28,7 +28,8 @@ def test_registration_is_protected_end_to_end():
     assert sent >= 2                                  # the first BU and a refresh at least
     # Every BU went under the SA (one ESP sequence number each); every BA came back under the HA's.
     assert _outbound(world.mn_spd).sequence == sent == world.mn.counters["esp.protected"]
-    assert _outbound(world.ha_spd).sequence == world.ha.counters["esp.protected"] == world.mn.counters["esp.unprotected"]
+    protected = world.ha.counters["esp.protected"]
+    assert _outbound(world.ha_spd).sequence == protected == world.mn.counters["esp.unprotected"]
     assert world.ha.counters["drop.bu.unprotected"] == 0 and world.ha.cache.get(HOME_ADDRESS) is not None
 
 

@@ -28,7 +28,9 @@ HA_CORE = IPv6Address("2001:db8:2::1")
 NEXT_HOP = IPv6Address("2001:db8:2::77")
 HOME = IPv6Address("2001:db8:1::9")
 COA = IPv6Address("2001:db8:3::9")
-HA_MAC, CORE_MAC, ROUTER_MAC = bytes.fromhex("020000000001"), bytes.fromhex("020000000002"), bytes.fromhex("020000000077")
+HA_MAC = bytes.fromhex("020000000001")
+CORE_MAC = bytes.fromhex("020000000002")
+ROUTER_MAC = bytes.fromhex("020000000077")
 
 
 class Exchange:

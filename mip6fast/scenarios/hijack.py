@@ -90,8 +90,9 @@ def hijack_attempt(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict]:
     every 500 ms: blind BUs for an unregistered home address and for the victim's (various sequence
     numbers, with the second packet of the two-packet attack guessing the sequence as the 135 answer
     would have told it), the victim's captured protected BUs replayed verbatim and with the attacker's
-    address as source, and captured BUs with a new ESP sequence number and one ciphertext bit changed. The home agent answers none
-    of them (no BA, so no sequence number leaks) and counts each; the victim's binding and tunnel stay."""
+    address as source, and captured BUs with a new ESP sequence number and one ciphertext bit changed.
+    The home agent answers none of them (no BA, so no sequence number leaks) and counts each; the
+    victim's binding and tunnel stay."""
     sim = Simulator(seed, pcap_dir)
     world = Mip6World(sim, lifetime=600, foreign_links=2)
     attacker = Attacker("attacker", [Interface("eth0", mac(0x66))], rng=sim.rng_for("attacker"))
