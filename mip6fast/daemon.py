@@ -51,7 +51,7 @@ from .roles.interface import Interface
 from .roles.mobile_node import MobileNode
 from .roles.node import Node
 from .roles.router import Router
-from .security import Direction, KeyFileError, Mode, SecurityPolicyDatabase, load_security_policy
+from .security import Direction, KeyFileError, SecurityPolicyDatabase, load_security_policy
 from .store import SQLiteBindingStore, StoreError
 
 __all__ = ["ControlServer", "Daemon", "DaemonError", "describe_bindings", "query"]
@@ -92,12 +92,8 @@ def describe_bindings(node: Node, now: int) -> list[dict]:
 
 
 def _protected_by(node: Node, home: IPv6Address) -> str | None:
-    spd = node.protection.spd
     want = Direction.OUTBOUND if isinstance(node, MobileNode) else Direction.INBOUND
-    for sa in spd:
-        if sa.direction is want and sa.home_address == home and sa.mode is Mode.TRANSPORT:
-            return f"esp spi 0x{sa.spi:08x} ({sa.algorithm.value})"
-    return None
+    return node.protection.identifier(home, want)
 
 
 def node_bindings(node: Node):

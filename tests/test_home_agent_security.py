@@ -9,6 +9,7 @@ from helpers.home_agent import HA, HOME, S, bu_packet, frame_in, make_ha, of_typ
 from mip6fast.roles.home_agent import BindingAclEntry
 from mip6fast.roles.protection import manual_pair
 from mip6fast.security import SecurityPolicyDatabase, is_protected
+from mip6fast.store import MemoryBindingStore
 from mip6fast.wire import (
     BindingAcknowledgement,
     MobilePrefixAdvertisement,
@@ -189,3 +190,19 @@ def test_binding_acl_without_a_rule_for_the_home_address_refuses_it():
     # An unprotected BU is still dropped silently: protection is checked first.
     bas, out1, _ = register(ha, now=5 * S)
     assert bas == [] and out1.frames() == [] and ha.counters["drop.bu.unprotected"] == 1
+
+
+def test_the_binding_store_records_the_sa_a_binding_was_made_under_never_a_key():
+    """Issue 13: what is stored is what recovery needs, the protection included (an SA's identifier,
+    never key material)."""
+    store = MemoryBindingStore()
+    ha, mns = keyed(HOME, store=store)
+    ha.receive(3 * S, "eth1", frame_in(protected_bu(mns[HOME])))
+    ha.tick(4 * S)
+    (record,) = store.load(4 * S).bindings
+    inbound = next(sa for sa in ha.protection.spd if sa.home_address == HOME and sa.direction.name == "INBOUND")
+    assert record.protection == f"esp spi 0x{inbound.spi:08x} ({inbound.algorithm.value})"
+    unkeyed, _ = keyed(HOME, unauthenticated=True, store=(plain := MemoryBindingStore()))
+    unkeyed.receive(3 * S, "eth1", frame_in(bu_packet(home=OTHER)))
+    unkeyed.tick(4 * S)
+    assert [r.protection for r in plain.load(4 * S).bindings] == [None]

@@ -29,6 +29,7 @@ from ..security import (
     Algorithm,
     Direction,
     EspError,
+    Mode,
     SecurityAssociation,
     SecurityPolicyDatabase,
     Unprotected,
@@ -95,6 +96,16 @@ class SignallingProtection:
             return None
         self.counters["esp.protected"] += 1
         return protected
+
+    def identifier(self, home: IPv6Address, direction: Direction = Direction.INBOUND) -> str | None:
+        """What protects ``home``'s registration, as ``bindings`` and the binding store name it
+        (``esp spi 0x… (algorithm)``, never a key); None when it is not protected."""
+        if self.spd is None:
+            return None
+        for sa in self.spd:
+            if sa.direction is direction and sa.home_address == home and sa.mode is Mode.TRANSPORT:
+                return f"esp spi 0x{sa.spi:08x} ({sa.algorithm.value})"
+        return None
 
     def spi_for(self, home: IPv6Address) -> int | None:
         """The SPI of the SA a packet from ``home``'s mobile node must arrive under (for ``bindings``)."""

@@ -110,10 +110,11 @@ class Journal:
     # ------------------------------------------------------------ the write path
 
     def registered(self, now: int, home: IPv6Address, care_of: IPv6Address, sequence: int, flags: int,
-                   lifetime: int, expires_ns: int, created: bool) -> None:
-        """An accepted registration (created) or refresh; ``flags``: the BU's A, H, L, K bits."""
+                   lifetime: int, expires_ns: int, created: bool, protection: str | None = None) -> None:
+        """An accepted registration (created) or refresh; ``flags``: the BU's A, H, L, K bits;
+        ``protection``: what it was made under (an SA's identifier, never a key)."""
         record = BindingRecord.from_monotonic(home, care_of, sequence, flags, max(1, lifetime), expires_ns,
-                                              now, now + self.wall_offset_ns)
+                                              now, now + self.wall_offset_ns, protection)
         self.store.stage(Registered(record) if created else Refreshed(record))
         self._now = now
 

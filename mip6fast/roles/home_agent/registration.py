@@ -251,7 +251,8 @@ class Registrar:
         if self.journal is not None:
             self.journal.registered(now, home, care_of, bu.sequence,
                                     Journal.bu_flags(bu.ack, bu.link_local, bu.key_management), lifetime,
-                                    now + lifetime * NS_PER_S, result.outcome is Outcome.CREATED)
+                                    now + lifetime * NS_PER_S, result.outcome is Outcome.CREATED,
+                                    self.protection.identifier(home))
         # A new BU replaces the refresh schedule and ends MPA retransmission (§10.6.2); the unsolicited
         # proxy NAs of a binding created moments ago still go out (§10.4.1).
         refresh = self._registered.get(home)
