@@ -308,10 +308,11 @@ def boot_at_home(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict]:
     correspondent pings the home address 5 times a second throughout; each move's gap is the time
     from the last reply before it to the first after."""
     sim = Simulator(seed, pcap_dir)
-    world = Mip6World(sim, lifetime=600, foreign_links=2)
+    world = Mip6World(sim, lifetime=600, foreign_links=2, more_keyed_homes=(BOOT_HOME_ADDRESS,))
     world.mn = MobileNode("mn", [Interface("eth0", MN_MAC)], rng=sim.rng_for("mn"),
                           config=MobileNodeConfig("eth0", (HomeAddressConfig(BOOT_HOME_ADDRESS, HA_ADDRESS),),
-                                                  lifetime=600))
+                                                  lifetime=600),
+                          spd=world.mn_spd)
     moves = [(10 * NS_PER_S, "fa", world.foreign[0]), (30 * NS_PER_S, "home", world.home),
              (45 * NS_PER_S, "fb", world.foreign[1]), (65 * NS_PER_S, "home", world.home)]
     end = 80 * NS_PER_S

@@ -342,7 +342,6 @@ class Registrar:
             # reach it. It goes where the BU came from, with the home address in a Type 2 routing
             # header.
             reply = Packet(src=src, dst=packet.src, rh2=home, payload=ba)
-            self.node.output_packet(now, reply.to_bytes(), self.link.name)
         elif care_of == home:
             reply = Packet(src=src, dst=home, payload=ba)
             rx_iface, rx_mac = self._from
