@@ -557,20 +557,11 @@ class MobileNode(Host):
     def _unprotected(self, now: int, iface: Interface, raw: bytes, src_mac: bytes) -> None:
         """A packet carrying ESP: ``spd.unprotect`` (a refusal is a silent drop counted
         ``drop.esp.<reason>``), then the packet inside goes on with the SA it came under."""
-        result = self.protection.inbound(raw)
-        if result is None:
-            return
+        opened = self.protection.open(raw)
+        if opened is None:
+            return                      # counted (SignallingProtection.open); no answer
+        packet, inner, self._rx_sa = opened
         try:
-            inner = parse(result.packet)
-        except ParseError:
-            self.drop("esp.inner_malformed")
-            return
-        if inner.next_header == NH_ESP:
-            self.drop("esp.nested")
-            return
-        self.counters["esp.unprotected"] += 1
-        self._rx_sa = result.sa
-        try:
-            self.local_packet(now, iface, result.packet, inner, src_mac)
+            self.local_packet(now, iface, packet, inner, src_mac)
         finally:
             self._rx_sa = None

@@ -36,6 +36,8 @@ from ..security import (
     is_protected,
     unprotect,
 )
+from ..errors import ParseError
+from ..wire import Packet, parse
 from .counters import CounterTable, declare
 
 __all__ = ["NH_ESP", "PROTECTION_COUNTERS", "CaptureKeys", "SignallingProtection", "manual_pair"]
@@ -82,6 +84,25 @@ class SignallingProtection:
         except EspError as exc:
             self.counters[f"drop.esp.{exc.reason}"] += 1
             return None
+
+    def open(self, raw: bytes) -> tuple[bytes, Packet, SecurityAssociation] | None:
+        """A received packet carrying ESP, for a role's receive path: ``inbound``, then the packet
+        inside parsed; None (counted: ``drop.esp.<reason>``, ``drop.esp.inner_malformed``,
+        ``drop.esp.nested``) when any of it fails. Otherwise the packet's bytes, its parse and the SA
+        it came under (counted ``esp.unprotected``)."""
+        result = self.inbound(raw)
+        if result is None:
+            return None
+        try:
+            inner = parse(result.packet)
+        except ParseError:
+            self.counters["drop.esp.inner_malformed"] += 1
+            return None
+        if inner.next_header == NH_ESP:
+            self.counters["drop.esp.nested"] += 1
+            return None
+        self.counters["esp.unprotected"] += 1
+        return result.packet, inner, result.sa
 
     def outbound(self, raw: bytes, home: IPv6Address) -> bytes | None:
         """``raw`` protected under ``home``'s outbound SA when it has a policy, else ``raw`` itself;

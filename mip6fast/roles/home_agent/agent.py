@@ -60,7 +60,6 @@ from ...wire import (
     RouterAdvertisement,
     TimeExceeded,
     UnknownMobilityMessage,
-    parse,
 )
 from ...wire.packet import CODEC as PACKET_CODEC
 from ..events import NS_PER_S, Output
@@ -256,21 +255,12 @@ class HomeAgent(Router):
         super().local_packet(now, iface, raw, packet, src_mac)
 
     def _unprotected(self, now: int, iface: Interface, raw: bytes, src_mac: bytes) -> None:
-        result = self.protection.inbound(raw)
-        if result is None:
-            return                      # counted as drop.esp.<reason>; no answer
+        opened = self.protection.open(raw)
+        if opened is None:
+            return                      # counted (SignallingProtection.open); no answer
+        packet, inner, self._rx_sa = opened
         try:
-            inner = parse(result.packet)
-        except ParseError:
-            self.drop("esp.inner_malformed")
-            return
-        if inner.next_header == NH_ESP:
-            self.drop("esp.nested")
-            return
-        self.counters["esp.unprotected"] += 1
-        self._rx_sa = result.sa
-        try:
-            self.local_packet(now, iface, result.packet, inner, src_mac)
+            self.local_packet(now, iface, packet, inner, src_mac)
         finally:
             self._rx_sa = None
 
