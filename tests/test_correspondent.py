@@ -3,8 +3,10 @@ from ipaddress import IPv6Address
 
 import pytest
 
+from helpers.correspondent import CN, COA, COA2, HOA, HOA2, PEER_MAC, S, frame, make_cn, sent
+
 from mip6fast.batch import DropReason, PacketBatch
-from mip6fast.roles import AddressState, Interface, Neighbor, NeighborState
+from mip6fast.roles import Neighbor, NeighborState
 from mip6fast.roles.correspondent import (
     MAX_RR_BINDING_LIFETIME,
     BindingCreated,
@@ -13,8 +15,6 @@ from mip6fast.roles.correspondent import (
     BindingExpired,
     BindingRefreshRequested,
     BindingUpdated,
-    CorrespondentConfig,
-    CorrespondentNode,
 )
 from mip6fast.roles.counters import strict
 from mip6fast.wire import (
@@ -32,36 +32,6 @@ from mip6fast.wire import (
     parse,
 )
 from mip6fast.wire.ethernet import ethernet_frame, parse_ethernet
-
-S = 1_000_000_000
-CN_MAC = bytes.fromhex("02000000000c")
-PEER_MAC = bytes.fromhex("020000000099")
-CN = IPv6Address("2001:db8:1::c")
-COA = IPv6Address("2001:db8:1::99")
-COA2 = IPv6Address("2001:db8:1::98")
-HOA = IPv6Address("2001:db8:9::5")
-HOA2 = IPv6Address("2001:db8:9::6")
-
-
-def make_cn(**config):
-    iface = Interface("eth0", CN_MAC, up=True)
-    iface.add_address(CN, 64).state = AddressState.PREFERRED
-    iface.addresses[iface.link_local].state = AddressState.PREFERRED
-    cn = CorrespondentNode("cn", [iface], config=CorrespondentConfig(**config))
-    nd = cn.nd["eth0"]
-    for peer in (COA, COA2):
-        nd.neighbors[peer] = Neighbor(peer, NeighborState.REACHABLE, mac=PEER_MAC, reachable_until=10**15)
-    return cn
-
-
-def frame(packet) -> bytes:
-    raw = packet.to_bytes() if isinstance(packet, Packet) else packet
-    return ethernet_frame(CN_MAC, PEER_MAC, raw)
-
-
-def sent(out):
-    return [parse(parse_ethernet(t.frame)[3]) for t in out.transmits]
-
 
 def raw_sent(out):
     return [bytes(parse_ethernet(t.frame)[3]) for t in out.transmits]

@@ -1,5 +1,5 @@
-"""A correspondent node (2001:db8:1::c on eth0) with one mobile peer reachable at its care-of address,
-sans-I/O, with hand-built frames (the same world as tests/test_correspondent.py)."""
+"""A correspondent node (2001:db8:1::c on eth0) with mobile peers reachable at their care-of addresses,
+sans-I/O, with hand-built frames (tests/test_correspondent.py and tests/test_protocol_limits.py)."""
 import struct
 from ipaddress import IPv6Address
 
@@ -13,7 +13,9 @@ CN_MAC = bytes.fromhex("02000000000c")
 PEER_MAC = bytes.fromhex("020000000099")
 CN = IPv6Address("2001:db8:1::c")
 COA = IPv6Address("2001:db8:1::99")
+COA2 = IPv6Address("2001:db8:1::98")
 HOA = IPv6Address("2001:db8:9::5")
+HOA2 = IPv6Address("2001:db8:9::6")
 
 
 def make_cn(**config):
@@ -21,7 +23,9 @@ def make_cn(**config):
     iface.add_address(CN, 64).state = AddressState.PREFERRED
     iface.addresses[iface.link_local].state = AddressState.PREFERRED
     cn = CorrespondentNode("cn", [iface], config=CorrespondentConfig(**config))
-    cn.nd["eth0"].neighbors[COA] = Neighbor(COA, NeighborState.REACHABLE, mac=PEER_MAC, reachable_until=10**15)
+    nd = cn.nd["eth0"]
+    for peer in (COA, COA2):
+        nd.neighbors[peer] = Neighbor(peer, NeighborState.REACHABLE, mac=PEER_MAC, reachable_until=10**15)
     return cn
 
 
