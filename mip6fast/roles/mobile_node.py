@@ -57,7 +57,7 @@ from ipaddress import IPv6Address
 from ..batch import PacketBatch
 from ..binding_cache import BindingCache
 from ..errors import ParseError
-from ..security import SecurityAssociation, SecurityPolicyDatabase
+from ..security import SecurityPolicyDatabase
 from ..wire import (
     BindingAcknowledgement,
     BindingRefreshRequest,
@@ -140,7 +140,6 @@ class MobileNode(Host):
                  config: MobileNodeConfig, spd: SecurityPolicyDatabase | None = None):
         super().__init__(name, interfaces, rng)
         self.protection = SignallingProtection(spd, self.counters)
-        self._rx_sa: SecurityAssociation | None = None      # the SA the packet at hand arrived under
         if config.interface not in self.interfaces:
             raise ValueError(f"{name}: no interface {config.interface}")
         self._config = config
@@ -531,7 +530,7 @@ class MobileNode(Host):
 
     def local_packet(self, now: int, iface: Interface, raw: bytes, packet: Packet, src_mac: bytes) -> None:
         if packet.next_header == NH_ESP:
-            self._unprotected(now, iface, raw, src_mac)
+            self.receive_protected(now, iface, raw, src_mac)
             return
         if self._rx_sa is None and self._needs_protection(packet):
             self.drop("mn.unprotected_signalling")       # RFC 6275 §5.1: counted, not acted on
@@ -553,15 +552,3 @@ class MobileNode(Host):
         home = packet.rh2 if packet.rh2 is not None else packet.dst
         reg = self.home_registrations.registrations.get(home)
         return reg is not None and packet.src == reg.home.home_agent and self.protection.required(home)
-
-    def _unprotected(self, now: int, iface: Interface, raw: bytes, src_mac: bytes) -> None:
-        """A packet carrying ESP: ``spd.unprotect`` (a refusal is a silent drop counted
-        ``drop.esp.<reason>``), then the packet inside goes on with the SA it came under."""
-        opened = self.protection.open(raw)
-        if opened is None:
-            return                      # counted (SignallingProtection.open); no answer
-        packet, inner, self._rx_sa = opened
-        try:
-            self.local_packet(now, iface, packet, inner, src_mac)
-        finally:
-            self._rx_sa = None

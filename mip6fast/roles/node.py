@@ -35,6 +35,7 @@ from typing import Callable, ClassVar, cast
 
 from ..batch import PacketBatch
 from ..errors import ParseError
+from ..security import SecurityAssociation, is_protected
 from ..wire import (
     DestinationUnreachable,
     EchoReply,
@@ -62,12 +63,15 @@ from .interface import (
 )
 from .neighbor import NeighborDiscovery, NeighborDiscoveryLimits
 from .node_counters import NODE_COUNTERS
+from .protection import SignallingProtection
 from .rate_limit import TokenBucket
 
 __all__ = ["ICMP_ERROR_BURST", "ICMP_ERROR_RATE", "Node", "Route"]
 
 # RFC 4443 §2.4 (f): a node MUST limit the ICMPv6 errors it originates; a token bucket, as the RFC
 # suggests, of this many a second after a burst of that many (FreeBSD's default is 100 a second).
+# Next headers that may lead to an ESP header (Hop-by-Hop, Routing, Destination Options, ESP itself).
+_BEFORE_ESP = frozenset((0, 43, 50, 60))
 ICMP_ERROR_RATE = 100
 ICMP_ERROR_BURST = 10
 
@@ -111,6 +115,9 @@ class Node:
         self._nd_class = NeighborDiscovery
         self.nd_limits = NeighborDiscoveryLimits()
         self.icmp_error_bucket = TokenBucket(ICMP_ERROR_RATE, ICMP_ERROR_BURST)
+        # RFC 6275 §5.1: the home agent and the mobile node protect their signalling (``receive_protected``).
+        self.protection = SignallingProtection(None, self.counters)     # none: nothing protected
+        self._rx_sa: SecurityAssociation | None = None      # the SA the packet at hand arrived under
         for iface in interfaces:
             self.add_interface(iface)
 
@@ -286,13 +293,32 @@ class Node:
 
     def receive_ipv6(self, now: int, iface: Interface, raw: bytes, src_mac: bytes) -> None:
         """An IPv6 packet that passed the Ethernet checks: parsed, then ``receive_packet``; a packet
-        ``parse`` refuses goes to ``parse_failed``."""
+        ``parse`` refuses goes to ``parse_failed``. An ESP-protected packet for one of this node's
+        addresses, at a node that protects its signalling, goes straight to ``receive_protected``: the
+        packet inside is what gets parsed and checked (once, not the ESP packet around it as well)."""
+        if (len(raw) > 40 and raw[6] in _BEFORE_ESP and self.protection.enabled
+                and is_protected(raw) and self.is_own_address(IPv6Address(raw[24:40]))):
+            self.receive_protected(now, iface, raw, src_mac)
+            return
         try:
             packet = parse(raw)
         except ParseError as exc:
             self.parse_failed(now, iface, raw, exc)
             return
         self.receive_packet(now, iface, raw, packet, src_mac)
+
+    def receive_protected(self, now: int, iface: Interface, raw: bytes, src_mac: bytes) -> None:
+        """A packet for this node carrying ESP (RFC 6275 §5.1, §6.3): ``SignallingProtection.open`` (a
+        refusal is a silent drop counted ``drop.esp.<reason>``: no answer, so no sequence number leaks),
+        then the packet inside goes to ``local_packet`` with the SA it came under (``_rx_sa``)."""
+        opened = self.protection.open(raw)
+        if opened is None:
+            return
+        packet_bytes, inner, self._rx_sa = opened
+        try:
+            self.local_packet(now, iface, packet_bytes, inner, src_mac)
+        finally:
+            self._rx_sa = None
 
     def parse_failed(self, now: int, iface: Interface, raw: bytes, exc: ParseError) -> None:
         """An inbound packet ``parse`` refused: a drop counted by the field at fault. Roles that must

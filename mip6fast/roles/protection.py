@@ -34,6 +34,7 @@ from ..security import (
     SecurityPolicyDatabase,
     Unprotected,
     is_protected,
+    protect,
     unprotect,
 )
 from ..errors import ParseError
@@ -65,6 +66,9 @@ class SignallingProtection:
         self.spd = spd
         self.counters = counters
         self.require_all = require_all and spd is not None
+        self._identifiers: dict[tuple[IPv6Address, Direction], str] = {}
+        self._identifiers_of: SecurityPolicyDatabase | None = None
+        self._identifiers_size = -1
 
     @property
     def enabled(self) -> bool:
@@ -108,10 +112,16 @@ class SignallingProtection:
         """``raw`` protected under ``home``'s outbound SA when it has a policy, else ``raw`` itself;
         None (counted) when the SA is missing or used up."""
         spd = self.spd
-        if spd is None or not spd.has_policy(home):
+        if spd is None:
+            return raw
+        sa = spd.outbound_sa(home)
+        if sa is None and not spd.has_policy(home):
             return raw
         try:
-            protected = spd.protect(raw, home)
+            if sa is None:
+                protected = spd.protect(raw, home)       # raises NoSecurityAssociation, counted there
+            else:
+                protected = protect(raw, sa)
         except EspError as exc:
             self.counters[f"drop.esp.out.{exc.reason}"] += 1
             return None
@@ -120,13 +130,19 @@ class SignallingProtection:
 
     def identifier(self, home: IPv6Address, direction: Direction = Direction.INBOUND) -> str | None:
         """What protects ``home``'s registration, as ``bindings`` and the binding store name it
-        (``esp spi 0x… (algorithm)``, never a key); None when it is not protected."""
-        if self.spd is None:
+        (``esp spi 0x… (algorithm)``, never a key); None when it is not protected. Indexed once per set
+        of SAs (every accepted BU asks, for its store record)."""
+        spd = self.spd
+        if spd is None:
             return None
-        for sa in self.spd:
-            if sa.direction is direction and sa.home_address == home and sa.mode is Mode.TRANSPORT:
-                return f"esp spi 0x{sa.spi:08x} ({sa.algorithm.value})"
-        return None
+        if self._identifiers_of is not spd or self._identifiers_size != len(spd):
+            self._identifiers = {}
+            for sa in spd:
+                if sa.mode is Mode.TRANSPORT:
+                    self._identifiers.setdefault((sa.home_address, sa.direction),
+                                                 f"esp spi 0x{sa.spi:08x} ({sa.algorithm.value})")
+            self._identifiers_of, self._identifiers_size = spd, len(spd)
+        return self._identifiers.get((home, direction))
 
     def spi_for(self, home: IPv6Address) -> int | None:
         """The SPI of the SA a packet from ``home``'s mobile node must arrive under (for ``bindings``)."""

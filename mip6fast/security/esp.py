@@ -53,6 +53,8 @@ import struct
 from ipaddress import IPv6Address
 from typing import Callable, NamedTuple, Optional
 
+from .._impl import load
+from ..errors import ParseError
 from .algorithms import IntegrityError
 from .errors import (
     AuthenticationFailed,
@@ -80,6 +82,8 @@ ESP_HEADER = 8
 MAX_EXTENSION_HEADERS = 8     # before ESP; a BU has one, a BA one
 MAX_PAYLOAD_LENGTH = 0xFFFF   # no jumbograms (RFC 2675) on this path
 _PADDING = bytes(range(1, 256))
+_BYTE = [bytes((b,)) for b in range(256)]
+_layout = load("esp").layout
 
 Lookup = Callable[[int], Optional[SecurityAssociation]]
 
@@ -107,102 +111,6 @@ class Unprotected(NamedTuple):
         return self.packet[self.offset:]
 
 
-class _Header(NamedTuple):
-    kind: int                  # the next header value that announced it
-    offset: int
-    length: int
-    hao: bytes | None       # Destination Options: the Home Address option's address
-    final: bytes | None     # Type 2 routing header with segments left 1: its address
-
-
-class _Chain(NamedTuple):
-    headers: list[_Header]
-    next_header: int           # what follows the last extension header
-    offset: int
-    fragment: bool             # a Fragment header is among them
-
-
-# --- header walking ------------------------------------------------------------------------------------
-
-def _check_ipv6(p: bytes) -> None:
-    if len(p) < IPV6_HEADER:
-        raise MalformedPacket(f"{len(p)} bytes: shorter than an IPv6 header")
-    if p[0] >> 4 != 6:
-        raise MalformedPacket("version: not IPv6")
-    plen = (p[4] << 8) | p[5]
-    if plen == 0:
-        raise MalformedPacket("payload length 0 (a jumbogram or an empty packet): not protected by ESP here")
-    if IPV6_HEADER + plen != len(p):
-        raise MalformedPacket(f"payload length {plen} does not match the {len(p) - IPV6_HEADER} bytes after "
-                              f"the IPv6 header")
-
-
-def _destination_options(p: bytes, off: int, length: int) -> bytes | None:
-    """The Home Address option's address in one Destination Options header, if any (RFC 6275 §6.3)."""
-    i, end, hao = off + 2, off + length, None
-    while i < end:
-        opt = p[i]
-        if opt == OPT_PAD1:
-            i += 1
-            continue
-        if i + 2 > end or i + 2 + p[i + 1] > end:
-            raise MalformedPacket(f"destination option at offset {i} runs past its header")
-        if opt == OPT_HOME_ADDRESS:
-            if p[i + 1] != 16 or hao is not None:
-                raise MalformedPacket(f"Home Address option at offset {i}: wrong length or a second one")
-            hao = p[i + 2:i + 18]
-        i += 2 + p[i + 1]
-    return hao
-
-
-def _walk(p: bytes) -> _Chain:
-    """The Hop-by-Hop, Routing, Destination Options and Fragment headers after the IPv6 header."""
-    headers: list[_Header] = []
-    nh, off, fragment = p[6], IPV6_HEADER, False
-    while nh in (NH_HOP_BY_HOP, NH_ROUTING, NH_DEST_OPTS, NH_FRAGMENT):
-        if nh == NH_HOP_BY_HOP and headers:
-            raise MalformedPacket(f"Hop-by-Hop options header at offset {off}: only right after IPv6")
-        if len(headers) == MAX_EXTENSION_HEADERS:
-            raise MalformedPacket(f"more than {MAX_EXTENSION_HEADERS} extension headers")
-        if off + 8 > len(p):
-            raise MalformedPacket(f"extension header at offset {off} is truncated")
-        if nh == NH_FRAGMENT:
-            length, fragment = 8, True
-        else:
-            length = (p[off + 1] + 1) * 8
-        if off + length > len(p):
-            raise MalformedPacket(f"extension header at offset {off} runs past the packet")
-        hao = final = None
-        if nh == NH_DEST_OPTS:
-            hao = _destination_options(p, off, length)
-            if hao is not None and any(h.hao is not None for h in headers):
-                raise MalformedPacket(f"a second Home Address option at offset {off}")
-        elif nh == NH_ROUTING:
-            rtype, segments_left = p[off + 2], p[off + 3]
-            if rtype == 2:
-                if length != 24 or segments_left > 1:
-                    raise MalformedPacket(f"Type 2 routing header at offset {off}: length or segments left")
-                if segments_left == 1:
-                    final = p[off + 8:off + 24]
-            elif segments_left:
-                raise MalformedPacket(f"routing header type {rtype} at offset {off} with segments left: "
-                                      f"not at its final destination yet")
-        headers.append(_Header(nh, off, length, hao, final))
-        nh, off = p[off], off + length
-    return _Chain(headers, nh, off, fragment)
-
-
-def _claimed(p: bytes, before: list[_Header]):
-    """(source, destination) as the upper layer sees them, from the headers left before ESP."""
-    src, dst = p[8:24], p[24:40]
-    for h in before:
-        if h.hao is not None:
-            src = h.hao
-        if h.final is not None:
-            dst = h.final
-    return src, dst
-
-
 def _upper_protocol(data: bytes, nh: int) -> int:
     """Skip Destination Options headers at the start of ``data`` (end-to-end ones, inside ESP)."""
     off = 0
@@ -215,9 +123,10 @@ def _upper_protocol(data: bytes, nh: int) -> int:
     raise MalformedPacket("too many destination options headers inside ESP")
 
 
-def _check_selectors(sa: SecurityAssociation, p: bytes, before: list[_Header], protected_nh: int,
+def _check_selectors(sa: SecurityAssociation, p: bytes, src: int, dst: int, protected_nh: int,
                      protected: bytes) -> None:
-    """RFC 4301 §5.2 step 4 (and the outbound mirror of it): does this packet belong to this SA?"""
+    """RFC 4301 §5.2 step 4 (and the outbound mirror of it): does this packet belong to this SA? ``src``
+    and ``dst``: where the addresses the upper layer sees are in ``p`` (``_locate``)."""
     home, agent, home_is_source = sa._home_packed, sa._agent_packed, sa._home_is_source
     if sa._mode is Mode.TUNNEL:
         if protected_nh != NH_IPV6:
@@ -232,20 +141,33 @@ def _check_selectors(sa: SecurityAssociation, p: bytes, before: list[_Header], p
         else:
             ok, claimed, end = inner_dst == home, inner_dst, outer_src == agent
     else:
-        upper = _upper_protocol(protected, protected_nh)
+        upper = protected_nh if protected_nh != NH_DEST_OPTS else _upper_protocol(protected, protected_nh)
         if upper not in sa._protocols:
             raise PolicyViolation(f"SA 0x{sa.spi:08x} does not carry next header {upper}", sa.spi)
-        src, dst = _claimed(p, before)
         if home_is_source:
-            ok, claimed, end = src == home, src, dst == agent
+            claimed = p[src:src + 16]
+            ok, end = claimed == home, p[dst:dst + 16] == agent
         else:
-            ok, claimed, end = dst == home, dst, src == agent
+            claimed = p[dst:dst + 16]
+            ok, end = claimed == home, p[src:src + 16] == agent
     if not ok:
         raise PolicyViolation(f"SA 0x{sa.spi:08x} is bound to home address {sa.home_address}, the packet "
                               f"claims {IPv6Address(claimed)}", sa.spi)
     if not end:
         raise PolicyViolation(f"SA 0x{sa.spi:08x}: the home agent end of the packet is not "
                               f"{sa.home_agent}", sa.spi)
+
+
+def _locate(p: bytes, unprotect: bool, tunnel: bool = False) -> tuple[int, int, int, int, int]:
+    """``mip6fast._esp.layout`` (C, or its twin): (at, nh_at, next_header, src, dst), its ParseError
+    turned into the EspError it means (NotProtected: a well-formed packet without ESP)."""
+    try:
+        return _layout(p, unprotect, tunnel)
+    except ParseError as exc:
+        if exc.field == "esp" and exc.reason == "no ESP header":
+            raise NotProtected(f"no ESP header: the extension headers end at offset {exc.offset} with "
+                               f"something else") from None
+        raise MalformedPacket(f"{exc.reason} (offset {exc.offset})") from None
 
 
 # --- ESP payload: seal and open ------------------------------------------------------------------------
@@ -315,86 +237,60 @@ def protect(packet: bytes, sa: SecurityAssociation) -> bytes:
     (another home address, another home agent, a protocol the SA does not carry), SequenceExhausted when
     the SA has no sequence number left, ValueError for an inbound SA or a result over 65,535 bytes of
     payload. No sequence number is used by a refused packet."""
-    p = bytes(packet)
-    _check_ipv6(p)
+    p = packet if type(packet) is bytes else bytes(packet)
     if sa._direction is not Direction.OUTBOUND:
         raise ValueError(f"SA 0x{sa.spi:08x} is inbound: it does not protect packets")
-    chain = _walk(p)
-    headers = chain.headers
-    if chain.fragment:
-        raise MalformedPacket("a fragment: ESP is applied to whole packets, before fragmentation")
-    if sa._mode is Mode.TUNNEL:
-        keep = len(headers)              # every outer extension header stays before ESP
-    else:
-        keep = 0
-        for i, h in enumerate(headers):
-            if h.kind == NH_DEST_OPTS and h.hao is None and not any(
-                    later.kind == NH_ROUTING for later in headers[i + 1:]):
-                break                    # end-to-end options: inside ESP
-            keep = i + 1
-    before = headers[:keep]
-    at = headers[keep].offset if keep < len(headers) else chain.offset
-    nh_at = before[-1].offset if before else 6
-    protected_nh = p[nh_at]
+    at, nh_at, protected_nh, src, dst = _locate(p, False, sa._mode is Mode.TUNNEL)
     data = p[at:]
-    _check_selectors(sa, p, before, protected_nh, data)
-    total = at + esp_length(sa, len(data))
-    if total - IPV6_HEADER > MAX_PAYLOAD_LENGTH:
-        raise ValueError(f"protected packet would carry {total - IPV6_HEADER} bytes of payload, more "
+    _check_selectors(sa, p, src, dst, protected_nh, data)
+    payload = at + esp_length(sa, len(data)) - IPV6_HEADER
+    if payload > MAX_PAYLOAD_LENGTH:
+        raise ValueError(f"protected packet would carry {payload} bytes of payload, more "
                          f"than {MAX_PAYLOAD_LENGTH}")
     esp = seal(sa, protected_nh, data)
-    out = bytearray(p[:at])
-    out += esp
-    out[nh_at] = NH_ESP
-    struct.pack_into("!H", out, 4, len(out) - IPV6_HEADER)
-    sa.counters.packets += 1
-    sa.counters.bytes += len(p)
-    return bytes(out)
+    counters = sa.counters
+    counters.packets += 1
+    counters.bytes += len(p)
+    return _rebuild(p, at, nh_at, NH_ESP, esp)
+
+
+def _rebuild(p: bytes, at: int, nh_at: int, next_header: int, tail: bytes) -> bytes:
+    """``p`` up to ``at``, then ``tail``; the next header byte at ``nh_at`` set to ``next_header`` and the
+    Payload Length to what the result carries. One copy."""
+    return b"".join((p[:4], (at - IPV6_HEADER + len(tail)).to_bytes(2, "big"), p[6:nh_at],
+                     _BYTE[next_header], p[nh_at + 1:at], tail))
 
 
 def unprotect(packet: bytes, lookup: Lookup) -> Unprotected:
     """Verify, check for replay, decrypt and check the policy of an ESP-protected IPv6 packet; see the
     module docstring. ``lookup(spi)`` returns the inbound SA with that SPI or None
     (``SecurityPolicyDatabase.inbound_sa``, or ``{sa.spi: sa}.get``). Raises only ``EspError``s."""
-    p = bytes(packet)
-    _check_ipv6(p)
-    chain = _walk(p)
-    if chain.fragment:
-        raise MalformedPacket("a fragment: reassemble before ESP processing (RFC 4303 §3.4.1)")
-    if chain.next_header != NH_ESP:
-        raise NotProtected(f"no ESP header: next header {chain.next_header} at offset {chain.offset}")
-    at = chain.offset
-    if at + ESP_HEADER > len(p):
-        raise MalformedPacket(f"ESP header at offset {at} is truncated")
-    spi = struct.unpack_from("!I", p, at)[0]
+    p = packet if type(packet) is bytes else bytes(packet)
+    at, nh_at, _, src, dst = _locate(p, True)
+    spi = int.from_bytes(p[at:at + 4], "big")
     sa = lookup(spi)
     if sa is None or sa._spi != spi or sa._direction is not Direction.INBOUND:
         raise UnknownSpi(f"no inbound SA with SPI 0x{spi:08x}", spi)
     opened = open_payload(sa, p[at:])
-    before = chain.headers
-    nh_at = before[-1].offset if before else 6
     try:
-        _check_selectors(sa, p, before, opened.next_header, opened.data)
+        _check_selectors(sa, p, src, dst, opened.next_header, opened.data)
     except PolicyViolation:
         sa.counters.policy_violations += 1
         raise
     except MalformedPacket:
         sa.counters.malformed += 1
         raise
-    out = bytearray(p[:at])
-    out += opened.data
-    out[nh_at] = opened.next_header
-    struct.pack_into("!H", out, 4, len(out) - IPV6_HEADER)
-    sa.counters.packets += 1
-    sa.counters.bytes += len(out)
-    return Unprotected(bytes(out), sa, opened.sequence, opened.next_header, at)
+    out = _rebuild(p, at, nh_at, opened.next_header, opened.data)
+    counters = sa.counters
+    counters.packets += 1
+    counters.bytes += len(out)
+    return Unprotected(out, sa, opened.sequence, opened.next_header, at)
 
 
 def is_protected(packet: bytes) -> bool:
     """Whether ``packet`` carries an ESP header where ``unprotect`` looks for one (never raises)."""
     try:
-        p = bytes(packet)
-        _check_ipv6(p)
-        return _walk(p).next_header == NH_ESP
-    except MalformedPacket:
-        return False
+        _layout(packet if type(packet) is bytes else bytes(packet), True, False)
+    except ParseError as exc:
+        return exc.field == "esp" and exc.reason != "no ESP header"
+    return True

@@ -41,7 +41,8 @@ class SecurityPolicyDatabase:
 
     def __init__(self, sas: Iterable[SecurityAssociation] = ()):
         self._inbound: dict[int, SecurityAssociation] = {}
-        self._outbound: dict[tuple[IPv6Address, Mode], SecurityAssociation] = {}
+        # Outbound SAs by mode, then home address (no tuple key: hashing an Enum is a Python call).
+        self._outbound: dict[Mode, dict[IPv6Address, SecurityAssociation]] = {mode: {} for mode in Mode}
         self._homes: dict[IPv6Address, int] = {}     # home address -> how many SAs are bound to it
         self.counters = SpdCounters()
         for sa in sas:
@@ -65,18 +66,18 @@ class SecurityPolicyDatabase:
                 raise ValueError(f"an inbound SA with SPI 0x{sa.spi:08x} is already installed")
             self._inbound[sa.spi] = sa
         else:
-            key = (sa.home_address, sa.mode)
-            if key in self._outbound:
+            by_home = self._outbound[sa.mode]
+            if sa.home_address in by_home:
                 raise ValueError(f"an outbound {sa.mode.value}-mode SA for {sa.home_address} is already "
-                                 f"installed (SPI 0x{self._outbound[key].spi:08x})")
-            self._outbound[key] = sa
+                                 f"installed (SPI 0x{by_home[sa.home_address].spi:08x})")
+            by_home[sa.home_address] = sa
         self._homes[sa.home_address] = self._homes.get(sa.home_address, 0) + 1
 
     def remove(self, sa: SecurityAssociation) -> None:
         if self._inbound.get(sa.spi) is sa:
             del self._inbound[sa.spi]
-        elif self._outbound.get((sa.home_address, sa.mode)) is sa:
-            del self._outbound[(sa.home_address, sa.mode)]
+        elif self._outbound[sa.mode].get(sa.home_address) is sa:
+            del self._outbound[sa.mode][sa.home_address]
         else:
             raise KeyError(f"SA 0x{sa.spi:08x} is not installed")
         left = self._homes[sa.home_address] - 1
@@ -92,7 +93,7 @@ class SecurityPolicyDatabase:
         # Per packet: no conversion when the caller already holds the right types.
         if type(home_address) is not IPv6Address:
             home_address = IPv6Address(home_address)
-        return self._outbound.get((home_address, mode if type(mode) is Mode else Mode(mode)))
+        return self._outbound[mode if type(mode) is Mode else Mode(mode)].get(home_address)
 
     def has_policy(self, home_address: Address) -> bool:
         """Whether any SA is bound to ``home_address``: its BUs/BAs must then be ESP-protected."""
@@ -128,10 +129,11 @@ class SecurityPolicyDatabase:
 
     def __iter__(self) -> Iterator[SecurityAssociation]:
         yield from list(self._inbound.values())
-        yield from list(self._outbound.values())
+        for by_home in self._outbound.values():
+            yield from list(by_home.values())
 
     def __len__(self) -> int:
-        return len(self._inbound) + len(self._outbound)
+        return len(self._inbound) + sum(len(by_home) for by_home in self._outbound.values())
 
     def stats(self) -> dict[str, object]:
         """Counters and every SA's ``stats()`` (no keys)."""
@@ -139,5 +141,5 @@ class SecurityPolicyDatabase:
         return {**asdict(self.counters), "security_associations": sas}
 
     def __repr__(self) -> str:
-        return (f"SecurityPolicyDatabase({len(self._inbound)} inbound, {len(self._outbound)} outbound, "
+        return (f"SecurityPolicyDatabase({len(self._inbound)} inbound, {len(self) - len(self._inbound)} outbound, "
                 f"home addresses: {', '.join(sorted(str(a) for a in self.home_addresses())) or 'none'})")

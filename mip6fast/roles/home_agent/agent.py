@@ -43,7 +43,7 @@ from ...batch import PacketBatch
 from ...binding_cache import BindingCache
 from ...datapath import HomeAgentDataPath
 from ...errors import ParseError
-from ...security import SecurityAssociation, SecurityPolicyDatabase
+from ...security import SecurityPolicyDatabase
 from ...store import BindingStore
 from ...wire import (
     BindingAcknowledgement,
@@ -124,7 +124,6 @@ class HomeAgent(Router):
         self.errors = ErrorMessages(self.home_link, self)
         self.batch_path = BatchPath(self, self.datapath, self.cache, config.address, self._receive_frame)
         self._rx_mac: tuple[str, bytes] = ("", b"")         # interface and source MAC of the packet at hand
-        self._rx_sa: SecurityAssociation | None = None      # the SA the packet at hand arrived under
         if not config.virtual_home_link:
             self.advertise(config.interface, advertising or self._default_advertising())
 
@@ -241,7 +240,7 @@ class HomeAgent(Router):
         first (RFC 6275 §5.1, §6.3): refused, it is a silent counted drop; accepted, the packet inside
         goes on with the SA it came under (``_rx_sa``)."""
         if packet.next_header == NH_ESP:
-            self._unprotected(now, iface, raw, src_mac)
+            self.receive_protected(now, iface, raw, src_mac)
             return
         self._rx_mac = (iface.name, src_mac)
         hao = packet.home_address
@@ -253,16 +252,6 @@ class HomeAgent(Router):
                                           BindingErrorStatus.UNKNOWN_BINDING_FOR_HOME_ADDRESS_DESTINATION_OPTION, hao)
                 return
         super().local_packet(now, iface, raw, packet, src_mac)
-
-    def _unprotected(self, now: int, iface: Interface, raw: bytes, src_mac: bytes) -> None:
-        opened = self.protection.open(raw)
-        if opened is None:
-            return                      # counted (SignallingProtection.open); no answer
-        packet, inner, self._rx_sa = opened
-        try:
-            self.local_packet(now, iface, packet, inner, src_mac)
-        finally:
-            self._rx_sa = None
 
     def parse_failed(self, now: int, iface: Interface, raw: bytes, exc: ParseError) -> None:
         """RFC 6275 §9.2: a Mobility Header with Payload Proto ≠ 59 or a Header Len below its type's
