@@ -257,6 +257,22 @@ def test_replay_in_window_out_of_order_accepted_once():
     assert inb.counters.replay_duplicates == 4 and inb.counters.packets == 64
 
 
+def test_inbound_sa_resumes_above_a_stored_mark():
+    """``advance`` on an inbound SA (a restarted receiver, journal.py): everything at or below the mark
+    is a replay, the next number is accepted, and the mark never moves the window back."""
+    packets, inb = _stream(n=10)
+    inb.advance(5)
+    get = lookup(inb)
+    for i in (0, 4):                                            # sequences 1 and 5
+        with pytest.raises(ReplayedPacket):
+            unprotect(packets[i], get)
+    assert unprotect(packets[5], get).sequence == 6
+    inb.advance(2)
+    assert inb.sequence == 6
+    with pytest.raises(ValueError, match="32 bits"):
+        inb.advance(1 << 32)
+
+
 def test_replay_left_of_window_rejected_and_window_slides():
     packets, inb = _stream()
     get = lookup(inb)

@@ -9,7 +9,8 @@ from helpers.home_agent import HA, HOME, S, bu_packet, frame_in, make_ha, of_typ
 from mip6fast.roles.home_agent import BindingAclEntry
 from mip6fast.roles.protection import manual_pair
 from mip6fast.security import SecurityPolicyDatabase, is_protected
-from mip6fast.store import MemoryBindingStore
+from mip6fast.roles.home_agent.journal import replay_mark_key
+from mip6fast.store import MemoryBindingStore, SQLiteBindingStore, StateDeleted
 from mip6fast.wire import (
     BindingAcknowledgement,
     MobilePrefixAdvertisement,
@@ -206,3 +207,49 @@ def test_the_binding_store_records_the_sa_a_binding_was_made_under_never_a_key()
     unkeyed.receive(3 * S, "eth1", frame_in(bu_packet(home=OTHER)))
     unkeyed.tick(4 * S)
     assert [r.protection for r in plain.load(4 * S).bindings] == [None]
+
+
+def test_a_bu_captured_before_a_restart_is_a_replay_after_it(tmp_path):
+    """The inbound replay window survives a restart with the bindings (journal.py): the mark is
+    committed with the binding, before the BA; a home agent started again from the same store and the
+    same keys (fresh SA objects, empty windows) refuses the captured BU as a replay (RFC 4303
+    §3.4.3) and accepts the mobile node's next one. Without the mark the replay registers again."""
+    from_file = tmp_path / "bindings.db"
+    ha, mns = keyed(HOME, store=SQLiteBindingStore(from_file), dad=False)
+    first = protected_bu(mns[HOME], seq=7)
+    captured = protected_bu(mns[HOME], seq=8)
+    ha.receive(3 * S, "eth1", frame_in(first))
+    ha.receive(4 * S, "eth1", frame_in(captured))
+    assert ha.cache.get(HOME).sequence == 8
+    ha.journal.store.close()
+    inbound = next(sa for sa in ha.protection.spd if sa.direction.name == "INBOUND")
+    check = SQLiteBindingStore(from_file)
+    assert check.get_state(replay_mark_key(inbound.spi)) == 2      # the ESP sequence of the second BU
+    check.close()
+
+    def restart(mark: bool):
+        store = SQLiteBindingStore(from_file)
+        if not mark:
+            store.stage(StateDeleted(replay_mark_key(inbound.spi)))
+            store.commit()
+        again, _ = keyed(HOME, store=store, dad=False)     # the same keys (seed 3) as the first
+        again.recover(10 * S)
+        return again, store
+
+    again, store = restart(mark=True)
+    assert again.counters["store.replay_windows_resumed"] == 1
+    # Without the binding (so no §9.5.1 sequence check can refuse it), the window alone must.
+    again.cache.delete_if_newer(HOME, 9)
+    out = again.receive(11 * S, "eth1", frame_in(captured))
+    assert again.counters["drop.esp.replay"] == 1 and open_ba(mns[HOME], out) == []
+    assert again.cache.get(HOME) is None
+    out = again.receive(12 * S, "eth1", frame_in(protected_bu(mns[HOME], seq=9)))
+    again.tick(13 * S)
+    assert again.cache.get(HOME).sequence == 9
+    store.close()
+
+    without, store = restart(mark=False)
+    without.cache.delete_if_newer(HOME, 9)
+    without.receive(11 * S, "eth1", frame_in(captured))
+    assert without.counters["drop.esp.replay"] == 0 and without.cache.get(HOME) is not None
+    store.close()

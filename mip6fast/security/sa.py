@@ -124,6 +124,16 @@ class ReplayWindow:
             return False
         return True if (self._bits >> diff) & 1 else None
 
+    def resume(self, top: int) -> None:
+        """Everything at or below ``top`` counts as received from now on (a restarted receiver resuming
+        at the high-water mark it stored); never moves back."""
+        limit = (1 << 64) - 1 if self.esn else (1 << 32) - 1
+        if not isinstance(top, int) or not 0 <= top <= limit:
+            raise ValueError(f"replay window: sequence {top!r} does not fit {64 if self.esn else 32} bits")
+        if top > self.top:
+            self.top = top
+            self._bits = self._mask
+
     def accept(self, seq: int) -> None:
         if seq > self.top:
             shift = seq - self.top
@@ -326,11 +336,15 @@ class SecurityAssociation:
         return self.__copy__()
 
     def advance(self, sequence: int) -> None:
-        """Outbound: the next packet carries at least ``sequence + 1``; never moves back. A daemon
-        resuming a manual SA after a restart passes the high-water mark it stored, so that the peer's
-        replay window (and GCM's IV uniqueness) never sees a number twice."""
+        """After a restart, resume at the high-water mark stored before it; never moves back.
+
+        Outbound: the next packet carries at least ``sequence + 1``, so that the peer's replay window
+        (and GCM's IV uniqueness) never sees a number twice. Inbound: every sequence number at or below
+        ``sequence`` counts as received, so a packet captured before the restart is refused as a replay
+        (RFC 4303 §3.4.3) rather than accepted by an empty window."""
         if self._direction is not Direction.OUTBOUND:
-            raise ValueError(f"SA 0x{self.spi:08x} is inbound: only an outbound SA's counter advances")
+            self._window.resume(sequence)
+            return
         if not isinstance(sequence, int) or not 0 <= sequence <= self._limit:
             raise ValueError(f"sequence: {sequence!r} is not in 0..{self._limit}")
         self._sequence = max(self._sequence, sequence)

@@ -56,12 +56,14 @@ from ...store import (
     Expired,
     Refreshed,
     Registered,
+    StatePut,
     StoreError,
 )
+from ...security import Direction, SecurityPolicyDatabase
 from ..events import NS_PER_S, NodeServices, Notification
 
-__all__ = ["DROPPED_NOMEM", "DROPPED_NO_TIME_LEFT", "DROPPED_OUTSIDE_PREFIXES", "STORE_FAILURES", "BindingsRecovered",
-           "Journal", "StoreFailed"]
+__all__ = ["DROPPED_NOMEM", "DROPPED_NO_TIME_LEFT", "DROPPED_OUTSIDE_PREFIXES", "STORE_FAILURES",
+           "BindingsRecovered", "Journal", "StoreFailed", "replay_mark_key"]
 
 # Why a recovered record was not put back (counted as ``store.recovery_<why>``): its home address is on
 # no current home prefix (or is one of ours), its home prefix has no valid lifetime left (both: removed
@@ -76,6 +78,12 @@ STORE_FAILURES = {DISK_FULL: "disk_full", READ_ONLY: "read_only", LOCKED: "locke
                   IO_ERROR: "io_error", SCHEMA: "schema", CANNOT_OPEN: "cannot_open", CLOSED: "closed"}
 
 log = logging.getLogger("mip6fast.home_agent.store")
+
+
+def replay_mark_key(spi: int) -> str:
+    """The store's state key of an inbound SA's replay high-water mark. By SPI: new keys come with new
+    SPIs (docs/SECURITY.md), so a mark never outlives the key it was counted under."""
+    return f"esp.replay_mark.0x{spi:08x}"
 
 
 @dataclass(frozen=True)
@@ -98,10 +106,13 @@ class BindingsRecovered(Notification):
 class Journal:
     """The binding store seen from the home agent (see the module docstring)."""
 
-    def __init__(self, store: BindingStore, node: NodeServices, wall_offset_ns: int = 0):
+    def __init__(self, store: BindingStore, node: NodeServices, wall_offset_ns: int = 0,
+                 spd: SecurityPolicyDatabase | None = None):
         self.store = store
         self.node = node
         self.wall_offset_ns = wall_offset_ns
+        self.spd = spd
+        self._replay_marks: dict[int, int] = {}    # inbound SPI -> the high-water mark last staged
         self.recovered = False
         self._held: list[Callable[[], None]] = []
         self._now = 0
@@ -141,6 +152,7 @@ class Journal:
         held, self._held = self._held, []
         if not held and not self.store.pending:
             return True
+        self._stage_replay_marks()
         try:
             self.store.commit()
         except StoreError as exc:
@@ -161,13 +173,46 @@ class Journal:
             send()
         return True
 
+    def _stage_replay_marks(self) -> None:
+        """With the bindings, the inbound SAs' replay high-water marks that moved (``replay_mark_key``):
+        the BU a binding was made from is committed with its ESP sequence number, so after a restart
+        the same captured BU is refused as a replay (RFC 4303 §3.4.3) instead of meeting an empty
+        window. Other protected messages (MPS) move the mark only when a binding commit follows."""
+        if self.spd is None:
+            return
+        for sa in self.spd:
+            if sa.direction is Direction.INBOUND and sa.sequence > self._replay_marks.get(sa.spi, 0):
+                self.store.stage(StatePut(replay_mark_key(sa.spi), sa.sequence))
+                self._replay_marks[sa.spi] = sa.sequence
+
     # ------------------------------------------------------------ recovery
+
+    def _resume_replay_windows(self) -> int:
+        """Each inbound SA's window resumes above the mark stored for its SPI; returns how many did."""
+        resumed = 0
+        if self.spd is None:
+            return resumed
+        for sa in self.spd:
+            if sa.direction is not Direction.INBOUND:
+                continue
+            mark = self.store.get_state(replay_mark_key(sa.spi))
+            if isinstance(mark, int) and not isinstance(mark, bool) and mark > 0:
+                try:
+                    sa.advance(mark)
+                except ValueError:
+                    log.error("binding store %s: replay mark %r of SA 0x%08x does not fit it: ignored",
+                              self.store.path, mark, sa.spi)
+                    continue
+                self._replay_marks[sa.spi] = sa.sequence
+                resumed += 1
+        return resumed
 
     def recover(self, now: int, restore: Callable[[int, BindingRecord], str | None]) -> BindingsRecovered:
         """Load the store and hand each unexpired record to ``restore(now, record)`` (None: put back,
         else why not, ``DROPPED_*``); commits the removals once."""
         wall = now + self.wall_offset_ns
         bindings, expired = self.store.load(wall)
+        self.node.counters["store.replay_windows_resumed"] += self._resume_replay_windows()
         restored = dropped = 0
         counters = self.node.counters
         for record in bindings:
