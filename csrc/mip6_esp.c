@@ -149,3 +149,37 @@ int mip6_esp_layout(const uint8_t *p, size_t len, unsigned flags, mip6_esp_layou
     }
     return MIP6_OK;
 }
+
+int mip6_esp_trailer(const uint8_t *plaintext, size_t len, size_t *data_len, uint8_t *next_header, mip6_err_t *err)
+{
+    if (len < 2)
+        return mip6_fail(err, MIP6_EPARSE, "padding", 0, "no room for the pad length and next header");
+    size_t pad = plaintext[len - 2];
+    if (pad + 2 > len)
+        return mip6_fail(err, MIP6_EPARSE, "padding", len - 2, "pad length runs past the payload");
+    size_t start = len - 2 - pad;
+    for (size_t i = 0; i < pad; i++)
+        if (plaintext[start + i] != (uint8_t)(i + 1))
+            return mip6_fail(err, MIP6_EPARSE, "padding", start + i, "padding bytes are not 1, 2, 3, ...");
+    *data_len = start;
+    *next_header = plaintext[len - 1];
+    return MIP6_OK;
+}
+
+int mip6_esp_splice(const uint8_t *p, size_t at, size_t nh_at, uint8_t next_header, const uint8_t *a,
+                    size_t a_len, const uint8_t *b, size_t b_len, uint8_t *out, mip6_err_t *err)
+{
+    if (at < IPV6_HEADER || nh_at >= at)
+        return mip6_fail(err, MIP6_EINVAL, "at", at, "ESP goes after the IPv6 header and the byte naming it");
+    size_t payload = at - IPV6_HEADER + a_len + b_len;
+    if (payload > 0xFFFFu)
+        return mip6_fail(err, MIP6_EINVAL, "payload_length", 4, "more than 65,535 bytes of payload");
+    memcpy(out, p, at);
+    if (a_len)
+        memcpy(out + at, a, a_len);
+    if (b_len)
+        memcpy(out + at + a_len, b, b_len);
+    out[nh_at] = next_header;
+    mip6_put16(out + 4, (uint16_t)payload);
+    return MIP6_OK;
+}

@@ -40,4 +40,17 @@ typedef struct mip6_esp_layout {
 MIP6_API int mip6_esp_layout(const uint8_t *p, size_t len, unsigned flags, mip6_esp_layout_t *out,
                              mip6_err_t *err);
 
+/* RFC 4303 §2.4: the trailer of a decrypted ESP payload, data | padding 1, 2, 3, ... | pad length |
+ * next header. MIP6_OK with *data_len (the data's length) and *next_header, or MIP6_EPARSE (field
+ * "padding") when the pad length runs past the payload or the padding bytes are not 1, 2, 3, ... */
+MIP6_API int mip6_esp_trailer(const uint8_t *plaintext, size_t len, size_t *data_len, uint8_t *next_header,
+                              mip6_err_t *err);
+
+/* out = p[0:at] | a | b with out[nh_at] = next_header and the IPv6 Payload Length set to what out
+ * carries: a packet with ESP inserted (a = ESP header, b = IV | ciphertext | ICV) or removed (a = the
+ * decrypted data, b empty). out must hold at + a_len + b_len bytes. MIP6_EINVAL (err says which) when
+ * at is inside the IPv6 header, nh_at is not before at, or the payload would exceed 65,535 bytes. */
+MIP6_API int mip6_esp_splice(const uint8_t *p, size_t at, size_t nh_at, uint8_t next_header, const uint8_t *a,
+                             size_t a_len, const uint8_t *b, size_t b_len, uint8_t *out, mip6_err_t *err);
+
 #endif

@@ -100,3 +100,34 @@ def layout(packet: bytes, unprotect: bool, tunnel: bool = False) -> tuple[int, i
         if final:
             dst = final
     return at, nh_at, p[nh_at], src, dst
+
+
+def trailer(plaintext: bytes) -> tuple[int, int]:
+    """(next header, data length); see mip6fast._esp.trailer."""
+    n = len(plaintext)
+    if n < 2:
+        raise ParseError("no room for the pad length and next header", "padding", 0)
+    pad = plaintext[n - 2]
+    if pad + 2 > n:
+        raise ParseError("pad length runs past the payload", "padding", n - 2)
+    start = n - 2 - pad
+    for i in range(pad):
+        if plaintext[start + i] != i + 1:
+            raise ParseError("padding bytes are not 1, 2, 3, ...", "padding", start + i)
+    return plaintext[n - 1], start
+
+
+def splice(p: bytes, at: int, nh_at: int, next_header: int, a: bytes, a_length: int = -1, b: bytes = b"") -> bytes:
+    """See mip6fast._esp.splice."""
+    if a_length < 0:
+        a_length = len(a)
+    if not (0 <= nh_at < at <= len(p)) or a_length > len(a) or not 0 <= next_header <= 255:
+        raise ValueError(f"splice: at {at}, nh_at {nh_at}, a_length {a_length}, next header {next_header} "
+                         f"do not fit a {len(p)}-byte packet and a {len(a)}-byte part")
+    if at < 40:
+        raise ValueError("splice: at: ESP goes after the IPv6 header and the byte naming it")
+    payload = at - 40 + a_length + len(b)
+    if payload > 0xFFFF:
+        raise ValueError("splice: payload_length: more than 65,535 bytes of payload")
+    return b"".join((p[:4], payload.to_bytes(2, "big"), p[6:nh_at], bytes((next_header,)), p[nh_at + 1:at],
+                     a[:a_length], b))

@@ -138,3 +138,45 @@ def test_c_and_twin_agree_on_mutated_packets(sample, flips, cut):
 def test_c_and_twin_agree_on_arbitrary_extension_headers(first, body):
     _agree(Packet(src=SRC, dst=DST, payload=Raw(first, body)).to_bytes() if body else ipv6(first, b"\0"))
     _agree(body)
+
+
+@pytest.mark.parametrize("esp", both("esp"))
+def test_trailer_reads_padding_pad_length_and_next_header(esp):
+    """RFC 4303 §2.4: data | 1, 2, 3, ... | pad length | next header."""
+    assert esp.trailer(b"data" + bytes((1, 2, 3)) + bytes((3, 135))) == (135, 4)
+    assert esp.trailer(b"data" + bytes((0, 41))) == (41, 4)
+    assert esp.trailer(bytes((0, 59))) == (59, 0)
+    for bad, offset in ((b"x", 0), (b"d" + bytes((1, 3, 135)), 2), (b"data" + bytes((1, 3, 2, 135)), 5)):
+        with pytest.raises(ParseError) as info:
+            esp.trailer(bad)
+        assert (info.value.field, info.value.offset) == ("padding", offset)
+
+
+@pytest.mark.parametrize("esp", both("esp"))
+def test_splice_inserts_and_removes_with_the_next_header_and_payload_length(esp):
+    packet = ipv6(60, hao_header(135) + bytes(16))
+    protected = esp.splice(packet, 64, 40, 50, b"H" * 8, -1, b"B" * 20)
+    assert protected[:4] == packet[:4] and protected[4:6] == (64 - 40 + 28).to_bytes(2, "big")
+    assert protected[6:40] == packet[6:40] and protected[40] == 50 and protected[41:64] == packet[41:64]
+    assert protected[64:] == b"H" * 8 + b"B" * 20
+    back = esp.splice(protected, 64, 40, 135, packet[64:] + b"trailer", 16)
+    assert back == packet
+    assert esp.splice(ipv6(50, bytes(8)), 40, 6, 135, b"abcd")[6] == 135
+    for args in ((packet, 64, 64, 50, b""), (packet, 30, 6, 50, b""), (packet, 64, 40, 50, b"x" * 70000),
+                 (packet, 200, 40, 50, b"")):
+        with pytest.raises(ValueError):
+            esp.splice(*args)
+
+
+@pytest.mark.compiled("esp")
+@FUZZ
+@given(st.binary(max_size=40))
+def test_c_and_twin_agree_on_trailers(plaintext):
+    compiled, twin = pair("esp")
+
+    def outcome(module):
+        try:
+            return module.trailer(plaintext)
+        except ParseError as exc:
+            return exc
+    assert outcome(compiled) == outcome(twin)

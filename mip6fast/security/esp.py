@@ -83,7 +83,10 @@ MAX_EXTENSION_HEADERS = 8     # before ESP; a BU has one, a BA one
 MAX_PAYLOAD_LENGTH = 0xFFFF   # no jumbograms (RFC 2675) on this path
 _PADDING = bytes(range(1, 256))
 _BYTE = [bytes((b,)) for b in range(256)]
-_layout = load("esp").layout
+_U32 = struct.Struct("!I").unpack_from
+_ESP_HEADER = struct.Struct("!II").pack
+_esp = load("esp")
+_layout, _trailer, _splice = _esp.layout, _esp.trailer, _esp.splice
 
 Lookup = Callable[[int], Optional[SecurityAssociation]]
 
@@ -111,9 +114,8 @@ class Unprotected(NamedTuple):
         return self.packet[self.offset:]
 
 
-def _upper_protocol(data: bytes, nh: int) -> int:
-    """Skip Destination Options headers at the start of ``data`` (end-to-end ones, inside ESP)."""
-    off = 0
+def _upper_protocol(data: bytes, off: int, nh: int) -> int:
+    """Skip Destination Options headers at ``off`` in ``data`` (end-to-end ones, inside ESP)."""
     for _ in range(MAX_EXTENSION_HEADERS):
         if nh != NH_DEST_OPTS:
             return nh
@@ -124,24 +126,25 @@ def _upper_protocol(data: bytes, nh: int) -> int:
 
 
 def _check_selectors(sa: SecurityAssociation, p: bytes, src: int, dst: int, protected_nh: int,
-                     protected: bytes) -> None:
+                     buf: bytes, at: int) -> None:
     """RFC 4301 §5.2 step 4 (and the outbound mirror of it): does this packet belong to this SA? ``src``
-    and ``dst``: where the addresses the upper layer sees are in ``p`` (``_locate``)."""
+    and ``dst``: where the addresses the upper layer sees are in ``p`` (``_locate``); the protected part
+    (next header ``protected_nh``) is ``buf`` from ``at`` on."""
     home, agent, home_is_source = sa._home_packed, sa._agent_packed, sa._home_is_source
     if sa._mode is Mode.TUNNEL:
         if protected_nh != NH_IPV6:
             raise PolicyViolation(f"SA 0x{sa.spi:08x} is a tunnel-mode SA: it carries IPv6 packets, "
                                   f"not next header {protected_nh}", sa.spi)
-        if len(protected) < IPV6_HEADER or protected[0] >> 4 != 6:
+        if len(buf) - at < IPV6_HEADER or buf[at] >> 4 != 6:
             raise MalformedPacket("the tunnelled packet is not an IPv6 packet", sa.spi)
-        inner_src, inner_dst = protected[8:24], protected[24:40]
+        inner_src, inner_dst = buf[at + 8:at + 24], buf[at + 24:at + 40]
         outer_src, outer_dst = p[8:24], p[24:40]
         if home_is_source:
             ok, claimed, end = inner_src == home, inner_src, outer_dst == agent
         else:
             ok, claimed, end = inner_dst == home, inner_dst, outer_src == agent
     else:
-        upper = protected_nh if protected_nh != NH_DEST_OPTS else _upper_protocol(protected, protected_nh)
+        upper = protected_nh if protected_nh != NH_DEST_OPTS else _upper_protocol(buf, at, protected_nh)
         if upper not in sa._protocols:
             raise PolicyViolation(f"SA 0x{sa.spi:08x} does not carry next header {upper}", sa.spi)
         if home_is_source:
@@ -184,24 +187,39 @@ def seal(sa: SecurityAssociation, next_header: int, data: bytes) -> bytes:
     sequence number of outbound ``sa`` (SequenceExhausted if there is none left)."""
     if sa._direction is not Direction.OUTBOUND:
         raise ValueError(f"SA 0x{sa.spi:08x} is inbound: it does not protect packets")
+    header, body = _seal(sa, next_header, data)
+    return header + body
+
+
+def _seal(sa: SecurityAssociation, next_header: int, data: bytes) -> tuple[bytes, bytes]:
+    """``seal`` in two parts, (ESP header, IV | ciphertext | ICV), for ``protect`` to join once."""
     seq = sa._next_sequence()
     pad = (-(len(data) + 2)) % sa._spec.align
-    plaintext = b"".join((data, _PADDING[:pad], bytes((pad, next_header))))
-    header = struct.pack("!II", sa._spi, seq & 0xFFFFFFFF)
-    body = sa._transform.seal(header, seq >> 32 if sa._esn else None, sa._iv(seq), plaintext)
-    return header + body
+    header = _ESP_HEADER(sa._spi, seq & 0xFFFFFFFF)
+    plaintext = b"".join((data, _PADDING[:pad], _BYTE[pad], _BYTE[next_header]))
+    return header, sa._transform.seal(header, seq >> 32 if sa._esn else None, sa._iv(seq), plaintext)
 
 
 def open_payload(sa: SecurityAssociation, esp: bytes) -> Opened:
     """Check and decrypt one ESP packet (from the SPI to the ICV) for inbound ``sa``: steps 3-5 above.
     Counts refusals on ``sa.counters``."""
+    nh, plaintext, length, seq = _open(sa, esp, 0)
+    return Opened(nh, plaintext[:length], seq)
+
+
+def _open(sa: SecurityAssociation, p: bytes, at: int) -> tuple[int, bytes, int, int]:
+    """``open_payload`` of the ESP packet at ``at`` in ``p`` (no copy of it first): (next header, the
+    decrypted payload, the length of its data before the trailer, sequence number)."""
     spec, counters, spi = sa._spec, sa.counters, sa._spi
-    body_length = len(esp) - ESP_HEADER - spec.iv - spec.icv
+    size = len(p) - at
+    body_length = size - ESP_HEADER - spec.iv - spec.icv
     if body_length < 2 or (spec.align > 4 and body_length % spec.align):
         counters.malformed += 1
-        raise MalformedPacket(f"SA 0x{spi:08x}: {len(esp)} bytes of ESP do not fit {sa.algorithm.value}", spi)
+        raise MalformedPacket(f"SA 0x{spi:08x}: {size} bytes of ESP do not fit {sa.algorithm.value}", spi)
     window = sa._window
-    seq = window.infer(struct.unpack_from("!I", esp, 4)[0])
+    seq = _U32(p, at + 4)[0]
+    if sa._esn:
+        seq = window.infer(seq)
     verdict = window.check(seq)
     if verdict is not None:
         if verdict:
@@ -212,19 +230,22 @@ def open_payload(sa: SecurityAssociation, esp: bytes) -> Opened:
                              f"{'already received' if verdict else 'left of the replay window'}",
                              spi, seq, verdict)
     try:
-        plaintext = sa._transform.open(esp[:ESP_HEADER], seq >> 32 if sa._esn else None, esp[ESP_HEADER:])
+        plaintext = sa._transform.open(p[at:at + ESP_HEADER], seq >> 32 if sa._esn else None,
+                                       p[at + ESP_HEADER:])
     except IntegrityError:
         counters.authentication_failures += 1
         raise AuthenticationFailed(f"SA 0x{spi:08x}: ICV check failed (sequence {seq})", spi) from None
     window.accept(seq)   # only after the ICV: a forged packet never moves the window
-    pad, nh = plaintext[-2], plaintext[-1]
-    if pad + 2 > len(plaintext) or plaintext[-2 - pad:-2] != _PADDING[:pad]:
+    try:
+        nh, length = _trailer(plaintext)
+    except ParseError as exc:
         counters.malformed += 1
-        raise MalformedPacket(f"SA 0x{spi:08x}: padding or pad length is wrong (RFC 4303 §2.4)", spi)
+        raise MalformedPacket(f"SA 0x{spi:08x}: padding or pad length is wrong (RFC 4303 §2.4): "
+                              f"{exc.reason}", spi) from None
     if nh == NH_NONE:
         counters.dummy += 1
         raise DummyPacket(f"SA 0x{spi:08x}: dummy packet (next header 59)", spi)
-    return Opened(nh, plaintext[:-2 - pad], seq)
+    return nh, plaintext, length, seq
 
 
 # --- whole packets -------------------------------------------------------------------------------------
@@ -241,24 +262,19 @@ def protect(packet: bytes, sa: SecurityAssociation) -> bytes:
     if sa._direction is not Direction.OUTBOUND:
         raise ValueError(f"SA 0x{sa.spi:08x} is inbound: it does not protect packets")
     at, nh_at, protected_nh, src, dst = _locate(p, False, sa._mode is Mode.TUNNEL)
+    _check_selectors(sa, p, src, dst, protected_nh, p, at)
     data = p[at:]
-    _check_selectors(sa, p, src, dst, protected_nh, data)
-    payload = at + esp_length(sa, len(data)) - IPV6_HEADER
+    spec = sa._spec
+    n = len(data)
+    payload = at - IPV6_HEADER + ESP_HEADER + spec.iv + n + 2 + (-(n + 2)) % spec.align + spec.icv
     if payload > MAX_PAYLOAD_LENGTH:
         raise ValueError(f"protected packet would carry {payload} bytes of payload, more "
                          f"than {MAX_PAYLOAD_LENGTH}")
-    esp = seal(sa, protected_nh, data)
+    header, body = _seal(sa, protected_nh, data)
     counters = sa.counters
     counters.packets += 1
     counters.bytes += len(p)
-    return _rebuild(p, at, nh_at, NH_ESP, esp)
-
-
-def _rebuild(p: bytes, at: int, nh_at: int, next_header: int, tail: bytes) -> bytes:
-    """``p`` up to ``at``, then ``tail``; the next header byte at ``nh_at`` set to ``next_header`` and the
-    Payload Length to what the result carries. One copy."""
-    return b"".join((p[:4], (at - IPV6_HEADER + len(tail)).to_bytes(2, "big"), p[6:nh_at],
-                     _BYTE[next_header], p[nh_at + 1:at], tail))
+    return _splice(p, at, nh_at, NH_ESP, header, -1, body)
 
 
 def unprotect(packet: bytes, lookup: Lookup) -> Unprotected:
@@ -267,24 +283,24 @@ def unprotect(packet: bytes, lookup: Lookup) -> Unprotected:
     (``SecurityPolicyDatabase.inbound_sa``, or ``{sa.spi: sa}.get``). Raises only ``EspError``s."""
     p = packet if type(packet) is bytes else bytes(packet)
     at, nh_at, _, src, dst = _locate(p, True)
-    spi = int.from_bytes(p[at:at + 4], "big")
+    spi = _U32(p, at)[0]
     sa = lookup(spi)
     if sa is None or sa._spi != spi or sa._direction is not Direction.INBOUND:
         raise UnknownSpi(f"no inbound SA with SPI 0x{spi:08x}", spi)
-    opened = open_payload(sa, p[at:])
+    next_header, plaintext, length, sequence = _open(sa, p, at)
+    out = _splice(p, at, nh_at, next_header, plaintext, length)
     try:
-        _check_selectors(sa, p, src, dst, opened.next_header, opened.data)
+        _check_selectors(sa, p, src, dst, next_header, out, at)
     except PolicyViolation:
         sa.counters.policy_violations += 1
         raise
     except MalformedPacket:
         sa.counters.malformed += 1
         raise
-    out = _rebuild(p, at, nh_at, opened.next_header, opened.data)
     counters = sa.counters
     counters.packets += 1
     counters.bytes += len(out)
-    return Unprotected(out, sa, opened.sequence, opened.next_header, at)
+    return Unprotected(out, sa, sequence, next_header, at)
 
 
 def is_protected(packet: bytes) -> bool:
