@@ -31,7 +31,7 @@ def _print_results(report: dict, as_json: bool) -> None:
     print(f"{'benchmark':<28} {'mip6fast':>16} {'baseline':>16}  {'ratio':>8}")
     for r in report["results"]:
         base = f"{r['baseline']:>16,.1f}" if "baseline" in r else f"{'-':>16}"
-        ratio = f"{r['ratio']:>7.1f}x" if r.get("ratio") is not None else f"{'':>8}"
+        ratio = f"{r['ratio']:>7.2f}x" if r.get("ratio") is not None else f"{'':>8}"
         print(f"{r['name']:<28} {r['value']:>16,.1f} {base}  {ratio}  {r['unit']}")
 
 
