@@ -25,8 +25,8 @@ agent (``check_bu``), before anything else of §9.5.1 / §10.3.1:
    binding ACL, the sequence number window (135) and the rest. The sequence number the home agent holds
    is thus only ever sent (status 135) to a sender that proved it has the key.
 
-The BAs to an RFC 4285 home address (``sign_ba``) carry the NAI option, the replay protection option (the
-BU's timestamp echoed, so the mobile node matches BA to BU, §6; the home agent's time for 144; none for
+The BAs to an RFC 4285 home address (``sign_ba``) carry the BU's NAI option, the replay protection option
+(the BU's timestamp echoed, so the mobile node matches BA to BU, §6; the home agent's time for 144; none for
 145, whose BU had none) and the MN-HA authenticator, computed over the same care-of address and home
 address as the BU's. A refusal of steps 1-2 is answered, not dropped: RFC 4285 §5 and §6 give the home
 agent a BA status for each case, and the BA echoes only the BU's own sequence number, so it leaks
@@ -223,12 +223,14 @@ class MnHaAuthentication:
 
     def sign_ba(self, now: int, ba: BindingAcknowledgement, bu: BindingUpdate, home: IPv6Address,
                 care_of: IPv6Address) -> BindingAcknowledgement:
-        """``ba`` (answering ``bu``) with the NAI option, the replay protection option (the BU's
-        timestamp echoed; the home agent's time for 144; none for 145) and the MN-HA authenticator last,
-        over ``care_of`` and ``home`` (RFC 4285 §5.1, §6; RFC 4283 §3)."""
+        """``ba`` (answering ``bu``) with the BU's NAI option echoed, the replay protection option (the
+        BU's timestamp echoed; the home agent's time for 144; none for 145) and the MN-HA authenticator
+        last, over ``care_of`` and ``home`` (RFC 4285 §5.1, §6; RFC 4283 §3)."""
         cred = self.credentials.get(home)
         assert cred is not None
-        options: list[MobilityOption] = [MobileNodeIdentifier(cred.nai.encode("utf-8"))]
+        # RFC 4283 §3: the NAI the BU gave (the mobile node checks it is its own); none if it gave none.
+        ids = [o for o in bu.options if isinstance(o, MobileNodeIdentifier)]
+        options: list[MobilityOption] = [*ids[:1]]
         if ba.status == BindingAckStatus.MIPV6_ID_MISMATCH:
             options.append(MobilityMessageReplayProtection(self.clock(now)))
         else:
