@@ -10,6 +10,7 @@ import logging
 import os
 import pickle
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from helpers import rfc4285 as rfc
@@ -203,3 +204,13 @@ def test_bindings_and_stats_name_the_credential_never_the_key():
     (row,) = describe_bindings(ha, 4 * S)
     assert row["home_address"] == str(HOME) and row["protected_by"] == "rfc4285 spi 0x00002001 (nai mn1@example.net)"
     assert KEY not in json.dumps(row) and KEY not in json.dumps(creds.stats())
+
+
+def test_the_example_key_file_loads_with_its_rfc4285_entry(tmp_path):
+    """examples/keys.toml, its commented [[mn_ha]] table switched on: one ESP home address, one RFC 4285."""
+    text = (Path(__file__).resolve().parent.parent / "examples" / "keys.toml").read_text()
+    head, commented = text.split("# [[mn_ha]]\n")
+    enabled = head + "[[mn_ha]]\n" + "".join(line.removeprefix("# ") for line in commented.splitlines(True))
+    spd, mn_ha = load_protection(key_file(tmp_path, enabled), "mn")
+    assert [str(a) for a in spd.home_addresses()] == ["2001:db8:1::9"]
+    assert [c.identifier for c in mn_ha] == ["rfc4285 spi 0x00002001 (nai mn2@example.net)"]
