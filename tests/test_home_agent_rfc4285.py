@@ -19,6 +19,7 @@ from mip6fast.wire import (
     BindingAcknowledgement,
     BindingUpdate,
     MobileNodeIdentifier,
+    MobilePrefixAdvertisement,
     MobilePrefixSolicitation,
     MobilityMessageReplayProtection,
     Packet,
@@ -287,3 +288,11 @@ def test_mobile_prefix_solicitation_for_an_rfc4285_home_address_is_not_answered(
     mps = Packet(src=COA, dst=HA, home_address=HOME, payload=MobilePrefixSolicitation(9))
     out = ha.receive(5 * S, "eth1", frame_in(mps))
     assert out.frames() == [] and ha.counters["drop.mps.unprotected"] == 1
+
+
+def test_no_unsolicited_mobile_prefix_advertisement_to_an_rfc4285_home_address():
+    ha = ha_4285()
+    register(ha)
+    out = ha.set_home_prefix_lifetimes(5 * S, 100 * S, 50 * S)
+    assert of_type(out, MobilePrefixAdvertisement) == [] and of_type(ha.tick(9 * S), MobilePrefixAdvertisement) == []
+    assert ha.counters["mpa.not_sent_rfc4285"] == 1 and ha.counters["mpa.sent_unsolicited"] == 0
