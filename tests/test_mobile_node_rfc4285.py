@@ -104,7 +104,7 @@ def _outstanding(sim, w):
     """Make the mobile node send a refresh now and return (its sequence, timestamp, care-of address)."""
     mn, reg = w.mn, w.mn.registrations[HOME_ADDRESS]
     mn.home_registrations.start(sim.now, reg)
-    sent = mn.protection.auth4285._sent[HOME_ADDRESS]
+    sent = mn.protection.auth4285.sent(HOME_ADDRESS)
     assert reg.outstanding == sent.sequence
     return sent.sequence, sent.timestamp, sent.care_of
 
@@ -205,7 +205,7 @@ def test_a_second_144_waits_for_the_back_off():
 
 
 def _outstanding_now(w):
-    sent = w.mn.protection.auth4285._sent[HOME_ADDRESS]
+    sent = w.mn.protection.auth4285.sent(HOME_ADDRESS)
     return sent.sequence, sent.timestamp, sent.care_of
 
 
@@ -245,7 +245,7 @@ def test_leaving_sends_an_authenticated_deregistration():
     sim, w = _registered()
     with sim:
         sim._process(w.mn, w.mn.leave(sim.now))
-        sent = w.mn.protection.auth4285._sent[HOME_ADDRESS]
+        sent = w.mn.protection.auth4285.sent(HOME_ADDRESS)
         sim.run(sim.now + 2 * S)
     assert w.ha.cache.get(HOME_ADDRESS) is None and w.ha.counters["binding.deleted"] == 1
     assert w.ha.protection.auth4285.last_accepted[HOME_ADDRESS] == sent.timestamp

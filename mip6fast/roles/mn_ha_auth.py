@@ -78,7 +78,7 @@ from .events import NS_PER_S
 from .rate_limit import TokenBucket
 
 __all__ = ["AUTH4285_COUNTERS", "REFUSAL_BURST", "REFUSAL_RATE", "BaCheck", "MnHaAuthentication", "Refusal",
-           "received_mh"]
+           "SentBu", "received_mh"]
 
 # The refusals of step 1-2 share one token bucket (BAs a second, after a burst): see the module doc.
 REFUSAL_RATE = 10
@@ -137,14 +137,15 @@ class Refusal(NamedTuple):
 
 
 class BaCheck(Enum):
-    """What the mobile node does with a BA for an RFC 4285 home address (``check_bu``)."""
+    """What the mobile node does with a BA for an RFC 4285 home address (``check_ba``)."""
     ACCEPT = "act on it as on any BA"
     RESYNC = "status 144: resynchronised to the home agent's clock; send a new BU"
     DROP = "dropped and counted"
 
 
-@dataclass
-class _SentBu:
+@dataclass(frozen=True)
+class SentBu:
+    """The mobile node's last signed BU for a home address: what the next BA must answer."""
     sequence: int
     timestamp: int
     care_of: IPv6Address
@@ -164,12 +165,16 @@ class MnHaAuthentication:
         self._refusals = TokenBucket(REFUSAL_RATE, REFUSAL_BURST)
         # Mobile node: the last BU sent per home address, the clock offset per home address (NTP units,
         # set by a 144), and the home addresses resynchronised since their last accepted BA.
-        self._sent: dict[IPv6Address, _SentBu] = {}
+        self._sent: dict[IPv6Address, SentBu] = {}
         self.offset: dict[IPv6Address, int] = {}
         self._resynced: set[IPv6Address] = set()
 
     def credential(self, home: IPv6Address) -> MnHaCredential | None:
         return self.credentials.get(home)
+
+    def sent(self, home: IPv6Address) -> SentBu | None:
+        """Mobile node: the last BU signed for ``home`` (None: none yet)."""
+        return self._sent.get(home)
 
     def protects(self, home: IPv6Address) -> bool:
         return home in self.credentials
@@ -254,7 +259,7 @@ class MnHaAuthentication:
         options = (MobileNodeIdentifier(cred.nai.encode("utf-8")), MobilityMessageReplayProtection(timestamp))
         signed = cred.sign(replace(bu, options=bu.options + options), care_of)
         assert isinstance(signed, BindingUpdate)
-        self._sent[home] = _SentBu(bu.sequence, timestamp, care_of)
+        self._sent[home] = SentBu(bu.sequence, timestamp, care_of)
         self.counters["auth4285.signed"] += 1
         return signed
 
