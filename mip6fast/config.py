@@ -272,9 +272,9 @@ class StoreSettings:
 @dataclass(frozen=True)
 class SecuritySettings:
     """``[security]`` of the home agent and the mobile node (issue 11): ``key_file``, the manual keys
-    of the ESP SAs protecting home registrations (docs/SECURITY.md "Key files": mode 0600 or 0400,
-    owned by the daemon's user or root). Without it the daemon starts only if the role section says
-    ``unauthenticated_registrations = true``."""
+    of the ESP SAs and the RFC 4285 credentials protecting home registrations (docs/SECURITY.md "Key
+    files", "RFC 4285": mode 0600 or 0400, owned by the daemon's user or root). Without it the daemon
+    starts only if the role section says ``unauthenticated_registrations = true``."""
     key_file: str | None = None
 
     def __post_init__(self):

@@ -51,7 +51,7 @@ from .roles.interface import Interface
 from .roles.mobile_node import MobileNode
 from .roles.node import Node
 from .roles.router import Router
-from .security import Direction, KeyFileError, SecurityPolicyDatabase, load_security_policy
+from .security import Direction, KeyFileError, MnHaCredentials, SecurityPolicyDatabase, load_protection
 from .store import SQLiteBindingStore, StoreError
 
 __all__ = ["ControlServer", "Daemon", "DaemonError", "describe_bindings", "query"]
@@ -74,7 +74,8 @@ class DaemonError(Mip6Error):
 def describe_bindings(node: Node, now: int) -> list[dict]:
     """The binding cache of a home agent or correspondent, or a mobile node's binding update list. A
     home registration protected by ESP says by which SA (``protected_by``: its inbound SPI on the home
-    agent, its outbound SPI on the mobile node); keys never appear."""
+    agent, its outbound SPI on the mobile node), one protected by RFC 4285 by which credential
+    (``rfc4285 spi 0x… (nai user@realm)``); keys never appear."""
     protection = getattr(node, "protection", None)
     rows = []
     for key, b in node_bindings(node):
@@ -406,13 +407,14 @@ class Daemon:
         self._reload_pending = False
         self._previous_sighup = None
         self.spd: SecurityPolicyDatabase | None = None
+        self.mn_ha: MnHaCredentials | None = None          # RFC 4285 credentials (docs/SECURITY.md)
         self._sequence_marks: dict[str, int] = {}
 
     # ------------------------------------------------------------ start
 
     def start(self) -> None:
         # Secure by default (RFC 6275 §5.1, issue 11): the keys first, before anything is touched.
-        self.spd = self._protection()
+        self.spd, self.mn_ha = self._protection()
         try:
             # In this order: nothing of the kernel's is touched before every check that can fail
             # cheaply has passed (state directory, control socket path, interfaces and their locks).
@@ -461,33 +463,38 @@ class Daemon:
         log.info("%s started on %s (state in %s)", self.config.role, ", ".join(self.config.interfaces),
                  self.state_dir)
 
-    def _protection(self) -> SecurityPolicyDatabase | None:
-        """The home agent's or mobile node's SAs from ``[security] key_file``; without it, the daemon
-        starts only when the role section says ``unauthenticated_registrations = true``, and then says
-        so loudly."""
+    def _protection(self) -> tuple[SecurityPolicyDatabase | None, MnHaCredentials | None]:
+        """The home agent's or mobile node's SAs and RFC 4285 credentials from ``[security] key_file``
+        (either protects a home address: the daemon is secure by default with either); without it, the
+        daemon starts only when the role section says ``unauthenticated_registrations = true``, and then
+        says so loudly."""
         c = self.config
         if c.role not in SECURITY_ROLES:
-            return None
+            return None, None
         section = ROLES[c.role][0]
         key_file = c.security.key_file
         if key_file is None:
             if not getattr(c.role_config, "unauthenticated_registrations", False):
                 raise DaemonError(
-                    f"no protection configured for home registrations: set [security] key_file to an ESP "
-                    f"key file (docs/SECURITY.md; RFC 6275 §5.1), or, for a lab only, "
-                    f"[{section}] unauthenticated_registrations = true")
+                    f"no protection configured for home registrations: set [security] key_file to a key "
+                    f"file with ESP associations or RFC 4285 [[mn_ha]] credentials (docs/SECURITY.md; "
+                    f"RFC 6275 §5.1), or, for a lab only, [{section}] unauthenticated_registrations = true")
             log.warning("UNAUTHENTICATED HOME REGISTRATIONS ([%s] unauthenticated_registrations = true): "
                         "%s", section,
                         "anyone who can reach this home agent can register or take over any home address"
                         if c.role == "ha" else "any node can forge this mobile node's binding acknowledgements")
-            return None
+            return None, None
         try:
-            spd = load_security_policy(key_file, c.role)
+            spd, mn_ha = load_protection(key_file, c.role)
         except KeyFileError as exc:
             raise DaemonError(f"security.key_file: {exc}") from None
-        log.info("home registrations protected by ESP: %d SAs for %s from %s", len(spd),
-                 ", ".join(sorted(str(a) for a in spd.home_addresses())), key_file)
-        return spd
+        if len(spd) or not len(mn_ha):
+            log.info("home registrations protected by ESP: %d SAs for %s from %s", len(spd),
+                     ", ".join(sorted(str(a) for a in spd.home_addresses())) or "no home address", key_file)
+        if len(mn_ha):
+            log.info("home registrations protected by RFC 4285 (MN-HA authentication option): %s from %s",
+                     ", ".join(f"{c.home_address} ({c.identifier})" for c in mn_ha), key_file)
+        return spd, (mn_ha if len(mn_ha) else None)
 
     def _resume_sequences(self) -> None:
         """Manual SAs restart at sequence 1, which the peer's replay window refuses (docs/SECURITY.md):
@@ -663,9 +670,10 @@ class Daemon:
             home = c.role_config.interface
             node = HomeAgent("ha", interfaces, c.role_config, rng=rng, advertising=c.advertise.get(home),
                              store=self.store, wall_offset_ns=time.time_ns() - time.monotonic_ns(),
-                             spd=self.spd)
+                             spd=self.spd, mn_ha=self.mn_ha)
         elif c.role == "mn":
-            node = MobileNode("mn", interfaces, rng=rng, config=c.role_config, spd=self.spd)
+            node = MobileNode("mn", interfaces, rng=rng, config=c.role_config, spd=self.spd, mn_ha=self.mn_ha,
+                              wall_offset_ns=time.time_ns() - time.monotonic_ns())
         elif c.role == "router":
             node = Router("router", interfaces, rng=rng)
         else:
@@ -752,6 +760,7 @@ class Daemon:
                     "ports": {name: _port_counters(p) for name, p in self.ports.items()},
                     "tun": self.tun.stats() if self.tun is not None else None,
                     "security": self.spd.stats() if self.spd is not None else None,
+                    "rfc4285": self.mn_ha.stats() if self.mn_ha is not None else None,
                     "control": dict(self.control.counters) if self.control is not None else None}
         return {"error": f"unknown command {command!r} (bindings, stats)"}
 

@@ -9,6 +9,7 @@ import random
 from ipaddress import IPv6Address
 
 import pytest
+from helpers.daemon import ha_text, mn_text
 from helpers.home_agent import HA, HOME, S, bu_packet, frame_in, make_ha
 
 from mip6fast.config import parse_config
@@ -28,34 +29,6 @@ def key_file(tmp_path, mode=0o600):
                     f'ha_to_mn = {{ spi = 0x1002, encryption_key = "{KEY_HEX2}" }}\n')
     os.chmod(path, mode)
     return path
-
-
-def ha_text(tmp_path, extra="", security=""):
-    return f"""
-[daemon]
-control_socket = "{tmp_path}/ha.sock"
-lock_dir = "{tmp_path}/locks"
-[interfaces.mip6-none0]
-addresses = ["2001:db8:1::1/64"]
-[home_agent]
-interface = "mip6-none0"
-home_prefixes = ["2001:db8:1::/64"]
-address = "2001:db8:1::1"
-{extra}
-{security}"""
-
-
-def mn_text(tmp_path, extra="", security=""):
-    return f"""
-[daemon]
-control_socket = "{tmp_path}/mn.sock"
-lock_dir = "{tmp_path}/locks"
-[interfaces.mip6-none0]
-[mobile_node]
-interface = "mip6-none0"
-homes = [{{ address = "2001:db8:1::9", home_agent = "2001:db8:1::1", prefix_length = 64 }}]
-{extra}
-{security}"""
 
 
 @pytest.mark.parametrize("text, section", [(ha_text, "home_agent"), (mn_text, "mobile_node")])

@@ -71,7 +71,9 @@ RENAMES: tuple[tuple[str, str, str], ...] = (
 
 _ROLE_TITLES = {"node": "Every node (node.py, neighbor.py; hosts have exactly these)", "router": "Router (router.py)",
                 "home_agent": "Home agent (home_agent/)", "correspondent": "Correspondent node (correspondent/)",
-                "mobile_node": "Mobile node (mobile_node.py and its parts)", "fleet": "Mobile node fleet (fleet.py)"}
+                "mobile_node": "Mobile node (mobile_node.py and its parts)", "fleet": "Mobile node fleet (fleet.py)",
+                "protection": ("Protection of home registrations, home agent and mobile node alike (protection.py: "
+                               "ESP; mn_ha_auth.py: RFC 4285)")}
 
 
 def table_for(role: str) -> CounterTable:
@@ -99,7 +101,13 @@ def render_markdown() -> str:
            "tests (and with `MIP6FAST_STRICT_COUNTERS=1`); otherwise it is counted and also under",
            "`counters.undeclared`. `mip6fast counters ROLE` prints a table offline; `mip6fast stats",
            "--describe` prints a running daemon's counters with their meanings.", ""]
-    for role, table in ROLE_TABLES.items():
+    # The role tables, then the shared tables they name that are no role's own (protection).
+    tables = list(ROLE_TABLES.items())
+    for table in ROLE_TABLES.values():
+        for base in table.bases:
+            if base.role not in ROLE_TABLES and all(base is not t for _, t in tables):
+                tables.append((base.role, base))
+    for role, table in tables:
         own = sorted(table.own, key=lambda d: d.name)
         bases = ", ".join(f"`{b.role}`" for b in table.bases)
         out += [f"## {_ROLE_TITLES[role]}: `{role}`", "",

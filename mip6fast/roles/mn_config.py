@@ -69,8 +69,8 @@ class MobileNodeConfig:
     §12 (in ns). ``movement_on_reattachment``: when the carrier came back and the first RA is from
     another router with new prefixes, that is movement at once (a hint trusted to decide, §11.5.1);
     off, the old router must first fail NUD (seconds). ``unauthenticated_registrations``: the mobile node
-    daemon starts without ESP keys for its home registrations only with this set (issue 11; the role
-    itself protects what its security policy database covers)."""
+    daemon starts without keys (ESP or RFC 4285) for its home registrations only with this set (issue
+    11; the role itself protects what its security policy database and RFC 4285 credentials cover)."""
     interface: str
     homes: tuple[HomeAddressConfig, ...]
     lifetime: int = 600

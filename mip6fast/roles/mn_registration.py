@@ -19,6 +19,13 @@ and the care-of address. Retransmission, sequence numbers and MAX_UPDATE_RATE ar
 (§11.8): InitialBindackTimeoutFirstReg for a first registration with that home agent, else
 INITIAL_BINDACK_TIMEOUT, doubling up to MAX_BINDACK_TIMEOUT.
 
+RFC 4285 instead of ESP for a home address with an MN-HA credential (``auth``, mn_ha_auth.py): every BU
+(retransmissions, de-registrations and ``leave`` included) carries the NAI, a timestamp and the MN-HA
+authenticator; a BA is acted on only once ``check_ba`` accepts it (authenticator, NAI, the BU's
+timestamp echoed), else dropped and counted. An authenticated 144 resynchronises the clock to the home
+agent's and a new BU goes at once (a second 144 before an accepted BA waits for the back-off); 145 and
+146 are rejections like any other status >= 128.
+
 Binding Acknowledgement (§11.7.3): status 135 → the next BU at once with the returned sequence + 1;
 a BA for another sequence number is dropped; status >= 128 → ``RegistrationFailed``, no traffic
 through that home agent (discovery may try another); below 128 → accepted: the entry is registered
@@ -57,6 +64,7 @@ from ..wire import (
 from .events import NS_PER_S, NodeServices, Notification, Timer
 from .interface import UNSPECIFIED, Interface
 from .mn_config import MAX_LIFETIME, HomeAddressConfig, MobileNodeConfig
+from .mn_ha_auth import BaCheck, MnHaAuthentication, received_mh
 from .neighbor import MAX_NEIGHBOR_ADVERTISEMENT, NeighborDiscovery, NeighborState
 from .registration import (
     BUL_PENDING,
@@ -179,11 +187,14 @@ class HomeRegistrations:
                  accepted: Callable[[int, HomeRegistration, int], None],
                  registered: Callable[[int, IPv6Address, IPv6Address], None],
                  deregistered: Callable[[int, IPv6Address], None],
-                 protect: Callable[[bytes, IPv6Address], bytes | None] | None = None):
+                 protect: Callable[[bytes, IPv6Address], bytes | None] | None = None,
+                 auth: MnHaAuthentication | None = None):
         self.node = node
         # RFC 6275 §5.1, RFC 3776: every BU (retransmissions included, each with a new ESP sequence
         # number) leaves under the home address's SA when it has one; None: the SA is used up (counted).
         self._protect = protect if protect is not None else (lambda raw, home: raw)
+        # RFC 4285: the home addresses with an MN-HA credential sign their BUs and check their BAs.
+        self._auth = auth
         self.config = config
         self.iface = iface
         self.nd = nd
@@ -268,6 +279,7 @@ class HomeRegistrations:
             packet = Packet(src=home, dst=ha, payload=BindingUpdate(sequence=sequence, lifetime=0, ack=True, home=True))
         else:
             packet = home_binding_update(reg.care_of, ha, home, sequence, lifetime)
+        packet = self._sign(now, packet, home, home if deregistering else reg.care_of)
         old = self.bul.get(reg.key)
         self.bul.pop(reg.key, None)
         self.bul.update(
@@ -281,6 +293,15 @@ class HomeRegistrations:
             self._send_home(now, ha, raw)
         else:
             self.node.output_packet(now, raw)
+
+    def _sign(self, now: int, packet: Packet, home: IPv6Address, care_of: IPv6Address) -> Packet:
+        """RFC 4285: a BU for a home address with an MN-HA credential gets the NAI, timestamp and
+        authentication options (``care_of``: the care-of address the authenticator covers)."""
+        auth = self._auth
+        if auth is None or not auth.protects(home):
+            return packet
+        assert isinstance(packet.payload, BindingUpdate)
+        return replace(packet, payload=auth.sign_bu(now, packet.payload, home, care_of))
 
     def _send_home(self, now: int, ha: IPv6Address, raw: bytes) -> None:
         """A packet to the home agent from the home link before the node may use its home address in
@@ -305,8 +326,9 @@ class HomeRegistrations:
             reg.apply(Event.REGISTER)
             self._count("bu_leave_sent")
             assert reg.home.home_agent is not None
-            raw = self._protect(home_binding_update(reg.care_of, reg.home.home_agent, home, sequence,
-                                                    0).to_bytes(), home)
+            packet = self._sign(now, home_binding_update(reg.care_of, reg.home.home_agent, home, sequence, 0),
+                                home, reg.care_of)
+            raw = self._protect(packet.to_bytes(), home)
             if raw is not None:
                 self.node.output_packet(now, raw)
 
@@ -318,8 +340,9 @@ class HomeRegistrations:
 
     # ------------------------------------------------------------ mobility messages from home agents
 
-    def receive(self, now: int, packet: Packet) -> None:
-        """A Mobility Header message that is not a correspondent's (checked by the caller)."""
+    def receive(self, now: int, packet: Packet, raw: bytes | None = None) -> None:
+        """A Mobility Header message that is not a correspondent's (checked by the caller); ``raw``: the
+        IPv6 packet as received (RFC 4285's authenticator covers its Mobility Header's bytes)."""
         msg = packet.payload
         home = packet.rh2 if packet.rh2 is not None else packet.dst
         reg = self.registrations.get(home)
@@ -330,11 +353,35 @@ class HomeRegistrations:
             self.node.drop("mn.mh_without_rh2")           # §6.1.8/§9.5.4: a BA to a CoA carries an RH2
             return
         if isinstance(msg, BindingAcknowledgement):
+            auth = self._auth
+            if auth is not None and auth.protects(home):
+                if not self._authenticated_ack(now, reg, msg, raw):
+                    return
             self._on_binding_ack(now, reg, msg)
         elif isinstance(msg, BindingRefreshRequest):
             self._on_refresh_request(now, reg)
         else:
             self.node.drop(f"mn.mh_unhandled.{type(msg).__name__}")
+
+    def _authenticated_ack(self, now: int, reg: HomeRegistration, ba: BindingAcknowledgement,
+                           raw: bytes | None) -> bool:
+        """RFC 4285: True when the BA may be acted on as any BA (§11.7.3); a 144 that authenticated
+        resynchronises the clock and asks for a new BU (at once the first time, else on back-off)."""
+        auth = self._auth
+        assert auth is not None
+        home = reg.home.address
+        mh = None
+        if raw is not None:
+            mh = received_mh(raw)
+            if mh is None:
+                self.node.drop("auth4285.ba.malformed")
+                return False
+        check = auth.check_ba(now, mh, ba, home)
+        if check is BaCheck.RESYNC:
+            if self.engine.awaiting(reg) and ba.sequence == reg.outstanding and auth.resync(home):
+                self.engine.resend(now, reg)
+            return False
+        return check is BaCheck.ACCEPT
 
     def _on_binding_ack(self, now: int, reg: HomeRegistration, ba: BindingAcknowledgement) -> None:
         """§11.7.3."""

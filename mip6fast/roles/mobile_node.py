@@ -57,7 +57,7 @@ from ipaddress import IPv6Address
 from ..batch import PacketBatch
 from ..binding_cache import BindingCache
 from ..errors import ParseError
-from ..security import SecurityPolicyDatabase
+from ..security import MnHaCredentials, SecurityPolicyDatabase
 from ..wire import (
     BindingAcknowledgement,
     BindingRefreshRequest,
@@ -98,7 +98,7 @@ from .mn_registration import (
     RegistrationFailed,
 )
 from .neighbor import ND_HOP_LIMIT, AddressDuplicate, AddressReady, RouterOverdue, RouterUnreachable
-from .protection import NH_ESP, SignallingProtection
+from .protection import NH_ESP, Mechanism, SignallingProtection
 from .rate_limit import TokenBucket
 from .registration import BUL_PENDING, BUL_REGISTERED, RegistrationState, update_rate_limiter
 from .route_optimization import RouteOptimizer
@@ -132,14 +132,20 @@ class MobileNode(Host):
     """A mobile node (RFC 6275 §11). ``config`` names the mobile interface and the home addresses.
     ``spd``: the SAs protecting its home registrations (RFC 6275 §5.1, issue 11): BUs and Mobile Prefix
     Solicitations for a home address with a policy leave under its SA, and the home agent's BAs, BRRs
-    and MPAs for it are accepted only protected."""
+    and MPAs for it are accepted only protected. ``mn_ha``: the RFC 4285 credentials of the home
+    addresses whose BUs and BAs carry the MN-HA authentication option instead (mn_ha_auth.py); their
+    timestamps come from the wall clock, ``wall_offset_ns`` (ns) ahead of the time the node is driven
+    with (the driver keeps it up to date, as for the home agent's)."""
 
     COUNTERS = MOBILE_NODE_COUNTERS
 
     def __init__(self, name: str, interfaces=(), rng: random.Random | None = None, *,
-                 config: MobileNodeConfig, spd: SecurityPolicyDatabase | None = None):
+                 config: MobileNodeConfig, spd: SecurityPolicyDatabase | None = None,
+                 mn_ha: MnHaCredentials | None = None, wall_offset_ns: int = 0):
         super().__init__(name, interfaces, rng)
-        self.protection = SignallingProtection(spd, self.counters)
+        self.wall_offset_ns = int(wall_offset_ns)
+        self.protection = SignallingProtection(spd, self.counters, mn_ha=mn_ha,
+                                               wall_offset=lambda: self.wall_offset_ns)
         if config.interface not in self.interfaces:
             raise ValueError(f"{name}: no interface {config.interface}")
         self._config = config
@@ -158,7 +164,8 @@ class MobileNode(Host):
             rejected=lambda now, reg: self.discovery.rejected(now, reg),
             accepted=lambda now, reg, status: self.discovery.accepted(now, reg, status),
             registered=lambda now, home, care_of: self.route_optimization.home_registered(now, home, care_of),
-            deregistered=self._home_deregistered, protect=self.protection.outbound)
+            deregistered=self._home_deregistered, protect=self.protection.outbound,
+            auth=self.protection.auth4285)
         self.route_optimization = RouteOptimizer(self, self, config.route_optimization, self.iface,
                                                  self.binding_update_list, limiter, config.bu_schedule)
         self.discovery = MobileNodeDiscovery(
@@ -402,7 +409,7 @@ class MobileNode(Host):
             return
         if self.route_optimization.handle_mobility(now, packet):
             return                                   # a correspondent's BA / BE / BRR
-        self.home_registrations.receive(now, packet)
+        self.home_registrations.receive(now, packet, raw)
 
     def _unrecognized_mh_type(self, now: int, packet: Packet) -> None:
         """RFC 6275 §9.2: a Mobility Header of an unknown type gets a Binding Error status 2 from every
@@ -545,10 +552,17 @@ class MobileNode(Host):
     # ------------------------------------------------------------ protection (RFC 6275 §5.1, RFC 3776)
 
     def _needs_protection(self, packet: Packet) -> bool:
-        """A BA, BRR or MPA from the home agent of a home address whose signalling is protected."""
+        """A BA, BRR or MPA from the home agent of a home address whose signalling is protected by ESP.
+        With RFC 4285 instead, the BA carries its own authentication (checked by the registration); a
+        BRR only makes the node send an authenticated BU (§11.7.4); an MPA, which RFC 4285 cannot
+        protect, is refused."""
         if not self.protection.enabled or not isinstance(
                 packet.payload, (BindingAcknowledgement, BindingRefreshRequest, MobilePrefixAdvertisement)):
             return False
         home = packet.rh2 if packet.rh2 is not None else packet.dst
         reg = self.home_registrations.registrations.get(home)
-        return reg is not None and packet.src == reg.home.home_agent and self.protection.required(home)
+        if reg is None or packet.src != reg.home.home_agent:
+            return False
+        if self.protection.mechanism(home) is Mechanism.RFC4285:
+            return isinstance(packet.payload, MobilePrefixAdvertisement)
+        return self.protection.required(home)

@@ -1,7 +1,10 @@
-"""Protection of home registrations in the roles (RFC 6275 §5.1, RFC 3776; issue 11).
+"""Protection of home registrations in the roles (RFC 6275 §5.1, RFC 3776, RFC 4285; issue 11).
 
 ``SignallingProtection`` is what a home agent or a mobile node holds around its
-``security.SecurityPolicyDatabase``:
+``security.SecurityPolicyDatabase`` and its RFC 4285 credentials (``security.MnHaCredentials``). Each
+home address is protected by one mechanism (``mechanism(home)``): ESP, or RFC 4285's MN-HA
+authentication option (``auth4285``, an ``MnHaAuthentication``: mn_ha_auth.py, which the registrations
+of both roles call for the BU and the BA themselves).
 
 - ``inbound(raw)``: a packet for this node whose header chain reaches ESP goes through
   ``spd.unprotect`` before Mobility Header / ICMPv6 dispatch (the Home Address option stays before
@@ -9,8 +12,9 @@
   drop counted as ``drop.esp.<reason>`` (the SPD and the SA count it too): no answer goes back, so no
   sequence number leaks (ROLE-RULES "Protection of home registrations").
 - ``required(home)``: must this home address's signalling arrive protected? Yes when the SPD has a
-  policy for it, and for every home address when the node was told to accept nothing unprotected
-  (``require_all``: a home agent with an SPD and without ``unauthenticated_registrations``).
+  policy for it or it has an RFC 4285 credential, and for every home address when the node was told to
+  accept nothing unprotected (``require_all``: a home agent with keys and without
+  ``unauthenticated_registrations``).
 - ``outbound(raw, home)``: a BA, BRR, BU, MPS or MPA for a protected home address goes through
   ``spd.protect`` just before it is routed; None (counted ``drop.esp.out.<reason>``) when it cannot be.
 
@@ -23,12 +27,17 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
+from enum import Enum
 from ipaddress import IPv6Address
 
+from ..errors import ParseError
 from ..security import (
     Algorithm,
     Direction,
     EspError,
+    MnHaCredential,
+    MnHaCredentials,
     Mode,
     SecurityAssociation,
     SecurityPolicyDatabase,
@@ -37,11 +46,12 @@ from ..security import (
     protect,
     unprotect,
 )
-from ..errors import ParseError
 from ..wire import Packet, parse
 from .counters import CounterTable, declare
+from .mn_ha_auth import AUTH4285_COUNTERS, MnHaAuthentication
 
-__all__ = ["NH_ESP", "PROTECTION_COUNTERS", "CaptureKeys", "SignallingProtection", "manual_pair"]
+__all__ = ["NH_ESP", "PROTECTION_COUNTERS", "CaptureKeys", "Mechanism", "SignallingProtection", "manual_pair",
+           "manual_mn_ha"]
 
 NH_ESP = 50
 
@@ -56,27 +66,52 @@ PROTECTION_COUNTERS = CounterTable("protection", declare(
     ("drop.esp.<reason>", "ESP packets refused before dispatch, silently, by reason (docs/SECURITY.md)",
      ESP_IN_REASONS),
     ("drop.esp.out.<reason>", "signalling not sent: its SA is missing or used up", ESP_OUT_REASONS),
-))
+) + AUTH4285_COUNTERS)
+
+
+class Mechanism(Enum):
+    """What protects one home address's registration: never both (docs/SECURITY.md "RFC 4285")."""
+    ESP = "esp"
+    RFC4285 = "rfc4285"
 
 
 class SignallingProtection:
-    """See the module docstring. ``spd`` None: nothing is protected (and nothing required)."""
+    """See the module docstring. ``spd`` and ``mn_ha`` None: nothing is protected (and nothing
+    required). ``wall_offset()``: the node's wall clock minus the time it is driven with (ns), for RFC
+    4285's timestamps."""
 
-    def __init__(self, spd: SecurityPolicyDatabase | None, counters: Counter, *, require_all: bool = False):
+    def __init__(self, spd: SecurityPolicyDatabase | None, counters: Counter, *, require_all: bool = False,
+                 mn_ha: MnHaCredentials | None = None, wall_offset: Callable[[], int] = lambda: 0):
         self.spd = spd
         self.counters = counters
-        self.require_all = require_all and spd is not None
+        self.auth4285 = None if mn_ha is None else MnHaAuthentication(mn_ha, counters, wall_offset)
+        if spd is not None and mn_ha is not None:
+            both = spd.home_addresses() & mn_ha.home_addresses()
+            if both:
+                raise ValueError(f"home addresses protected both by ESP and by RFC 4285: "
+                                 f"{', '.join(sorted(map(str, both)))}")
+        self.require_all = require_all and self.enabled
         self._identifiers: dict[tuple[IPv6Address, Direction], str] = {}
         self._identifiers_of: SecurityPolicyDatabase | None = None
         self._identifiers_size = -1
 
     @property
     def enabled(self) -> bool:
-        return self.spd is not None
+        return self.spd is not None or self.auth4285 is not None
+
+    def mechanism(self, home: IPv6Address) -> Mechanism | None:
+        """ESP when the SPD has a policy for ``home``, RFC 4285 when it has a credential, else None."""
+        if self.spd is not None and self.spd.has_policy(home):
+            return Mechanism.ESP
+        if self.auth4285 is not None and self.auth4285.protects(home):
+            return Mechanism.RFC4285
+        return None
+
+    def credential(self, home: IPv6Address) -> MnHaCredential | None:
+        return None if self.auth4285 is None else self.auth4285.credential(home)
 
     def required(self, home: IPv6Address) -> bool:
-        spd = self.spd
-        return spd is not None and (self.require_all or spd.has_policy(home))
+        return self.require_all or self.mechanism(home) is not None
 
     def inbound(self, raw: bytes) -> Unprotected | None:
         """``spd.unprotect(raw)``, or None (counted) when it is refused or there is no SPD."""
@@ -130,8 +165,12 @@ class SignallingProtection:
 
     def identifier(self, home: IPv6Address, direction: Direction = Direction.INBOUND) -> str | None:
         """What protects ``home``'s registration, as ``bindings`` and the binding store name it
-        (``esp spi 0x… (algorithm)``, never a key); None when it is not protected. Indexed once per set
-        of SAs (every accepted BU asks, for its store record)."""
+        (``esp spi 0x… (algorithm)``, ``rfc4285 spi 0x… (nai user@realm)``, never a key); None when it
+        is not protected. ESP's are indexed once per set of SAs (every accepted BU asks, for its store
+        record)."""
+        credential = self.credential(home)
+        if credential is not None:
+            return credential.identifier
         spd = self.spd
         if spd is None:
             return None
@@ -214,6 +253,16 @@ def manual_pair(home_address, home_agent, rng: random.Random, *, algorithm: Algo
         ends.append(pair)
     # ends[0]: MN -> HA (outbound on the MN, inbound on the HA); ends[1]: HA -> MN.
     return [ends[0][0], ends[1][1]], [ends[0][1], ends[1][0]]
+
+
+def manual_mn_ha(home_address, rng: random.Random, *, nai: str = "mn@example.net",
+                 spi: int | None = None) -> MnHaCredential:
+    """An RFC 4285 credential for one home address, its key (20 bytes) and SPI drawn from ``rng`` (the
+    simulator's seeded one keeps scenarios deterministic); the same object serves both ends."""
+    if spi is None:
+        spi = rng.randrange(0x1000, 0x7FFFFFFF)
+    key = bytes(rng.getrandbits(8) for _ in range(20))
+    return MnHaCredential(home_address, nai, spi, key)
 
 
 def _byte_source(r: random.Random):

@@ -387,6 +387,12 @@ class RegistrationEngine(Generic[E]):
         ex.cancel("retransmit")
         ex.retransmit = self._call_at(now + ex.timeout, lambda t: self._retransmit(t, ex))
 
+    def resend(self, now: int, ex: E) -> None:
+        """A new BU of ``ex`` at once (rate limit permitting), its wait where the back-off stands: the
+        answer to a BA that asks for one (135 does it in ``answers``; RFC 4285's 144, mn_registration)."""
+        ex.cancel("retransmit", "deferred")
+        self.send(now, ex)
+
     def stamp(self, now: int, ex: E, lifetime: int) -> int:
         """Take the next sequence number for a BU leaving now with ``lifetime`` (it becomes the
         outstanding one); for a BU the role sends itself, outside the schedule."""
@@ -423,8 +429,7 @@ class RegistrationEngine(Generic[E]):
         if ba.status == 135:
             self._count("ba_sequence_out_of_window")
             ex.next_sequence = sequence_after(ba.sequence)
-            ex.cancel("retransmit", "deferred")
-            self.send(now, ex)
+            self.resend(now, ex)
             return False
         if ba.sequence != ex.outstanding:
             self._drop("ba_sequence_mismatch")

@@ -7,8 +7,8 @@ from ..roles import AdvertisingConfig, Interface, Router, slaac_address
 from ..roles.correspondent import CorrespondentNode
 from ..roles.home_agent import BindingCreated, BindingDeleted, HomeAgent, HomeAgentConfig
 from ..roles.mobile_node import BindingRefreshed, HomeAddressConfig, MobileNode, MobileNodeConfig, Registered
-from ..roles.protection import CaptureKeys, manual_pair
-from ..security import SecurityPolicyDatabase
+from ..roles.protection import CaptureKeys, manual_mn_ha, manual_pair
+from ..security import MnHaCredential, MnHaCredentials, SecurityPolicyDatabase
 from ..sim import NS_PER_S, Link, Simulator
 from ..wire import PrefixInformation
 
@@ -30,6 +30,7 @@ MN_MAC = mac(0x40)
 CN_MAC = mac(0x41)
 HOME_ADDRESS = slaac_address(HOME_PREFIX, MN_MAC)
 CN_ADDRESS = slaac_address(CN_PREFIX, CN_MAC)
+MN_NAI = "mn@example.net"
 
 
 class Mip6World:
@@ -48,16 +49,25 @@ class Mip6World:
     ``mn_spd`` and ``ha_spd`` are the two ends (a scenario that replaces ``mn`` gives it ``mn_spd``).
     False: unprotected registrations (``unauthenticated_registrations``), for scenarios about
     something else that say so. ``more_keyed_homes``: home addresses the node may come to use (a
-    renumbering), keyed in advance as manual keying needs."""
+    renumbering), keyed in advance as manual keying needs. ``rfc4285``: the home registration is
+    protected by RFC 4285 instead (the MN-HA authentication option; no SAs): True draws a credential
+    for ``HOME_ADDRESS`` (NAI ``MN_NAI``) from the same ``keys`` rng, or give one; ``mn_ha_credential``
+    is the credential both ends hold."""
 
     def __init__(self, sim: Simulator, lifetime: int, foreign_links: int, protected: bool = True,
-                 more_keyed_homes: tuple[IPv6Address, ...] = ()):
+                 more_keyed_homes: tuple[IPv6Address, ...] = (), rfc4285: bool | MnHaCredential = False):
         self.sim = sim
         self.protected = protected
         self.mn_spd: SecurityPolicyDatabase | None = None
         self.ha_spd: SecurityPolicyDatabase | None = None
+        self.mn_ha_credential: MnHaCredential | None = None
         self.capture_keys = CaptureKeys()          # for taps and tests reading the captures
-        if protected:
+        if protected and rfc4285:
+            if more_keyed_homes:
+                raise ValueError("more_keyed_homes: ESP only")
+            self.mn_ha_credential = rfc4285 if isinstance(rfc4285, MnHaCredential) else \
+                manual_mn_ha(HOME_ADDRESS, sim.rng_for("keys"), nai=MN_NAI)
+        elif protected:
             keys = sim.rng_for("keys")
             self.mn_spd, self.ha_spd = SecurityPolicyDatabase(), SecurityPolicyDatabase()
             for home in (HOME_ADDRESS, *more_keyed_homes):
@@ -72,7 +82,7 @@ class Mip6World:
         self.ha = HomeAgent("ha", [Interface("eth0", mac(0x30)), Interface("eth1", mac(0x31))],
                             HomeAgentConfig("eth0", (HOME_PREFIX,), HA_ADDRESS,
                                             unauthenticated_registrations=not protected),
-                            rng=sim.rng_for("ha"), spd=self.ha_spd)
+                            rng=sim.rng_for("ha"), spd=self.ha_spd, mn_ha=self._credentials())
         self.ha.interfaces["eth1"].add_address("2001:db8:ff::1", 64)
         self.ha.add_route("::/0", "eth1", "2001:db8:ff::2")
         self.rc = Router("rc", [Interface("eth0", mac(0x32)), Interface("eth1", mac(0x33))],
@@ -101,7 +111,12 @@ class Mip6World:
         self.cn = CorrespondentNode("cn", [Interface("eth0", CN_MAC)], rng=sim.rng_for("cn"))
         self.mn = MobileNode("mn", [Interface("eth0", MN_MAC)], rng=sim.rng_for("mn"),
                              config=MobileNodeConfig("eth0", (HomeAddressConfig(HOME_ADDRESS, HA_ADDRESS),),
-                                                     lifetime=lifetime), spd=self.mn_spd)
+                                                     lifetime=lifetime), spd=self.mn_spd,
+                             mn_ha=self._credentials())
+
+    def _credentials(self) -> MnHaCredentials | None:
+        """Each end's own container of the RFC 4285 credential (None: ESP or nothing)."""
+        return None if self.mn_ha_credential is None else MnHaCredentials([self.mn_ha_credential])
 
     def start(self, mn_link: Link) -> None:
         sim = self.sim

@@ -18,6 +18,19 @@ role)`` turns it into SAs from that node's point of view: on the home agent ``mn
     # AES-CBC: encryption_key (32 or 64 hex digits) and authentication_key (64 hex digits);
     # NULL: authentication_key only.
 
+A home address may instead be protected by RFC 4285 (the MN-HA Mobility Message Authentication option;
+``mn_ha.py``): one ``[[mn_ha]]`` table per home address, the same on both ends (one key, both directions):
+
+    [[mn_ha]]
+    home_address = "2001:db8:1::9"
+    nai = "mn1@example.net"            # the mobile node's NAI (RFC 4283, RFC 4282: user@realm)
+    spi = 0x2001                       # Mobility SPI, 256..2**32-1 (0-255 are reserved, RFC 4285 §5.1)
+    key = "<at least 40 hex digits>"   # HMAC-SHA1 key, at least 20 bytes
+    replay_window = 7                  # optional: seconds, more than 3 (RFC 4285 §6)
+
+A home address is protected by ESP or by RFC 4285, never both: a file naming one home address in an
+``[[association]]`` and an ``[[mn_ha]]`` is refused. ``load_protection`` returns both kinds.
+
 The file is refused unless it is a regular file that only its owner (the user running the daemon, or
 root) can read or write: mode 0600 or 0400. Keys never appear in an exception, a repr or ``stats()``;
 errors name the path, the association and the field.
@@ -29,10 +42,11 @@ import stat
 import sys
 from ipaddress import IPv6Address
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any, Callable, NamedTuple, Union
 
 from .algorithms import Algorithm
 from .errors import KeyFileError
+from .mn_ha import MnHaCredential, MnHaCredentials
 from .sa import DEFAULT_REPLAY_WINDOW, Direction, Mode, SecurityAssociation
 from .spd import SecurityPolicyDatabase
 
@@ -46,6 +60,7 @@ ROLES = ("ha", "mn")
 _ASSOCIATION_FIELDS = {"home_address", "home_agent", "algorithm", "mode", "replay_window",
                        "extended_sequence_numbers", "mn_to_ha", "ha_to_mn"}
 _DIRECTION_FIELDS = {"spi", "encryption_key", "authentication_key"}
+_MN_HA_FIELDS = {"home_address", "nai", "spi", "key", "replay_window"}
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -101,13 +116,19 @@ def _hex(value: Any, where: str) -> bytes:
     return key
 
 
-def _parse(text: str, name: str, role: str, rng: Callable[[int], bytes] | None) -> list[SecurityAssociation]:
+class KeyMaterial(NamedTuple):
+    """What one key file holds, seen from one role: the ESP SAs and the RFC 4285 credentials."""
+    security_associations: list[SecurityAssociation]
+    mn_ha: MnHaCredentials
+
+
+def _parse(text: str, name: str, role: str, rng: Callable[[int], bytes] | None) -> KeyMaterial:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         # tomllib's messages are fixed phrases with a line and column, never the offending text.
         raise KeyFileError(f"key file {name}: not valid TOML: {exc}") from None
-    unknown = set(doc) - {"association"}
+    unknown = set(doc) - {"association", "mn_ha"}
     if unknown:
         raise KeyFileError(f"key file {name}: unknown top-level entries {sorted(unknown)}")
     entries = doc.get("association", [])
@@ -121,7 +142,49 @@ def _parse(text: str, name: str, role: str, rng: Callable[[int], bytes] | None) 
         if sa.spi in spis:
             raise KeyFileError(f"key file {name}: SPI 0x{sa.spi:08x} is used twice")
         spis[sa.spi] = str(sa.home_address)
-    return sas
+    entries = doc.get("mn_ha", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise KeyFileError(f"key file {name}: 'mn_ha' must be an array of tables ([[mn_ha]])")
+    credentials = MnHaCredentials()
+    esp_homes = {sa.home_address for sa in sas}
+    for n, entry in enumerate(entries, 1):
+        where = f"key file {name}, mn_ha {n}"
+        credential = _mn_ha(entry, where)
+        if credential.home_address in esp_homes:
+            # The policy binds one mechanism to each home address (docs/SECURITY.md "RFC 4285").
+            raise KeyFileError(f"{where} ({credential.home_address}): this home address also has an ESP "
+                               f"association; protect it by ESP or by RFC 4285, not both")
+        try:
+            credentials.add(credential)
+        except ValueError as exc:
+            raise KeyFileError(f"{where}: {exc}") from None
+    return KeyMaterial(sas, credentials)
+
+
+def _mn_ha(entry: dict[str, Any], where: str) -> MnHaCredential:
+    unknown = set(entry) - _MN_HA_FIELDS
+    if unknown:
+        raise KeyFileError(f"{where}: unknown fields {sorted(unknown)}")
+    for field in ("home_address", "nai", "spi", "key"):
+        if field not in entry:
+            raise KeyFileError(f"{where}: '{field}' is missing")
+    if not isinstance(entry["home_address"], str):
+        raise KeyFileError(f"{where}: home_address must be an IPv6 address")
+    try:
+        home = IPv6Address(entry["home_address"])
+    except ValueError:
+        raise KeyFileError(f"{where}: home_address must be an IPv6 address") from None
+    where = f"{where} ({home})"
+    spi = entry["spi"]
+    if not isinstance(spi, int) or isinstance(spi, bool):
+        raise KeyFileError(f"{where}: spi must be an integer")
+    key = _hex(entry["key"], f"{where}, key")
+    window = {"replay_window": entry["replay_window"]} if "replay_window" in entry else {}
+    try:
+        return MnHaCredential(home, entry["nai"], spi, key, **window)
+    except ValueError as exc:
+        # MnHaCredential's messages give lengths and ranges, never key bytes.
+        raise KeyFileError(f"{where}: {exc}") from None
 
 
 def _association(entry: dict[str, Any], where: str, role: str,
@@ -178,9 +241,7 @@ def _association(entry: dict[str, Any], where: str, role: str,
     return out
 
 
-def load_key_file(path: PathLike, role: str, *,
-                  rng: Callable[[int], bytes] | None = None) -> list[SecurityAssociation]:
-    """The SAs ``path`` describes, seen from ``role`` ("ha" or "mn"). Raises KeyFileError."""
+def _load(path: PathLike, role: str, rng: Callable[[int], bytes] | None) -> KeyMaterial:
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, not {role!r}")
     name = os.fspath(path)
@@ -192,13 +253,39 @@ def load_key_file(path: PathLike, role: str, *,
     return _parse(text, name, role, rng)
 
 
-def load_security_policy(path: PathLike, role: str, *,
-                         rng: Callable[[int], bytes] | None = None) -> SecurityPolicyDatabase:
-    """A ``SecurityPolicyDatabase`` holding the SAs of ``load_key_file(path, role)``."""
+def load_key_file(path: PathLike, role: str, *,
+                  rng: Callable[[int], bytes] | None = None) -> list[SecurityAssociation]:
+    """The SAs ``path`` describes, seen from ``role`` ("ha" or "mn"). Raises KeyFileError (its RFC 4285
+    entries are checked too; ``load_protection`` returns them)."""
+    return _load(path, role, rng).security_associations
+
+
+def _policy(path: PathLike, sas: list[SecurityAssociation]) -> SecurityPolicyDatabase:
     spd = SecurityPolicyDatabase()
-    for sa in load_key_file(path, role, rng=rng):
+    for sa in sas:
         try:
             spd.add(sa)
         except ValueError as exc:
             raise KeyFileError(f"key file {Path(os.fspath(path))}: {exc}") from None
     return spd
+
+
+def load_security_policy(path: PathLike, role: str, *,
+                         rng: Callable[[int], bytes] | None = None) -> SecurityPolicyDatabase:
+    """A ``SecurityPolicyDatabase`` holding the SAs of ``load_key_file(path, role)``."""
+    return _policy(path, load_key_file(path, role, rng=rng))
+
+
+class Protection(NamedTuple):
+    """A key file's protection of home registrations: ``spd`` (the ESP SAs) and ``mn_ha`` (the RFC 4285
+    credentials), each home address in exactly one of them."""
+    spd: SecurityPolicyDatabase
+    mn_ha: MnHaCredentials
+
+
+def load_protection(path: PathLike, role: str, *,
+                    rng: Callable[[int], bytes] | None = None) -> Protection:
+    """Both kinds of protection ``path`` describes, seen from ``role`` ("ha" or "mn"): what a daemon
+    loads. Raises KeyFileError."""
+    material = _load(path, role, rng)
+    return Protection(_policy(path, material.security_associations), material.mn_ha)

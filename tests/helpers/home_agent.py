@@ -33,14 +33,14 @@ NEXT_HOP = IPv6Address("2001:db8:2::77")
 PREFIX = IPv6Network("2001:db8:1::/64")
 
 
-def make_ha(store=None, wall_offset_ns=0, cache_size=64, spd=None, **kw):
-    """``store``, ``wall_offset_ns``: the binding store and clock offset (HomeAgent's); ``spd``: its
-    security policy database; the rest is the HomeAgentConfig's."""
+def make_ha(store=None, wall_offset_ns=0, cache_size=64, spd=None, mn_ha=None, **kw):
+    """``store``, ``wall_offset_ns``: the binding store and clock offset (HomeAgent's); ``spd``, ``mn_ha``:
+    its security policy database and RFC 4285 credentials; the rest is the HomeAgentConfig's."""
     cfg = {"interface": "eth0", "home_prefixes": (PREFIX,), "address": HA}
     cfg.update(kw)
     ha = HomeAgent("ha", [Interface("eth0", HA_MAC), Interface("eth1", HA_MAC2)], HomeAgentConfig(**cfg),
                    rng=random.Random(1), cache=BindingCache(16, cache_size, seed=5), store=store,
-                   wall_offset_ns=wall_offset_ns, spd=spd)
+                   wall_offset_ns=wall_offset_ns, spd=spd, mn_ha=mn_ha)
     ha.interfaces["eth1"].add_address(HA2, 64)
     ha.add_route("::/0", "eth1", NEXT_HOP)
     ha.link_changed(0, "eth0", True)

@@ -43,7 +43,7 @@ from ...batch import PacketBatch
 from ...binding_cache import BindingCache
 from ...datapath import HomeAgentDataPath
 from ...errors import ParseError
-from ...security import SecurityPolicyDatabase
+from ...security import MnHaCredentials, SecurityPolicyDatabase
 from ...store import BindingStore
 from ...wire import (
     BindingAcknowledgement,
@@ -84,18 +84,21 @@ class HomeAgent(Router):
     """A home agent on ``config.interface``. ``cache`` may be passed (e.g. with a fixed hash seed);
     ``advertising`` overrides the RA configuration built from the config (ignored on a virtual home
     link, which has no RAs). ``spd``: the security policy database protecting home registrations
-    (RFC 6275 §5.1, issue 11); None: BUs are accepted unprotected. ``store``: a binding store
-    (mip6fast.store) the bindings are written through (journal.py): accepted BAs leave after the commit
-    of their binding, once per entry point; the driver sets ``wall_offset_ns`` and calls ``recover``
-    before the first packet."""
+    (RFC 6275 §5.1, issue 11); ``mn_ha``: the RFC 4285 credentials of the home addresses protected by
+    the MN-HA authentication option instead (never the same home address as an SA); both None: BUs
+    are accepted unprotected. ``store``: a binding store (mip6fast.store) the bindings are written
+    through (journal.py): accepted BAs leave after the commit of their binding, once per entry point.
+    The driver sets ``wall_offset_ns`` (the wall clock minus its own: the store's expiries and RFC
+    4285's timestamps) and calls ``recover`` before the first packet."""
 
     COUNTERS = HOME_AGENT_COUNTERS
 
     def __init__(self, name: str, interfaces, config: HomeAgentConfig, rng: random.Random | None = None,
                  cache: BindingCache | None = None, advertising: AdvertisingConfig | None = None,
                  store: BindingStore | None = None, wall_offset_ns: int = 0,
-                 spd: SecurityPolicyDatabase | None = None):
+                 spd: SecurityPolicyDatabase | None = None, mn_ha: MnHaCredentials | None = None):
         super().__init__(name, interfaces, rng)
+        self._wall_offset_ns = int(wall_offset_ns)
         if config.interface not in self.interfaces:
             raise ValueError(f"{name}: no interface {config.interface}")
         self.config = config
@@ -110,7 +113,8 @@ class HomeAgent(Router):
         self.home_link = HomeLink(self.home_iface, self.nd[config.interface], config.address, config.home_prefixes)
         self.proxy_nd = None if config.virtual_home_link else ProxyND(self.home_link, self, self.transmit_packet)
         self.protection = SignallingProtection(spd, self.counters,
-                                               require_all=not config.unauthenticated_registrations)
+                                               require_all=not config.unauthenticated_registrations,
+                                               mn_ha=mn_ha, wall_offset=lambda: self._wall_offset_ns)
         self.mobile_prefixes = MobilePrefixes(self.home_link, self.cache, self.rng, self,
                                               config.mpa_reply_rate, config.mpa_reply_burst, self.protection)
         self.registrar = Registrar(config, self.cache, self.home_link, self, self.proxy_nd, self.mobile_prefixes,
@@ -163,11 +167,13 @@ class HomeAgent(Router):
 
     @property
     def wall_offset_ns(self) -> int:
-        """The wall clock minus the monotonic clock the node is driven with (ns), for the store."""
-        return 0 if self.journal is None else self.journal.wall_offset_ns
+        """The wall clock minus the monotonic clock the node is driven with (ns), for the store and RFC
+        4285's timestamps."""
+        return self._wall_offset_ns
 
     @wall_offset_ns.setter
     def wall_offset_ns(self, value: int) -> None:
+        self._wall_offset_ns = int(value)
         if self.journal is not None:
             self.journal.wall_offset_ns = int(value)
 
@@ -282,7 +288,7 @@ class HomeAgent(Router):
             self.drop("mh.rh2_not_ba")          # §6.1: only a BA may carry a Type 2 routing header
             return
         if isinstance(msg, BindingUpdate):
-            self.registrar.binding_update(now, packet, msg, self._rx_mac, self._rx_sa)
+            self.registrar.binding_update(now, packet, msg, self._rx_mac, self._rx_sa, raw)
         elif isinstance(msg, UnknownMobilityMessage):
             # §9.2: Binding Error status 2; home address unspecified unless a HAO was present.
             self.errors.binding_error(now, packet.src, BindingErrorStatus.UNRECOGNIZED_MH_TYPE,

@@ -53,9 +53,10 @@ class HomeAgentConfig:
     buckets (per second, at most that many at once) for the replies to DHAAD requests (§10.5) and to
     Mobile Prefix Solicitations (§10.6.2); what is over the limit is dropped and counted
     (``drop.dhaad_rate_limited``, ``drop.mps_rate_limited``). ``unauthenticated_registrations``: with
-    a security policy database, a BU for a home address without a policy of its own is accepted
-    unprotected (otherwise every BU must arrive under its home address's SA; issue 11). A daemon
-    without any protection starts only with this set (labs, tests). ``binding_acl``: which home
+    a security policy database or RFC 4285 credentials, a BU for a home address without protection of
+    its own is accepted unprotected (otherwise every BU must arrive under its home address's SA, or
+    carry its RFC 4285 authentication; issue 11). A daemon without any protection starts only with this
+    set (labs, tests). ``binding_acl``: which home
     addresses may register at all, and optionally from which care-of prefixes (the first rule about a
     home address decides; none: refused); a request it refuses gets status 129 (administratively
     prohibited). None: every home address on a home prefix. Reloadable on SIGHUP; bindings it no longer

@@ -61,6 +61,7 @@ HOME_AGENT_COUNTERS = CounterTable("home_agent", declare(
     # ---- mobile prefix discovery (mobile_prefix.py, §10.6)
     ("mpa.sent", "solicited Mobile Prefix Advertisements sent"),
     ("mpa.sent_unsolicited", "unsolicited Mobile Prefix Advertisements sent after a prefix change"),
+    ("mpa.not_sent_rfc4285", "a prefix change not announced to an RFC 4285 home address (it cannot be authenticated)"),
     ("drop.mps.unprotected", "a Mobile Prefix Solicitation for a protected home address without its SA"),
     ("drop.mps.rate_limited", "a Mobile Prefix Solicitation not answered: over mpa_reply_rate / mpa_reply_burst"),
     ("drop.mps.without_hao", "a Mobile Prefix Solicitation without a Home Address option"),

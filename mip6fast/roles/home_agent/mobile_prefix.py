@@ -8,6 +8,8 @@ When the home prefixes change (renumbering: new lifetimes, a new prefix), every 
 gets an unsolicited advertisement, retransmitted every PREFIX_ADV_TIMEOUT at most PREFIX_ADV_RETRIES
 more times, until its next Binding Update (``stop``, §10.6.2). The answers to solicitations are
 rate-limited by a token bucket (``mpa_reply_rate`` / ``mpa_reply_burst``); one over it is a counted drop.
+A home address protected by RFC 4285 gets no advertisements: RFC 4285 authenticates BUs and BAs only,
+and its mobile node refuses an MPA it cannot authenticate (its solicitations are refused as unprotected).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from ...binding_cache import BindingCache
 from ...security import SecurityAssociation
 from ...wire import MobilePrefixAdvertisement, MobilePrefixSolicitation, Packet
 from ..events import NS_PER_S, NodeServices, Timer
-from ..protection import SignallingProtection
+from ..protection import Mechanism, SignallingProtection
 from ..rate_limit import TokenBucket
 from .config import DEFAULT_REPLY_RATE
 from .home_link import HomeLink
@@ -69,9 +71,13 @@ class MobilePrefixes:
 
     def announce(self, now: int, homes: Iterable[IPv6Address]) -> None:
         """The home prefixes changed: an unsolicited advertisement to each of ``homes`` (the registered
-        home addresses), each with a new identifier, retransmitted until its next BU (§10.6.2)."""
+        home addresses), each with a new identifier, retransmitted until its next BU (§10.6.2); none to
+        a home address protected by RFC 4285 (counted ``mpa.not_sent_rfc4285``)."""
         for home in homes:
             self.stop(home)
+            if self.protection.mechanism(home) is Mechanism.RFC4285:
+                self.node.counters["mpa.not_sent_rfc4285"] += 1
+                continue
             self._unsolicited(now, home, PREFIX_ADV_RETRIES, self.rng.randrange(1 << 16))
 
     def stop(self, home: IPv6Address) -> None:

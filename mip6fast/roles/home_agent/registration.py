@@ -9,7 +9,12 @@ order of the RFC:
 0. protection (RFC 6275 §5.1, RFC 3776; issue 11): a BU for a home address that must arrive protected
    (``SignallingProtection.required``) and did not arrive under that home address's SA is discarded
    without an answer (no BA, so no sequence number leaks), counted ``drop.bu.unprotected`` or
-   ``drop.bu.wrong_sa``; the BA to a protected home address goes out through its outbound SA;
+   ``drop.bu.wrong_sa``; the BA to a protected home address goes out through its outbound SA. A home
+   address protected by RFC 4285 instead (``SignallingProtection.mechanism``) needs its NAI, its MN-HA
+   authenticator and a fresh timestamp (``mn_ha_auth.MnHaAuthentication.check_bu``): a BU failing them
+   is answered with 146, 145 or 144 (RFC 4285 §5, §6), 146 to the BU's source address, and one that
+   came under ESP is dropped (``drop.auth4285.under_esp``: one mechanism per home address); every BA to
+   such a home address carries the NAI, the timestamp and the home agent's authenticator;
 1. silently discarded (§9.5.1, no BA): a home address that is link-local, multicast, unspecified or
    loopback, or a care-of address that is when the BU's source is too; a home registration carrying
    Nonce Indices. A care-of address of that kind (from an Alternate Care-of Address option) with a
@@ -62,7 +67,8 @@ from ...wire import (
 from ..binding_events import BindingCreated, BindingDeleted, BindingExpired, BindingUpdated
 from ..events import NS_PER_S, NodeServices, Notification, Timer
 from ..interface import unicast_routable
-from ..protection import SignallingProtection
+from ..mn_ha_auth import received_mh
+from ..protection import Mechanism, SignallingProtection
 from .config import HomeAgentConfig
 from .dad import HomeAddressDAD, PendingDad
 from .home_link import HomeLink
@@ -127,20 +133,25 @@ class Registrar:
     # ------------------------------------------------------------ Binding Updates (§10.3.1, §9.5.1)
 
     def binding_update(self, now: int, packet: Packet, bu: BindingUpdate, from_link: tuple[str, bytes],
-                       sa: SecurityAssociation | None = None) -> None:
+                       sa: SecurityAssociation | None = None, raw: bytes | None = None) -> None:
         """A Binding Update for this node; ``from_link``: the interface and source MAC it came by;
-        ``sa``: the SA it arrived under (None: unprotected)."""
+        ``sa``: the SA it arrived under (None: unprotected); ``raw``: the IPv6 packet as received (RFC
+        4285's authenticator covers the Mobility Header's bytes; None: the BU re-encoded)."""
         self._from = from_link
         home = packet.home_address if packet.home_address is not None else packet.src
-        if self.protection.required(home) and (sa is None or sa.home_address != home):
-            # RFC 6275 §5.1 / RFC 3776: discarded silently (the SPD checked the SA against the home
-            # address already; this is the case of no SA, or of one the SPD does not hold for it).
-            self.node.drop("bu.unprotected" if sa is None else "bu.wrong_sa")
-            return
         care_of = packet.src
         for opt in bu.options:
             if isinstance(opt, AlternateCareOfAddress):
                 care_of = opt.address
+        mechanism = self.protection.mechanism(home)
+        if mechanism is Mechanism.RFC4285:
+            if not self._authenticated(now, packet, bu, home, care_of, sa, raw):
+                return
+        elif self.protection.required(home) and (sa is None or sa.home_address != home):
+            # RFC 6275 §5.1 / RFC 3776: discarded silently (the SPD checked the SA against the home
+            # address already; this is the case of no SA, or of one the SPD does not hold for it).
+            self.node.drop("bu.unprotected" if sa is None else "bu.wrong_sa")
+            return
         # §9.5.1: discarded without an answer.
         if not unicast_routable(home):
             self.node.drop("bu.bad_home_address")
@@ -206,6 +217,31 @@ class Registrar:
                 self.dad.start(now, packet, bu, home, care_of)
                 return
         self._accept(now, packet, bu, home, care_of)
+
+    def _authenticated(self, now: int, packet: Packet, bu: BindingUpdate, home: IPv6Address,
+                       care_of: IPv6Address, sa: SecurityAssociation | None, raw: bytes | None) -> bool:
+        """RFC 4285 for a home address it protects (mn_ha_auth.py): True when the BU may go on; else it
+        was refused (BA 144-146, counted) or dropped."""
+        auth = self.protection.auth4285
+        assert auth is not None
+        if sa is not None:
+            self.node.drop("auth4285.under_esp")        # the policy binds RFC 4285 to this home address
+            return False
+        mh = None
+        if raw is not None:
+            mh = received_mh(raw)
+            if mh is None:
+                self.node.drop("auth4285.malformed")
+                return False
+        refusal = auth.check_bu(now, mh, bu, home, care_of)
+        if refusal is None:
+            return True
+        # 146: the BU proved nothing, so neither did its Alternate Care-of Address option: the BA goes
+        # to the packet's source. 144 and 145 follow an authenticated BU: to its care-of address.
+        to = packet.src if refusal.status == BindingAckStatus.MIPV6_AUTH_FAIL else care_of
+        if unicast_routable(to) and auth.may_answer_refusal(now):
+            self._reject(now, packet, bu, home, to, refusal.status)
+        return False
 
     def authorized(self, home: IPv6Address, care_of: IPv6Address) -> bool:
         """The binding ACL: the first rule about ``home`` decides; no rule, refused; no ACL, allowed."""
@@ -333,6 +369,9 @@ class Registrar:
             return
         ba = BindingAcknowledgement(int(status), bu.sequence if sequence is None else sequence, lifetime,
                                     options=options)
+        auth = self.protection.auth4285
+        if auth is not None and auth.protects(home):
+            ba = auth.sign_ba(now, ba, bu, home, care_of)        # RFC 4285 §5.1, §6
         self.node.counters[f"ba.sent.status.{int(status)}"] += 1
         src = packet.dst if not packet.dst.is_multicast else self.address
         if care_of == home and packet.src != home and unicast_routable(packet.src):
