@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from importlib import resources
 
 from . import __version__
 from .benchmark import binding_cache, datapath, forward, journal, signalling, wire
@@ -287,6 +288,15 @@ def cmd_counters(args) -> int:
     return 0
 
 
+EXAMPLES = ("ha", "mn", "cn", "router", "keys")
+
+
+def cmd_example_config(args) -> int:
+    """The example configurations installed with the package (mip6fast/examples/NAME.toml)."""
+    sys.stdout.write((resources.files("mip6fast") / "examples" / f"{args.name}.toml").read_text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mip6fast", description="Mobile IPv6 (RFC 6275) engine")
     p.add_argument("--version", action="version", version=f"mip6fast {__version__}")
@@ -330,7 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     for role, what in (("ha", "home agent"), ("mn", "mobile node"), ("cn", "correspondent node"),
                        ("router", "plain IPv6 router sending router advertisements")):
         r = sub.add_parser(role, help=f"run the {what} on real interfaces (needs root)")
-        r.add_argument("--config", required=True, help="TOML configuration file (see examples/)")
+        r.add_argument("--config", required=True,
+                       help=f"TOML configuration file (`mip6fast example-config {role}` prints an example)")
         r.add_argument("--pcap", help="record every frame sent and received to this pcap file")
         r.add_argument("--control-socket", help=f"control socket path (default {DEFAULT_SOCKETS[role]})")
         r.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
@@ -347,6 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--describe", action="store_true",
                            help="print the node's counters with the meaning each is declared with")
         q.set_defaults(func=cmd_query, describe=False)
+    e = sub.add_parser("example-config", help="print an example configuration file to start from")
+    e.add_argument("name", choices=EXAMPLES, help="a daemon's configuration, or keys: the key file")
+    e.set_defaults(func=cmd_example_config)
     c = sub.add_parser("counters", help="the counters a role declares, with their meanings (offline)")
     c.add_argument("role", nargs="?", help="node, router, home_agent (ha), correspondent (cn), "
                                          "mobile_node (mn), fleet, host")

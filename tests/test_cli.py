@@ -62,3 +62,19 @@ def test_decode_prints_packets_and_reports_errors(capsys):
     bad[40 + 24 + 9] ^= 1   # the BA's sequence number: only the checksum notices
     assert main(["decode", bad.hex()]) == 1
     assert main(["decode", "--no-checksum", bad.hex()]) == 0
+
+
+@pytest.mark.parametrize("name", ["ha", "mn", "cn", "router", "keys"])
+def test_example_config_prints_the_installed_example(capsys, tmp_path, name):
+    """`mip6fast example-config NAME` prints the file installed with the package (issue 15); the
+    daemons' examples load as their role's configuration."""
+    from importlib import resources
+
+    from mip6fast.config import load_config
+    assert main(["example-config", name]) == 0
+    text = capsys.readouterr().out
+    assert text == (resources.files("mip6fast") / "examples" / f"{name}.toml").read_text() and text.strip()
+    if name != "keys":
+        path = tmp_path / f"{name}.toml"
+        path.write_text(text)
+        assert load_config(path, name).role == name

@@ -16,7 +16,7 @@ from mip6fast.roles.route_optimization import RouteOptimizationConfig
 from mip6fast.roles.router import AdvertisingConfig
 from mip6fast.roles.source_policy import SourcePolicy
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parent.parent / "mip6fast" / "examples"
 S = 1_000_000_000
 
 HA = """

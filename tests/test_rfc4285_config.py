@@ -207,8 +207,8 @@ def test_bindings_and_stats_name_the_credential_never_the_key():
 
 
 def test_the_example_key_file_loads_with_its_rfc4285_entry(tmp_path):
-    """examples/keys.toml, its commented [[mn_ha]] table switched on: one ESP home address, one RFC 4285."""
-    text = (Path(__file__).resolve().parent.parent / "examples" / "keys.toml").read_text()
+    """mip6fast/examples/keys.toml, its commented [[mn_ha]] table switched on: one ESP home address, one RFC 4285."""
+    text = (Path(__file__).resolve().parent.parent / "mip6fast" / "examples" / "keys.toml").read_text()
     head, commented = text.split("# [[mn_ha]]\n")
     enabled = head + "[[mn_ha]]\n" + "".join(line.removeprefix("# ") for line in commented.splitlines(True))
     spd, mn_ha = load_protection(key_file(tmp_path, enabled), "mn")
