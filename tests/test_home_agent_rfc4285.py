@@ -296,3 +296,26 @@ def test_no_unsolicited_mobile_prefix_advertisement_to_an_rfc4285_home_address()
     out = ha.set_home_prefix_lifetimes(5 * S, 100 * S, 50 * S)
     assert of_type(out, MobilePrefixAdvertisement) == [] and of_type(ha.tick(9 * S), MobilePrefixAdvertisement) == []
     assert ha.counters["mpa.not_sent_rfc4285"] == 1 and ha.counters["mpa.sent_unsolicited"] == 0
+
+
+def test_the_last_accepted_timestamp_survives_a_restart():
+    """With a binding store the last accepted timestamp is committed with the binding (journal.py),
+    so a home agent started again refuses the captured BU as a replay (144) while it is still within
+    the window, and accepts the next one; a new home agent without the store's mark would take it."""
+    store = MemoryBindingStore()
+    ha = ha_4285(store=store)
+    captured, *_ = register(ha)
+    assert store.get_state(f"rfc4285.last_timestamp.{HOME}") == ntp_at(3 * S)
+    again = ha_4285(store=store)
+    again.recover(4 * S)
+    assert again.counters["store.replay_windows_resumed"] == 1
+    again.cache.delete_if_newer(HOME, 9)         # no binding: only the timestamp can refuse it
+    out = again.receive(4 * S, "eth1", frame_in(captured))
+    assert only_ba(out)[0].payload.status == 144 and again.counters["auth4285.refused.replayed"] == 1
+    out = again.receive(5 * S, "eth1", frame_in(bu4285(5 * S, seq=2)))
+    again.tick(6 * S)
+    assert again.cache.get(HOME) is not None and again.cache.get(HOME).sequence == 2
+    fresh = ha_4285()
+    fresh.receive(4 * S, "eth1", frame_in(captured))
+    fresh.tick(5 * S)
+    assert fresh.counters["auth4285.refused.replayed"] == 0 and fresh.cache.get(HOME) is not None

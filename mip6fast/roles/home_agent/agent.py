@@ -120,7 +120,7 @@ class HomeAgent(Router):
         self.registrar = Registrar(config, self.cache, self.home_link, self, self.proxy_nd, self.mobile_prefixes,
                                    lambda a: self.is_own_address(a, usable_only=False), self.transmit_packet,
                                    protection=self.protection)
-        self.journal = None if store is None else Journal(store, self, wall_offset_ns, spd)
+        self.journal = None if store is None else Journal(store, self, wall_offset_ns, self.protection)
         self.registrar.journal = self.journal
         self.discovery = HomeAgentDiscovery(self.home_link, config.preference, self.rng, self,
                                             max_entries=config.max_home_agents, reply_rate=config.dhaad_reply_rate,

@@ -35,8 +35,8 @@ HOME_AGENT_COUNTERS = CounterTable("home_agent", declare(
     ("store.ba_withheld", "accepted BAs not sent because their binding could not be stored"),
     ("store.recovered", "bindings put back from the binding store at start"),
     ("store.recovery_expired", "bindings found expired in the binding store at start (removed)"),
-    ("store.replay_windows_resumed", "inbound ESP SAs whose replay window resumed above the mark stored with "
-     "the bindings (a BU captured before the restart is a replay after it)"),
+    ("store.replay_windows_resumed", "inbound ESP SAs and RFC 4285 home addresses whose replay state resumed "
+     "from the marks stored with the bindings (a BU captured before the restart is a replay after it)"),
     ("store.recovery_outside_prefixes", "stored bindings on no current home prefix at start (removed)"),
     ("store.recovery_no_time_left", "stored bindings whose home prefix has no valid lifetime left (removed)"),
     ("store.recovery_nomem", "stored bindings the binding cache had no room for at start (kept in the store)"),

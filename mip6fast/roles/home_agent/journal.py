@@ -59,11 +59,12 @@ from ...store import (
     StatePut,
     StoreError,
 )
-from ...security import Direction, SecurityPolicyDatabase
+from ...security import Direction
 from ..events import NS_PER_S, NodeServices, Notification
+from ..protection import SignallingProtection
 
 __all__ = ["DROPPED_NOMEM", "DROPPED_NO_TIME_LEFT", "DROPPED_OUTSIDE_PREFIXES", "STORE_FAILURES",
-           "BindingsRecovered", "Journal", "StoreFailed", "replay_mark_key"]
+           "BindingsRecovered", "Journal", "StoreFailed", "replay_mark_key", "timestamp_mark_key"]
 
 # Why a recovered record was not put back (counted as ``store.recovery_<why>``): its home address is on
 # no current home prefix (or is one of ours), its home prefix has no valid lifetime left (both: removed
@@ -84,6 +85,11 @@ def replay_mark_key(spi: int) -> str:
     """The store's state key of an inbound SA's replay high-water mark. By SPI: new keys come with new
     SPIs (docs/SECURITY.md), so a mark never outlives the key it was counted under."""
     return f"esp.replay_mark.0x{spi:08x}"
+
+
+def timestamp_mark_key(home: IPv6Address) -> str:
+    """The store's state key of the last RFC 4285 timestamp accepted for ``home`` (§6)."""
+    return f"rfc4285.last_timestamp.{home}"
 
 
 @dataclass(frozen=True)
@@ -107,12 +113,12 @@ class Journal:
     """The binding store seen from the home agent (see the module docstring)."""
 
     def __init__(self, store: BindingStore, node: NodeServices, wall_offset_ns: int = 0,
-                 spd: SecurityPolicyDatabase | None = None):
+                 protection: SignallingProtection | None = None):
         self.store = store
         self.node = node
         self.wall_offset_ns = wall_offset_ns
-        self.spd = spd
-        self._replay_marks: dict[int, int] = {}    # inbound SPI -> the high-water mark last staged
+        self.protection = protection
+        self._replay_marks: dict[str, int] = {}    # state key -> the replay high-water mark last staged
         self.recovered = False
         self._held: list[Callable[[], None]] = []
         self._now = 0
@@ -152,7 +158,6 @@ class Journal:
         held, self._held = self._held, []
         if not held and not self.store.pending:
             return True
-        self._stage_replay_marks()
         try:
             self.store.commit()
         except StoreError as exc:
@@ -173,39 +178,51 @@ class Journal:
             send()
         return True
 
-    def _stage_replay_marks(self) -> None:
-        """With the bindings, the inbound SAs' replay high-water marks that moved (``replay_mark_key``):
-        the BU a binding was made from is committed with its ESP sequence number, so after a restart
-        the same captured BU is refused as a replay (RFC 4303 §3.4.3) instead of meeting an empty
-        window. Other protected messages (MPS) move the mark only when a binding commit follows."""
-        if self.spd is None:
-            return
-        for sa in self.spd:
-            if sa.direction is Direction.INBOUND and sa.sequence > self._replay_marks.get(sa.spi, 0):
-                self.store.stage(StatePut(replay_mark_key(sa.spi), sa.sequence))
-                self._replay_marks[sa.spi] = sa.sequence
+    def replay_mark(self, key: str, value: int) -> None:
+        """A replay high-water mark that moved with an authenticated BU (``replay_mark_key``: an inbound
+        SA's sequence number; ``timestamp_mark_key``: an RFC 4285 timestamp), staged to be committed
+        with the bindings, before any BA: after a restart the same captured BU is a replay (RFC 4303
+        §3.4.3, RFC 4285 §6) instead of meeting an empty window."""
+        if self._replay_marks.get(key) != value:
+            self.store.stage(StatePut(key, value))
+            self._replay_marks[key] = value
 
     # ------------------------------------------------------------ recovery
 
     def _resume_replay_windows(self) -> int:
-        """Each inbound SA's window resumes above the mark stored for its SPI; returns how many did."""
+        """Each inbound SA's window resumes above the mark stored for its SPI, each RFC 4285 home
+        address's last accepted timestamp is put back; returns how many were."""
         resumed = 0
-        if self.spd is None:
+        protection = self.protection
+        if protection is None:
             return resumed
-        for sa in self.spd:
+        for sa in protection.spd or ():
             if sa.direction is not Direction.INBOUND:
                 continue
-            mark = self.store.get_state(replay_mark_key(sa.spi))
-            if isinstance(mark, int) and not isinstance(mark, bool) and mark > 0:
+            mark = self._stored_mark(replay_mark_key(sa.spi))
+            if mark is not None:
                 try:
                     sa.advance(mark)
                 except ValueError:
                     log.error("binding store %s: replay mark %r of SA 0x%08x does not fit it: ignored",
                               self.store.path, mark, sa.spi)
                     continue
-                self._replay_marks[sa.spi] = sa.sequence
+                self._replay_marks[replay_mark_key(sa.spi)] = sa.sequence
                 resumed += 1
+        auth = protection.auth4285
+        if auth is not None:
+            for home in auth.credentials.home_addresses():
+                key = timestamp_mark_key(home)
+                mark = self._stored_mark(key)
+                if mark is not None and mark < 1 << 64:
+                    auth.last_accepted[home] = mark
+                    self._replay_marks[key] = mark
+                    resumed += 1
         return resumed
+
+    def _stored_mark(self, key: str) -> int | None:
+        mark = self.store.get_state(key)
+        return mark if isinstance(mark, int) and not isinstance(mark, bool) and mark > 0 else None
 
     def recover(self, now: int, restore: Callable[[int, BindingRecord], str | None]) -> BindingsRecovered:
         """Load the store and hand each unexpired record to ``restore(now, record)`` (None: put back,

@@ -72,7 +72,15 @@ from ..protection import Mechanism, SignallingProtection
 from .config import HomeAgentConfig
 from .dad import HomeAddressDAD, PendingDad
 from .home_link import HomeLink
-from .journal import DROPPED_NO_TIME_LEFT, DROPPED_NOMEM, DROPPED_OUTSIDE_PREFIXES, Journal, remaining_ns
+from .journal import (
+    DROPPED_NO_TIME_LEFT,
+    DROPPED_NOMEM,
+    DROPPED_OUTSIDE_PREFIXES,
+    Journal,
+    remaining_ns,
+    replay_mark_key,
+    timestamp_mark_key,
+)
 from .mobile_prefix import MobilePrefixes
 from .proxy_nd import ProxyND
 
@@ -152,6 +160,8 @@ class Registrar:
             # address already; this is the case of no SA, or of one the SPD does not hold for it).
             self.node.drop("bu.unprotected" if sa is None else "bu.wrong_sa")
             return
+        if self.journal is not None:
+            self._stage_replay_mark(home, sa, mechanism)
         # §9.5.1: discarded without an answer.
         if not unicast_routable(home):
             self.node.drop("bu.bad_home_address")
@@ -242,6 +252,18 @@ class Registrar:
         if unicast_routable(to) and auth.may_answer_refusal(now):
             self._reject(now, packet, bu, home, to, refusal.status)
         return False
+
+    def _stage_replay_mark(self, home: IPv6Address, sa: SecurityAssociation | None,
+                           mechanism: Mechanism | None) -> None:
+        """An authenticated BU moved its replay state (journal.py): the SA's inbound high-water mark,
+        or the home address's last accepted RFC 4285 timestamp, goes to the store with the bindings."""
+        assert self.journal is not None
+        if sa is not None:
+            self.journal.replay_mark(replay_mark_key(sa.spi), sa.sequence)
+        elif mechanism is Mechanism.RFC4285 and self.protection.auth4285 is not None:
+            timestamp = self.protection.auth4285.last_accepted.get(home)
+            if timestamp is not None:
+                self.journal.replay_mark(timestamp_mark_key(home), timestamp)
 
     def authorized(self, home: IPv6Address, care_of: IPv6Address) -> bool:
         """The binding ACL: the first rule about ``home`` decides; no rule, refused; no ACL, allowed."""
