@@ -50,8 +50,9 @@ from .roles.home_agent import HomeAgent
 from .roles.interface import Interface
 from .roles.mobile_node import MobileNode
 from .roles.node import Node
+from .roles.protection import tunnel_room
 from .roles.router import Router
-from .security import Direction, KeyFileError, MnHaCredentials, SecurityPolicyDatabase, load_protection
+from .security import Direction, KeyFileError, MnHaCredentials, Mode, SecurityPolicyDatabase, load_protection
 from .store import SQLiteBindingStore, StoreError
 
 __all__ = ["ControlServer", "Daemon", "DaemonError", "describe_bindings", "query"]
@@ -87,14 +88,29 @@ def describe_bindings(node: Node, now: int) -> list[dict]:
         else:
             row = {"home_address": str(key), **row}
         if protection is not None and protection.enabled:
-            row["protected_by"] = _protected_by(node, IPv6Address(row["home_address"]))
+            home = IPv6Address(row["home_address"])
+            row["protected_by"] = _protected_by(node, home)
+            tunnel = _protected_by(node, home, Mode.TUNNEL)
+            if tunnel is not None:
+                row["tunnel_protected_by"] = tunnel      # the reverse tunnel in ESP tunnel mode
         rows.append(row)
     return sorted(rows, key=lambda r: (r.get("peer", ""), r["home_address"]))
 
 
-def _protected_by(node: Node, home: IPv6Address) -> str | None:
+def _protected_by(node: Node, home: IPv6Address, mode: Mode = Mode.TRANSPORT) -> str | None:
     want = Direction.OUTBOUND if isinstance(node, MobileNode) else Direction.INBOUND
-    return node.protection.identifier(home, want)
+    return node.protection.identifier(home, want, mode)
+
+
+def tun_mtu(wire_mtu: int, spd: SecurityPolicyDatabase | None) -> int:
+    """The MTU applications see on the TUN: the wire's less the tunnel's outer header (RFC 2473 §7), and
+    with the reverse tunnel in ESP tunnel mode less ESP too (the room the outbound tunnel-mode SAs
+    leave, ``tunnel_room``); never below IPv6's 1280."""
+    mtu = wire_mtu - TUN_OVERHEAD
+    for sa in spd or ():
+        if sa.mode is Mode.TUNNEL and sa.direction is Direction.OUTBOUND:
+            mtu = min(mtu, tunnel_room(sa, wire_mtu))
+    return max(1280, mtu)
 
 
 def node_bindings(node: Node):
@@ -491,6 +507,9 @@ class Daemon:
         if len(spd) or not len(mn_ha):
             log.info("home registrations protected by ESP: %d SAs for %s from %s", len(spd),
                      ", ".join(sorted(str(a) for a in spd.home_addresses())) or "no home address", key_file)
+        tunnelled = sorted({str(sa.home_address) for sa in spd if sa.mode is Mode.TUNNEL})
+        if tunnelled:
+            log.info("reverse tunnel in ESP tunnel mode (RFC 3776) for %s", ", ".join(tunnelled))
         if len(mn_ha):
             log.info("home registrations protected by RFC 4285 (MN-HA authentication option): %s from %s",
                      ", ".join(f"{c.home_address} ({c.identifier})" for c in mn_ha), key_file)
@@ -694,7 +713,7 @@ class Daemon:
         tun = TunDevice(name)
         (idx,) = self._ipr.link_lookup(ifname=tun.name)
         wire_mtu = min(i.mtu for i in self.config.interfaces.values())
-        self._ipr.link("set", index=idx, state="up", mtu=max(1280, wire_mtu - TUN_OVERHEAD))
+        self._ipr.link("set", index=idx, state="up", mtu=tun_mtu(wire_mtu, self.spd))
         if self.config.role == "mn":
             addresses = [(h.address, 128) for h in self.config.role_config.homes]
         else:

@@ -75,6 +75,8 @@ _ROLE_TITLES = {"node": "Every node (node.py, neighbor.py; hosts have exactly th
                 "protection": ("Protection of home registrations, home agent and mobile node alike (protection.py: "
                                "ESP; mn_ha_auth.py: RFC 4285)")}
 
+_SHARED_TITLES = {"protection": "Protection of home registrations and of the reverse tunnel (protection.py)"}
+
 
 def table_for(role: str) -> CounterTable:
     """The table of ``role`` (``node``, ``router``, ``home_agent``/``ha``, ``correspondent``/``cn``,
@@ -115,6 +117,15 @@ def render_markdown() -> str:
                 + (f", the rest from {bases}." if bases else "."),
                 "", "| counter | meaning |", "|---|---|"]
         out += [f"| `{d.name}` | {d.meaning}{_values(d)} |" for d in own]
+        out.append("")
+    # Tables that are no role's own but the base of some (the protection of the home agent and the
+    # mobile node): listed once, with the roles that count them.
+    roles = list(ROLE_TABLES.values())
+    for shared in dict.fromkeys(b for t in roles for b in t.bases if b not in roles):
+        users = ", ".join(f"`{t.role}`" for t in roles if shared in t.bases)
+        out += [f"## {_SHARED_TITLES.get(shared.role, shared.role)}: `{shared.role}`", "",
+                f"{len(shared)} declarations, counted by {users}.", "", "| counter | meaning |", "|---|---|"]
+        out += [f"| `{d.name}` | {d.meaning}{_values(d)} |" for d in sorted(shared.own, key=lambda d: d.name)]
         out.append("")
     out += ["## Renamed", "", "The names before the declarations, and now (values unchanged; where two old",
             "names became one, the new one is their sum).", "", "| old | new | role |", "|---|---|---|"]

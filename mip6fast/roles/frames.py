@@ -22,13 +22,15 @@ Frames not ``ipv6`` go to the per-frame path, which counts whatever it drops.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from ..batch import PacketBatch
 from ..wire.ethernet import ETHERNET_HEADER_LEN, ETHERTYPE_IPV6
 from .interface import Interface
 
-__all__ = ["HEAD", "IPV6_HEADER_LEN", "FrameColumns", "classify"]
+__all__ = ["HEAD", "IPV6_HEADER_LEN", "FrameColumns", "classify", "gather", "one_of"]
 
 IPV6_HEADER_LEN = 40
 # Ethernet (14) + IPv6 (40) + the first byte of what follows (an ICMPv6 type, a routing header's next
@@ -49,6 +51,19 @@ def gather(batch: PacketBatch, start: np.ndarray, width: int) -> np.ndarray:
     idx = start[:, None] + np.arange(width, dtype=np.int64)[None, :]
     np.minimum(idx, batch.buf.shape[0] - 1, out=idx)
     return batch.buf[idx]
+
+
+@lru_cache(maxsize=16)
+def _address_rows(addresses: frozenset[bytes]) -> np.ndarray:
+    return np.frombuffer(b"".join(sorted(addresses)), dtype=np.uint8).reshape(-1, 16)
+
+
+def one_of(rows: np.ndarray, addresses: frozenset[bytes]) -> np.ndarray:
+    """Per row of ``rows`` (n x 16 bytes, as ``gather`` reads addresses): is it one of ``addresses``
+    (16 packed bytes each)? The set's table is made once."""
+    if not addresses:
+        return np.zeros(rows.shape[0], dtype=bool)
+    return (rows[:, None, :] == _address_rows(addresses)[None, :, :]).all(axis=2).any(axis=1)
 
 
 class FrameColumns:

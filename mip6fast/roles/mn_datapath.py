@@ -24,6 +24,13 @@ a processed Type 2 routing header (route_optimization.strip_processed_rh2); an E
 to a home address is answered (its reply takes the reverse tunnel). Verdicts are read as columns;
 every drop is counted as ``drop.datapath.<REASON>``; route optimisation counts the tunnelled packets
 per correspondent.
+
+The reverse tunnel in ESP tunnel mode (RFC 3776, RFC 4877 §4; roles/protection.py): a reverse-tunnelled
+packet from a home address with an outbound tunnel-mode SA leaves under ESP (``_protect``, per packet,
+where every tunnelled packet already leaves); one that would not fit the link once protected is
+answered with Packet Too Big to the application. An IPv6-in-IPv6 packet for a home address with an
+inbound tunnel-mode SA is refused unless it arrived under ESP (which comes as next header 50, is opened
+on the per-frame path and reaches ``one_packet`` with ``protected``).
 """
 from __future__ import annotations
 
@@ -37,13 +44,15 @@ from ..batch import DropReason, PacketBatch, Verdict
 from ..binding_cache import BindingCache
 from ..datapath import MobileNodeDataPath
 from ..errors import ParseError
+from ..security import SecurityAssociation
 from ..wire import EchoRequest, Packet, PacketTooBig, parse
+from ..wire.ethernet import ETHERNET_HEADER_LEN
 from .events import NodeServices
-from .frames import classify
+from .frames import FrameColumns, classify, gather, one_of
 from .interface import IPV6_MIN_MTU, NH_MH, UNSPECIFIED, Interface
 from .mn_config import HomeAddressConfig
 from .node import Route
-from .protection import NH_ESP
+from .protection import NH_ESP, SignallingProtection, tunnel_room
 from .route_optimization import RouteOptimizer, strip_processed_rh2
 
 __all__ = ["MIN_TUNNEL_MTU", "DataPathNode", "MobileNodeData"]
@@ -82,8 +91,9 @@ class MobileNodeData:
     def __init__(self, node: DataPathNode, iface: Interface, bul: BindingCache, allow_site_local: bool,
                  route_optimization: RouteOptimizer, *, homes: Callable[[], tuple[HomeAddressConfig, ...]],
                  care_of: Callable[[], IPv6Address | None], away_for: Callable[[IPv6Address], bool],
-                 registered: Callable[[IPv6Address], bool]):
+                 registered: Callable[[IPv6Address], bool], protection: SignallingProtection | None = None):
         self.node = node
+        self.protection = protection if protection is not None else SignallingProtection(None, node.counters)
         self.iface = iface
         self.bul = bul
         self.allow_site_local = allow_site_local
@@ -172,13 +182,16 @@ class MobileNodeData:
         return (src[:, None, :] == packed[None, :, :]).all(axis=2).any(axis=1)
 
     def _transmit_forwarded(self, now: int, batch: PacketBatch, idx: np.ndarray) -> None:
-        """Tunnelled packets all go to a home agent: one route lookup per agent, then frames out."""
+        """Tunnelled packets all go to a home agent: one route lookup per agent, then frames out. A
+        tunnelled packet from a home address with an outbound tunnel-mode SA leaves under ESP (RFC 3776,
+        RFC 4877 §4; ``_protect``)."""
         if not idx.size:
             return
         counters = self.node.counters
         # Route-optimised packets (a HAO, not IPv6-in-IPv6) are FORWARDed too; count only the tunnel.
         counters["mn.reverse_tunnelled"] += int((batch.buf[batch.offset[idx].astype(np.int64) + 6] == 41).sum())
         routes: dict[bytes, Route | None] = {}
+        sas = self.protection.tunnel_outbound()
         for i in idx.tolist():
             raw = batch.packet(i)
             dst = raw[24:40]
@@ -188,7 +201,27 @@ class MobileNodeData:
             if route is None:
                 self.node.drop("no_route")
                 continue
+            if sas and raw[6] == 41:
+                sa = sas.get(raw[48:64])          # the inner source: the home address
+                if sa is not None:
+                    protected = self._protect(raw, sa, route)
+                    if protected is None:
+                        continue
+                    raw = protected
             self.node.transmit_packet(now, route.interface, route.next_hop or IPv6Address(dst), raw)
+
+    def _protect(self, raw: bytes, sa: SecurityAssociation, route: Route) -> bytes | None:
+        """A reverse-tunnelled packet under ESP tunnel mode, or None: too big for the link once protected
+        (Packet Too Big to the application, with the room left), or refused by the SA (counted)."""
+        room = tunnel_room(sa, self.iface.mtu)
+        if len(raw) - 40 > room:
+            self.node.drop("esp.tunnel.out.too_big")
+            inner = raw[40:]
+            ptb = Packet(src=self._care_of() or UNSPECIFIED, dst=IPv6Address(inner[8:24]), hop_limit=64,
+                         payload=PacketTooBig(mtu=max(room, IPV6_MIN_MTU), invoking=inner[:IPV6_MIN_MTU - 48]))
+            self.node.deliver_icmp_error(ptb.to_bytes())
+            return None
+        return self.protection.protect_tunnel(raw, sa)
 
     def _count_drops(self, batch: PacketBatch, verdict: np.ndarray) -> None:
         dropped = verdict == Verdict.DROP
@@ -213,6 +246,9 @@ class MobileNodeData:
                     # ESP after it (RFC 3776: a protected BA, MPA or BRR) is signalling too.
                     & ~((nh == 43) & ((frames.after_header == NH_MH) | (frames.after_header == NH_ESP)))
                     & (batch.verdict[:n] == Verdict.PASS))
+        unprotected = self._unprotected_tunnels(batch, frames, eligible & (nh == 41))
+        if unprotected is not None:
+            eligible &= ~unprotected
         batch.verdict[:n][~eligible] = Verdict.SLOW_PATH
         sel = np.flatnonzero(eligible)
         frames.strip(batch, eligible)
@@ -224,11 +260,36 @@ class MobileNodeData:
         self._deliver(now, batch, forwarded)
         self._count_drops(batch, np.where(eligible, verdict, Verdict.PASS))
         slow_mask = ~eligible | ((verdict != Verdict.FORWARD) & (verdict != Verdict.DROP))
+        if unprotected is not None:
+            refused = int(np.count_nonzero(unprotected))
+            counters["rx_frames"] += refused
+            counters["drop.esp.tunnel.unprotected"] += refused
+            slow_mask &= ~unprotected
         slow = np.flatnonzero(slow_mask)
         back = eligible & slow_mask
         frames.restore(batch, back)
         counters["rx_frames"] -= int(np.count_nonzero(back))     # counted again on the per-frame path
         return slow.tolist()
+
+    def _unprotected_tunnels(self, batch: PacketBatch, frames: FrameColumns,
+                             tunnelled: np.ndarray) -> np.ndarray | None:
+        """Which frames of ``tunnelled`` (IPv6-in-IPv6) carry a packet for a home address whose tunnel
+        must arrive under ESP (an inbound tunnel-mode SA, RFC 3776): refused before the kernel, as they
+        arrived without it (a protected one comes as ESP, next header 50, and is opened on the
+        per-frame path). None when no tunnel is protected."""
+        required = self.protection.tunnel_required()
+        if not required:
+            return None
+        idx = np.flatnonzero(tunnelled & (frames.payload_length >= 40))
+        if not idx.size:
+            return None
+        # The inner destination: Ethernet header, outer IPv6 header, then the inner one's 24th byte.
+        found = one_of(gather(batch, frames.offset[idx] + ETHERNET_HEADER_LEN + 64, 16), required)
+        if not found.any():
+            return None
+        unprotected = np.zeros(frames.n, dtype=bool)
+        unprotected[idx[found]] = True
+        return unprotected
 
     def _run_inbound(self, batch: PacketBatch) -> None:
         """``decapsulate`` for each home agent over the packets whose outer source is that agent (the
@@ -272,9 +333,14 @@ class MobileNodeData:
         self.node.answer_echo(now, self.iface, packet)
         return True
 
-    def one_packet(self, now: int, raw: bytes, kernel: str) -> None:
+    def one_packet(self, now: int, raw: bytes, kernel: str, protected: bool = False) -> None:
         """A single tunnelled (``kernel`` "decapsulate") or RH2 ("process_rh2") packet from the
-        per-frame path, still through the kernels."""
+        per-frame path, still through the kernels. A tunnelled packet for a home address whose tunnel
+        must be protected is refused unless it arrived under ESP tunnel mode (``protected``)."""
+        if (kernel == "decapsulate" and not protected and len(raw) >= 80 and raw[6] == 41
+                and raw[64:80] in self.protection.tunnel_required()):
+            self.node.drop("esp.tunnel.unprotected")
+            return
         batch = PacketBatch(capacity=1, slot_size=max(2048, len(raw) + 256), headroom=128)
         batch.append(raw)
         if kernel == "decapsulate":

@@ -57,7 +57,7 @@ from ipaddress import IPv6Address
 from ..batch import PacketBatch
 from ..binding_cache import BindingCache
 from ..errors import ParseError
-from ..security import MnHaCredentials, SecurityPolicyDatabase
+from ..security import MnHaCredentials, Mode, SecurityPolicyDatabase
 from ..wire import (
     BindingAcknowledgement,
     BindingRefreshRequest,
@@ -186,7 +186,8 @@ class MobileNode(Host):
         self.data_path = MobileNodeData(
             self, self.iface, self.binding_update_list, config.allow_site_local, self.route_optimization,
             homes=self.homes, care_of=lambda: self.movement.care_of, away_for=self.away_for,
-            registered=lambda home: self.home_registrations.registrations[home].active)
+            registered=lambda home: self.home_registrations.registrations[home].active,
+            protection=self.protection)
 
     # ------------------------------------------------------------ state, as the helpers keep it
 
@@ -526,8 +527,16 @@ class MobileNode(Host):
         self._out.deliveries.append(raw)
 
     def handle_tunnel(self, now: int, iface: Interface, raw: bytes, packet: Packet) -> None:
-        """IPv6-in-IPv6 from a home agent (§11.3.3): the inner packet must be for a home address."""
-        self.data_path.one_packet(now, raw, "decapsulate")
+        """IPv6-in-IPv6 from a home agent (§11.3.3): the inner packet must be for a home address. One
+        that arrived under ESP tunnel mode (RFC 3776; opened by ``receive_protected``, the SA bound to
+        the inner destination) goes through the same decapsulation, without the SA; one for a home
+        address whose tunnel must be protected that did not is refused there."""
+        sa = self._rx_sa
+        protected = sa is not None and sa.mode is Mode.TUNNEL
+        if protected:
+            self.counters["esp.tunnel.accepted"] += 1
+            self._rx_sa = None
+        self.data_path.one_packet(now, raw, "decapsulate", protected)
 
     def handle_upper(self, now: int, iface: Interface, raw: bytes, packet: Packet) -> None:
         if packet.rh2 is not None:

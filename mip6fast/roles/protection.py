@@ -18,6 +18,22 @@ of both roles call for the BU and the BA themselves).
 - ``outbound(raw, home)``: a BA, BRR, BU, MPS or MPA for a protected home address goes through
   ``spd.protect`` just before it is routed; None (counted ``drop.esp.out.<reason>``) when it cannot be.
 
+The reverse tunnel in ESP tunnel mode (RFC 3776 §3, §5; RFC 4877 §4), configured per home address by a
+tunnel-mode pair of SAs next to the transport-mode one (other SPIs, other keys):
+
+- ``tunnel_outbound()``: the outbound tunnel-mode SAs by home address (16 packed bytes, what a data
+  path reads from a packet). A packet the tunnel kernels built for such a home address (the mobile
+  node's reverse tunnel, CoA -> HA, inner source the home address; the home agent's tunnel, HA -> CoA,
+  inner destination the home address) goes through ``protect_tunnel`` before it is sent: ESP between
+  the outer header and the inner packet (counted ``esp.tunnel.protected``; refused:
+  ``drop.esp.tunnel.out.<reason>``). ``tunnel_room(sa, mtu)``: the largest inner packet that still
+  fits ``mtu`` under ESP (larger ones get a Packet Too Big with it).
+- ``tunnel_required()``: the home addresses with an inbound tunnel-mode SA. Their tunnelled packets
+  must arrive under ESP: the data paths drop an unprotected one before decapsulation
+  (``drop.esp.tunnel.unprotected``). A protected one is opened by ``open`` like signalling; its SA
+  (``Node._rx_sa``, tunnel mode) then lets the IPv6-in-IPv6 packet inside through the same
+  decapsulation checks as any other (counted ``esp.tunnel.accepted``).
+
 ``manual_pair`` builds the two ends' SAs for one home address from a random source: the simulator's
 seeded rng makes scenarios deterministic (keys, SPIs, GCM IV masks). ``CaptureKeys`` is what a
 monitoring tap configured with those keys can do (Wireshark's ESP preferences): read protected
@@ -51,7 +67,7 @@ from .counters import CounterTable, declare
 from .mn_ha_auth import AUTH4285_COUNTERS, MnHaAuthentication
 
 __all__ = ["NH_ESP", "PROTECTION_COUNTERS", "CaptureKeys", "Mechanism", "SignallingProtection", "manual_pair",
-           "manual_mn_ha"]
+           "manual_mn_ha", "tunnel_room"]
 
 NH_ESP = 50
 
@@ -60,13 +76,23 @@ NH_ESP = 50
 ESP_IN_REASONS = ("not_protected", "malformed", "unknown_spi", "replay", "authentication_failed",
                   "policy_violation", "dummy", "no_policy", "inner_malformed", "nested")
 ESP_OUT_REASONS = ("sequence_exhausted", "no_security_association", "malformed")
+ESP_TUNNEL_OUT_REASONS = ("too_big", "sequence_exhausted", "policy_violation", "malformed")
 PROTECTION_COUNTERS = CounterTable("protection", declare(
     ("esp.protected", "signalling sent under ESP (BU, BA, BRR, MPS, MPA; RFC 6275 §5.1)"),
     ("esp.unprotected", "ESP packets for this node that unprotect accepted"),
     ("drop.esp.<reason>", "ESP packets refused before dispatch, silently, by reason (docs/SECURITY.md)",
      ESP_IN_REASONS),
     ("drop.esp.out.<reason>", "signalling not sent: its SA is missing or used up", ESP_OUT_REASONS),
+    ("esp.tunnel.protected", "tunnelled packets sent under ESP tunnel mode (RFC 3776, RFC 4877 §4)"),
+    ("esp.tunnel.accepted", "tunnelled packets that arrived under ESP tunnel mode, handed to decapsulation"),
+    ("drop.esp.tunnel.unprotected",
+     "an IPv6-in-IPv6 packet without ESP for a home address whose tunnel must be protected"),
+    ("drop.esp.tunnel.out.<reason>",
+     "a tunnelled packet not sent: too big once under ESP (Packet Too Big sent), SA used up or not its packet",
+     ESP_TUNNEL_OUT_REASONS),
 ) + AUTH4285_COUNTERS)
+_TunnelIndex = tuple[dict[bytes, SecurityAssociation], frozenset[bytes], frozenset[bytes]]
+_NO_TUNNELS: _TunnelIndex = ({}, frozenset(), frozenset())
 
 
 class Mechanism(Enum):
@@ -91,9 +117,12 @@ class SignallingProtection:
                 raise ValueError(f"home addresses protected both by ESP and by RFC 4285: "
                                  f"{', '.join(sorted(map(str, both)))}")
         self.require_all = require_all and self.enabled
-        self._identifiers: dict[tuple[IPv6Address, Direction], str] = {}
+        self._identifiers: dict[tuple[IPv6Address, Direction, Mode], str] = {}
         self._identifiers_of: SecurityPolicyDatabase | None = None
-        self._identifiers_size = -1
+        self._identifiers_generation = -1
+        self._tunnels = _NO_TUNNELS
+        self._tunnels_of: SecurityPolicyDatabase | None = None
+        self._tunnels_generation = -1
 
     @property
     def enabled(self) -> bool:
@@ -163,34 +192,87 @@ class SignallingProtection:
         self.counters["esp.protected"] += 1
         return protected
 
-    def identifier(self, home: IPv6Address, direction: Direction = Direction.INBOUND) -> str | None:
-        """What protects ``home``'s registration, as ``bindings`` and the binding store name it
-        (``esp spi 0x… (algorithm)``, ``rfc4285 spi 0x… (nai user@realm)``, never a key); None when it
-        is not protected. ESP's are indexed once per set of SAs (every accepted BU asks, for its store
-        record)."""
-        credential = self.credential(home)
-        if credential is not None:
-            return credential.identifier
+    def identifier(self, home: IPv6Address, direction: Direction = Direction.INBOUND,
+                   mode: Mode = Mode.TRANSPORT) -> str | None:
+        """What protects ``home``'s registration (``mode`` TUNNEL: its reverse tunnel), as ``bindings``
+        and the binding store name it (``esp spi 0x… (algorithm)``, ``rfc4285 spi 0x… (nai
+        user@realm)``, never a key); None when it is not protected. ESP's are indexed once per set of
+        SAs (every accepted BU asks, for its store record)."""
+        if mode is Mode.TRANSPORT:
+            credential = self.credential(home)
+            if credential is not None:
+                return credential.identifier
         spd = self.spd
         if spd is None:
             return None
-        if self._identifiers_of is not spd or self._identifiers_size != len(spd):
+        if self._identifiers_of is not spd or self._identifiers_generation != spd.generation:
             self._identifiers = {}
             for sa in spd:
-                if sa.mode is Mode.TRANSPORT:
-                    self._identifiers.setdefault((sa.home_address, sa.direction),
-                                                 f"esp spi 0x{sa.spi:08x} ({sa.algorithm.value})")
-            self._identifiers_of, self._identifiers_size = spd, len(spd)
-        return self._identifiers.get((home, direction))
+                self._identifiers.setdefault((sa.home_address, sa.direction, sa.mode),
+                                             f"esp spi 0x{sa.spi:08x} ({sa.algorithm.value})")
+            self._identifiers_of, self._identifiers_generation = spd, spd.generation
+        return self._identifiers.get((home, direction, mode))
 
     def spi_for(self, home: IPv6Address) -> int | None:
         """The SPI of the SA a packet from ``home``'s mobile node must arrive under (for ``bindings``)."""
         if self.spd is None:
             return None
         for sa in self.spd:
-            if sa.direction is Direction.INBOUND and sa.home_address == home:
+            if sa.direction is Direction.INBOUND and sa.home_address == home and sa.mode is Mode.TRANSPORT:
                 return sa.spi
         return None
+
+    # ------------------------------------------------------------ the reverse tunnel in ESP tunnel mode
+
+    def _tunnel_index(self) -> _TunnelIndex:
+        """(outbound tunnel-mode SAs by packed home address, those home addresses, the packed home
+        addresses with an inbound one), rebuilt when the SPD's SAs change; the same empty ones when
+        there are none."""
+        spd = self.spd
+        if spd is None:
+            return _NO_TUNNELS
+        if self._tunnels_of is not spd or self._tunnels_generation != spd.generation:
+            outbound: dict[bytes, SecurityAssociation] = {}
+            required: set[bytes] = set()
+            for sa in spd:
+                if sa.mode is Mode.TUNNEL:
+                    if sa.direction is Direction.OUTBOUND:
+                        outbound[sa.home_address.packed] = sa
+                    else:
+                        required.add(sa.home_address.packed)
+            self._tunnels = ((outbound, frozenset(outbound), frozenset(required)) if outbound or required
+                             else _NO_TUNNELS)
+            self._tunnels_of, self._tunnels_generation = spd, spd.generation
+        return self._tunnels
+
+    def tunnel_outbound(self) -> dict[bytes, SecurityAssociation]:
+        """The outbound tunnel-mode SAs by home address (16 packed bytes); empty: no tunnel is
+        protected, and a data path skips every per-packet step of it."""
+        return self._tunnel_index()[0]
+
+    def tunnel_protected(self) -> frozenset[bytes]:
+        """The home addresses (16 packed bytes) with an outbound tunnel-mode SA (``tunnel_outbound``'s
+        keys, as a set a data path can match a batch against)."""
+        return self._tunnel_index()[1]
+
+    def tunnel_required(self) -> frozenset[bytes]:
+        """The home addresses (16 packed bytes) with an inbound tunnel-mode SA: their tunnelled packets
+        are accepted only under ESP."""
+        return self._tunnel_index()[2]
+
+    def protect_tunnel(self, raw: bytes, sa: SecurityAssociation) -> bytes | None:
+        """``raw``, an IPv6-in-IPv6 packet as the tunnel kernels build it, with ESP in tunnel mode under
+        ``sa`` (from ``tunnel_outbound``) between the outer header and the inner packet (counted
+        ``esp.tunnel.protected``); None, counted ``drop.esp.tunnel.out.<reason>``, when the SA is used up
+        or the packet does not belong to it (another home agent end, say). The caller has checked the
+        size against ``tunnel_room``."""
+        try:
+            protected = protect(raw, sa)
+        except EspError as exc:
+            self.counters[f"drop.esp.tunnel.out.{exc.reason}"] += 1
+            return None
+        self.counters["esp.tunnel.protected"] += 1
+        return protected
 
 
 class CaptureKeys:
@@ -203,8 +285,8 @@ class CaptureKeys:
     def __repr__(self) -> str:
         return f"CaptureKeys({len(self._by_spi)} SAs)"
 
-    def _add(self, spi: int, *args) -> None:
-        self._by_spi[spi] = args
+    def _add(self, spi: int, *args, mode: Mode = Mode.TRANSPORT) -> None:
+        self._by_spi[spi] = (*args, mode)
 
     def open(self, raw: bytes) -> bytes:
         """``raw`` without its ESP (a fresh inbound SA for each packet: a capture may hold a packet more
@@ -216,9 +298,10 @@ class CaptureKeys:
             args = self._by_spi.get(spi)
             if args is None:
                 return None
-            algorithm, src, dst, home, enc, auth = args
+            algorithm, src, dst, home, enc, auth, mode = args
             return SecurityAssociation(spi, Direction.INBOUND, algorithm, source=src, destination=dst,
-                                       home_address=home, encryption_key=enc, authentication_key=auth)
+                                       home_address=home, mode=mode, encryption_key=enc,
+                                       authentication_key=auth)
         try:
             return unprotect(raw, lookup).packet
         except EspError:
@@ -226,11 +309,12 @@ class CaptureKeys:
 
 
 def manual_pair(home_address, home_agent, rng: random.Random, *, algorithm: Algorithm = Algorithm.AES_128_GCM,
-                spi: int | None = None, capture: CaptureKeys | None = None,
+                spi: int | None = None, capture: CaptureKeys | None = None, mode: Mode = Mode.TRANSPORT,
                 ) -> tuple[list[SecurityAssociation], list[SecurityAssociation]]:
     """The SAs of one home address, keys, SPIs and IV randomness drawn from ``rng``: (the mobile node's
     outbound + inbound, the home agent's inbound + outbound). Two SPIs from ``spi`` (random if None).
-    ``capture``: also keep the keys there, to read captures."""
+    ``capture``: also keep the keys there, to read captures. ``mode`` TUNNEL: the pair protecting the
+    reverse tunnel (install it next to a transport-mode pair, which protects the signalling)."""
     home_address, home_agent = IPv6Address(home_address), IPv6Address(home_agent)
     spec = algorithm.spec
     if spi is None:
@@ -243,11 +327,11 @@ def manual_pair(home_address, home_agent, rng: random.Random, *, algorithm: Algo
     for i, (src, dst) in enumerate(((home_address, home_agent), (home_agent, home_address))):
         enc, auth = material(spec.encryption_key), material(spec.authentication_key)
         if capture is not None:
-            capture._add(spi + i, algorithm, src, dst, home_address, enc, auth)
+            capture._add(spi + i, algorithm, src, dst, home_address, enc, auth, mode=mode)
         pair = []
         for direction in (Direction.OUTBOUND, Direction.INBOUND):
             pair.append(SecurityAssociation(spi + i, direction, algorithm, source=src, destination=dst,
-                                            home_address=home_address, encryption_key=enc,
+                                            home_address=home_address, mode=mode, encryption_key=enc,
                                             authentication_key=auth,
                                             rng=_byte_source(random.Random(rng.getrandbits(64)))))
         ends.append(pair)
@@ -263,6 +347,15 @@ def manual_mn_ha(home_address, rng: random.Random, *, nai: str = "mn@example.net
         spi = rng.randrange(0x1000, 0x7FFFFFFF)
     key = bytes(rng.getrandbits(8) for _ in range(20))
     return MnHaCredential(home_address, nai, spi, key)
+
+
+def tunnel_room(sa: SecurityAssociation, mtu: int) -> int:
+    """The largest inner packet tunnel-mode ``sa`` carries in an outer packet of at most ``mtu`` bytes:
+    the outer IPv6 header (40), the ESP header (8), the IV and the ICV, and the inner packet with the
+    trailer's 2 bytes padded to the algorithm's alignment (RFC 4303 §2.4)."""
+    spec = sa.algorithm.spec
+    body = mtu - 40 - 8 - spec.iv - spec.icv
+    return (body // spec.align) * spec.align - 2
 
 
 def _byte_source(r: random.Random):

@@ -45,6 +45,9 @@ class SecurityPolicyDatabase:
         self._outbound: dict[Mode, dict[IPv6Address, SecurityAssociation]] = {mode: {} for mode in Mode}
         self._homes: dict[IPv6Address, int] = {}     # home address -> how many SAs are bound to it
         self.counters = SpdCounters()
+        # Moves on every add and remove: what a holder derives from the SAs (an index by home address
+        # and mode, roles/protection.py) is rebuilt when it changes.
+        self.generation = 0
         for sa in sas:
             self.add(sa)
 
@@ -72,6 +75,7 @@ class SecurityPolicyDatabase:
                                  f"installed (SPI 0x{by_home[sa.home_address].spi:08x})")
             by_home[sa.home_address] = sa
         self._homes[sa.home_address] = self._homes.get(sa.home_address, 0) + 1
+        self.generation += 1
 
     def remove(self, sa: SecurityAssociation) -> None:
         if self._inbound.get(sa.spi) is sa:
@@ -85,6 +89,7 @@ class SecurityPolicyDatabase:
             self._homes[sa.home_address] = left
         else:
             del self._homes[sa.home_address]
+        self.generation += 1
 
     def inbound_sa(self, spi: int) -> SecurityAssociation | None:
         return self._inbound.get(spi)

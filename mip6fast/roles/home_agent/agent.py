@@ -43,7 +43,7 @@ from ...batch import PacketBatch
 from ...binding_cache import BindingCache
 from ...datapath import HomeAgentDataPath
 from ...errors import ParseError
-from ...security import MnHaCredentials, SecurityPolicyDatabase
+from ...security import MnHaCredentials, Mode, SecurityPolicyDatabase
 from ...store import BindingStore
 from ...wire import (
     BindingAcknowledgement,
@@ -227,8 +227,18 @@ class HomeAgent(Router):
         super().forward(now, iface, raw, packet)
 
     def handle_tunnel(self, now: int, iface: Interface, raw: bytes, packet: Packet) -> None:
-        """A tunnelled packet the kernel left to the slow path (its inner source has no binding, its
-        outer source is not the care-of address, or it is malformed): counted and dropped (§10.4.5)."""
+        """A reverse-tunnelled packet that arrived under ESP tunnel mode (RFC 3776; opened by
+        ``receive_protected``, its SA bound to the inner source) goes through the data path's
+        decapsulation like any other (§10.4.5: the binding of the inner source, its care-of address the
+        outer source), without the SA: the inner packet is not signalling protected by it. Any other
+        tunnelled packet here is one the kernel left to the slow path (its inner source has no
+        binding, its outer source is not the care-of address, or it is malformed): counted and dropped."""
+        sa = self._rx_sa
+        if sa is not None and sa.mode is Mode.TUNNEL:
+            self.counters["esp.tunnel.accepted"] += 1
+            self._rx_sa = None
+            self.batch_path.detunnel(now, iface, raw)
+            return
         self.drop("tunnel.slow_path")
 
     # ------------------------------------------------------------ packets for us

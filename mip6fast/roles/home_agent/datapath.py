@@ -21,6 +21,15 @@ the per-packet path; every DROP reason is a ``drop.datapath.<reason>`` counter. 
 the kernels would leave alone (``passes_kernels``: signalling to the home agent's own address) straight
 to the per-frame path: the numpy set-up of a batch costs more than a Binding Update's processing.
 Packets the home agent originates for a bound home address go through the same kernel (``tunnel_own``).
+
+The reverse tunnel in ESP tunnel mode (RFC 3776, configured per home address by a tunnel-mode pair of
+SAs; roles/protection.py): the kernels never see ESP. A protected packet (CoA -> HA, next header 50) is
+left to the per-frame path, opened there (``Node.receive_protected``: SA by SPI, inner source = the
+SA's home address) and comes back to ``detunnel``: the same decapsulation kernel and forwarding as a
+batch's. An unprotected IPv6-in-IPv6 packet whose inner source has an inbound tunnel-mode SA is kept
+out of the kernel and dropped (``drop.esp.tunnel.unprotected``). Tunnelled packets for a home address
+with an outbound tunnel-mode SA leave one at a time under ESP (``_transmit_tunnelled``); the rest of
+the batch still leaves as a batch. With no tunnel-mode SA each of these steps is one call per batch.
 """
 from __future__ import annotations
 
@@ -36,9 +45,10 @@ from ...errors import ParseError
 from ...wire import DestinationUnreachable, PacketTooBig, TimeExceeded, parse
 from ...wire.ethernet import ETHERNET_HEADER_LEN
 from ..batch_tx import transmit_batch
-from ..frames import classify
-from ..interface import LINK_LOCAL, Interface
+from ..frames import FrameColumns, classify, gather, one_of
+from ..interface import IPV6_MIN_MTU, LINK_LOCAL, Interface
 from ..node import Node
+from ..protection import tunnel_room
 
 __all__ = ["BatchPath", "slot_size"]
 
@@ -102,13 +112,68 @@ class BatchPath:
         # §10.4.2: packets for a bound home address into the tunnel to its care-of address.
         self.kernels.encapsulate(batch)
         encapsulated = batch.verdict[:n] == Verdict.FORWARD
-        # §10.4.5: reverse-tunnelled packets, only those addressed to the home agent.
+        # §10.4.5: reverse-tunnelled packets, only those addressed to the home agent; and of those not
+        # the ones a home address whose tunnel must be protected sent without ESP (RFC 3776: they never
+        # reach the kernel, and are dropped below).
         held = (batch.verdict[:n] == Verdict.PASS) & ~to_us
         batch.verdict[:n][held] = Verdict.SLOW_PATH
+        unprotected = self._unprotected_tunnels(batch, frames, to_us)
+        if unprotected is not None:
+            batch.verdict[:n][unprotected] = Verdict.SLOW_PATH
+        decapsulated, retunnelled = self._decapsulate(batch, n)
+        batch.verdict[:n][held] = Verdict.PASS
+        self._send(now, iface, batch, n, encapsulated, decapsulated, retunnelled)
+        verdict = batch.verdict[:n]
+        slow = np.flatnonzero((verdict == Verdict.PASS) | (verdict == Verdict.SLOW_PATH)).tolist()
+        for i in slow:
+            if decapsulated[i]:
+                node.drop("tunnel.multicast_membership")   # MLD out of a tunnel: no group state kept here
+                continue
+            if unprotected is not None and unprotected[i]:
+                node.drop("esp.tunnel.unprotected")
+                continue
+            self._receive_frame(now, interface, frames.frame(batch, i))
+
+    def detunnel(self, now: int, iface: Interface, raw: bytes) -> None:
+        """A reverse-tunnelled packet that arrived under ESP tunnel mode, opened (the IPv6-in-IPv6 packet
+        inside the ESP, its SA checked against the inner source): through the same decapsulation kernel
+        and forwarding as ``run``'s (§10.4.5: a binding for the inner source, whose care-of address is
+        the outer source; an inner packet for another bound home address goes into that one's tunnel)."""
+        batch = PacketBatch.from_packets([raw], slot_size=slot_size(raw))
+        decapsulated, retunnelled = self._decapsulate(batch, 1)
+        self._send(now, iface, batch, 1, np.zeros(1, dtype=bool), decapsulated, retunnelled)
+        if int(batch.verdict[0]) in (Verdict.PASS, Verdict.SLOW_PATH):
+            self.node.drop("tunnel.multicast_membership" if decapsulated[0] else "tunnel.slow_path")
+
+    def _unprotected_tunnels(self, batch: PacketBatch, frames: FrameColumns, to_us: np.ndarray) -> np.ndarray | None:
+        """Which packets are IPv6-in-IPv6 to us, without ESP, from a home address whose reverse tunnel
+        must arrive under it (an inbound tunnel-mode SA, RFC 3776; the inner source, where the kernel
+        finds the binding); None when no tunnel is protected (the fast path then pays one call). A
+        protected one arrives as ESP (next header 50), which the kernel passes to the per-frame path."""
+        required = self.node.protection.tunnel_required()
+        if not required:
+            return None
+        n = frames.n
+        candidates = to_us & (frames.next_header == 41) & (batch.length[:n] >= 80)
+        idx = np.flatnonzero(candidates)
+        if not idx.size:
+            return None
+        inner_src = gather(batch, batch.offset[idx].astype(np.int64) + 48, 16)
+        found = one_of(inner_src, required)
+        if not found.any():
+            return None
+        unprotected = np.zeros(n, dtype=bool)
+        unprotected[idx[found]] = True
+        return unprotected
+
+    def _decapsulate(self, batch: PacketBatch, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The decapsulation kernel over the PASS packets, then a second encapsulation pass for the inner
+        packets addressed to another bound home address; (decapsulated, retunnelled) masks. A
+        decapsulated packet ends FORWARD (or the second pass's DROP / TOO_BIG); the others keep their
+        verdicts."""
         before = batch.verdict[:n].copy()
         self.kernels.decapsulate(batch)
         decapsulated = (before == Verdict.PASS) & (batch.verdict[:n] == Verdict.FORWARD)
-        batch.verdict[:n][held] = Verdict.PASS
         # An inner packet for another bound home address goes straight into that one's tunnel.
         retunnelled = np.zeros(n, dtype=bool)
         if decapsulated.any():
@@ -121,6 +186,14 @@ class BatchPath:
             second = batch.verdict[:n].copy()
             batch.verdict[:n] = np.where(decapsulated, np.where(second == Verdict.PASS, Verdict.FORWARD, second),
                                          keep)
+        return decapsulated, retunnelled
+
+    def _send(self, now: int, iface: Interface, batch: PacketBatch, n: int, encapsulated: np.ndarray,
+              decapsulated: np.ndarray, retunnelled: np.ndarray) -> None:
+        """What the kernels decided, done: drops counted, tunnelled packets out as whole batches (those
+        of a home address whose tunnel is under ESP, or whose next hop is not resolved, one at a time),
+        decapsulated packets forwarded, Packet Too Big and Time Exceeded sent."""
+        node = self.node
         verdict = batch.verdict[:n]
         reason = batch.reason[:n]
         counters = node.counters
@@ -131,7 +204,11 @@ class BatchPath:
         # is not resolved (or that need any other per-packet care) take the per-packet path below.
         tunnel = (verdict == Verdict.FORWARD) & (encapsulated | retunnelled)
         counters["tunnelled"] += int(np.count_nonzero(tunnel))
-        tunnel_left = transmit_batch(node, now, batch, tunnel)
+        protected = self._protected_tunnels(batch, tunnel)
+        if protected is None:
+            tunnel_left = transmit_batch(node, now, batch, tunnel)
+        else:
+            tunnel_left = transmit_batch(node, now, batch, tunnel & ~protected) | protected
         routes: dict = {}
         for i in np.flatnonzero((verdict != Verdict.SLOW_PATH) & ~(tunnel & ~tunnel_left)).tolist():
             v = int(verdict[i])
@@ -140,7 +217,7 @@ class BatchPath:
             if v == Verdict.FORWARD:
                 raw = batch.packet(i)
                 if encapsulated[i] or retunnelled[i]:
-                    self._transmit_tunnelled(now, raw, routes)
+                    self._transmit_tunnelled(now, raw, routes, iface)
                 else:
                     counters["detunnelled"] += 1
                     self._forward_inner(now, iface, raw)
@@ -149,12 +226,24 @@ class BatchPath:
                 node.icmp_error(now, iface, PacketTooBig(mtu=int(batch.aux[i]), invoking=b""), batch.packet(i))
             elif v == Verdict.DROP and int(reason[i]) == DropReason.HOP_LIMIT:
                 node.icmp_error(now, iface, TimeExceeded(code=0, invoking=b""), batch.packet(i))
-        slow = np.flatnonzero((verdict == Verdict.PASS) | (verdict == Verdict.SLOW_PATH)).tolist()
-        for i in slow:
-            if decapsulated[i]:
-                node.drop("tunnel.multicast_membership")   # MLD out of a tunnel: no group state kept here
-                continue
-            self._receive_frame(now, interface, frames.frame(batch, i))
+
+    def _protected_tunnels(self, batch: PacketBatch, tunnel: np.ndarray) -> np.ndarray | None:
+        """Which of the tunnelled packets ``tunnel`` are for a home address with an outbound tunnel-mode
+        SA (their inner destination): they leave one at a time, under ESP (``_transmit_tunnelled``).
+        None when there are none (no such SA: one call)."""
+        homes = self.node.protection.tunnel_protected()
+        if not homes:
+            return None
+        idx = np.flatnonzero(tunnel)
+        if not idx.size:
+            return None
+        inner_dst = gather(batch, batch.offset[idx].astype(np.int64) + 64, 16)
+        found = one_of(inner_dst, homes)
+        if not found.any():
+            return None
+        protected = np.zeros(tunnel.shape[0], dtype=bool)
+        protected[idx[found]] = True
+        return protected
 
     def tunnel_own(self, now: int, raw: bytes) -> bool:
         """§10.4.2: a packet this node originates for a bound home address (an echo reply, an ICMP
@@ -176,9 +265,13 @@ class BatchPath:
             return False
         return True
 
-    def _transmit_tunnelled(self, now: int, raw: bytes, routes: dict | None = None) -> None:
+    def _transmit_tunnelled(self, now: int, raw: bytes, routes: dict | None = None,
+                            iface: Interface | None = None) -> None:
         """An outer packet the kernel built; it is this node's own packet (source = the home agent).
-        ``routes`` caches lookups per care-of address for the length of one batch."""
+        ``routes`` caches lookups per care-of address for the length of one batch. For a home address
+        with an outbound tunnel-mode SA (the inner destination) it leaves under ESP (RFC 3776), or, too
+        big once protected, is answered with Packet Too Big to the inner source (from ``iface``, where
+        it came in; none for the agent's own packets)."""
         key = raw[24:40]
         if routes is not None and key in routes:
             route = routes[key]
@@ -190,6 +283,22 @@ class BatchPath:
         if route is None:
             self.node.drop("tunnel.no_route")
             return
+        protection = self.node.protection
+        sas = protection.tunnel_outbound()
+        if sas:
+            sa = sas.get(raw[64:80])
+            if sa is not None:
+                room = tunnel_room(sa, self.node.interfaces[route.interface].mtu)
+                if len(raw) - 40 > room:
+                    self.node.drop("esp.tunnel.out.too_big")
+                    if iface is not None:
+                        self.node.icmp_error(now, iface, PacketTooBig(mtu=max(room, IPV6_MIN_MTU), invoking=b""),
+                                             raw[40:])
+                    return
+                protected = protection.protect_tunnel(raw, sa)
+                if protected is None:
+                    return
+                raw = protected
         self.node.transmit_packet(now, route.interface, route.next_hop or dst, raw)
 
     def _forward_inner(self, now: int, iface: Interface, raw: bytes) -> None:
