@@ -111,8 +111,10 @@ def _address(value, what: str) -> bytes:
 class BindingCache:
     """Bindings keyed by home address (key_size=16) or by (peer, home) address pair (key_size=32).
 
-    capacity: the number of bindings to size for (the table grows past it). seed: 16 bytes or an int
-    below 2^128 for a reproducible hash (tests); None draws one from getrandom(). impl: a module with a
+    capacity: the number of bindings to size for (the table grows past it). seed: the key of the
+    table's hash (SipHash-1-3 of the whole key), 16 bytes or an int below 2^128 (its little-endian
+    bytes) for a reproducible layout (tests, simulations); None, the default, draws one from
+    getrandom() per table, so a remote sender cannot choose keys that collide. impl: a module with a
     ``BindingTable`` (mip6fast._bcache or mip6fast._bcache_py); default per mip6fast._impl."""
 
     def __init__(self, key_size: int = 16, capacity: int = 1024, seed=None, *, impl=None):
