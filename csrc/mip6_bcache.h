@@ -123,6 +123,10 @@ MIP6_API int32_t mip6_bcache_next(const mip6_bcache_t *t, int32_t after);
  * seed (tests check it against the published algorithm and see that seeds change the bucket layout),
  * and a look at the index for tests and tuning. */
 MIP6_API uint64_t mip6_bcache_hash(const mip6_bcache_t *t, const uint8_t *key);
+/* out[i] = mip6_bcache_hash of the key at keys + i * stride, through the batch lookup's hashing (four
+ * keys at once with AVX2 where the CPU has it): tests hold it to the one-key hash. */
+MIP6_API void mip6_bcache_hash_batch(const mip6_bcache_t *t, const uint8_t *keys, size_t stride, uint32_t n,
+                                     uint64_t *out);
 /* SipHash-c-d (c compression rounds per 8-byte block, d finalisation rounds) of len bytes of msg under
  * a 16-byte key, the code the table hashes with: mip6_bcache_hash(t, k) is mip6_siphash(seed, k,
  * key_len, 1, 3). For tests (the paper's SipHash-2-4 vectors) and benchmarks. */

@@ -13,7 +13,7 @@ from bcache cimport (mip6_bcache_t, mip6_binding_t, mip6_bcache_stats_t, mip6_bc
                      mip6_bcache_entry_size, mip6_bcache_lookup, mip6_bcache_lookup_batch, mip6_bcache_entry,
                      mip6_bcache_update, mip6_bcache_delete, mip6_bcache_delete_if_newer, mip6_bcache_expire,
                      mip6_bcache_next, mip6_bcache_hash, mip6_bcache_stats, mip6_bcache_debug_fail_allocs,
-                     mip6_bcache_seq_newer, mip6_siphash)
+                     mip6_bcache_seq_newer, mip6_siphash, mip6_bcache_hash_batch)
 
 cimport numpy as cnp
 
@@ -256,6 +256,20 @@ cdef class BindingTable:
         return mip6_bcache_hash(self.ptr, self._buf(key, self.key_size, 0, "key"))
 
     # ---- batches ----
+
+    def hash_batch(self, keys):
+        """uint64 hashes of an (n, key_size) uint8 array of keys, computed as lookup_batch computes them."""
+        cdef cnp.ndarray kv = _rows(keys, self.key_size, "keys")
+        cdef cnp.npy_intp n = cnp.PyArray_DIM(kv, 0)
+        cdef cnp.ndarray ov = cnp.PyArray_EMPTY(1, &n, cnp.NPY_UINT64, 0)
+        if n == 0:
+            return ov
+        cdef const uint8_t *kp = _row0(kv)
+        cdef size_t stride = cnp.PyArray_STRIDE(kv, 0)
+        cdef uint64_t *op = <uint64_t *>cnp.PyArray_DATA(ov)
+        with nogil:
+            mip6_bcache_hash_batch(self.ptr, kp, stride, <uint32_t>n, op)
+        return ov
 
     def lookup_batch(self, keys, out=None):
         """int32 slots (or -1) of an (n, key_size) uint8 array of keys; rows may be strided (a column of

@@ -216,6 +216,11 @@ class BindingCache:
     def __bool__(self) -> bool:
         return len(self._table) > 0
 
+    def hash_of(self, key: Key) -> int:
+        """The table's 64-bit hash of key: SipHash-1-3 of its key_size bytes under the table's seed (its
+        low bits pick the home bucket). For tests and diagnostics; without the seed it tells nothing."""
+        return self._table.hash(self._key(key))
+
     def slot(self, key: Key) -> int:
         """key's slot (stable until the binding is deleted), or -1."""
         return self._table.lookup(self._key(key))

@@ -6,12 +6,14 @@ for: keys a sender can choose (shared halves, one byte apart, the old multiply-f
 over the index like random keys. Structure only: no test here looks at a clock."""
 import math
 import os
+from ipaddress import IPv6Address
 
 import numpy as np
 import pytest
 from conftest import both, pair
 
 from mip6fast.benchmark.hashflood import OLD_ATTACK_WORD, key_sets
+from mip6fast.binding_cache import BindingCache
 
 M64 = (1 << 64) - 1
 REF_KEY = bytes(range(16))
@@ -122,6 +124,34 @@ def test_the_table_hash_is_siphash_1_3_of_the_whole_key_under_the_seed(mod, size
             k[i] ^= 1
             assert t.hash(bytes(k)) != h, i
             k[i] ^= 1
+
+
+@pytest.mark.parametrize("size", [16, 32])
+def test_the_batch_hash_is_the_one_key_hash(mod, size):
+    """hash_batch hashes as lookup_batch does (in C four keys at once with AVX2, then one at a time for
+    the rest): every count around the groups of four, rows strided inside a wider array."""
+    rng = np.random.default_rng(100 + size)
+    seed = rng.bytes(16)
+    t = mod.BindingTable(size, 8, seed)
+    wide = rng.integers(0, 256, (40, size + 8), dtype=np.uint8)
+    for n in list(range(0, 14)) + [40]:
+        keys = wide[:n, 3:3 + size]
+        got = t.hash_batch(keys)
+        assert got.dtype == np.uint64 and got.shape == (n,)
+        assert got.tolist() == [reference_siphash(seed, k.tobytes(), 1, 3) for k in keys], n
+        # and the batch lookup, which hashes the same way, finds what single lookups find
+        for k in keys[: n // 2]:
+            t.update(k.tobytes(), bytes(16), 1, 0, 1)
+        assert t.lookup_batch(keys).tolist() == [t.lookup(k.tobytes()) for k in keys]
+
+
+def test_binding_cache_hash_of_takes_addresses(mod):
+    home, peer = IPv6Address("2001:db8:1::9"), IPv6Address("2001:db8:2::1")
+    c = BindingCache(seed=REF_KEY, impl=mod)
+    assert c.hash_of(home) == c.hash_of(str(home)) == reference_siphash(REF_KEY, home.packed, 1, 3)
+    c32 = BindingCache(32, seed=5, impl=mod)
+    assert c32.hash_of((peer, home)) == reference_siphash((5).to_bytes(16, "little"), peer.packed + home.packed,
+                                                          1, 3)
 
 
 @pytest.mark.compiled("bcache")
