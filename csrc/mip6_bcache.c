@@ -105,8 +105,8 @@ static void *bc_realloc(void *p, size_t n) { return bc_alloc_fails() ? NULL : re
  * (str and bytes hashing since 3.11) and Rust's standard HashMap use for exactly this job: hash-flooding
  * resistance under a secret key, where the attacker sees at most timing, never a hash value. No attack
  * on 1-3 in that setting is known; 2-4 is the paper's conservative choice for a MAC. 1-3 runs 6 rounds
- * for a 16-byte key (2-4: 10) and 8 for a 32-byte key (2-4: 14); measured here it costs about a third
- * less per hash (docs/DATAPATH.md, "Binding cache"). mip6fast/_bcache_py.py repeats this exactly. */
+ * for a 16-byte key (2-4: 10) and 8 for a 32-byte key (2-4: 14); measured here 7.4 against 12.3 ns
+ * per 16-byte hash (docs/DATAPATH.md, "The hash"). mip6fast/_bcache_py.py repeats this exactly. */
 #define BC_SIP_CROUNDS 1
 #define BC_SIP_DROUNDS 3
 
