@@ -12,8 +12,8 @@
  * - The index is a power-of-two array of 32-bit buckets, probed linearly. A bucket holds slot + 1 in its
  *   low log2(nbuckets) bits and the top bits of the key's hash above them, so most non-matching buckets
  *   are skipped without touching the entry. 0 is empty; 0xFFFFFFFF is a tombstone (a deleted bucket).
- * - The hash is keyed with a 128-bit secret from getrandom() (or the caller's seed), so a remote sender
- *   cannot pick home addresses that collide.
+ * - The hash is SipHash-1-3 over the whole key, keyed with 128 bits from getrandom() (or the caller's
+ *   seed), so a remote sender cannot pick home addresses that collide (mip6_bcache.c says why 1-3).
  * - Growth is incremental: when the index passes 3/4 full (live + tombstones) a new index is allocated
  *   (twice the size, or the same size when tombstones are most of the load) and every later insert or
  *   delete moves a bounded number of old buckets into it; lookups check the new index, then the old one,
@@ -73,7 +73,8 @@ static inline int mip6_bcache_seq_newer(uint16_t seq, uint16_t last)
 }
 
 /* key_len must be 16 or 32 (NULL otherwise). capacity_hint: the number of entries to size for (the
- * table grows past it). seed: 16 bytes of hash key, or NULL for getrandom(). NULL on allocation failure. */
+ * table grows past it). seed: the 16-byte SipHash key, or NULL for getrandom(). NULL on allocation
+ * failure. */
 MIP6_API mip6_bcache_t *mip6_bcache_new(unsigned key_len, uint32_t capacity_hint, const uint8_t seed[16]);
 MIP6_API void mip6_bcache_free(mip6_bcache_t *t);
 MIP6_API uint32_t mip6_bcache_len(const mip6_bcache_t *t);
@@ -118,9 +119,19 @@ MIP6_API uint32_t mip6_bcache_expire(mip6_bcache_t *t, uint64_t now_ns, uint8_t 
 /* Iteration in slot order: the next live slot > after (after = -1 to start), or -1. */
 MIP6_API int32_t mip6_bcache_next(const mip6_bcache_t *t, int32_t after);
 
-/* Beyond docs/DATAPATH.md: the keyed hash of a key (tests use it to see that seeds change the bucket
- * layout), and a look at the index for tests and tuning. */
+/* Beyond docs/DATAPATH.md: the keyed hash of a key, SipHash-1-3 of its key_len bytes under the table's
+ * seed (tests check it against the published algorithm and see that seeds change the bucket layout),
+ * and a look at the index for tests and tuning. */
 MIP6_API uint64_t mip6_bcache_hash(const mip6_bcache_t *t, const uint8_t *key);
+/* out[i] = mip6_bcache_hash of the key at keys + i * stride, through the batch lookup's hashing (four
+ * keys at once with AVX2 where the CPU has it): tests hold it to the one-key hash. */
+MIP6_API void mip6_bcache_hash_batch(const mip6_bcache_t *t, const uint8_t *keys, size_t stride, uint32_t n,
+                                     uint64_t *out);
+/* SipHash-c-d (c compression rounds per 8-byte block, d finalisation rounds) of len bytes of msg under
+ * a 16-byte key, the code the table hashes with: mip6_bcache_hash(t, k) is mip6_siphash(seed, k,
+ * key_len, 1, 3). For tests (the paper's SipHash-2-4 vectors) and benchmarks. */
+MIP6_API uint64_t mip6_siphash(const uint8_t key[16], const uint8_t *msg, size_t len, unsigned crounds,
+                               unsigned drounds);
 
 typedef struct mip6_bcache_stats {
     uint32_t len;           /* live entries */

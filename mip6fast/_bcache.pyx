@@ -13,7 +13,7 @@ from bcache cimport (mip6_bcache_t, mip6_binding_t, mip6_bcache_stats_t, mip6_bc
                      mip6_bcache_entry_size, mip6_bcache_lookup, mip6_bcache_lookup_batch, mip6_bcache_entry,
                      mip6_bcache_update, mip6_bcache_delete, mip6_bcache_delete_if_newer, mip6_bcache_expire,
                      mip6_bcache_next, mip6_bcache_hash, mip6_bcache_stats, mip6_bcache_debug_fail_allocs,
-                     mip6_bcache_seq_newer)
+                     mip6_bcache_seq_newer, mip6_siphash, mip6_bcache_hash_batch)
 
 cimport numpy as cnp
 
@@ -52,6 +52,16 @@ cdef inline const uint8_t *_row0(cnp.ndarray a):
 def seq_newer(seq, last):
     """RFC 6275 §9.5.1: seq is "greater than" last modulo 2^16 (the C rule the table applies)."""
     return mip6_bcache_seq_newer(check_int(seq, 0xFFFF, "seq"), check_int(last, 0xFFFF, "last")) != 0
+
+
+def siphash(key, data, crounds=1, drounds=3):
+    """SipHash-crounds-drounds of data (any length) under a 16-byte key: the C code the tables hash with
+    (a table's hash(k) is siphash(seed, k, 1, 3)). For tests and benchmarks."""
+    cdef bytes k = check_bytes(key, 16, "key")
+    cdef bytes m = check_bytes(data, None, "data")
+    cdef unsigned c = check_int(crounds, 64, "crounds"), d = check_int(drounds, 64, "drounds")
+    return mip6_siphash(<const uint8_t *>PyBytes_AS_STRING(k), <const uint8_t *>PyBytes_AS_STRING(m),
+                        <size_t>PyBytes_GET_SIZE(m), c, d)
 
 
 def _fail_allocations_after(long n):
@@ -246,6 +256,20 @@ cdef class BindingTable:
         return mip6_bcache_hash(self.ptr, self._buf(key, self.key_size, 0, "key"))
 
     # ---- batches ----
+
+    def hash_batch(self, keys):
+        """uint64 hashes of an (n, key_size) uint8 array of keys, computed as lookup_batch computes them."""
+        cdef cnp.ndarray kv = _rows(keys, self.key_size, "keys")
+        cdef cnp.npy_intp n = cnp.PyArray_DIM(kv, 0)
+        cdef cnp.ndarray ov = cnp.PyArray_EMPTY(1, &n, cnp.NPY_UINT64, 0)
+        if n == 0:
+            return ov
+        cdef const uint8_t *kp = _row0(kv)
+        cdef size_t stride = cnp.PyArray_STRIDE(kv, 0)
+        cdef uint64_t *op = <uint64_t *>cnp.PyArray_DATA(ov)
+        with nogil:
+            mip6_bcache_hash_batch(self.ptr, kp, stride, <uint32_t>n, op)
+        return ov
 
     def lookup_batch(self, keys, out=None):
         """int32 slots (or -1) of an (n, key_size) uint8 array of keys; rows may be strided (a column of

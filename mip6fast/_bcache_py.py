@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import operator
 import os
-import sys
 
 import numpy as np
 
@@ -24,41 +23,59 @@ U64 = (1 << 64) - 1
 FIXED_ENTRY_SIZE = 44  # the C entry before its key: coa 16, seq 2, flags 2, expiry 8, packets 8, bytes 8
 
 # ---- the keyed hash of csrc/mip6_bcache.c ----------------------------------------------------------
+# SipHash-1-3 of the whole key under the table's 16-byte seed (csrc/mip6_bcache.c says why 1-3). The twin
+# hashes every key it inserts: the C index it models (stats, memory) is placed by the hash.
+
+SIP_CROUNDS, SIP_DROUNDS = 1, 3
 
 
-def _fmix(z: int) -> int:
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & U64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & U64
-    return z ^ (z >> 31)
+def _sip_init(key: bytes) -> tuple[int, int, int, int]:
+    """SipHash's initial state for a 16-byte key (k0, k1 little-endian, xored with the paper's constants)."""
+    k0 = int.from_bytes(key[:8], "little")
+    k1 = int.from_bytes(key[8:16], "little")
+    return (k0 ^ 0x736F6D6570736575, k1 ^ 0x646F72616E646F6D, k0 ^ 0x6C7967656E657261, k1 ^ 0x7465646279746573)
 
 
-def derive_secret(seed: bytes) -> tuple[int, ...]:
-    """The six 64-bit secret words bc_derive() makes of a 16-byte seed."""
-    u0 = int.from_bytes(seed[:8], sys.byteorder)
-    u1 = int.from_bytes(seed[8:16], sys.byteorder)
-    out = []
-    for i in range(6):
-        g = (0x9E3779B97F4A7C15 * (i + 1)) & U64
-        out.append(_fmix((u0 + g) & U64) ^ _fmix(u1 ^ _fmix(g)))
-    return tuple(out)
+def _sip(state: tuple[int, int, int, int], data: bytes, crounds: int, drounds: int) -> int:
+    v0, v1, v2, v3 = state
+    n = len(data)
+    whole = n & ~7
+    blocks = [int.from_bytes(data[i:i + 8], "little") for i in range(0, whole, 8)]
+    blocks.append(((n & 0xFF) << 56) | int.from_bytes(data[whole:], "little"))  # the tail and n mod 256
+    steps = [(m, crounds) for m in blocks]
+    steps.append((None, drounds))  # finalisation: v2 ^= 0xff, then drounds rounds
+    for m, rounds in steps:
+        if m is None:
+            v2 ^= 0xFF
+        else:
+            v3 ^= m
+        for _ in range(rounds):
+            # One SipRound (csrc/mip6_bcache.c, BC_SIPROUND), modulo 2^64.
+            v0 = (v0 + v1) & U64
+            v2 = (v2 + v3) & U64
+            v1 = (((v1 << 13) | (v1 >> 51)) & U64) ^ v0
+            v3 = (((v3 << 16) | (v3 >> 48)) & U64) ^ v2
+            v0 = ((v0 << 32) | (v0 >> 32)) & U64
+            v2 = (v2 + v1) & U64
+            v0 = (v0 + v3) & U64
+            v1 = (((v1 << 17) | (v1 >> 47)) & U64) ^ v2
+            v3 = (((v3 << 21) | (v3 >> 43)) & U64) ^ v0
+            v2 = ((v2 << 32) | (v2 >> 32)) & U64
+        if m is not None:
+            v0 ^= m
+    return v0 ^ v1 ^ v2 ^ v3
 
 
-def _mum(a: int, b: int) -> tuple[int, int]:
-    r = a * b
-    return r & U64, r >> 64
+def siphash(key, data, crounds=1, drounds=3) -> int:
+    """SipHash-crounds-drounds of data (any length) under a 16-byte key: the twin of the C mip6_siphash
+    (a table's hash(k) is siphash(seed, k, 1, 3))."""
+    return _sip(_sip_init(check_bytes(key, 16, "key")), check_bytes(data, None, "data"),
+                check_int(crounds, 64, "crounds"), check_int(drounds, 64, "drounds"))
 
 
-def keyed_hash(secret: tuple[int, ...], key: bytes) -> int:
-    """bc_hash16 / bc_hash32: multiply-fold of key words xored with secret words."""
-    w = [int.from_bytes(key[i:i + 8], sys.byteorder) for i in range(0, len(key), 8)]
-    a = w[0] ^ secret[0]
-    b = w[1] ^ secret[1]
-    if len(key) == 32:
-        lo, hi = _mum(w[2] ^ secret[4], w[3] ^ secret[5])
-        b ^= lo ^ hi
-    a, b = _mum(a, b)
-    lo, hi = _mum(a ^ secret[2], b ^ secret[3])
-    return lo ^ hi
+def keyed_hash(state: tuple[int, int, int, int], key: bytes) -> int:
+    """bc_hash: SipHash-1-3 of the key from the table's initial state (_sip_init of its seed)."""
+    return _sip(state, key, SIP_CROUNDS, SIP_DROUNDS)
 
 
 # ---- argument checks shared with the compiled skin -------------------------------------------------
@@ -75,21 +92,21 @@ def check_int(value, limit: int, what: str) -> int:
     return v
 
 
-def check_bytes(value, size: int, what: str) -> bytes:
-    """value (bytes or any 1-D byte buffer) as `size` bytes."""
+def check_bytes(value, size: int | None, what: str) -> bytes:
+    """value (bytes or any 1-D byte buffer) as `size` bytes (None: any length)."""
     if isinstance(value, bytes):
         b = value
     else:
         if isinstance(value, str):
-            raise TypeError(f"{what}: expected {size} bytes, got str")
+            raise TypeError(f"{what}: expected {size or 'some'} bytes, got str")
         try:
             m = memoryview(value)
         except TypeError:
-            raise TypeError(f"{what}: expected {size} bytes, got {type(value).__name__}") from None
+            raise TypeError(f"{what}: expected {size or 'some'} bytes, got {type(value).__name__}") from None
         if m.ndim != 1 or m.itemsize != 1:
-            raise ValueError(f"{what}: expected a flat buffer of {size} bytes")
+            raise ValueError(f"{what}: expected a flat buffer of {size or 'some'} bytes")
         b = m.tobytes()
-    if len(b) != size:
+    if size is not None and len(b) != size:
         raise ValueError(f"{what}: expected {size} bytes, got {len(b)}")
     return b
 
@@ -166,7 +183,7 @@ BC_CHUNK_SHIFT = 15
 BC_CHUNK = 1 << BC_CHUNK_SHIFT
 BC_CHUNK_WORDS = BC_CHUNK // 64
 BC_ARENA_MAX = 16
-SIZEOF_TABLE = 224  # sizeof(mip6_bcache_t) on LP64 (x86_64, aarch64)
+SIZEOF_TABLE = 208  # sizeof(mip6_bcache_t) on LP64 (x86_64, aarch64)
 MAX_ENTRIES = 805306368  # MIP6_BCACHE_MAX_ENTRIES
 
 
@@ -364,7 +381,7 @@ class BindingTable:
         check_int(capacity, 0xFFFFFFFF, "capacity")
         seed = check_seed(seed)
         self.key_size = key_size
-        self._secret = derive_secret(seed if seed is not None else os.urandom(16))
+        self._sip = _sip_init(seed if seed is not None else os.urandom(16))
         self._slots: dict = {}          # key -> slot
         self._entries: list = []        # slot -> [key, coa, seq, flags, expiry, packets, bytes] or None
         self._free: list[int] = []      # LIFO, as the C free list
@@ -394,7 +411,7 @@ class BindingTable:
                 return STALE, e[2], slot
             e[1], e[2], e[3], e[4] = coa, seq, flags, exp
             return UPDATED, seq, slot
-        h = keyed_hash(self._secret, key)
+        h = keyed_hash(self._sip, key)
         self._layout.insert(h, len(self._slots), len(self._entries), self._free)
         if self._free:
             slot = self._free.pop()
@@ -497,9 +514,15 @@ class BindingTable:
         return out
 
     def hash(self, key) -> int:
-        return keyed_hash(self._secret, self._key(key))
+        return keyed_hash(self._sip, self._key(key))
 
     # ---- batches ----
+
+    def hash_batch(self, keys) -> np.ndarray:
+        """uint64 hashes of an (n, key_size) uint8 array of keys (the C table hashes them as lookup_batch
+        does: four at once where the CPU allows; the same bits)."""
+        keys = check_rows(keys, self.key_size, "keys")
+        return np.array([keyed_hash(self._sip, k) for k in map(bytes, keys)], dtype=np.uint64)
 
     def lookup_batch(self, keys, out=None) -> np.ndarray:
         keys = check_rows(keys, self.key_size, "keys")

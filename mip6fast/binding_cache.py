@@ -111,8 +111,10 @@ def _address(value, what: str) -> bytes:
 class BindingCache:
     """Bindings keyed by home address (key_size=16) or by (peer, home) address pair (key_size=32).
 
-    capacity: the number of bindings to size for (the table grows past it). seed: 16 bytes or an int
-    below 2^128 for a reproducible hash (tests); None draws one from getrandom(). impl: a module with a
+    capacity: the number of bindings to size for (the table grows past it). seed: the key of the
+    table's hash (SipHash-1-3 of the whole key), 16 bytes or an int below 2^128 (its little-endian
+    bytes) for a reproducible layout (tests, simulations); None, the default, draws one from
+    getrandom() per table, so a remote sender cannot choose keys that collide. impl: a module with a
     ``BindingTable`` (mip6fast._bcache or mip6fast._bcache_py); default per mip6fast._impl."""
 
     def __init__(self, key_size: int = 16, capacity: int = 1024, seed=None, *, impl=None):
@@ -213,6 +215,11 @@ class BindingCache:
 
     def __bool__(self) -> bool:
         return len(self._table) > 0
+
+    def hash_of(self, key: Key) -> int:
+        """The table's 64-bit hash of key: SipHash-1-3 of its key_size bytes under the table's seed (its
+        low bits pick the home bucket). For tests and diagnostics; without the seed it tells nothing."""
+        return self._table.hash(self._key(key))
 
     def slot(self, key: Key) -> int:
         """key's slot (stable until the binding is deleted), or -1."""

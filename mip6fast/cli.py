@@ -9,7 +9,7 @@ import sys
 from importlib import resources
 
 from . import __version__
-from .benchmark import binding_cache, datapath, forward, journal, signalling, wire
+from .benchmark import binding_cache, datapath, forward, hashflood, journal, signalling, wire
 from .config import ConfigError, load_config
 from .daemon import Daemon, DaemonError, query
 from .demo import DemoError, run_demo
@@ -70,6 +70,9 @@ def cmd_bench(args) -> int:
         report = datapath.report(seconds=0.05 if args.quick else args.seconds)
     elif args.what == "binding_cache":
         report = binding_cache.report(seconds=0.05 if args.quick else args.seconds)
+    elif args.what == "hashflood":
+        keys = args.keys if args.keys is not None else (4_000 if args.quick else hashflood.KEYS)
+        report = hashflood.report(seconds=0.05 if args.quick else args.seconds, n=keys)
     elif args.what == "signalling":
         report = signalling.report(seconds=0.05 if args.quick else args.seconds)
     elif args.what == "journal":
@@ -303,14 +306,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("bench", help="benchmarks against a pure-Python baseline measured in the same run")
-    b.add_argument("what", choices=["wire", "datapath", "binding_cache", "signalling", "forward", "journal"],
-                   help="which engine part to measure (signalling: BU -> BA with and without ESP; forward: "
+    b.add_argument("what", choices=["wire", "datapath", "binding_cache", "hashflood", "signalling", "forward",
+                                    "journal"],
+                   help="which engine part to measure (hashflood: the binding cache under chosen colliding "
+                        "keys against random ones; signalling: BU -> BA with and without ESP; forward: "
                         "the home agent on real rings, needs root; journal: BU->BA with the binding store on "
                         "and off)")
     b.add_argument("--json", action="store_true", help="print one JSON object with a 'results' list")
     b.add_argument("--seconds", type=float, default=None,
                    help="time per measurement (default 0.3; forward: 1.0)")
     b.add_argument("--quick", action="store_true", help="short measurements (smoke run)")
+    b.add_argument("--keys", type=int, default=None,
+                   help=f"hashflood: keys per set (default {hashflood.KEYS:,}; --quick: 4,000)")
     b.set_defaults(func=cmd_bench)
 
     d = sub.add_parser("decode", help="parse IPv6 packets given as hex and print them")

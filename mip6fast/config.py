@@ -115,7 +115,11 @@ FIELD_RANGES: dict[tuple[type, str], tuple[int, int, str]] = {
     (CorrespondentConfig, "cache_capacity"): (1, 1 << 24, (
         "a sizing hint allocated at start (the cache grows past it): more than 16M entries would take "
         "gigabytes before the first binding")),
-    (CorrespondentConfig, "cache_seed"): (0, (1 << 128) - 1, "the binding cache's 16-byte hash seed"),
+    (CorrespondentConfig, "cache_seed"): (0, (1 << 128) - 1, (
+        "the binding cache's 16-byte SipHash key; leave it out (random per node) except in tests")),
+    (CorrespondentConfig, "max_bindings"): (1, 805_306_368, (
+        "0 would refuse every binding; the C binding cache holds at most 805306368 entries "
+        "(MIP6_BCACHE_MAX_ENTRIES)")),
     (CorrespondentConfig, "max_binding_lifetime"): (0, 0xFFFF * 4, (
         "seconds; the wire's lifetime is 16 bits of 4-second units (RFC 6275 §6.1.7)")),
     (AdvertisingConfig, "max_interval"): (70_000_000, 1800 * NS_PER_S, (

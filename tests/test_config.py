@@ -307,6 +307,8 @@ def run_cli(role, path, capsys):
     ("cn", "role", "cache_capacity", "-1", "correspondent.cache_capacity", "out of range 1 .."),
     ("cn", "role", "cache_capacity", "100000000000", "correspondent.cache_capacity", "out of range"),
     ("cn", "role", "cache_seed", "-1", "correspondent.cache_seed", "0 .. 2^128-1"),
+    ("cn", "role", "max_bindings", "0", "correspondent.max_bindings", "out of range 1 .."),
+    ("cn", "role", "max_bindings", "805306369", "correspondent.max_bindings", "MIP6_BCACHE_MAX_ENTRIES"),
     ("cn", "role", "refresh_lead_ns", "inf", "correspondent.refresh_lead_ns", "finite"),
     ("cn", "role", "max_binding_lifetime", "-4", "correspondent.max_binding_lifetime", "out of range"),
     ("cn", "role", "max_binding_lifetime", '"1 fortnight"', "correspondent.max_binding_lifetime", "30s"),
@@ -365,7 +367,7 @@ INTEGER_FIELDS = [
 ] + [("mn", "home", "prefix_length")] + [("mn", "ro", f) for f in ("default", "lifetime", "hold_down_ns")] + [
     ("mn", "sp", "ports"), ("mn", "sp", "protocols"),
 ] + [("cn", "role", f) for f in ("max_binding_lifetime", "binding_error_rate", "binding_error_burst",
-                                 "refresh_lead_ns", "cache_capacity", "cache_seed")]
+                                 "refresh_lead_ns", "cache_capacity", "cache_seed", "max_bindings")]
 AWKWARD = ["-1", "0", "1", "65536", "4294967296", "18446744073709551616", "1e30", "inf", "-inf", "nan", "1.5",
            '"30s"', '"1500ms"', '"0s"']
 

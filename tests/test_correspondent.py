@@ -8,6 +8,7 @@ from helpers.correspondent import CN, COA, COA2, HOA, HOA2, PEER_MAC, S, frame, 
 from mip6fast.batch import DropReason, PacketBatch
 from mip6fast.roles import Neighbor, NeighborState
 from mip6fast.roles.correspondent import (
+    DEFAULT_MAX_BINDINGS,
     MAX_RR_BINDING_LIFETIME,
     BindingCreated,
     BindingDeleted,
@@ -15,6 +16,7 @@ from mip6fast.roles.correspondent import (
     BindingExpired,
     BindingRefreshRequested,
     BindingUpdated,
+    CorrespondentConfig,
 )
 from mip6fast.roles.counters import strict
 from mip6fast.wire import (
@@ -304,6 +306,72 @@ def test_deregistration_without_a_binding_is_acknowledged_and_creates_nothing():
     (ba,) = sent(out)
     assert ba.payload.status == 0 and ba.payload.sequence == 9 and len(cn.cache) == 0
     assert not any(isinstance(n, BindingDeleted) for n in out.notifications)
+
+
+# ---------------------------------------------------------------- a bounded binding cache (issue 12)
+
+HOA3 = IPv6Address("2001:db8:9::7")
+
+
+def test_a_new_binding_beyond_max_bindings_gets_130_and_is_counted():
+    cn = make_cn(max_bindings=2)
+    bind(cn, seq=1, hoa=HOA)
+    bind(cn, seq=1, hoa=HOA2)
+    out = bind(cn, seq=1, hoa=HOA3, now=S)
+    (ba,) = sent(out)
+    assert ba.payload.status == 130 and ba.payload.sequence == 1 and ba.payload.lifetime == 0
+    assert ba.dst == COA and ba.rh2 == HOA3
+    assert HOA3 not in cn.cache and len(cn.cache) == 2
+    assert not any(isinstance(n, BindingCreated) for n in out.notifications)
+    assert cn.counters["bu.refused.max_bindings"] == 1
+    assert cn.counters["drop.bu.status.130"] == 1 and cn.counters["ba.sent.status.130"] == 1
+    assert cn.counters["binding.created"] == 2
+    # §9.5.4: a rejection for insufficient resources is answered even with A clear.
+    (ba,) = sent(bind(cn, seq=2, hoa=HOA3, ack=False, now=S))
+    assert ba.payload.status == 130 and cn.counters["bu.refused.max_bindings"] == 2
+    # Nothing was kept of the refused home address: no binding, no timer.
+    assert cn.tick(1000 * S).notifications.count(BindingExpired(1000 * S, HOA3)) == 0
+
+
+def test_existing_bindings_are_refreshed_moved_and_deleted_at_the_limit():
+    cn = make_cn(max_bindings=2)
+    bind(cn, seq=1, hoa=HOA)
+    bind(cn, seq=1, hoa=HOA2)
+    out = bind(cn, seq=2, hoa=HOA, coa=COA2, now=S)              # a move of an existing binding
+    (ba,) = sent(out)
+    assert ba.payload.status == 0 and cn.bindings()[HOA] == COA2
+    assert BindingUpdated(S, HOA, COA2, 400) in out.notifications
+    (ba,) = sent(bind(cn, seq=1, hoa=HOA2, now=S))                # stale is still 135, not 130
+    assert ba.payload.status == 135
+    (ba,) = sent(bind(cn, seq=2, hoa=HOA2, lifetime=0, now=S))    # a de-registration frees room
+    assert ba.payload.status == 0 and len(cn.cache) == 1
+    (ba,) = sent(bind(cn, seq=1, hoa=HOA3, now=2 * S))
+    assert ba.payload.status == 0 and HOA3 in cn.cache
+    assert cn.counters["bu.refused.max_bindings"] == 0
+    # A de-registration of an unknown home address at the limit is acknowledged as below it (§9.5.3).
+    (ba,) = sent(bind(cn, seq=1, hoa=HOA2, lifetime=0, now=2 * S))
+    assert ba.payload.status == 0 and cn.counters["bu.refused.max_bindings"] == 0
+
+
+def test_an_expired_binding_makes_room():
+    cn = make_cn(max_bindings=1)
+    bind(cn, seq=1, hoa=HOA, lifetime=8)
+    assert sent(bind(cn, seq=1, hoa=HOA2, now=S))[0].payload.status == 130
+    cn.tick(9 * S)
+    assert len(cn.cache) == 0
+    assert sent(bind(cn, seq=1, hoa=HOA2, now=10 * S))[0].payload.status == 0
+
+
+def test_defaults_bound_the_cache_and_draw_a_random_hash_seed():
+    config = CorrespondentConfig()
+    assert config.max_bindings == DEFAULT_MAX_BINDINGS == 65536 and config.cache_seed is None
+    a, b = make_cn(), make_cn()
+    key = HOA.packed
+    assert a.cache.table.hash(key) != b.cache.table.hash(key)     # two nodes, two SipHash keys
+    fixed = [make_cn(cache_seed=7).cache.table.hash(key) for _ in range(2)]
+    assert fixed[0] == fixed[1]                                   # a fixed seed stays reproducible
+    with pytest.raises(ValueError):
+        CorrespondentConfig(max_bindings=0)
 
 
 # ---------------------------------------------------------------- data (§9.3)

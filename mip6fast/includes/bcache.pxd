@@ -61,5 +61,8 @@ cdef extern from "mip6_bcache.h" nogil:
     uint32_t mip6_bcache_expire(mip6_bcache_t *t, uint64_t now_ns, uint8_t *keys_out, uint32_t max)
     int32_t mip6_bcache_next(const mip6_bcache_t *t, int32_t after)
     uint64_t mip6_bcache_hash(const mip6_bcache_t *t, const uint8_t *key)
+    void mip6_bcache_hash_batch(const mip6_bcache_t *t, const uint8_t *keys, size_t stride, uint32_t n,
+                                uint64_t *out)
+    uint64_t mip6_siphash(const uint8_t *key, const uint8_t *msg, size_t len, unsigned crounds, unsigned drounds)
     void mip6_bcache_stats(const mip6_bcache_t *t, mip6_bcache_stats_t *s)
     void mip6_bcache_debug_fail_allocs(long n)

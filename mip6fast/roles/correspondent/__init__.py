@@ -2,7 +2,8 @@
 
 - ``node.py``: ``CorrespondentNode``, the node (a ``Host``) and how the parts below fit; Mobility Header
   reception (§9.2) and the node without Mobile IPv6 (``mobility_support=False``).
-- ``config.py``: ``CorrespondentConfig``, MAX_RR_BINDING_LIFETIME, the default acceptance check.
+- ``config.py``: ``CorrespondentConfig``, MAX_RR_BINDING_LIFETIME, DEFAULT_MAX_BINDINGS, the default
+  acceptance check.
 - ``bindings.py``: Binding Updates and Acknowledgements, the sequence rule through the binding cache,
   expiry and Binding Refresh Requests (§9.5); ``BindingRefreshRequested``.
 - ``datapath.py``: received frames through the Home Address option kernel (§9.3.1), originated packets
@@ -16,12 +17,12 @@ The names below are the correspondent node's public face (``from mip6fast.roles.
 """
 from ..binding_events import BindingCreated, BindingDeleted, BindingExpired, BindingUpdated
 from .bindings import BindingRefreshRequested
-from .config import MAX_RR_BINDING_LIFETIME, CorrespondentConfig, accept_every_binding_update
+from .config import DEFAULT_MAX_BINDINGS, MAX_RR_BINDING_LIFETIME, CorrespondentConfig, accept_every_binding_update
 from .error_messages import BindingErrorSent
 from .node import CorrespondentNode
 
 __all__ = [
-    "MAX_RR_BINDING_LIFETIME", "BindingCreated", "BindingDeleted", "BindingErrorSent", "BindingExpired",
-    "BindingRefreshRequested", "BindingUpdated", "CorrespondentConfig", "CorrespondentNode",
+    "DEFAULT_MAX_BINDINGS", "MAX_RR_BINDING_LIFETIME", "BindingCreated", "BindingDeleted", "BindingErrorSent",
+    "BindingExpired", "BindingRefreshRequested", "BindingUpdated", "CorrespondentConfig", "CorrespondentNode",
     "accept_every_binding_update",
 ]

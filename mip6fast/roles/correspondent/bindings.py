@@ -17,8 +17,12 @@ Theory of operation
   de-registration without an entry deletes nothing (§9.5.3);
 - the granted lifetime is capped at MAX_RR_BINDING_LIFETIME (§5.2.6, ``lifetime_cap``), and the entry
   really expires then (§9.5.2: one timer per binding runs ``BindingCache.expire``);
-- acceptance is acknowledged only when A is set (§9.5.4); a rejection always is. The BA goes to the
-  care-of address with a Type 2 routing header holding the home address.
+- a BU that would create a binding while the cache holds ``max_bindings`` is refused with 130
+  (insufficient resources); so is one the table has no memory for. Existing bindings are refreshed,
+  moved and deleted at the limit as below it;
+- acceptance is acknowledged only when A is set (§9.5.4); a rejection always is (§9.5.4 names
+  insufficient resources among the rejections that MUST be answered). The BA goes to the care-of
+  address with a Type 2 routing header holding the home address.
 
 Optionally (``refresh_requests``) a Binding Refresh Request goes out ``refresh_lead_ns`` before an entry
 expires, if the data path counted packets for it since it was registered (§9.5.5).
@@ -129,6 +133,11 @@ class BindingManager:
         deregister = bu.lifetime == 0 or care_of == home       # §9.5.1
         lifetime = 0 if deregister else min(bu.lifetime, self.config.lifetime_cap)
         expires = now + lifetime * NS_PER_S
+        if not deregister and existing is None and len(self.cache) >= self.config.max_bindings:
+            # The cache is full: a new binding is refused (§6.1.8 status 130), answered as §9.5.4 asks.
+            node.counters["bu.refused.max_bindings"] += 1
+            self._refuse_for_resources(now, iface, packet, home, care_of, bu.sequence)
+            return
         if deregister:
             result = self.cache.delete_if_newer(home, bu.sequence)
         else:
@@ -140,9 +149,7 @@ class BindingManager:
                            result.last_sequence, 0)
             return
         if result.outcome is Outcome.NOMEM:
-            node.drop("bu.status.130")
-            self._send_ack(now, iface, packet, home, care_of, BindingAckStatus.INSUFFICIENT_RESOURCES,
-                           bu.sequence, 0)
+            self._refuse_for_resources(now, iface, packet, home, care_of, bu.sequence)
             return
         entry = self._entries.pop(home, None)
         if entry is not None:
@@ -165,6 +172,12 @@ class BindingManager:
         if bu.ack:
             # §9.5.4: acceptance is acknowledged only when A is set.
             self._send_ack(now, iface, packet, home, care_of, BindingAckStatus.ACCEPTED, bu.sequence, lifetime)
+
+    def _refuse_for_resources(self, now: int, iface: Interface, packet: Packet, home: IPv6Address,
+                              care_of: IPv6Address, sequence: int) -> None:
+        """Status 130 (insufficient resources, §6.1.8): sent whether or not A is set (§9.5.4)."""
+        self.node.drop("bu.status.130")
+        self._send_ack(now, iface, packet, home, care_of, BindingAckStatus.INSUFFICIENT_RESOURCES, sequence, 0)
 
     def _send_ack(self, now: int, iface: Interface, packet: Packet, home: IPv6Address, care_of: IPv6Address,
                   status: int, sequence: int, lifetime: int) -> None:

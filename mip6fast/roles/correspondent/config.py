@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from ...wire import BindingUpdate, Packet
 from ..events import NS_PER_S
 
-__all__ = ["MAX_RR_BINDING_LIFETIME", "CorrespondentConfig", "accept_every_binding_update"]
+__all__ = ["DEFAULT_MAX_BINDINGS", "MAX_RR_BINDING_LIFETIME", "CorrespondentConfig", "accept_every_binding_update"]
 
 MAX_RR_BINDING_LIFETIME = 420          # seconds (RFC 6275 §12): the cap on a correspondent binding
+DEFAULT_MAX_BINDINGS = 1 << 16         # bindings a correspondent holds at most (see max_bindings)
 
 
 def accept_every_binding_update(now: int, packet: Packet, bu: BindingUpdate) -> bool:
@@ -33,7 +34,16 @@ class CorrespondentConfig:
       ICMPv6 errors this role adds (§9.3.1 "rate-limited"; RFC 4443 §2.4 f).
     - ``refresh_requests``: send a Binding Refresh Request ``refresh_lead_ns`` before an entry expires,
       if the data path used it since it was last registered (§9.5.5).
-    - ``cache_capacity`` / ``cache_seed``: sizing and a fixed hash seed (reproducible runs).
+    - ``cache_capacity``: the binding cache's sizing hint (it grows past it, up to ``max_bindings``).
+    - ``cache_seed``: the key of the binding cache's hash (SipHash-1-3). None, the default, draws it from
+      the kernel's CSPRNG for each node; an int fixes it, for reproducible layouts in tests only: a
+      sender who knows the seed can search offline for home addresses that share a bucket.
+    - ``max_bindings``: a Binding Update that would create a binding beyond this many is refused with
+      status 130 (insufficient resources, §6.1.8; answered whether or not A is set, §9.5.4) and counted
+      (``bu.refused.max_bindings``); refreshes, moves and de-registrations of existing bindings are not
+      affected. The default, 65,536, is the home agent's: every binding also holds role-side timers
+      (about 0.6 KB of Python objects with its C entry), so a flood of authorised BUs costs at most a
+      few tens of MB.
     """
     mobility_support: bool = True
     accept_binding_update: Callable[[int, Packet, BindingUpdate], bool] = accept_every_binding_update
@@ -43,7 +53,8 @@ class CorrespondentConfig:
     refresh_requests: bool = False
     refresh_lead_ns: int = 10 * NS_PER_S
     cache_capacity: int = 1024
-    cache_seed: int | None = 0
+    cache_seed: int | None = None
+    max_bindings: int = DEFAULT_MAX_BINDINGS
 
     def __post_init__(self):
         if not 0 <= self.max_binding_lifetime:
@@ -52,6 +63,8 @@ class CorrespondentConfig:
             raise ValueError("binding_error_rate and binding_error_burst must be at least 1")
         if self.refresh_lead_ns < 0:
             raise ValueError("refresh_lead_ns must not be negative")
+        if self.max_bindings < 1:
+            raise ValueError("max_bindings must be at least 1")
 
     @property
     def lifetime_cap(self) -> int:

@@ -20,6 +20,8 @@ CORRESPONDENT_COUNTERS = CounterTable("correspondent", declare(
     ("drop.bu.address_scope", "a BU whose home or care-of address is not unicast routable (§9.5.1)"),
     ("drop.bu.not_authorised", "a BU the configuration's authorisation refused, discarded silently (§9.5.1)"),
     ("drop.bu.status.<status>", "a BU refused, answered with a BA of this status", BA_STATUSES),
+    ("bu.refused.max_bindings", ("new bindings refused with 130: the binding cache held max_bindings "
+     "(existing bindings are still refreshed)")),
     # ---- errors (error_messages.py)
     ("be.sent.status.<status>", "Binding Errors sent, by status (§9.3.3)", BE_STATUSES),
     ("drop.be.not_allowed", "a Binding Error not sent: multicast or unspecified addresses"),
