@@ -579,7 +579,7 @@ class RouteOptimizer:
         (or go on, if under way for the same address): the home test always, the care-of test unless
         the BU de-registers (§11.6.1)."""
         ready = True
-        tests = [(b.home_test, b.home)]
+        tests: list[tuple[KeygenTest, IPv6Address | None]] = [(b.home_test, b.home)]
         if b.state is not PeerState.DEREGISTERING:
             tests.append((b.care_of_test, b.care_of))
         for test, address in tests:

@@ -46,7 +46,7 @@ import hmac
 from dataclasses import replace
 from enum import Enum
 from ipaddress import IPv6Address
-from typing import Union
+from typing import TypeVar, Union
 
 from ._fields import any_bytes, fixed_bytes, ipv6
 from .mobility import (
@@ -83,6 +83,7 @@ _OPTIONS_START = {BindingUpdate.MH_TYPE: 12, BindingAcknowledgement.MH_TYPE: 12}
 
 Address = Union[IPv6Address, str, bytes]
 Message = Union[BindingUpdate, BindingAcknowledgement]
+M = TypeVar("M", BindingUpdate, BindingAcknowledgement)
 
 
 def _keygen_token(kcn, address: Address, nonce, which: int, name: str) -> bytes:
@@ -143,7 +144,7 @@ def _mh_data(data: bytes, offset: int) -> bytes:
     return data[:4] + b"\x00\x00" + data[6:offset + 2]
 
 
-def add_binding_authorization(msg: Message, kbm, care_of_address: Address, correspondent: Address) -> Message:
+def add_binding_authorization(msg: M, kbm, care_of_address: Address, correspondent: Address) -> M:
     """``msg`` (a BindingUpdate or BindingAcknowledgement) with a Binding Authorization Data option
     appended last, its authenticator computed over the message as it will be on the wire (RFC 6275
     §6.2.7). ``care_of_address`` is the care-of address being registered (the home address for a
