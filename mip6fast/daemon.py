@@ -431,6 +431,7 @@ class Daemon:
     def start(self) -> None:
         # Secure by default (RFC 6275 §5.1, issue 11): the keys first, before anything is touched.
         self.spd, self.mn_ha = self._protection()
+        self._route_optimisation_security()
         try:
             # In this order: nothing of the kernel's is touched before every check that can fail
             # cheaply has passed (state directory, control socket path, interfaces and their locks).
@@ -514,6 +515,22 @@ class Daemon:
             log.info("home registrations protected by RFC 4285 (MN-HA authentication option): %s from %s",
                      ", ".join(f"{c.home_address} ({c.identifier})" for c in mn_ha), key_file)
         return spd, (mn_ha if len(mn_ha) else None)
+
+    def _route_optimisation_security(self) -> None:
+        """Return routability authorises route-optimisation bindings by default (RFC 6275 §5.2, issue
+        12); a correspondent or mobile node configured without it (``unauthenticated_bindings``) starts,
+        and says so loudly."""
+        c = self.config
+        if c.role == "cn" and c.role_config.unauthenticated_bindings:
+            log.warning("UNAUTHENTICATED BINDINGS ([correspondent] unauthenticated_bindings = true): Binding "
+                        "Updates without return routability are accepted, so anyone can redirect this "
+                        "node's traffic for any home address to any address")
+        elif c.role == "mn" and c.role_config.route_optimization.unauthenticated_bindings:
+            log.warning("UNAUTHENTICATED BINDINGS ([mobile_node.route_optimization] unauthenticated_bindings "
+                        "= true): no return routability with correspondents; only correspondents "
+                        "configured the same will accept this node's Binding Updates")
+        elif c.role == "cn":
+            log.info("route-optimisation bindings authorised by return routability (RFC 6275 §5.2)")
 
     def _resume_sequences(self) -> None:
         """Manual SAs restart at sequence 1, which the peer's replay window refuses (docs/SECURITY.md):
@@ -696,7 +713,8 @@ class Daemon:
         elif c.role == "router":
             node = Router("router", interfaces, rng=rng)
         else:
-            node = CorrespondentNode("cn", interfaces, rng=rng, config=c.role_config)
+            # Return routability's Kcn and nonces from the kernel's CSPRNG, not the seedable rng.
+            node = CorrespondentNode("cn", interfaces, rng=rng, config=c.role_config, random_bytes=os.urandom)
         for name, iface in c.interfaces.items():
             for a in iface.addresses:
                 if a.ip not in node.interfaces[name].addresses:

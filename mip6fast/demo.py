@@ -443,7 +443,11 @@ def run_phase(net: DemoNetwork, route_optimisation: bool, say, dwell: float = 4.
             "tcp_survived": bool(sent["survived"]), "tcp_bytes_sent": sent["sent"],
             "tcp_bytes_received": received["received"], "tcp_error": sent["error"] or received["error"],
             "pings_sent": len(ping_result["sent"]), "pings_answered": answered,
-            "correspondent_binding_updates": mn_stats.get("mn.ro.bu_sent", 0)}
+            "correspondent_binding_updates": mn_stats.get("mn.ro.bu_sent", 0),
+            # Return routability (the default in both roles, RFC 6275 §5.2): the tests the mobile node
+            # ran and the tokens it got before its BUs to the correspondent.
+            "return_routability": {k: mn_stats.get(f"mn.rr.{k}", 0) for k in (
+                "hoti_sent", "coti_sent", "hot_accepted", "cot_accepted", "home_token_reused")}}
 
 
 def run_demo(as_json: bool = False, pcap_dir: str | None = None, route_optimisation_runs=(True, False),
@@ -506,5 +510,10 @@ def print_summary(summary: dict, out=sys.stdout) -> None:
         print(f"  {label:<10} TCP {'survived' if r['tcp_survived'] else 'BROKE'}: {r['tcp_bytes_received']} bytes "
               f"received of {r['tcp_bytes_sent']} sent; pings answered {r['pings_answered']}/{r['pings_sent']}"
               + (f" ({r['tcp_error']})" if r["tcp_error"] else ""), file=out)
+        rr = r.get("return_routability")
+        if r["route_optimisation"] and rr:
+            print(f"  {label:<10} return routability: {rr['hoti_sent']} home / {rr['coti_sent']} care-of tests, "
+                  f"{rr['hot_accepted']} / {rr['cot_accepted']} tokens; {r['correspondent_binding_updates']} "
+                  f"BUs to the correspondent", file=out)
     print(f"  TCP survived every handover: {'yes' if summary['tcp_survived'] else 'NO'}; "
           f"{summary['bytes_transferred']} bytes transferred; {summary['seconds']} s", file=out)

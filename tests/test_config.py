@@ -367,7 +367,8 @@ INTEGER_FIELDS = [
 ] + [("mn", "home", "prefix_length")] + [("mn", "ro", f) for f in ("default", "lifetime", "hold_down_ns")] + [
     ("mn", "sp", "ports"), ("mn", "sp", "protocols"),
 ] + [("cn", "role", f) for f in ("max_binding_lifetime", "binding_error_rate", "binding_error_burst",
-                                 "refresh_lead_ns", "cache_capacity", "cache_seed", "max_bindings")]
+                                 "rr_reply_rate", "rr_reply_burst", "refresh_lead_ns", "cache_capacity",
+                                 "cache_seed", "max_bindings")]
 AWKWARD = ["-1", "0", "1", "65536", "4294967296", "18446744073709551616", "1e30", "inf", "-inf", "nan", "1.5",
            '"30s"', '"1500ms"', '"0s"']
 

@@ -1,9 +1,12 @@
-"""The correspondent node (RFC 6275 §9), sans-I/O, with hand-built frames."""
+"""The correspondent node (RFC 6275 §9), sans-I/O, with hand-built frames. Binding Updates are
+authorised by return routability (the default) through helpers.correspondent.authorise; the return
+routability checks themselves are tests/test_correspondent_rr.py."""
+from dataclasses import replace
 from ipaddress import IPv6Address
 
 import pytest
 
-from helpers.correspondent import CN, COA, COA2, HOA, HOA2, PEER_MAC, S, frame, make_cn, sent
+from helpers.correspondent import CN, COA, COA2, HOA, HOA2, PEER_MAC, S, authorise, frame, make_cn, needs_rr, sent
 
 from mip6fast.batch import DropReason, PacketBatch
 from mip6fast.roles import Neighbor, NeighborState
@@ -52,8 +55,17 @@ def udp(src, dst, hoa=None, data=b"hello"):
     return Packet(src=src, dst=dst, home_address=hoa, payload=Raw(17, body))
 
 
+def authorised(cn, now, packet):
+    """``packet``'s BU signed through return routability with ``cn`` when the node requires it
+    (helpers.correspondent.authorise)."""
+    if not needs_rr(cn):
+        return packet
+    home = packet.home_address if packet.home_address is not None else packet.src
+    return replace(packet, payload=authorise(cn, now, packet.payload, home, packet.src))
+
+
 def bind(cn, seq=1, now=0, **kw):
-    return cn.receive(now, "eth0", frame(bu(seq, **kw)))
+    return cn.receive(now, "eth0", frame(authorised(cn, now, bu(seq, **kw))))
 
 
 # ---------------------------------------------------------------- Mobility Header reception (§9.2)
@@ -278,12 +290,12 @@ def test_deregistration_lifetime_zero_deletes():
 def test_deregistration_from_home_without_hao():
     cn = make_cn()
     bind(cn, seq=1)
-    out = cn.receive(S, "eth0", frame(bu(2, lifetime=400, with_hao=False, hoa=COA2)))
+    out = cn.receive(S, "eth0", frame(authorised(cn, S, bu(2, lifetime=400, with_hao=False, hoa=COA2))))
     # The home address is the source: care-of = home → a de-registration (§9.5.1); nothing existed.
     assert len(cn.cache) == 1 and not any(isinstance(n, BindingDeleted) for n in out.notifications)
     cn2 = make_cn()
     bind(cn2, seq=1, hoa=COA2, coa=COA)
-    out = cn2.receive(S, "eth0", frame(bu(2, lifetime=400, with_hao=False, hoa=COA2)))
+    out = cn2.receive(S, "eth0", frame(authorised(cn2, S, bu(2, lifetime=400, with_hao=False, hoa=COA2))))
     (ba,) = sent(out)
     assert len(cn2.cache) == 0 and ba.dst == COA2 and ba.rh2 is None
     assert BindingDeleted(S, COA2) in out.notifications
@@ -462,7 +474,7 @@ def test_receive_batch_mixes_verdicts():
     cn = make_cn()
     bind(cn)
     frames = [frame(udp(COA, CN, hoa=HOA)), frame(udp(COA, CN, hoa=HOA2)), frame(udp(COA, CN)),
-              frame(bu(2, coa=COA2)), ethernet_frame(bytes.fromhex("020000000077"), PEER_MAC,
+              frame(authorised(cn, S, bu(2, coa=COA2))), ethernet_frame(bytes.fromhex("020000000077"), PEER_MAC,
                                                      udp(COA, CN, hoa=HOA).to_bytes())]
     out = cn.receive_batch(S, "eth0", PacketBatch.from_packets(frames))
     assert len(out.deliveries) == 2                       # swapped + plain

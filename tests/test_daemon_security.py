@@ -51,6 +51,48 @@ def test_unauthenticated_registrations_start_with_a_warning(tmp_path, caplog):
     assert warning.levelno == logging.WARNING and "take over any home address" in warning.getMessage()
 
 
+def cn_text(tmp_path, extra=""):
+    return f"""
+[daemon]
+control_socket = "{tmp_path}/cn.sock"
+lock_dir = "{tmp_path}/locks"
+[interfaces.mip6-none0]
+addresses = ["2001:db8:c::1/64"]
+[correspondent]
+{extra}"""
+
+
+def test_a_correspondent_uses_return_routability_unless_told_otherwise(tmp_path, caplog):
+    """Issue 12: return routability by default; unauthenticated_bindings = true starts with a WARNING."""
+    config = parse_config(cn_text(tmp_path), "cn")
+    assert not config.role_config.unauthenticated_bindings and config.role_config.unauthenticated_check is None
+    with caplog.at_level(logging.INFO, logger="mip6fast"), pytest.raises(DaemonError):
+        Daemon(config).start()              # fails later: the interface does not exist
+    assert any("authorised by return routability" in r.getMessage() for r in caplog.records)
+    assert not any("UNAUTHENTICATED" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    config = parse_config(cn_text(tmp_path, "unauthenticated_bindings = true"), "cn")
+    with caplog.at_level(logging.WARNING, logger="mip6fast"), pytest.raises(DaemonError):
+        Daemon(config).start()
+    (warning,) = [r for r in caplog.records if "UNAUTHENTICATED BINDINGS" in r.getMessage()]
+    assert warning.levelno == logging.WARNING and "[correspondent] unauthenticated_bindings" in warning.getMessage()
+
+
+def test_a_mobile_node_without_return_routability_says_so(tmp_path, caplog):
+    text = mn_text(tmp_path, "unauthenticated_registrations = true\n"
+                   "route_optimization = { default = \"always\", unauthenticated_bindings = true }")
+    with caplog.at_level(logging.WARNING, logger="mip6fast"), pytest.raises(DaemonError):
+        Daemon(parse_config(text, "mn")).start()
+    assert any("UNAUTHENTICATED BINDINGS" in r.getMessage() and "route_optimization" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_the_correspondent_daemon_takes_its_secrets_from_the_kernel(tmp_path):
+    node = Daemon(parse_config(cn_text(tmp_path), "cn"), seed=1)._build_node(
+        {"mip6-none0": bytes.fromhex("020000000001")})
+    assert node.return_routability._random is os.urandom
+
+
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
 def test_key_file_readable_by_others_is_a_clear_error(tmp_path, mode):
     path = key_file(tmp_path, mode)

@@ -130,6 +130,19 @@ def test_route_optimisation_puts_hao_and_rh2_on_the_wire(network):
     rh2 = [r for r in rows if r[0] == "128" and r[2] == coa and r[3] == "2" and r[4] == HOME_ADDRESS]
     hao = [r for r in rows if r[0] == "129" and r[1] == coa and r[5] == HOME_ADDRESS]
     assert len(rh2) >= 20 and len(hao) >= 20, fields[:5]
+    # Return routability first (the default of both daemons, RFC 6275 §5.2): the Home Test Init from
+    # the home address (it left through the home agent's tunnel), the Care-of Test Init from the
+    # care-of address, their answers, then BU and BA with Nonce Indices and Binding Authorization Data.
+    mh = subprocess.run(
+        ["tshark", "-r", str(pcap), "-Y", "mip6.mhtype", "-T", "fields", "-e", "mip6.mhtype", "-e", "ipv6.src",
+         "-e", "ipv6.dst", "-e", "mip6.bad.auth"],
+        capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()
+    mh_rows = [line.split("\t") for line in mh]
+    kinds = {r[0] for r in mh_rows}
+    assert {"1", "2", "3", "4", "5", "6"} <= kinds, mh
+    assert all(r[1] == HOME_ADDRESS for r in mh_rows if r[0] == "1")
+    assert all(r[1] == coa for r in mh_rows if r[0] == "2")
+    assert all(r[3] for r in mh_rows if r[0] in ("5", "6"))
     assert problems(str(pcap)) == []
     network.start("cn")
 

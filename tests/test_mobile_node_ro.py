@@ -1,7 +1,9 @@
 """Route optimisation on the mobile node (RFC 6275 §11.3, §11.7.2, §11.3.5-§11.3.6), sans-I/O with
 hand-built frames: the policy (counted on the data path's batches), the correspondent BU on the wire,
 the Home Address option only after the BA, retransmission and refresh, movement and returning home,
-and the fallbacks (Binding Error 1 / 2, ICMPv6 Parameter Problem)."""
+and the fallbacks (Binding Error 1 / 2, ICMPv6 Parameter Problem). The node here has return
+routability switched off (``unauthenticated_bindings``, helpers.mobile_node.ro_mn), so that each BU can
+be answered directly; return routability before the BU is tests/test_mobile_node_rr.py."""
 from ipaddress import IPv6Address
 
 import pytest

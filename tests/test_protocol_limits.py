@@ -39,6 +39,7 @@ from mip6fast.wire import (
     MobilePrefixSolicitation,
     NeighborAdvertisement,
     NeighborSolicitation,
+    NonceIndices,
     Packet,
     PrefixInformation,
     RouterAdvertisement,
@@ -47,6 +48,7 @@ from mip6fast.wire import (
     home_agents_anycast,
 )
 from mip6fast.wire.ethernet import ethernet_frame, ipv6_multicast_mac
+from mip6fast.wire.return_routability import add_binding_authorization, binding_management_key
 
 # ---------------------------------------------------------------- max_bindings counts pending DAD
 
@@ -190,11 +192,29 @@ def test_home_agent_still_discards_silently_when_nothing_can_be_answered():
 
 @pytest.mark.parametrize("bad", BAD_CARE_OF)
 def test_correspondent_answers_an_unusable_care_of_address_with_174(bad):
-    cn = cnt.make_cn()
+    # Without return routability (a lab's unauthenticated_bindings) the BU gets as far as the care-of
+    # address check.
+    cn = cnt.make_cn(unauthenticated_bindings=True)
     out = cnt.bind(cn, options=(AlternateCareOfAddress(IPv6Address(bad)),))
     (ba,) = cnt.sent(out)
     assert isinstance(ba.payload, BindingAcknowledgement) and ba.payload.status == 174
     assert ba.dst == cnt.COA and ba.rh2 == cnt.HOA and len(cn.cache) == 0
+
+
+@pytest.mark.parametrize("bad", BAD_CARE_OF)
+def test_return_routability_never_authorises_an_unusable_care_of_address(bad):
+    # A Care-of Test Init from such an address is not answered, and a care-of token for another address
+    # does not fit it: the BU is discarded silently, with or without a token to try.
+    cn = cnt.make_cn()
+    out = cnt.bind(cn, options=(AlternateCareOfAddress(IPv6Address(bad)),))
+    assert out.transmits == [] and len(cn.cache) == 0 and cn.counters["drop.bu.rr.missing"] == 1
+    hot, cot = cnt.tokens(cn, 0, cnt.HOA, cnt.COA)
+    kbm = binding_management_key(hot.keygen_token, cot.keygen_token)
+    msg = add_binding_authorization(BindingUpdate(2, 400, ack=True, options=(
+        AlternateCareOfAddress(IPv6Address(bad)), NonceIndices(hot.nonce_index, cot.nonce_index))),
+        kbm, IPv6Address(bad), cnt.CN)
+    out = cn.receive(0, "eth0", cnt.frame(Packet(src=cnt.COA, dst=cnt.CN, home_address=cnt.HOA, payload=msg)))
+    assert out.transmits == [] and len(cn.cache) == 0 and cn.counters["drop.bu.rr.authenticator"] == 1
 
 
 # ---------------------------------------------------------------- §6.3, §9.4.1: silent HAO drops at the CN

@@ -129,4 +129,25 @@ MOBILE_NODE_COUNTERS = CounterTable("mobile_node", (*declare(
     ("drop.mn.ro.ba_zero_lifetime", "a correspondent BA accepted with no lifetime"),
     ("drop.mn.ro.binding_error_without_entry", "a Binding Error for no binding update list entry"),
     ("drop.mn.ro.binding_error_status.<status>", "a Binding Error of a status that changes nothing", BE_STATUSES),
-), *exchange_counters("mn"), *exchange_counters("mn.ro")), bases=(NODE_COUNTERS, PROTECTION_COUNTERS))
+    ("drop.mn.ro.ba_authenticator", ("a correspondent BA without a correct Binding Authorization Data option "
+     "(§11.7.3)")),
+    # ---- return routability (route_optimization.py, §5.2, §11.6)
+    ("mn.rr.hot_accepted", "Home Tests accepted: a home keygen token (§11.6.2)"),
+    ("mn.rr.cot_accepted", "Care-of Tests accepted: a care-of keygen token (§11.6.2)"),
+    ("mn.rr.home_token_reused", "correspondent BUs begun with a home keygen token still fresh (no home test)"),
+    ("mn.rr.care_of_token_reused", "correspondent BUs begun with a care-of keygen token still fresh"),
+    ("mn.rr.hoti_unanswered", "home tests given up after the back-off: back to the tunnel (§11.8)"),
+    ("mn.rr.coti_unanswered", "care-of tests given up after the back-off: back to the tunnel (§11.8)"),
+    ("mn.rr.rerun.<status>", "a correspondent BA with status 136-138: the tests it names run again",
+     ("136", "137", "138")),
+    ("drop.mn.rr.hot_unexpected", "a Home Test for no home test under way (§11.6.2)"),
+    ("drop.mn.rr.hot_not_tunnelled", "a Home Test away from home not out of the home agent's tunnel (§11.6.2)"),
+    ("drop.mn.rr.hot_cookie", "a Home Test whose cookie is not the latest Home Test Init's (§11.6.2)"),
+    ("drop.mn.rr.cot_unexpected", "a Care-of Test from a correspondent with no care-of test under way"),
+    ("drop.mn.rr.cot_cookie", "a Care-of Test whose cookie is not the latest Care-of Test Init's (§11.6.2)"),
+    ("drop.mn.rr.cot_wrong_address", "a Care-of Test not to the care-of address being tested (§11.6.2)"),
+    ("drop.mn.tunnelled_mh.<message>", "a Mobility Header out of the tunnel that is not for the node, by class",
+     MOBILITY_MESSAGES),
+    ("drop.mn.tunnelled_mh_parse.<field>", "a Mobility Header out of the tunnel that does not parse"),
+), *exchange_counters("mn"), *exchange_counters("mn.ro"), *exchange_counters("mn.rr", "hoti"),
+    *exchange_counters("mn.rr", "coti")), bases=(NODE_COUNTERS, PROTECTION_COUNTERS))

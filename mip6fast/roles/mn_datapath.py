@@ -68,7 +68,8 @@ class DataPathNode(NodeServices, Protocol):
     """What the data path needs of its node beyond the services: the check of an application's packet
     (``Node.from_application``), routes and per-packet transmission, answering an Echo Request, and
     handing packets to the node's applications (``deliver_packets``: delivered, counted;
-    ``deliver_icmp_error``: an error about the application's own packet)."""
+    ``deliver_icmp_error``: an error about the application's own packet), and a Mobility Header that
+    came out of the tunnel to its signalling (``tunnelled_mobility``: a correspondent's Home Test)."""
 
     def from_application(self, raw: bytes) -> bool: ...
 
@@ -79,6 +80,8 @@ class DataPathNode(NodeServices, Protocol):
     def answer_echo(self, now: int, iface: Interface, packet: Packet) -> None: ...
 
     def deliver_packets(self, now: int, packets: list[bytes]) -> None: ...
+
+    def tunnelled_mobility(self, now: int, raw: bytes) -> None: ...
 
     def deliver_icmp_error(self, raw: bytes) -> None: ...
 
@@ -313,9 +316,19 @@ class MobileNodeData:
     def _deliver(self, now: int, batch: PacketBatch, idx: np.ndarray) -> None:
         if not idx.size:
             return
-        self.node.counters["mn.tunnel_delivered"] += int(idx.size)
+        raws = [batch.packet(i) for i in idx.tolist()]
+        if any(raw[6] == NH_MH for raw in raws):
+            # Only a tunnelled packet can be a bare Mobility Header here (one after a Type 2 routing
+            # header stays on the signalling path): a Home Test, for the node, not its applications.
+            for raw in raws:
+                if raw[6] == NH_MH:
+                    self.node.tunnelled_mobility(now, bytes(raw))
+            raws = [raw for raw in raws if raw[6] != NH_MH]
+            if not raws:
+                return
+        self.node.counters["mn.tunnel_delivered"] += len(raws)
         # A processed Type 2 routing header is not passed up (route_optimization.strip_processed_rh2).
-        packets = [strip_processed_rh2(batch.packet(i)) for i in idx.tolist()]
+        packets = [strip_processed_rh2(raw) for raw in raws]
         if any(raw[6] in _MAYBE_ICMPV6 for raw in packets):
             packets = [raw for raw in packets if not self._echo_for_home(now, raw)]
         self.node.deliver_packets(now, packets)

@@ -408,8 +408,8 @@ class MobileNode(Host):
         if packet.home_address is not None:
             self.drop("mn.mh_with_hao")              # §6.1: only a BU carries a Home Address option
             return
-        if self.route_optimization.handle_mobility(now, packet):
-            return                                   # a correspondent's BA / BE / BRR
+        if self.route_optimization.handle_mobility(now, packet, raw):
+            return                                   # a correspondent's BA / BE / BRR / HoT / CoT
         self.home_registrations.receive(now, packet, raw)
 
     def _unrecognized_mh_type(self, now: int, packet: Packet) -> None:
@@ -521,6 +521,18 @@ class MobileNode(Host):
                     continue
                 for app in self.applications:
                     app.deliver(self, now, raw, packet)
+
+    def tunnelled_mobility(self, now: int, raw: bytes) -> None:
+        """A Mobility Header that came out of the home agent's tunnel to a home address (the data path
+        takes it from the packets for the applications): a correspondent's Home Test (§11.6.2) or
+        Binding Error for route optimisation; anything else is dropped, counted."""
+        try:
+            packet = parse(raw)
+        except ParseError as exc:
+            self.drop(f"mn.tunnelled_mh_parse.{exc.field}")
+            return
+        if not self.route_optimization.tunnelled_mobility(now, packet):
+            self.drop(f"mn.tunnelled_mh.{type(packet.payload).__name__}")
 
     def deliver_icmp_error(self, raw: bytes) -> None:
         """An ICMPv6 error about an application's own packet (Packet Too Big from the tunnel entry)."""

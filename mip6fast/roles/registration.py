@@ -28,14 +28,17 @@ the BU, and what to do when the back-off has reached its maximum and a BU is sti
 ``Backoff`` is the same doubling for the other solicitations of a mobile node: DHAAD requests (§11.4.1,
 uncapped, DHAAD_RETRIES times) and Mobile Prefix Solicitations (§11.4.2, capped at MAX_BINDACK_TIMEOUT).
 Return routability's HoTI / CoTI (§11.6.1: 1 s doubling to 32 s, a new cookie on every retransmission,
-§11.8) fits the engine as it is: an exchange whose ``transmit`` draws a fresh cookie, whose peer is the
-correspondent, with the limiter of its node.
+§11.8) runs on the engine too (route_optimization.py): an engine per message (``message`` "hoti" /
+"coti" names its counters), an exchange per test whose ``transmit`` draws a fresh cookie, whose peer is
+the correspondent, under the node's per-destination limiter -- §11.8's overall limit on what goes to
+one correspondent -- and whose answer the role matches by its cookie (``settle``).
 
 Registration states are explicit tables (as h11 keeps its connection states): ``HOME_REGISTRATION`` for
 a registration with a home agent (the mobile node's and the fleet's), ``CORRESPONDENT_REGISTRATION`` for
-one with a correspondent. An exchange changes state only through ``Exchange.apply(event)``; an event
-the table does not allow in the current state raises ``RegistrationStateError`` (a bug in the role, not
-a peer's doing: peers' messages are checked before they become events).
+one with a correspondent, ``KEYGEN_TEST`` for a home or care-of test of return routability. An exchange
+changes state only through ``Exchange.apply(event)``; an event the table does not allow in the current
+state raises ``RegistrationStateError`` (a bug in the role, not a peer's doing: peers' messages are
+checked before they become events).
 """
 from __future__ import annotations
 
@@ -52,10 +55,10 @@ from .rate_limit import PerDestination, SlidingWindow
 
 __all__ = [
     "BUL_PENDING", "BUL_REGISTERED", "CORRESPONDENT_REGISTRATION", "HOME_REGISTRATION",
-    "INITIAL_BINDACK_TIMEOUT", "INITIAL_BINDACK_TIMEOUT_FIRST_REG", "MAX_BINDACK_TIMEOUT", "MAX_UPDATE_RATE",
-    "SEQUENCE_MOD", "Backoff", "DestinationLimits", "Event", "Exchange", "PeerState", "RateWindow",
-    "RegistrationEngine", "RegistrationState", "RegistrationStateError", "TransitionTable", "exchange_counters",
-    "refresh_schedule", "sequence_after", "update_rate_limiter",
+    "INITIAL_BINDACK_TIMEOUT", "INITIAL_BINDACK_TIMEOUT_FIRST_REG", "KEYGEN_TEST", "MAX_BINDACK_TIMEOUT",
+    "MAX_UPDATE_RATE", "SEQUENCE_MOD", "Backoff", "DestinationLimits", "Event", "Exchange", "PeerState",
+    "KeygenState", "RateWindow", "RegistrationEngine", "RegistrationState", "RegistrationStateError",
+    "TransitionTable", "exchange_counters", "refresh_schedule", "sequence_after", "update_rate_limiter",
 ]
 
 # RFC 6275 §12-13 (PROTOCOL.md "Constants and defaults"), in ns.
@@ -77,12 +80,21 @@ def sequence_after(sequence: int) -> int:
     return (sequence + 1) % SEQUENCE_MOD
 
 
-def exchange_counters(prefix: str) -> tuple[CounterDecl, ...]:
-    """The counters an ``Exchange`` with counter prefix ``prefix`` increments, for the role's table."""
-    return declare(
-        (f"{prefix}.bu_sent", "Binding Updates sent (first transmissions)"),
-        (f"{prefix}.bu_retransmitted", "Binding Updates retransmitted after no acknowledgement (§11.8)"),
-        (f"{prefix}.bu_rate_limited", "Binding Updates held back by MAX_UPDATE_RATE (§11.8)"),
+_MESSAGES = {"bu": "Binding Updates", "hoti": "Home Test Inits", "coti": "Care-of Test Inits"}
+
+
+def exchange_counters(prefix: str, message: str = "bu") -> tuple[CounterDecl, ...]:
+    """The counters a ``RegistrationEngine`` with counter prefix ``prefix`` sending ``message`` ("bu",
+    "hoti" or "coti") increments, for the role's table."""
+    name = _MESSAGES[message]
+    sent = declare(
+        (f"{prefix}.{message}_sent", f"{name} sent (first transmissions)"),
+        (f"{prefix}.{message}_retransmitted", f"{name} retransmitted after no answer (§11.8)"),
+        (f"{prefix}.{message}_rate_limited", f"{name} held back by the per-destination rate limit (§11.8)"),
+    )
+    if message != "bu":
+        return sent
+    return sent + declare(
         (f"{prefix}.ba_sequence_out_of_window", "a BA status 135: the next BU takes the sequence number it gives"),
         (f"drop.{prefix}.ba_unexpected", "a Binding Acknowledgement for no outstanding Binding Update"),
         (f"drop.{prefix}.ba_sequence_mismatch", "a Binding Acknowledgement whose sequence number matches no BU sent"),
@@ -132,6 +144,14 @@ class Event(Enum):
     REFUSE = "refuse"                # correspondent does not know the BU (Binding Error status 2)
     STOP = "stop"                    # correspondent binding ended without a hold-down
     HOLD_OVER = "hold_over"          # the hold-down ran out
+    TEST = "test"                    # return routability: a Home / Care-of Test Init goes out
+    TOKEN = "token"                  # return routability: its Home / Care-of Test arrived
+
+
+class KeygenState(Enum):
+    """A home or care-of test of return routability (``KEYGEN_TEST``); the token it got is the role's."""
+    IDLE = "idle"                    # nothing outstanding (a token may be held)
+    TESTING = "testing"              # a HoTI / CoTI awaits its HoT / CoT
 
 
 S = TypeVar("S", bound=Enum)
@@ -235,6 +255,20 @@ CORRESPONDENT_REGISTRATION: TransitionTable[PeerState] = TransitionTable("corres
 })
 
 
+_T = KeygenState
+KEYGEN_TEST: TransitionTable[KeygenState] = TransitionTable("keygen test", {
+    _T.IDLE: {
+        Event.TEST: _T.TESTING,
+        Event.STOP: _T.IDLE,
+    },
+    _T.TESTING: {
+        Event.TEST: _T.TESTING,                   # started again (a new care-of address)
+        Event.TOKEN: _T.IDLE,
+        Event.STOP: _T.IDLE,                      # given up, or the binding attempt ended
+    },
+})
+
+
 # ---------------------------------------------------------------- back-off and rate limit
 
 @dataclass(frozen=True)
@@ -329,8 +363,9 @@ E = TypeVar("E", bound=Exchange)
 
 class RegistrationEngine(Generic[E]):
     """The §11.8 rules over a role's exchanges (see the module doc). ``call_at``: the node's timers;
-    ``counters``: its counters, under ``prefix`` (``<prefix>.bu_sent``, ``drop.<prefix>.ba_unexpected``,
-    ...); ``schedule``: the retransmission back-off; ``limiter`` and ``rate_key(exchange)``: the
+    ``counters``: its counters, under ``prefix`` (``<prefix>.<message>_sent``,
+    ``drop.<prefix>.ba_unexpected``, ...; ``message`` "bu", or "hoti" / "coti" for return routability's
+    tests); ``schedule``: the retransmission back-off; ``limiter`` and ``rate_key(exchange)``: the
     MAX_UPDATE_RATE windows and the destination a BU counts against; ``lifetime(now, exchange)``: the
     lifetime (s) the next BU asks for, or None to send nothing (the role counts why and moves the
     exchange on); ``transmit(now, exchange, sequence, lifetime)``: build and send that BU;
@@ -340,10 +375,13 @@ class RegistrationEngine(Generic[E]):
     def __init__(self, *, call_at: Callable[[int, Callable[[int], None]], Timer], counters: MutableMapping[str, int],
                  prefix: str, schedule: Backoff, limiter: DestinationLimits, rate_key: Callable[[E], Hashable],
                  lifetime: Callable[[int, E], int | None], transmit: Callable[[int, E, int, int], None],
-                 unanswered: Callable[[int, E], bool] | None = None):
+                 unanswered: Callable[[int, E], bool] | None = None, message: str = "bu"):
+        if message not in _MESSAGES:
+            raise ValueError(f"message: one of {', '.join(_MESSAGES)}, got {message!r}")
         self._call_at = call_at
         self._counters = counters
         self._prefix = prefix
+        self._message = message
         self.schedule = schedule
         self.limiter = limiter
         self._rate_key = rate_key
@@ -373,7 +411,7 @@ class RegistrationEngine(Generic[E]):
         window = self.limiter[self._rate_key(ex)]
         at = window.ready_at(now)
         if at > now:
-            self._count("bu_rate_limited")            # §11.8: MAX_UPDATE_RATE per destination
+            self._count(f"{self._message}_rate_limited")    # §11.8: MAX_UPDATE_RATE per destination
             ex.cancel("retransmit")
             ex.deferred = self._call_at(at, lambda t: self.send(t, ex))
             return
@@ -382,7 +420,7 @@ class RegistrationEngine(Generic[E]):
             return
         sequence = self.stamp(now, ex, lifetime)
         window.record(now)
-        self._count("bu_sent")
+        self._count(f"{self._message}_sent")
         self._transmit(now, ex, sequence, lifetime)
         ex.cancel("retransmit")
         ex.retransmit = self._call_at(now + ex.timeout, lambda t: self._retransmit(t, ex))
@@ -410,7 +448,7 @@ class RegistrationEngine(Generic[E]):
         if self.schedule.at_maximum(ex.timeout) and self._unanswered is not None and self._unanswered(now, ex):
             return
         ex.timeout = self.schedule.next(ex.timeout)    # doubling up to MAX_BINDACK_TIMEOUT, then on at it
-        self._count("bu_retransmitted")
+        self._count(f"{self._message}_retransmitted")
         self.send(now, ex)
 
     # ------------------------------------------------------------ acknowledgements (§11.7.3)
@@ -437,6 +475,12 @@ class RegistrationEngine(Generic[E]):
         ex.outstanding = None
         ex.cancel("retransmit", "deferred")
         return True
+
+    def settle(self, ex: E) -> None:
+        """The answer to ``ex``'s outstanding message arrived, matched by the role (a Home / Care-of
+        Test by its cookie): no more retransmissions."""
+        ex.outstanding = None
+        ex.cancel("retransmit", "deferred")
 
     def acknowledged(self, now: int, ex: E, ba: BindingAcknowledgement) -> bool:
         """``awaiting`` and ``answers``: the first checks of §11.7.3."""

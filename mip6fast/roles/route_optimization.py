@@ -16,9 +16,34 @@ addresses), retransmitted from INITIAL_BINDACK_TIMEOUT doubling to MAX_BINDACK_T
 sequence number each time (§11.8), under the node's per-destination rate limit (MAX_UPDATE_RATE): the
 registration engine's rules (registration.py), in its ``CORRESPONDENT_REGISTRATION`` table, with the
 rate limiter the node's home registrations use too.
-Return routability (§5.2) is a later issue: the correspondent's acceptance check is pluggable and the
-BU carries no Nonce Indices / Binding Authorization Data yet. Only after a Binding Acknowledgement with
-status < 128 does the entry go into the binding update list under (peer, home address); from then on
+
+Return routability comes first (§5.2, §11.6; the cryptography is wire/return_routability.py): the BU
+needs a home keygen token and a care-of keygen token for its care-of address, each younger than
+MAX_TOKEN_LIFETIME (210 s). A token missing or too old starts its test, run by the registration
+engine like a BU (one engine per message, §11.8: 1 s doubling to 32 s, a new cookie each time, under
+the node's limit per correspondent; ``KeygenTest`` in the ``KEYGEN_TEST`` table): the Home Test Init
+from the home address, which the data path reverse-tunnels through the home agent (a Mobility Header
+never gets a Home Address option), the Care-of Test Init from the care-of address, directly. A Home
+Test is taken only from the correspondent being tested, to the home address, out of the home agent's
+tunnel while away (the data path hands it over, ``tunnelled_mobility``), echoing the cookie of the
+latest Home Test Init; a Care-of Test only to the care-of address being tested, echoing its cookie;
+anything else is dropped and counted (§11.6.2). Tokens are kept per (correspondent, home address)
+and reused: a refresh within 210 s needs no test, a move repeats only the care-of test, and a
+de-registration back home needs only the home token (a home test from home if it is too old; §11.6.1).
+The BU then carries Nonce Indices and, last, Binding Authorization Data made with Kbm =
+SHA1(home token | care-of token) over the care-of address (SHA1(home token) and the home address for
+a de-registration). The correspondent's BA must carry a correct Binding Authorization Data of its own,
+made with the same Kbm, or it is dropped and counted (§11.7.3) -- except a BA with status 136, 137 or
+138, which cannot (the correspondent no longer knows the nonce, so has no Kbm): it runs the home test
+(136), the care-of test (137) or both (138) again and the BU is retried, at most ``MAX_RR_RERUNS``
+times in a row before route optimisation with that peer is held down. A test that goes unanswered to
+the end of the back-off, like a BU, sends the traffic back to the tunnel for the hold-down; so does a
+Parameter Problem about a Care-of Test Init (a correspondent without Mobile IPv6, §11.6.2).
+``unauthenticated_bindings`` (lab only, for a correspondent configured the same) skips all of it:
+BUs without the two options, BAs taken without Binding Authorization Data.
+
+Only after a Binding Acknowledgement with status < 128 does the entry go into the binding update list
+under (peer, home address); from then on
 ``MobileNodeDataPath.insert_hao`` sends to that peer directly with a Home Address option (§11.3.1),
 and the correspondent answers with a Type 2 routing header (processed by ``process_rh2``, §11.3.3).
 The entry is refreshed before it expires; a new care-of address sends new BUs once the home agent has
@@ -44,7 +69,7 @@ it touches nothing else of the node.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import IPv6Address
 from typing import Protocol, Union, cast
 
@@ -57,20 +82,34 @@ from ..wire import (
     BindingError,
     BindingRefreshRequest,
     BindingUpdate,
+    CareOfTest,
+    CareOfTestInit,
     DestinationUnreachable,
+    HomeTest,
+    HomeTestInit,
+    NonceIndices,
     Packet,
     ParameterProblem,
+)
+from ..wire.return_routability import (
+    MAX_RR_BINDING_LIFETIME,
+    MAX_TOKEN_LIFETIME,
+    add_binding_authorization,
+    binding_management_key,
+    verify_binding_authorization,
 )
 from .events import NS_PER_S, NodeServices, Notification, Timer
 from .interface import LINK_LOCAL, NH_MH, UNSPECIFIED, Interface
 from .registration import (
     BUL_REGISTERED,
     CORRESPONDENT_REGISTRATION,
+    KEYGEN_TEST,
     SEQUENCE_MOD,
     Backoff,
     DestinationLimits,
     Event,
     Exchange,
+    KeygenState,
     PeerState,
     RegistrationEngine,
     RegistrationState,
@@ -78,14 +117,19 @@ from .registration import (
 )
 
 __all__ = [
-    "ALWAYS", "MAX_RR_BINDING_LIFETIME", "NEVER", "CorrespondentBinding", "MobileNodeView",
+    "ALWAYS", "MAX_RR_BINDING_LIFETIME", "MAX_RR_RERUNS", "NEVER", "CorrespondentBinding", "KeygenTest",
+    "KeygenToken", "MobileNodeView",
     "RouteOptimisationStarted", "RouteOptimisationStopped", "RouteOptimizationConfig", "RouteOptimizer",
     "strip_processed_rh2",
 ]
 
 ALWAYS = "always"
 NEVER = "never"
-MAX_RR_BINDING_LIFETIME = 420          # seconds (RFC 6275 §12)
+# A BA with status 136-138 runs the tests again; after this many in a row the peer is held down (a
+# correspondent that keeps forgetting its nonces is not worth a loop of tests).
+MAX_RR_RERUNS = 3
+_TOKEN_LIFETIME = MAX_TOKEN_LIFETIME * NS_PER_S
+_EXPIRED_NONCE_STATUSES = (136, 137, 138)      # §6.1.8: the BA cannot carry Binding Authorization Data
 _HAO_TYPE = 201                        # §6.3: Home Address option type
 _NH_HOPOPT, _NH_ROUTING, _NH_DSTOPTS, _NH_IPV6 = 0, 43, 60, 41
 
@@ -109,11 +153,14 @@ class RouteOptimizationConfig:
     """``default``: the policy for any correspondent ("always", "never", or N: after N packets with it
     through the tunnel); ``peers``: per-correspondent overrides (a mapping or pairs); ``lifetime``: the
     binding lifetime asked for, seconds, at most MAX_RR_BINDING_LIFETIME (§5.2.6); ``hold_down_ns``: how
-    long a correspondent that refused route optimisation is left alone (§11.3.5-§11.3.6)."""
+    long a correspondent that refused route optimisation is left alone (§11.3.5-§11.3.6);
+    ``unauthenticated_bindings``: no return routability (lab only, with correspondents configured the
+    same): BUs without Nonce Indices / Binding Authorization Data, BAs taken without the latter."""
     default: Policy = NEVER
     peers: Mapping[IPv6Address, Policy] | tuple = ()
     lifetime: int = MAX_RR_BINDING_LIFETIME
     hold_down_ns: int = 60 * NS_PER_S
+    unauthenticated_bindings: bool = False
 
     def __post_init__(self):
         pairs = self.peers.items() if isinstance(self.peers, Mapping) else self.peers
@@ -168,11 +215,54 @@ class RouteOptimisationStopped(Notification):
 
 # ---------------------------------------------------------------- state
 
+@dataclass(frozen=True)
+class KeygenToken:
+    """A keygen token from a Home or Care-of Test (§11.6.2): the token, its nonce index, the address it
+    was made for (the home or the care-of address) and when it arrived (usable MAX_TOKEN_LIFETIME)."""
+    token: bytes
+    nonce_index: int
+    address: IPv6Address
+    received: int
+
+
+class KeygenTest(Exchange):
+    """One test of return routability for a ``CorrespondentBinding``, home or care-of: the engine's
+    exchange (the outstanding message's cookie, the address being tested) and the token it got."""
+    __slots__ = ("address", "binding", "cookie", "home", "token")
+    TABLE = KEYGEN_TEST
+
+    def __init__(self, binding: CorrespondentBinding, home: bool):
+        super().__init__(0, KeygenState.IDLE)
+        self.binding = binding
+        self.home = home
+        self.address: IPv6Address | None = None     # the home or care-of address being tested
+        self.cookie: bytes | None = None            # of the latest Test Init (§11.6.1, §11.8)
+        self.token: KeygenToken | None = None
+
+    @property
+    def message(self) -> str:
+        return "hoti" if self.home else "coti"
+
+    def fresh(self, now: int, address: IPv6Address | None) -> bool:
+        """A token for ``address`` younger than MAX_TOKEN_LIFETIME (§5.2.7)?"""
+        token = self.token
+        return token is not None and token.address == address and now - token.received < _TOKEN_LIFETIME
+
+    def abandon(self) -> None:
+        """Stop the test (the token, if any, is kept)."""
+        self.cancel()
+        self.outstanding = None
+        if self.state is KeygenState.TESTING:
+            self.apply(Event.STOP)
+
+
 class CorrespondentBinding(Exchange):
     """One (correspondent, home address) pair: the engine's exchange with the correspondent plus the
-    Python side of its binding update list entry."""
-    __slots__ = ("care_of", "expiry", "hold", "home", "peer", "refresh", "refused_mh_types", "started_at",
-                 "tunnelled")
+    Python side of its binding update list entry, and its return routability: the two tests and their
+    tokens, the Kbm and care-of address of the latest BU (to check the BA), whether a BU waits for
+    tokens, and how many times in a row 136-138 sent the tests round again."""
+    __slots__ = ("bound", "care_of", "care_of_test", "expiry", "hold", "home", "home_test", "kbm", "peer", "refresh",
+                 "refused_mh_types", "reruns", "started_at", "tunnelled", "wants_bu")
     TABLE = CORRESPONDENT_REGISTRATION
     TIMERS = ("retransmit", "refresh", "expiry", "deferred", "hold")
 
@@ -187,6 +277,17 @@ class CorrespondentBinding(Exchange):
         self.refresh: Timer | None = None
         self.expiry: Timer | None = None
         self.hold: Timer | None = None
+        self.home_test = KeygenTest(self, home=True)
+        self.care_of_test = KeygenTest(self, home=False)
+        self.kbm: bytes | None = None               # Kbm of the latest BU, and the address it signed
+        self.bound: IPv6Address | None = None
+        self.wants_bu = False                       # a BU waits for its tokens
+        self.reruns = 0
+
+    def abandon_tests(self) -> None:
+        self.home_test.abandon()
+        self.care_of_test.abandon()
+        self.wants_bu = False
 
     @property
     def key(self) -> tuple[IPv6Address, IPv6Address]:
@@ -277,7 +378,8 @@ class RouteOptimizer:
     window and §11.8 back-off. The node calls the hooks: ``count_outbound`` / ``count_inbound`` from
     its data path, ``home_registered`` when its home agent accepted a new care-of address,
     ``returned_home`` / ``home_deregistered`` on the way home, ``forget_home`` when a home address is
-    withdrawn, ``handle_mobility`` / ``handle_icmp_error`` for signalling from correspondents."""
+    withdrawn, ``handle_mobility`` / ``handle_icmp_error`` for signalling from correspondents and
+    ``tunnelled_mobility`` for a Mobility Header that came out of the home agent's tunnel."""
 
     def __init__(self, mn: MobileNodeView, node: NodeServices, config: RouteOptimizationConfig, iface: Interface,
                  bul: BindingCache, limiter: DestinationLimits, schedule: Backoff):
@@ -293,6 +395,18 @@ class RouteOptimizer:
             call_at=node.call_at, counters=node.counters, prefix="mn.ro", schedule=schedule, limiter=limiter,
             rate_key=lambda b: b.peer, lifetime=self._bu_lifetime, transmit=self._transmit,
             unanswered=self._unanswered)
+        # Return routability's tests (§11.6.1, §11.8): the same back-off as a correspondent BU (the
+        # engine never uses the first-registration timeout here), and MAX_UPDATE_RATE per correspondent
+        # and message type (§11.8: a back-off per message type, and a limit on what goes to one
+        # correspondent): windows apart from the BUs', so that a whole exchange (HoTI, CoTI, BU) and a
+        # re-run of the tests after a BA with status 136-138 are not held back by each other.
+        self.return_routability = not config.unauthenticated_bindings
+        self.tests: dict[str, RegistrationEngine[KeygenTest]] = {
+            message: RegistrationEngine(
+                call_at=node.call_at, counters=node.counters, prefix="mn.rr", schedule=schedule, limiter=limiter,
+                rate_key=lambda t: (t.binding.peer, t.message), lifetime=self._test_ready, transmit=self._transmit_test,
+                unanswered=self._test_unanswered, message=message)
+            for message in ("hoti", "coti")}
 
     # ------------------------------------------------------------ helpers
 
@@ -402,10 +516,12 @@ class RouteOptimizer:
 
     def returned_home(self, now: int) -> None:
         """§11.5.5: at home no Home Address option is used: entries leave the binding update list at
-        once; the correspondents are told (lifetime-0 BU) after the home de-registration."""
+        once; the correspondents are told (lifetime-0 BU) after the home de-registration. Tests under
+        way stop (the home token kept serves the de-registration)."""
         for b in self.bindings.values():
             was = b.state
             b.cancel("retransmit", "refresh", "expiry", "deferred")
+            b.abandon_tests()
             self.bul.pop(b.key, None)
             b.outstanding = None
             b.tunnelled = 0
@@ -427,6 +543,7 @@ class RouteOptimizer:
         for key, b in list(self.bindings.items()):
             if b.home == home:
                 b.cancel()
+                b.abandon_tests()
                 self.bul.pop(b.key, None)
                 del self.bindings[key]
 
@@ -436,11 +553,154 @@ class RouteOptimizer:
         b.cancel("refresh", "hold")
         b.apply(Event.REFRESH if b.state is PeerState.OPTIMISED else Event.REGISTER)
         b.care_of = self.mn.care_of
-        self.engine.begin(now, b)                 # §11.8: 1 s for correspondents
+        b.reruns = 0
+        self._begin(now, b)
 
     def _send_deregistration(self, now: int, b: CorrespondentBinding) -> None:
         b.apply(Event.DEREGISTER)
         b.care_of = b.home
+        b.reruns = 0
+        self._begin(now, b)
+
+    def _begin(self, now: int, b: CorrespondentBinding) -> None:
+        """A new BU exchange (§11.8: 1 s for correspondents); with return routability, the tokens it
+        can reuse are counted and the tests it lacks start (the BU waits for them, ``_bu_lifetime``)."""
+        if self.return_routability:
+            if b.home_test.fresh(now, b.home):
+                self.node.counters["mn.rr.home_token_reused"] += 1
+            if b.state is not PeerState.DEREGISTERING and b.care_of_test.fresh(now, b.care_of):
+                self.node.counters["mn.rr.care_of_token_reused"] += 1
+        self.engine.begin(now, b)
+
+    # ------------------------------------------------------------ return routability (§5.2, §11.6)
+
+    def _tokens_ready(self, now: int, b: CorrespondentBinding) -> bool:
+        """Are the tokens of ``b``'s next BU held and fresh? The tests for those that are not start
+        (or go on, if under way for the same address): the home test always, the care-of test unless
+        the BU de-registers (§11.6.1)."""
+        ready = True
+        tests: list[tuple[KeygenTest, IPv6Address | None]] = [(b.home_test, b.home)]
+        if b.state is not PeerState.DEREGISTERING:
+            tests.append((b.care_of_test, b.care_of))
+        for test, address in tests:
+            if test.fresh(now, address):
+                continue
+            ready = False
+            if test.state is not KeygenState.TESTING or test.address != address:
+                test.address = address
+                test.token = None
+                test.apply(Event.TEST)
+                self.tests[test.message].begin(now, test)
+        return ready
+
+    def _test_ready(self, now: int, test: KeygenTest) -> int | None:
+        """The engine asks before each Test Init: 0 to send it, None when the test has ended or its
+        care-of address is no longer ours (a move starts the test again)."""
+        if test.state is not KeygenState.TESTING:
+            return None
+        if not test.home and test.address != self.mn.care_of:
+            return None
+        return 0
+
+    def _transmit_test(self, now: int, test: KeygenTest, _sequence: int, _lifetime: int) -> None:
+        """A Home Test Init from the home address (through the reverse tunnel while away: a Mobility
+        Header never gets a Home Address option), or a Care-of Test Init from the care-of address,
+        directly; a new cookie each time (§6.1.3, §6.1.4, §11.6.1, §11.8)."""
+        b = test.binding
+        test.cookie = self.node.rng.randbytes(8)
+        assert test.address is not None
+        msg = HomeTestInit(test.cookie) if test.home else CareOfTestInit(test.cookie)
+        packet = Packet(src=test.address, dst=b.peer, hop_limit=64, payload=msg)
+        self.node.output_packet(now, packet.to_bytes())
+
+    def _test_unanswered(self, now: int, test: KeygenTest) -> bool:
+        """§11.8: a test waited MAX_BINDACK_TIMEOUT in vain: no route optimisation with that peer for
+        the hold-down (a de-registration is given up)."""
+        b = test.binding
+        self.node.counters[f"mn.rr.{test.message}_unanswered"] += 1
+        if b.state is PeerState.DEREGISTERING:
+            b.abandon_tests()
+            b.apply(Event.DEREGISTERED)
+            b.outstanding = None
+            return True
+        self._stop(now, b, "no_home_test" if test.home else "no_care_of_test", hold=True)
+        return True
+
+    def _on_home_test(self, now: int, packet: Packet, hot: HomeTest, tunnelled: bool) -> None:
+        """§11.6.2: from the correspondent being tested, to the home address, out of the home agent's
+        tunnel while away (directly at home), echoing the latest cookie; else dropped, counted."""
+        b = self.bindings.get((packet.src, packet.dst))
+        test = b.home_test if b is not None else None
+        if b is None or test is None or test.state is not KeygenState.TESTING:
+            self.node.drop("mn.rr.hot_unexpected")
+            return
+        if tunnelled != self.mn.away_for(b.home):
+            self.node.drop("mn.rr.hot_not_tunnelled" if not tunnelled else "mn.rr.hot_unexpected")
+            return
+        if hot.cookie != test.cookie:
+            self.node.drop("mn.rr.hot_cookie")
+            return
+        self._token(now, test, hot.keygen_token, hot.nonce_index)
+
+    def _on_care_of_test(self, now: int, packet: Packet, cot: CareOfTest) -> None:
+        """§11.6.2: from the correspondent being tested, to the care-of address being tested (our
+        current one), echoing the latest cookie; else dropped, counted."""
+        testing = [b.care_of_test for b in self.bindings.values()
+                   if b.peer == packet.src and b.care_of_test.state is KeygenState.TESTING]
+        if not testing:
+            self.node.drop("mn.rr.cot_unexpected")
+            return
+        test = next((t for t in testing if t.cookie == cot.cookie), None)
+        if test is None:
+            self.node.drop("mn.rr.cot_cookie")
+            return
+        if packet.dst != test.address or packet.dst != self.mn.care_of:
+            self.node.drop("mn.rr.cot_wrong_address")
+            return
+        self._token(now, test, cot.keygen_token, cot.nonce_index)
+
+    def _token(self, now: int, test: KeygenTest, token: bytes, nonce_index: int) -> None:
+        """A test answered: the token is kept; a BU waiting for it goes when both are in."""
+        self.tests[test.message].settle(test)
+        test.apply(Event.TOKEN)
+        assert test.address is not None
+        test.token = KeygenToken(token, nonce_index, test.address, now)
+        self.node.counters[f"mn.rr.{'hot' if test.home else 'cot'}_accepted"] += 1
+        b = test.binding
+        if b.wants_bu and self._tokens_ready(now, b):
+            b.wants_bu = False
+            self.engine.begin(now, b)
+
+    def _authorise(self, b: CorrespondentBinding, bu: BindingUpdate) -> BindingUpdate:
+        """§11.7.2, §5.2.6: Nonce Indices from the latest Home / Care-of Tests, then Binding
+        Authorization Data made with Kbm over the care-of address (for a de-registration, Kbm from the
+        home token alone, over the home address; the care-of index is then meaningless, 0)."""
+        home = b.home_test.token
+        assert home is not None                  # ``_bu_lifetime`` held the BU until it came
+        if b.state is PeerState.DEREGISTERING:
+            kbm, bound = binding_management_key(home.token), b.home
+            indices = NonceIndices(home.nonce_index, 0)
+        else:
+            care_of = b.care_of_test.token
+            assert care_of is not None and b.care_of is not None
+            kbm, bound = binding_management_key(home.token, care_of.token), b.care_of
+            indices = NonceIndices(home.nonce_index, care_of.nonce_index)
+        b.kbm, b.bound = kbm, bound
+        return add_binding_authorization(replace(bu, options=bu.options + (indices,)), kbm, bound, b.peer)
+
+    def _expired_nonces(self, now: int, b: CorrespondentBinding, status: int) -> None:
+        """BA status 136 / 137 / 138 (§11.7.3): the correspondent no longer knows the home nonce, the
+        care-of nonce, or both: those tests again, then the BU (``MAX_RR_RERUNS`` times in a row at
+        most)."""
+        self.node.counters[f"mn.rr.rerun.{status}"] += 1
+        b.reruns += 1
+        if b.reruns > MAX_RR_RERUNS:
+            self._stop(now, b, f"ba_status_{status}", hold=True)
+            return
+        if status in (136, 138):
+            b.home_test.token = None
+        if status in (137, 138):
+            b.care_of_test.token = None
         self.engine.begin(now, b)
 
     def _lifetime(self, now: int, b: CorrespondentBinding) -> int:
@@ -459,18 +719,26 @@ class RouteOptimizer:
 
     def _bu_lifetime(self, now: int, b: CorrespondentBinding) -> int | None:
         """The engine asks before each BU: 0 to de-register; None (and back to the tunnel) when there
-        is no lifetime left to ask for."""
+        is no lifetime left to ask for; None too while return routability's tokens are not all held
+        (the tests run, and the BU begins when they are in)."""
         if b.state is PeerState.DEREGISTERING:
-            return 0
-        lifetime = self._lifetime(now, b)
-        if b.care_of is None or lifetime == 0:
-            self._count("bu_no_lifetime")
-            self._stop(now, b, "no_lifetime", hold=True)
+            lifetime = 0
+        else:
+            lifetime = self._lifetime(now, b)
+            if b.care_of is None or lifetime == 0:
+                self._count("bu_no_lifetime")
+                self._stop(now, b, "no_lifetime", hold=True)
+                return None
+        if self.return_routability and not self._tokens_ready(now, b):
+            b.wants_bu = True
+            b.outstanding = None
             return None
         return lifetime
 
     def _transmit(self, now: int, b: CorrespondentBinding, sequence: int, lifetime: int) -> None:
         bu = BindingUpdate(sequence=sequence, lifetime=lifetime, ack=True)   # H = L = K = 0 (§6.1.7, §11.7.2)
+        if self.return_routability:
+            bu = self._authorise(b, bu)
         if b.state is PeerState.DEREGISTERING:
             # §11.5.5: from the home address, no Home Address option.
             packet = Packet(src=b.home, dst=b.peer, hop_limit=64, payload=bu)
@@ -492,17 +760,24 @@ class RouteOptimizer:
 
     # ------------------------------------------------------------ signalling from correspondents
 
-    def handle_mobility(self, now: int, packet: Packet) -> bool:
-        """A Mobility Header from a node we hold correspondent state for; False: not ours."""
+    def handle_mobility(self, now: int, packet: Packet, raw: bytes = b"") -> bool:
+        """A Mobility Header from a node we hold correspondent state for; False: not ours. ``raw``: the
+        packet as received (a BA's authenticator covers its exact bytes)."""
         msg = packet.payload
         home = packet.rh2 if packet.rh2 is not None else packet.dst
         b = self.bindings.get((packet.src, home))
         if isinstance(msg, BindingError):
             return self._on_binding_error(now, packet, msg)
+        if isinstance(msg, CareOfTest) and self.return_routability:
+            self._on_care_of_test(now, packet, msg)
+            return True
+        if isinstance(msg, HomeTest) and self.return_routability:
+            self._on_home_test(now, packet, msg, tunnelled=False)
+            return True
         if b is None:
             return False
         if isinstance(msg, BindingAcknowledgement):
-            self._on_ack(now, b, packet, msg)
+            self._on_ack(now, b, packet, msg, raw)
         elif isinstance(msg, BindingRefreshRequest):
             # §11.7.4: a correspondent asks for a fresh BU.
             self._count("brr_received")
@@ -514,7 +789,19 @@ class RouteOptimizer:
             self.node.drop(f"mn.ro.mh_unhandled.{type(msg).__name__}")
         return True
 
-    def _on_ack(self, now: int, b: CorrespondentBinding, packet: Packet, ba: BindingAcknowledgement) -> None:
+    def tunnelled_mobility(self, now: int, packet: Packet) -> bool:
+        """A Mobility Header that came out of the home agent's tunnel to a home address: a Home Test, or
+        a correspondent's Binding Error about a Home Test Init; False: not for route optimisation."""
+        msg = packet.payload
+        if isinstance(msg, HomeTest) and self.return_routability:
+            self._on_home_test(now, packet, msg, tunnelled=True)
+            return True
+        if isinstance(msg, BindingError):
+            return self._on_binding_error(now, packet, msg)
+        return False
+
+    def _on_ack(self, now: int, b: CorrespondentBinding, packet: Packet, ba: BindingAcknowledgement,
+                raw: bytes) -> None:
         """§11.7.3 for a correspondent's BA."""
         away = self.mn.away_for(b.home)
         if not self.engine.awaiting(b):
@@ -522,7 +809,14 @@ class RouteOptimizer:
         if away and (packet.rh2 != b.home or packet.dst != b.care_of):
             self.node.drop("mn.ro.ba_wrong_address")      # §6.1.8: to the CoA with an RH2
             return
+        expired = ba.status in _EXPIRED_NONCE_STATUSES
+        if self.return_routability and not expired and not self._authentic(b, packet, ba, raw):
+            self.node.drop("mn.ro.ba_authenticator")      # §11.7.3: Binding Authorization Data
+            return
         if not self.engine.answers(now, b, ba):
+            return
+        if self.return_routability and expired:
+            self._expired_nonces(now, b, ba.status)
             return
         if b.state is PeerState.DEREGISTERING:
             self._count("deregistered")
@@ -560,6 +854,18 @@ class RouteOptimizer:
             self.node.notify(RouteOptimisationStarted(now, b.peer, b.home, b.care_of, granted))
         else:
             self._count("refreshed")
+
+    def _authentic(self, b: CorrespondentBinding, packet: Packet, ba: BindingAcknowledgement, raw: bytes) -> bool:
+        """The BA's Binding Authorization Data, made with the Kbm of our BU over the care-of address it
+        signed and the correspondent's address (§6.1.8, §6.2.7); the Mobility Header as received when
+        ``raw`` holds it, else re-encoded."""
+        if b.kbm is None or b.bound is None:
+            return False
+        mh = raw[_invoking_layout(raw)[3]:] if len(raw) >= 40 else ba
+        try:
+            return verify_binding_authorization(mh, b.kbm, b.bound, packet.src).ok
+        except ValueError:
+            return False
 
     def _refresh(self, now: int, b: CorrespondentBinding) -> None:
         b.refresh = None
@@ -610,6 +916,11 @@ class RouteOptimizer:
         hao, nh_field, nh, upper = _invoking_layout(invoking)
         home = IPv6Address(invoking[hao + 2:hao + 18]) if 0 <= hao and hao + 18 <= len(invoking) else src
         b = self.bindings.get((peer, home))
+        if b is None and hao < 0:
+            # A Care-of Test Init went from the care-of address (§11.6.2: a correspondent without the
+            # Mobility Header answers it with Parameter Problem code 1).
+            b = next((c for c in self.bindings.values() if c.peer == peer and c.care_of_test.address == src
+                      and c.state in (PeerState.OPTIMISED, PeerState.BINDING)), None)
         if b is None or b.state not in (PeerState.OPTIMISED, PeerState.BINDING):
             return False
         if isinstance(msg, ParameterProblem):
@@ -634,6 +945,7 @@ class RouteOptimizer:
         """Back to the tunnel: the entry leaves the binding update list (the next batch tunnels), then
         a hold-down (or for good when ``refused``)."""
         b.cancel()
+        b.abandon_tests()
         self.bul.pop(b.key, None)
         b.outstanding = None
         b.tunnelled = 0

@@ -24,7 +24,7 @@ from .world import (
 
 # The themes, in the order ``--list`` shows them; importing a module registers its scenarios.
 THEMES = ("routing", "registration", "movement", "addressing", "home_addresses", "route_optimization",
-          "discovery", "hijack", "scale")
+          "discovery", "hijack", "rr_attack", "scale")
 for _theme in THEMES:
     import_module(f"{__name__}.{_theme}")
 

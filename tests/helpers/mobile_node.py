@@ -155,6 +155,11 @@ def go_home(mn, t):
 # ---------------------------------------------------------------- route optimisation (§11.3, §11.7.2)
 
 def ro_mn(**ro):
+    """A registered node with route optimisation ``ro``; without return routability unless the caller
+    says otherwise (``unauthenticated_bindings=False``): the tests of route optimisation's own
+    machinery (policy, BU, BA, fallback) answer its BUs directly; tests/test_mobile_node_rr.py runs
+    return routability first."""
+    ro.setdefault("unauthenticated_bindings", True)
     mn, _ = registered_mn(route_optimization=RouteOptimizationConfig(**ro))
     return mn
 

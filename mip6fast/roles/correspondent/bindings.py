@@ -9,8 +9,12 @@ Theory of operation
   discarded;
 - a home registration (H set) is not for a correspondent: 139 when it would change an existing entry's
   registration type, else 131 (§10.3.1); not subject to return routability;
-- the pluggable ``accept_binding_update`` check stands in for return routability (§5.2, §9.5.1):
-  False discards the BU silently;
+- return routability authorises it (§5.2, §9.5.1; ``return_routability.py``): Nonce Indices and a
+  Binding Authorization Data option last, the authenticator correct, else it is discarded silently; a
+  nonce index no longer known is answered with 136 / 137 / 138 (even with A clear, §9.5.4; no
+  Binding Authorization Data, since there is no Kbm). Only a configuration that says so
+  (``unauthenticated_bindings``, or an ``accept_binding_update`` check) lets a BU without those options
+  in: the check decides, False discards it silently;
 - the sequence rule of §9.5.1 is the binding cache's: ``BindingCache.update`` for a registration,
   ``BindingCache.delete_if_newer`` for a de-registration (lifetime 0, or care-of = home address); a
   stale number gets 135 with the last accepted one; with no entry any number is accepted, and a
@@ -22,7 +26,8 @@ Theory of operation
   moved and deleted at the limit as below it;
 - acceptance is acknowledged only when A is set (§9.5.4); a rejection always is (§9.5.4 names
   insufficient resources among the rejections that MUST be answered). The BA goes to the care-of
-  address with a Type 2 routing header holding the home address.
+  address with a Type 2 routing header holding the home address, and, for a BU return routability
+  authorised, carries its own Binding Authorization Data made with the same Kbm (§6.1.8, §6.2.7).
 
 Optionally (``refresh_requests``) a Binding Refresh Request goes out ``refresh_lead_ns`` before an entry
 expires, if the data path counted packets for it since it was registered (§9.5.5).
@@ -39,14 +44,19 @@ from ...wire import (
     AlternateCareOfAddress,
     BindingAcknowledgement,
     BindingAckStatus,
+    BindingAuthorizationData,
     BindingRefreshRequest,
     BindingUpdate,
+    NonceIndices,
     Packet,
 )
+from ...wire.return_routability import add_binding_authorization
 from ..binding_events import BindingCreated, BindingDeleted, BindingExpired, BindingUpdated
 from ..events import NS_PER_S, NodeServices, Notification, Timer
-from ..interface import Interface, unicast_routable
+from ..interface import UNSPECIFIED, Interface, unicast_routable
 from .config import CorrespondentConfig
+from .packets import walk
+from .return_routability import Authorised, Expired, ReturnRoutability
 
 __all__ = ["BindingManager", "BindingRefreshRequested"]
 
@@ -72,8 +82,9 @@ class BindingManager:
 
     def __init__(self, config: CorrespondentConfig, cache: BindingCache, node: NodeServices,
                  send_signalling: Callable[[int, bytes, str | None], None],
-                 source_for: Callable[[IPv6Address], IPv6Address | None]):
+                 source_for: Callable[[IPv6Address], IPv6Address | None], rr: ReturnRoutability):
         self.config = config
+        self.rr = rr
         self.cache = cache
         self.node = node
         self._send_signalling = send_signalling
@@ -96,8 +107,9 @@ class BindingManager:
 
     # ------------------------------------------------------------ Binding Updates (§9.5.1)
 
-    def binding_update(self, now: int, iface: Interface, packet: Packet, bu: BindingUpdate) -> None:
-        """RFC 6275 §9.5.1 for a correspondent node."""
+    def binding_update(self, now: int, iface: Interface, raw: bytes, packet: Packet, bu: BindingUpdate) -> None:
+        """RFC 6275 §9.5.1 for a correspondent node; ``raw``: the packet as received (the authenticator
+        covers the Mobility Header's exact bytes)."""
         node = self.node
         home = packet.home_address if packet.home_address is not None else packet.src
         care_of = packet.src
@@ -120,23 +132,24 @@ class BindingManager:
             node.drop(f"bu.status.{int(status)}")
             self._send_ack(now, iface, packet, home, care_of, int(status), bu.sequence, 0)
             return
-        if not self.config.accept_binding_update(now, packet, bu):
-            node.drop("bu.not_authorised")           # §9.5.1: discarded silently
+        deregister = bu.lifetime == 0 or care_of == home       # §9.5.1
+        kbm = self._authorise(now, iface, raw, packet, bu, home, care_of, deregister)
+        if kbm is None:
             return
+        auth = (kbm or None, home if deregister else care_of)   # the BA's Binding Authorization Data
         if not unicast_routable(care_of):
             # §6.1.8: status 174 (invalid care-of address), to the BU's source with a Type 2 routing
             # header holding the home address: the care-of address itself cannot be answered.
             node.drop("bu.status.174")
             self._send_ack(now, iface, packet, home, packet.src, BindingAckStatus.INVALID_CARE_OF_ADDRESS,
-                           bu.sequence, 0)
+                           bu.sequence, 0, auth)
             return
-        deregister = bu.lifetime == 0 or care_of == home       # §9.5.1
         lifetime = 0 if deregister else min(bu.lifetime, self.config.lifetime_cap)
         expires = now + lifetime * NS_PER_S
         if not deregister and existing is None and len(self.cache) >= self.config.max_bindings:
             # The cache is full: a new binding is refused (§6.1.8 status 130), answered as §9.5.4 asks.
             node.counters["bu.refused.max_bindings"] += 1
-            self._refuse_for_resources(now, iface, packet, home, care_of, bu.sequence)
+            self._refuse_for_resources(now, iface, packet, home, care_of, bu.sequence, auth)
             return
         if deregister:
             result = self.cache.delete_if_newer(home, bu.sequence)
@@ -146,10 +159,10 @@ class BindingManager:
             # §9.5.1: sequence number out of window → 135 with the last accepted sequence number.
             node.drop("bu.status.135")
             self._send_ack(now, iface, packet, home, care_of, BindingAckStatus.SEQUENCE_NUMBER_OUT_OF_WINDOW,
-                           result.last_sequence, 0)
+                           result.last_sequence, 0, auth)
             return
         if result.outcome is Outcome.NOMEM:
-            self._refuse_for_resources(now, iface, packet, home, care_of, bu.sequence)
+            self._refuse_for_resources(now, iface, packet, home, care_of, bu.sequence, auth)
             return
         entry = self._entries.pop(home, None)
         if entry is not None:
@@ -171,19 +184,56 @@ class BindingManager:
                 node.notify(BindingUpdated(now, home, care_of, lifetime))
         if bu.ack:
             # §9.5.4: acceptance is acknowledged only when A is set.
-            self._send_ack(now, iface, packet, home, care_of, BindingAckStatus.ACCEPTED, bu.sequence, lifetime)
+            self._send_ack(now, iface, packet, home, care_of, BindingAckStatus.ACCEPTED, bu.sequence, lifetime,
+                           auth)
+
+    def _authorise(self, now: int, iface: Interface, raw: bytes, packet: Packet, bu: BindingUpdate,
+                   home: IPv6Address, care_of: IPv6Address, deregister: bool) -> bytes | None:
+        """§5.2, §9.5.1: the BU's Kbm when return routability authorises it, b"" when the configuration
+        lets it in without (no Binding Authorization Data on the BA then), None when it was refused
+        (counted; answered with 136-138 when a nonce index is unknown)."""
+        node = self.node
+        check = self.config.unauthenticated_check
+        if check is not None and not any(isinstance(o, (NonceIndices, BindingAuthorizationData))
+                                         for o in bu.options):
+            if not check(now, packet, bu):
+                node.drop("bu.not_authorised")           # §9.5.1: discarded silently
+                return None
+            node.counters["bu.unauthenticated"] += 1
+            return b""
+        verdict = self.rr.authorise(now, raw[walk(raw)[2]:], packet, home, care_of, deregister)
+        if isinstance(verdict, Authorised):
+            node.counters["bu.rr_authorised"] += 1
+            return verdict.kbm
+        if isinstance(verdict, Expired):
+            # §9.5.1: 136 / 137 / 138, sent even with A clear (§9.5.4), under the answers' rate limit.
+            node.drop(f"bu.status.{verdict.status}")
+            if self.rr.may_answer(now):
+                self._send_ack(now, iface, packet, home, care_of if unicast_routable(care_of) else packet.src,
+                               verdict.status, bu.sequence, 0)
+            return None
+        node.drop(f"bu.rr.{verdict.reason}")              # §9.5.1: discarded silently
+        return None
 
     def _refuse_for_resources(self, now: int, iface: Interface, packet: Packet, home: IPv6Address,
-                              care_of: IPv6Address, sequence: int) -> None:
+                              care_of: IPv6Address, sequence: int,
+                              auth: tuple[bytes | None, IPv6Address] = (None, UNSPECIFIED)) -> None:
         """Status 130 (insufficient resources, §6.1.8): sent whether or not A is set (§9.5.4)."""
         self.node.drop("bu.status.130")
-        self._send_ack(now, iface, packet, home, care_of, BindingAckStatus.INSUFFICIENT_RESOURCES, sequence, 0)
+        self._send_ack(now, iface, packet, home, care_of, BindingAckStatus.INSUFFICIENT_RESOURCES, sequence, 0,
+                       auth)
 
     def _send_ack(self, now: int, iface: Interface, packet: Packet, home: IPv6Address, care_of: IPv6Address,
-                  status: int, sequence: int, lifetime: int) -> None:
+                  status: int, sequence: int, lifetime: int,
+                  auth: tuple[bytes | None, IPv6Address] = (None, UNSPECIFIED)) -> None:
         """Binding Acknowledgement (§6.1.8) to the care-of address with a Type 2 routing header holding
-        the home address (§9.5.4); straight to the home address when the two are the same."""
+        the home address (§9.5.4); straight to the home address when the two are the same. ``auth``:
+        (Kbm, the care-of address the authenticator names) for a BU return routability authorised, whose
+        BA carries Binding Authorization Data (§6.2.7)."""
         ba = BindingAcknowledgement(status=int(status), sequence=sequence, lifetime=lifetime)
+        kbm, bound = auth
+        if kbm is not None:
+            ba = add_binding_authorization(ba, kbm, bound, packet.dst)
         rh2 = home if care_of != home else None
         reply = Packet(src=packet.dst, dst=care_of, rh2=rh2, hop_limit=64, payload=ba)
         self.node.counters[f"ba.sent.status.{int(status)}"] += 1

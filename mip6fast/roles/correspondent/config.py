@@ -5,18 +5,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ...wire import BindingUpdate, Packet
+from ...wire.return_routability import MAX_RR_BINDING_LIFETIME
 from ..events import NS_PER_S
 
 __all__ = ["DEFAULT_MAX_BINDINGS", "MAX_RR_BINDING_LIFETIME", "CorrespondentConfig", "accept_every_binding_update"]
 
-MAX_RR_BINDING_LIFETIME = 420          # seconds (RFC 6275 §12): the cap on a correspondent binding
 DEFAULT_MAX_BINDINGS = 1 << 16         # bindings a correspondent holds at most (see max_bindings)
 
 
 def accept_every_binding_update(now: int, packet: Packet, bu: BindingUpdate) -> bool:
-    """The default acceptance check: every Binding Update is authorised. Only for tests and closed
-    networks: RFC 6275 §9.5.1 requires return routability (Nonce Indices and a correct Binding
-    Authorization Data option) before a correspondent accepts a binding."""
+    """An acceptance check that authorises every Binding Update: what ``unauthenticated_bindings``
+    means. Only for tests and closed networks: RFC 6275 §9.5.1 requires return routability (Nonce
+    Indices and a correct Binding Authorization Data option) before a correspondent accepts a binding,
+    and that is the default."""
     return True
 
 
@@ -25,9 +26,15 @@ class CorrespondentConfig:
     """How a correspondent node behaves.
 
     - ``mobility_support``: False makes a node without Mobile IPv6 (see ``node.py``).
-    - ``accept_binding_update(now, packet, bu) -> bool``: the authorisation check of a route-optimisation
-      Binding Update; False discards it silently (§9.5.1). The default accepts everything (tests and
-      closed networks only).
+    - Return routability authorises a route-optimisation Binding Update by default (§5.2, §9.5.1): it
+      must carry Nonce Indices and a correct Binding Authorization Data option, else it is discarded
+      silently. ``unauthenticated_bindings`` (the configuration file's switch, lab only) or an
+      ``accept_binding_update(now, packet, bu) -> bool`` check (tests, closed networks) lets a BU
+      without those options in instead: the check decides (False discards it silently), and
+      ``unauthenticated_bindings`` alone accepts every one (``accept_every_binding_update``). A BU that
+      does carry them is held to return routability either way.
+    - ``rr_reply_rate`` / ``rr_reply_burst``: token bucket for Home Test and Care-of Test answers (and
+      BAs with status 136-138), which answer messages nothing authenticates.
     - ``max_binding_lifetime``: seconds, capped at MAX_RR_BINDING_LIFETIME and rounded down to the
       4-second unit of the wire (§6.1.7, §5.2.6).
     - ``binding_error_rate`` / ``binding_error_burst``: token bucket for Binding Errors and for the
@@ -46,10 +53,13 @@ class CorrespondentConfig:
       few tens of MB.
     """
     mobility_support: bool = True
-    accept_binding_update: Callable[[int, Packet, BindingUpdate], bool] = accept_every_binding_update
+    accept_binding_update: Callable[[int, Packet, BindingUpdate], bool] | None = None
+    unauthenticated_bindings: bool = False
     max_binding_lifetime: int = MAX_RR_BINDING_LIFETIME
     binding_error_rate: int = 10
     binding_error_burst: int = 10
+    rr_reply_rate: int = 100
+    rr_reply_burst: int = 100
     refresh_requests: bool = False
     refresh_lead_ns: int = 10 * NS_PER_S
     cache_capacity: int = 1024
@@ -61,10 +71,19 @@ class CorrespondentConfig:
             raise ValueError("max_binding_lifetime must not be negative")
         if self.binding_error_rate < 1 or self.binding_error_burst < 1:
             raise ValueError("binding_error_rate and binding_error_burst must be at least 1")
+        if self.rr_reply_rate < 1 or self.rr_reply_burst < 1:
+            raise ValueError("rr_reply_rate and rr_reply_burst must be at least 1")
         if self.refresh_lead_ns < 0:
             raise ValueError("refresh_lead_ns must not be negative")
         if self.max_bindings < 1:
             raise ValueError("max_bindings must be at least 1")
+
+    @property
+    def unauthenticated_check(self) -> Callable[[int, Packet, BindingUpdate], bool] | None:
+        """What lets a BU without return routability in: None (the default) when nothing does."""
+        if self.accept_binding_update is not None:
+            return self.accept_binding_update
+        return accept_every_binding_update if self.unauthenticated_bindings else None
 
     @property
     def lifetime_cap(self) -> int:

@@ -18,7 +18,23 @@ CORRESPONDENT_COUNTERS = CounterTable("correspondent", declare(
     ("brr.skipped_idle", "a Binding Refresh Request not sent: the binding carried no recent traffic"),
     ("drop.brr.no_source", "a Binding Refresh Request not sent: no address to send it from"),
     ("drop.bu.address_scope", "a BU whose home or care-of address is not unicast routable (§9.5.1)"),
-    ("drop.bu.not_authorised", "a BU the configuration's authorisation refused, discarded silently (§9.5.1)"),
+    ("drop.bu.not_authorised", ("a BU without return routability the configuration's check refused, "
+     "discarded silently (§9.5.1)")),
+    ("bu.rr_authorised", "BUs return routability authorised (§5.2.6, §9.5.1)"),
+    ("bu.unauthenticated", "BUs let in without return routability (unauthenticated_bindings / the check)"),
+    ("drop.bu.rr.<reason>", "a BU return routability refused, discarded silently (§9.5.1): missing (no Nonce "
+     "Indices or Binding Authorization Data), not_last (padding after the option), authenticator (wrong)",
+     ("missing", "not_last", "authenticator")),
+    # ---- return routability (return_routability.py, RFC 6275 §5.2, §9.4)
+    ("rr.hoti_received", "Home Test Init messages received"),
+    ("rr.coti_received", "Care-of Test Init messages received"),
+    ("rr.hot_sent", "Home Test messages sent (§9.4.3)"),
+    ("rr.cot_sent", "Care-of Test messages sent (§9.4.4)"),
+    ("drop.rr.hoti_source", "a Home Test Init from an address that is not unicast routable"),
+    ("drop.rr.coti_source", "a Care-of Test Init from an address that is not unicast routable"),
+    ("drop.rr.rate_limited", "a Home / Care-of Test or a BA with status 136-138 not sent: over the rate limit"),
+    ("rr.nonce_generated", "nonces made (one at most every 30 s, on demand; §5.2.7)"),
+    ("rr.kcn_generated", "secrets Kcn made (on the first nonce, then every 240 s; §5.2.1)"),
     ("drop.bu.status.<status>", "a BU refused, answered with a BA of this status", BA_STATUSES),
     ("bu.refused.max_bindings", ("new bindings refused with 130: the binding cache held max_bindings "
      "(existing bindings are still refreshed)")),

@@ -9,6 +9,8 @@ done by the objects it holds, each in its own module of this package; this modul
 
 - ``binding_manager`` (``bindings.py``): Binding Updates and Acknowledgements, the sequence rule
   through the binding cache, expiry and Binding Refresh Requests (§9.5).
+- ``return_routability`` (``return_routability.py``): Kcn, the nonces, Home / Care-of Test answers and
+  the authorisation of Binding Updates (§5.2, §9.4, §9.5.1).
 - ``batch_path`` (``datapath.py``): every received frame through the Home Address option kernel (§9.3.1)
   and every originated packet through the Type 2 routing header kernel (§9.3.2).
 - ``errors`` (``error_messages.py``): Binding Errors and ICMPv6 Parameter Problems, rate-limited.
@@ -19,8 +21,9 @@ Mobility Header reception is here (§9.2): a bad checksum is discarded silently,
 than 59 or a Header Len too short for its type is answered with ICMPv6 Parameter Problem code 0 pointing
 at the field (the ``ParseError`` offset, counted from the start of the IPv6 packet), an unknown MH type
 with a Binding Error status 2; a message other than a BU with a Home Address option needs a binding like
-a data packet (§6.1, §9.3.1). A Binding Update goes to ``binding_manager``; HoTI/CoTI wait for return
-routability (a later issue).
+a data packet (§6.1, §9.3.1). A Binding Update goes to ``binding_manager``, Home and Care-of Test Inits
+to ``return_routability`` (return_routability.py: answered statelessly, §9.4; one carrying a Home
+Address option is ignored silently, with or without a binding for it).
 
 ``mobility_support=False`` gives a plain IPv6 node that does not implement Mobile IPv6, for testing a
 mobile node's fallback: a Mobility Header is an unrecognised next header (Parameter Problem code 1) and
@@ -29,13 +32,14 @@ a Home Address option an unrecognised option whose type starts with bits 11 (cod
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from ipaddress import IPv6Address
 
 from ...batch import DropReason, PacketBatch
 from ...binding_cache import BindingCache
 from ...datapath import CorrespondentDataPath
 from ...errors import ParseError
-from ...wire import BindingErrorStatus, BindingUpdate, Packet, UnknownMobilityMessage
+from ...wire import BindingErrorStatus, BindingUpdate, CareOfTestInit, HomeTestInit, Packet, UnknownMobilityMessage
 from ..events import Output
 from ..host import Host
 from ..interface import IPV6_MIN_MTU, NH_MH, UNSPECIFIED, Interface, unicast_routable
@@ -45,6 +49,7 @@ from .counters import CORRESPONDENT_COUNTERS
 from .datapath import BatchPath
 from .error_messages import ErrorMessages
 from .packets import strip_home_address_option, walk
+from .return_routability import ReturnRoutability
 
 # Mobility Header types of Home Test Init and Care-of Test Init (RFC 6275 §6.1.3, §6.1.4).
 MH_HOTI, MH_COTI = 1, 2
@@ -60,7 +65,10 @@ class CorrespondentNode(Host):
 
     COUNTERS = CORRESPONDENT_COUNTERS
 
-    def __init__(self, name: str, interfaces=(), rng=None, config: CorrespondentConfig | None = None):
+    def __init__(self, name: str, interfaces=(), rng=None, config: CorrespondentConfig | None = None,
+                 random_bytes: Callable[[int], bytes] | None = None):
+        """``random_bytes(n)``: where return routability's secret Kcn and nonces come from (the daemon
+        gives ``os.urandom``); by default the node's seeded RNG, for reproducible simulations."""
         super().__init__(name, interfaces, rng)
         self.config = config if config is not None else CorrespondentConfig()
         self.cache = BindingCache(16, self.config.cache_capacity, self.config.cache_seed)
@@ -70,7 +78,10 @@ class CorrespondentNode(Host):
         # anything more is given to each explicitly.
         route_out = super().output_packet     # as a plain IPv6 node: past the RH2 kernel
         self.errors = ErrorMessages(self.config, self, self.is_own_address)
-        self.binding_manager = BindingManager(self.config, self.cache, self, route_out, self._source_for)
+        self.return_routability = ReturnRoutability(self.config, self, route_out,
+                                                    random_bytes if random_bytes is not None else self.rng.randbytes)
+        self.binding_manager = BindingManager(self.config, self.cache, self, route_out, self._source_for,
+                                              self.return_routability)
         self.batch_path = BatchPath(self, self.datapath, self.cache, self._receive_frame, self._hao_without_binding,
                                     route_out)
 
@@ -187,6 +198,9 @@ class CorrespondentNode(Host):
         if packet.dst.is_multicast:
             self.drop("mh.multicast_destination")
             return
+        if isinstance(msg, (HomeTestInit, CareOfTestInit)):
+            self.return_routability.test_init(now, packet, iface.name)     # §9.4.1, §9.4.2
+            return
         if packet.home_address is not None and not isinstance(msg, BindingUpdate):
             # §6.1: only a Binding Update may carry a HAO; any other message with one needs a
             # binding for it like a data packet (§9.3.1), else Binding Error status 1.
@@ -206,10 +220,9 @@ class CorrespondentNode(Host):
                                       packet.home_address if packet.home_address is not None else UNSPECIFIED)
             return
         if isinstance(msg, BindingUpdate):
-            self.binding_manager.binding_update(now, iface, packet, msg)
+            self.binding_manager.binding_update(now, iface, raw, packet, msg)
             return
-        # Home/Care-of Test Init need return routability (a later issue); the other known types are
-        # for mobile nodes and home agents.
+        # The other known types are for mobile nodes and home agents.
         self.drop(f"mh.unhandled.{type(msg).__name__}")
 
     # ------------------------------------------------------------ outbound: RH2 (datapath.py)
@@ -245,9 +258,11 @@ class CorrespondentNode(Host):
     def reboot(self, now: int) -> None:
         """A restart that loses every binding: the cache lives in memory only (RFC 6275 §9.5.2 gives it
         no persistence), so after a reboot HAO packets from a mobile node draw Binding Error status 1
-        (§9.3.1) until it sends a new Binding Update. Addresses, neighbours and applications are kept
+        (§9.3.1) until it sends a new Binding Update; return routability's Kcn and nonces are lost too
+        (Binding Updates made with older tokens get 136-138, §5.2.7). Addresses, neighbours and applications are kept
         (the node's host part is not what is being tested); no packet is sent."""
         self.binding_manager.clear()
+        self.return_routability.reset()
         self.errors.reset()
         self.counters["reboots"] += 1
 
