@@ -14,9 +14,11 @@ import pytest
 from mip6fast.apps import PingApp, udp_datagram
 from mip6fast.batch import PacketBatch
 from mip6fast.io.pcap import read_pcap
-from mip6fast.roles.mobile_node import Registered
+from mip6fast.roles.interface import Interface
+from mip6fast.roles.mobile_node import HomeAddressConfig, MobileNode, MobileNodeConfig, Registered
+from mip6fast.roles.route_optimization import RouteOptimisationStarted, RouteOptimizationConfig
 from mip6fast.roles.protection import manual_pair
-from mip6fast.scenarios.world import CN_ADDRESS, HA_ADDRESS, HOME_ADDRESS, Mip6World
+from mip6fast.scenarios.world import CN_ADDRESS, HA_ADDRESS, HOME_ADDRESS, MN_MAC, Mip6World
 from mip6fast.security import Algorithm, Direction, Mode, SecurityAssociation, is_protected
 from mip6fast.sim import NS_PER_S, Simulator
 from mip6fast.wire import EchoReply, EchoRequest, Packet, PacketTooBig, Raw, parse
@@ -212,3 +214,39 @@ def test_reverse_tunnelled_packet_too_big_once_protected_gets_packet_too_big():
     assert ipv6_out(out) == [] and mn.counters["drop.esp.tunnel.out.too_big"] == 1
     (ptb,) = [parse(d) for d in out.deliveries]
     assert isinstance(ptb.payload, PacketTooBig) and ptb.payload.mtu == room and ptb.dst == HOME_ADDRESS
+
+
+def test_return_routability_home_test_travels_in_esp_tunnel_mode(tmp_path):
+    """RFC 6275 §11.6.3 (SHOULD) with RFC 3776: when the home address's reverse tunnel is protected, the
+    Home Test Init and the Home Test go through it under ESP like any tunnelled packet: the foreign
+    link carries no tunnelled Mobility Header in clear, and return routability still completes."""
+    sim = Simulator(5, str(tmp_path))
+    world = Mip6World(sim, lifetime=600, foreign_links=1)
+    mn_sas, ha_sas = manual_pair(HOME_ADDRESS, HA_ADDRESS, sim.rng_for("tunnel keys"), mode=Mode.TUNNEL,
+                                 capture=world.capture_keys)
+    for sa in mn_sas:
+        world.mn_spd.add(sa)
+    for sa in ha_sas:
+        world.ha_spd.add(sa)
+    world.mn = MobileNode("mn", [Interface("eth0", MN_MAC)], rng=sim.rng_for("mn"),
+                          config=MobileNodeConfig("eth0", (HomeAddressConfig(HOME_ADDRESS, HA_ADDRESS),),
+                                                  lifetime=600,
+                                                  route_optimization=RouteOptimizationConfig(default=1)),
+                          spd=world.mn_spd)
+    ping = PingApp(HOME_ADDRESS, start_ns=10 * S, interval_ns=S // 2, count=20)
+    world.cn.attach(ping)
+    with sim:
+        world.start(world.foreign[0])
+        sim.run(25 * S)
+    assert world.events("mn", RouteOptimisationStarted), "return routability did not complete"
+    assert world.mn.counters["mn.rr.hoti_sent"] >= 1 and world.cn.counters["rr.hot_sent"] >= 1
+    _, records = read_pcap(str(tmp_path / "fa.pcap"))
+    clear_mh_in_tunnel = 0
+    for record in records:
+        _, _, ethertype, payload = parse_ethernet(record.data)
+        if ethertype != 0x86DD or payload[6] != 41:
+            continue
+        if payload[40 + 6] == 135:                       # IPv6-in-IPv6 whose inner packet is a bare MH
+            clear_mh_in_tunnel += 1
+    assert clear_mh_in_tunnel == 0
+    assert world.ha.counters["esp.tunnel.accepted"] >= 1 and world.mn.counters["esp.tunnel.accepted"] >= 1
