@@ -182,6 +182,24 @@ def test_failing_store_no_acknowledgement_then_retransmission_acknowledged(caplo
     assert rec.sequence == 3
 
 
+def test_a_failing_store_keeps_one_staged_record_per_home_address():
+    """While commits fail, every retransmission stages a newer record for the same home address: the
+    staged batch keeps the newest one per home address (store/base.py), so it stays as large as the set
+    of changed bindings however long the store fails, and the commit that works writes the newest."""
+    store = FailingStore()
+    ha = make_ha(store=store, dad=False)
+    store.failing = True
+    for seq in range(1, 301):
+        ha.receive((3 + seq) * S, "eth1", frame_in(bu_packet(seq=seq, home=home(seq % 3))))
+    assert ha.counters["store.commit_failed"] == 300
+    assert store.pending == 3
+    store.failing = False
+    out = ha.receive(400 * S, "eth1", frame_in(bu_packet(seq=301, home=home(0))))
+    assert [b.payload.status for b in bas(out)] == [0]
+    assert sorted((r.home_address, r.sequence) for r in store.bindings()) == [
+        (home(0), 301), (home(1), 298), (home(2), 299)]
+
+
 def test_rejections_do_not_wait_for_the_store():
     store = FailingStore()
     ha = make_ha(store=store, dad=False)

@@ -71,6 +71,15 @@ class Batch(NamedTuple):
         return cls(bindings, state)
 
 
+def _staged_key(record: Record) -> tuple[str, object]:
+    """What a staged record changes: a home address's binding, or a state key."""
+    if isinstance(record, (Registered, Refreshed)):
+        return "binding", record.binding.home_address
+    if isinstance(record, (Deregistered, Expired)):
+        return "binding", record.home_address
+    return "state", record.key
+
+
 class BindingStore(abc.ABC):
     """The durable binding store (see the module docstring for the rules).
 
@@ -80,7 +89,11 @@ class BindingStore(abc.ABC):
     path: str
 
     def __init__(self) -> None:
-        self._staged: list[Record] = []
+        # The staged records, the last one per home address and per state key (``_staged_key``): what a
+        # commit writes is only the last change of each (``Batch.of``), so while the store keeps failing
+        # the staged batch stays as large as the set of changed home addresses and keys, however many
+        # BUs come meanwhile (bounded by the binding cache), instead of growing with every record.
+        self._staged: dict[tuple[str, object], Record] = {}
         self._closed = False
         self._broken: StoreError | None = None
         self.commits = 0                # successful commits that wrote something
@@ -96,7 +109,9 @@ class BindingStore(abc.ABC):
             names = ", ".join(t.__name__ for t in RECORD_TYPES)
             raise TypeError(f"stage: expected a store record ({names}), got {type(record).__name__}")
         self._check_usable("stage")
-        self._staged.append(record)
+        key = _staged_key(record)
+        self._staged.pop(key, None)          # the newest change of a key goes last
+        self._staged[key] = record
 
     def stage_all(self, records: Iterable[Record]) -> None:
         """``stage()`` each record, in order."""
@@ -105,7 +120,8 @@ class BindingStore(abc.ABC):
 
     @property
     def pending(self) -> int:
-        """Records staged and not yet committed."""
+        """Records staged and not yet committed: one per home address and per state key (a newer
+        change of the same one replaces the staged record)."""
         return len(self._staged)
 
     def commit(self) -> int:
@@ -116,8 +132,8 @@ class BindingStore(abc.ABC):
         if not self._staged:
             return 0
         n = len(self._staged)
-        self._write(Batch.of(self._staged), n)     # raises StoreError: the batch stays staged
-        self._staged = []
+        self._write(Batch.of(self._staged.values()), n)     # raises StoreError: the batch stays staged
+        self._staged = {}
         self.commits += 1
         self.records_committed += n
         return n
@@ -125,7 +141,7 @@ class BindingStore(abc.ABC):
     def discard(self) -> int:
         """Drop the staged records without storing them; returns how many there were."""
         n = len(self._staged)
-        self._staged = []
+        self._staged = {}
         return n
 
     # ------------------------------------------------------------------ the read path

@@ -29,7 +29,7 @@ class MemoryBindingStore(BindingStore):
         other._committed = self._committed
         other._kv = self._kv
         self._closed = True
-        self._staged = []
+        self._staged = {}
         return other
 
     def _write(self, batch: Batch, records: int) -> None:
