@@ -187,7 +187,7 @@ class BindingStore(abc.ABC):
         """Release the store. Staged records are dropped, not committed (commit first to keep them)."""
         if not self._closed:
             self._closed = True
-            self._staged = []
+            self._staged = {}
             self._close()
 
     def __enter__(self) -> Self:
