@@ -120,8 +120,9 @@ FIELD_RANGES: dict[tuple[type, str], tuple[int, int, str]] = {
     (CorrespondentConfig, "max_bindings"): (1, 805_306_368, (
         "0 would refuse every binding; the C binding cache holds at most 805306368 entries "
         "(MIP6_BCACHE_MAX_ENTRIES)")),
-    (CorrespondentConfig, "max_binding_lifetime"): (0, 0xFFFF * 4, (
-        "seconds; the wire's lifetime is 16 bits of 4-second units (RFC 6275 §6.1.7)")),
+    (CorrespondentConfig, "max_binding_lifetime"): (4, 0xFFFF * 4, (
+        "seconds; the wire's lifetime is 16 bits of 4-second units (RFC 6275 §6.1.7), and less than one "
+        "unit would grant every binding a lifetime of 0, which deletes it")),
     (AdvertisingConfig, "max_interval"): (70_000_000, 1800 * NS_PER_S, (
         "MaxRtrAdvInterval: at least 70 ms (RFC 6275 §7.5), at most 1800 s (RFC 4861 §6.2.1)")),
     (AdvertisingConfig, "min_interval"): (30_000_000, 1800 * NS_PER_S, (

@@ -311,6 +311,7 @@ def run_cli(role, path, capsys):
     ("cn", "role", "max_bindings", "805306369", "correspondent.max_bindings", "MIP6_BCACHE_MAX_ENTRIES"),
     ("cn", "role", "refresh_lead_ns", "inf", "correspondent.refresh_lead_ns", "finite"),
     ("cn", "role", "max_binding_lifetime", "-4", "correspondent.max_binding_lifetime", "out of range"),
+    ("cn", "role", "max_binding_lifetime", "0", "correspondent.max_binding_lifetime", "lifetime of 0"),
     ("cn", "role", "max_binding_lifetime", '"1 fortnight"', "correspondent.max_binding_lifetime", "30s"),
 ])
 def test_daemon_command_names_the_bad_key(tmp_path, capsys, role, slot, key, value, culprit, words):
