@@ -288,9 +288,7 @@ class ForwardBench:
         home = Interface(self.home_end.ifname, self.home_end.mac)
         out = Interface(self.out_end.ifname, self.out_end.mac, mtu=OUTER_MTU)
         # dad=False: each first registration would wait a second for duplicate address detection of
-        # its home address on the home link (§10.3.1), which does not change the forwarding path; and
-        # the home agent's DAD bookkeeping is quadratic in the number of proxied addresses today
-        # (HomeAgent._dad_done scans every proxy), minutes for 10,000 bindings.
+        # its home address on the home link (§10.3.1), which does not change the forwarding path.
         config = HomeAgentConfig(interface=home.name, home_prefixes=(HOME_PREFIX,), address=HA_ADDRESS,
                                  max_lifetime=3600, tunnel_mtu=OUTER_MTU, dad=False)
         self.ha = HomeAgent("ha", [home, out], config, cache=BindingCache(16, bindings))
