@@ -5,6 +5,8 @@ from collections import Counter
 from ipaddress import IPv6Address, IPv6Network
 
 from mip6fast.roles.events import Notification, TimerHeap
+from mip6fast.roles.node import ICMP_ERROR_BURST, ICMP_ERROR_RATE
+from mip6fast.roles.rate_limit import TokenBucket
 from mip6fast.roles.home_agent.discovery import HomeAgentDiscovery
 from mip6fast.roles.home_agent.error_messages import ErrorMessages
 from mip6fast.wire import (
@@ -48,6 +50,7 @@ class Recorder:
         self.sent: list[tuple[int, bytes, str | None]] = []
         self.frames: list[tuple[str, bytes, bytes]] = []
         self.notes: list[Notification] = []
+        self.icmp_error_bucket = TokenBucket(ICMP_ERROR_RATE, ICMP_ERROR_BURST)
 
     def call_at(self, deadline, callback):
         return self.timers.call_at(deadline, callback)

@@ -4,14 +4,18 @@ here too: integer nanoseconds, deterministic."""
 import random
 
 import pytest
+from helpers.home_agent import make_ha
 
 from mip6fast.roles import Interface, Router
+from mip6fast.roles.icmp_errors import refusal
 from mip6fast.roles.node import ICMP_ERROR_BURST, ICMP_ERROR_RATE
 from mip6fast.roles.rate_limit import TokenBucket
 from mip6fast.wire import (
+    DestinationUnreachable,
     EchoRequest,
     NeighborSolicitation,
     Packet,
+    Raw,
     SourceLinkLayerAddress,
     TimeExceeded,
     parse,
@@ -77,3 +81,32 @@ def test_token_bucket():
     assert [b.take(10 * S) for _ in range(4)] == [True, True, True, False]   # never above the burst
     with pytest.raises(ValueError, match="rate"):
         TokenBucket(rate=0, burst=1)
+
+
+# ---------------------------------------------------------------- RFC 4443 §2.4 (e), one rule for all roles
+
+def test_refusal_reads_the_invoking_bytes():
+    """roles/icmp_errors.py: the §2.4 (e) checks every role's ICMPv6 errors pass, on raw (possibly
+    truncated or malformed) invoking packets; an ICMPv6 error behind extension headers is found too."""
+    good = Packet(src=SENDER, dst=R_ADDR, payload=EchoRequest(1, 1, b"x")).to_bytes()
+    assert refusal(good) is None and refusal(good[:40]) is None
+    assert refusal(good[:39]) == "icmp_error_unparsable"
+    assert refusal(Packet(src="::", dst=R_ADDR, payload=EchoRequest(1, 1)).to_bytes()) == "icmp_error_bad_source"
+    to_group = Packet(src=SENDER, dst="ff02::1", payload=EchoRequest(1, 1)).to_bytes()
+    assert refusal(to_group) == "icmp_error_multicast" and refusal(to_group, packet_too_big=True) is None
+    error = Packet(src=SENDER, dst=R_ADDR, payload=DestinationUnreachable(code=3, invoking=good)).to_bytes()
+    assert refusal(error) == "icmp_error_about_error"
+    # The same error behind a Destination Options header (PadN): still an error message.
+    behind = Packet(src=SENDER, dst=R_ADDR, payload=Raw(60, bytes((58, 0, 1, 4, 0, 0, 0, 0)) + error[40:]))
+    assert refusal(behind.to_bytes()) == "icmp_error_about_error"
+
+
+def test_the_home_agents_errors_take_from_the_nodes_one_bucket():
+    """The home agent's ICMPv6 errors built from raw bytes (error_messages.py) used to skip the node's
+    rate limit; now a flood of them stops at the bucket like any other node's errors."""
+    ha = make_ha()
+    invoking = Packet(src="2001:db8:5::5", dst="2001:db8:1::77", payload=EchoRequest(1, 1)).to_bytes()
+    for i in range(100):
+        ha.errors.icmp_error(3 * S + i, DestinationUnreachable(code=3, invoking=b""), invoking)
+    assert ha.counters["icmp_error.DestinationUnreachable"] == ICMP_ERROR_BURST
+    assert ha.counters["drop.icmp_error_rate_limited"] == 100 - ICMP_ERROR_BURST

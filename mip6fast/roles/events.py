@@ -20,8 +20,8 @@ import numpy as np
 
 from ..batch import PacketBatch
 
-__all__ = ["NS_PER_S", "BatchTransmit", "Driven", "NodeServices", "Notification", "Output", "Timer", "TimerHeap",
-           "Transmit"]
+__all__ = ["NS_PER_S", "BatchTransmit", "Bucket", "Driven", "NodeServices", "Notification", "Output", "Timer",
+           "TimerHeap", "Transmit"]
 
 NS_PER_S = 1_000_000_000
 
@@ -161,13 +161,23 @@ class Driven(Protocol):
 
 # ---------------------------------------------------------------- what a role's helpers see of it
 
+class Bucket(Protocol):
+    """A rate limit as the services see it (``rate_limit.TokenBucket``): may one more go at ``now``?"""
+
+    def take(self, now: int) -> bool: ...
+
+
 class NodeServices(Protocol):
     """What a helper object a role holds (the mobile node's movement detection, home registration,
     discovery, route optimisation and data path) may ask of its node: the seeded RNG, the counters,
     timers, notifications, counted drops, and sending a packet (routed) or a frame (on an interface).
-    Anything more a helper needs is given to it explicitly."""
+    Anything more a helper needs is given to it explicitly. ``icmp_error_bucket``: the node's one
+    ICMPv6 error rate limit (RFC 4443 §2.4 f), which every error it sends takes from."""
     rng: random.Random
     counters: Counter[str]
+
+    @property
+    def icmp_error_bucket(self) -> Bucket: ...
 
     def call_at(self, deadline: int, callback: Callable[[int], None]) -> Timer: ...
 

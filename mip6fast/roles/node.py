@@ -50,6 +50,7 @@ from ..wire import (
 from ..wire.ethernet import ETHERTYPE_IPV6, ethernet_frame, ipv6_multicast_mac, parse_ethernet
 from .counters import Counters, CounterTable
 from .events import Notification, Output, Timer, TimerHeap, Transmit
+from .icmp_errors import refusal as icmp_error_refusal
 from .interface import (
     BROADCAST_MAC,
     IPV6_MIN_MTU,
@@ -57,7 +58,6 @@ from .interface import (
     NH_ICMPV6,
     NH_IPV6,
     NH_MH,
-    UNSPECIFIED,
     Interface,
     link_scope,
 )
@@ -421,21 +421,12 @@ class Node:
         """Send an ICMPv6 error about ``invoking`` back to its source, within RFC 4443 §2.4 (e): never
         about an error message, nor for a multicast destination (except Packet Too Big), nor to an
         unspecified or multicast source. The error fits the minimum MTU (§2.4 c)."""
-        try:
-            head = parse(invoking, verify_checksums=False)
-        except ParseError:
-            self.drop("icmp_error_unparsable")
+        refused = icmp_error_refusal(invoking, isinstance(message, PacketTooBig))
+        if refused is not None:
+            self.drop(refused)                           # RFC 4443 §2.4 (e): icmp_errors.py
             return
-        if head.src.is_multicast or head.src == UNSPECIFIED:
-            self.drop("icmp_error_bad_source")
-            return
-        if head.dst.is_multicast and not isinstance(message, PacketTooBig):
-            self.drop("icmp_error_multicast")
-            return
-        if isinstance(head.payload, ICMPv6Message) and (head.payload.ICMP_TYPE or 0) < 128:
-            self.drop("icmp_error_about_error")
-            return
-        src = iface.source_for(head.src)
+        invoker = IPv6Address(invoking[8:24])
+        src = iface.source_for(invoker)
         if src is None:
             self.drop("icmp_error_no_source")
             return
@@ -452,7 +443,7 @@ class Node:
         elif isinstance(message, ParameterProblem):
             message = ParameterProblem(code=message.code, pointer=message.pointer, invoking=cut)
         self.counters[f"icmp_error.{type(message).__name__}"] += 1
-        self.output_packet(now, Packet(src=src, dst=head.src, hop_limit=64, payload=message).to_bytes(),
+        self.output_packet(now, Packet(src=src, dst=invoker, hop_limit=64, payload=message).to_bytes(),
                            iface.name)
 
     # ------------------------------------------------------------ outbound

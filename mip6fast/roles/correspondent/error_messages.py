@@ -16,10 +16,10 @@ from ipaddress import IPv6Address
 
 from ...wire import BindingError, Packet, ParameterProblem
 from ..events import NodeServices, Notification
+from ..icmp_errors import refusal as icmp_error_refusal
 from ..interface import IPV6_MIN_MTU, UNSPECIFIED, Interface
 from ..rate_limit import TokenBucket
 from .config import CorrespondentConfig
-from .packets import NH_ICMPV6, walk
 
 __all__ = ["BindingErrorSent", "ErrorMessages"]
 
@@ -49,14 +49,14 @@ class ErrorMessages:
         parse), within the §2.4 (e) rules and the rate limit."""
         node = self.node
         node.counters[f"parameter_problem.code.{code}"] += 1
+        refused = icmp_error_refusal(raw)                # RFC 4443 §2.4 (e): ../icmp_errors.py
+        if refused in ("icmp_error_bad_source", "icmp_error_multicast"):
+            node.drop("icmp_error_not_allowed")          # codes 0-2 here: no §2.4 (e.3) exception used
+            return
+        if refused is not None:
+            node.drop(refused)
+            return
         src, dst = IPv6Address(raw[8:24]), IPv6Address(raw[24:40])
-        if src.is_multicast or src == UNSPECIFIED or dst.is_multicast:
-            node.drop("icmp_error_not_allowed")          # §2.4 (e): codes 0-2 here have bits 11/none
-            return
-        nh, _, upper, _ = walk(raw)
-        if nh == NH_ICMPV6 and upper < len(raw) and raw[upper] < 128:
-            node.drop("icmp_error_about_error")          # §2.4 (e.1): never about an error message
-            return
         if not self.bucket.take(now):
             node.drop("icmp_error_rate_limited")
             return

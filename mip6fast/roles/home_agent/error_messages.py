@@ -18,7 +18,8 @@ from ...wire import (
     ParameterProblem,
 )
 from ..events import NodeServices
-from ..interface import IPV6_MIN_MTU, LINK_LOCAL, UNSPECIFIED
+from ..icmp_errors import refusal as icmp_error_refusal
+from ..interface import IPV6_MIN_MTU, LINK_LOCAL
 from ..rate_limit import TokenBucket
 from .home_link import HomeLink
 
@@ -46,17 +47,18 @@ class ErrorMessages:
         self.node.output_packet(now, packet.to_bytes(), self.link.name)
 
     def icmp_error(self, now: int, message, invoking: bytes) -> None:
-        """An ICMPv6 error about ``invoking`` (possibly a truncated quote, which ``Node.icmp_error``
-        cannot re-parse) to its source, with RFC 4443 §2.4 (e)'s limits, from our global address."""
-        src, dst = IPv6Address(invoking[8:24]), IPv6Address(invoking[24:40])
-        if src.is_multicast or src == UNSPECIFIED or src in LINK_LOCAL:
-            self.node.drop("icmp_error_bad_source")
+        """An ICMPv6 error about ``invoking`` (possibly a truncated quote) to its source, from our global
+        address, within RFC 4443 §2.4 (e) and the node's ICMPv6 error rate limit (§2.4 f)."""
+        refused = icmp_error_refusal(invoking, isinstance(message, PacketTooBig))
+        if refused is not None:
+            self.node.drop(refused)                      # RFC 4443 §2.4 (e): ../icmp_errors.py
             return
-        if dst.is_multicast and not isinstance(message, PacketTooBig):
-            self.node.drop("icmp_error_multicast")
+        src = IPv6Address(invoking[8:24])
+        if src in LINK_LOCAL:
+            self.node.drop("icmp_error_bad_source")      # answered from our global address: no zone
             return
-        if invoking[6] == 58 and len(invoking) > 40 and invoking[40] < 128:
-            self.node.drop("icmp_error_about_error")
+        if not self.node.icmp_error_bucket.take(now):
+            self.node.drop("icmp_error_rate_limited")    # §2.4 (f): the node's one bucket
             return
         cut = invoking[:IPV6_MIN_MTU - 48]
         if isinstance(message, PacketTooBig):
