@@ -833,3 +833,14 @@ def test_expiry_timer_rearms_for_each_binding():
     out = ha.tick(83 * S)
     assert [n.home_address for n in out.notifications if isinstance(n, BindingExpired)] == [other]
     assert len(ha.cache) == 0 and ha.counters["binding.expired"] == 2
+
+
+@pytest.mark.parametrize("home", ["ff02::1", "::1", "fe80::9"])
+def test_hao_that_is_not_unicast_routable_is_dropped_without_a_binding_error(home):
+    """§6.3 / §9.3.1: a Home Address option naming a multicast, loopback or link-local address is
+    dropped silently (counted), as the correspondent does; no Binding Error is aimed anywhere."""
+    ha = make_ha()
+    p = Packet(src=COA, dst=HA, home_address=home, payload=EchoRequest(1, 1, b"x"))
+    out = ha.receive(3 * S, "eth1", frame_in(p))
+    assert of_type(out, BindingError) == []
+    assert ha.counters["drop.hao.not_unicast_routable"] == 1 and ha.counters["drop.hao.no_binding"] == 0

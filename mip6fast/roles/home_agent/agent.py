@@ -63,7 +63,7 @@ from ...wire import (
 )
 from ...wire.packet import CODEC as PACKET_CODEC
 from ..events import NS_PER_S, Output
-from ..interface import LINK_LOCAL, NH_MH, UNSPECIFIED, Interface
+from ..interface import LINK_LOCAL, NH_MH, UNSPECIFIED, Interface, unicast_routable
 from ..protection import NH_ESP, SignallingProtection
 from ..router import AdvertisingConfig, Router
 from .config import HomeAgentConfig
@@ -261,6 +261,9 @@ class HomeAgent(Router):
         self._rx_mac = (iface.name, src_mac)
         hao = packet.home_address
         if hao is not None and not isinstance(packet.payload, BindingUpdate):
+            if not unicast_routable(hao):
+                self.drop("hao.not_unicast_routable")    # §6.3: never multicast; dropped, no Binding Error
+                return
             binding = self.cache.get(hao)
             if binding is None or binding.care_of_address != packet.src:
                 self.drop("hao.no_binding")

@@ -86,6 +86,8 @@ HOME_AGENT_COUNTERS = CounterTable("home_agent", declare(
      "a packet for a mobile node's link-local address: not tunnelled, answered unreachable (§10.4.2)"),
     ("drop.tunnel.slow_path",
      "a tunnelled packet the kernels left to the slow path (no binding, wrong outer source, malformed; §10.4.5)"),
+    ("drop.hao.not_unicast_routable", "a Home Address option naming a multicast or non-routable address: "
+     "dropped without a Binding Error (§6.3, §9.3.1)"),
     ("drop.hao.no_binding", "a Home Address option for a home address with no binding (§9.3.1)"),
     ("drop.mh.hao_not_bu", "a Mobility Header other than a BU with a Home Address option (§6.1)"),
     ("drop.mh.rh2_not_ba", "a Mobility Header other than a BA with a Type 2 routing header (§6.1)"),
