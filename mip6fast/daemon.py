@@ -30,6 +30,7 @@ from pathlib import Path
 from pyroute2 import IPRoute
 from pyroute2.netlink.rtnl import RTMGRP_LINK
 
+from . import __version__
 from .config import ROLES, SECURITY_ROLES, ConfigError, DaemonConfig, config_keys, load_config
 from .daemon_state import (
     FileLock,
@@ -53,6 +54,7 @@ from .roles.node import Node
 from .roles.protection import tunnel_room
 from .roles.router import Router
 from .security import Direction, KeyFileError, MnHaCredentials, Mode, SecurityPolicyDatabase, load_protection
+from .service import Notifier, Watchdog
 from .store import SQLiteBindingStore, StoreError
 
 __all__ = ["ControlServer", "Daemon", "DaemonError", "describe_bindings", "query"]
@@ -399,8 +401,14 @@ class Daemon:
     the file SIGHUP reloads; ``log_level``: given on the command line, it wins over the file's."""
 
     def __init__(self, config: DaemonConfig, *, pcap: str | None = None, control_socket: str | None = None,
-                 seed: int | None = None, config_path: str | None = None, log_level: str | None = None):
+                 seed: int | None = None, config_path: str | None = None, log_level: str | None = None,
+                 notifier: Notifier | None = None):
         self.config = config
+        # The service manager (systemd's $NOTIFY_SOCKET; a no-op without one): READY, RELOADING,
+        # STOPPING and the watchdog's pings (mip6fast.service).
+        self.notifier = notifier if notifier is not None else Notifier()
+        self.started_ns: int | None = None
+        self.stop_reason = "stopped"
         self.config_path = config_path
         self.log_level_override = log_level
         self.pcap = pcap or config.daemon.pcap
@@ -458,6 +466,12 @@ class Daemon:
                 self.control.attach(self.runner)
             self.runner.add_timer(lambda: 0 if self._reload_pending else None, lambda now: self.reload())
             self.runner.add_timer(self._sequences_due, lambda now: self._store_sequences())
+            interval = self.notifier.watchdog_interval_ns
+            if interval is not None:
+                # On the loop, as a timer: a loop that is stuck (a callback that blocks, a livelock)
+                # stops pinging, and systemd restarts the daemon after WatchdogSec.
+                watchdog = Watchdog(self.notifier, interval, clock=self.runner.clock)
+                self.runner.add_timer(watchdog.next_deadline, watchdog.ping)
             if self.store is not None:
                 started = time.monotonic()
                 self.runner.call(self.node.recover)     # the bindings of the store, before any packet
@@ -477,8 +491,51 @@ class Daemon:
         except BaseException:
             self.close()
             raise
-        log.info("%s started on %s (state in %s)", self.config.role, ", ".join(self.config.interfaces),
-                 self.state_dir)
+        self.started_ns = time.monotonic_ns()
+        self._log_start()
+        # Ready: the interfaces are claimed and up, the node's addresses configured (DAD under way, as
+        # for any IPv6 host), the control socket listening: the moment a harness that waits for the
+        # control socket (mip6fast demo, the tests) sees the daemon started.
+        self.notifier.notify("READY=1", f"STATUS={self._status()}", f"MAINPID={os.getpid()}")
+
+    def protection_summary(self) -> str:
+        """How this daemon's signalling is protected, in a few words (the start line, STATUS=)."""
+        c = self.config
+        if c.role in SECURITY_ROLES:
+            kinds = []
+            if self.spd is not None and len(self.spd):
+                kinds.append(f"esp ({len(self.spd)} SAs)")
+            if self.mn_ha is not None:
+                kinds.append(f"rfc4285 ({len(self.mn_ha)} credentials)")
+            home = " + ".join(kinds) or "none (unauthenticated_registrations)"
+            if c.role == "mn":
+                ro = ("none (unauthenticated_bindings)" if c.role_config.route_optimization.unauthenticated_bindings
+                      else "return routability")
+                return f"home registrations: {home}; route optimisation: {ro}"
+            return f"home registrations: {home}"
+        if c.role == "cn":
+            return ("none (unauthenticated_bindings)" if c.role_config.unauthenticated_bindings
+                    else "return routability")
+        return "none (no signalling)"
+
+    def _log_start(self) -> None:
+        fields = {"event": "start", "role": self.config.role, "version": __version__, "pid": os.getpid(),
+                  "interfaces": list(self.config.interfaces), "tun": self.tun.name if self.tun else None,
+                  "protection": self.protection_summary(),
+                  "store": None if self.store is None else self.store.path,
+                  "control_socket": self.control_path, "state_dir": self.state_dir,
+                  "metrics": self.config.daemon.metrics, "io": self.config.daemon.io,
+                  "watchdog_s": (None if self.notifier.watchdog_interval_ns is None
+                                 else self.notifier.watchdog_usec / 1e6)}
+        log.info("mip6fast %s %s started on %s (pid %d); protection: %s; store: %s; control socket: %s; "
+                 "state in %s", __version__, self.config.role, ", ".join(self.config.interfaces), os.getpid(),
+                 fields["protection"], fields["store"] or "none", self.control_path or "none", self.state_dir,
+                 extra=fields)
+
+    def _status(self) -> str:
+        """One line for systemd's STATUS= (``systemctl status`` shows it)."""
+        n = len(list(node_bindings(self.node))) if self.node is not None else 0
+        return f"{self.config.role} on {', '.join(self.config.interfaces)}: {n} binding{'s' if n != 1 else ''}"
 
     def _protection(self) -> tuple[SecurityPolicyDatabase | None, MnHaCredentials | None]:
         """The home agent's or mobile node's SAs and RFC 4285 credentials from ``[security] key_file``
@@ -748,15 +805,31 @@ class Daemon:
         installed = []
         try:
             for sig in (signal.SIGINT, signal.SIGTERM):
-                installed.append((sig, signal.signal(sig, lambda *_: self.stop())))
+                installed.append((sig, signal.signal(sig, lambda signum, _: self.stop(
+                    signal.Signals(signum).name))))
         except ValueError:
             installed = []                  # not the main thread: stop() is the way out
+        self.stop_reason = "duration elapsed" if duration_ns is not None else "stopped"
         try:
             self.runner.run(duration_ns)
+            self.notifier.notify("STOPPING=1", f"STATUS=stopping ({self.stop_reason})")
             self._leave()
+        except BaseException as exc:
+            self.stop_reason = f"error: {type(exc).__name__}: {exc}"
+            self.notifier.notify("STOPPING=1", f"STATUS=stopping ({self.stop_reason})")
+            raise
         finally:
             for sig, handler in installed:
                 signal.signal(sig, handler)
+            self._log_stop()
+
+    def _log_stop(self) -> None:
+        uptime = 0.0 if self.started_ns is None else (time.monotonic_ns() - self.started_ns) / 1e9
+        bindings = len(list(node_bindings(self.node))) if self.node is not None else 0
+        log.info("mip6fast %s stopping after %.1f s (%s); %d binding%s", self.config.role, uptime,
+                 self.stop_reason, bindings, "" if bindings == 1 else "s",
+                 extra={"event": "stop", "role": self.config.role, "uptime_s": round(uptime, 3),
+                        "bindings": bindings, "reason": self.stop_reason, "reloads": self.reloads})
 
     def _leave(self) -> None:
         """A mobile node away from home de-registers before it goes (lifetime-0 BUs), waiting briefly
@@ -770,7 +843,9 @@ class Daemon:
             self.runner.run(LEAVE_WAIT_NS, should_stop=lambda: not node.leaving)
             log.info("de-registration %s", "unanswered" if node.leaving else "acknowledged")
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "stopped") -> None:
+        """End ``run()``; ``reason`` goes into the stop line (the signal's name when one stopped us)."""
+        self.stop_reason = reason
         if self.runner is not None:
             self.runner.stop()
 
@@ -786,7 +861,7 @@ class Daemon:
         if command == "stats":
             return {"role": self.config.role,
                     "daemon": {"pid": os.getpid(),
-                               "log_level": logging.getLevelName(logging.getLogger().level).lower(),
+                               "log_level": logging.getLevelName(log.getEffectiveLevel()).lower(),
                                "reloads": self.reloads, "state_dir": self.state_dir},
                     "store": None if self.store is None else {
                         "path": self.store.path, "synchronous": self.store.synchronous,
@@ -819,6 +894,16 @@ class Daemon:
         name in the log what changed but needs a restart. Returns the keys applied."""
         self._reload_pending = False
         self.reloads += 1
+        # RELOADING=1 with the monotonic time (systemd 253's Type=notify-reload wants it), READY=1 after,
+        # whatever the outcome: a reload that kept the old configuration still leaves a running daemon.
+        self.notifier.notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}",
+                             "STATUS=reloading the configuration")
+        try:
+            return self._reload()
+        finally:
+            self.notifier.notify("READY=1", f"STATUS={self._status()}")
+
+    def _reload(self) -> list[str]:
         if self.config_path is None:
             log.warning("SIGHUP: no configuration file to reload")
             return []
@@ -857,7 +942,7 @@ class Daemon:
             log.info("SIGHUP: daemon.log_level: --log-level %s on the command line wins",
                      self.log_level_override)
         else:
-            logging.getLogger().setLevel(new.daemon.log_level.upper())
+            log.setLevel(new.daemon.log_level.upper())      # the mip6fast loggers (mip6fast.service)
         return replace(running, daemon=replace(running.daemon, log_level=new.daemon.log_level))
 
     # ------------------------------------------------------------ stop
@@ -867,6 +952,7 @@ class Daemon:
         if self.control is not None:
             self.control.close()
             self.control = None
+        self.notifier.close()
         if self._link_monitor is not None:
             self._link_monitor.close()
             self._link_monitor = None
