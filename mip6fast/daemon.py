@@ -46,6 +46,8 @@ from .io.packet_socket import PacketSocket, PortError
 from .io.ring import PacketRing, RingError
 from .io.runner import NodeRunner
 from .io.tun import TunDevice
+from .metrics import DaemonCollector, SnapshotExchange
+from .metrics import serve as serve_metrics
 from .roles.correspondent import CorrespondentNode
 from .roles.home_agent import HomeAgent
 from .roles.interface import Interface
@@ -113,6 +115,15 @@ def tun_mtu(wire_mtu: int, spd: SecurityPolicyDatabase | None) -> int:
         if sa.mode is Mode.TUNNEL and sa.direction is Direction.OUTBOUND:
             mtu = min(mtu, tunnel_room(sa, wire_mtu))
     return max(1280, mtu)
+
+
+def binding_count(node: Node) -> int:
+    """How many bindings ``node`` holds (``node_bindings``), without walking them when it can."""
+    if isinstance(node, MobileNode):
+        return len(node.binding_update_list)
+    if isinstance(node, (HomeAgent, CorrespondentNode)):
+        return len(node.cache)
+    return 0
 
 
 def node_bindings(node: Node):
@@ -408,6 +419,9 @@ class Daemon:
         # STOPPING and the watchdog's pings (mip6fast.service).
         self.notifier = notifier if notifier is not None else Notifier()
         self.started_ns: int | None = None
+        self.started_wall: float | None = None
+        self.metrics: SnapshotExchange | None = None       # [daemon] metrics: the Prometheus endpoint
+        self._metrics_server = None
         self.stop_reason = "stopped"
         self.config_path = config_path
         self.log_level_override = log_level
@@ -455,6 +469,9 @@ class Daemon:
             macs = {name: self._claim(name, iface, indexes[name])
                     for name, iface in self.config.interfaces.items()}
             self.node = self._build_node(macs)
+            # The home agent times its Binding Update processing with it (roles/latency.py): only on
+            # the signalling path, never per data packet.
+            self.node.perf_clock = time.perf_counter_ns
             for name in self.config.interfaces:
                 self.ports[name] = self._open_port(name)
             if self.config.role in ("mn", "cn") and self.config.daemon.tun:
@@ -464,6 +481,8 @@ class Daemon:
             if self.control_path:
                 self.control = ControlServer(self.control_path, self._answer)
                 self.control.attach(self.runner)
+            if self.config.daemon.metrics:
+                self._serve_metrics(self.config.daemon.metrics)
             self.runner.add_timer(lambda: 0 if self._reload_pending else None, lambda now: self.reload())
             self.runner.add_timer(self._sequences_due, lambda now: self._store_sequences())
             interval = self.notifier.watchdog_interval_ns
@@ -492,11 +511,37 @@ class Daemon:
             self.close()
             raise
         self.started_ns = time.monotonic_ns()
+        self.started_wall = time.time()
         self._log_start()
         # Ready: the interfaces are claimed and up, the node's addresses configured (DAD under way, as
         # for any IPv6 host), the control socket listening: the moment a harness that waits for the
         # control socket (mip6fast demo, the tests) sees the daemon started.
         self.notifier.notify("READY=1", f"STATUS={self._status()}", f"MAINPID={os.getpid()}")
+
+    def _serve_metrics(self, address: str) -> None:
+        """The Prometheus endpoint (mip6fast.metrics): its HTTP server in a thread of its own, the
+        figures copied by the loop when a scrape asks (``metrics_snapshot``)."""
+        self.metrics = SnapshotExchange(self.metrics_snapshot)
+        self.metrics.attach(self.runner)
+        collector = DaemonCollector(self.node.counters.table, self.metrics.get)
+        try:
+            self._metrics_server, _ = serve_metrics(address, collector)
+        except OSError as exc:
+            raise DaemonError(f"daemon.metrics {address}: {exc.strerror or exc}") from None
+        log.info("metrics on http://%s/metrics", address)
+
+    def metrics_snapshot(self) -> dict:
+        """On the loop: the figures a scrape shows, copied into plain values (mip6fast.metrics)."""
+        node, runner = self.node, self.runner
+        return {"role": self.config.role, "version": __version__,
+                "start_time": self.started_wall or 0.0,
+                "counters": dict(node.counters),
+                "bindings": binding_count(node),
+                "reloads": self.reloads,
+                "latencies": node.latencies.snapshot(),
+                "ports": {name: _port_counters(p) for name, p in self.ports.items()},
+                "runner": dict(runner.counters),
+                "control": dict(self.control.counters) if self.control is not None else None}
 
     def protection_summary(self) -> str:
         """How this daemon's signalling is protected, in a few words (the start line, STATUS=)."""
@@ -534,7 +579,7 @@ class Daemon:
 
     def _status(self) -> str:
         """One line for systemd's STATUS= (``systemctl status`` shows it)."""
-        n = len(list(node_bindings(self.node))) if self.node is not None else 0
+        n = binding_count(self.node) if self.node is not None else 0
         return f"{self.config.role} on {', '.join(self.config.interfaces)}: {n} binding{'s' if n != 1 else ''}"
 
     def _protection(self) -> tuple[SecurityPolicyDatabase | None, MnHaCredentials | None]:
@@ -825,7 +870,7 @@ class Daemon:
 
     def _log_stop(self) -> None:
         uptime = 0.0 if self.started_ns is None else (time.monotonic_ns() - self.started_ns) / 1e9
-        bindings = len(list(node_bindings(self.node))) if self.node is not None else 0
+        bindings = binding_count(self.node) if self.node is not None else 0
         log.info("mip6fast %s stopping after %.1f s (%s); %d binding%s", self.config.role, uptime,
                  self.stop_reason, bindings, "" if bindings == 1 else "s",
                  extra={"event": "stop", "role": self.config.role, "uptime_s": round(uptime, 3),
@@ -953,6 +998,15 @@ class Daemon:
             self.control.close()
             self.control = None
         self.notifier.close()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()         # the server's thread ends; a scrape under way
+            self._metrics_server.server_close()     # gets the last snapshot (the exchange is closed)
+            self._metrics_server = None
+        if self.metrics is not None:
+            if self.runner is not None:
+                self.runner.unwatch(self.metrics.fileno())
+            self.metrics.close()
+            self.metrics = None
         if self._link_monitor is not None:
             self._link_monitor.close()
             self._link_monitor = None

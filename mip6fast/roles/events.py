@@ -19,6 +19,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from ..batch import PacketBatch
+from .latency import Latencies
 
 __all__ = ["NS_PER_S", "BatchTransmit", "Driven", "NodeServices", "Notification", "Output", "Timer", "TimerHeap",
            "Transmit"]
@@ -164,10 +165,11 @@ class Driven(Protocol):
 class NodeServices(Protocol):
     """What a helper object a role holds (the mobile node's movement detection, home registration,
     discovery, route optimisation and data path) may ask of its node: the seeded RNG, the counters,
-    timers, notifications, counted drops, and sending a packet (routed) or a frame (on an interface).
-    Anything more a helper needs is given to it explicitly."""
+    timers, notifications, counted drops, signalling latencies (roles/latency.py), and sending a packet
+    (routed) or a frame (on an interface). Anything more a helper needs is given to it explicitly."""
     rng: random.Random
     counters: Counter[str]
+    latencies: Latencies
 
     def call_at(self, deadline: int, callback: Callable[[int], None]) -> Timer: ...
 
