@@ -256,3 +256,101 @@ def test_scraping_a_running_home_agent(lab, tmp_path):
     assert any(name == "process_resident_memory_bytes" for name, _ in got)
     assert "metrics on http://127.0.0.1:9464/metrics" in err
 
+
+
+HA_TWO_LINKS = """
+[daemon]
+control_socket = "{tmp}/ha.sock"
+lock_dir = "{tmp}/locks-ha"
+metrics = "127.0.0.1:9464"
+
+[interfaces.eth0]
+addresses = ["2001:db8:1::1/64"]
+
+[interfaces.eth1]
+addresses = ["2001:db8:2::1/64"]
+
+[home_agent]
+interface = "eth0"
+home_prefixes = ["2001:db8:1::/64"]
+address = "2001:db8:1::1"
+unauthenticated_registrations = true
+
+[advertise.eth0]
+max_interval = 1
+min_interval = 0.5
+prefixes = [{{ prefix = "2001:db8:1::1", prefix_length = 64, router_address = true }}]
+home_agent = {{ preference = 5, lifetime = 600 }}
+
+[advertise.eth1]
+max_interval = 1
+min_interval = 0.5
+prefixes = [{{ prefix = "2001:db8:2::", prefix_length = 64 }}]
+"""
+
+MN_FOREIGN = """
+[daemon]
+control_socket = "{tmp}/mn.sock"
+lock_dir = "{tmp}/locks-mn"
+metrics = "[::1]:9464"
+
+[interfaces.eth0]
+
+[mobile_node]
+interface = "eth0"
+lifetime = 600
+homes = [{{ address = "2001:db8:1::9", home_agent = "2001:db8:1::1", prefix_length = 64 }}]
+unauthenticated_registrations = true
+"""
+
+
+@pytest.mark.root
+def test_the_signalling_latencies_of_a_registration(lab, tmp_path):
+    """A mobile node on the home agent's foreign link registers: the home agent's endpoint shows the
+    binding and the time it took to process the BU, the mobile node's the BU -> BA round trip (which
+    includes the home agent's DAD for the home address, about a second)."""
+    lab.veth("h", "home", name_a="eth0", name_b="eth0")
+    lab.veth("h", "m", name_a="eth1", name_b="eth0")
+    procs = {}
+    for name, ns, text in (("ha", "h", HA_TWO_LINKS), ("mn", "m", MN_FOREIGN)):
+        (tmp_path / f"{name}.toml").write_text(text.format(tmp=tmp_path))
+        subprocess.run(["ip", "netns", "exec", lab.namespace(ns), "ip", "link", "set", "lo", "up"], check=True)
+        procs[name] = subprocess.Popen(["ip", "netns", "exec", lab.namespace(ns), sys.executable, "-m", "mip6fast",
+                                        name, "--config", str(tmp_path / f"{name}.toml")], cwd=REPO,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def scrape(ns, url):
+        r = subprocess.run(["ip", "netns", "exec", lab.namespace(ns), sys.executable, "-c", SCRAPE, url],
+                           capture_output=True, text=True, timeout=20)
+        assert r.returncode == 0, r.stderr
+        return samples(r.stdout)
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            for p in procs.values():
+                assert p.poll() is None, p.stderr.read()
+            assert time.monotonic() < deadline, "the mobile node never registered"
+            if (tmp_path / "mn.sock").exists():
+                mn = scrape("m", "http://[::1]:9464/metrics")
+                answered = frozenset([("role", "mn"), ("exchange", "mn_home_bu_ba")])
+                if mn.get(("mip6fast_signalling_latency_seconds_count", answered)):
+                    break               # a BA answered a BU
+            time.sleep(0.3)
+        ha = scrape("h", "http://127.0.0.1:9464/metrics")
+    finally:
+        errs = {}
+        for name, p in procs.items():
+            p.terminate()
+            errs[name] = p.communicate(timeout=15)[1]
+    assert all(p.returncode == 0 for p in procs.values()), errs
+    role_ha, role_mn = ("role", "ha"), ("role", "mn")
+    assert ha[("mip6fast_bindings", frozenset([role_ha]))] == 1
+    assert ha[("mip6fast_ba_sent_status_total", frozenset([role_ha, ("status", "0")]))] >= 1
+    processing = frozenset([role_ha, ("exchange", "ha_bu_processing")])
+    assert ha[("mip6fast_signalling_latency_seconds_count", processing)] >= 1
+    assert 0 < ha[("mip6fast_signalling_latency_seconds_sum", processing)] < 1
+    round_trip = frozenset([role_mn, ("exchange", "mn_home_bu_ba")])
+    assert mn[("mip6fast_signalling_latency_seconds_count", round_trip)] >= 1
+    assert mn[("mip6fast_bindings", frozenset([role_mn]))] == 1
+    assert 0 < mn[("mip6fast_signalling_latency_seconds_sum", round_trip)] < 10
