@@ -218,10 +218,10 @@ class DaemonCollector(Collector):
                                                            labels=["role"] + ([label] if label else []))
             return f
 
-        for d in self.table:                # every exact counter, from 0
-            metric, label = self._names[d.name]
+        for decl in self.table:             # every exact counter, from 0
+            metric, label = self._names[decl.name]
             if label is None:
-                family(metric, None, d.meaning).add_metric([role], counters.get(d.name, 0))
+                family(metric, None, decl.meaning).add_metric([role], counters.get(decl.name, 0))
         undeclared = family(PREFIX + "counters_undeclared", None,
                             "increments of counter names no declaration covers")
         undeclared.add_metric([role], counters.get(UNDECLARED, 0))

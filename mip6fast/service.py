@@ -65,7 +65,7 @@ class Notifier:
 
     def notify(self, *lines: str) -> bool:
         """Send ``lines`` as one datagram; never raises (a service manager gone is not our failure)."""
-        if self._sock is None:
+        if self._sock is None or self.address is None:
             return False
         message = "\n".join(lines)
         try:

@@ -354,3 +354,27 @@ def test_the_signalling_latencies_of_a_registration(lab, tmp_path):
     assert mn[("mip6fast_signalling_latency_seconds_count", round_trip)] >= 1
     assert mn[("mip6fast_bindings", frozenset([role_mn]))] == 1
     assert 0 < mn[("mip6fast_signalling_latency_seconds_sum", round_trip)] < 10
+
+
+@pytest.mark.root
+def test_a_metrics_address_in_use_stops_the_start_cleanly(lab, tmp_path):
+    """The endpoint is bound before READY: an address in use stops the daemon with one line naming
+    the key, and the interface is given back."""
+    a, _ = lab.veth("a", "b", name_a="eth0", name_b="eth0")
+    config = tmp_path / "ha.toml"
+    config.write_text(HA.format(tmp=tmp_path))
+    subprocess.run(["ip", "netns", "exec", a.ns, "ip", "link", "set", "lo", "up"], check=True)
+    holder = subprocess.Popen(["ip", "netns", "exec", a.ns, sys.executable, "-c",
+                               "import socket, sys, time; s = socket.socket(); s.bind(('127.0.0.1', 9464)); "
+                               "s.listen(); print('bound', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "bound"
+        r = subprocess.run(["ip", "netns", "exec", a.ns, sys.executable, "-m", "mip6fast", "ha", "--config",
+                            str(config)], cwd=REPO, capture_output=True, text=True, timeout=30)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert r.returncode == 1
+    assert "daemon.metrics 127.0.0.1:9464: Address already in use" in r.stderr
+    assert not (tmp_path / "ha.sock").exists() and list((tmp_path / "locks").iterdir()) == []
