@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -122,6 +123,19 @@ def test_the_units_are_shipped_and_printable(role, capsys):
     assert f" {role} --config /etc/mip6fast/{role}.toml" in keys["ExecStart"]
     assert keys["CapabilityBoundingSet"] == "CAP_NET_ADMIN CAP_NET_RAW"
     assert ("DeviceAllow" in keys) == (role in ("mn", "cn"))        # the host roles' TUN
+
+
+@pytest.mark.parametrize("role", UNIT_ROLES)
+def test_systemd_accepts_the_units(role, tmp_path):
+    """``systemd-analyze verify`` (where installed) finds no unknown directive or bad value; the
+    command is pointed at an existing program, since the package may not be in /usr/local/bin."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    unit = tmp_path / f"mip6fast-{role}.service"
+    unit.write_text(unit_text(role).replace("/usr/local/bin/mip6fast", shutil.which("true")))
+    r = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and not r.stderr.strip(), r.stderr
 
 
 def test_the_units_are_package_data():
