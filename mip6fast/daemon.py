@@ -50,7 +50,7 @@ from .metrics import DaemonCollector, SnapshotExchange
 from .metrics import serve as serve_metrics
 from .roles.correspondent import CorrespondentNode
 from .roles.home_agent import HomeAgent
-from .roles.interface import Interface
+from .roles.interface import AddressState, Interface
 from .roles.mobile_node import MobileNode
 from .roles.node import Node
 from .roles.protection import tunnel_room
@@ -67,6 +67,8 @@ IFA_F_NODAD = 0x02
 IFF_LOWER_UP = 0x10000
 SEQUENCE_RESERVE = 1 << 16  # ESP sequence numbers stored ahead of use (see Daemon._resume_sequences)
 LEAVE_WAIT_NS = 1_500_000_000   # how long a mobile node waits for the BA to its leaving BU on shutdown
+READY_CHECK_NS = 50_000_000     # how often the loop looks whether the node's addresses are out of DAD
+READY_DEADLINE_NS = 10_000_000_000  # READY=1 by then even if some address is still tentative (STATUS says so)
 TUN_OVERHEAD = 40       # the tunnel's outer IPv6 header: applications see a smaller MTU (RFC 2473 §7)
 
 
@@ -419,6 +421,9 @@ class Daemon:
         # STOPPING and the watchdog's pings (mip6fast.service).
         self.notifier = notifier if notifier is not None else Notifier()
         self.started_ns: int | None = None
+        self.ready = False                  # READY=1 sent: the node's addresses are out of DAD
+        self._ready_check: int | None = None
+        self._ready_deadline = 0
         self.started_wall: float | None = None
         self.metrics: SnapshotExchange | None = None       # [daemon] metrics: the Prometheus endpoint
         self._metrics_server = None
@@ -513,10 +518,39 @@ class Daemon:
         self.started_ns = time.monotonic_ns()
         self.started_wall = time.time()
         self._log_start()
-        # Ready: the interfaces are claimed and up, the node's addresses configured (DAD under way, as
-        # for any IPv6 host), the control socket listening: the moment a harness that waits for the
-        # control socket (mip6fast demo, the tests) sees the daemon started.
-        self.notifier.notify("READY=1", f"STATUS={self._status()}", f"MAINPID={os.getpid()}")
+        # READY=1 comes from the loop once the node's own addresses have passed DAD (``_check_ready``).
+        now = self.runner.clock()
+        self._ready_check, self._ready_deadline = now, now + READY_DEADLINE_NS
+        self.runner.add_timer(lambda: self._ready_check, self._check_ready)
+
+    def tentative_addresses(self) -> list[str]:
+        """The node's addresses on its wire interfaces still under duplicate address detection."""
+        return [f"{a.address}%{name}" for name, iface in self.node.interfaces.items()
+                for a in iface.addresses.values() if a.state is AddressState.TENTATIVE]
+
+    def _check_ready(self, now: int) -> None:
+        """Ready: the interfaces claimed and up, the control socket (and metrics endpoint) listening, and
+        every address of the node's interfaces out of DAD (link-local ones included: RFC 4862 §5.4), so
+        that it can answer from them. A harness that waited for the control socket (mip6fast demo, the
+        tests) saw the daemon started a second or so earlier, DAD under way. After
+        ``READY_DEADLINE_NS`` it is ready all the same, STATUS= naming the addresses still tentative
+        (systemd would otherwise kill a daemon whose link is silent)."""
+        tentative = self.tentative_addresses()
+        if tentative and now < self._ready_deadline:
+            self._ready_check = now + READY_CHECK_NS
+            return
+        self._ready_check = None
+        self.ready = True
+        duplicate = [f"{a.address}%{name}" for name, iface in self.node.interfaces.items()
+                     for a in iface.addresses.values() if a.state is AddressState.DUPLICATE]
+        status = self._status()
+        if tentative:
+            status += f"; still tentative after {READY_DEADLINE_NS // 1_000_000_000} s: {', '.join(tentative)}"
+        if duplicate:
+            status += f"; duplicate: {', '.join(duplicate)}"
+        log.info("ready: %s", status, extra={"event": "ready", "role": self.config.role,
+                                             "tentative": tentative, "duplicate": duplicate})
+        self.notifier.notify("READY=1", f"STATUS={status}", f"MAINPID={os.getpid()}")
 
     def _serve_metrics(self, address: str) -> None:
         """The Prometheus endpoint (mip6fast.metrics): its HTTP server in a thread of its own, the
@@ -940,13 +974,15 @@ class Daemon:
         self._reload_pending = False
         self.reloads += 1
         # RELOADING=1 with the monotonic time (systemd 253's Type=notify-reload wants it), READY=1 after,
-        # whatever the outcome: a reload that kept the old configuration still leaves a running daemon.
+        # whatever the outcome: a reload that kept the old configuration still leaves a running daemon
+        # (one not ready yet, DAD under way, says READY=1 when _check_ready does).
         self.notifier.notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}",
                              "STATUS=reloading the configuration")
         try:
             return self._reload()
         finally:
-            self.notifier.notify("READY=1", f"STATUS={self._status()}")
+            if self.ready:
+                self.notifier.notify("READY=1", f"STATUS={self._status()}")
 
     def _reload(self) -> list[str]:
         if self.config_path is None:

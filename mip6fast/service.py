@@ -3,8 +3,8 @@
 ``Notifier`` speaks sd_notify(3) itself: one datagram of ``KEY=VALUE`` lines to the unix socket named by
 ``$NOTIFY_SOCKET`` (a path, or ``@name`` for the abstract namespace). No libsystemd or Python binding is
 needed for a protocol that small; without ``$NOTIFY_SOCKET`` (not under systemd, or ``Type=simple``)
-every call does nothing. The daemon sends ``READY=1`` when the node's addresses are configured and its
-control socket is listening (the moment a harness waiting for the control socket sees it started),
+every call does nothing. The daemon sends ``READY=1`` when its control socket listens and the node's
+addresses are out of duplicate address detection (``Daemon._check_ready``),
 ``RELOADING=1``/``READY=1`` around a SIGHUP reload, ``STOPPING=1`` at shutdown, and ``WATCHDOG=1``
 from its event loop at half the interval of ``$WATCHDOG_USEC`` (``Notifier.watchdog_interval_ns``): a
 loop that is stuck stops pinging and systemd restarts the daemon.

@@ -20,9 +20,13 @@ import pytest
 
 from mip6fast.cli import main
 from mip6fast.config import parse_config
+from mip6fast.daemon import READY_CHECK_NS, Daemon
+from mip6fast.roles.correspondent import CorrespondentNode
+from mip6fast.roles.interface import AddressState, Interface
 from mip6fast.service import UNIT_ROLES, JsonFormatter, Notifier, Watchdog, configure_logging, unit_text
 
 REPO = Path(__file__).resolve().parent.parent
+S = 1_000_000_000
 pytest_plugins = ["netns"]
 
 
@@ -144,6 +148,30 @@ def test_the_units_are_package_data():
     assert "recursive-include mip6fast/systemd *.service" in (REPO / "MANIFEST.in").read_text()
 
 
+def test_ready_waits_for_dad_then_gives_up_waiting(tmp_path):
+    """READY=1 once no address of the node is tentative; a link where DAD never ends gets READY=1 at
+    the deadline all the same, STATUS naming the tentative address (no root: the node is sans-I/O)."""
+    path = str(tmp_path / "notify")
+    config = parse_config('[interfaces.eth0]\naddresses = ["2001:db8:1::5/64"]\n[correspondent]\n'
+                          'unauthenticated_bindings = true\n', "cn")
+    with listener(path) as s:
+        daemon = Daemon(config, notifier=Notifier({"NOTIFY_SOCKET": path}))
+        daemon.node = CorrespondentNode("cn", [Interface("eth0", bytes(6))])
+        daemon.node.interfaces["eth0"].add_address("2001:db8:1::5", 64)
+        daemon._ready_check, daemon._ready_deadline = 0, 10 * S
+        daemon._check_ready(S)
+        assert not daemon.ready and daemon._ready_check == S + READY_CHECK_NS
+        for a in daemon.node.interfaces["eth0"].addresses.values():
+            if a.address.is_link_local:
+                a.state = AddressState.PREFERRED
+        daemon._check_ready(10 * S)                 # the deadline: ready, the global one still tentative
+        assert daemon.ready and daemon._ready_check is None
+        message = s.recv(4096).decode()
+        assert message.startswith("READY=1\nSTATUS=cn on eth0: 0 bindings; still tentative after 10 s: "
+                                  "2001:db8:1::5%eth0")
+        daemon.notifier.close()
+
+
 # ---------------------------------------------------------------- a real daemon, as root
 
 HA = """
@@ -165,8 +193,9 @@ unauthenticated_registrations = true
 
 @pytest.mark.root
 def test_a_daemon_notifies_its_service_manager(lab, tmp_path):
-    """READY=1 with a STATUS once the control socket answers; WATCHDOG=1 at half WATCHDOG_USEC;
-    RELOADING=1 then READY=1 around SIGHUP; STOPPING=1 at SIGTERM, and the stop line (JSON)."""
+    """READY=1 with a STATUS once the control socket answers and the addresses are out of DAD;
+    WATCHDOG=1 at half WATCHDOG_USEC; RELOADING=1 then READY=1 around SIGHUP; STOPPING=1 at SIGTERM,
+    and the start, ready and stop lines (JSON)."""
     a, _ = lab.veth("a", "b", name_a="eth0", name_b="eth0")
     config = tmp_path / "ha.toml"
     config.write_text(HA.format(tmp=tmp_path))
@@ -193,7 +222,11 @@ def test_a_daemon_notifies_its_service_manager(lab, tmp_path):
         until(lambda m: m.startswith("READY=1"))
         ready = next(m for m in got if m.startswith("READY=1"))
         assert "STATUS=ha on eth0: 0 bindings" in ready and f"MAINPID={proc.pid}" in ready
-        assert (tmp_path / "ha.sock").exists()              # ready means the control socket listens
+        assert (tmp_path / "ha.sock").exists()              # ready: the control socket listens, and
+        stats = json.loads(subprocess.run([sys.executable, "-m", "mip6fast", "stats", "--socket",
+                                           str(tmp_path / "ha.sock"), "--json"], cwd=REPO, capture_output=True,
+                                          text=True, timeout=20).stdout)
+        assert stats["node"]["nd.dad_succeeded"] == 2       # fe80::…%eth0 and 2001:db8:1::1 out of DAD
         count = sum(m == "WATCHDOG=1" for m in got)
         until(lambda m: sum(x == "WATCHDOG=1" for x in got) >= count + 3, timeout=5)
         proc.send_signal(signal.SIGHUP)
@@ -216,4 +249,6 @@ def test_a_daemon_notifies_its_service_manager(lab, tmp_path):
     assert start["protection"] == "home registrations: none (unauthenticated_registrations)"
     assert start["store"].endswith("bindings.db") and start["version"]
     stop = next(r for r in lines if r.get("event") == "stop")
+    ready = next(r for r in lines if r.get("event") == "ready")
+    assert ready["tentative"] == [] and ready["duplicate"] == [] and ready["message"].startswith("ready: ha on eth0")
     assert stop["reason"] == "SIGTERM" and stop["bindings"] == 0 and stop["uptime_s"] > 0 and stop["reloads"] == 1
