@@ -941,7 +941,9 @@ class Daemon:
             return {"role": self.config.role,
                     "daemon": {"pid": os.getpid(),
                                "log_level": logging.getLevelName(log.getEffectiveLevel()).lower(),
-                               "reloads": self.reloads, "state_dir": self.state_dir},
+                               "reloads": self.reloads, "state_dir": self.state_dir, "ready": self.ready,
+                               "log_format": self.config.daemon.log_format,
+                               "metrics": self.config.daemon.metrics, "notify": self.notifier.enabled},
                     "store": None if self.store is None else {
                         "path": self.store.path, "synchronous": self.store.synchronous,
                         "commits": self.store.commits, "records": self.store.records_committed},

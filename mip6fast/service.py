@@ -9,7 +9,7 @@ addresses are out of duplicate address detection (``Daemon._check_ready``),
 from its event loop at half the interval of ``$WATCHDOG_USEC`` (``Notifier.watchdog_interval_ns``): a
 loop that is stuck stops pinging and systemd restarts the daemon.
 
-``configure_logging`` puts one handler on the ``mip6fast`` logger (the package's own records, at the
+``configure_logging`` puts a handler on the ``mip6fast`` logger (the package's own records, at the
 configured level) and leaves every other logger (pyroute2's netlink dumps among them) at WARNING;
 ``log_format`` "json" writes one JSON object per line (``time``, ``level``, ``logger``, ``message`` and
 the record's extra fields), for journald or a log shipper.
@@ -115,29 +115,50 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+class _Stderr(logging.StreamHandler):
+    """A stream handler writing to whatever ``sys.stderr`` is when a record comes (as logging's last
+    resort does), not the stream of the moment it was made."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def _not_ours(record: logging.LogRecord) -> bool:
+    return not (record.name == "mip6fast" or record.name.startswith("mip6fast."))
+
+
 def configure_logging(level: str, log_format: str = "text", stream=None) -> logging.Handler:
-    """The ``mip6fast`` logger at ``level`` through one handler of its own (not propagated: each record
-    is written once); every other logger goes through the root logger at WARNING, in the same format.
-    Calling it again (tests, a second daemon in one process) replaces the handlers it installed."""
+    """A handler on the ``mip6fast`` logger, which is set to ``level``; every other logger (pyroute2's
+    netlink dumps among them) at WARNING, through a handler on the root logger that leaves the
+    package's records to the first (each record is written once). Records still propagate to the root,
+    so handlers added there (pytest's caplog, an embedding application's) see them. Calling it again
+    (a reload, tests) replaces the handlers it installed. ``stream``: default, sys.stderr."""
     formatter: logging.Formatter = JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
-    stream = sys.stderr if stream is None else stream
     ours = logging.getLogger("mip6fast")
     root = logging.getLogger()
     for logger in (ours, root):
         for h in [h for h in logger.handlers if getattr(h, "_mip6fast", False)]:
             logger.removeHandler(h)
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(formatter)
-    handler._mip6fast = True                         # type: ignore[attr-defined]
-    ours.addHandler(handler)
+    handlers = []
+    for logger in (ours, root):
+        handler = _Stderr() if stream is None else logging.StreamHandler(stream)
+        handler.setFormatter(formatter)
+        handler._mip6fast = True                     # type: ignore[attr-defined]
+        if logger is root:
+            handler.addFilter(_not_ours)
+        logger.addHandler(handler)
+        handlers.append(handler)
     ours.setLevel(level.upper())
-    ours.propagate = False
-    third_party = logging.StreamHandler(stream)
-    third_party.setFormatter(formatter)
-    third_party._mip6fast = True                     # type: ignore[attr-defined]
-    root.addHandler(third_party)
     root.setLevel(logging.WARNING)
-    return handler
+    return handlers[0]
 
 
 def unit_text(role: str) -> str:

@@ -84,30 +84,49 @@ def test_json_lines_carry_the_extra_fields():
     assert line["role"] == "ha" and line["time"].endswith("Z") and "args" not in line
 
 
-def test_logging_is_the_mip6fast_loggers_only():
+def test_logging_is_the_mip6fast_loggers_only(caplog):
     """--log-level debug shows the package's debug records, not pyroute2's: the other loggers stay at
-    warning."""
+    warning; each record is written once, and still reaches the root's other handlers (caplog)."""
     out = io.StringIO()
     ours, root = logging.getLogger("mip6fast"), logging.getLogger()
-    saved = (ours.level, ours.propagate, list(ours.handlers), root.level, list(root.handlers))
+    saved = (ours.level, root.level)
     try:
         configure_logging("debug", "json", stream=out)
         logging.getLogger("mip6fast.roles").debug("ours", extra={"event": "x"})
         logging.getLogger("pyroute2.netlink").debug("netlink dump")
         logging.getLogger("pyroute2.netlink").warning("a third-party warning")
+        logging.getLogger("mip6fast").warning("our warning")
         lines = [json.loads(line) for line in out.getvalue().splitlines()]
         assert [(r["logger"], r["message"]) for r in lines] == [
-            ("mip6fast.roles", "ours"), ("pyroute2.netlink", "a third-party warning")]
+            ("mip6fast.roles", "ours"), ("pyroute2.netlink", "a third-party warning"), ("mip6fast", "our warning")]
         assert lines[0]["event"] == "x"
+        assert "ours" in caplog.messages and "our warning" in caplog.messages
         configure_logging("info", "text", stream=out)        # again: replaces, does not add, its handlers
         assert sum(getattr(h, "_mip6fast", False) for h in ours.handlers + root.handlers) == 2
     finally:
-        for h in ours.handlers + root.handlers:
-            if getattr(h, "_mip6fast", False):
-                (ours if h in ours.handlers else root).removeHandler(h)
+        for logger in (ours, root):
+            for h in [h for h in logger.handlers if getattr(h, "_mip6fast", False)]:
+                logger.removeHandler(h)
         ours.setLevel(saved[0])
-        ours.propagate = saved[1]
-        root.setLevel(saved[3])
+        root.setLevel(saved[1])
+
+
+def test_the_default_handler_follows_sys_stderr(monkeypatch):
+    """The daemons log to sys.stderr as it is when a record comes (a test may have swapped it since)."""
+    ours, root = logging.getLogger("mip6fast"), logging.getLogger()
+    saved = (ours.level, root.level)
+    try:
+        configure_logging("info")
+        swapped = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", swapped)
+        logging.getLogger("mip6fast").info("to the new stderr")
+        assert "mip6fast INFO to the new stderr" in swapped.getvalue()
+    finally:
+        for logger in (ours, root):
+            for h in [h for h in logger.handlers if getattr(h, "_mip6fast", False)]:
+                logger.removeHandler(h)
+        ours.setLevel(saved[0])
+        root.setLevel(saved[1])
 
 
 def test_log_format_is_a_daemon_key(tmp_path):
@@ -227,6 +246,7 @@ def test_a_daemon_notifies_its_service_manager(lab, tmp_path):
                                            str(tmp_path / "ha.sock"), "--json"], cwd=REPO, capture_output=True,
                                           text=True, timeout=20).stdout)
         assert stats["node"]["nd.dad_succeeded"] == 2       # fe80::…%eth0 and 2001:db8:1::1 out of DAD
+        assert stats["daemon"]["ready"] and stats["daemon"]["notify"] and stats["daemon"]["log_format"] == "json"
         count = sum(m == "WATCHDOG=1" for m in got)
         until(lambda m: sum(x == "WATCHDOG=1" for x in got) >= count + 3, timeout=5)
         proc.send_signal(signal.SIGHUP)
