@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from importlib import resources
@@ -18,6 +17,7 @@ from .io.netns import can_use_netns
 from .roles.counter_docs import ALIASES, ROLE_TABLES, render_markdown, table_for
 from .scenarios import SCENARIOS, run_scenario
 from .scenarios.registry import scenario_parameters
+from .service import UNIT_ROLES, configure_logging, unit_text
 from .store import StoreError, describe_store
 from .wire import parse
 
@@ -154,8 +154,8 @@ def cmd_daemon(args) -> int:
     except ConfigError as exc:
         print(f"mip6fast {args.command}: {args.config}: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=getattr(logging, (args.log_level or config.daemon.log_level).upper()),
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # Only the mip6fast loggers at the chosen level; pyroute2 and the rest at warning (mip6fast.service).
+    configure_logging(args.log_level or config.daemon.log_level, args.log_format or config.daemon.log_format)
     socket_path = args.control_socket or config.daemon.control_socket or DEFAULT_SOCKETS[args.command]
     daemon = Daemon(config, pcap=args.pcap, control_socket=socket_path, config_path=args.config,
                     log_level=args.log_level)
@@ -300,6 +300,12 @@ def cmd_example_config(args) -> int:
     return 0
 
 
+def cmd_systemd_unit(args) -> int:
+    """The systemd unit installed with the package for a daemon (mip6fast/systemd/mip6fast-ROLE.service)."""
+    sys.stdout.write(unit_text(args.role))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mip6fast", description="Mobile IPv6 (RFC 6275) engine")
     p.add_argument("--version", action="version", version=f"mip6fast {__version__}")
@@ -351,7 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"TOML configuration file (`mip6fast example-config {role}` prints an example)")
         r.add_argument("--pcap", help="record every frame sent and received to this pcap file")
         r.add_argument("--control-socket", help=f"control socket path (default {DEFAULT_SOCKETS[role]})")
-        r.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+        r.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                       help="of the mip6fast loggers (other libraries log warnings only); default: the "
+                            "file's [daemon] log_level, else info")
+        r.add_argument("--log-format", choices=["text", "json"],
+                       help="json: one JSON object per line (time, level, logger, message, fields); default: "
+                            "the file's [daemon] log_format, else text")
         r.set_defaults(func=cmd_daemon)
     for command, what in (("bindings", "the binding cache (or binding update list) of a running daemon"),
                           ("stats", "the counters of a running daemon")):
@@ -368,6 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("example-config", help="print an example configuration file to start from")
     e.add_argument("name", choices=EXAMPLES, help="a daemon's configuration, or keys: the key file")
     e.set_defaults(func=cmd_example_config)
+    u = sub.add_parser("systemd-unit", help="print the systemd unit of a daemon (Type=notify, watchdog, reload)")
+    u.add_argument("role", choices=UNIT_ROLES, help="the daemon: mip6fast-ROLE.service")
+    u.set_defaults(func=cmd_systemd_unit)
     c = sub.add_parser("counters", help="the counters a role declares, with their meanings (offline)")
     c.add_argument("role", nargs="?", help="node, router, home_agent (ha), correspondent (cn), "
                                          "mobile_node (mn), fleet, host")

@@ -8,6 +8,9 @@ the interfaces the engine owns and the routes it uses::
     state_dir = "/run/mip6fast/ha"      # the default: beside the control socket, named after it
     pcap = "ha.pcap"
     log_level = "info"
+    log_format = "text"                 # or "json": one JSON object per line
+    metrics = "127.0.0.1:9464"          # a Prometheus endpoint (off when absent); loopback only unless
+    metrics_allow_remote = false        # ... this is true
 
     [interfaces.eth0]                   # one table per wire interface the engine owns
     addresses = ["2001:db8:1::1/64"]
@@ -49,7 +52,7 @@ import sys
 import types
 import typing
 from dataclasses import dataclass, field
-from ipaddress import IPv6Address, IPv6Interface, IPv6Network
+from ipaddress import IPv6Address, IPv6Interface, IPv6Network, ip_address
 from pathlib import Path
 
 from .errors import Mip6Error
@@ -66,7 +69,7 @@ else:  # pragma: no cover - exercised on 3.9/3.10 only
 
 __all__ = ["ROLES", "SECURITY_ROLES", "ConfigError", "DaemonConfig", "InterfaceConfig", "RouteConfig",
            "SecuritySettings", "StoreSettings", "config_keys",
-           "load_config", "parse_config"]
+           "load_config", "metrics_address", "parse_config"]
 
 NS_PER_S = 1_000_000_000
 
@@ -241,6 +244,14 @@ class DaemonSettings:
     # The per-interface locks (mip6fast.daemon_state.interface_lock): every daemon on the machine must
     # use the same directory for them to exclude each other, so change it for all daemons or none.
     lock_dir: str = "/run/mip6fast/locks"
+    # "text" (time logger level message) or "json" (one object per line: time, level, logger, message and
+    # the record's fields), on stderr; only the mip6fast loggers at log_level, the others at warning.
+    log_format: str = "text"
+    # A Prometheus endpoint "HOST:PORT" ("[::1]:9464" for IPv6), or None: off. The counters and bindings
+    # it shows are the control socket's, so it listens on a loopback address unless
+    # metrics_allow_remote is true.
+    metrics: str | None = None
+    metrics_allow_remote: bool = False
 
     def __post_init__(self):
         for name in ("control_socket", "pcap", "tun", "state_dir", "lock_dir"):
@@ -250,6 +261,34 @@ class DaemonSettings:
             raise ValueError(f"io must be \"packet\" or \"ring\", got {self.io!r}")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ValueError(f"log_level must be debug, info, warning or error, got {self.log_level!r}")
+        if self.log_format not in ("text", "json"):
+            raise ValueError(f"log_format must be \"text\" or \"json\", got {self.log_format!r}")
+        if self.metrics is not None:
+            host, _port = metrics_address(self.metrics)
+            if not self.metrics_allow_remote and not _loopback(host):
+                raise ValueError(f"metrics {self.metrics!r} is not a loopback address: the endpoint shows "
+                                 f"the daemon's counters and bindings to whoever reaches it; use "
+                                 f"127.0.0.1 or [::1], or set metrics_allow_remote = true")
+
+
+def metrics_address(text: str) -> tuple[str, int]:
+    """``"127.0.0.1:9464"``, ``"[::1]:9464"``, ``"localhost:9464"`` -> (host, port); ValueError otherwise."""
+    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d+)|([^:\[\]]+):(\d+)", text)
+    if m is None:
+        raise ValueError(f"metrics must be HOST:PORT (\"127.0.0.1:9464\", \"[::1]:9464\"), got {text!r}")
+    host, port = (m.group(1), int(m.group(2))) if m.group(1) else (m.group(3), int(m.group(4)))
+    if not 1 <= port <= 65535:
+        raise ValueError(f"metrics port must be in 1..65535, got {port}")
+    if host != "localhost":
+        try:
+            ip_address(host)
+        except ValueError:
+            raise ValueError(f"metrics host must be an IP address or localhost, got {host!r}") from None
+    return host, port
+
+
+def _loopback(host: str) -> bool:
+    return host == "localhost" or ip_address(host).is_loopback
 
 
 # The home agent's binding store: keys of the [home_agent] section that are the daemon's, not the role's.

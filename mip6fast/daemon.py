@@ -30,6 +30,7 @@ from pathlib import Path
 from pyroute2 import IPRoute
 from pyroute2.netlink.rtnl import RTMGRP_LINK
 
+from . import __version__
 from .config import ROLES, SECURITY_ROLES, ConfigError, DaemonConfig, config_keys, load_config
 from .daemon_state import (
     FileLock,
@@ -45,14 +46,17 @@ from .io.packet_socket import PacketSocket, PortError
 from .io.ring import PacketRing, RingError
 from .io.runner import NodeRunner
 from .io.tun import TunDevice
+from .metrics import DaemonCollector, SnapshotExchange
+from .metrics import serve as serve_metrics
 from .roles.correspondent import CorrespondentNode
 from .roles.home_agent import HomeAgent
-from .roles.interface import Interface
+from .roles.interface import AddressState, Interface
 from .roles.mobile_node import MobileNode
 from .roles.node import Node
 from .roles.protection import tunnel_room
 from .roles.router import Router
 from .security import Direction, KeyFileError, MnHaCredentials, Mode, SecurityPolicyDatabase, load_protection
+from .service import Notifier, Watchdog
 from .store import SQLiteBindingStore, StoreError
 
 __all__ = ["ControlServer", "Daemon", "DaemonError", "describe_bindings", "query"]
@@ -63,6 +67,8 @@ IFA_F_NODAD = 0x02
 IFF_LOWER_UP = 0x10000
 SEQUENCE_RESERVE = 1 << 16  # ESP sequence numbers stored ahead of use (see Daemon._resume_sequences)
 LEAVE_WAIT_NS = 1_500_000_000   # how long a mobile node waits for the BA to its leaving BU on shutdown
+READY_CHECK_NS = 50_000_000     # how often the loop looks whether the node's addresses are out of DAD
+READY_DEADLINE_NS = 10_000_000_000  # READY=1 by then even if some address is still tentative (STATUS says so)
 TUN_OVERHEAD = 40       # the tunnel's outer IPv6 header: applications see a smaller MTU (RFC 2473 §7)
 
 
@@ -111,6 +117,15 @@ def tun_mtu(wire_mtu: int, spd: SecurityPolicyDatabase | None) -> int:
         if sa.mode is Mode.TUNNEL and sa.direction is Direction.OUTBOUND:
             mtu = min(mtu, tunnel_room(sa, wire_mtu))
     return max(1280, mtu)
+
+
+def binding_count(node: Node) -> int:
+    """How many bindings ``node`` holds (``node_bindings``), without walking them when it can."""
+    if isinstance(node, MobileNode):
+        return len(node.binding_update_list)
+    if isinstance(node, (HomeAgent, CorrespondentNode)):
+        return len(node.cache)
+    return 0
 
 
 def node_bindings(node: Node):
@@ -399,8 +414,20 @@ class Daemon:
     the file SIGHUP reloads; ``log_level``: given on the command line, it wins over the file's."""
 
     def __init__(self, config: DaemonConfig, *, pcap: str | None = None, control_socket: str | None = None,
-                 seed: int | None = None, config_path: str | None = None, log_level: str | None = None):
+                 seed: int | None = None, config_path: str | None = None, log_level: str | None = None,
+                 notifier: Notifier | None = None):
         self.config = config
+        # The service manager (systemd's $NOTIFY_SOCKET; a no-op without one): READY, RELOADING,
+        # STOPPING and the watchdog's pings (mip6fast.service).
+        self.notifier = notifier if notifier is not None else Notifier()
+        self.started_ns: int | None = None
+        self.ready = False                  # READY=1 sent: the node's addresses are out of DAD
+        self._ready_check: int | None = None
+        self._ready_deadline = 0
+        self.started_wall: float | None = None
+        self.metrics: SnapshotExchange | None = None       # [daemon] metrics: the Prometheus endpoint
+        self._metrics_server = None
+        self.stop_reason = "stopped"
         self.config_path = config_path
         self.log_level_override = log_level
         self.pcap = pcap or config.daemon.pcap
@@ -447,6 +474,9 @@ class Daemon:
             macs = {name: self._claim(name, iface, indexes[name])
                     for name, iface in self.config.interfaces.items()}
             self.node = self._build_node(macs)
+            # The home agent times its Binding Update processing with it (roles/latency.py): only on
+            # the signalling path, never per data packet.
+            self.node.perf_clock = time.perf_counter_ns
             for name in self.config.interfaces:
                 self.ports[name] = self._open_port(name)
             if self.config.role in ("mn", "cn") and self.config.daemon.tun:
@@ -456,8 +486,16 @@ class Daemon:
             if self.control_path:
                 self.control = ControlServer(self.control_path, self._answer)
                 self.control.attach(self.runner)
+            if self.config.daemon.metrics:
+                self._serve_metrics(self.config.daemon.metrics)
             self.runner.add_timer(lambda: 0 if self._reload_pending else None, lambda now: self.reload())
             self.runner.add_timer(self._sequences_due, lambda now: self._store_sequences())
+            interval = self.notifier.watchdog_interval_ns
+            if interval is not None:
+                # On the loop, as a timer: a loop that is stuck (a callback that blocks, a livelock)
+                # stops pinging, and systemd restarts the daemon after WatchdogSec.
+                watchdog = Watchdog(self.notifier, interval, clock=self.runner.clock)
+                self.runner.add_timer(watchdog.next_deadline, watchdog.ping)
             if self.store is not None:
                 started = time.monotonic()
                 self.runner.call(self.node.recover)     # the bindings of the store, before any packet
@@ -477,8 +515,106 @@ class Daemon:
         except BaseException:
             self.close()
             raise
-        log.info("%s started on %s (state in %s)", self.config.role, ", ".join(self.config.interfaces),
-                 self.state_dir)
+        self.started_ns = time.monotonic_ns()
+        self.started_wall = time.time()
+        self._log_start()
+        # READY=1 comes from the loop once the node's own addresses have passed DAD (``_check_ready``).
+        now = self.runner.clock()
+        self._ready_check, self._ready_deadline = now, now + READY_DEADLINE_NS
+        self.runner.add_timer(lambda: self._ready_check, self._check_ready)
+
+    def tentative_addresses(self) -> list[str]:
+        """The node's addresses on its wire interfaces still under duplicate address detection."""
+        return [f"{a.address}%{name}" for name, iface in self.node.interfaces.items()
+                for a in iface.addresses.values() if a.state is AddressState.TENTATIVE]
+
+    def _check_ready(self, now: int) -> None:
+        """Ready: the interfaces claimed and up, the control socket (and metrics endpoint) listening, and
+        every address of the node's interfaces out of DAD (link-local ones included: RFC 4862 §5.4), so
+        that it can answer from them. A harness that waited for the control socket (mip6fast demo, the
+        tests) saw the daemon started a second or so earlier, DAD under way. After
+        ``READY_DEADLINE_NS`` it is ready all the same, STATUS= naming the addresses still tentative
+        (systemd would otherwise kill a daemon whose link is silent)."""
+        tentative = self.tentative_addresses()
+        if tentative and now < self._ready_deadline:
+            self._ready_check = now + READY_CHECK_NS
+            return
+        self._ready_check = None
+        self.ready = True
+        duplicate = [f"{a.address}%{name}" for name, iface in self.node.interfaces.items()
+                     for a in iface.addresses.values() if a.state is AddressState.DUPLICATE]
+        status = self._status()
+        if tentative:
+            status += f"; still tentative after {READY_DEADLINE_NS // 1_000_000_000} s: {', '.join(tentative)}"
+        if duplicate:
+            status += f"; duplicate: {', '.join(duplicate)}"
+        log.info("ready: %s", status, extra={"event": "ready", "role": self.config.role,
+                                             "tentative": tentative, "duplicate": duplicate})
+        self.notifier.notify("READY=1", f"STATUS={status}", f"MAINPID={os.getpid()}")
+
+    def _serve_metrics(self, address: str) -> None:
+        """The Prometheus endpoint (mip6fast.metrics): its HTTP server in a thread of its own, the
+        figures copied by the loop when a scrape asks (``metrics_snapshot``)."""
+        self.metrics = SnapshotExchange(self.metrics_snapshot)
+        self.metrics.attach(self.runner)
+        collector = DaemonCollector(self.node.counters.table, self.metrics.get)
+        try:
+            self._metrics_server, _ = serve_metrics(address, collector)
+        except OSError as exc:
+            raise DaemonError(f"daemon.metrics {address}: {exc.strerror or exc}") from None
+        log.info("metrics on http://%s/metrics", address)
+
+    def metrics_snapshot(self) -> dict:
+        """On the loop: the figures a scrape shows, copied into plain values (mip6fast.metrics)."""
+        node, runner = self.node, self.runner
+        return {"role": self.config.role, "version": __version__,
+                "start_time": self.started_wall or 0.0,
+                "counters": dict(node.counters),
+                "bindings": binding_count(node),
+                "reloads": self.reloads,
+                "latencies": node.latencies.snapshot(),
+                "ports": {name: _port_counters(p) for name, p in self.ports.items()},
+                "runner": dict(runner.counters),
+                "control": dict(self.control.counters) if self.control is not None else None}
+
+    def protection_summary(self) -> str:
+        """How this daemon's signalling is protected, in a few words (the start line, STATUS=)."""
+        c = self.config
+        if c.role in SECURITY_ROLES:
+            kinds = []
+            if self.spd is not None and len(self.spd):
+                kinds.append(f"esp ({len(self.spd)} SAs)")
+            if self.mn_ha is not None:
+                kinds.append(f"rfc4285 ({len(self.mn_ha)} credentials)")
+            home = " + ".join(kinds) or "none (unauthenticated_registrations)"
+            if c.role == "mn":
+                ro = ("none (unauthenticated_bindings)" if c.role_config.route_optimization.unauthenticated_bindings
+                      else "return routability")
+                return f"home registrations: {home}; route optimisation: {ro}"
+            return f"home registrations: {home}"
+        if c.role == "cn":
+            return ("none (unauthenticated_bindings)" if c.role_config.unauthenticated_bindings
+                    else "return routability")
+        return "none (no signalling)"
+
+    def _log_start(self) -> None:
+        fields = {"event": "start", "role": self.config.role, "version": __version__, "pid": os.getpid(),
+                  "interfaces": list(self.config.interfaces), "tun": self.tun.name if self.tun else None,
+                  "protection": self.protection_summary(),
+                  "store": None if self.store is None else self.store.path,
+                  "control_socket": self.control_path, "state_dir": self.state_dir,
+                  "metrics": self.config.daemon.metrics, "io": self.config.daemon.io,
+                  "watchdog_s": (None if self.notifier.watchdog_interval_ns is None
+                                 else self.notifier.watchdog_usec / 1e6)}
+        log.info("mip6fast %s %s started on %s (pid %d); protection: %s; store: %s; control socket: %s; "
+                 "state in %s", __version__, self.config.role, ", ".join(self.config.interfaces), os.getpid(),
+                 fields["protection"], fields["store"] or "none", self.control_path or "none", self.state_dir,
+                 extra=fields)
+
+    def _status(self) -> str:
+        """One line for systemd's STATUS= (``systemctl status`` shows it)."""
+        n = binding_count(self.node) if self.node is not None else 0
+        return f"{self.config.role} on {', '.join(self.config.interfaces)}: {n} binding{'s' if n != 1 else ''}"
 
     def _protection(self) -> tuple[SecurityPolicyDatabase | None, MnHaCredentials | None]:
         """The home agent's or mobile node's SAs and RFC 4285 credentials from ``[security] key_file``
@@ -748,15 +884,31 @@ class Daemon:
         installed = []
         try:
             for sig in (signal.SIGINT, signal.SIGTERM):
-                installed.append((sig, signal.signal(sig, lambda *_: self.stop())))
+                installed.append((sig, signal.signal(sig, lambda signum, _: self.stop(
+                    signal.Signals(signum).name))))
         except ValueError:
             installed = []                  # not the main thread: stop() is the way out
+        self.stop_reason = "duration elapsed" if duration_ns is not None else "stopped"
         try:
             self.runner.run(duration_ns)
+            self.notifier.notify("STOPPING=1", f"STATUS=stopping ({self.stop_reason})")
             self._leave()
+        except BaseException as exc:
+            self.stop_reason = f"error: {type(exc).__name__}: {exc}"
+            self.notifier.notify("STOPPING=1", f"STATUS=stopping ({self.stop_reason})")
+            raise
         finally:
             for sig, handler in installed:
                 signal.signal(sig, handler)
+            self._log_stop()
+
+    def _log_stop(self) -> None:
+        uptime = 0.0 if self.started_ns is None else (time.monotonic_ns() - self.started_ns) / 1e9
+        bindings = binding_count(self.node) if self.node is not None else 0
+        log.info("mip6fast %s stopping after %.1f s (%s); %d binding%s", self.config.role, uptime,
+                 self.stop_reason, bindings, "" if bindings == 1 else "s",
+                 extra={"event": "stop", "role": self.config.role, "uptime_s": round(uptime, 3),
+                        "bindings": bindings, "reason": self.stop_reason, "reloads": self.reloads})
 
     def _leave(self) -> None:
         """A mobile node away from home de-registers before it goes (lifetime-0 BUs), waiting briefly
@@ -770,7 +922,9 @@ class Daemon:
             self.runner.run(LEAVE_WAIT_NS, should_stop=lambda: not node.leaving)
             log.info("de-registration %s", "unanswered" if node.leaving else "acknowledged")
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "stopped") -> None:
+        """End ``run()``; ``reason`` goes into the stop line (the signal's name when one stopped us)."""
+        self.stop_reason = reason
         if self.runner is not None:
             self.runner.stop()
 
@@ -786,8 +940,10 @@ class Daemon:
         if command == "stats":
             return {"role": self.config.role,
                     "daemon": {"pid": os.getpid(),
-                               "log_level": logging.getLevelName(logging.getLogger().level).lower(),
-                               "reloads": self.reloads, "state_dir": self.state_dir},
+                               "log_level": logging.getLevelName(log.getEffectiveLevel()).lower(),
+                               "reloads": self.reloads, "state_dir": self.state_dir, "ready": self.ready,
+                               "log_format": self.config.daemon.log_format,
+                               "metrics": self.config.daemon.metrics, "notify": self.notifier.enabled},
                     "store": None if self.store is None else {
                         "path": self.store.path, "synchronous": self.store.synchronous,
                         "commits": self.store.commits, "records": self.store.records_committed},
@@ -819,6 +975,18 @@ class Daemon:
         name in the log what changed but needs a restart. Returns the keys applied."""
         self._reload_pending = False
         self.reloads += 1
+        # RELOADING=1 with the monotonic time (systemd 253's Type=notify-reload wants it), READY=1 after,
+        # whatever the outcome: a reload that kept the old configuration still leaves a running daemon
+        # (one not ready yet, DAD under way, says READY=1 when _check_ready does).
+        self.notifier.notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}",
+                             "STATUS=reloading the configuration")
+        try:
+            return self._reload()
+        finally:
+            if self.ready:
+                self.notifier.notify("READY=1", f"STATUS={self._status()}")
+
+    def _reload(self) -> list[str]:
         if self.config_path is None:
             log.warning("SIGHUP: no configuration file to reload")
             return []
@@ -857,7 +1025,7 @@ class Daemon:
             log.info("SIGHUP: daemon.log_level: --log-level %s on the command line wins",
                      self.log_level_override)
         else:
-            logging.getLogger().setLevel(new.daemon.log_level.upper())
+            log.setLevel(new.daemon.log_level.upper())      # the mip6fast loggers (mip6fast.service)
         return replace(running, daemon=replace(running.daemon, log_level=new.daemon.log_level))
 
     # ------------------------------------------------------------ stop
@@ -867,6 +1035,16 @@ class Daemon:
         if self.control is not None:
             self.control.close()
             self.control = None
+        self.notifier.close()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()         # the server's thread ends; a scrape under way
+            self._metrics_server.server_close()     # gets the last snapshot (the exchange is closed)
+            self._metrics_server = None
+        if self.metrics is not None:
+            if self.runner is not None:
+                self.runner.unwatch(self.metrics.fileno())
+            self.metrics.close()
+            self.metrics = None
         if self._link_monitor is not None:
             self._link_monitor.close()
             self._link_monitor = None

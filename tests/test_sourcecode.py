@@ -66,6 +66,8 @@ LAYERS = (
     ("daemons and cli", (
         "mip6fast.daemon",
         "mip6fast.daemon_state",
+        "mip6fast.service",           # sd_notify, the watchdog, logging setup: what a service manager sees
+        "mip6fast.metrics",           # the Prometheus collector of a daemon
         "mip6fast.config",
         "mip6fast.demo",
         "mip6fast.demo_apps",

@@ -19,6 +19,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from ..batch import PacketBatch
+from .latency import Latencies
 
 __all__ = ["NS_PER_S", "BatchTransmit", "Bucket", "Driven", "NodeServices", "Notification", "Output", "Timer",
            "TimerHeap", "Transmit"]
@@ -170,11 +171,13 @@ class Bucket(Protocol):
 class NodeServices(Protocol):
     """What a helper object a role holds (the mobile node's movement detection, home registration,
     discovery, route optimisation and data path) may ask of its node: the seeded RNG, the counters,
-    timers, notifications, counted drops, and sending a packet (routed) or a frame (on an interface).
-    Anything more a helper needs is given to it explicitly. ``icmp_error_bucket``: the node's one
-    ICMPv6 error rate limit (RFC 4443 §2.4 f), which every error it sends takes from."""
+    timers, notifications, counted drops, signalling latencies (roles/latency.py), and sending a packet
+    (routed) or a frame (on an interface). Anything more a helper needs is given to it explicitly.
+    ``icmp_error_bucket``: the node's one ICMPv6 error rate limit (RFC 4443 §2.4 f), which every error
+    it sends takes from."""
     rng: random.Random
     counters: Counter[str]
+    latencies: Latencies
 
     @property
     def icmp_error_bucket(self) -> Bucket: ...

@@ -387,6 +387,7 @@ class HomeRegistrations:
         """§11.7.3."""
         if not self.engine.acknowledged(now, reg, ba):
             return
+        self.node.latencies.observe("mn_home_bu_ba", now - reg.sent_at)
         home = reg.home.address
         ha = reg.home.home_agent
         assert ha is not None

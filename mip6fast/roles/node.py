@@ -62,6 +62,7 @@ from .interface import (
     link_scope,
 )
 from .neighbor import NeighborDiscovery, NeighborDiscoveryLimits
+from .latency import Latencies
 from .node_counters import NODE_COUNTERS
 from .protection import SignallingProtection
 from .rate_limit import TokenBucket
@@ -108,6 +109,10 @@ class Node:
         self.interfaces: dict[str, Interface] = {}
         self.nd: dict[str, NeighborDiscovery] = {}
         self.counters: Counter[str] = Counters(self.COUNTERS)
+        # Signalling latencies (roles/latency.py); ``perf_clock``: a nanosecond counter for processing
+        # times, given by a daemon (time.perf_counter_ns), None in the simulator: nothing is timed.
+        self.latencies = Latencies()
+        self.perf_clock: Callable[[], int] | None = None
         self.timers = TimerHeap()
         self.routes: list[Route] = []
         self._out = Output()

@@ -833,6 +833,7 @@ class RouteOptimizer:
             self._stop(now, b, "zero_lifetime", hold=True)
             return
         # A correspondent's Binding Refresh Advice is not acted on (§11.7.3 speaks of the home agent's).
+        self.node.latencies.observe("mn_ro_bu_ba", now - b.sent_at)
         granted, expires, refresh_at = refresh_schedule(ba, b.sent_at, b.lifetime_asked,
                                                         self.engine.schedule.initial, advice=False)
         self.bul.pop(b.key, None)

@@ -301,7 +301,11 @@ class HomeAgent(Router):
             self.drop("mh.rh2_not_ba")          # §6.1: only a BA may carry a Type 2 routing header
             return
         if isinstance(msg, BindingUpdate):
+            clock = self.perf_clock
+            started = clock() if clock is not None else 0
             self.registrar.binding_update(now, packet, msg, self._rx_mac, self._rx_sa, raw)
+            if clock is not None:
+                self.latencies.observe("ha_bu_processing", clock() - started)
         elif isinstance(msg, UnknownMobilityMessage):
             # §9.2: Binding Error status 2; home address unspecified unless a HAO was present.
             self.errors.binding_error(now, packet.src, BindingErrorStatus.UNRECOGNIZED_MH_TYPE,
