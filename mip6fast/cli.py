@@ -339,7 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("demo", help="the three roles on a namespace network with real traffic and handovers "
                                     "(needs root)")
     m.add_argument("--json", action="store_true", help="print one JSON object (its 'summary' holds the figures)")
-    m.add_argument("--pcap-dir", help="record every link (one pcap per daemon) into this directory")
+    m.add_argument("--pcap-dir", help="record every link into this directory (one pcapng per daemon: its "
+                                        "interfaces, each frame's direction)")
     m.add_argument("--no-route-optimisation", action="store_true",
                    help="only the run without route optimisation (default: with, then without)")
     m.set_defaults(func=cmd_demo)
@@ -349,7 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
         r = sub.add_parser(role, help=f"run the {what} on real interfaces (needs root)")
         r.add_argument("--config", required=True,
                        help=f"TOML configuration file (`mip6fast example-config {role}` prints an example)")
-        r.add_argument("--pcap", help="record every frame sent and received to this pcap file")
+        r.add_argument("--pcap", help="record every frame sent and received to this pcapng file (one "
+                                      "interface description per interface, each frame's direction)")
         r.add_argument("--control-socket", help=f"control socket path (default {DEFAULT_SOCKETS[role]})")
         r.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
         r.set_defaults(func=cmd_daemon)

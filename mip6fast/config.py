@@ -6,7 +6,7 @@ the interfaces the engine owns and the routes it uses::
     [daemon]                            # optional
     control_socket = "/run/mip6fast/ha.sock"
     state_dir = "/run/mip6fast/ha"      # the default: beside the control socket, named after it
-    pcap = "ha.pcap"
+    pcap = "ha.pcapng"                  # pcapng: interfaces by name, frames with direction
     log_level = "info"
 
     [interfaces.eth0]                   # one table per wire interface the engine owns

@@ -277,8 +277,8 @@ class DemoNetwork:
         argv = [sys.executable, "-m", "mip6fast", role, "--config", str(config), "--control-socket", sock]
         if self.pcap_dir is not None:
             self.pcap_dir.mkdir(parents=True, exist_ok=True)
-            n = sum(1 for p in self.pcap_dir.glob(f"{name}*.pcap"))
-            argv += ["--pcap", str(self.pcap_dir / (f"{name}.pcap" if n == 0 else f"{name}-{n}.pcap"))]
+            n = sum(1 for p in self.pcap_dir.glob(f"{name}*.pcapng"))
+            argv += ["--pcap", str(self.pcap_dir / (f"{name}.pcapng" if n == 0 else f"{name}-{n}.pcapng"))]
         proc = subprocess.Popen(["ip", "netns", "exec", self.ns(name), *argv], env=self._env(),
                                 cwd=PACKAGE_PARENT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)
