@@ -10,7 +10,8 @@ from importlib import resources
 
 from . import __version__
 from .benchmark import binding_cache, datapath, forward, hashflood, journal, signalling, wire
-from .config import ConfigError, load_config
+from .config import ROLES, ConfigError, load_config
+from .config_check import RoleUnknown, check_config_file
 from .daemon import Daemon, DaemonError, query
 from .demo import DemoError, run_demo
 from .errors import ParseError
@@ -148,7 +149,8 @@ DEFAULT_SOCKETS = {"ha": "/run/mip6fast/ha.sock", "mn": "/run/mip6fast/mn.sock",
 
 def cmd_daemon(args) -> int:
     """``mip6fast ha|mn|cn --config FILE``: run a role until SIGINT/SIGTERM."""
-
+    if getattr(args, "check", False):
+        return _check(args.config, args.command, as_json=False, prog=f"mip6fast {args.command}")
     try:
         config = load_config(args.config, args.command)
     except ConfigError as exc:
@@ -300,6 +302,46 @@ def cmd_example_config(args) -> int:
     return 0
 
 
+def _check(path: str, role: str | None, as_json: bool, prog: str = "mip6fast check") -> int:
+    """Validate a configuration (mip6fast.config_check): every mistake, one a line as FILE:LINE: KEY:
+    MESSAGE on stderr; 0 when usable, 1 when not, 2 when the role cannot be told."""
+    try:
+        report = check_config_file(path, role)
+    except RoleUnknown as exc:
+        print(f"{prog}: {path}: {exc}", file=sys.stderr)
+        return 2
+    if as_json:
+        json.dump(report.as_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0 if report.ok else 1
+    for problem in report.problems:
+        for i, line in enumerate(problem.format(path).splitlines()):
+            print(line if i == 0 else f"    {line}", file=sys.stderr)
+    if not report.ok:
+        n = len(report.problems)
+        print(f"{prog}: {path}: {n} error{'s' * (n != 1)} (role {report.role})", file=sys.stderr)
+        return 1
+    print(f"{path}: ok")
+    for note in report.notes:
+        print(f"  {note}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    """``mip6fast check CONFIG [--role ROLE] [--json]``."""
+    return _check(args.config, args.role, args.json)
+
+
+def _add_check_parser(sub) -> None:
+    k = sub.add_parser("check", help="validate a daemon configuration without touching interfaces (no root): "
+                                     "every error with its key and line, and the key file")
+    k.add_argument("config", help="the TOML configuration file")
+    k.add_argument("--role", choices=list(ROLES), help="the daemon it is for (default: told from its role "
+                                                        "section)")
+    k.add_argument("--json", action="store_true", help="print one JSON object: path, role, ok, errors, notes")
+    k.set_defaults(func=cmd_check)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mip6fast", description="Mobile IPv6 (RFC 6275) engine")
     p.add_argument("--version", action="version", version=f"mip6fast {__version__}")
@@ -354,6 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "interface description per interface, each frame's direction)")
         r.add_argument("--control-socket", help=f"control socket path (default {DEFAULT_SOCKETS[role]})")
         r.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+        r.add_argument("--check", action="store_true",
+                       help="validate the configuration (as `mip6fast check`) and exit, touching nothing")
         r.set_defaults(func=cmd_daemon)
     for command, what in (("bindings", "the binding cache (or binding update list) of a running daemon"),
                           ("stats", "the counters of a running daemon")):
@@ -376,6 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print one JSON object: role and counters (name: meaning)")
     c.add_argument("--markdown", action="store_true", help="print docs/COUNTERS.md (every role)")
     c.set_defaults(func=cmd_counters)
+    _add_check_parser(sub)
     return p
 
 

@@ -67,6 +67,8 @@ LAYERS = (
         "mip6fast.daemon",
         "mip6fast.daemon_state",
         "mip6fast.config",
+        "mip6fast.config_check",
+        "mip6fast.config_docs",
         "mip6fast.demo",
         "mip6fast.demo_apps",
         "mip6fast.cli",
