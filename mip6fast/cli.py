@@ -12,6 +12,7 @@ from . import __version__
 from .benchmark import binding_cache, datapath, forward, hashflood, journal, signalling, wire
 from .config import ROLES, ConfigError, load_config
 from .config_check import RoleUnknown, check_config_file
+from .config_docs import render_markdown as render_config_reference
 from .daemon import Daemon, DaemonError, query
 from .demo import DemoError, run_demo
 from .errors import ParseError
@@ -328,17 +329,25 @@ def _check(path: str, role: str | None, as_json: bool, prog: str = "mip6fast che
 
 
 def cmd_check(args) -> int:
-    """``mip6fast check CONFIG [--role ROLE] [--json]``."""
+    """``mip6fast check CONFIG [--role ROLE] [--json]``; ``mip6fast check --reference``: docs/CONFIG.md."""
+    if args.reference:
+        sys.stdout.write(render_config_reference())
+        return 0
+    if args.config is None:
+        print("mip6fast check: give a configuration file (or --reference)", file=sys.stderr)
+        return 2
     return _check(args.config, args.role, args.json)
 
 
 def _add_check_parser(sub) -> None:
     k = sub.add_parser("check", help="validate a daemon configuration without touching interfaces (no root): "
                                      "every error with its key and line, and the key file")
-    k.add_argument("config", help="the TOML configuration file")
+    k.add_argument("config", nargs="?", help="the TOML configuration file")
     k.add_argument("--role", choices=list(ROLES), help="the daemon it is for (default: told from its role "
                                                         "section)")
     k.add_argument("--json", action="store_true", help="print one JSON object: path, role, ok, errors, notes")
+    k.add_argument("--reference", action="store_true",
+                   help="print docs/CONFIG.md: every key with its type, default and meaning")
     k.set_defaults(func=cmd_check)
 
 
