@@ -8,7 +8,7 @@ import os
 import sys
 from importlib import resources
 
-from . import __version__
+from . import __version__, plot, progress
 from .benchmark import binding_cache, datapath, forward, hashflood, journal, signalling, wire
 from .config import ROLES, ConfigError, load_config
 from .config_check import RoleUnknown, check_config_file
@@ -51,19 +51,54 @@ def _print_forward(report: dict) -> None:
               f" {r['corrupt']:>8}")
 
 
+def _plot_ready(args, prog: str) -> bool:
+    """--plot asked for and matplotlib missing: say so before the long run, not after it."""
+    if getattr(args, "plot", None):
+        try:
+            plot.require()
+        except plot.PlotUnavailable as exc:
+            print(f"{prog}: {exc}", file=sys.stderr)
+            return False
+    return True
+
+
+def _save_plot(draw, data, path: str | None, prog: str) -> int:
+    """Draw ``data`` into ``path`` (when --plot was given); 0, or 1 when it cannot be drawn."""
+    if not path:
+        return 0
+    try:
+        draw(data, path)
+    except (ValueError, OSError) as exc:
+        print(f"{prog}: --plot {path}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{prog}: plot written to {path}", file=sys.stderr)
+    return 0
+
+
 def cmd_bench(args) -> int:
+    """``mip6fast bench WHAT``: progress on a terminal (forward), ``--plot FILE.png``: the ratios as bars."""
+    if not _plot_ready(args, "mip6fast bench"):
+        return 2
+    with progress.showing(progress.wanted(args.json)):
+        status, report = _run_bench(args)
+    if status or report is None:
+        return status
+    return _save_plot(plot.plot_bench, report, args.plot, "mip6fast bench")
+
+
+def _run_bench(args) -> tuple[int, dict | None]:
     if args.what == "forward":
         ok, why = can_use_netns()
         if not ok:
             print(f"mip6fast bench forward: {why}; it builds network namespaces and opens packet rings",
                   file=sys.stderr)
-            return 2
+            return 2, None
         report = forward.report(seconds=1.0 if args.seconds is None else args.seconds, quick=args.quick)
         if args.json:
             _print_results(report, True)
         else:
             _print_forward(report)
-        return 0
+        return 0, report
     if args.seconds is None:
         args.seconds = 0.3
     if args.what == "wire":
@@ -83,7 +118,7 @@ def cmd_bench(args) -> int:
     else:  # argparse choices keep this unreachable
         raise SystemExit(f"unknown benchmark {args.what}")
     _print_results(report, args.json)
-    return 0
+    return 0, report
 
 
 def cmd_decode(args) -> int:
@@ -135,7 +170,8 @@ def cmd_simulate(args) -> int:
         print(f"simulate: scenario {args.name!r} takes no parameter {', '.join(unknown)}"
               f" (it takes: {', '.join(known) or 'none'})", file=sys.stderr)
         return 2
-    summary = run_scenario(args.name, seed=args.seed, pcap_dir=args.pcap_dir, **params)
+    with progress.showing(progress.wanted(args.json)):
+        summary = run_scenario(args.name, seed=args.seed, pcap_dir=args.pcap_dir, **params)
     if not args.json:
         for line in summary.pop("timeline", []):
             print(line)
@@ -181,15 +217,20 @@ def cmd_demo(args) -> int:
               "the daemons on them). Without root, try the simulator: mip6fast simulate --list, then "
               "mip6fast simulate handover", file=sys.stderr)
         return 1
+    if not _plot_ready(args, "mip6fast demo"):
+        return 2
     runs = (True, False) if not args.no_route_optimisation else (False,)
     try:
-        report = run_demo(as_json=args.json, pcap_dir=args.pcap_dir, route_optimisation_runs=runs)
+        with progress.showing(progress.wanted(args.json)):
+            report = run_demo(as_json=args.json, pcap_dir=args.pcap_dir, route_optimisation_runs=runs)
     except DemoError as exc:
         print(f"mip6fast demo: {exc} (the network was removed)", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("mip6fast demo: interrupted; the network, daemons and files it made were removed", file=sys.stderr)
         return 130
+    if _save_plot(plot.plot_handovers, report["summary"], args.plot, "mip6fast demo"):
+        return 1
     return 0 if report["summary"]["tcp_survived"] else 3
 
 
@@ -369,6 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="short measurements (smoke run)")
     b.add_argument("--keys", type=int, default=None,
                    help=f"hashflood: keys per set (default {hashflood.KEYS:,}; --quick: 4,000)")
+    b.add_argument("--plot", metavar="FILE.png",
+                   help="draw the ratios as bars into this PNG (needs matplotlib: pip install 'mip6fast[plot]')")
     b.set_defaults(func=cmd_bench)
 
     d = sub.add_parser("decode", help="parse IPv6 packets given as hex and print them")
@@ -394,6 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
                                         "interfaces, each frame's direction)")
     m.add_argument("--no-route-optimisation", action="store_true",
                    help="only the run without route optimisation (default: with, then without)")
+    m.add_argument("--plot", metavar="FILE.png",
+                   help="draw the handover gaps over time into this PNG (needs matplotlib: "
+                        "pip install 'mip6fast[plot]')")
     m.set_defaults(func=cmd_demo)
 
     for role, what in (("ha", "home agent"), ("mn", "mobile node"), ("cn", "correspondent node"),

@@ -423,7 +423,7 @@ def _convert(tp, value, key: str, unit: str | None):
     args = typing.get_args(tp)
     if origin in _UNION_TYPES:
         options = [a for a in args if a is not type(None)]
-        errors = []
+        errors: list[ConfigError] = []
         for option in options:
             try:
                 return _convert(option, value, key, unit)
@@ -434,7 +434,7 @@ def _convert(tp, value, key: str, unit: str | None):
         if not isinstance(value, list):
             raise ConfigError(key, f"expected a list, got {value!r}")
         item = args[0] if args else object
-        errors: list[ConfigError] = []
+        errors = []
         items = [_gather(errors, _convert, item, v, f"{key}[{i}]", unit) for i, v in enumerate(value)]
         if errors:
             raise ConfigError.of(errors)

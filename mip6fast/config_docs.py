@@ -18,6 +18,7 @@ import enum
 import inspect
 import re
 import typing
+from typing import Any
 from ipaddress import IPv6Address, IPv6Interface, IPv6Network
 
 from .config import (
@@ -188,7 +189,7 @@ def _meaning(cls, name: str) -> str:
     return _docstring_sentence(cls, name, True) or _docstring_sentence(cls, name, False) or ""
 
 
-def _type(tp, unit: str | None) -> tuple[str, type | None]:
+def _type(tp, unit: str | None) -> tuple[str, Any]:
     """(how the value is written, the dataclass of a nested table or None)."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin in _UNION_TYPES:
@@ -222,7 +223,7 @@ def _type(tp, unit: str | None) -> tuple[str, type | None]:
 def _default(f: dataclasses.Field, unit: str | None) -> str:
     if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
         return "required"
-    value = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    value = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[operator]
     if value is None:
         return "none"
     if isinstance(value, bool):
