@@ -131,8 +131,7 @@ def plot_handovers(summary: dict, path: str) -> None:
     ax.set_xlabel("seconds since the demo started" if any("at_s" in h for h in summary.get("handovers", []))
                   else "handover")
     ax.set_ylabel("gap (ms)")
-    ax.set_ylim(bottom=0)
-    ax.margins(y=0.2)
+    ax.set_ylim(0, max(p["gap_ms"] for p in points) * 1.18)     # room for the labels above the points
     ax.set_title("mip6fast demo: the gap in echo replies at each handover", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
