@@ -91,6 +91,10 @@ MEANINGS: dict[tuple[str, str], str] = {
     ("HomeAddressConfig", "prefix_length"): "the home prefix length",
     ("StoreSettings", "store"): "the binding store (docs/DURABILITY.md): \"sqlite\" (a SQLite database) or "
                                 "\"none\" (bindings are lost with the process)",
+    ("SecuritySettings", "key_file"): "the key file: the manual keys of the ESP SAs and the RFC 4285 credentials "
+                                      "protecting home registrations (docs/SECURITY.md \"Key files\"; mode 0600 or "
+                                      "0400, owned by the daemon's user or root; `mip6fast check` loads it); none: "
+                                      "the role section must say unauthenticated_registrations = true",
     ("StoreSettings", "store_path"): "the store's file; none: bindings.db in the daemon's state directory",
 }
 
@@ -300,8 +304,8 @@ def render_markdown() -> str:
         "",
         "Every key a daemon configuration file (`mip6fast ha|mn|cn|router --config FILE`) may hold, by",
         "section: its type, its default and what it means. `mip6fast check FILE` validates a file against",
-        "them (every mistake with its key and line; docs in README \"Operations\"); `mip6fast example-config",
-        "ROLE` prints an example. Types:",
+        "them (every mistake with its key and line; README, \"Operations\"); `mip6fast example-config ROLE`",
+        "prints an example. Types:",
         "",
         "- *duration*: seconds as a number (`1.5`) or a string with a unit (`\"300ms\"`, `\"30s\"`, `\"5m\"`,",
         "  `\"2h\"`; units ns, us, ms, s, m, h, d), at most 2^32 s;",
