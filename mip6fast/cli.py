@@ -7,9 +7,11 @@ import os
 import sys
 from importlib import resources
 
-from . import __version__
+from . import __version__, plot, progress
 from .benchmark import binding_cache, datapath, forward, hashflood, journal, signalling, wire
-from .config import ConfigError, load_config
+from .config import ROLES, ConfigError, load_config
+from .config_check import RoleUnknown, check_config_file
+from .config_docs import render_markdown as render_config_reference
 from .daemon import Daemon, DaemonError, query
 from .demo import DemoError, run_demo
 from .errors import ParseError
@@ -49,19 +51,54 @@ def _print_forward(report: dict) -> None:
               f" {r['corrupt']:>8}")
 
 
+def _plot_ready(args, prog: str) -> bool:
+    """--plot asked for and matplotlib missing: say so before the long run, not after it."""
+    if getattr(args, "plot", None):
+        try:
+            plot.require()
+        except plot.PlotUnavailable as exc:
+            print(f"{prog}: {exc}", file=sys.stderr)
+            return False
+    return True
+
+
+def _save_plot(draw, data, path: str | None, prog: str) -> int:
+    """Draw ``data`` into ``path`` (when --plot was given); 0, or 1 when it cannot be drawn."""
+    if not path:
+        return 0
+    try:
+        draw(data, path)
+    except (ValueError, OSError) as exc:
+        print(f"{prog}: --plot {path}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{prog}: plot written to {path}", file=sys.stderr)
+    return 0
+
+
 def cmd_bench(args) -> int:
+    """``mip6fast bench WHAT``: progress on a terminal (forward), ``--plot FILE.png``: the ratios as bars."""
+    if not _plot_ready(args, "mip6fast bench"):
+        return 2
+    with progress.showing(progress.wanted(args.json)):
+        status, report = _run_bench(args)
+    if status or report is None:
+        return status
+    return _save_plot(plot.plot_bench, report, args.plot, "mip6fast bench")
+
+
+def _run_bench(args) -> tuple[int, dict | None]:
     if args.what == "forward":
         ok, why = can_use_netns()
         if not ok:
             print(f"mip6fast bench forward: {why}; it builds network namespaces and opens packet rings",
                   file=sys.stderr)
-            return 2
+            return 2, None
         report = forward.report(seconds=1.0 if args.seconds is None else args.seconds, quick=args.quick)
         if args.json:
             _print_results(report, True)
         else:
             _print_forward(report)
-        return 0
+        return 0, report
     if args.seconds is None:
         args.seconds = 0.3
     if args.what == "wire":
@@ -81,7 +118,7 @@ def cmd_bench(args) -> int:
     else:  # argparse choices keep this unreachable
         raise SystemExit(f"unknown benchmark {args.what}")
     _print_results(report, args.json)
-    return 0
+    return 0, report
 
 
 def cmd_decode(args) -> int:
@@ -133,7 +170,8 @@ def cmd_simulate(args) -> int:
         print(f"simulate: scenario {args.name!r} takes no parameter {', '.join(unknown)}"
               f" (it takes: {', '.join(known) or 'none'})", file=sys.stderr)
         return 2
-    summary = run_scenario(args.name, seed=args.seed, pcap_dir=args.pcap_dir, **params)
+    with progress.showing(progress.wanted(args.json)):
+        summary = run_scenario(args.name, seed=args.seed, pcap_dir=args.pcap_dir, **params)
     if not args.json:
         for line in summary.pop("timeline", []):
             print(line)
@@ -148,7 +186,8 @@ DEFAULT_SOCKETS = {"ha": "/run/mip6fast/ha.sock", "mn": "/run/mip6fast/mn.sock",
 
 def cmd_daemon(args) -> int:
     """``mip6fast ha|mn|cn --config FILE``: run a role until SIGINT/SIGTERM."""
-
+    if getattr(args, "check", False):
+        return _check(args.config, args.command, as_json=False, prog=f"mip6fast {args.command}")
     try:
         config = load_config(args.config, args.command)
     except ConfigError as exc:
@@ -178,15 +217,20 @@ def cmd_demo(args) -> int:
               "the daemons on them). Without root, try the simulator: mip6fast simulate --list, then "
               "mip6fast simulate handover", file=sys.stderr)
         return 1
+    if not _plot_ready(args, "mip6fast demo"):
+        return 2
     runs = (True, False) if not args.no_route_optimisation else (False,)
     try:
-        report = run_demo(as_json=args.json, pcap_dir=args.pcap_dir, route_optimisation_runs=runs)
+        with progress.showing(progress.wanted(args.json)):
+            report = run_demo(as_json=args.json, pcap_dir=args.pcap_dir, route_optimisation_runs=runs)
     except DemoError as exc:
         print(f"mip6fast demo: {exc} (the network was removed)", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("mip6fast demo: interrupted; the network, daemons and files it made were removed", file=sys.stderr)
         return 130
+    if _save_plot(plot.plot_handovers, report["summary"], args.plot, "mip6fast demo"):
+        return 1
     return 0 if report["summary"]["tcp_survived"] else 3
 
 
@@ -306,6 +350,54 @@ def cmd_systemd_unit(args) -> int:
     return 0
 
 
+def _check(path: str, role: str | None, as_json: bool, prog: str = "mip6fast check") -> int:
+    """Validate a configuration (mip6fast.config_check): every mistake, one a line as FILE:LINE: KEY:
+    MESSAGE on stderr; 0 when usable, 1 when not, 2 when the role cannot be told."""
+    try:
+        report = check_config_file(path, role)
+    except RoleUnknown as exc:
+        print(f"{prog}: {path}: {exc}", file=sys.stderr)
+        return 2
+    if as_json:
+        json.dump(report.as_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0 if report.ok else 1
+    for problem in report.problems:
+        for i, line in enumerate(problem.format(path).splitlines()):
+            print(line if i == 0 else f"    {line}", file=sys.stderr)
+    if not report.ok:
+        n = len(report.problems)
+        print(f"{prog}: {path}: {n} error{'s' * (n != 1)} (role {report.role})", file=sys.stderr)
+        return 1
+    print(f"{path}: ok")
+    for note in report.notes:
+        print(f"  {note}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    """``mip6fast check CONFIG [--role ROLE] [--json]``; ``mip6fast check --reference``: docs/CONFIG.md."""
+    if args.reference:
+        sys.stdout.write(render_config_reference())
+        return 0
+    if args.config is None:
+        print("mip6fast check: give a configuration file (or --reference)", file=sys.stderr)
+        return 2
+    return _check(args.config, args.role, args.json)
+
+
+def _add_check_parser(sub) -> None:
+    k = sub.add_parser("check", help="validate a daemon configuration without touching interfaces (no root): "
+                                     "every error with its key and line, and the key file")
+    k.add_argument("config", nargs="?", help="the TOML configuration file")
+    k.add_argument("--role", choices=list(ROLES), help="the daemon it is for (default: told from its role "
+                                                        "section)")
+    k.add_argument("--json", action="store_true", help="print one JSON object: path, role, ok, errors, notes")
+    k.add_argument("--reference", action="store_true",
+                   help="print docs/CONFIG.md: every key with its type, default and meaning")
+    k.set_defaults(func=cmd_check)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mip6fast", description="Mobile IPv6 (RFC 6275) engine")
     p.add_argument("--version", action="version", version=f"mip6fast {__version__}")
@@ -324,6 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="short measurements (smoke run)")
     b.add_argument("--keys", type=int, default=None,
                    help=f"hashflood: keys per set (default {hashflood.KEYS:,}; --quick: 4,000)")
+    b.add_argument("--plot", metavar="FILE.png",
+                   help="draw the ratios as bars into this PNG (needs matplotlib: pip install 'mip6fast[plot]')")
     b.set_defaults(func=cmd_bench)
 
     d = sub.add_parser("decode", help="parse IPv6 packets given as hex and print them")
@@ -345,9 +439,13 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("demo", help="the three roles on a namespace network with real traffic and handovers "
                                     "(needs root)")
     m.add_argument("--json", action="store_true", help="print one JSON object (its 'summary' holds the figures)")
-    m.add_argument("--pcap-dir", help="record every link (one pcap per daemon) into this directory")
+    m.add_argument("--pcap-dir", help="record every link into this directory (one pcapng per daemon: its "
+                                        "interfaces, each frame's direction)")
     m.add_argument("--no-route-optimisation", action="store_true",
                    help="only the run without route optimisation (default: with, then without)")
+    m.add_argument("--plot", metavar="FILE.png",
+                   help="draw the handover gaps over time into this PNG (needs matplotlib: "
+                        "pip install 'mip6fast[plot]')")
     m.set_defaults(func=cmd_demo)
 
     for role, what in (("ha", "home agent"), ("mn", "mobile node"), ("cn", "correspondent node"),
@@ -355,7 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
         r = sub.add_parser(role, help=f"run the {what} on real interfaces (needs root)")
         r.add_argument("--config", required=True,
                        help=f"TOML configuration file (`mip6fast example-config {role}` prints an example)")
-        r.add_argument("--pcap", help="record every frame sent and received to this pcap file")
+        r.add_argument("--pcap", help="record every frame sent and received to this pcapng file (one "
+                                      "interface description per interface, each frame's direction)")
         r.add_argument("--control-socket", help=f"control socket path (default {DEFAULT_SOCKETS[role]})")
         r.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
                        help="of the mip6fast loggers (other libraries log warnings only); default: the "
@@ -363,6 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
         r.add_argument("--log-format", choices=["text", "json"],
                        help="json: one JSON object per line (time, level, logger, message, fields); default: "
                             "the file's [daemon] log_format, else text")
+        r.add_argument("--check", action="store_true",
+                       help="validate the configuration (as `mip6fast check`) and exit, touching nothing")
         r.set_defaults(func=cmd_daemon)
     for command, what in (("bindings", "the binding cache (or binding update list) of a running daemon"),
                           ("stats", "the counters of a running daemon")):
@@ -388,6 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print one JSON object: role and counters (name: meaning)")
     c.add_argument("--markdown", action="store_true", help="print docs/COUNTERS.md (every role)")
     c.set_defaults(func=cmd_counters)
+    _add_check_parser(sub)
     return p
 
 

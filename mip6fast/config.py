@@ -6,7 +6,7 @@ the interfaces the engine owns and the routes it uses::
     [daemon]                            # optional
     control_socket = "/run/mip6fast/ha.sock"
     state_dir = "/run/mip6fast/ha"      # the default: beside the control socket, named after it
-    pcap = "ha.pcap"
+    pcap = "ha.pcapng"                  # pcapng: interfaces by name, frames with direction
     log_level = "info"
     log_format = "text"                 # or "json": one JSON object per line
     metrics = "127.0.0.1:9464"          # a Prometheus endpoint (off when absent); loopback only unless
@@ -40,11 +40,18 @@ with a unit (``"300ms"``, ``"1.5s"``, ``"2h"``); the fields the roles keep in wh
 take a whole number of seconds in either form (``420``, ``"7m"``). An unknown key, a missing key or a
 bad value (out of its range, infinite, NaN) is a ``ConfigError`` that names the key: the ranges the
 roles do not check themselves are in ``FIELD_RANGES`` and ``CROSS_CHECKS`` below, each with its reason.
+
+Every mistake of a file is found in one pass, not only the first: ``validate_config`` returns them all
+(each a ``ConfigError`` with its key; an unknown key names the nearest known one), and
+``parse_config``/``load_config`` raise one ``ConfigError`` whose message lists them all, one a line
+(its ``key`` is the first one's, its ``errors`` the list). ``key_line`` finds the line of a key in the
+text (tomllib gives no positions): what ``mip6fast check`` prints beside each mistake.
 """
 from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import difflib
 import enum
 import math
 import re
@@ -68,8 +75,8 @@ else:  # pragma: no cover - exercised on 3.9/3.10 only
     import tomli as tomllib
 
 __all__ = ["ROLES", "SECURITY_ROLES", "ConfigError", "DaemonConfig", "InterfaceConfig", "RouteConfig",
-           "SecuritySettings", "StoreSettings", "config_keys",
-           "load_config", "metrics_address", "parse_config"]
+           "SecuritySettings", "StoreSettings", "config_keys", "key_line", "key_lines",
+           "load_config", "metrics_address", "parse_config", "read_config_text", "validate_config"]
 
 NS_PER_S = 1_000_000_000
 
@@ -199,11 +206,42 @@ MAX_DURATION_NS = (1 << 32) * NS_PER_S
 
 class ConfigError(Mip6Error, ValueError):
     """A configuration file that cannot be used. ``key`` is the dotted path of the culprit
-    (``home_agent.max_lifetime``, ``interfaces.eth0.addresses[1]``), or empty for the file as a whole."""
+    (``home_agent.max_lifetime``, ``interfaces.eth0.addresses[1]``), or empty for the file as a whole.
+    ``errors`` lists every mistake found (``[self]`` for a single one); several are raised as one
+    ``ConfigError.of(errors)``, whose message has one line per mistake, the first one's key first."""
 
-    def __init__(self, key: str, message: str):
+    def __init__(self, key: str, message: str, errors: list[ConfigError] | None = None):
         self.key = key
+        self.message = message
+        self.errors: list[ConfigError] = list(errors) if errors else [self]
         super().__init__(f"{key}: {message}" if key else message)
+
+    @classmethod
+    def of(cls, errors: list[ConfigError]) -> ConfigError:
+        """One error standing for ``errors`` (each may itself stand for several)."""
+        flat = [e for error in errors for e in error.errors]
+        if len(flat) == 1:
+            return flat[0]
+        first = flat[0]
+        return cls(first.key, "\n".join([first.message, *(str(e) for e in flat[1:])]), flat)
+
+
+_FAILED = object()    # what _gather returns for a value that had mistakes (recorded in its list)
+
+
+def _gather(errors: list[ConfigError], fn, *args):
+    """``fn(*args)``, or _FAILED with its mistakes appended to ``errors``."""
+    try:
+        return fn(*args)
+    except ConfigError as exc:
+        errors.extend(exc.errors)
+        return _FAILED
+
+
+def _suggest(name: str, known) -> str:
+    """" (did you mean 'x'?)" for the nearest known name, or ""."""
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 @dataclass(frozen=True)
@@ -219,6 +257,10 @@ class InterfaceConfig:
             raise ValueError(f"mtu must be in 1280..65535 (IPv6 minimum MTU), got {self.mtu}")
         if self.mac is not None and not re.fullmatch(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}", self.mac):
             raise ValueError(f"mac must look like 02:00:00:00:00:01, got {self.mac!r}")
+
+
+# Checked with the other fields (the class checks it too, but only once every field converted).
+FIELD_RANGES[(InterfaceConfig, "mtu")] = (1280, 65535, "the IPv6 minimum MTU is 1280 (RFC 8200 §5)")
 
 
 @dataclass(frozen=True)
@@ -251,6 +293,8 @@ class DaemonSettings:
     # it shows are the control socket's, so it listens on a loopback address unless
     # metrics_allow_remote is true.
     metrics: str | None = None
+    # true: let the metrics endpoint listen on a non-loopback address (it shows what the control socket
+    # shows: bindings and counters; put it behind a firewall).
     metrics_allow_remote: bool = False
 
     def __post_init__(self):
@@ -421,7 +465,7 @@ def _convert(tp, value, key: str, unit: str | None):
     args = typing.get_args(tp)
     if origin in _UNION_TYPES:
         options = [a for a in args if a is not type(None)]
-        errors = []
+        errors: list[ConfigError] = []
         for option in options:
             try:
                 return _convert(option, value, key, unit)
@@ -432,19 +476,30 @@ def _convert(tp, value, key: str, unit: str | None):
         if not isinstance(value, list):
             raise ConfigError(key, f"expected a list, got {value!r}")
         item = args[0] if args else object
-        items = [_convert(item, v, f"{key}[{i}]", unit) for i, v in enumerate(value)]
+        errors = []
+        items = [_gather(errors, _convert, item, v, f"{key}[{i}]", unit) for i, v in enumerate(value)]
+        if errors:
+            raise ConfigError.of(errors)
         return tuple(items) if origin is tuple else items
     if origin in (dict, collections.abc.Mapping):
         if not isinstance(value, dict):
             raise ConfigError(key, f"expected a table, got {value!r}")
         key_type, value_type = args if args else (str, object)
-        return {_convert(key_type, k, f"{key}.{k}", None): _convert(value_type, v, f"{key}.{k}", unit)
-                for k, v in value.items()}
+        errors = []
+        pairs = [(_gather(errors, _convert, key_type, k, f"{key}.{k}", None),
+                  _gather(errors, _convert, value_type, v, f"{key}.{k}", unit)) for k, v in value.items()]
+        if errors:
+            raise ConfigError.of(errors)
+        return dict(pairs)
     if origin in (frozenset, set):
         if not isinstance(value, list):
             raise ConfigError(key, f"expected a list, got {value!r}")
-        return frozenset(_convert(args[0] if args else object, v, f"{key}[{i}]", unit)
-                         for i, v in enumerate(value))
+        errors = []
+        members = [_gather(errors, _convert, args[0] if args else object, v, f"{key}[{i}]", unit)
+                   for i, v in enumerate(value)]
+        if errors:
+            raise ConfigError.of(errors)
+        return frozenset(members)
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(key, f"expected true or false, got {value!r}")
@@ -494,17 +549,23 @@ def build(cls, table, path: str):
         raise ConfigError(path, f"expected a table, got {table!r}")
     hints = _hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init and f.name not in NOT_CONFIGURABLE}
-    unknown = sorted(set(table) - set(fields))
-    if unknown:
-        raise ConfigError(_join(path, unknown[0]), f"unknown key (known: {', '.join(sorted(fields))})")
-    kwargs = {name: _convert(hints[name], value, _join(path, name), _unit(name))
-              for name, value in table.items()}
-    for name, value in kwargs.items():
-        _check_range(cls, name, value, _join(path, name))
-    missing = [n for n, f in fields.items() if n not in kwargs
-               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
-    if missing:
-        raise ConfigError(_join(path, missing[0]), "missing (required)")
+    errors: list[ConfigError] = []
+    for name in table:
+        if name not in fields:
+            errors.append(ConfigError(_join(path, name), f"unknown key{_suggest(name, fields)} "
+                                                         f"(known: {', '.join(sorted(fields))})"))
+    kwargs = {}
+    for name, value in table.items():
+        if name in fields:
+            converted = _gather(errors, _convert, hints[name], value, _join(path, name), _unit(name))
+            if converted is not _FAILED and _gather(errors, _check_range, cls, name, converted,
+                                                    _join(path, name)) is not _FAILED:
+                kwargs[name] = converted
+    for n, f in fields.items():
+        if n not in table and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            errors.append(ConfigError(_join(path, n), "missing (required)"))
+    if errors:
+        raise ConfigError.of(errors)
     try:
         obj = cls(**kwargs)
     except (ValueError, TypeError) as exc:
@@ -515,7 +576,9 @@ def build(cls, table, path: str):
     for check in CROSS_CHECKS.get(cls, ()):
         mistake = check(obj)
         if mistake is not None:
-            raise ConfigError(_join(path, mistake[0]), mistake[1])
+            errors.append(ConfigError(_join(path, mistake[0]), mistake[1]))
+    if errors:
+        raise ConfigError.of(errors)
     return obj
 
 
@@ -530,13 +593,28 @@ def _join(path: str, name: str) -> str:
 # ---------------------------------------------------------------- the file
 
 def parse_config(text: str, role: str) -> DaemonConfig:
-    """A configuration file's text for daemon ``role`` ("ha", "mn" or "cn")."""
+    """A configuration file's text for daemon ``role`` ("ha", "mn", "cn" or "router"); raises one
+    ConfigError listing every mistake."""
+    config, errors = _parse(text, role)
+    if errors:
+        raise ConfigError.of(errors)
+    assert config is not None
+    return config
+
+
+def validate_config(text: str, role: str) -> tuple[DaemonConfig | None, list[ConfigError]]:
+    """(the configuration, or None, and every mistake of it, in the file's order of sections)."""
+    return _parse(text, role)
+
+
+def _parse(text: str, role: str) -> tuple[DaemonConfig | None, list[ConfigError]]:
     if role not in ROLES:
-        raise ConfigError("", f"unknown role {role!r} ({', '.join(ROLES)})")
+        return None, [ConfigError("", f"unknown role {role!r} ({', '.join(ROLES)})")]
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("", f"not valid TOML: {exc}") from None
+        return None, [ConfigError("", f"not valid TOML: {exc}")]
+    errors: list[ConfigError] = []
     section, cls = ROLES[role]
     known = {"daemon", "interfaces", "routes", "advertise", section}
     if role in SECURITY_ROLES:
@@ -544,52 +622,134 @@ def parse_config(text: str, role: str) -> DaemonConfig:
     for key in doc:
         if key not in known:
             others = [s for s, _ in ROLES.values() if s != section]
-            hint = f" (a [{key}] section belongs to another daemon)" if key in others else ""
-            raise ConfigError(key, f"unknown section{hint}; known: {', '.join(sorted(known))}")
+            hint = f" (a [{key}] section belongs to another daemon)" if key in others else _suggest(key, known)
+            errors.append(ConfigError(key, f"unknown section{hint}; known: {', '.join(sorted(known))}"))
     if section not in doc and role not in OPTIONAL_SECTION:
-        raise ConfigError(section, "missing (required)")
+        errors.append(ConfigError(section, "missing (required)"))
     interfaces = doc.get("interfaces", {})
+    ifaces: dict[str, InterfaceConfig] = {}
+    names: set[str] = set()            # every interface named, even one whose table has mistakes
     if not isinstance(interfaces, dict) or not interfaces:
-        raise ConfigError("interfaces", "at least one [interfaces.NAME] table is required")
-    ifaces = {name: build(InterfaceConfig, table, f"interfaces.{name}") for name, table in interfaces.items()}
+        errors.append(ConfigError("interfaces", "at least one [interfaces.NAME] table is required"))
+    else:
+        names = set(interfaces)
+        for name, table in interfaces.items():
+            iface = _gather(errors, build, InterfaceConfig, table, f"interfaces.{name}")
+            if iface is not _FAILED:
+                ifaces[name] = iface
+
+    def known_interface(key: str, value) -> None:
+        if names and value not in names:
+            errors.append(ConfigError(key, f"{value!r} is not one of the [interfaces]{_suggest(str(value), names)}"))
+
     routes = doc.get("routes", [])
+    route_list = []
     if not isinstance(routes, list):
-        raise ConfigError("routes", "expected an array of tables ([[routes]])")
-    route_list = tuple(build(RouteConfig, r, f"routes[{i}]") for i, r in enumerate(routes))
-    for i, r in enumerate(route_list):
-        if r.interface not in ifaces:
-            raise ConfigError(f"routes[{i}].interface", f"{r.interface!r} is not one of the [interfaces]")
+        errors.append(ConfigError("routes", "expected an array of tables ([[routes]])"))
+    else:
+        for i, r in enumerate(routes):
+            route = _gather(errors, build, RouteConfig, r, f"routes[{i}]")
+            if route is not _FAILED:
+                known_interface(f"routes[{i}].interface", route.interface)
+                route_list.append(route)
     advertise = doc.get("advertise", {})
-    if not isinstance(advertise, dict):
-        raise ConfigError("advertise", "expected tables [advertise.INTERFACE]")
     adverts = {}
-    for name, table in advertise.items():
-        if name not in ifaces:
-            raise ConfigError(f"advertise.{name}", f"{name!r} is not one of the [interfaces]")
-        adverts[name] = build(AdvertisingConfig, table, f"advertise.{name}")
-    table = doc.get(section, {})
+    if not isinstance(advertise, dict):
+        errors.append(ConfigError("advertise", "expected tables [advertise.INTERFACE]"))
+    else:
+        for name, table in advertise.items():
+            if names and name not in names:
+                errors.append(ConfigError(f"advertise.{name}", f"{name!r} is not one of the [interfaces]"
+                                                               f"{_suggest(name, names)}"))
+                continue
+            advert = _gather(errors, build, AdvertisingConfig, table, f"advertise.{name}")
+            if advert is not _FAILED:
+                adverts[name] = advert
+    role_config: object = _FAILED
     store = None
-    if role == "ha" and isinstance(table, dict):
-        store = build(StoreSettings, {k: v for k, v in table.items() if k in STORE_KEYS}, section)
-        table = {k: v for k, v in table.items() if k not in STORE_KEYS}
-    role_config = build(cls, table, section)
-    for key in ("interface",):
-        value = getattr(role_config, key, None)
-        if value is not None and value not in ifaces:
-            raise ConfigError(f"{section}.{key}", f"{value!r} is not one of the [interfaces]")
-    daemon = build(DaemonSettings, doc.get("daemon", {}), "daemon")
-    security = build(SecuritySettings, doc.get("security", {}), "security")
-    return DaemonConfig(role, role_config, ifaces, route_list, adverts, daemon, store, security)
+    if section in doc or role in OPTIONAL_SECTION:
+        table = doc.get(section, {})
+        if role == "ha" and isinstance(table, dict):
+            store = _gather(errors, build, StoreSettings, {k: v for k, v in table.items() if k in STORE_KEYS},
+                            section)
+            table = {k: v for k, v in table.items() if k not in STORE_KEYS}
+        role_config = _gather(errors, build, cls, table, section)
+        for key in ("interface",):        # checked on the file's value: reported beside the section's other mistakes
+            value = table.get(key) if isinstance(table, dict) else None
+            if isinstance(value, str):
+                known_interface(f"{section}.{key}", value)
+    daemon = _gather(errors, build, DaemonSettings, doc.get("daemon", {}), "daemon")
+    security = _gather(errors, build, SecuritySettings, doc.get("security", {}), "security")
+    if errors:
+        return None, errors
+    return DaemonConfig(role, role_config, ifaces, tuple(route_list), adverts, daemon, store, security), []
 
 
-def load_config(path, role: str) -> DaemonConfig:
+def read_config_text(path) -> str:
+    """The text of a configuration file; ConfigError (key "") when it cannot be read."""
     try:
-        text = Path(path).read_text()
+        return Path(path).read_text()
     except OSError as exc:
         raise ConfigError("", f"cannot read {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError("", f"{path} is not UTF-8 text: {exc}") from None
-    return parse_config(text, role)
+
+
+def load_config(path, role: str) -> DaemonConfig:
+    return parse_config(read_config_text(path), role)
+
+
+# ---------------------------------------------------------------- where a key is written
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_BARE_OR_QUOTED = r"""(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')"""
+_ASSIGNMENT = re.compile(rf"^\s*({_BARE_OR_QUOTED}(?:\s*\.\s*{_BARE_OR_QUOTED})*)\s*=")
+_KEY_PART = re.compile(r"[A-Za-z0-9_-]+|\"([^\"]*)\"|'([^']*)'")
+
+
+def _key_parts(dotted: str) -> list[str]:
+    return [m.group(1) if m.group(1) is not None else m.group(2) if m.group(2) is not None else m.group(0)
+            for m in _KEY_PART.finditer(dotted)]
+
+
+def key_lines(text: str) -> dict[str, int]:
+    """Every table header and key assignment of a TOML text under the dotted path ``ConfigError``
+    names it by (``home_agent.max_lifetime``, ``routes[1].via``), with its line (from 1). A scan of
+    the lines, not a TOML parser: keys inside multi-line strings may be seen too, which only matters
+    for finding a line to show."""
+    lines: dict[str, int] = {}
+    table: str = ""
+    arrays: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        header = _HEADER.match(line)
+        if header:
+            path = ".".join(_key_parts(header.group(2)))
+            if header.group(1) == "[[":
+                arrays[path] = arrays.get(path, -1) + 1
+                table = f"{path}[{arrays[path]}]"
+            else:
+                table = path
+            lines.setdefault(table, number)
+            continue
+        assignment = _ASSIGNMENT.match(line)
+        if assignment:
+            key = _join(table, ".".join(_key_parts(assignment.group(1))))
+            lines.setdefault(key, number)
+    return lines
+
+
+def key_line(text: str, key: str) -> int | None:
+    """The line of ``key`` (a ConfigError's key) in ``text``: where it is assigned, or else where the
+    nearest enclosing table or array is (an item of an inline array, a missing key: its table)."""
+    if not key:
+        return None
+    lines = key_lines(text)
+    while key:
+        if key in lines:
+            return lines[key]
+        cut = max(key.rfind("."), key.rfind("["))
+        key = key[:cut] if cut > 0 else ""
+    return None
 
 
 def config_keys(config: DaemonConfig) -> dict[str, object]:

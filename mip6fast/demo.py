@@ -21,6 +21,7 @@ the new link answers, the node forms a care-of address and registers it. Everyth
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -35,6 +36,7 @@ from pathlib import Path
 
 from pyroute2 import NetNS
 
+from . import progress
 from .daemon import DaemonError, query
 from .io.netns import NetnsLab, _write_sysctl
 
@@ -277,8 +279,8 @@ class DemoNetwork:
         argv = [sys.executable, "-m", "mip6fast", role, "--config", str(config), "--control-socket", sock]
         if self.pcap_dir is not None:
             self.pcap_dir.mkdir(parents=True, exist_ok=True)
-            n = sum(1 for p in self.pcap_dir.glob(f"{name}*.pcap"))
-            argv += ["--pcap", str(self.pcap_dir / (f"{name}.pcap" if n == 0 else f"{name}-{n}.pcap"))]
+            n = sum(1 for p in self.pcap_dir.glob(f"{name}*.pcapng"))
+            argv += ["--pcap", str(self.pcap_dir / (f"{name}.pcapng" if n == 0 else f"{name}-{n}.pcapng"))]
         proc = subprocess.Popen(["ip", "netns", "exec", self.ns(name), *argv], env=self._env(),
                                 cwd=PACKAGE_PARENT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)
@@ -436,6 +438,8 @@ def run_phase(net: DemoNetwork, route_optimisation: bool, say, dwell: float = 4.
     sent = net.result(sender, timeout=seconds + 60)
     received = net.result(sink, timeout=30)
     figures = _handover_figures(ping_result, moves, time.monotonic())
+    for figure, (_, at) in zip(figures, moves):
+        figure["at_s"] = round(at - net.t0, 2)          # when, in seconds since the demo started
     mn_stats = net.query("mn", "stats")["node"]
     net.stop("mn")
     answered = len(ping_result["answered"])
@@ -456,14 +460,21 @@ def run_demo(as_json: bool = False, pcap_dir: str | None = None, route_optimisat
 
     printing = threading.Lock()          # the daemons' lines come from one thread each
 
+    # The bar (only on a terminal, not with --json) moves at each step the demo announces: the
+    # network, the daemons, then per run the registration and each handover (run_phase's path).
+    steps = 2 + len(route_optimisation_runs) * 5
+
     def say(text: str) -> None:
         event(time.monotonic() - t0, "demo", text)
+        bar.update(1)
 
     def event(seconds: float, who: str, line: str) -> None:
         if not as_json:
             with printing:
-                print(f"{seconds:7.2f}s  {who:<4}  {line}", file=out, flush=True)
+                progress.write(f"{seconds:7.2f}s  {who:<4}  {line}", out)
 
+    stack = contextlib.ExitStack()
+    bar = progress.Task(None)
     net = DemoNetwork(pcap_dir=pcap_dir, on_event=event)
     net.t0 = t0
     interrupted = []
@@ -473,6 +484,7 @@ def run_demo(as_json: bool = False, pcap_dir: str | None = None, route_optimisat
         interrupted.append(True)
         raise KeyboardInterrupt
     try:
+        bar = stack.enter_context(progress.task("demo", total=steps, unit=" step"))
         signal.signal(signal.SIGINT, on_sigint)
         say("building the network: namespaces core, ha, ra, rb, cn, mn and the links home, A, B")
         net.build()
@@ -490,6 +502,7 @@ def run_demo(as_json: bool = False, pcap_dir: str | None = None, route_optimisat
                    "seconds": round(time.monotonic() - t0, 1)}
     finally:
         signal.signal(signal.SIGINT, previous)
+        stack.close()
         net.close()
     report = {"summary": summary, "pcap_dir": pcap_dir}
     if as_json:

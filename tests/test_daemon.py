@@ -64,7 +64,7 @@ def test_home_agent_daemon_on_a_real_home_link(veth_to_namespace, tmp_path):
     proc_ipv6 = Path(f"/proc/sys/net/ipv6/conf/{ours}/disable_ipv6")
     proc_ipv6.write_text("0")                       # the kernel's IPv6 is on before the daemon starts
     config = ha_config(tmp_path, ours)
-    pcap = tmp_path / "ha.pcap"
+    pcap = tmp_path / "ha.pcapng"
     daemon = subprocess.Popen([sys.executable, "-m", "mip6fast", "ha", "--config", str(config), "--pcap", str(pcap)],
                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -96,6 +96,15 @@ def test_home_agent_daemon_on_a_real_home_link(veth_to_namespace, tmp_path):
     from tshark_check import problems, require_tshark
     require_tshark()
     assert pcap.stat().st_size > 24 and problems(str(pcap)) == []
+    # pcapng: the interface by name and each frame's direction, as tshark reads them. The kernel host's
+    # echo requests came in, the home agent's replies went out.
+    fields = subprocess.run(["tshark", "-n", "-r", str(pcap), "-T", "fields", "-e", "frame.interface_name",
+                             "-e", "frame.packet_flags_direction", "-e", "icmpv6.type"],
+                            capture_output=True, text=True, check=True, timeout=120).stdout
+    rows = {tuple(line.split("\t")) for line in fields.splitlines()}
+    assert {name for name, _, _ in rows} == {ours}
+    directions = {icmp: {int(d, 16) for _, d, t in rows if t == icmp} for icmp in ("128", "129")}
+    assert directions == {"128": {1}, "129": {2}}, rows
 
 
 def test_daemon_errors_are_clear(tmp_path, veth_to_namespace):

@@ -108,7 +108,7 @@ def test_route_optimisation_puts_hao_and_rh2_on_the_wire(network):
     # A fresh correspondent daemon with its own pcap, closed (complete) when it stops.
     network.stop("cn")
     cn = network.start("cn")
-    pcap = max(network.pcap_dir.glob("cn*.pcap"), key=lambda p: p.stat().st_mtime)
+    pcap = max(network.pcap_dir.glob("cn*.pcapng"), key=lambda p: p.stat().st_mtime)
     fresh_mobile_node(network, route_optimisation=True)
     sent, answered = ping(network, seconds=4.0)
     assert answered >= sent - 10
@@ -325,5 +325,6 @@ def test_demo_command_json(tmp_path):
     assert [h["to"] for h in summary["handovers"]] == ["b", "a", "b", "home"]
     for h in summary["handovers"]:
         assert h["gap_ms"] is not None and h["packets_lost"] < h["packets_sent"]
-    assert {p.name for p in tmp_path.glob("*.pcap")} >= {"ha.pcap", "ra.pcap", "rb.pcap", "cn.pcap", "mn.pcap"}
+    assert {p.name for p in tmp_path.glob("*.pcapng")} >= {"ha.pcapng", "ra.pcapng", "rb.pcapng", "cn.pcapng",
+                                                            "mn.pcapng"}
     assert [ns for ns in os.listdir("/run/netns") if ns.startswith(f"mip6lab-{proc.pid}-")] == []

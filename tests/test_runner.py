@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from mip6fast.io.packet_socket import PacketSocket, PortError
-from mip6fast.io.pcap import read_pcap
+from mip6fast.io.pcapng import DIRECTION_INBOUND, DIRECTION_OUTBOUND, read_pcapng
 from mip6fast.io.runner import NodeRunner
 from mip6fast.roles import AdvertisingConfig, Interface, Router
 from mip6fast.wire import PrefixInformation, parse
@@ -68,8 +68,10 @@ def test_router_node_serves_the_kernel_over_a_real_veth(veth_to_namespace, port_
         rx, tx = port_counts(port)
         assert rx > 0 and tx > 0
     assert router.counters.get("rx_frames", 0) > 0
-    # Everything that crossed the port is in the pcap, and parses.
-    _, records = read_pcap(pcap)
+    # Everything that crossed the port is in the pcapng, on the port's interface, both ways, and parses.
+    interfaces, records = read_pcapng(pcap)
+    assert [i.name for i in interfaces] == [ours]
+    assert {r.direction for r in records} == {DIRECTION_INBOUND, DIRECTION_OUTBOUND}
     kinds = {type(parse(r.data[14:], verify_checksums=True).payload).__name__
              for r in records if r.data[12:14] == b"\x86\xdd"}
     assert {"RouterAdvertisement", "EchoRequest", "EchoReply", "NeighborSolicitation"} <= kinds, kinds

@@ -49,6 +49,7 @@ LAYERS = (
         "mip6fast",                   # re-exports the core classes below
         "mip6fast._[a-z]*",           # compiled skins (_*.pyx), their pure-Python twins (_*_py), _impl
         "mip6fast.errors",
+        "mip6fast.progress",          # progress bars (tqdm) any long run may ask for
         "mip6fast.batch",
         "mip6fast.binding_cache",
         "mip6fast.datapath",
@@ -69,6 +70,9 @@ LAYERS = (
         "mip6fast.service",           # sd_notify, the watchdog, logging setup: what a service manager sees
         "mip6fast.metrics",           # the Prometheus collector of a daemon
         "mip6fast.config",
+        "mip6fast.config_check",
+        "mip6fast.config_docs",
+        "mip6fast.plot",
         "mip6fast.demo",
         "mip6fast.demo_apps",
         "mip6fast.cli",

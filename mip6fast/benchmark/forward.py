@@ -51,6 +51,7 @@ from ipaddress import IPv6Address, IPv6Network
 
 import numpy as np
 
+from .. import progress
 from ..batch import PacketBatch
 from ..binding_cache import BindingCache
 from ..io.netns import NetnsLab
@@ -490,11 +491,16 @@ def report(seconds: float = 1.0, quick: bool = False, sizes=SIZES, bindings: int
     forwarder's, their ratios, and every measurement's details."""
     if quick:
         seconds = min(seconds, 0.3)
-    with ForwardBench(bindings, pin=pin) as bench:
+    with ForwardBench(bindings, pin=pin) as bench, \
+            progress.task("bench forward", total=1 + len(sizes), unit=" step") as bar:
+        bar.describe(f"registering {bindings:,} bindings")
         registration = bench.register()
+        bar.update(1)
         results, runs = [], []
         for size in sizes:
+            bar.describe(f"{size}-byte frames")
             m = bench.measure(size, seconds)
+            bar.update(1)
             runs.extend(m.values())
             ha, refl, py = m["home_agent"]["pps"], m["reflector"]["pps"], m["python"]["pps"]
             results.append(result(f"forward_{size}B", ha / 1e6, "Mpps", size=size,

@@ -25,7 +25,8 @@ import numpy as np
 
 from ..batch import PacketBatch, Verdict
 from ..roles.events import BatchTransmit, Driven, Notification, Output
-from .pcap import LINKTYPE_ETHERNET, PcapWriter
+from .pcap import LINKTYPE_ETHERNET
+from .pcapng import DIRECTION_INBOUND, DIRECTION_OUTBOUND, PcapngWriter
 from .tun import TunDevice
 
 __all__ = ["NodeRunner", "Port"]
@@ -49,7 +50,8 @@ class NodeRunner:
     """Drive ``node`` from ``ports`` (keyed by the node's interface names) and ``tun``.
 
     ``on_notification(notification)`` sees every notification the node emits; ``pcap`` (a path)
-    records every frame received and sent on the ports, stamped with the wall clock."""
+    records every frame received and sent on the ports as pcapng, stamped with the wall clock, its
+    port (an interface description each) and its direction."""
 
     def __init__(self, node: Driven, ports: Mapping[str, Port], tun: TunDevice | None = None, *,
                  on_notification: Callable[[Notification], None] | None = None,
@@ -69,7 +71,12 @@ class NodeRunner:
         self.max_batches = 64    # full batches read from one port before looking at the others
         self._batch = PacketBatch(capacity=batch_size, slot_size=2048, headroom=128)
         self._deadline: int | None = None
-        self._pcap = PcapWriter(pcap, linktype=LINKTYPE_ETHERNET) if pcap else None
+        # pcapng: one interface description per port (ids in the ports' order), each frame stamped
+        # with its port and direction (mip6fast.io.pcapng).
+        self._pcap = PcapngWriter(pcap) if pcap else None
+        if self._pcap is not None:
+            for name in self.ports:
+                self._pcap.add_interface(name, LINKTYPE_ETHERNET)
         # The pcap's clock is wall time; the node's is monotonic (never steps).
         self._wall_offset = time.time_ns() - clock()
         self._epoll = select.epoll()
@@ -195,7 +202,7 @@ class NodeRunner:
             now = self.clock()
             if self._pcap is not None:
                 for frame in batch.packets():
-                    self._pcap.write(frame, now + self._wall_offset)
+                    self._pcap.write(frame, now + self._wall_offset, name, DIRECTION_INBOUND)
             self._apply(now, self.node.receive_batch(now, name, batch))
             if batch.count < batch.capacity:
                 return
@@ -233,7 +240,7 @@ class NodeRunner:
                 self.counters["tx_dropped"] += len(frames) - sent
                 if self._pcap is not None:
                     for frame in frames[:sent]:
-                        self._pcap.write(frame, now + self._wall_offset)
+                        self._pcap.write(frame, now + self._wall_offset, name, DIRECTION_OUTBOUND)
         for bt in out.batches:
             self._send_batch(now, bt)
         if out.deliveries:
@@ -259,7 +266,7 @@ class NodeRunner:
             return
         if self._pcap is not None:
             for frame in bt.frames():
-                self._pcap.write(frame, now + self._wall_offset)
+                self._pcap.write(frame, now + self._wall_offset, bt.interface, DIRECTION_OUTBOUND)
         send = getattr(port, "send", None)
         if send is None:
             sent = port.send_frames(bt.frames())

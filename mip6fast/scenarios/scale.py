@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from .. import progress
 from ..binding_cache import BindingCache
 from ..roles import Interface
 from ..roles.fleet import FleetConfig, MobileFleet
@@ -123,8 +124,13 @@ def scale(seed: int, pcap_dir: str | None, n: int = DEFAULT_N, lifetime: int = 6
     built = time.perf_counter()
     # Last arrival + DAD + the refresh (a lead before the lifetime ends) + its BA, with margin.
     until = (2 + arrival_s + lifetime + 4) * NS_PER_S
-    with sim:
+    with sim, progress.task("simulate scale", total=until // NS_PER_S, unit=" virtual s") as bar:
         world.start()
+        if bar.active:       # a virtual second at a time, to move the bar (the same events, in the same order)
+            for second in range(1, until // NS_PER_S + 1):
+                sim.run(second * NS_PER_S)
+                bar.update(1)
+                bar.describe(f"{world.ha.counters.get('binding.created', 0):,} bindings")
         sim.run(until)
     wall_end = time.perf_counter()
     cpu_s = time.process_time() - cpu_start
