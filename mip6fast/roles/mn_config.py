@@ -70,7 +70,11 @@ class MobileNodeConfig:
     another router with new prefixes, that is movement at once (a hint trusted to decide, §11.5.1);
     off, the old router must first fail NUD (seconds). ``unauthenticated_registrations``: the mobile node
     daemon starts without keys (ESP or RFC 4285) for its home registrations only with this set (issue
-    11; the role itself protects what its security policy database and RFC 4285 credentials cover)."""
+    11; the role itself protects what its security policy database and RFC 4285 credentials cover).
+    ``optimistic_dad``: the addresses SLAAC forms on the mobile interface (care-of addresses) are used
+    while their duplicate address detection runs (RFC 4429), so the Binding Update leaves the moment
+    the care-of address exists rather than a RetransTimer later; a collision found afterwards gives a
+    new care-of address and a new BU (``mn_movement``). Home addresses are unaffected (§11.5.5)."""
     interface: str
     homes: tuple[HomeAddressConfig, ...]
     lifetime: int = 600
@@ -88,6 +92,7 @@ class MobileNodeConfig:
     initial_solicit_timeout: int = INITIAL_SOLICIT_TIMER
     movement_on_reattachment: bool = False
     unauthenticated_registrations: bool = False
+    optimistic_dad: bool = False
 
     def __post_init__(self):
         homes = tuple(self.homes)

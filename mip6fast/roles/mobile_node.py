@@ -151,6 +151,7 @@ class MobileNode(Host):
         self._config = config
         self.iface: Interface = self.interfaces[config.interface]
         nd = self.nd[config.interface]
+        nd.optimistic_dad = config.optimistic_dad          # RFC 4429 for care-of addresses
         self._events: deque[Notification] = deque()
         # Home registrations and correspondent entries (keyed (peer, home address)) share the list,
         # and one MAX_UPDATE_RATE window per destination covers the BUs to both (§11.8).

@@ -11,7 +11,13 @@ counters and output; it does no I/O. It keeps the conceptual data structures of 
   Mobile IPv6 adds to an RA: the router's global address from a Prefix Information option with the R
   flag, the Advertisement Interval option and the Home Agent Information option (RFC 6275 §7.2-7.4);
 - the interface's own addresses: duplicate address detection (RFC 4862 §5.4) and addresses formed
-  from prefixes with the A flag (RFC 4862 §5.5.3), with their lifetimes (§5.5.4);
+  from prefixes with the A flag (RFC 4862 §5.5.3), with their lifetimes (§5.5.4); with
+  ``optimistic_dad`` (RFC 4429) the addresses SLAAC forms are used while their DAD runs, and the
+  restrictions of RFC 4429 §3.2 hold for them: a Neighbor Solicitation from an optimistic address
+  carries no Source Link-Layer Address option and is sent only when no other address can source it
+  (§3.2, modifies RFC 4861 §7.2.2), a Neighbor Advertisement for one never sets Override (so it cannot
+  displace the rightful owner's cache entries elsewhere), and a DAD probe or an advertisement for it
+  from another node makes it a duplicate, as for a tentative address;
 - proxy entries: addresses this node answers Neighbor Solicitations for on behalf of another node
   (a home agent for its mobile nodes' home addresses, RFC 6275 §10.4.1).
 
@@ -259,7 +265,13 @@ class NeighborDiscovery:
         self.limits = NeighborDiscoveryLimits()
         self.accept_ra = not node.is_router      # RFC 4861 §6.3.4 is host behaviour
         self.autoconf = not node.is_router
+        # RFC 4429: addresses SLAAC forms are optimistic while DAD runs (configured addresses, the
+        # link-local one included, keep plain DAD: §3.1 leaves optimism to autoconfigured ones).
+        self.optimistic_dad = False
         self._dad_timers: dict[IPv6Address, Timer] = {}
+        # SLAAC addresses found duplicate → the address formed in their place (``replace_duplicate``),
+        # whose lifetimes the prefix's RAs keep updating.
+        self._replacements: dict[IPv6Address, IPv6Address] = {}
         self._lifetime_timers: dict[IPv6Address, list[Timer]] = {}
         self._rs_timer: Timer | None = None
         self._rs_sent = 0
@@ -386,8 +398,13 @@ class NeighborDiscovery:
 
     def start_dad(self, now: int, addr: InterfaceAddress) -> None:
         """RFC 4862 §5.4.2: NS from :: to the solicited-node group of the tentative address, no SLLA,
-        DupAddrDetectTransmits times RetransTimer apart; no conflict by then → the address is ours."""
-        addr.state = AddressState.TENTATIVE
+        DupAddrDetectTransmits times RetransTimer apart; no conflict by then → the address is ours.
+        With ``optimistic_dad`` an autoconfigured address is optimistic meanwhile (RFC 4429 §3.1)."""
+        if self.optimistic_dad and addr.autoconfigured:
+            addr.state = AddressState.OPTIMISTIC
+            self._count("dad_optimistic")
+        else:
+            addr.state = AddressState.TENTATIVE
         old = self._dad_timers.pop(addr.address, None)
         if old is not None:
             old.cancel()
@@ -395,7 +412,7 @@ class NeighborDiscovery:
 
     def _dad_transmit(self, now: int, address: IPv6Address, remaining: int) -> None:
         addr = self.iface.addresses.get(address)
-        if addr is None or addr.state is not AddressState.TENTATIVE or not self.iface.up:
+        if addr is None or not addr.probing or not self.iface.up:
             return
         if remaining == 0:
             self._dad_timers.pop(address, None)
@@ -418,6 +435,8 @@ class NeighborDiscovery:
         timer = self._dad_timers.pop(addr.address, None)
         if timer is not None:
             timer.cancel()
+        if addr.optimistic:
+            self._count("dad_duplicate_optimistic")    # RFC 4429 §3.2: it was in use already
         addr.state = AddressState.DUPLICATE
         self._count("dad_duplicate")
         self.node.notify(AddressDuplicate(now, self.iface.name, addr.address))
@@ -464,12 +483,13 @@ class NeighborDiscovery:
             self._count("drop.ns_bad_dad")
             return
         own = self.iface.addresses.get(target)
+        if own is not None and own.probing and from_dad:
+            # RFC 4862 §5.4.3 (and RFC 4429 §3.2 for an optimistic address): someone else is doing
+            # DAD for our tentative address.
+            self._duplicate(now, own)
+            return
         if own is not None and own.state is AddressState.TENTATIVE:
-            if from_dad:
-                # RFC 4862 §5.4.3: someone else is doing DAD for our tentative address.
-                self._duplicate(now, own)
-            else:
-                self._count("ns_for_tentative_ignored")
+            self._count("ns_for_tentative_ignored")
             return
         if own is not None and own.state is AddressState.DUPLICATE:
             self._count("ns_for_duplicate_ignored")
@@ -480,9 +500,12 @@ class NeighborDiscovery:
             return
         if not from_dad and slla is not None:
             self._learn(now, packet.src, slla, is_router=None)
-        # RFC 4861 §7.2.4 (and RFC 6275 §10.4.1 for a proxy: R = 0, O = 0).
+        # RFC 4861 §7.2.4 (and RFC 6275 §10.4.1 for a proxy: R = 0, O = 0; RFC 4429 §3.2 for an
+        # optimistic target: O = 0, the address may yet turn out to be another node's).
         router = self.node.is_router and not proxied
-        override = not proxied
+        override = not proxied and not (own is not None and own.optimistic)
+        if own is not None and own.optimistic:
+            self._count("na_optimistic_no_override")
         tlla = (TargetLinkLayerAddress(self.iface.mac),)
         if from_dad:
             na = NeighborAdvertisement(target=target, router=router, solicited=False, override=override,
@@ -513,8 +536,8 @@ class NeighborDiscovery:
             return
         own = self.iface.addresses.get(target)
         if own is not None:
-            if own.state is AddressState.TENTATIVE:
-                self._duplicate(now, own)       # RFC 4862 §5.4.4
+            if own.probing:
+                self._duplicate(now, own)       # RFC 4862 §5.4.4, RFC 4429 §3.2 for an optimistic one
             else:
                 self._count("na_for_own_address")  # §5.4.4: another node claims it; logged only
             return
@@ -748,6 +771,10 @@ class NeighborDiscovery:
             self._count("slaac_formed")
             self.start_dad(now, addr)
             return
+        if existing.state is AddressState.DUPLICATE and address in self._replacements:
+            existing = self.iface.addresses.get(self._replacements[address])
+            if existing is None:
+                return
         if not existing.autoconfigured:
             return
         # (e): the two-hour rule protects against a forged short valid lifetime.
@@ -763,6 +790,35 @@ class NeighborDiscovery:
         if existing.state is AddressState.DEPRECATED and (preferred_until is None or preferred_until > now):
             existing.state = AddressState.PREFERRED
         self._arm_lifetimes(existing)
+
+    def replace_duplicate(self, now: int, address: IPv6Address) -> IPv6Address | None:
+        """A SLAAC address DAD found duplicate (RFC 4862 §5.4.5: it is never used) gets a replacement on
+        the same prefix with a random interface identifier (as RFC 7217 §6 retries with another one),
+        the same lifetimes, and DAD of its own (optimistic with ``optimistic_dad``). The duplicate stays
+        in the table as DUPLICATE, so the prefix's next RA does not form it again. None when there is
+        no such address or no room (``limits.max_autoconf_addresses``)."""
+        dup = self.iface.addresses.get(address)
+        if dup is None or not dup.autoconfigured or dup.state is not AddressState.DUPLICATE:
+            return None
+        if self.iface.autoconfigured_count >= self.limits.max_autoconf_addresses:
+            self._count("drop.address_limit")
+            return None
+        prefix = int(dup.network.network_address)
+        host_bits = 128 - dup.prefix_length
+        while True:
+            # Not 0 (the subnet-router anycast address) nor the reserved anycast identifiers (RFC 5453).
+            iid = self.node.rng.getrandbits(host_bits)
+            if iid != 0 and iid < (1 << host_bits) - 128:
+                candidate = IPv6Address(prefix | iid)
+                if candidate not in self.iface.addresses:
+                    break
+        addr = self.iface.add_address(candidate, dup.prefix_length, dup.valid_until, dup.preferred_until,
+                                      autoconfigured=True)
+        self._replacements[address] = candidate
+        self._arm_lifetimes(addr)
+        self._count("slaac_replaced_duplicate")
+        self.start_dad(now, addr)
+        return candidate
 
     def _arm_lifetimes(self, addr: InterfaceAddress) -> None:
         """RFC 4862 §5.5.4: deprecated when the preferred lifetime ends, removed when the valid one does."""
@@ -879,11 +935,25 @@ class NeighborDiscovery:
 
     def _ns_source(self, hint: IPv6Address | None) -> IPv6Address | None:
         # §7.2.2: the queued packet's source if it is ours, else any of the interface's addresses.
-        if hint is not None:
-            own = self.iface.addresses.get(hint)
-            if own is not None and own.usable:
-                return hint
-        return self.iface.source_for(ALL_NODES)
+        # RFC 4429 §3.2: not an optimistic one while another address can source the NS; if only an
+        # optimistic one can, it goes without an SLLA (``_ns_options``).
+        own = self.iface.addresses.get(hint) if hint is not None else None
+        if own is not None and own.usable and not own.optimistic:
+            return hint
+        src = self.iface.source_for(ALL_NODES)
+        if src is None and own is not None and own.optimistic:
+            return hint
+        return src
+
+    def _ns_options(self, src: IPv6Address) -> tuple:
+        """The options of a Neighbor Solicitation from ``src``: our SLLA, except from an optimistic
+        address (RFC 4429 §3.2: it would override the rightful owner's entry in the receiver's
+        cache if the address turns out to be a duplicate)."""
+        own = self.iface.addresses.get(src)
+        if own is not None and own.optimistic:
+            self._count("ns_optimistic_no_sllao")
+            return ()
+        return (SourceLinkLayerAddress(self.iface.mac),)
 
     def _solicit(self, now: int, entry: Neighbor, source_hint: IPv6Address | None = None) -> None:
         """One multicast NS of address resolution; retransmitted every RetransTimer, at most
@@ -894,7 +964,7 @@ class NeighborDiscovery:
             self._count("drop.ns_no_source")
         else:
             self._send(src, solicited_node_multicast(address),
-                       NeighborSolicitation(target=address, options=(SourceLinkLayerAddress(self.iface.mac),)))
+                       NeighborSolicitation(target=address, options=self._ns_options(src)))
         entry.probes += 1
         entry.timer = self.node.call_at(now + self.retrans_timer, lambda t: self._resolution_timeout(t, address))
 
@@ -928,8 +998,7 @@ class NeighborDiscovery:
         src = self._ns_source(None)
         if src is not None:
             self._send(src, entry.address,
-                       NeighborSolicitation(target=entry.address,
-                                            options=(SourceLinkLayerAddress(self.iface.mac),)), entry.mac)
+                       NeighborSolicitation(target=entry.address, options=self._ns_options(src)), entry.mac)
         entry.probes += 1
         address = entry.address
         entry.timer = self.node.call_at(now + self.retrans_timer, lambda t: self._probe_timeout(t, address))

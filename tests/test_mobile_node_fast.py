@@ -1,0 +1,248 @@
+"""Fast handovers (issue 14), sans-I/O with hand-built frames: optimistic DAD of care-of addresses
+(RFC 4429) -- the Binding Update leaves from the care-of address before its DAD completes, the RFC
+4429 §3.2 restrictions on the wire (an NS from an optimistic address carries no SLLA, an NA for one
+has O = 0), a collision found afterwards recovered with a new address and a new BU; home addresses
+keep their rules. Mechanisms only, never wall-clock time."""
+from ipaddress import IPv6Address, IPv6Network
+
+from helpers.mobile_node import (
+    A_MAC,
+    B_MAC,
+    COA_A,
+    COA_B,
+    HA,
+    HOA,
+    HOME_MAC,
+    HOME_PREFIX,
+    MN_MAC,
+    MS,
+    PREFIX_A,
+    PREFIX_B,
+    S,
+    ba,
+    bus,
+    frame,
+    go_home,
+    ll,
+    make_mn,
+    move_to_b,
+    notes,
+    packets,
+    ra,
+)
+
+from mip6fast.roles import AddressState
+from mip6fast.roles.mobile_node import Moved, Registered
+from mip6fast.wire import (
+    ALL_NODES,
+    AlternateCareOfAddress,
+    NeighborAdvertisement,
+    NeighborSolicitation,
+    Packet,
+    Raw,
+    SourceLinkLayerAddress,
+    TargetLinkLayerAddress,
+    solicited_node_multicast,
+)
+from mip6fast.wire.ethernet import ipv6_multicast_mac
+
+OTHER_MAC = bytes.fromhex("0200000000ee")      # another node that wants the care-of address
+T_RA = 1 * S + 100 * MS          # router A's RA: the care-of address is formed (and optimistic) here
+
+
+def fast_mn(**kwargs):
+    kwargs.setdefault("optimistic_dad", True)
+    kwargs.setdefault("movement_on_reattachment", True)
+    return make_mn(**kwargs)
+
+
+def attach_optimistic(mn):
+    """Carrier up at 0, link-local DAD done at 1 s, router A's RA at 1.1 s: returns that RA's output."""
+    mn.link_changed(0, "eth0", True)
+    mn.tick(1 * S)
+    return mn.receive(T_RA, "eth0", ra(A_MAC, PREFIX_A))
+
+
+def nd_of(out, cls):
+    return [p for _, p, _ in packets(out) if isinstance(p.payload, cls)]
+
+
+def registered_optimistic():
+    mn = fast_mn()
+    (bu, _), = bus(attach_optimistic(mn))
+    assert notes(mn.receive(T_RA + 5 * MS, "eth0", ba(0, bu.payload.sequence)), Registered)
+    return mn, bu
+
+
+# ---------------------------------------------------------------- the BU before DAD completes
+
+def test_optimistic_care_of_address_carries_the_bu_while_its_dad_runs():
+    mn = fast_mn()
+    out = attach_optimistic(mn)
+    # The RA formed the address, started its DAD (NS from ::) and the BU left from it, all at once.
+    assert mn.iface.addresses[COA_A].state is AddressState.OPTIMISTIC
+    dad = [p for p in nd_of(out, NeighborSolicitation) if p.src == IPv6Address("::")]
+    assert [p.payload.target for p in dad] == [COA_A]
+    assert notes(out, Moved) == [Moved(T_RA, None, COA_A)]
+    (bu, _), = bus(out)
+    assert bu.src == COA_A and bu.dst == HA and bu.home_address == HOA
+    assert bu.payload.options == (AlternateCareOfAddress(COA_A),)
+    assert mn.counters["nd.dad_optimistic"] == 1
+    # The BA arrives for the optimistic address (it is assigned, RFC 4429 §3.1), before DAD is over.
+    out = mn.receive(T_RA + 5 * MS, "eth0", ba(0, bu.payload.sequence))
+    assert notes(out, Registered) and mn.iface.addresses[COA_A].state is AddressState.OPTIMISTIC
+    # DAD ends a RetransTimer later: preferred, no second BU, no second Moved.
+    out = mn.tick(T_RA + 1 * S)
+    assert mn.iface.addresses[COA_A].state is AddressState.PREFERRED
+    assert not bus(out) and not notes(out, Moved) and mn.care_of == COA_A
+
+
+def test_without_optimistic_dad_the_bu_waits_for_dad():
+    mn = fast_mn(optimistic_dad=False)
+    out = attach_optimistic(mn)
+    assert mn.iface.addresses[COA_A].state is AddressState.TENTATIVE and not bus(out)
+    (bu, _), = bus(mn.tick(T_RA + 1 * S))
+    assert bu.src == COA_A
+
+
+def test_home_address_rules_are_unchanged():
+    # Back home (§11.5.5) the home address is put back as a configured address without DAD, never
+    # optimistic (and it runs no DAD of its own, optimistic or not).
+    mn, _ = registered_optimistic()
+    out = go_home(mn, 20 * S)
+    assert mn.iface.addresses[HOA].state is AddressState.PREFERRED
+    assert not mn.iface.addresses[HOA].autoconfigured
+    assert HOA not in [p.payload.target for p in nd_of(out, NeighborSolicitation) if p.src == IPv6Address("::")]
+
+
+# ---------------------------------------------------------------- RFC 4429 §3.2 on the wire
+
+def _after_move_to_b(mn, t=10 * S):
+    """Registered on A, then moved to B at t: the link-local address is tentative again (carrier
+    change, RFC 4862 §5.4) while the care-of address on B is optimistic."""
+    _, out_ra = move_to_b(mn, t)
+    assert mn.iface.addresses[COA_B].state is AddressState.OPTIMISTIC
+    assert mn.iface.addresses[mn.iface.link_local].state is AddressState.TENTATIVE
+    return out_ra
+
+
+def test_ns_from_an_optimistic_address_carries_no_sllao():
+    mn, _ = registered_optimistic()
+    t = 10 * S
+    out_ra = _after_move_to_b(mn, t)
+    (bu, _), = bus(out_ra)
+    assert bu.src == COA_B
+    # A packet from the care-of address to an on-link neighbour of link B: no other address can source
+    # the address resolution, so the NS leaves from the optimistic address, without an SLLA.
+    peer = PREFIX_B.network_address + 0x99
+    raw = Packet(src=COA_B, dst=peer, payload=Raw(17, b"\x00" * 16)).to_bytes()
+    out = mn.send(t + 300 * MS, raw)
+    (ns,) = nd_of(out, NeighborSolicitation)
+    assert ns.src == COA_B and ns.dst == solicited_node_multicast(peer)
+    assert ns.payload.target == peer and ns.payload.options == ()
+    assert mn.counters["nd.ns_optimistic_no_sllao"] == 1
+
+
+def test_ns_prefers_a_non_optimistic_source():
+    # Once the link-local address is assigned again it sources the resolution, with its SLLA (RFC 4429
+    # §3.2: an optimistic address only when there is no other).
+    mn, _ = registered_optimistic()
+    t = 10 * S
+    _after_move_to_b(mn, t)
+    mn.tick(t + 10 * MS + 1 * S)
+    assert mn.iface.addresses[mn.iface.link_local].state is AddressState.PREFERRED
+    assert mn.iface.addresses[COA_B].state is AddressState.OPTIMISTIC      # formed 190 ms later
+    peer = PREFIX_B.network_address + 0x99
+    out = mn.send(t + 1100 * MS, Packet(src=COA_B, dst=peer, payload=Raw(17, b"\x00" * 16)).to_bytes())
+    (ns,) = nd_of(out, NeighborSolicitation)
+    assert ns.src == mn.iface.link_local and ns.payload.options == (SourceLinkLayerAddress(MN_MAC),)
+    assert mn.counters["nd.ns_optimistic_no_sllao"] == 0
+
+
+def _ns_for(target, src_mac=B_MAC):
+    ns = Packet(src=ll(src_mac), dst=solicited_node_multicast(target), hop_limit=255,
+                payload=NeighborSolicitation(target=target, options=(SourceLinkLayerAddress(src_mac),)))
+    return frame(src_mac, ipv6_multicast_mac(solicited_node_multicast(target).packed), ns)
+
+
+def test_na_for_an_optimistic_address_does_not_override():
+    mn, _ = registered_optimistic()
+    t = 10 * S
+    _after_move_to_b(mn, t)
+    # Router B resolves the care-of address to deliver the BA: the answer is solicited, O = 0.
+    out = mn.receive(t + 250 * MS, "eth0", _ns_for(COA_B))
+    (na,) = nd_of(out, NeighborAdvertisement)
+    assert na.src == COA_B and na.dst == ll(B_MAC)
+    assert na.payload == NeighborAdvertisement(COA_B, router=False, solicited=True, override=False,
+                                               options=(TargetLinkLayerAddress(MN_MAC),))
+    assert mn.counters["nd.na_optimistic_no_override"] == 1
+    # After DAD the address is preferred and its NAs override again (RFC 4861 §7.2.4).
+    mn.tick(t + 200 * MS + 1 * S)
+    (na,) = nd_of(mn.receive(t + 1300 * MS, "eth0", _ns_for(COA_B)), NeighborAdvertisement)
+    assert na.payload.override
+
+
+# ---------------------------------------------------------------- a collision found afterwards
+
+def _dad_probe(target, src_mac=OTHER_MAC):
+    group = solicited_node_multicast(target)
+    return frame(src_mac, ipv6_multicast_mac(group.packed),
+                 Packet(src=IPv6Address("::"), dst=group, hop_limit=255, payload=NeighborSolicitation(target=target)))
+
+
+def _defence(target, src_mac=OTHER_MAC):
+    return frame(src_mac, ipv6_multicast_mac(ALL_NODES.packed),
+                 Packet(src=target, dst=ALL_NODES, hop_limit=255, payload=NeighborAdvertisement(
+                     target, solicited=False, override=True, options=(TargetLinkLayerAddress(src_mac),))))
+
+
+def _recovers(collision):
+    mn, first = registered_optimistic()
+    out = mn.receive(T_RA + 300 * MS, "eth0", collision(COA_A))
+    assert mn.iface.addresses[COA_A].state is AddressState.DUPLICATE
+    (moved,) = notes(out, Moved)
+    new = moved.new_coa
+    assert moved.old_coa == COA_A and new != COA_A and new in PREFIX_A and mn.care_of == new
+    assert mn.iface.addresses[new].state is AddressState.OPTIMISTIC and mn.iface.addresses[new].autoconfigured
+    # A new BU at once, from the new address, with a newer sequence number.
+    (bu, _), = bus(out)
+    assert bu.src == new and bu.payload.options == (AlternateCareOfAddress(new),)
+    assert bu.payload.sequence == (first.payload.sequence + 1) % 65536
+    assert [p.payload.target for p in nd_of(out, NeighborSolicitation) if p.src == IPv6Address("::")] == [new]
+    assert mn.counters["mn.coa_duplicate_after_use"] == 1 and mn.counters["nd.dad_duplicate_optimistic"] == 1
+    assert notes(mn.receive(T_RA + 310 * MS, "eth0", ba(0, bu.payload.sequence, dst=new)), Registered)
+    # The prefix's next RA neither forms the duplicate again nor disturbs the replacement.
+    out = mn.receive(T_RA + 900 * MS, "eth0", ra(A_MAC, PREFIX_A))
+    assert not bus(out) and not nd_of(out, NeighborSolicitation) and mn.care_of == new
+    assert mn.iface.addresses[COA_A].state is AddressState.DUPLICATE
+    mn.tick(T_RA + 300 * MS + 1 * S)
+    assert mn.iface.addresses[new].state is AddressState.PREFERRED
+
+
+def test_dad_probe_from_another_node_after_the_bu_gives_a_new_address_and_a_new_bu():
+    _recovers(_dad_probe)
+
+
+def test_na_defending_the_address_after_the_bu_gives_a_new_address_and_a_new_bu():
+    _recovers(_defence)
+
+
+def test_replacement_identifiers_are_random_per_seed():
+    news = []
+    for seed in (1, 2):
+        mn = fast_mn(seed=seed)
+        attach_optimistic(mn)
+        (moved,) = notes(mn.receive(T_RA + 300 * MS, "eth0", _dad_probe(COA_A)), Moved)
+        news.append(moved.new_coa)
+    assert news[0] != news[1] and all(a in IPv6Network(PREFIX_A) for a in news)
+
+
+def test_home_prefix_slaac_stays_out_of_the_way():
+    # The home address is installed before SLAAC sees the home prefix: not autoconfigured, so never
+    # optimistic even with optimistic DAD on.
+    mn = fast_mn()
+    mn.link_changed(0, "eth0", True)
+    mn.tick(1 * S)
+    mn.receive(T_RA, "eth0", ra(HOME_MAC, HOME_PREFIX))
+    assert mn.iface.addresses[HOA].state is AddressState.PREFERRED
+    assert mn.counters["nd.dad_optimistic"] == 0
