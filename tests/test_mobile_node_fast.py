@@ -8,6 +8,7 @@ from ipaddress import IPv6Address, IPv6Network
 from helpers.mobile_node import (
     A_MAC,
     B_MAC,
+    CN,
     COA_A,
     COA_B,
     HA,
@@ -32,7 +33,7 @@ from helpers.mobile_node import (
 )
 
 from mip6fast.roles import AddressState
-from mip6fast.roles.mobile_node import Moved, Registered
+from mip6fast.roles.mobile_node import HOLD_LIMIT, HOLD_TIMEOUT, Moved, Registered
 from mip6fast.wire import (
     ALL_NODES,
     AlternateCareOfAddress,
@@ -246,3 +247,61 @@ def test_home_prefix_slaac_stays_out_of_the_way():
     mn.receive(T_RA, "eth0", ra(HOME_MAC, HOME_PREFIX))
     assert mn.iface.addresses[HOA].state is AddressState.PREFERRED
     assert mn.counters["nd.dad_optimistic"] == 0
+
+
+# ---------------------------------------------------------------- the first packets after the move
+
+def _app_packet(n=0):
+    return Packet(src=HOA, dst=CN, payload=Raw(17, bytes([n]) * 16)).to_bytes()
+
+
+def _tunnelled(out):
+    return [p for _, p, _ in packets(out) if p.src in (COA_A, COA_B) and p.dst == HA and p.next_header == 41]
+
+
+def test_packets_after_the_move_are_held_until_the_new_binding_is_acknowledged():
+    mn, _ = registered_optimistic()
+    assert mn.counters["mn.hold.until_bound"] == 1          # the first registration ended a hold too
+    t = 10 * S
+    mn.link_changed(t, "eth0", False)
+    mn.link_changed(t + 10 * MS, "eth0", True)
+    # Before the RA (movement undecided) and after it (moved, BU sent, no BA yet): held, nothing leaves.
+    assert not packets(mn.send(t + 50 * MS, _app_packet(1)))
+    out = mn.receive(t + 200 * MS, "eth0", ra(B_MAC, PREFIX_B))
+    (bu, _), = bus(out)
+    assert bu.src == COA_B and not _tunnelled(out)        # the BU is not held, the application's packet is
+    assert not packets(mn.send(t + 202 * MS, _app_packet(2)))
+    assert mn.counters["mn.hold.held"] == 2 and mn.counters["mn.hold.released"] == 0
+    # The home agent accepts the new care-of address: both leave through the reverse tunnel from it, in order.
+    out = mn.receive(t + 206 * MS, "eth0", ba(0, bu.payload.sequence, dst=COA_B, src_mac=B_MAC))
+    assert notes(out, Registered)
+    inner = [p.payload for p in _tunnelled(out)]
+    assert [p.src for p in _tunnelled(out)] == [COA_B, COA_B]
+    assert [(p.src, p.payload.data[:1]) for p in inner] == [(HOA, b"\x01"), (HOA, b"\x02")]
+    assert mn.counters["mn.hold.released"] == 2 and mn.counters["mn.hold.until_bound"] == 2
+    # Held no more: the next one goes at once.
+    assert len(_tunnelled(mn.send(t + 210 * MS, _app_packet(3)))) == 1
+
+
+def test_the_hold_queue_is_bounded_and_counts_what_it_drops():
+    mn, _ = registered_optimistic()
+    t = 10 * S
+    mn.link_changed(t, "eth0", False)
+    mn.link_changed(t + 10 * MS, "eth0", True)
+    (bu, _), = bus(mn.receive(t + 200 * MS, "eth0", ra(B_MAC, PREFIX_B)))
+    for n in range(HOLD_LIMIT + 5):
+        mn.send(t + 201 * MS, _app_packet(n % 256))
+    assert mn.counters["mn.hold.held"] == HOLD_LIMIT and mn.counters["drop.mn.hold.overflow"] == 5
+    out = mn.receive(t + 206 * MS, "eth0", ba(0, bu.payload.sequence, dst=COA_B, src_mac=B_MAC))
+    assert len(_tunnelled(out)) == HOLD_LIMIT and mn.counters["mn.hold.released"] == HOLD_LIMIT
+
+
+def test_held_packets_past_their_time_are_dropped_when_no_ba_comes():
+    mn, _ = registered_optimistic()
+    t = 10 * S
+    mn.link_changed(t, "eth0", False)
+    mn.link_changed(t + 10 * MS, "eth0", True)
+    mn.receive(t + 200 * MS, "eth0", ra(B_MAC, PREFIX_B))
+    mn.send(t + 201 * MS, _app_packet(1))
+    out = mn.tick(t + 201 * MS + HOLD_TIMEOUT)
+    assert not _tunnelled(out) and mn.counters["drop.mn.hold.timeout"] == 1

@@ -31,7 +31,8 @@ MOBILE_NODE_COUNTERS = CounterTable("mobile_node", (*declare(
     ("mn.hold.started", "carrier changes after which originated packets were held for movement detection"),
     ("mn.hold.held", "packets held after a carrier change"),
     ("mn.hold.released", "held packets sent once movement detection decided"),
-    ("mn.hold.undecided", "holds ended by HOLD_MAX without a movement decision"),
+    ("mn.hold.undecided", "holds ended by HOLD_MAX without a movement decision or a registration"),
+    ("mn.hold.until_bound", "holds after a move released when a home agent accepted the new care-of address"),
     ("drop.mn.hold.overflow", "a packet not held: HOLD_LIMIT packets already are"),
     ("drop.mn.hold.timeout", "a held packet dropped after HOLD_TIMEOUT"),
     ("drop.mn.hold.stale_source", "a held packet whose source is no longer the node's (the old care-of address)"),
@@ -105,6 +106,7 @@ MOBILE_NODE_COUNTERS = CounterTable("mobile_node", (*declare(
     ("drop.mn.process_rh2.<reason>", "an RH2 packet the per-frame path refused, by DropReason", DROP_REASONS),
     ("drop.datapath.<reason>", "packets the data path kernels dropped, by DropReason", DROP_REASONS),
     # ---- route optimisation (route_optimization.py, §11.6, §11.7.2)
+    ("mn.ro.care_of_test_early", "care-of tests started with a new care-of address, before its home registration"),
     ("mn.ro.hao_sent", "packets sent to a correspondent with a Home Address option"),
     ("mn.ro.rh2_received", "packets received from a correspondent with a Type 2 routing header"),
     ("mn.ro.bu_new_care_of", "correspondent BUs sent after a move to a new care-of address"),

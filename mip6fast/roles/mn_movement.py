@@ -179,8 +179,9 @@ class MovementDetector:
             self._care_of_duplicate(now, event.address)
 
     def link_changed(self, now: int) -> None:
-        """A lower-layer hint (§11.5.1) only triggers a Router Solicitation; movement is decided by
-        what the routers say. ND solicits by itself when it knows no router, so only the case where it
+        """A lower-layer hint (§11.5.1) only triggers a Router Solicitation, at once; movement is decided
+        by what the routers say (with ``movement_on_reattachment``, the first RA after it). ND solicits
+        by itself when it knows no router (at once too, ``solicit_at_once``), so only the case where it
         still lists the old link's routers needs one here."""
         if not self.config.lower_layer_hints:
             return

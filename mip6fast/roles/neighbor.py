@@ -268,6 +268,12 @@ class NeighborDiscovery:
         # RFC 4429: addresses SLAAC forms are optimistic while DAD runs (configured addresses, the
         # link-local one included, keep plain DAD: §3.1 leaves optimism to autoconfigured ones).
         self.optimistic_dad = False
+        # The first Router Solicitation after the carrier comes up leaves at once, from :: if the
+        # link-local address is still tentative, instead of after RFC 4861 §6.3.7's random delay and
+        # the link-local address's DAD. That delay (a SHOULD) spreads the solicitations of many hosts
+        # starting together after a power failure; a mobile node re-attaching is one host, and RFC 6275
+        # §11.5.1 wants its lower-layer hints to speed movement detection up. Off for other hosts.
+        self.solicit_at_once = False
         self._dad_timers: dict[IPv6Address, Timer] = {}
         # SLAAC addresses found duplicate → the address formed in their place (``replace_duplicate``),
         # whose lifetimes the prefix's RAs keep updating.
@@ -370,6 +376,10 @@ class NeighborDiscovery:
                 self.start_dad(now, addr)
         if self.accept_ra:
             self._rs_sent = 0
+            if self.solicit_at_once:
+                self._count("rs_without_delay")
+                self._solicit_router(now)
+                return
             delay = int(self.node.rng.uniform(0, MAX_RTR_SOLICITATION_DELAY))
             self._rs_timer = self.node.call_at(now + delay, self._solicit_router)
 
@@ -380,7 +390,8 @@ class NeighborDiscovery:
         if not self.iface.up or self.routers:
             return
         ll = self.iface.addresses.get(self.iface.link_local)
-        if self._rs_sent == 0 and ll is not None and ll.state is AddressState.TENTATIVE:
+        if self._rs_sent == 0 and ll is not None and ll.state is AddressState.TENTATIVE \
+                and not self.solicit_at_once:
             # Wait for the link-local address, so the RS can carry an SLLA and the answer can be
             # unicast-resolved without another exchange (RFC 4861 §6.3.7 allows either).
             self._rs_after_dad = True

@@ -73,6 +73,7 @@ NODE_COUNTERS = CounterTable("node", declare(
     ("nd.dad_duplicate_optimistic", "optimistic addresses DAD found in use after all (RFC 4429 §3.2)"),
     ("nd.ns_optimistic_no_sllao", "NS sent from an optimistic address, without an SLLA (RFC 4429 §3.2)"),
     ("nd.na_optimistic_no_override", "NA for an optimistic address, sent with O = 0 (RFC 4429 §3.2)"),
+    ("nd.rs_without_delay", "carrier-ups whose first RS left at once, without RFC 4861 §6.3.7's random delay"),
     ("nd.slaac_replaced_duplicate", "a SLAAC address formed with a random identifier in place of a duplicate one"),
     ("nd.ns_for_tentative_ignored", "NS for one of our tentative addresses, not answered (RFC 4862 §5.4.3)"),
     ("nd.ns_for_duplicate_ignored", "NS for an address found duplicate, not answered"),
