@@ -127,37 +127,44 @@ def _after_move_to_b(mn, t=10 * S):
     return out_ra
 
 
-def test_ns_from_an_optimistic_address_carries_no_sllao():
-    mn, _ = registered_optimistic()
-    t = 10 * S
-    out_ra = _after_move_to_b(mn, t)
-    (bu, _), = bus(out_ra)
-    assert bu.src == COA_B
-    # A packet from the care-of address to an on-link neighbour of link B: no other address can source
-    # the address resolution, so the NS leaves from the optimistic address, without an SLLA.
-    peer = PREFIX_B.network_address + 0x99
-    raw = Packet(src=COA_B, dst=peer, payload=Raw(17, b"\x00" * 16)).to_bytes()
-    out = mn.send(t + 300 * MS, raw)
-    (ns,) = nd_of(out, NeighborSolicitation)
-    assert ns.src == COA_B and ns.dst == solicited_node_multicast(peer)
-    assert ns.payload.target == peer and ns.payload.options == ()
-    assert mn.counters["nd.ns_optimistic_no_sllao"] == 1
-
-
-def test_ns_prefers_a_non_optimistic_source():
-    # Once the link-local address is assigned again it sources the resolution, with its SLLA (RFC 4429
-    # §3.2: an optimistic address only when there is no other).
+def test_no_address_resolution_for_a_packet_from_an_optimistic_address():
+    # RFC 4429 §3.2: a packet from the optimistic care-of address to an on-link neighbour whose link-layer
+    # address is unknown gets no NS (which would carry the optimistic address and its SLLA); it waits
+    # until DAD has made the address preferred, then is resolved as usual, from it and with its SLLA.
     mn, _ = registered_optimistic()
     t = 10 * S
     _after_move_to_b(mn, t)
-    mn.tick(t + 10 * MS + 1 * S)
-    assert mn.iface.addresses[mn.iface.link_local].state is AddressState.PREFERRED
-    assert mn.iface.addresses[COA_B].state is AddressState.OPTIMISTIC      # formed 190 ms later
     peer = PREFIX_B.network_address + 0x99
-    out = mn.send(t + 1100 * MS, Packet(src=COA_B, dst=peer, payload=Raw(17, b"\x00" * 16)).to_bytes())
-    (ns,) = nd_of(out, NeighborSolicitation)
-    assert ns.src == mn.iface.link_local and ns.payload.options == (SourceLinkLayerAddress(MN_MAC),)
-    assert mn.counters["nd.ns_optimistic_no_sllao"] == 0
+    raw = Packet(src=COA_B, dst=peer, payload=Raw(17, b"\x00" * 16)).to_bytes()
+    outs = [mn.send(t + 300 * MS, raw)]
+    outs += [mn.tick(t + 300 * MS + k * 100 * MS) for k in range(1, 9)]     # until 1.1 s: still optimistic
+    assert not [p for out in outs for p in nd_of(out, NeighborSolicitation) if p.payload.target == peer]
+    assert mn.counters["nd.resolution_deferred_optimistic"] >= 1
+    assert mn.iface.addresses[COA_B].state is AddressState.OPTIMISTIC
+    out = mn.tick(t + 200 * MS + 1 * S)           # DAD of the care-of address done: preferred
+    assert mn.iface.addresses[COA_B].state is AddressState.PREFERRED
+    out = mn.tick(t + 300 * MS + 1 * S)           # the deferred resolution's next turn
+    (ns,) = [p for p in nd_of(out, NeighborSolicitation) if p.payload.target == peer]
+    assert ns.src == COA_B and ns.payload.options == (SourceLinkLayerAddress(MN_MAC),)
+
+
+def test_no_neighbour_solicitation_leaves_from_an_optimistic_address():
+    # Over a move, traffic and DAD: every NS the node sends comes from :: (DAD) or from an address that
+    # is not optimistic at that moment; none carries the SLLA of an optimistic address.
+    mn, _ = registered_optimistic()
+    t = 10 * S
+    mn.link_changed(t, "eth0", False)
+    outs = [mn.link_changed(t + 10 * MS, "eth0", True), mn.receive(t + 200 * MS, "eth0", ra(B_MAC, PREFIX_B))]
+    peer = PREFIX_B.network_address + 0x99
+    for k in range(20):
+        now = t + 210 * MS + k * 100 * MS
+        outs.append(mn.send(now, Packet(src=COA_B, dst=peer, payload=Raw(17, bytes([k]) * 16)).to_bytes()))
+        outs.append(mn.tick(now + 50 * MS))
+        for out in outs[-2:]:
+            for ns in nd_of(out, NeighborSolicitation):
+                entry = mn.iface.addresses.get(ns.src)
+                assert ns.src == IPv6Address("::") or (entry is not None and not entry.optimistic), (now, ns)
+    assert any(p.src == COA_B for out in outs for p in nd_of(out, NeighborSolicitation))    # once preferred
 
 
 def _ns_for(target, src_mac=B_MAC):

@@ -13,11 +13,12 @@ counters and output; it does no I/O. It keeps the conceptual data structures of 
 - the interface's own addresses: duplicate address detection (RFC 4862 §5.4) and addresses formed
   from prefixes with the A flag (RFC 4862 §5.5.3), with their lifetimes (§5.5.4); with
   ``optimistic_dad`` (RFC 4429) the addresses SLAAC forms are used while their DAD runs, and the
-  restrictions of RFC 4429 §3.2 hold for them: a Neighbor Solicitation from an optimistic address
-  carries no Source Link-Layer Address option and is sent only when no other address can source it
-  (§3.2, modifies RFC 4861 §7.2.2), a Neighbor Advertisement for one never sets Override (so it cannot
-  displace the rightful owner's cache entries elsewhere), and a DAD probe or an advertisement for it
-  from another node makes it a duplicate, as for a tentative address;
+  restrictions of RFC 4429 §3.2 hold for them: no Neighbor Solicitation ever leaves from an optimistic
+  address (so none carries its SLLA): a packet from one waiting for address resolution is buffered
+  until DAD completes (modifies RFC 4861 §7.2.2), NUD probes leave from the link-local address; a
+  Neighbor Advertisement for one never sets Override (so it cannot displace the rightful owner's cache
+  entries elsewhere); and a DAD probe or an advertisement for it from another node makes it a
+  duplicate, as for a tentative address;
 - proxy entries: addresses this node answers Neighbor Solicitations for on behalf of another node
   (a home agent for its mobile nodes' home addresses, RFC 6275 §10.4.1).
 
@@ -945,37 +946,38 @@ class NeighborDiscovery:
         self.node.emit_frame(self.iface.name, entry.mac, raw)
 
     def _ns_source(self, hint: IPv6Address | None) -> IPv6Address | None:
-        # §7.2.2: the queued packet's source if it is ours, else any of the interface's addresses.
-        # RFC 4429 §3.2: not an optimistic one while another address can source the NS; if only an
-        # optimistic one can, it goes without an SLLA (``_ns_options``).
-        own = self.iface.addresses.get(hint) if hint is not None else None
-        if own is not None and own.usable and not own.optimistic:
-            return hint
-        src = self.iface.source_for(ALL_NODES)
-        if src is None and own is not None and own.optimistic:
-            return hint
-        return src
+        # §7.2.2: the queued packet's source if it is ours, else any of the interface's addresses
+        # (never an optimistic one: ``source_for`` picks the link-local address for link scope).
+        if hint is not None:
+            own = self.iface.addresses.get(hint)
+            if own is not None and own.usable:
+                return hint
+        return self.iface.source_for(ALL_NODES)
 
-    def _ns_options(self, src: IPv6Address) -> tuple:
-        """The options of a Neighbor Solicitation from ``src``: our SLLA, except from an optimistic
-        address (RFC 4429 §3.2: it would override the rightful owner's entry in the receiver's
-        cache if the address turns out to be a duplicate)."""
-        own = self.iface.addresses.get(src)
-        if own is not None and own.optimistic:
-            self._count("ns_optimistic_no_sllao")
-            return ()
-        return (SourceLinkLayerAddress(self.iface.mac),)
+    def _from_optimistic(self, hint: IPv6Address | None) -> bool:
+        """Is the packet waiting for resolution from one of our optimistic addresses? RFC 4429 §3.2
+        (modifying RFC 4861 §7.2.2): such a packet gets no address resolution -- its NS would carry the
+        optimistic address and its SLLA, and would override the rightful owner's entry in the
+        neighbour's cache if the address turns out to be a duplicate. It is buffered (the RFC's MAY)
+        until DAD has made the address preferred, then resolved as usual."""
+        own = self.iface.addresses.get(hint) if hint is not None else None
+        return own is not None and own.optimistic
 
     def _solicit(self, now: int, entry: Neighbor, source_hint: IPv6Address | None = None) -> None:
         """One multicast NS of address resolution; retransmitted every RetransTimer, at most
         MAX_MULTICAST_SOLICIT times (§7.2.2)."""
-        src = self._ns_source(source_hint)
         address = entry.address
+        if self._from_optimistic(source_hint):
+            self._count("resolution_deferred_optimistic")     # not a probe: retried after RetransTimer
+            entry.timer = self.node.call_at(now + self.retrans_timer,
+                                            lambda t: self._resolution_timeout(t, address))
+            return
+        src = self._ns_source(source_hint)
         if src is None:
             self._count("drop.ns_no_source")
         else:
             self._send(src, solicited_node_multicast(address),
-                       NeighborSolicitation(target=address, options=self._ns_options(src)))
+                       NeighborSolicitation(target=address, options=(SourceLinkLayerAddress(self.iface.mac),)))
         entry.probes += 1
         entry.timer = self.node.call_at(now + self.retrans_timer, lambda t: self._resolution_timeout(t, address))
 
@@ -1009,7 +1011,8 @@ class NeighborDiscovery:
         src = self._ns_source(None)
         if src is not None:
             self._send(src, entry.address,
-                       NeighborSolicitation(target=entry.address, options=self._ns_options(src)), entry.mac)
+                       NeighborSolicitation(target=entry.address,
+                                            options=(SourceLinkLayerAddress(self.iface.mac),)), entry.mac)
         entry.probes += 1
         address = entry.address
         entry.timer = self.node.call_at(now + self.retrans_timer, lambda t: self._probe_timeout(t, address))
