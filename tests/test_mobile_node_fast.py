@@ -312,3 +312,18 @@ def test_held_packets_past_their_time_are_dropped_when_no_ba_comes():
     mn.send(t + 201 * MS, _app_packet(1))
     out = mn.tick(t + 201 * MS + HOLD_TIMEOUT)
     assert not _tunnelled(out) and mn.counters["drop.mn.hold.timeout"] == 1
+
+
+def test_without_optimistic_dad_a_duplicate_pending_care_of_address_is_replaced_too():
+    # Plain DAD finds the pending care-of address in use before any BU: the replacement is tentative, and
+    # the node moves and registers once its own DAD has passed.
+    mn = fast_mn(optimistic_dad=False)
+    attach_optimistic(mn)
+    out = mn.receive(T_RA + 300 * MS, "eth0", _dad_probe(COA_A))
+    assert mn.iface.addresses[COA_A].state is AddressState.DUPLICATE and not bus(out) and not notes(out, Moved)
+    (new,) = [a for a, e in mn.iface.addresses.items() if a in PREFIX_A and e.state is AddressState.TENTATIVE]
+    assert mn.counters["mn.coa_duplicate"] == 1 and mn.counters["mn.coa_duplicate_after_use"] == 0
+    out = mn.tick(T_RA + 300 * MS + 1 * S)
+    assert notes(out, Moved) == [Moved(T_RA + 300 * MS + 1 * S, None, new)]
+    (bu, _), = bus(out)
+    assert bu.src == new and bu.payload.options == (AlternateCareOfAddress(new),)
