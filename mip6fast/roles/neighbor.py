@@ -103,6 +103,20 @@ ND_HOP_LIMIT = 255                      # RFC 4861 §6.1, §7.1: ND messages mus
 NEIGHBOR_CACHE_LIMIT = 1024             # RFC 4861 §11.1: a bounded cache resists NS/RA floods
 
 
+def _reserved_interface_id(iid: int, bits: int) -> bool:
+    """RFC 5453's reserved interface identifiers, which a random one must avoid: 0 (the subnet-router
+    anycast address, RFC 4291 §2.6.1), the reserved subnet anycast addresses of RFC 2526
+    (fdff:ffff:ffff:ff80-ffff in a 64-bit identifier, the top 128 values otherwise) and, in a 64-bit
+    identifier, 0200:5eff:fe00:0000-0200:5eff:feff:ffff (the IANA Ethernet block, Proxy Mobile IPv6's
+    identifier among them)."""
+    if iid == 0:
+        return True
+    if bits != 64:
+        return iid >= (1 << bits) - 128
+    return 0xFDFF_FFFF_FFFF_FF80 <= iid <= 0xFDFF_FFFF_FFFF_FFFF \
+        or 0x0200_5EFF_FE00_0000 <= iid <= 0x0200_5EFF_FEFF_FFFF
+
+
 def autoconf_prefix_problem(pio: PrefixInformation) -> str | None:
     """Why a prefix must not form an address (RFC 4862 §5.5.3), or None: the one rule for the prefixes
     of Router Advertisements (SLAAC, ``NeighborDiscovery``) and of Mobile Prefix Advertisements (home
@@ -818,9 +832,8 @@ class NeighborDiscovery:
         prefix = int(dup.network.network_address)
         host_bits = 128 - dup.prefix_length
         while True:
-            # Not 0 (the subnet-router anycast address) nor the reserved anycast identifiers (RFC 5453).
             iid = self.node.rng.getrandbits(host_bits)
-            if iid != 0 and iid < (1 << host_bits) - 128:
+            if not _reserved_interface_id(iid, host_bits):
                 candidate = IPv6Address(prefix | iid)
                 if candidate not in self.iface.addresses:
                     break
