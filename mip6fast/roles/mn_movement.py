@@ -20,8 +20,9 @@ with a new prefix makes that router a *candidate*: the node checks the current r
 Unreachability Detection (unicast NS, RFC 4861 §7.3.3); only when the current router is lost (NUD
 failed, or its lifetime ran out) while a candidate with a new prefix exists has the node moved.
 ``RouterOverdue`` (the Advertisement Interval option, RFC 6275 §7.3) starts the same check and a Router
-Solicitation; a lower-layer hint (``link_changed`` up) only solicits, unless
-``movement_on_reattachment`` lets the first RA after the carrier came back decide. An RA advertising a
+Solicitation; a lower-layer hint (``link_changed`` up) solicits at once, and with
+``movement_on_reattachment`` (the default) the first RA after the carrier came back decides: from
+another router with new prefixes, the node has moved, without NUD of the old router. An RA advertising a
 home prefix means the node is on its home link (§11.5.5). When the current router is lost and another
 router already known on the link takes over, that is not movement, but if no router left advertises
 the care-of address's prefix the node takes a care-of address on the new router's prefix.
