@@ -130,8 +130,10 @@ mtu = 1500
 interface = "mn0"
 lifetime = 60
 # The carrier coming back on another link with another router is movement at once (RFC 6275
-# §11.5.1 lower-layer hints), not after seconds of NUD of the old router.
+# §11.5.1 lower-layer hints), not after seconds of NUD of the old router (the default; said here
+# because the demo depends on it), and the care-of address is used while its DAD runs (RFC 4429).
 movement_on_reattachment = true
+optimistic_dad = true
 homes = [{{ address = "{HOME_ADDRESS}", home_agent = "{HOME_AGENT}", prefix_length = 64 }}]
 [mobile_node.route_optimization]
 default = "{'always' if route_optimisation else 'never'}"

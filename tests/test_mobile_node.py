@@ -47,6 +47,8 @@ from mip6fast.roles import Interface, RouterUnreachable, slaac_address
 from mip6fast.roles.counters import strict
 from mip6fast.roles.mobile_node import (
     BUL_REGISTERED,
+    HOLD_MAX,
+    HOLD_TIMEOUT,
     BindingRefreshed,
     Deregistered,
     HomeAddressConfig,
@@ -344,11 +346,19 @@ def test_send_batch_tunnels_a_whole_batch_and_routes_the_rest():
     assert mn.counters["mn.reverse_tunnelled"] == 5
 
 
-def test_before_registration_home_address_traffic_is_dropped():
+def test_before_registration_home_address_traffic_is_held_then_dropped():
+    # Moved, BU sent, no BA yet: an application's packet from the home address is held (issue 14), not
+    # sent; without a BA it is dropped after HOLD_TIMEOUT, and once the hold is over (HOLD_MAX after the
+    # move) home address traffic with no registration is dropped at once.
     mn = make_mn()
     attach_foreign(mn)
     out = mn.send(T_BU + 1, udp_datagram_packet())
+    assert not out.transmits and mn.counters["mn.hold.held"] == 1
+    assert not bus(mn.tick(T_BU + 1 + HOLD_TIMEOUT)) and mn.counters["drop.mn.hold.timeout"] == 1
+    mn.tick(T_BU + HOLD_MAX)
+    out = mn.send(T_BU + HOLD_MAX + 1, udp_datagram_packet())
     assert not out.transmits and mn.counters["drop.mn.no_home_registration"] == 1
+    assert mn.counters["mn.hold.undecided"] == 1
 
 
 def test_receive_batch_decapsulates_and_drops_foreign_inner_destinations():

@@ -337,37 +337,63 @@ def test_a_refresh_after_the_token_lifetime_runs_both_tests_and_the_binding_stay
     assert bu.payload.options[0] == NonceIndices(8, 8)
 
 
-def move_and_register(mn, t):
-    """To link B; the home agent accepts care-of address B: returns (output of that BA, its time)."""
+def move_until_moved(mn, t):
+    """To link B at ``t``, ticking until the node takes care-of address B: (that output, its time)."""
     move_to_b(mn, t)
     for k in range(1, 60):
-        out = mn.tick(t + 200 * MS + k * 100 * MS)
+        t_moved = t + 200 * MS + k * 100 * MS
+        out = mn.tick(t_moved)
         if notes(out, Moved):
-            break
+            return out, t_moved
+    raise AssertionError("no Moved")
+
+
+def home_ba_b(mn, t):
     seq = mn.registrations[HOA].outstanding
-    t_ba = t + 200 * MS + k * 100 * MS + 10 * MS
-    out = mn.receive(t_ba, "eth0", frame(B_MAC, MN_MAC, Packet(
+    return mn.receive(t, "eth0", frame(B_MAC, MN_MAC, Packet(
         src=HA, dst=COA_B, rh2=HOA, payload=BindingAcknowledgement(status=0, sequence=seq, lifetime=600))))
-    assert notes(out, Registered)
-    return out, t_ba
 
 
-def test_after_a_move_only_the_care_of_test_is_repeated():
+def test_after_a_move_only_the_care_of_test_is_repeated_in_parallel_with_the_home_registration():
     mn, _ = optimised()
-    out, t = move_and_register(mn, 10 * S)
+    out, t_moved = move_until_moved(mn, 10 * S)
+    # The new care-of address: the home BU and the Care-of Test Init leave together (issue 14: the care-of
+    # test does not wait for the home registration); no home test (the home token is reused).
     hotis, cotis = sent_tests(out)
     assert not hotis and not cn_bus(out)
+    assert [p.dst for p, _ in bus(out)] == [HA]
     (coti, _), = cotis
-    assert coti.src == COA_B and mn.counters["mn.rr.home_token_reused"] == 1
-    out = mn.receive(t + 5 * MS, "eth0", cot_frame(coti.payload.cookie, index=8, care_of=COA_B, router_mac=B_MAC))
+    assert coti.src == COA_B and mn.counters["mn.ro.care_of_test_early"] == 1
+    # The Care-of Test comes back first: no BU to the correspondent before the home agent accepted the
+    # care-of address (§11.7.2).
+    out = mn.receive(t_moved + 5 * MS, "eth0", cot_frame(coti.payload.cookie, index=8, care_of=COA_B,
+                                                          router_mac=B_MAC))
+    assert not cn_bus(out)
+    # The home BA: the correspondent's BU leaves in the same instant, with both tokens.
+    t = t_moved + 10 * MS
+    out = home_ba_b(mn, t)
+    assert notes(out, Registered)
     (bu, raw), = cn_bus(out)
     assert bu.src == COA_B and bu.payload.options[0] == NonceIndices(7, 8)
+    assert mn.counters["mn.rr.home_token_reused"] == 1 and mn.counters["mn.rr.care_of_token_reused"] == 1
     key = hashlib.sha1(keygen(HOA, 7, 0) + keygen(COA_B, 8, 1)).digest()
     mh = mh_of(raw)
     assert mh[-12:] == first96(key, COA_B, mh[:4] + b"\0\0" + mh[6:-12])
-    out = mn.receive(t + 10 * MS, "eth0", signed_ba(0, bu.payload.sequence, key, care_of=COA_B, router_mac=B_MAC))
+    out = mn.receive(t + 5 * MS, "eth0", signed_ba(0, bu.payload.sequence, key, care_of=COA_B, router_mac=B_MAC))
     (started,) = notes(out, RouteOptimisationStarted)
     assert started.care_of == COA_B
+
+
+def test_a_care_of_test_answered_after_the_home_registration_sends_the_bu_then():
+    mn, _ = optimised()
+    out, t_moved = move_until_moved(mn, 10 * S)
+    (coti, _), = sent_tests(out)[1]
+    out = home_ba_b(mn, t_moved + 10 * MS)
+    assert notes(out, Registered) and not cn_bus(out) and not sent_tests(out)[1]    # the test under way goes on
+    out = mn.receive(t_moved + 15 * MS, "eth0", cot_frame(coti.payload.cookie, index=8, care_of=COA_B,
+                                                           router_mac=B_MAC))
+    (bu, _), = cn_bus(out)
+    assert bu.src == COA_B and bu.payload.options[0] == NonceIndices(7, 8)
 
 
 def home_and_deregister(mn, t):

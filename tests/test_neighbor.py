@@ -27,6 +27,7 @@ from mip6fast.roles import (
     link_local_address,
     slaac_address,
 )
+from mip6fast.roles.neighbor import _reserved_interface_id
 from mip6fast.wire import (
     ALL_NODES,
     ALL_ROUTERS,
@@ -642,3 +643,13 @@ def test_a_full_cache_of_reachable_entries_makes_room_once_their_reachable_time_
     host.receive(2 * S + nd.reachable_time + 1, "eth0", multicast_frame(newcomer))
     assert IPv6Address("2001:db8:1::ffff:1") in nd.neighbors
     assert len(nd.neighbors) == NEIGHBOR_CACHE_LIMIT
+
+
+def test_random_interface_identifiers_avoid_the_reserved_ones():
+    # RFC 5453: 0, the RFC 2526 subnet anycast identifiers, the IANA Ethernet block (incl. PMIPv6's).
+    for iid in (0, 0xFDFF_FFFF_FFFF_FF80, 0xFDFF_FFFF_FFFF_FFFF, 0x0200_5EFF_FE00_0000, 0x0200_5EFF_FE00_5213,
+                0x0200_5EFF_FEFF_FFFF):
+        assert _reserved_interface_id(iid, 64)
+    for iid in (1, 0xFDFF_FFFF_FFFF_FF7F, 0x0200_5EFF_FF00_0000, 0x0211_22FF_FE33_4455):
+        assert not _reserved_interface_id(iid, 64)
+    assert _reserved_interface_id((1 << 32) - 1, 32) and not _reserved_interface_id((1 << 32) - 129, 32)

@@ -87,7 +87,10 @@ def test_late_ra_with_and_without_the_advertisement_interval_option(tmp_path):
     # Without: nothing happens until the old router's 30 s lifetime runs out.
     assert without["first_overdue_after_move_ms"] is None
     assert without["router_lost_reason"] == "lifetime_expired"
-    assert 29_000 <= without["router_lost_after_move_ms"] <= 30_000 < without["detection_ms"] < 32_000
+    assert 29_000 <= without["router_lost_after_move_ms"] <= 30_000
+    # Then a solicitation, router B's answer within its random delay (RFC 4861 §6.2.6: at most 0.5 s),
+    # and the care-of address is used at once (optimistic DAD, RFC 4429): no second of DAD on top.
+    assert without["router_lost_after_move_ms"] < without["detection_ms"] <= without["router_lost_after_move_ms"] + 500
     assert summary["detection_ms"] == {"with_option": with_opt["detection_ms"],
                                        "without_option": without["detection_ms"]}
     assert with_opt["detection_ms"] * 5 < without["detection_ms"]
@@ -110,9 +113,10 @@ def _bu_schedule(first_timeout_ns, cap_ns=32 * S):
         timeout = min(2 * timeout, cap_ns)
 
 
-# Seeds 1-5, plus two found by scanning: 45 backs off to the 32 s cap in a refresh that never gets
-# through in the run, 65 loses a BU before the wire (no default router while NUD had failed).
-@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 45, 65])
+# Seeds 1-5, plus two found by scanning: 9 needs four BUs for its first registration (the seed the docs
+# quote), 12 backs off to the 32 s cap; seed 1 loses a BU before the wire (no default router while NUD
+# had failed). (Rescanned for issue 14: optimistic DAD moved every seed's random draws.)
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 9, 12])
 def test_lossy_link_bu_retransmissions(tmp_path, seed):
     world, summary = run_mip6("lossy-link", seed=seed, pcap_dir=str(tmp_path))
     json.dumps(summary)
@@ -161,11 +165,11 @@ def test_lossy_link_bu_retransmissions(tmp_path, seed):
         intervals |= {b[0] - a[0] for a, b in zip(attempt, attempt[1:]) if (b[1] - a[1]) % 65536 == 1}
     assert retransmissions == summary["bu_retransmitted"]
     assert summary["attempts"][0]["sent_at_ms"][0] == round(bus[0][0] / MS, 3)
-    if seed == 45:
+    if seed == 12:
         assert 32 * S in intervals and max(intervals) == 32 * S      # the cap, MAX_BINDACK_TIMEOUT
-    if seed == 65:
+    if seed == 1:
         assert summary["mn"]["drop.no_route"] >= 1
-    if seed == 2:
+    if seed == 9:
         # The seed the docs quote: the first registration needed four BUs (1.5 s, 3 s, 6 s apart).
         assert summary["attempts"][0]["intervals_ms"] == [1500.0, 3000.0, 6000.0]
     check_pcaps(summary)

@@ -66,11 +66,19 @@ def slaac_address(prefix: IPv6Network | str, mac: bytes) -> IPv6Address:
 
 class AddressState(Enum):
     """RFC 4862 §2: an address is tentative until DAD succeeds, then preferred, then deprecated when its
-    preferred lifetime ends; a duplicate one is never used."""
+    preferred lifetime ends; a duplicate one is never used. RFC 4429 adds optimistic: DAD is running
+    but the address is already used (with the restrictions of RFC 4429 §3.2 on neighbour discovery),
+    treated as deprecated when a source address is chosen (§3.3); it becomes preferred when DAD
+    succeeds, duplicate when it fails."""
     TENTATIVE = "tentative"
+    OPTIMISTIC = "optimistic"
     PREFERRED = "preferred"
     DEPRECATED = "deprecated"
     DUPLICATE = "duplicate"
+
+
+_USABLE = frozenset((AddressState.PREFERRED, AddressState.DEPRECATED, AddressState.OPTIMISTIC))
+_PROBING = frozenset((AddressState.TENTATIVE, AddressState.OPTIMISTIC))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -108,8 +116,18 @@ class InterfaceAddress:
 
     @property
     def usable(self) -> bool:
-        """May be a source or destination (RFC 4862 §5.4: tentative addresses are not assigned)."""
-        return self.state in (AddressState.PREFERRED, AddressState.DEPRECATED)
+        """May be a source or destination (RFC 4862 §5.4: tentative addresses are not assigned; RFC 4429
+        §3.1: optimistic ones are)."""
+        return self.state in _USABLE
+
+    @property
+    def optimistic(self) -> bool:
+        return self.state is AddressState.OPTIMISTIC
+
+    @property
+    def probing(self) -> bool:
+        """Duplicate address detection is running for it (tentative or optimistic)."""
+        return self.state in _PROBING
 
 
 class _GroupRefs:
@@ -269,7 +287,8 @@ class Interface:
         return [a for a in self.addresses.values() if a.usable]
 
     def global_address(self) -> IPv6Address | None:
-        """A preferred global address if there is one, else a deprecated one (RFC 6724 rule 3)."""
+        """A preferred global address if there is one, else a deprecated or optimistic one (RFC 6724
+        rule 3; RFC 4429 §3.3: an optimistic address counts as deprecated here)."""
         best = None
         for a in self.addresses.values():
             if a.address in LINK_LOCAL or not a.usable:

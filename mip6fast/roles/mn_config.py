@@ -58,7 +58,8 @@ class MobileNodeConfig:
     """``interface``: the mobile interface; ``homes``: the home addresses; ``lifetime``: the binding
     lifetime asked for, in seconds; timeouts in ns (RFC 6275 §12-13 defaults); ``max_update_rate``: BUs
     per second per destination; ``lower_layer_hints``: whether a carrier-up on the mobile interface
-    triggers a Router Solicitation (§11.5.1); ``route_optimization``: the per-correspondent policy
+    triggers a Router Solicitation (§11.5.1), sent at once, without RFC 4861 §6.3.7's random initial
+    delay (``NeighborDiscovery.solicit_at_once``); ``route_optimization``: the per-correspondent policy
     (roles/route_optimization.py; the default never optimises); ``source_policy``: the flows that use
     the care-of address as source (``source_address``); ``allow_site_local``: whether site-local
     addresses are used across sites at all (default off, ``source_policy.py``); ``fallback_to_discovery``:
@@ -66,11 +67,21 @@ class MobileNodeConfig:
     ``max_bindack_timeout`` and one BU at it) is replaced by Dynamic Home Agent Address Discovery
     (§11.4.1; False: retransmit at that rate indefinitely, §11.8). ``initial_dhaad_timeout`` /
     ``dhaad_retries`` / ``initial_solicit_timeout``:
-    §12 (in ns). ``movement_on_reattachment``: when the carrier came back and the first RA is from
-    another router with new prefixes, that is movement at once (a hint trusted to decide, §11.5.1);
-    off, the old router must first fail NUD (seconds). ``unauthenticated_registrations``: the mobile node
+    §12 (in ns). ``movement_on_reattachment`` (default on): when the carrier came back and the first RA
+    is from another router with new prefixes, that is movement at once (a hint trusted to decide,
+    §11.5.1); off, the old router must first fail NUD (seconds). It is safe where a carrier-up means a
+    new attachment, as on radio links and re-plugged cables. Turn it off where the carrier can flap on
+    one link served by several routers with different prefixes and the first RA after the flap may
+    come from another of them: the node would then register a care-of address on that router's prefix
+    (usable, the router is on the link, but a BU the move did not need). Without a carrier change it
+    plays no part: an RA with a new prefix still waits for NUD of the current router (several routers
+    on one link are not movement). ``unauthenticated_registrations``: the mobile node
     daemon starts without keys (ESP or RFC 4285) for its home registrations only with this set (issue
-    11; the role itself protects what its security policy database and RFC 4285 credentials cover)."""
+    11; the role itself protects what its security policy database and RFC 4285 credentials cover).
+    ``optimistic_dad``: the addresses SLAAC forms on the mobile interface (care-of addresses) are used
+    while their duplicate address detection runs (RFC 4429), so the Binding Update leaves the moment
+    the care-of address exists rather than a RetransTimer later; a collision found afterwards gives a
+    new care-of address and a new BU (``mn_movement``). Home addresses are unaffected (§11.5.5)."""
     interface: str
     homes: tuple[HomeAddressConfig, ...]
     lifetime: int = 600
@@ -86,8 +97,9 @@ class MobileNodeConfig:
     initial_dhaad_timeout: int = INITIAL_DHAAD_TIMEOUT
     dhaad_retries: int = DHAAD_RETRIES
     initial_solicit_timeout: int = INITIAL_SOLICIT_TIMER
-    movement_on_reattachment: bool = False
+    movement_on_reattachment: bool = True
     unauthenticated_registrations: bool = False
+    optimistic_dad: bool = True
 
     def __post_init__(self):
         homes = tuple(self.homes)

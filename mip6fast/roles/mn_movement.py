@@ -20,15 +20,19 @@ with a new prefix makes that router a *candidate*: the node checks the current r
 Unreachability Detection (unicast NS, RFC 4861 §7.3.3); only when the current router is lost (NUD
 failed, or its lifetime ran out) while a candidate with a new prefix exists has the node moved.
 ``RouterOverdue`` (the Advertisement Interval option, RFC 6275 §7.3) starts the same check and a Router
-Solicitation; a lower-layer hint (``link_changed`` up) only solicits, unless
-``movement_on_reattachment`` lets the first RA after the carrier came back decide. An RA advertising a
+Solicitation; a lower-layer hint (``link_changed`` up) solicits at once, and with
+``movement_on_reattachment`` (the default) the first RA after the carrier came back decides: from
+another router with new prefixes, the node has moved, without NUD of the old router. An RA advertising a
 home prefix means the node is on its home link (§11.5.5). When the current router is lost and another
 router already known on the link takes over, that is not movement, but if no router left advertises
 the care-of address's prefix the node takes a care-of address on the new router's prefix.
 
 Care-of address (§11.5.2): the SLAAC address ND forms on the new link's prefix (the scope rule of
-source_policy.py applies); it is used once DAD passed (``AddressReady``). Then ``Moved(old_coa,
-new_coa)`` and the node's ``care_of_ready`` (the registrations follow).
+source_policy.py applies); it is used once DAD passed (``AddressReady``), or at once while DAD runs
+when it is optimistic (RFC 4429, ``optimistic_dad``, the default). Then ``Moved(old_coa, new_coa)``
+and the node's ``care_of_ready`` (the registrations follow). DAD finding it in use, before or after it
+was registered, gives a replacement on the same prefix (another interface identifier) and a new
+registration.
 
 Several home addresses, each on its own home link: "at home" is per home address (``at_home``;
 ``location`` only says whether the current link is the home link of some address). On the home link of
@@ -172,13 +176,13 @@ class MovementDetector:
         elif isinstance(event, AddressReady):
             if event.address == self.pending_coa:
                 self._use_care_of(now, event.address)
-        elif isinstance(event, AddressDuplicate) and event.address == self.pending_coa:
-            self.pending_coa = None
-            self._count("coa_duplicate")          # RFC 4862 §5.4.5: the address is not used
+        elif isinstance(event, AddressDuplicate) and event.address in (self.pending_coa, self.care_of):
+            self._care_of_duplicate(now, event.address)
 
     def link_changed(self, now: int) -> None:
-        """A lower-layer hint (§11.5.1) only triggers a Router Solicitation; movement is decided by
-        what the routers say. ND solicits by itself when it knows no router, so only the case where it
+        """A lower-layer hint (§11.5.1) only triggers a Router Solicitation, at once; movement is decided
+        by what the routers say (with ``movement_on_reattachment``, the first RA after it). ND solicits
+        by itself when it knows no router (at once too, ``solicit_at_once``), so only the case where it
         still lists the old link's routers needs one here."""
         if not self.config.lower_layer_hints:
             return
@@ -365,6 +369,25 @@ class MovementDetector:
                 self._use_care_of(now, address)
             return True
         return False
+
+    def _care_of_duplicate(self, now: int, address: IPv6Address) -> None:
+        """DAD found the (pending or current) care-of address in use (RFC 4862 §5.4.5: it is not used).
+        With optimistic DAD (RFC 4429) it may have been registered already: ND forms a replacement on
+        the same prefix (another interface identifier), which becomes the care-of address -- ``Moved``
+        and a new BU at once if it is optimistic, after its DAD otherwise."""
+        self._count("coa_duplicate")
+        if address == self.care_of:
+            self._count("coa_duplicate_after_use")    # RFC 4429 §3.2: a collision found afterwards
+        if address == self.pending_coa:
+            self.pending_coa = None
+        replacement = self.nd.replace_duplicate(now, address)
+        if replacement is None:
+            self._count("no_care_of_address")
+            return
+        self.pending_coa = replacement
+        entry = self.iface.addresses.get(replacement)
+        if entry is not None and entry.usable:
+            self._use_care_of(now, replacement)
 
     def _care_of_through(self, now: int, router: IPv6Address) -> None:
         """``router`` is now the default router of the link the node was already on. If no router left

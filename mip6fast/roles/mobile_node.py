@@ -120,6 +120,10 @@ BINDING_ERROR_RATE = 1
 # address to the old router's MAC on what may be another link: at most HOLD_LIMIT of them, each for at
 # most HOLD_TIMEOUT; the hold itself ends after HOLD_MAX even without a decision (no RA at all).
 # Packets over the limit or past their time are counted drops (mn.hold.overflow, mn.hold.timeout).
+# A move to a new foreign link (with or without a carrier change) holds them on until a home agent
+# accepts the new care-of address (issue 14): reverse-tunnelled before that, they would reach a home
+# agent still bound to the old care-of address, which drops them (RFC 6275 §10.4.5). The BU left the
+# moment the care-of address existed (RFC 4429), so the wait is one round trip to the home agent.
 HOLD_LIMIT = 64
 HOLD_TIMEOUT = 1 * NS_PER_S
 HOLD_MAX = 5 * NS_PER_S
@@ -151,6 +155,8 @@ class MobileNode(Host):
         self._config = config
         self.iface: Interface = self.interfaces[config.interface]
         nd = self.nd[config.interface]
+        nd.optimistic_dad = config.optimistic_dad          # RFC 4429 for care-of addresses
+        nd.solicit_at_once = config.lower_layer_hints      # RS at once on carrier-up (§11.5.1)
         self._events: deque[Notification] = deque()
         # Home registrations and correspondent entries (keyed (peer, home address)) share the list,
         # and one MAX_UPDATE_RATE window per destination covers the BUs to both (§11.8).
@@ -163,7 +169,7 @@ class MobileNode(Host):
             not_answering=lambda now, reg: self.discovery.not_answering(now, reg),
             rejected=lambda now, reg: self.discovery.rejected(now, reg),
             accepted=lambda now, reg, status: self.discovery.accepted(now, reg, status),
-            registered=lambda now, home, care_of: self.route_optimization.home_registered(now, home, care_of),
+            registered=self._home_registered,
             deregistered=self._home_deregistered, protect=self.protection.outbound,
             auth=self.protection.auth4285)
         self.route_optimization = RouteOptimizer(self, self, config.route_optimization, self.iface,
@@ -181,6 +187,7 @@ class MobileNode(Host):
         self._held: deque[tuple[int, bytes]] = deque()
         self._holding = False
         self._hold_decided = False
+        self._hold_until_bound = False      # moved: held until a home registration accepts the new CoA
         self._hold_now = 0                  # the latest time an entry point gave (the release's ``now``)
         self._hold_timers: list[Timer] = []
         self.data_path = MobileNodeData(
@@ -253,8 +260,13 @@ class MobileNode(Host):
     # ------------------------------------------------------------ wiring between the helpers
 
     def _moved(self, now: int) -> None:
-        """Movement: the node is on a new foreign link; nothing registered is usable from it."""
-        self._hold_decided, self._hold_now = True, max(self._hold_now, now)
+        """Movement: the node is on a new foreign link; nothing registered is usable from it. What the
+        node originates is held until the new care-of address is registered (``HOLD_LIMIT``)."""
+        self._hold_now = max(self._hold_now, now)
+        if not self._holding:
+            self._start_hold(now)
+        self._hold_decided = True
+        self._hold_until_bound = True
         self.home_registrations.pause_all()
         self.discovery.pause()
 
@@ -262,10 +274,21 @@ class MobileNode(Host):
         """Movement: a new primary care-of address (§11.5.2), registered with every home agent."""
         self.data_path.set_care_of(address)
         self.home_registrations.register_all(now, self.movement.at_home)
+        self.route_optimization.care_of_changed(now, address)     # care-of tests in parallel
+
+    def _home_registered(self, now: int, home: IPv6Address, care_of: IPv6Address) -> None:
+        """Registration: a home agent accepted a new care-of address; it tunnels to it from now on, so
+        held packets go (``_finish``), and correspondents are told (§11.7.2)."""
+        if self._hold_until_bound:
+            self._hold_until_bound = False
+            self._hold_now = max(self._hold_now, now)
+            self._count("hold.until_bound")
+        self.route_optimization.home_registered(now, home, care_of)
 
     def _arrived_home(self, now: int, homes: list[HomeAddressConfig], left: set[IPv6Address]) -> None:
         """Movement: on the home link of ``homes`` (§11.5.5): de-registration, and correspondents are
         told after it."""
+        self._hold_until_bound = False
         self._hold_decided, self._hold_now = True, max(self._hold_now, now)
         self.discovery.pause()
         self.home_registrations.arrive_home(now, self.movement.at_home, homes, left)
@@ -295,7 +318,8 @@ class MobileNode(Host):
                 event = self._events.popleft()
                 self._hold_now = max(self._hold_now, event.now)
                 self.movement.react(event)
-            if self._holding and (self._hold_decided or not self.movement.reattached):
+            if self._holding and not self._hold_until_bound \
+                    and (self._hold_decided or not self.movement.reattached):
                 self._release_held(self._hold_now)
         return super()._finish(out)
 
@@ -317,6 +341,17 @@ class MobileNode(Host):
         for t in self._hold_timers:
             t.cancel()
         self._hold_timers = [self.call_at(now + HOLD_MAX, self._hold_max_reached)]
+
+    def _holds(self, raw: bytes) -> bool:
+        """Is this packet held now? Everything until movement detection decides; after a move, until the
+        new care-of address is registered, only what would take the reverse tunnel (from a home address
+        the node is away for): signalling from the new care-of address -- the BU itself, the care-of
+        test -- and short-lived flows leave at once."""
+        if not self._holding:
+            return False
+        if not self._hold_decided:
+            return True
+        return self._hold_until_bound and self._from_away_home(raw)
 
     def _hold(self, now: int, raw: bytes) -> None:
         self._hold_now = max(self._hold_now, now)
@@ -348,6 +383,7 @@ class MobileNode(Host):
         longer an address of the node (the old care-of address), which are counted drops."""
         self._holding = False
         self._hold_decided = False
+        self._hold_until_bound = False
         for t in self._hold_timers:
             t.cancel()
         self._hold_timers = []
@@ -474,7 +510,7 @@ class MobileNode(Host):
         """Application packets, a batch at a time (§11.3.1, ``MobileNodeData.send``); held right after a
         carrier change like ``output_packet``."""
         out = self._begin()
-        if self._holding:
+        if self._holding and (not self._hold_decided or self._hold_until_bound):
             for i in range(batch.count):
                 self._hold(now, bytes(batch.packet(i)))
             return self._finish(out)
@@ -486,7 +522,7 @@ class MobileNode(Host):
         application's, or an Echo Reply) goes through the data path like ``send``: reverse tunnel or
         HAO (RFC 6275 §11.3.1); everything else is routed as by any host. Right after a carrier change
         it is held until movement detection decides (``HOLD_LIMIT``)."""
-        if self._holding:
+        if self._holds(raw):
             self._hold(now, raw)
             return
         if self._from_away_home(raw):

@@ -11,7 +11,14 @@ counters and output; it does no I/O. It keeps the conceptual data structures of 
   Mobile IPv6 adds to an RA: the router's global address from a Prefix Information option with the R
   flag, the Advertisement Interval option and the Home Agent Information option (RFC 6275 §7.2-7.4);
 - the interface's own addresses: duplicate address detection (RFC 4862 §5.4) and addresses formed
-  from prefixes with the A flag (RFC 4862 §5.5.3), with their lifetimes (§5.5.4);
+  from prefixes with the A flag (RFC 4862 §5.5.3), with their lifetimes (§5.5.4); with
+  ``optimistic_dad`` (RFC 4429) the addresses SLAAC forms are used while their DAD runs, and the
+  restrictions of RFC 4429 §3.2 hold for them: no Neighbor Solicitation ever leaves from an optimistic
+  address (so none carries its SLLA): a packet from one waiting for address resolution is buffered
+  until DAD completes (modifies RFC 4861 §7.2.2), NUD probes leave from the link-local address; a
+  Neighbor Advertisement for one never sets Override (so it cannot displace the rightful owner's cache
+  entries elsewhere); and a DAD probe or an advertisement for it from another node makes it a
+  duplicate, as for a tentative address;
 - proxy entries: addresses this node answers Neighbor Solicitations for on behalf of another node
   (a home agent for its mobile nodes' home addresses, RFC 6275 §10.4.1).
 
@@ -94,6 +101,20 @@ TWO_HOURS = 2 * 3600 * NS_PER_S         # RFC 4862 §5.5.3 (e)
 QUEUE_LIMIT = 3                         # RFC 4861 §7.2.2: "SHOULD ... at least one packet"
 ND_HOP_LIMIT = 255                      # RFC 4861 §6.1, §7.1: ND messages must arrive with 255
 NEIGHBOR_CACHE_LIMIT = 1024             # RFC 4861 §11.1: a bounded cache resists NS/RA floods
+
+
+def _reserved_interface_id(iid: int, bits: int) -> bool:
+    """RFC 5453's reserved interface identifiers, which a random one must avoid: 0 (the subnet-router
+    anycast address, RFC 4291 §2.6.1), the reserved subnet anycast addresses of RFC 2526
+    (fdff:ffff:ffff:ff80-ffff in a 64-bit identifier, the top 128 values otherwise) and, in a 64-bit
+    identifier, 0200:5eff:fe00:0000-0200:5eff:feff:ffff (the IANA Ethernet block, Proxy Mobile IPv6's
+    identifier among them)."""
+    if iid == 0:
+        return True
+    if bits != 64:
+        return iid >= (1 << bits) - 128
+    return 0xFDFF_FFFF_FFFF_FF80 <= iid <= 0xFDFF_FFFF_FFFF_FFFF \
+        or 0x0200_5EFF_FE00_0000 <= iid <= 0x0200_5EFF_FEFF_FFFF
 
 
 def autoconf_prefix_problem(pio: PrefixInformation) -> str | None:
@@ -259,7 +280,19 @@ class NeighborDiscovery:
         self.limits = NeighborDiscoveryLimits()
         self.accept_ra = not node.is_router      # RFC 4861 §6.3.4 is host behaviour
         self.autoconf = not node.is_router
+        # RFC 4429: addresses SLAAC forms are optimistic while DAD runs (configured addresses, the
+        # link-local one included, keep plain DAD: §3.1 leaves optimism to autoconfigured ones).
+        self.optimistic_dad = False
+        # The first Router Solicitation after the carrier comes up leaves at once, from :: if the
+        # link-local address is still tentative, instead of after RFC 4861 §6.3.7's random delay and
+        # the link-local address's DAD. That delay (a SHOULD) spreads the solicitations of many hosts
+        # starting together after a power failure; a mobile node re-attaching is one host, and RFC 6275
+        # §11.5.1 wants its lower-layer hints to speed movement detection up. Off for other hosts.
+        self.solicit_at_once = False
         self._dad_timers: dict[IPv6Address, Timer] = {}
+        # SLAAC addresses found duplicate → the address formed in their place (``replace_duplicate``),
+        # whose lifetimes the prefix's RAs keep updating.
+        self._replacements: dict[IPv6Address, IPv6Address] = {}
         self._lifetime_timers: dict[IPv6Address, list[Timer]] = {}
         self._rs_timer: Timer | None = None
         self._rs_sent = 0
@@ -358,6 +391,10 @@ class NeighborDiscovery:
                 self.start_dad(now, addr)
         if self.accept_ra:
             self._rs_sent = 0
+            if self.solicit_at_once:
+                self._count("rs_without_delay")
+                self._solicit_router(now)
+                return
             delay = int(self.node.rng.uniform(0, MAX_RTR_SOLICITATION_DELAY))
             self._rs_timer = self.node.call_at(now + delay, self._solicit_router)
 
@@ -368,7 +405,8 @@ class NeighborDiscovery:
         if not self.iface.up or self.routers:
             return
         ll = self.iface.addresses.get(self.iface.link_local)
-        if self._rs_sent == 0 and ll is not None and ll.state is AddressState.TENTATIVE:
+        if self._rs_sent == 0 and ll is not None and ll.state is AddressState.TENTATIVE \
+                and not self.solicit_at_once:
             # Wait for the link-local address, so the RS can carry an SLLA and the answer can be
             # unicast-resolved without another exchange (RFC 4861 §6.3.7 allows either).
             self._rs_after_dad = True
@@ -386,8 +424,13 @@ class NeighborDiscovery:
 
     def start_dad(self, now: int, addr: InterfaceAddress) -> None:
         """RFC 4862 §5.4.2: NS from :: to the solicited-node group of the tentative address, no SLLA,
-        DupAddrDetectTransmits times RetransTimer apart; no conflict by then → the address is ours."""
-        addr.state = AddressState.TENTATIVE
+        DupAddrDetectTransmits times RetransTimer apart; no conflict by then → the address is ours.
+        With ``optimistic_dad`` an autoconfigured address is optimistic meanwhile (RFC 4429 §3.1)."""
+        if self.optimistic_dad and addr.autoconfigured:
+            addr.state = AddressState.OPTIMISTIC
+            self._count("dad_optimistic")
+        else:
+            addr.state = AddressState.TENTATIVE
         old = self._dad_timers.pop(addr.address, None)
         if old is not None:
             old.cancel()
@@ -395,7 +438,7 @@ class NeighborDiscovery:
 
     def _dad_transmit(self, now: int, address: IPv6Address, remaining: int) -> None:
         addr = self.iface.addresses.get(address)
-        if addr is None or addr.state is not AddressState.TENTATIVE or not self.iface.up:
+        if addr is None or not addr.probing or not self.iface.up:
             return
         if remaining == 0:
             self._dad_timers.pop(address, None)
@@ -418,6 +461,8 @@ class NeighborDiscovery:
         timer = self._dad_timers.pop(addr.address, None)
         if timer is not None:
             timer.cancel()
+        if addr.optimistic:
+            self._count("dad_duplicate_optimistic")    # RFC 4429 §3.2: it was in use already
         addr.state = AddressState.DUPLICATE
         self._count("dad_duplicate")
         self.node.notify(AddressDuplicate(now, self.iface.name, addr.address))
@@ -464,12 +509,13 @@ class NeighborDiscovery:
             self._count("drop.ns_bad_dad")
             return
         own = self.iface.addresses.get(target)
+        if own is not None and own.probing and from_dad:
+            # RFC 4862 §5.4.3 (and RFC 4429 §3.2 for an optimistic address): someone else is doing
+            # DAD for our tentative address.
+            self._duplicate(now, own)
+            return
         if own is not None and own.state is AddressState.TENTATIVE:
-            if from_dad:
-                # RFC 4862 §5.4.3: someone else is doing DAD for our tentative address.
-                self._duplicate(now, own)
-            else:
-                self._count("ns_for_tentative_ignored")
+            self._count("ns_for_tentative_ignored")
             return
         if own is not None and own.state is AddressState.DUPLICATE:
             self._count("ns_for_duplicate_ignored")
@@ -480,9 +526,12 @@ class NeighborDiscovery:
             return
         if not from_dad and slla is not None:
             self._learn(now, packet.src, slla, is_router=None)
-        # RFC 4861 §7.2.4 (and RFC 6275 §10.4.1 for a proxy: R = 0, O = 0).
+        # RFC 4861 §7.2.4 (and RFC 6275 §10.4.1 for a proxy: R = 0, O = 0; RFC 4429 §3.2 for an
+        # optimistic target: O = 0, the address may yet turn out to be another node's).
         router = self.node.is_router and not proxied
-        override = not proxied
+        override = not proxied and not (own is not None and own.optimistic)
+        if own is not None and own.optimistic:
+            self._count("na_optimistic_no_override")
         tlla = (TargetLinkLayerAddress(self.iface.mac),)
         if from_dad:
             na = NeighborAdvertisement(target=target, router=router, solicited=False, override=override,
@@ -513,8 +562,8 @@ class NeighborDiscovery:
             return
         own = self.iface.addresses.get(target)
         if own is not None:
-            if own.state is AddressState.TENTATIVE:
-                self._duplicate(now, own)       # RFC 4862 §5.4.4
+            if own.probing:
+                self._duplicate(now, own)       # RFC 4862 §5.4.4, RFC 4429 §3.2 for an optimistic one
             else:
                 self._count("na_for_own_address")  # §5.4.4: another node claims it; logged only
             return
@@ -748,6 +797,10 @@ class NeighborDiscovery:
             self._count("slaac_formed")
             self.start_dad(now, addr)
             return
+        if existing.state is AddressState.DUPLICATE and address in self._replacements:
+            existing = self.iface.addresses.get(self._replacements[address])
+            if existing is None:
+                return
         if not existing.autoconfigured:
             return
         # (e): the two-hour rule protects against a forged short valid lifetime.
@@ -763,6 +816,34 @@ class NeighborDiscovery:
         if existing.state is AddressState.DEPRECATED and (preferred_until is None or preferred_until > now):
             existing.state = AddressState.PREFERRED
         self._arm_lifetimes(existing)
+
+    def replace_duplicate(self, now: int, address: IPv6Address) -> IPv6Address | None:
+        """A SLAAC address DAD found duplicate (RFC 4862 §5.4.5: it is never used) gets a replacement on
+        the same prefix with a random interface identifier (as RFC 7217 §6 retries with another one),
+        the same lifetimes, and DAD of its own (optimistic with ``optimistic_dad``). The duplicate stays
+        in the table as DUPLICATE, so the prefix's next RA does not form it again. None when there is
+        no such address or no room (``limits.max_autoconf_addresses``)."""
+        dup = self.iface.addresses.get(address)
+        if dup is None or not dup.autoconfigured or dup.state is not AddressState.DUPLICATE:
+            return None
+        if self.iface.autoconfigured_count >= self.limits.max_autoconf_addresses:
+            self._count("drop.address_limit")
+            return None
+        prefix = int(dup.network.network_address)
+        host_bits = 128 - dup.prefix_length
+        while True:
+            iid = self.node.rng.getrandbits(host_bits)
+            if not _reserved_interface_id(iid, host_bits):
+                candidate = IPv6Address(prefix | iid)
+                if candidate not in self.iface.addresses:
+                    break
+        addr = self.iface.add_address(candidate, dup.prefix_length, dup.valid_until, dup.preferred_until,
+                                      autoconfigured=True)
+        self._replacements[address] = candidate
+        self._arm_lifetimes(addr)
+        self._count("slaac_replaced_duplicate")
+        self.start_dad(now, addr)
+        return candidate
 
     def _arm_lifetimes(self, addr: InterfaceAddress) -> None:
         """RFC 4862 §5.5.4: deprecated when the preferred lifetime ends, removed when the valid one does."""
@@ -878,18 +959,33 @@ class NeighborDiscovery:
         self.node.emit_frame(self.iface.name, entry.mac, raw)
 
     def _ns_source(self, hint: IPv6Address | None) -> IPv6Address | None:
-        # §7.2.2: the queued packet's source if it is ours, else any of the interface's addresses.
+        # §7.2.2: the queued packet's source if it is ours, else any of the interface's addresses
+        # (never an optimistic one: ``source_for`` picks the link-local address for link scope).
         if hint is not None:
             own = self.iface.addresses.get(hint)
             if own is not None and own.usable:
                 return hint
         return self.iface.source_for(ALL_NODES)
 
+    def _from_optimistic(self, hint: IPv6Address | None) -> bool:
+        """Is the packet waiting for resolution from one of our optimistic addresses? RFC 4429 §3.2
+        (modifying RFC 4861 §7.2.2): such a packet gets no address resolution -- its NS would carry the
+        optimistic address and its SLLA, and would override the rightful owner's entry in the
+        neighbour's cache if the address turns out to be a duplicate. It is buffered (the RFC's MAY)
+        until DAD has made the address preferred, then resolved as usual."""
+        own = self.iface.addresses.get(hint) if hint is not None else None
+        return own is not None and own.optimistic
+
     def _solicit(self, now: int, entry: Neighbor, source_hint: IPv6Address | None = None) -> None:
         """One multicast NS of address resolution; retransmitted every RetransTimer, at most
         MAX_MULTICAST_SOLICIT times (§7.2.2)."""
-        src = self._ns_source(source_hint)
         address = entry.address
+        if self._from_optimistic(source_hint):
+            self._count("resolution_deferred_optimistic")     # not a probe: retried after RetransTimer
+            entry.timer = self.node.call_at(now + self.retrans_timer,
+                                            lambda t: self._resolution_timeout(t, address))
+            return
+        src = self._ns_source(source_hint)
         if src is None:
             self._count("drop.ns_no_source")
         else:

@@ -46,7 +46,8 @@ Only after a Binding Acknowledgement with status < 128 does the entry go into th
 under (peer, home address); from then on
 ``MobileNodeDataPath.insert_hao`` sends to that peer directly with a Home Address option (§11.3.1),
 and the correspondent answers with a Type 2 routing header (processed by ``process_rh2``, §11.3.3).
-The entry is refreshed before it expires; a new care-of address sends new BUs once the home agent has
+The entry is refreshed before it expires; a new care-of address starts its care-of tests at once, in
+parallel with the home registration (``care_of_changed``), and sends new BUs once the home agent has
 accepted it (§11.7.2: the home registration comes first); back home, a BU with lifetime 0 from the home
 address, no HAO, after the home de-registration (§11.5.5).
 
@@ -513,6 +514,27 @@ class RouteOptimizer:
                 b = self._binding(peer, home)
                 if b.state is PeerState.IDLE:
                     self._start(now, b)
+
+    def care_of_changed(self, now: int, care_of: IPv6Address) -> None:
+        """A new care-of address, not registered yet: the care-of test of every correspondent binding
+        that will need one for it starts now, in parallel with the home registration (issue 14). The
+        Care-of Test Init goes directly from the care-of address and needs nothing of the home agent;
+        the BU itself still waits for the home agent to accept the address (``home_registered``,
+        §11.7.2), and then leaves at once if the token is in, instead of a care-of test round trip
+        later. The home test is not started here: its Home Test Init needs the reverse tunnel."""
+        if not self.return_routability:
+            return
+        for b in self.bindings.values():
+            if b.state not in (PeerState.OPTIMISED, PeerState.BINDING) or not self.mn.away_for(b.home):
+                continue
+            test = b.care_of_test
+            if test.fresh(now, care_of) or (test.state is KeygenState.TESTING and test.address == care_of):
+                continue
+            test.address = care_of
+            test.token = None
+            test.apply(Event.TEST)
+            self.tests[test.message].begin(now, test)
+            self._count("care_of_test_early")
 
     def returned_home(self, now: int) -> None:
         """§11.5.5: at home no Home Address option is used: entries leave the binding update list at
