@@ -67,6 +67,7 @@ def test_nothing_to_draw_is_an_error(tmp_path):
 
 
 @needs_matplotlib
+@pytest.mark.compiled("mh", "packet")  # bench wire measures the compiled codecs against the twins
 def test_bench_command_writes_the_plot(tmp_path, capsys):
     path = tmp_path / "wire.png"
     assert main(["bench", "wire", "--quick", "--json", "--plot", str(path)]) == 0
