@@ -53,7 +53,8 @@ from .roles.node import Node
 from .roles.protection import tunnel_room
 from .roles.router import Router
 from .security import Direction, KeyFileError, MnHaCredentials, Mode, SecurityPolicyDatabase, load_protection
-from .store import SQLiteBindingStore, StoreError
+from .store import BindingStore, SQLiteBindingStore, StoreError
+from .store.etcd import EtcdBindingStore
 
 __all__ = ["ControlServer", "Daemon", "DaemonError", "describe_bindings", "query"]
 
@@ -412,7 +413,7 @@ class Daemon:
         self.tun: TunDevice | None = None
         self.control: ControlServer | None = None
         self.ports: dict[str, PacketSocket] = {}
-        self.store: SQLiteBindingStore | None = None     # the home agent's binding store
+        self.store: BindingStore | None = None     # the home agent's binding store
         self.reloads = 0
         self._state_lock: FileLock | None = None
         self._record: KernelRecord | None = None
@@ -593,9 +594,17 @@ class Daemon:
     def _open_store(self) -> None:
         """The home agent's binding store (docs/DURABILITY.md): ``[home_agent] store`` = "sqlite" opens
         ``store_path`` (default: bindings.db in the state directory); a locked, corrupt or unwritable
-        store is a StoreError naming the file, which stops the start."""
+        store is a StoreError naming the file, which stops the start. "etcd" opens the [etcd] cluster's
+        store under its prefix (README "Redundancy"): no endpoint answering is a StoreError naming them."""
         settings = self.config.store
         if self.config.role != "ha" or settings is None or settings.store == "none":
+            return
+        etcd = self.config.etcd
+        if settings.store == "etcd":
+            assert etcd is not None         # parse_config requires [etcd] endpoints with store = "etcd"
+            self.store = EtcdBindingStore(etcd.endpoints, prefix=etcd.prefix, timeout_s=etcd.timeout,
+                                          max_txn_ops=etcd.max_txn_ops)
+            log.info("binding store %s (replicated by etcd: a commit is a Raft commit)", self.store.path)
             return
         path = settings.store_path or str(Path(self.state_dir) / "bindings.db")
         self.store = SQLiteBindingStore(path, synchronous=settings.synchronous.upper())
@@ -789,7 +798,7 @@ class Daemon:
                                "log_level": logging.getLevelName(logging.getLogger().level).lower(),
                                "reloads": self.reloads, "state_dir": self.state_dir},
                     "store": None if self.store is None else {
-                        "path": self.store.path, "synchronous": self.store.synchronous,
+                        "path": self.store.path, "synchronous": getattr(self.store, "synchronous", None),
                         "commits": self.store.commits, "records": self.store.records_committed},
                     "node": dict(sorted(self.node.counters.items())),
                     "meanings": counter_meanings(self.node.counters),

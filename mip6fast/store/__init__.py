@@ -19,10 +19,12 @@ from .errors import (
     CLOSED,
     CORRUPT,
     DISK_FULL,
+    FENCED,
     IO_ERROR,
     LOCKED,
     READ_ONLY,
     SCHEMA,
+    UNAVAILABLE,
     StoreError,
 )
 from .memory import MemoryBindingStore
@@ -51,6 +53,7 @@ __all__ = [
     "CLOSED",
     "CORRUPT",
     "DISK_FULL",
+    "FENCED",
     "FLAG_ACK",
     "FLAG_HOME",
     "FLAG_KEY_MANAGEMENT",
@@ -61,6 +64,7 @@ __all__ = [
     "READ_ONLY",
     "SCHEMA",
     "SCHEMA_VERSION",
+    "UNAVAILABLE",
     "Batch",
     "BindingRecord",
     "BindingStore",
