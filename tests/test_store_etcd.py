@@ -254,3 +254,13 @@ def test_without_a_quorum_a_commit_is_unavailable_and_the_batch_stays_staged(clu
         cluster3.wait_healthy([0, 1])
         assert s.commit() == 1
         assert s.bindings() == [rec(1, seq=2)]
+
+
+def test_the_benchmark_measures_an_etcd_cluster_and_removes_its_keys(etcd_cluster, tmp_path):
+    from mip6fast.store import benchmark
+    rows = benchmark.run({}, batch_sizes=(1, 10), seconds=0.01, population=20, memory=False,
+                         etcd=etcd_cluster.endpoints)
+    assert [(r["medium"], r["filesystem"], r["batch"]) for r in rows] == [("etcd", "etcd x1", 1),
+                                                                        ("etcd", "etcd x1", 10)]
+    assert all(r["commits"] >= 5 and r["records_per_s"] > 0 for r in rows)
+    assert raw(etcd_cluster.endpoints[0], "/mip6fast-bench/", prefix=True) == {}
