@@ -41,6 +41,9 @@ HOME_AGENT_COUNTERS = CounterTable("home_agent", declare(
     ("store.recovery_no_time_left", "stored bindings whose home prefix has no valid lifetime left (removed)"),
     ("store.recovery_nomem", "stored bindings the binding cache had no room for at start (kept in the store)"),
     ("binding.recovered", "bindings put back in the cache from the binding store"),
+    # ---- redundancy (issue 16, README "Redundancy")
+    ("redundancy.takeovers", "times this home agent became the active one of its group and took over"),
+    ("redundancy.addresses_announced", "unsolicited NAs (Override) for its own addresses sent at a takeover"),
     # ---- duplicate address detection for home addresses (dad.py, §10.4.1)
     ("dad.ns_sent", "DAD Neighbor Solicitations sent for a home address"),
     ("dad.ns_received", "a DAD NS from another node for a home address under test"),
