@@ -147,7 +147,23 @@ DEFAULT_SOCKETS = {"ha": "/run/mip6fast/ha.sock", "mn": "/run/mip6fast/mn.sock",
 
 
 def cmd_daemon(args) -> int:
-    """``mip6fast ha|mn|cn --config FILE``: run a role until SIGINT/SIGTERM."""
+    """``mip6fast ha|mn|cn --config FILE``: run a role until SIGINT/SIGTERM. ``mip6fast ha switchover``:
+    ask a running active home agent to resign (a planned handover to a standby)."""
+    if getattr(args, "action", None) == "switchover":
+        path = args.control_socket or DEFAULT_SOCKETS["ha"]
+        try:
+            answer = query(path, "switchover")
+        except DaemonError as exc:
+            print(f"mip6fast ha switchover: {exc}", file=sys.stderr)
+            return 1
+        if "error" in answer:
+            print(f"mip6fast ha switchover: {answer['error']}", file=sys.stderr)
+            return 1
+        print(f"{answer['resigned']}: resigned; a standby of the group takes over")
+        return 0
+    if args.config is None:
+        print(f"mip6fast {args.command}: --config is required to run the daemon", file=sys.stderr)
+        return 2
 
     try:
         config = load_config(args.config, args.command)
@@ -168,6 +184,9 @@ def cmd_daemon(args) -> int:
         daemon.run()
     finally:
         daemon.close()
+    if daemon.failed:
+        print(f"mip6fast {args.command}: {daemon.failed}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -248,6 +267,12 @@ def cmd_query(args) -> int:
                                "packets", "bytes") if any(c in r for r in rows)] or ["home_address"]
         _print_table(rows, columns)
         print(f"({len(rows)} binding{'s' if len(rows) != 1 else ''}, {answer['role']})")
+        r = answer.get("redundancy")
+        if r:
+            lease = (f"lease {r['lease_id']}, {r['lease_remaining_s']:.1f} s of {r['lease_ttl_s']} s left"
+                     if r["state"] == "active" else f"lease TTL {r['lease_ttl_s']} s")
+            print(f"redundancy: {r['member']} is {r['state'].upper()}; {lease}; etcd revision "
+                  f"{r['store_revision']}; takeovers {r['takeovers']}")
     elif args.describe:
         # The node's counters with what each means (the daemon sends the meanings of its role's table).
         meanings = answer.get("meanings") or {}
@@ -347,7 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
     for role, what in (("ha", "home agent"), ("mn", "mobile node"), ("cn", "correspondent node"),
                        ("router", "plain IPv6 router sending router advertisements")):
         r = sub.add_parser(role, help=f"run the {what} on real interfaces (needs root)")
-        r.add_argument("--config", required=True,
+        if role == "ha":
+            r.add_argument("action", nargs="?", choices=["switchover"],
+                           help="switchover: ask the running active home agent (--control-socket) to hand "
+                                "its role to a standby of its group now (README \"Redundancy\")")
+        r.add_argument("--config", required=role != "ha",
                        help=f"TOML configuration file (`mip6fast example-config {role}` prints an example)")
         r.add_argument("--pcap", help="record every frame sent and received to this pcap file")
         r.add_argument("--control-socket", help=f"control socket path (default {DEFAULT_SOCKETS[role]})")

@@ -286,14 +286,18 @@ class EtcdSettings:
     network, not the home link); ``prefix``, under which the group of home agents sharing one home
     link keeps its keys; ``timeout``, seconds per request; ``lease_ttl``, whole seconds of the active
     home agent's lease (how long a dead active holds the role); ``max_txn_ops``, the servers'
-    ``--max-txn-ops`` (a larger commit is split)."""
+    ``--max-txn-ops`` (a larger commit is split); ``member``, this home agent's name in the group
+    (default: host name and pid)."""
     endpoints: tuple[str, ...] = ()
     prefix: str = "/mip6fast/default/"
     timeout: float = 2.0
     lease_ttl: int = 2
     max_txn_ops: int = 128
+    member: str = ""
 
     def __post_init__(self):
+        if self.member and not self.member.isprintable():
+            raise ValueError(f"member must be printable, got {self.member!r}")
         for e in self.endpoints:
             scheme, _, rest = e.partition("://")
             if scheme not in ("http", "https") or not rest:

@@ -54,6 +54,7 @@ from .roles.protection import tunnel_room
 from .roles.router import Router
 from .security import Direction, KeyFileError, MnHaCredentials, Mode, SecurityPolicyDatabase, load_protection
 from .store import BindingStore, SQLiteBindingStore, StoreError
+from .redundancy import Redundancy
 from .store.etcd import EtcdBindingStore
 
 __all__ = ["ControlServer", "Daemon", "DaemonError", "describe_bindings", "query"]
@@ -426,6 +427,8 @@ class Daemon:
         self.spd: SecurityPolicyDatabase | None = None
         self.mn_ha: MnHaCredentials | None = None          # RFC 4285 credentials (docs/SECURITY.md)
         self._sequence_marks: dict[str, int] = {}
+        self.redundancy: Redundancy | None = None     # a member of a group of home agents on etcd
+        self.failed: str | None = None                # why run() stopped on its own (exit status 1)
 
     # ------------------------------------------------------------ start
 
@@ -444,7 +447,8 @@ class Daemon:
             self._ipr = IPRoute()
             indexes = self._lock_interfaces()
             self._restore_leftovers()
-            self._resume_sequences()
+            if not self._redundant:
+                self._resume_sequences()        # a redundant member resumes from the store when active
             macs = {name: self._claim(name, iface, indexes[name])
                     for name, iface in self.config.interfaces.items()}
             self.node = self._build_node(macs)
@@ -458,8 +462,15 @@ class Daemon:
                 self.control = ControlServer(self.control_path, self._answer)
                 self.control.attach(self.runner)
             self.runner.add_timer(lambda: 0 if self._reload_pending else None, lambda now: self.reload())
-            self.runner.add_timer(self._sequences_due, lambda now: self._store_sequences())
-            if self.store is not None:
+            if self._redundant:
+                assert isinstance(self.store, EtcdBindingStore) and isinstance(self.node, HomeAgent)
+                assert self.config.etcd is not None
+                self.redundancy = Redundancy(self.config.etcd, self.store, self.node, self.runner, self.spd,
+                                             SEQUENCE_RESERVE, self._lease_lost)
+                self.redundancy.start()         # active: recovery and takeover; standby: silent
+            else:
+                self.runner.add_timer(self._sequences_due, lambda now: self._store_sequences())
+            if self.store is not None and not self._redundant:
                 started = time.monotonic()
                 self.runner.call(self.node.recover)     # the bindings of the store, before any packet
                 log.info("binding store %s: recovery took %.3f s", self.store.path, time.monotonic() - started)
@@ -480,6 +491,15 @@ class Daemon:
             raise
         log.info("%s started on %s (state in %s)", self.config.role, ", ".join(self.config.interfaces),
                  self.state_dir)
+
+    @property
+    def _redundant(self) -> bool:
+        """A home agent on an etcd store is a member of a group (mip6fast.redundancy)."""
+        return self.config.role == "ha" and self.config.store is not None and self.config.store.store == "etcd"
+
+    def _lease_lost(self) -> None:
+        self.failed = "lost the lease of the active home agent"
+        self.stop()
 
     def _protection(self) -> tuple[SecurityPolicyDatabase | None, MnHaCredentials | None]:
         """The home agent's or mobile node's SAs and RFC 4285 credentials from ``[security] key_file``
@@ -791,7 +811,15 @@ class Daemon:
         command = request["command"]
         now = self.runner.clock()
         if command == "bindings":
-            return {"role": self.config.role, "bindings": describe_bindings(self.node, now)}
+            answer = {"role": self.config.role, "bindings": describe_bindings(self.node, now)}
+            if self.redundancy is not None:
+                answer["redundancy"] = self.redundancy.status()
+            return answer
+        if command == "switchover":
+            if self.redundancy is None:
+                return {"error": "switchover: this daemon is no member of a redundant group ([home_agent] "
+                                 "store = \"etcd\")"}
+            return self.redundancy.switchover()
         if command == "stats":
             return {"role": self.config.role,
                     "daemon": {"pid": os.getpid(),
@@ -807,8 +835,9 @@ class Daemon:
                     "tun": self.tun.stats() if self.tun is not None else None,
                     "security": self.spd.stats() if self.spd is not None else None,
                     "rfc4285": self.mn_ha.stats() if self.mn_ha is not None else None,
-                    "control": dict(self.control.counters) if self.control is not None else None}
-        return {"error": f"unknown command {command!r} (bindings, stats)"}
+                    "control": dict(self.control.counters) if self.control is not None else None,
+                    "redundancy": self.redundancy.status() if self.redundancy is not None else None}
+        return {"error": f"unknown command {command!r} (bindings, stats, switchover)"}
 
     # ------------------------------------------------------------ SIGHUP
 
@@ -873,6 +902,9 @@ class Daemon:
 
     def close(self) -> None:
         """Give everything back: control socket, TUN, ports, the kernel's IPv6 on the interfaces."""
+        if self.redundancy is not None:
+            self.redundancy.close()         # an active member resigns: a standby takes over at once
+            self.redundancy = None
         if self.control is not None:
             self.control.close()
             self.control = None

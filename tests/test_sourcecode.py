@@ -66,6 +66,7 @@ LAYERS = (
     ("daemons and cli", (
         "mip6fast.daemon",
         "mip6fast.daemon_state",
+        "mip6fast.redundancy",
         "mip6fast.config",
         "mip6fast.demo",
         "mip6fast.demo_apps",
