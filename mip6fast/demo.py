@@ -46,6 +46,7 @@ HOME_AGENT = "2001:db8:1::1"
 CN_ADDRESS = "2001:db8:c::5"
 TCP_PORT = 5001
 LINKS = {"home": "2001:db8:1", "a": "2001:db8:a", "b": "2001:db8:b"}
+MGMT_NET = "10.99.0"          # the redundant home agents' management link (etcd), /24
 CORE_NETS = {"ha": "2001:db8:ff:1", "ra": "2001:db8:ff:a", "rb": "2001:db8:ff:b", "cn": "2001:db8:c"}
 # Notifications worth a line in the live timeline (the daemons log every notification).
 TIMELINE_EVENTS = ("Registered", "Moved", "ReturnedHome", "Deregistered", "RegistrationFailed",
@@ -152,7 +153,8 @@ class DemoNetwork:
     daemon, ``move(link)`` re-plugs the mobile node, ``close()`` removes everything (idempotent).
     ``on_event(seconds, role, line)`` sees the daemons' timeline lines as they come."""
 
-    def __init__(self, workdir: str | None = None, pcap_dir: str | None = None, on_event=None, io: str = "ring"):
+    def __init__(self, workdir: str | None = None, pcap_dir: str | None = None, on_event=None, io: str = "ring",
+                 redundant: bool = False):
         self.lab: NetnsLab | None = None
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="mip6demo-"))
@@ -162,6 +164,12 @@ class DemoNetwork:
         # The home agent also accepts unprotected registrations for home addresses without keys (tests
         # that register thousands of bindings by raw signalling); the mobile node's stays under ESP.
         self.unkeyed_registrations = False
+        # Two home agents "ha" and "ha2" on the home link and on a bridged link to the core, sharing the
+        # home agent's addresses, with a management link (MGMT_NET) where an etcd cluster can listen
+        # (README "Redundancy"); ``etcd_endpoints`` set: both run with store = "etcd".
+        self.redundant = redundant
+        self.etcd_endpoints: list[str] = []
+        self.lease_ttl = 2
         self.t0 = time.monotonic()
         self.daemons: dict[str, Daemon] = {}
         self.apps: list[subprocess.Popen] = []
@@ -181,7 +189,16 @@ class DemoNetwork:
         # The core's kernel side of each point-to-point link: IPv6 on, a ::1 address; the engine's side
         # stays IPv6-off (the daemon owns it).
         for peer, ifname in (("ha", "ha1"), ("ra", "up0"), ("rb", "up0"), ("cn", "eth0")):
-            core_end, _ = self.lab.veth("core", peer, name_a=f"c-{peer}", name_b=ifname)
+            if peer == "ha" and self.redundant:
+                # the home agents' side of the core link is a bridge holding both
+                core_end, _ = self.lab.veth("core", "lhacore", name_a="c-ha", name_b="p-core")
+                self._bridge(self.ns("lhacore"))
+                self._plug(self.ns("lhacore"), "p-core")
+                for ha in ("ha", "ha2"):
+                    self.lab.veth("lhacore", ha, name_a=f"p-{ha}", name_b="ha1")
+                    self._plug(self.ns("lhacore"), f"p-{ha}")
+            else:
+                core_end, _ = self.lab.veth("core", peer, name_a=f"c-{peer}", name_b=ifname)
             _write_sysctl(core, f"ipv6/conf/c-{peer}/disable_ipv6", "0")
             _write_sysctl(core, f"ipv6/conf/c-{peer}/accept_ra", "0")
             with NetNS(core) as ipr:
@@ -197,10 +214,32 @@ class DemoNetwork:
             self._bridge(lns)
             end, _ = self.lab.veth(f"l{link}", router_ns, name_a=f"p-{router_ns}", name_b=router_if)
             self._plug(lns, end.ifname)
+        if self.redundant:
+            end, _ = self.lab.veth("lhome", "ha2", name_a="p-ha2", name_b="ha0")
+            self._plug(self.ns("lhome"), end.ifname)
+            self._management()
         # The mobile node's interface; its peer starts on link A.
         self.lab.veth("la", "mn", name_a="mnport", name_b="mn0")
         self._plug(self.ns("la"), "mnport")
         self.mn_link = "a"
+
+    def _management(self) -> None:
+        """The management link of the redundant home agents (kernel IPv4, not a daemon's interface):
+        a bridge in namespace "lmgmt" with MGMT_NET.1 (where etcd listens), MGMT_NET.2 in "ha" and
+        MGMT_NET.3 in "ha2" (interface mgmt0)."""
+        lns = self.ns("lmgmt")
+        self._bridge(lns)
+        with NetNS(lns) as ipr:
+            (br,) = ipr.link_lookup(ifname="br0")
+            ipr.addr("add", index=br, address=f"{MGMT_NET}.1", prefixlen=24)
+            (lo,) = ipr.link_lookup(ifname="lo")
+            ipr.link("set", index=lo, state="up")
+        for i, ha in ((2, "ha"), (3, "ha2")):
+            self.lab.veth("lmgmt", ha, name_a=f"m-{ha}", name_b="mgmt0")
+            self._plug(lns, f"m-{ha}")
+            with NetNS(self.ns(ha)) as ipr:
+                (idx,) = ipr.link_lookup(ifname="mgmt0")
+                ipr.addr("add", index=idx, address=f"{MGMT_NET}.{i}", prefixlen=24)
 
     @staticmethod
     def _bridge(ns: str) -> None:
@@ -261,12 +300,17 @@ class DemoNetwork:
     def start(self, role: str, *, route_optimisation: bool = False, name: str | None = None) -> Daemon:
         """Start ``mip6fast ROLE`` in its namespace (``name``: "ra"/"rb" for the routers)."""
         name = name or role
-        config_text = {"ha": _ha_config, "cn": _cn_config, "ra": lambda: _router_config("a"),
+        config_text = {"ha": _ha_config, "ha2": _ha_config, "cn": _cn_config, "ra": lambda: _router_config("a"),
                        "rb": lambda: _router_config("b"),
                        "mn": lambda: _mn_config(route_optimisation)}[name]()
-        if name == "ha" and self.unkeyed_registrations:
+        if role == "ha" and self.unkeyed_registrations:
             config_text = config_text.replace("[home_agent]\n", "[home_agent]\nunauthenticated_registrations = true\n")
-        if name in ("ha", "mn"):
+        if role == "ha" and self.etcd_endpoints:
+            endpoints = ", ".join(f'"{e}"' for e in self.etcd_endpoints)
+            config_text = config_text.replace("[home_agent]\n", '[home_agent]\nstore = "etcd"\n')
+            config_text += (f'[etcd]\nendpoints = [{endpoints}]\nprefix = "/mip6fast/demo/"\n'
+                            f'member = "{name}"\nlease_ttl = {self.lease_ttl}\ntimeout = 0.5\n')
+        if role in ("ha", "mn"):
             # Home registrations under ESP (AES-128-GCM, RFC 6275 §5.1), the same key file for both.
             config_text += f'[security]\nkey_file = "{self.key_file()}"\n'
         config = self.workdir / f"{name}.toml"

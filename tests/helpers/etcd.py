@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -64,12 +65,17 @@ def _free_ports(n: int) -> list[int]:
 class EtcdCluster:
     """``members`` etcd processes forming one cluster on 127.0.0.1, in a temporary directory."""
 
-    def __init__(self, members: int = 1, *, extra_args: tuple[str, ...] = ()):
+    def __init__(self, members: int = 1, *, extra_args: tuple[str, ...] = (), netns: str | None = None,
+                 host: str = "127.0.0.1", ports: list[int] | None = None):
+        """``netns``: run the members in that network namespace (``ip netns exec``), listening on
+        ``host`` there (``ports``: 2 * members ports to use; default free loopback ports here)."""
         self.binary = require_etcd()
         self.n = members
         self.extra_args = extra_args
+        self.netns = netns
+        self.host = host
         self.dir = Path(tempfile.mkdtemp(prefix="mip6fast-etcd-"))
-        ports = _free_ports(2 * members)
+        ports = ports or _free_ports(2 * members)
         self.client_ports = ports[:members]
         self.peer_ports = ports[members:]
         self.names = [f"m{i}" for i in range(members)]
@@ -78,13 +84,15 @@ class EtcdCluster:
 
     @property
     def endpoints(self) -> list[str]:
-        return [f"http://127.0.0.1:{p}" for p in self.client_ports]
+        return [f"http://{self.host}:{p}" for p in self.client_ports]
 
     def _args(self, i: int) -> list[str]:
-        initial = ",".join(f"{name}=http://127.0.0.1:{port}" for name, port in zip(self.names, self.peer_ports))
-        client = f"http://127.0.0.1:{self.client_ports[i]}"
-        peer = f"http://127.0.0.1:{self.peer_ports[i]}"
-        return [self.binary, "--name", self.names[i], "--data-dir", str(self.dir / self.names[i]),
+        h = self.host
+        initial = ",".join(f"{name}=http://{h}:{port}" for name, port in zip(self.names, self.peer_ports))
+        client = f"http://{h}:{self.client_ports[i]}"
+        peer = f"http://{h}:{self.peer_ports[i]}"
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
+        return [*prefix, self.binary, "--name", self.names[i], "--data-dir", str(self.dir / self.names[i]),
                 "--listen-client-urls", client, "--advertise-client-urls", client,
                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                 "--initial-cluster", initial, "--initial-cluster-token", self.token,
@@ -110,15 +118,24 @@ class EtcdCluster:
                 proc = self.procs[k]
                 if proc is not None and proc.poll() is not None:
                     raise RuntimeError(f"etcd member {self.names[k]} exited ({proc.returncode}):\n{self.log(k)}")
-                try:
-                    with urllib.request.urlopen(f"{self.endpoints[k]}/health", timeout=1) as r:
-                        if b'"true"' in r.read():
-                            break
-                except OSError:
-                    pass
+                if self._healthy(k):
+                    break
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"etcd member {self.names[k]} not healthy after {timeout} s:\n{self.log(k)}")
                 time.sleep(0.05)
+
+    def _healthy(self, k: int) -> bool:
+        url = f"{self.endpoints[k]}/health"
+        if self.netns is None:
+            try:
+                with urllib.request.urlopen(url, timeout=1) as r:
+                    return b'"true"' in r.read()
+            except OSError:
+                return False
+        script = f"import urllib.request as u; print(u.urlopen({url!r}, timeout=1).read().decode())"
+        r = subprocess.run(["ip", "netns", "exec", self.netns, sys.executable, "-c", script], capture_output=True,
+                           text=True, timeout=10, check=False)
+        return '"true"' in r.stdout
 
     def log(self, i: int) -> str:
         try:
