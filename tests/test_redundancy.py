@@ -144,7 +144,7 @@ def test_losing_one_etcd_member_does_not_stop_the_service(group):
 
 
 def test_a_planned_switchover_hands_over_with_a_short_gap(group):
-    net, cluster = group
+    net, _ = group
     active = active_name(net)
     assert active is not None
     other = "ha" if active == "ha2" else "ha2"
