@@ -75,7 +75,7 @@ class Redundancy:
         self.sequence_reserve = sequence_reserve
         self.on_lost = on_lost
         self.election = Election(settings.endpoints, settings.prefix, member, settings.lease_ttl,
-                                 timeout_s=min(settings.timeout, max(0.2, settings.lease_ttl / 3)))
+                                 timeout_s=min(settings.timeout, max(0.1, settings.lease_ttl / 4)))
         self.poll_ns = int(min(0.5, max(0.05, settings.lease_ttl / 10)) * NS)
         self.state = STANDBY
         self.keeper: Keeper | None = None

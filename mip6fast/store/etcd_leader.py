@@ -38,6 +38,7 @@ from .etcd import EtcdBindingStore, EtcdEndpoints, _b64, _etcd_error, _unb64
 __all__ = ["DEFAULT_MARGIN_S", "Election", "Keeper"]
 
 DEFAULT_MARGIN_S = 0.1
+RETRY_S = 0.05              # after a failed keep-alive, the next one this soon
 log = logging.getLogger("mip6fast.home_agent.election")
 
 
@@ -212,9 +213,14 @@ class Keeper(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
-        while not self._stop_event.wait(self.interval_s):
+        wait = self.interval_s
+        while not self._stop_event.wait(wait):
+            failures = self.election.keepalive_failures
             if not self.election.keepalive() and not self.election.leader:
                 return
+            # a keep-alive that failed (etcd electing a leader, an endpoint down) is retried at once
+            # rather than an interval later: the deadline is near
+            wait = RETRY_S if self.election.keepalive_failures > failures else self.interval_s
 
     def stop(self) -> None:
         self._stop_event.set()
