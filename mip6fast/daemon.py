@@ -466,7 +466,7 @@ class Daemon:
                 assert isinstance(self.store, EtcdBindingStore) and isinstance(self.node, HomeAgent)
                 assert self.config.etcd is not None
                 self.redundancy = Redundancy(self.config.etcd, self.store, self.node, self.runner, self.spd,
-                                             SEQUENCE_RESERVE, self._lease_lost)
+                                             SEQUENCE_RESERVE, self._lease_lost, self.stop)
                 self.redundancy.start()         # active: recovery and takeover; standby: silent
             else:
                 self.runner.add_timer(self._sequences_due, lambda now: self._store_sequences())

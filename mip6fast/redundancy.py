@@ -17,9 +17,10 @@ group. ``Redundancy`` drives it on the daemon's loop:
 - **lease lost** (the local deadline passed: etcd unreachable for a TTL, the process frozen): the gate
   is already closed; the daemon logs it and stops (exit status 1) so that its supervisor starts it
   again, as a standby.
-- **switchover** (control command, ``mip6fast ha switchover``): the active resigns (election key
-  deleted, lease revoked: a standby wins at its next poll) and becomes a standby that does not
-  campaign for ``HOLD_OFF_TTLS`` lease TTLs; with no other member it takes the role back then.
+- **switchover** (control command, ``mip6fast ha switchover``): the active resigns (gate closed,
+  election key deleted, lease revoked: a standby wins at its next poll) and the daemon exits (status
+  0) a moment later, once its answer is sent: its binding cache would be stale by the time it could
+  win again, so its supervisor starts it afresh, as a standby that loads everything at its takeover.
 
 Outbound ESP sequence numbers (the rule, docs/SECURITY.md): the active member sends a number only if a
 mark above it is committed in the store (``esp.seq_reserve.0x<spi>``), and it commits a new mark one
@@ -45,14 +46,15 @@ from .store.etcd_leader import Election, Keeper
 if TYPE_CHECKING:
     from .io.runner import NodeRunner
 
-__all__ = ["ACTIVE", "FENCED", "HOLD_OFF_TTLS", "STANDBY", "Redundancy", "esp_reserve_key"]
+__all__ = ["ACTIVE", "FENCED", "RESIGNED", "STANDBY", "Redundancy", "esp_reserve_key"]
 
 log = logging.getLogger("mip6fast.redundancy")
 
 ACTIVE = "active"
 STANDBY = "standby"
 FENCED = "fenced"           # lost its lease: silent, stopping
-HOLD_OFF_TTLS = 2           # after a switchover, this many TTLs before campaigning again
+RESIGNED = "resigned"       # handed the role over (switchover): silent, exiting
+EXIT_DELAY_NS = 300_000_000  # after a switchover, the answer goes out before the daemon stops
 NS = 1_000_000_000
 
 
@@ -65,7 +67,8 @@ class Redundancy:
     """One member of a group of home agents (see the module docstring)."""
 
     def __init__(self, settings: EtcdSettings, store: EtcdBindingStore, node: HomeAgent, runner: NodeRunner,
-                 spd: SecurityPolicyDatabase | None, sequence_reserve: int, on_lost: Callable[[], None]):
+                 spd: SecurityPolicyDatabase | None, sequence_reserve: int, on_lost: Callable[[], None],
+                 on_resigned: Callable[[], None]):
         member = settings.member or f"{socket.gethostname()}-{os.getpid()}"
         self.settings = settings
         self.store = store
@@ -74,6 +77,8 @@ class Redundancy:
         self.spd = spd
         self.sequence_reserve = sequence_reserve
         self.on_lost = on_lost
+        self.on_resigned = on_resigned
+        self._exit_at: int | None = None
         self.election = Election(settings.endpoints, settings.prefix, member, settings.lease_ttl,
                                  timeout_s=min(settings.timeout, max(0.1, settings.lease_ttl / 4)))
         self.poll_ns = int(min(0.5, max(0.05, settings.lease_ttl / 10)) * NS)
@@ -86,6 +91,7 @@ class Redundancy:
         runner.gate = self.election.valid
         runner.add_timer(lambda: self._next_campaign if self.state == STANDBY else None, self._campaign)
         runner.add_timer(self._lease_deadline, self._lease_check)
+        runner.add_timer(lambda: self._exit_at, lambda now: self.on_resigned())
         runner.add_timer(self._sequences_due, self._reserve_due)
         self._retry_reserve_at = 0
 
@@ -205,14 +211,15 @@ class Redundancy:
     # ------------------------------------------------------------ switchover, shutdown, status
 
     def switchover(self) -> dict[str, Any]:
-        """A planned handover: resign at once; a standby wins at its next poll. This member campaigns
-        again only after HOLD_OFF_TTLS lease TTLs (then it takes the role back if nobody did)."""
+        """A planned handover: resign at once (a standby wins at its next poll), then exit."""
         if self.state != ACTIVE:
             return {"error": f"this member is {self.state}, not active: run the switchover on the active one "
                              f"({self._holder() or 'none'})"}
         self._resign()
-        self._next_campaign = self.runner.clock() + HOLD_OFF_TTLS * self.settings.lease_ttl * NS
-        log.info("%s: switchover: resigned; standby", self.member)
+        self.state = RESIGNED
+        self._next_campaign = None
+        self._exit_at = self.runner.clock() + EXIT_DELAY_NS
+        log.info("%s: switchover: resigned; exiting (start it again to serve as a standby)", self.member)
         return {"resigned": self.member, "state": self.state}
 
     def _resign(self) -> None:
