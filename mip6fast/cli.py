@@ -149,6 +149,19 @@ DEFAULT_SOCKETS = {"ha": "/run/mip6fast/ha.sock", "mn": "/run/mip6fast/mn.sock",
 def cmd_daemon(args) -> int:
     """``mip6fast ha|mn|cn --config FILE``: run a role until SIGINT/SIGTERM. ``mip6fast ha switchover``:
     ask a running active home agent to resign (a planned handover to a standby)."""
+    if getattr(args, "action", None) == "home-agent-switch":
+        try:
+            answer = query(args.control_socket or DEFAULT_SOCKETS["ha"], "home-agent-switch", agents=args.to,
+                           homes=args.home)
+        except DaemonError as exc:
+            print(f"mip6fast ha home-agent-switch: {exc}", file=sys.stderr)
+            return 1
+        if "error" in answer:
+            print(f"mip6fast ha home-agent-switch: {answer['error']}", file=sys.stderr)
+            return 1
+        print(f"Home Agent Switch sent to {answer['sent']} mobile node(s), naming "
+              f"{', '.join(answer['agents']) or 'no home agent (they discover one)'}")
+        return 0
     if getattr(args, "action", None) == "switchover":
         path = args.control_socket or DEFAULT_SOCKETS["ha"]
         try:
@@ -373,9 +386,16 @@ def build_parser() -> argparse.ArgumentParser:
                        ("router", "plain IPv6 router sending router advertisements")):
         r = sub.add_parser(role, help=f"run the {what} on real interfaces (needs root)")
         if role == "ha":
-            r.add_argument("action", nargs="?", choices=["switchover"],
+            r.add_argument("action", nargs="?", choices=["switchover", "home-agent-switch"],
                            help="switchover: ask the running active home agent (--control-socket) to hand "
-                                "its role to a standby of its group now (README \"Redundancy\")")
+                                "its role to a standby of its group now (README \"Redundancy\"); "
+                                "home-agent-switch: have it send an RFC 5142 Home Agent Switch to its mobile "
+                                "nodes (--to, --home)")
+            r.add_argument("--to", action="append", default=[], metavar="ADDRESS",
+                           help="home-agent-switch: a home agent the mobile nodes should use (repeat; none: "
+                                "they discover one)")
+            r.add_argument("--home", action="append", default=[], metavar="HOME_ADDRESS",
+                           help="home-agent-switch: only this mobile node (repeat; default: every binding)")
         r.add_argument("--config", required=role != "ha",
                        help=f"TOML configuration file (`mip6fast example-config {role}` prints an example)")
         r.add_argument("--pcap", help="record every frame sent and received to this pcap file")

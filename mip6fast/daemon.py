@@ -360,8 +360,8 @@ class _Connection:
         self.writing = False                    # waiting for room to send (EPOLLOUT)
 
 
-def query(path: str, command: str, timeout: float = 5.0) -> dict:
-    """Ask a running daemon (``mip6fast bindings`` / ``stats``)."""
+def query(path: str, command: str, timeout: float = 5.0, **arguments) -> dict:
+    """Ask a running daemon (``mip6fast bindings`` / ``stats``; ``arguments`` go in the request)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
@@ -370,7 +370,7 @@ def query(path: str, command: str, timeout: float = 5.0) -> dict:
         raise DaemonError(f"no daemon answers on {path}: {exc.strerror or exc}") from None
     with s:
         try:
-            s.sendall(json.dumps({"command": command}).encode() + b"\n")
+            s.sendall(json.dumps({**arguments, "command": command}).encode() + b"\n")
         except (BrokenPipeError, ConnectionResetError):
             pass                            # closed early (a busy daemon): its word may be waiting
         try:
@@ -803,6 +803,23 @@ class Daemon:
         if self.runner is not None:
             self.runner.stop()
 
+    def _home_agent_switch(self, request: dict) -> dict:
+        """``mip6fast ha home-agent-switch --to ADDR ... [--home HOA ...]``: an RFC 5142 Home Agent
+        Switch to the mobile nodes of the given home addresses (default: every binding)."""
+        node = self.node
+        if not isinstance(node, HomeAgent):
+            return {"error": "home-agent-switch: only a home agent sends Home Agent Switch messages"}
+        try:
+            agents = tuple(IPv6Address(a) for a in request.get("agents", ()))
+            homes = request.get("homes")
+            targets = None if not homes else tuple(IPv6Address(h) for h in homes)
+        except (TypeError, ValueError) as exc:
+            return {"error": f"home-agent-switch: {exc}"}
+        before = node.counters.get("has.sent", 0)
+        assert self.runner is not None
+        self.runner.call(lambda now: node.switch_home_agent(now, agents, targets))
+        return {"sent": node.counters.get("has.sent", 0) - before, "agents": [str(a) for a in agents]}
+
     def _notified(self, n) -> None:
         fields = " ".join(f"{k}={v}" for k, v in vars(n).items() if k != "now")
         log.info("%s %s", type(n).__name__, fields)
@@ -815,6 +832,8 @@ class Daemon:
             if self.redundancy is not None:
                 answer["redundancy"] = self.redundancy.status()
             return answer
+        if command == "home-agent-switch":
+            return self._home_agent_switch(request)
         if command == "switchover":
             if self.redundancy is None:
                 return {"error": "switchover: this daemon is no member of a redundant group ([home_agent] "
@@ -837,7 +856,7 @@ class Daemon:
                     "rfc4285": self.mn_ha.stats() if self.mn_ha is not None else None,
                     "control": dict(self.control.counters) if self.control is not None else None,
                     "redundancy": self.redundancy.status() if self.redundancy is not None else None}
-        return {"error": f"unknown command {command!r} (bindings, stats, switchover)"}
+        return {"error": f"unknown command {command!r} (bindings, stats, switchover, home-agent-switch)"}
 
     # ------------------------------------------------------------ SIGHUP
 

@@ -99,3 +99,39 @@ def test_the_object_round_trips_and_normalises():
         HomeAgentSwitch("2001:db8:1::2")
     with pytest.raises(ValueError):
         HomeAgentSwitch([HA2] * 128)
+
+
+# ---------------------------------------------------------------- the roles: home agent sends, mobile node obeys
+
+def test_the_home_agent_sends_a_home_agent_switch_to_each_bound_mobile_node():
+    from helpers.home_agent import COA, HOME, make_ha, of_type, register
+
+    ha = make_ha()
+    register(ha)
+    out = ha.switch_home_agent(10 * 10**9, (HA2,))
+    (p,) = of_type(out, HomeAgentSwitch)
+    assert p.dst == COA and p.rh2 == HOME and p.payload.home_agent_addresses == (HA2,)
+    assert ha.counters["has.sent"] == 1
+    assert of_type(ha.switch_home_agent(10 * 10**9, (), homes=(IPv6Address("2001:db8:1::77"),)),
+                   HomeAgentSwitch) == []                       # no binding there: nothing sent
+
+
+def test_the_mobile_node_registers_with_the_home_agent_it_is_switched_to():
+    from helpers.mobile_node import A_MAC, COA_A, HA, HOA, MN_MAC, S, bus, frame, notes, registered_mn
+
+    from mip6fast.roles.mn_discovery import HomeAgentChanged
+    from mip6fast.wire import Packet
+
+    mn, _ = registered_mn()
+    has = frame(A_MAC, MN_MAC, Packet(src=HA, dst=COA_A, rh2=HOA, payload=HomeAgentSwitch((HA, HA3))))
+    out = mn.receive(10 * S, "eth0", has)
+    (bu, _), = bus(out)
+    assert bu.dst == HA3 and bu.src == COA_A and bu.home_address == HOA   # the first other agent named
+    assert bu.payload.home
+    (changed,) = notes(out, HomeAgentChanged)
+    assert (changed.old, changed.new) == (HA, HA3)
+    assert mn.counters["mn.home_agent_switch_received"] == 1
+    # from someone who is not its home agent: ignored
+    forged = frame(A_MAC, MN_MAC, Packet(src=IPv6Address("2001:db8:9::9"), dst=COA_A, rh2=HOA,
+                                         payload=HomeAgentSwitch((HA2,))))
+    assert bus(mn.receive(11 * S, "eth0", forged)) == []

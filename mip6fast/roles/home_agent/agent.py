@@ -189,6 +189,20 @@ class HomeAgent(Router):
             out = self._finish(out)
         return out
 
+    def switch_home_agent(self, now: int, agents: tuple[IPv6Address, ...],
+                          homes: tuple[IPv6Address, ...] | None = None) -> Output:
+        """An entry point: send a Home Agent Switch (RFC 5142) to the mobile node of each home address
+        in ``homes`` (default: every binding), naming ``agents`` (none: the mobile nodes discover one by
+        DHAAD). For maintenance or load shedding (``mip6fast ha switch-mobile-nodes``)."""
+        out = self._begin()
+        try:
+            targets = homes if homes is not None else tuple(IPv6Address(k) for k in self.cache.keys())
+            for home in targets:
+                self.registrar.home_agent_switch(now, home, agents)
+        finally:
+            out = self._finish(out)
+        return out
+
     def take_over(self, now: int) -> Output:
         """An entry point: this home agent became the active one of its group (README "Redundancy";
         the daemon calls it once its election won, its gate open). The bindings come from the

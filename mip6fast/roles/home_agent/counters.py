@@ -17,6 +17,7 @@ HOME_AGENT_COUNTERS = CounterTable("home_agent", declare(
     ("binding.expired", "bindings whose lifetime ran out"),
     ("ba.sent.status.<status>", "Binding Acknowledgements sent, by status", BA_STATUSES),
     ("brr.sent", "Binding Refresh Requests sent (§9.5.5)"),
+    ("has.sent", "Home Agent Switch messages sent (RFC 5142): mobile nodes told to register elsewhere"),
     ("drop.bu.bad_home_address", "a BU whose home address is not on a home link of this agent (§10.3.1)"),
     ("drop.bu.bad_care_of_address", "a BU whose care-of address is not a usable unicast address"),
     ("drop.bu.home_with_nonce_indices", "a home registration carrying a Nonce Indices option (§10.3.1)"),
