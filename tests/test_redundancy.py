@@ -6,7 +6,7 @@ node registered through the active one, a ping stream from the correspondent to 
 
 * SIGKILL the active: the standby takes over (gap in the stream measured and printed; the goal is the
   lease TTL + 1 s), the binding is the same (care-of address, sequence number), the mobile node sends
-  no re-registration;
+  no re-registration, a TCP connection from the correspondent survives;
 * SIGKILL one etcd member: service goes on;
 * a planned switchover back (``mip6fast ha switchover``): gap measured (goal below 0.5 s).
 
@@ -23,7 +23,7 @@ import pytest
 from helpers.etcd import EtcdCluster, require_etcd
 from netns import require_netns
 
-from mip6fast.demo import HOME_ADDRESS, HOME_AGENT, LINKS, MGMT_NET, PACKAGE_PARENT, DemoNetwork
+from mip6fast.demo import HOME_ADDRESS, HOME_AGENT, LINKS, MGMT_NET, PACKAGE_PARENT, TCP_PORT, DemoNetwork
 
 pytestmark = [pytest.mark.root, pytest.mark.compiled("ring")]
 
@@ -124,6 +124,9 @@ def test_sigkill_of_the_active_home_agent_is_taken_over_without_losing_the_bindi
     assert old is not None
     assert net.query("ha2", "bindings")["bindings"] == []        # a cold standby: nothing until it is active
     bus_before = bu_sent(net)
+    sink = net.app("mn", "tcp-sink", HOME_ADDRESS, str(TCP_PORT))
+    assert sink.stdout.readline().strip() == "listening"
+    sender = net.app("cn", "tcp-send", HOME_ADDRESS, str(TCP_PORT), "10", "50000")
     pinger = net.app("cn", "ping", HOME_ADDRESS, "10", "0.02")
     time.sleep(3)
     killed = time.monotonic()
@@ -132,14 +135,19 @@ def test_sigkill_of_the_active_home_agent_is_taken_over_without_losing_the_bindi
     status = redundancy(net, "ha2")
     result = net.result(pinger, timeout=60)
     gap, replies = gap_of(result)
+    sent = net.result(sender, timeout=90)
+    received = net.result(sink, timeout=30)
     after = binding(net, "ha2")
     stats = net.query("ha2", "stats")["node"]
     bus_after = bu_sent(net)
     print(f"\ntakeover: SIGKILL to standby active {active_at - killed:.3f} s (lease TTL {TTL} s; take_over "
           f"{status.get('last_takeover_s')} s); ping gap {gap * 1000:.0f} ms ({len(result['sent'])} sent, "
           f"{len(result['answered'])} answered); mobile node BUs {bus_before} -> {bus_after}; "
-          f"store.recovered={stats.get('store.recovered')}")
+          f"store.recovered={stats.get('store.recovered')}; TCP {sent.get('sent')} bytes sent, "
+          f"survived={sent.get('survived')}")
     assert after is not None, "the binding was lost"
+    assert sent["error"] is None and sent["survived"], sent          # the TCP connection survives
+    assert received["received"] == sent["sent"] > 0
     assert (after["care_of_address"], after["sequence"]) == (old["care_of_address"], old["sequence"])
     assert stats.get("store.recovered") == 1 and stats.get("binding.created", 0) == 0
     assert stats.get("redundancy.takeovers") == 1
