@@ -12,7 +12,7 @@ from . import __version__
 from .benchmark import binding_cache, datapath, forward, hashflood, journal, signalling, wire
 from .config import ConfigError, load_config
 from .daemon import Daemon, DaemonError, query
-from .demo import DemoError, run_demo
+from .demo import DemoError, run_demo, run_redundant_demo
 from .errors import ParseError
 from .io.netns import can_use_netns
 from .roles.counter_docs import ALIASES, ROLE_TABLES, render_markdown, table_for
@@ -212,7 +212,10 @@ def cmd_demo(args) -> int:
         return 1
     runs = (True, False) if not args.no_route_optimisation else (False,)
     try:
-        report = run_demo(as_json=args.json, pcap_dir=args.pcap_dir, route_optimisation_runs=runs)
+        if args.redundant:
+            report = run_redundant_demo(as_json=args.json)
+        else:
+            report = run_demo(as_json=args.json, pcap_dir=args.pcap_dir, route_optimisation_runs=runs)
     except DemoError as exc:
         print(f"mip6fast demo: {exc} (the network was removed)", file=sys.stderr)
         return 1
@@ -380,6 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--pcap-dir", help="record every link (one pcap per daemon) into this directory")
     m.add_argument("--no-route-optimisation", action="store_true",
                    help="only the run without route optimisation (default: with, then without)")
+    m.add_argument("--redundant", action="store_true",
+                   help="two home agents on an etcd cluster: the active one SIGKILLed, then a planned "
+                        "switchover (needs etcd-server; README \"Redundancy\")")
     m.set_defaults(func=cmd_demo)
 
     for role, what in (("ha", "home agent"), ("mn", "mobile node"), ("cn", "correspondent node"),
