@@ -46,7 +46,7 @@ static const mip6_mh_opt_rule_t *mip6_mh_opt_rule(uint8_t type)
 
 static int mip6_mh_type_known(uint8_t mh_type)
 {
-    return mh_type <= MIP6_MH_BE;
+    return mh_type <= MIP6_MH_BE || mh_type == MIP6_MH_HAS;
 }
 
 size_t mip6_mh_body_min(uint8_t mh_type)
@@ -61,6 +61,7 @@ size_t mip6_mh_body_min(uint8_t mh_type)
     case MIP6_MH_BU:   return 6;  /* sequence, flags + reserved, lifetime */
     case MIP6_MH_BA:   return 6;  /* status, K + reserved, sequence, lifetime */
     case MIP6_MH_BE:   return 18; /* status, reserved, home address */
+    case MIP6_MH_HAS:  return 2;  /* # of addresses, reserved (RFC 5142 §5.2); the addresses follow */
     default:           return 0;
     }
 }
@@ -237,6 +238,14 @@ int mip6_mh_parse(const uint8_t *buf, size_t len, mip6_mh_t *out, mip6_err_t *er
         out->status = body[0];
         out->home_address = body + 2;
         break;
+    case MIP6_MH_HAS: /* RFC 5142 §5.2: # of addresses (1), reserved (1), home agent addresses (16 each) */
+        out->n_addresses = body[0];
+        if (len - MIP6_MH_COMMON_LEN - min < (size_t)out->n_addresses * 16)
+            return mip6_fail(err, MIP6_EPARSE, "n_addresses", MIP6_MH_COMMON_LEN,
+                             "more home agent addresses than the message holds");
+        out->addresses = body + 2;
+        min += (size_t)out->n_addresses * 16;
+        break;
     default:
         break;
     }
@@ -322,6 +331,12 @@ int mip6_mh_build(const mip6_mh_t *in, uint8_t *out, size_t cap, mip6_err_t *err
         if (in->home_address == NULL)
             return mip6_mh_einval(err, "home_address", "missing");
         break;
+    case MIP6_MH_HAS:
+        if (in->n_addresses > MIP6_MH_HAS_MAX_ADDRESSES)
+            return mip6_mh_einval(err, "n_addresses", "at most 127 home agent addresses fit in a message");
+        if (in->n_addresses && in->addresses == NULL)
+            return mip6_mh_einval(err, "addresses", "missing");
+        break;
     default:
         break;
     }
@@ -330,6 +345,8 @@ int mip6_mh_build(const mip6_mh_t *in, uint8_t *out, size_t cap, mip6_err_t *err
         return mip6_mh_einval(err, "options", "at most 32 mobility options");
 
     min = mip6_mh_body_min(in->mh_type);
+    if (in->mh_type == MIP6_MH_HAS)
+        min += (size_t)in->n_addresses * 16;
     pos = MIP6_MH_COMMON_LEN + min;
     for (i = 0; i < in->n_options; i++) {
         const mip6_mh_opt_t *opt = &in->options[i];
@@ -400,6 +417,11 @@ int mip6_mh_build(const mip6_mh_t *in, uint8_t *out, size_t cap, mip6_err_t *err
     case MIP6_MH_BE:
         body[0] = in->status;
         memcpy(body + 2, in->home_address, 16);
+        break;
+    case MIP6_MH_HAS:
+        body[0] = in->n_addresses;
+        if (in->n_addresses)
+            memcpy(body + 2, in->addresses, (size_t)in->n_addresses * 16);
         break;
     default: /* BRR: reserved only */
         break;

@@ -22,8 +22,13 @@ enum mip6_mh_type {
     MIP6_MH_COT  = 4, /* Care-of Test */
     MIP6_MH_BU   = 5, /* Binding Update */
     MIP6_MH_BA   = 6, /* Binding Acknowledgement */
-    MIP6_MH_BE   = 7  /* Binding Error */
+    MIP6_MH_BE   = 7, /* Binding Error */
+    MIP6_MH_HAS  = 12 /* Home Agent Switch (RFC 5142 §5.2) */
 };
+
+/* RFC 5142 §5.2: the most home agent addresses a Home Agent Switch message can carry within
+ * MIP6_MH_MAX_LEN (6 + 2 + 16 * 127 = 2040 bytes). */
+#define MIP6_MH_HAS_MAX_ADDRESSES 127
 
 /* Mobility option types: RFC 6275 §6.2.2-§6.2.7, and the IANA "Mobility Options" registry
  * (mobility-parameters) entries 8 MN-ID-OPTION-TYPE [RFC4283] (RFC 4283 §3: "assigned value 8 by the
@@ -88,6 +93,8 @@ typedef struct mip6_mh {
     const uint8_t *cookie;         /* HoTI, CoTI, HoT, CoT: 8 bytes */
     const uint8_t *keygen_token;   /* HoT, CoT: 8 bytes */
     const uint8_t *home_address;   /* BE: 16 bytes */
+    uint8_t n_addresses;           /* HAS: # of Addresses */
+    const uint8_t *addresses;      /* HAS: n_addresses * 16 bytes, the home agent addresses */
     const uint8_t *body;           /* unknown type: every byte after the common part */
     size_t body_len;
     size_t n_options;

@@ -85,6 +85,8 @@ def parse(data):
         fields = (mh.status, mh.flags, mh.sequence, mh.lifetime)
     elif t == MIP6_MH_BE:
         fields = (mh.status, (<const char *>mh.home_address)[:16])
+    elif t == MIP6_MH_HAS:
+        fields = (tuple((<const char *>mh.addresses)[16 * i:16 * i + 16] for i in range(mh.n_addresses)),)
     else:
         return t, ((<const char *>mh.body)[:mh.body_len],), ()
 
@@ -118,7 +120,7 @@ def build(mh_type, fields, options):
     cdef mip6_mh_opt_t *opt
     cdef Py_ssize_t i
     cdef int rc
-    cdef bytes cookie, token, home_address, body, raw
+    cdef bytes cookie, token, home_address, body, raw, addresses
 
     memset(&mh, 0, sizeof(mh))
     t = _uint(mh_type, 8, "mh_type")
@@ -155,6 +157,17 @@ def build(mh_type, fields, options):
         mh.status = _uint(fields[0], 8, "status")
         home_address = _bytes(fields[1], 16, "home_address")
         mh.home_address = _ptr(home_address)
+    elif t == MIP6_MH_HAS:
+        _arity(fields, 1, t)
+        if isinstance(fields[0], (bytes, bytearray, memoryview, str)):
+            raise TypeError("home_agent_addresses: expected a sequence of 16-byte addresses")
+        listed = tuple(fields[0])
+        if len(listed) > MIP6_MH_HAS_MAX_ADDRESSES:
+            raise ValueError(f"n_addresses: at most {MIP6_MH_HAS_MAX_ADDRESSES} home agent addresses fit in "
+                             f"a message, got {len(listed)}")
+        addresses = b"".join([_bytes(a, 16, "home_agent_address") for a in listed])
+        mh.n_addresses = <uint8_t>len(listed)
+        mh.addresses = _ptr(addresses)
     else:
         _arity(fields, 1, t)
         body = _any_bytes(fields[0], "body")

@@ -16,6 +16,8 @@ MAX_LEN = 2048  # (255 + 1) * 8: the 8-bit Header Len field's ceiling
 MAX_OPTIONS = 32  # non-padding options kept per message (docs/CODEC.md "Limits")
 
 BRR, HOTI, COTI, HOT, COT, BU, BA, BE = range(8)  # RFC 6275 §6.1.2-§6.1.9
+HAS = 12  # Home Agent Switch (RFC 5142 §5.2)
+HAS_MAX_ADDRESSES = 127  # what fits in MAX_LEN: 6 + 2 + 16 * 127 = 2040
 PAD1, PADN, BRA, ALTCOA, NONCE, BAD = range(6)  # RFC 6275 §6.2.2-§6.2.7
 # IANA Mobility Options registry: 8 MN-ID-OPTION-TYPE (RFC 4283 §3), 9 AUTH-OPTION-TYPE (RFC 4285 §5),
 # 10 MESG-ID-OPTION-TYPE (RFC 4285 §6).
@@ -25,7 +27,8 @@ BA_FLAGS = 0x80  # K (§6.1.8)
 
 # Bytes of fixed body after the common part (RFC 6275 §6.1.2-§6.1.9); a shorter Header Len is an error
 # (§9.2). Types not listed are unknown and have an opaque body.
-BODY_MIN = {BRR: 2, HOTI: 10, COTI: 10, HOT: 18, COT: 18, BU: 6, BA: 6, BE: 18}
+BODY_MIN = {BRR: 2, HOTI: 10, COTI: 10, HOT: 18, COT: 18, BU: 6, BA: 6, BE: 18,
+            HAS: 2}  # RFC 5142 §5.2: # of addresses, reserved; then 16 bytes per address
 
 # Known options: (smallest and largest length byte, alignment x, y for xn+y measured from the MH start to
 # the type byte, bytes of typed fields before the variable tail). RFC 6275 §6.2.4-§6.2.7; RFC 4283 §3 (no
@@ -81,8 +84,14 @@ def parse(data):
     elif mh_type == BA:
         status, flags, sequence, lifetime = _BA.unpack_from(data, 6)
         fields = (status, flags & BA_FLAGS, sequence, lifetime)
-    else:  # BE
+    elif mh_type == BE:
         fields = (data[6], data[8:24])
+    else:  # HAS (RFC 5142 §5.2): # of addresses, reserved, the home agent addresses
+        count = data[6]
+        if n - COMMON_LEN - body_min < 16 * count:
+            raise ParseError("more home agent addresses than the message holds", "n_addresses", COMMON_LEN)
+        fields = (tuple(data[8 + 16 * i:24 + 16 * i] for i in range(count)),)
+        body_min += 16 * count
     return mh_type, fields, _parse_options(data, COMMON_LEN + body_min, n)
 
 
@@ -245,6 +254,15 @@ def build(mh_type, fields, options):
         _arity(fields, 2, mh_type)
         status = _uint(fields[0], 8, "status")
         home_address = _bytes(fields[1], 16, "home_address")
+    elif mh_type == HAS:
+        _arity(fields, 1, mh_type)
+        if isinstance(fields[0], (bytes, bytearray, memoryview, str)):
+            raise TypeError("home_agent_addresses: expected a sequence of 16-byte addresses")
+        listed = tuple(fields[0])
+        if len(listed) > HAS_MAX_ADDRESSES:
+            raise ValueError(f"n_addresses: at most {HAS_MAX_ADDRESSES} home agent addresses fit in a message, "
+                             f"got {len(listed)}")
+        addresses = b"".join([_bytes(a, 16, "home_agent_address") for a in listed])
     else:
         _arity(fields, 1, mh_type)
         body = _any_bytes(fields[0], "body")
@@ -269,7 +287,7 @@ def build(mh_type, fields, options):
         raise ValueError("flags: undefined flag bits set")
 
     # Layout: the smallest padding that puts each known option on its xn+y (RFC 6275 §6.2).
-    body_min = BODY_MIN[mh_type]
+    body_min = BODY_MIN[mh_type] + (len(addresses) if mh_type == HAS else 0)
     pos = COMMON_LEN + body_min
     pads = []
     for i, (opt_type, _value, raw) in enumerate(opts):
@@ -307,6 +325,9 @@ def build(mh_type, fields, options):
     elif mh_type == BE:
         out[6] = status
         out[8:24] = home_address
+    elif mh_type == HAS:
+        out[6] = len(addresses) // 16
+        out[8:8 + len(addresses)] = addresses
 
     pos = COMMON_LEN + body_min
     for (opt_type, value, raw), pad in zip(opts, pads):

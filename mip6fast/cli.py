@@ -13,7 +13,7 @@ from .config import ROLES, ConfigError, load_config
 from .config_check import RoleUnknown, check_config_file
 from .config_docs import render_markdown as render_config_reference
 from .daemon import Daemon, DaemonError, query
-from .demo import DemoError, run_demo
+from .demo import DemoError, run_demo, run_redundant_demo
 from .errors import ParseError
 from .io.netns import can_use_netns
 from .roles.counter_docs import ALIASES, ROLE_TABLES, render_markdown, table_for
@@ -185,7 +185,36 @@ DEFAULT_SOCKETS = {"ha": "/run/mip6fast/ha.sock", "mn": "/run/mip6fast/mn.sock",
 
 
 def cmd_daemon(args) -> int:
-    """``mip6fast ha|mn|cn --config FILE``: run a role until SIGINT/SIGTERM."""
+    """``mip6fast ha|mn|cn --config FILE``: run a role until SIGINT/SIGTERM. ``mip6fast ha switchover``:
+    ask a running active home agent to resign (a planned handover to a standby)."""
+    if getattr(args, "action", None) == "home-agent-switch":
+        try:
+            answer = query(args.control_socket or DEFAULT_SOCKETS["ha"], "home-agent-switch", agents=args.to,
+                           homes=args.home)
+        except DaemonError as exc:
+            print(f"mip6fast ha home-agent-switch: {exc}", file=sys.stderr)
+            return 1
+        if "error" in answer:
+            print(f"mip6fast ha home-agent-switch: {answer['error']}", file=sys.stderr)
+            return 1
+        print(f"Home Agent Switch sent to {answer['sent']} mobile node(s), naming "
+              f"{', '.join(answer['agents']) or 'no home agent (they discover one)'}")
+        return 0
+    if getattr(args, "action", None) == "switchover":
+        path = args.control_socket or DEFAULT_SOCKETS["ha"]
+        try:
+            answer = query(path, "switchover")
+        except DaemonError as exc:
+            print(f"mip6fast ha switchover: {exc}", file=sys.stderr)
+            return 1
+        if "error" in answer:
+            print(f"mip6fast ha switchover: {answer['error']}", file=sys.stderr)
+            return 1
+        print(f"{answer['resigned']}: resigned; a standby of the group takes over")
+        return 0
+    if args.config is None:
+        print(f"mip6fast {args.command}: --config is required to run the daemon", file=sys.stderr)
+        return 2
     if getattr(args, "check", False):
         return _check(args.config, args.command, as_json=False, prog=f"mip6fast {args.command}")
     try:
@@ -207,6 +236,9 @@ def cmd_daemon(args) -> int:
         daemon.run()
     finally:
         daemon.close()
+    if daemon.failed:
+        print(f"mip6fast {args.command}: {daemon.failed}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -221,15 +253,18 @@ def cmd_demo(args) -> int:
         return 2
     runs = (True, False) if not args.no_route_optimisation else (False,)
     try:
-        with progress.showing(progress.wanted(args.json)):
-            report = run_demo(as_json=args.json, pcap_dir=args.pcap_dir, route_optimisation_runs=runs)
+        if args.redundant:
+            report = run_redundant_demo(as_json=args.json)
+        else:
+            with progress.showing(progress.wanted(args.json)):
+                report = run_demo(as_json=args.json, pcap_dir=args.pcap_dir, route_optimisation_runs=runs)
     except DemoError as exc:
         print(f"mip6fast demo: {exc} (the network was removed)", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("mip6fast demo: interrupted; the network, daemons and files it made were removed", file=sys.stderr)
         return 130
-    if _save_plot(plot.plot_handovers, report["summary"], args.plot, "mip6fast demo"):
+    if not args.redundant and _save_plot(plot.plot_handovers, report["summary"], args.plot, "mip6fast demo"):
         return 1
     return 0 if report["summary"]["tcp_survived"] else 3
 
@@ -292,6 +327,12 @@ def cmd_query(args) -> int:
                                "packets", "bytes") if any(c in r for r in rows)] or ["home_address"]
         _print_table(rows, columns)
         print(f"({len(rows)} binding{'s' if len(rows) != 1 else ''}, {answer['role']})")
+        r = answer.get("redundancy")
+        if r:
+            lease = (f"lease {r['lease_id']}, {r['lease_remaining_s']:.1f} s of {r['lease_ttl_s']} s left"
+                     if r["state"] == "active" else f"lease TTL {r['lease_ttl_s']} s")
+            print(f"redundancy: {r['member']} is {r['state'].upper()}; {lease}; etcd revision "
+                  f"{r['store_revision']}; takeovers {r['takeovers']}")
     elif args.describe:
         # The node's counters with what each means (the daemon sends the meanings of its role's table).
         meanings = answer.get("meanings") or {}
@@ -446,12 +487,26 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--plot", metavar="FILE.png",
                    help="draw the handover gaps over time into this PNG (needs matplotlib: "
                         "pip install 'mip6fast[plot]')")
+    m.add_argument("--redundant", action="store_true",
+                   help="two home agents on an etcd cluster: the active one SIGKILLed, then a planned "
+                        "switchover (needs etcd-server; README \"Redundancy\")")
     m.set_defaults(func=cmd_demo)
 
     for role, what in (("ha", "home agent"), ("mn", "mobile node"), ("cn", "correspondent node"),
                        ("router", "plain IPv6 router sending router advertisements")):
         r = sub.add_parser(role, help=f"run the {what} on real interfaces (needs root)")
-        r.add_argument("--config", required=True,
+        if role == "ha":
+            r.add_argument("action", nargs="?", choices=["switchover", "home-agent-switch"],
+                           help="switchover: ask the running active home agent (--control-socket) to hand "
+                                "its role to a standby of its group now (README \"Redundancy\"); "
+                                "home-agent-switch: have it send an RFC 5142 Home Agent Switch to its mobile "
+                                "nodes (--to, --home)")
+            r.add_argument("--to", action="append", default=[], metavar="ADDRESS",
+                           help="home-agent-switch: a home agent the mobile nodes should use (repeat; none: "
+                                "they discover one)")
+            r.add_argument("--home", action="append", default=[], metavar="HOME_ADDRESS",
+                           help="home-agent-switch: only this mobile node (repeat; default: every binding)")
+        r.add_argument("--config", required=role != "ha",
                        help=f"TOML configuration file (`mip6fast example-config {role}` prints an example)")
         r.add_argument("--pcap", help="record every frame sent and received to this pcapng file (one "
                                       "interface description per interface, each frame's direction)")

@@ -26,8 +26,13 @@ the interfaces the engine owns and the routes it uses::
     home_prefixes = ["2001:db8:1::/64"]
     address = "2001:db8:1::1"
     max_lifetime = 420
-    store = "sqlite"                    # the binding store (docs/DURABILITY.md): "sqlite" or "none"
+    store = "sqlite"                    # the binding store (docs/DURABILITY.md): "sqlite", "etcd" or "none"
     synchronous = "full"                # "full" or "normal"; store_path: default STATE_DIR/bindings.db
+
+    [etcd]                              # with store = "etcd" (README "Redundancy"): the cluster's client
+    endpoints = ["http://10.0.0.1:2379", "http://10.0.0.2:2379", "http://10.0.0.3:2379"]   # URLs, on the
+    prefix = "/mip6fast/ha-group-1/"    # management network; the group's keys (one per home link)
+    timeout = 2.0                       # seconds per request (an endpoint slower than that is passed over)
 
     [advertise.eth0]                    # router advertisements this node sends on eth0 (optional)
     max_interval = 3.0
@@ -75,7 +80,7 @@ else:  # pragma: no cover - exercised on 3.9/3.10 only
     import tomli as tomllib
 
 __all__ = ["ROLES", "SECURITY_ROLES", "ConfigError", "DaemonConfig", "InterfaceConfig", "RouteConfig",
-           "SecuritySettings", "StoreSettings", "config_keys", "key_line", "key_lines",
+           "EtcdSettings", "SecuritySettings", "StoreSettings", "config_keys", "key_line", "key_lines",
            "load_config", "metrics_address", "parse_config", "read_config_text", "validate_config"]
 
 NS_PER_S = 1_000_000_000
@@ -109,7 +114,7 @@ DURATION_NS_FIELDS = frozenset({
 })
 SECONDS_FIELDS = frozenset({
     "lifetime", "max_lifetime", "refresh_lead", "max_binding_lifetime", "router_lifetime",
-    "valid_lifetime", "preferred_lifetime",
+    "valid_lifetime", "preferred_lifetime", "lease_ttl",
 })
 # Ranges of integer fields that the role configurations do not check themselves, or check only once the
 # daemon has claimed its interfaces (in C, with a traceback): (class, field) -> (lowest, highest, why).
@@ -342,19 +347,53 @@ STORE_KEYS = ("store", "synchronous", "store_path")
 @dataclass(frozen=True)
 class StoreSettings:
     """``[home_agent] store``: "sqlite" (a SQLite database, by default ``bindings.db`` in the daemon's
-    state directory) or "none" (bindings are lost with the process); ``synchronous``: "full" (every
+    state directory), "etcd" (replicated on the etcd cluster of the ``[etcd]`` section) or "none"
+    (bindings are lost with the process); ``synchronous``: "full" (every
     acknowledged binding survives a power loss) or "normal" (survives a crash of the process)."""
     store: str = "sqlite"
     synchronous: str = "full"
     store_path: str | None = None
 
     def __post_init__(self):
-        if self.store not in ("sqlite", "none"):
-            raise ValueError(f"store must be \"sqlite\" or \"none\", got {self.store!r}")
+        if self.store not in ("sqlite", "etcd", "none"):
+            raise ValueError(f"store must be \"sqlite\", \"etcd\" or \"none\", got {self.store!r}")
         if self.synchronous not in ("full", "normal"):
             raise ValueError(f"synchronous must be \"full\" or \"normal\", got {self.synchronous!r}")
         if self.store_path == "":
             raise ValueError("store_path must not be empty")
+
+
+@dataclass(frozen=True)
+class EtcdSettings:
+    """``[etcd]`` of a home agent whose ``store = "etcd"`` (mip6fast.store.etcd, README "Redundancy"):
+    ``endpoints``, the client URLs of the cluster's members (``http://host:port``; on the management
+    network, not the home link); ``prefix``, under which the group of home agents sharing one home
+    link keeps its keys; ``timeout``, seconds per request; ``lease_ttl``, whole seconds of the active
+    home agent's lease (how long a dead active holds the role); ``max_txn_ops``, the servers'
+    ``--max-txn-ops`` (a larger commit is split); ``member``, this home agent's name in the group
+    (default: host name and pid)."""
+    endpoints: tuple[str, ...] = ()
+    prefix: str = "/mip6fast/default/"
+    timeout: float = 2.0
+    lease_ttl: int = 2
+    max_txn_ops: int = 128
+    member: str = ""
+
+    def __post_init__(self):
+        if self.member and not self.member.isprintable():
+            raise ValueError(f"member must be printable, got {self.member!r}")
+        for e in self.endpoints:
+            scheme, _, rest = e.partition("://")
+            if scheme not in ("http", "https") or not rest:
+                raise ValueError(f"endpoints: {e!r} is not a URL http://host:port or https://host:port")
+        if not self.prefix.startswith("/") or not self.prefix.endswith("/"):
+            raise ValueError(f"prefix must start and end with '/', got {self.prefix!r}")
+        if not 0 < self.timeout <= 60:
+            raise ValueError(f"timeout must be in (0, 60] seconds, got {self.timeout!r}")
+        if not 1 <= self.lease_ttl <= 3600:
+            raise ValueError(f"lease_ttl must be 1..3600 seconds, got {self.lease_ttl!r}")
+        if not 2 <= self.max_txn_ops <= 1 << 20:
+            raise ValueError(f"max_txn_ops must be 2..1048576, got {self.max_txn_ops!r}")
 
 
 @dataclass(frozen=True)
@@ -382,6 +421,7 @@ class DaemonConfig:
     daemon: DaemonSettings = DaemonSettings()
     store: StoreSettings | None = None          # the home agent's binding store (None for other roles)
     security: SecuritySettings = SecuritySettings()
+    etcd: EtcdSettings | None = None            # [etcd] of a home agent (None: no such section)
 
 
 # ---------------------------------------------------------------- conversion by type hints
@@ -619,6 +659,8 @@ def _parse(text: str, role: str) -> tuple[DaemonConfig | None, list[ConfigError]
     known = {"daemon", "interfaces", "routes", "advertise", section}
     if role in SECURITY_ROLES:
         known.add("security")
+    if role == "ha":
+        known.add("etcd")
     for key in doc:
         if key not in known:
             others = [s for s, _ in ROLES.values() if s != section]
@@ -680,9 +722,14 @@ def _parse(text: str, role: str) -> tuple[DaemonConfig | None, list[ConfigError]
                 known_interface(f"{section}.{key}", value)
     daemon = _gather(errors, build, DaemonSettings, doc.get("daemon", {}), "daemon")
     security = _gather(errors, build, SecuritySettings, doc.get("security", {}), "security")
+    etcd = _gather(errors, build, EtcdSettings, doc["etcd"], "etcd") if "etcd" in doc else None
+    if isinstance(store, StoreSettings) and store.store == "etcd" and \
+            (not isinstance(etcd, EtcdSettings) or not etcd.endpoints):
+        errors.append(ConfigError("etcd.endpoints", "store = \"etcd\" needs the cluster's client URLs "
+                                                    "([etcd] endpoints = [\"http://host:2379\", ...])"))
     if errors:
         return None, errors
-    return DaemonConfig(role, role_config, ifaces, tuple(route_list), adverts, daemon, store, security), []
+    return DaemonConfig(role, role_config, ifaces, tuple(route_list), adverts, daemon, store, security, etcd), []
 
 
 def read_config_text(path) -> str:

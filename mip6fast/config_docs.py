@@ -31,6 +31,7 @@ from .config import (
     SECONDS_FIELDS,
     STORE_KEYS,
     DaemonSettings,
+    EtcdSettings,
     InterfaceConfig,
     RouteConfig,
     SecuritySettings,
@@ -107,6 +108,7 @@ SECTIONS: tuple[tuple[str, str, type, tuple[str, ...] | None], ...] = (
     *((f"[{section}]", section, cls, None) for _, (section, cls) in ROLES.items()),
     ("[home_agent] (the binding store)", "home_agent", StoreSettings, STORE_KEYS),
     ("[security] (home agent, mobile node)", "security", SecuritySettings, None),
+    ("[etcd] (home agent with store = \"etcd\")", "etcd", EtcdSettings, None),
 )
 
 

@@ -56,8 +56,10 @@ from .roles.node import Node
 from .roles.protection import tunnel_room
 from .roles.router import Router
 from .security import Direction, KeyFileError, MnHaCredentials, Mode, SecurityPolicyDatabase, load_protection
+from .redundancy import Redundancy
 from .service import Notifier, Watchdog
-from .store import SQLiteBindingStore, StoreError
+from .store import BindingStore, SQLiteBindingStore, StoreError
+from .store.etcd import EtcdBindingStore
 
 __all__ = ["ControlServer", "Daemon", "DaemonError", "describe_bindings", "query"]
 
@@ -373,8 +375,8 @@ class _Connection:
         self.writing = False                    # waiting for room to send (EPOLLOUT)
 
 
-def query(path: str, command: str, timeout: float = 5.0) -> dict:
-    """Ask a running daemon (``mip6fast bindings`` / ``stats``)."""
+def query(path: str, command: str, timeout: float = 5.0, **arguments) -> dict:
+    """Ask a running daemon (``mip6fast bindings`` / ``stats``; ``arguments`` go in the request)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
@@ -383,7 +385,7 @@ def query(path: str, command: str, timeout: float = 5.0) -> dict:
         raise DaemonError(f"no daemon answers on {path}: {exc.strerror or exc}") from None
     with s:
         try:
-            s.sendall(json.dumps({"command": command}).encode() + b"\n")
+            s.sendall(json.dumps({**arguments, "command": command}).encode() + b"\n")
         except (BrokenPipeError, ConnectionResetError):
             pass                            # closed early (a busy daemon): its word may be waiting
         try:
@@ -439,7 +441,7 @@ class Daemon:
         self.tun: TunDevice | None = None
         self.control: ControlServer | None = None
         self.ports: dict[str, PacketSocket] = {}
-        self.store: SQLiteBindingStore | None = None     # the home agent's binding store
+        self.store: BindingStore | None = None     # the home agent's binding store
         self.reloads = 0
         self._state_lock: FileLock | None = None
         self._record: KernelRecord | None = None
@@ -452,6 +454,8 @@ class Daemon:
         self.spd: SecurityPolicyDatabase | None = None
         self.mn_ha: MnHaCredentials | None = None          # RFC 4285 credentials (docs/SECURITY.md)
         self._sequence_marks: dict[str, int] = {}
+        self.redundancy: Redundancy | None = None     # a member of a group of home agents on etcd
+        self.failed: str | None = None                # why run() stopped on its own (exit status 1)
 
     # ------------------------------------------------------------ start
 
@@ -470,7 +474,8 @@ class Daemon:
             self._ipr = IPRoute()
             indexes = self._lock_interfaces()
             self._restore_leftovers()
-            self._resume_sequences()
+            if not self._redundant:
+                self._resume_sequences()        # a redundant member resumes from the store when active
             macs = {name: self._claim(name, iface, indexes[name])
                     for name, iface in self.config.interfaces.items()}
             self.node = self._build_node(macs)
@@ -489,14 +494,21 @@ class Daemon:
             if self.config.daemon.metrics:
                 self._serve_metrics(self.config.daemon.metrics)
             self.runner.add_timer(lambda: 0 if self._reload_pending else None, lambda now: self.reload())
-            self.runner.add_timer(self._sequences_due, lambda now: self._store_sequences())
+            if self._redundant:
+                assert isinstance(self.store, EtcdBindingStore) and isinstance(self.node, HomeAgent)
+                assert self.config.etcd is not None
+                self.redundancy = Redundancy(self.config.etcd, self.store, self.node, self.runner, self.spd,
+                                             SEQUENCE_RESERVE, self._lease_lost, self.stop)
+                self.redundancy.start()         # active: recovery and takeover; standby: silent
+            else:
+                self.runner.add_timer(self._sequences_due, lambda now: self._store_sequences())
             interval = self.notifier.watchdog_interval_ns
             if interval is not None:
                 # On the loop, as a timer: a loop that is stuck (a callback that blocks, a livelock)
                 # stops pinging, and systemd restarts the daemon after WatchdogSec.
                 watchdog = Watchdog(self.notifier, interval, clock=self.runner.clock)
                 self.runner.add_timer(watchdog.next_deadline, watchdog.ping)
-            if self.store is not None:
+            if self.store is not None and not self._redundant:
                 started = time.monotonic()
                 self.runner.call(self.node.recover)     # the bindings of the store, before any packet
                 log.info("binding store %s: recovery took %.3f s", self.store.path, time.monotonic() - started)
@@ -616,6 +628,15 @@ class Daemon:
         n = binding_count(self.node) if self.node is not None else 0
         return f"{self.config.role} on {', '.join(self.config.interfaces)}: {n} binding{'s' if n != 1 else ''}"
 
+    @property
+    def _redundant(self) -> bool:
+        """A home agent on an etcd store is a member of a group (mip6fast.redundancy)."""
+        return self.config.role == "ha" and self.config.store is not None and self.config.store.store == "etcd"
+
+    def _lease_lost(self) -> None:
+        self.failed = "lost the lease of the active home agent"
+        self.stop()
+
     def _protection(self) -> tuple[SecurityPolicyDatabase | None, MnHaCredentials | None]:
         """The home agent's or mobile node's SAs and RFC 4285 credentials from ``[security] key_file``
         (either protects a home address: the daemon is secure by default with either); without it, the
@@ -729,9 +750,17 @@ class Daemon:
     def _open_store(self) -> None:
         """The home agent's binding store (docs/DURABILITY.md): ``[home_agent] store`` = "sqlite" opens
         ``store_path`` (default: bindings.db in the state directory); a locked, corrupt or unwritable
-        store is a StoreError naming the file, which stops the start."""
+        store is a StoreError naming the file, which stops the start. "etcd" opens the [etcd] cluster's
+        store under its prefix (README "Redundancy"): no endpoint answering is a StoreError naming them."""
         settings = self.config.store
         if self.config.role != "ha" or settings is None or settings.store == "none":
+            return
+        etcd = self.config.etcd
+        if settings.store == "etcd":
+            assert etcd is not None         # parse_config requires [etcd] endpoints with store = "etcd"
+            self.store = EtcdBindingStore(etcd.endpoints, prefix=etcd.prefix, timeout_s=etcd.timeout,
+                                          max_txn_ops=etcd.max_txn_ops)
+            log.info("binding store %s (replicated by etcd: a commit is a Raft commit)", self.store.path)
             return
         path = settings.store_path or str(Path(self.state_dir) / "bindings.db")
         self.store = SQLiteBindingStore(path, synchronous=settings.synchronous.upper())
@@ -928,6 +957,23 @@ class Daemon:
         if self.runner is not None:
             self.runner.stop()
 
+    def _home_agent_switch(self, request: dict) -> dict:
+        """``mip6fast ha home-agent-switch --to ADDR ... [--home HOA ...]``: an RFC 5142 Home Agent
+        Switch to the mobile nodes of the given home addresses (default: every binding)."""
+        node = self.node
+        if not isinstance(node, HomeAgent):
+            return {"error": "home-agent-switch: only a home agent sends Home Agent Switch messages"}
+        try:
+            agents = tuple(IPv6Address(a) for a in request.get("agents", ()))
+            homes = request.get("homes")
+            targets = None if not homes else tuple(IPv6Address(h) for h in homes)
+        except (TypeError, ValueError) as exc:
+            return {"error": f"home-agent-switch: {exc}"}
+        before = node.counters.get("has.sent", 0)
+        assert self.runner is not None
+        self.runner.call(lambda now: node.switch_home_agent(now, agents, targets))
+        return {"sent": node.counters.get("has.sent", 0) - before, "agents": [str(a) for a in agents]}
+
     def _notified(self, n) -> None:
         fields = " ".join(f"{k}={v}" for k, v in vars(n).items() if k != "now")
         log.info("%s %s", type(n).__name__, fields)
@@ -936,7 +982,17 @@ class Daemon:
         command = request["command"]
         now = self.runner.clock()
         if command == "bindings":
-            return {"role": self.config.role, "bindings": describe_bindings(self.node, now)}
+            answer = {"role": self.config.role, "bindings": describe_bindings(self.node, now)}
+            if self.redundancy is not None:
+                answer["redundancy"] = self.redundancy.status()
+            return answer
+        if command == "home-agent-switch":
+            return self._home_agent_switch(request)
+        if command == "switchover":
+            if self.redundancy is None:
+                return {"error": "switchover: this daemon is no member of a redundant group ([home_agent] "
+                                 "store = \"etcd\")"}
+            return self.redundancy.switchover()
         if command == "stats":
             return {"role": self.config.role,
                     "daemon": {"pid": os.getpid(),
@@ -945,7 +1001,7 @@ class Daemon:
                                "log_format": self.config.daemon.log_format,
                                "metrics": self.config.daemon.metrics, "notify": self.notifier.enabled},
                     "store": None if self.store is None else {
-                        "path": self.store.path, "synchronous": self.store.synchronous,
+                        "path": self.store.path, "synchronous": getattr(self.store, "synchronous", None),
                         "commits": self.store.commits, "records": self.store.records_committed},
                     "node": dict(sorted(self.node.counters.items())),
                     "meanings": counter_meanings(self.node.counters),
@@ -954,8 +1010,9 @@ class Daemon:
                     "tun": self.tun.stats() if self.tun is not None else None,
                     "security": self.spd.stats() if self.spd is not None else None,
                     "rfc4285": self.mn_ha.stats() if self.mn_ha is not None else None,
-                    "control": dict(self.control.counters) if self.control is not None else None}
-        return {"error": f"unknown command {command!r} (bindings, stats)"}
+                    "control": dict(self.control.counters) if self.control is not None else None,
+                    "redundancy": self.redundancy.status() if self.redundancy is not None else None}
+        return {"error": f"unknown command {command!r} (bindings, stats, switchover, home-agent-switch)"}
 
     # ------------------------------------------------------------ SIGHUP
 
@@ -1032,6 +1089,9 @@ class Daemon:
 
     def close(self) -> None:
         """Give everything back: control socket, TUN, ports, the kernel's IPv6 on the interfaces."""
+        if self.redundancy is not None:
+            self.redundancy.close()         # an active member resigns: a standby takes over at once
+            self.redundancy = None
         if self.control is not None:
             self.control.close()
             self.control = None

@@ -40,7 +40,7 @@ from . import progress
 from .daemon import DaemonError, query
 from .io.netns import NetnsLab, _write_sysctl
 
-__all__ = ["DemoNetwork", "run_demo"]
+__all__ = ["DemoNetwork", "run_demo", "run_redundant_demo"]
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 HOME_ADDRESS = "2001:db8:1::9"
@@ -48,9 +48,11 @@ HOME_AGENT = "2001:db8:1::1"
 CN_ADDRESS = "2001:db8:c::5"
 TCP_PORT = 5001
 LINKS = {"home": "2001:db8:1", "a": "2001:db8:a", "b": "2001:db8:b"}
+MGMT_NET = "10.99.0"          # the redundant home agents' management link (etcd), /24
 CORE_NETS = {"ha": "2001:db8:ff:1", "ra": "2001:db8:ff:a", "rb": "2001:db8:ff:b", "cn": "2001:db8:c"}
 # Notifications worth a line in the live timeline (the daemons log every notification).
-TIMELINE_EVENTS = ("Registered", "Moved", "ReturnedHome", "Deregistered", "RegistrationFailed",
+TIMELINE_EVENTS = ("ACTIVE", "standby", "LEASE LOST", "resigned",
+                   "Registered", "Moved", "ReturnedHome", "Deregistered", "RegistrationFailed",
                    "RouteOptimisationStarted", "RouteOptimisationStopped", "BindingCreated", "BindingDeleted",
                    "BindingExpired", "de-registering", "de-registration", "started", "carrier")
 
@@ -156,7 +158,8 @@ class DemoNetwork:
     daemon, ``move(link)`` re-plugs the mobile node, ``close()`` removes everything (idempotent).
     ``on_event(seconds, role, line)`` sees the daemons' timeline lines as they come."""
 
-    def __init__(self, workdir: str | None = None, pcap_dir: str | None = None, on_event=None, io: str = "ring"):
+    def __init__(self, workdir: str | None = None, pcap_dir: str | None = None, on_event=None, io: str = "ring",
+                 redundant: bool = False):
         self.lab: NetnsLab | None = None
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="mip6demo-"))
@@ -166,6 +169,12 @@ class DemoNetwork:
         # The home agent also accepts unprotected registrations for home addresses without keys (tests
         # that register thousands of bindings by raw signalling); the mobile node's stays under ESP.
         self.unkeyed_registrations = False
+        # Two home agents "ha" and "ha2" on the home link and on a bridged link to the core, sharing the
+        # home agent's addresses, with a management link (MGMT_NET) where an etcd cluster can listen
+        # (README "Redundancy"); ``etcd_endpoints`` set: both run with store = "etcd".
+        self.redundant = redundant
+        self.etcd_endpoints: list[str] = []
+        self.lease_ttl = 2
         self.t0 = time.monotonic()
         self.daemons: dict[str, Daemon] = {}
         self.apps: list[subprocess.Popen] = []
@@ -185,7 +194,16 @@ class DemoNetwork:
         # The core's kernel side of each point-to-point link: IPv6 on, a ::1 address; the engine's side
         # stays IPv6-off (the daemon owns it).
         for peer, ifname in (("ha", "ha1"), ("ra", "up0"), ("rb", "up0"), ("cn", "eth0")):
-            core_end, _ = self.lab.veth("core", peer, name_a=f"c-{peer}", name_b=ifname)
+            if peer == "ha" and self.redundant:
+                # the home agents' side of the core link is a bridge holding both
+                core_end, _ = self.lab.veth("core", "lhacore", name_a="c-ha", name_b="p-core")
+                self._bridge(self.ns("lhacore"))
+                self._plug(self.ns("lhacore"), "p-core")
+                for ha in ("ha", "ha2"):
+                    self.lab.veth("lhacore", ha, name_a=f"p-{ha}", name_b="ha1")
+                    self._plug(self.ns("lhacore"), f"p-{ha}")
+            else:
+                core_end, _ = self.lab.veth("core", peer, name_a=f"c-{peer}", name_b=ifname)
             _write_sysctl(core, f"ipv6/conf/c-{peer}/disable_ipv6", "0")
             _write_sysctl(core, f"ipv6/conf/c-{peer}/accept_ra", "0")
             with NetNS(core) as ipr:
@@ -201,10 +219,32 @@ class DemoNetwork:
             self._bridge(lns)
             end, _ = self.lab.veth(f"l{link}", router_ns, name_a=f"p-{router_ns}", name_b=router_if)
             self._plug(lns, end.ifname)
+        if self.redundant:
+            end, _ = self.lab.veth("lhome", "ha2", name_a="p-ha2", name_b="ha0")
+            self._plug(self.ns("lhome"), end.ifname)
+            self._management()
         # The mobile node's interface; its peer starts on link A.
         self.lab.veth("la", "mn", name_a="mnport", name_b="mn0")
         self._plug(self.ns("la"), "mnport")
         self.mn_link = "a"
+
+    def _management(self) -> None:
+        """The management link of the redundant home agents (kernel IPv4, not a daemon's interface):
+        a bridge in namespace "lmgmt" with MGMT_NET.1 (where etcd listens), MGMT_NET.2 in "ha" and
+        MGMT_NET.3 in "ha2" (interface mgmt0)."""
+        lns = self.ns("lmgmt")
+        self._bridge(lns)
+        with NetNS(lns) as ipr:
+            (br,) = ipr.link_lookup(ifname="br0")
+            ipr.addr("add", index=br, address=f"{MGMT_NET}.1", prefixlen=24)
+            (lo,) = ipr.link_lookup(ifname="lo")
+            ipr.link("set", index=lo, state="up")
+        for i, ha in ((2, "ha"), (3, "ha2")):
+            self.lab.veth("lmgmt", ha, name_a=f"m-{ha}", name_b="mgmt0")
+            self._plug(lns, f"m-{ha}")
+            with NetNS(self.ns(ha)) as ipr:
+                (idx,) = ipr.link_lookup(ifname="mgmt0")
+                ipr.addr("add", index=idx, address=f"{MGMT_NET}.{i}", prefixlen=24)
 
     @staticmethod
     def _bridge(ns: str) -> None:
@@ -265,12 +305,17 @@ class DemoNetwork:
     def start(self, role: str, *, route_optimisation: bool = False, name: str | None = None) -> Daemon:
         """Start ``mip6fast ROLE`` in its namespace (``name``: "ra"/"rb" for the routers)."""
         name = name or role
-        config_text = {"ha": _ha_config, "cn": _cn_config, "ra": lambda: _router_config("a"),
+        config_text = {"ha": _ha_config, "ha2": _ha_config, "cn": _cn_config, "ra": lambda: _router_config("a"),
                        "rb": lambda: _router_config("b"),
                        "mn": lambda: _mn_config(route_optimisation)}[name]()
-        if name == "ha" and self.unkeyed_registrations:
+        if role == "ha" and self.unkeyed_registrations:
             config_text = config_text.replace("[home_agent]\n", "[home_agent]\nunauthenticated_registrations = true\n")
-        if name in ("ha", "mn"):
+        if role == "ha" and self.etcd_endpoints:
+            endpoints = ", ".join(f'"{e}"' for e in self.etcd_endpoints)
+            config_text = config_text.replace("[home_agent]\n", '[home_agent]\nstore = "etcd"\n')
+            config_text += (f'[etcd]\nendpoints = [{endpoints}]\nprefix = "/mip6fast/demo/"\n'
+                            f'member = "{name}"\nlease_ttl = {self.lease_ttl}\ntimeout = 0.5\n')
+        if role in ("ha", "mn"):
             # Home registrations under ESP (AES-128-GCM, RFC 6275 §5.1), the same key file for both.
             config_text += f'[security]\nkey_file = "{self.key_file()}"\n'
         config = self.workdir / f"{name}.toml"
@@ -532,3 +577,183 @@ def print_summary(summary: dict, out=sys.stdout) -> None:
                   f"BUs to the correspondent", file=out)
     print(f"  TCP survived every handover: {'yes' if summary['tcp_survived'] else 'NO'}; "
           f"{summary['bytes_transferred']} bytes transferred; {summary['seconds']} s", file=out)
+
+
+# ---------------------------------------------------------------- mip6fast demo --redundant (issue 16)
+
+ETCD_CLIENT_PORTS = (23791, 23792, 23793)     # in the management namespace: ports of their own
+ETCD_PEER_PORTS = (23801, 23802, 23803)
+
+
+class DemoEtcd:
+    """A three-member etcd cluster in the management namespace of a redundant DemoNetwork (each member
+    its own process and data directory, under the demo's work directory); ``close()`` stops them."""
+
+    def __init__(self, net: DemoNetwork):
+        binary = shutil.which("etcd")
+        if binary is None:
+            raise DemoError("etcd is not installed (apt-get install -y etcd-server, README \"Redundancy\")")
+        self.net = net
+        self.binary = binary
+        self.host = f"{MGMT_NET}.1"
+        self.dir = net.workdir / "etcd"
+        self.procs: list[subprocess.Popen] = []
+
+    @property
+    def endpoints(self) -> list[str]:
+        return [f"http://{self.host}:{p}" for p in ETCD_CLIENT_PORTS]
+
+    def start(self, timeout: float = 30.0) -> None:
+        ns = self.net.ns("lmgmt")
+        initial = ",".join(f"m{i}=http://{self.host}:{p}" for i, p in enumerate(ETCD_PEER_PORTS))
+        for i, (client, peer) in enumerate(zip(ETCD_CLIENT_PORTS, ETCD_PEER_PORTS)):
+            c, p = f"http://{self.host}:{client}", f"http://{self.host}:{peer}"
+            self.procs.append(subprocess.Popen(
+                ["ip", "netns", "exec", ns, self.binary, "--name", f"m{i}", "--data-dir", str(self.dir / f"m{i}"),
+                 "--listen-client-urls", c, "--advertise-client-urls", c, "--listen-peer-urls", p,
+                 "--initial-advertise-peer-urls", p, "--initial-cluster", initial, "--initial-cluster-state", "new",
+                 "--initial-cluster-token", "mip6fast-demo", "--heartbeat-interval", "50",
+                 "--election-timeout", "400", "--logger", "zap",
+                 "--log-outputs", str(self.net.workdir / f"etcd-m{i}.log")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        script = ("import sys, urllib.request as u\n"
+                  "sys.exit(0 if all(b'true' in u.urlopen(e + '/health', timeout=1).read() for e in sys.argv[1:]) "
+                  "else 1)")
+        deadline = time.monotonic() + timeout
+        while subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", script, *self.endpoints],
+                             capture_output=True, check=False).returncode != 0:
+            if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
+                raise DemoError("the etcd cluster did not become healthy (see etcd-m*.log)")
+            time.sleep(0.2)
+
+    def close(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(5)
+        self.procs.clear()
+
+
+def _redundancy_state(net: DemoNetwork, name: str) -> str | None:
+    try:
+        return (net.query(name, "bindings").get("redundancy") or {}).get("state")
+    except (DaemonError, KeyError):
+        return None
+
+
+def _wait_state(net: DemoNetwork, name: str, state: str, timeout: float = 20.0) -> float:
+    deadline = time.monotonic() + timeout
+    while _redundancy_state(net, name) != state:
+        if time.monotonic() > deadline:
+            raise DemoError(f"home agent {name} did not become {state}")
+        time.sleep(0.05)
+    return time.monotonic()
+
+
+def _largest_gap(ping: dict) -> float:
+    replies = sorted(float(t) for t in ping["answered"].values())
+    return max((b - a for a, b in zip(replies, replies[1:])), default=0.0)
+
+
+def run_redundant_demo(as_json: bool = False, out=sys.stdout, dwell: float = 4.0) -> dict:
+    """Two home agents on one home link over a three-member etcd cluster: the mobile node registered
+    from link A, a ping stream and a TCP transfer from the correspondent; the active home agent is
+    SIGKILLed (the standby takes over), started again as a standby, then a planned switchover hands
+    the role back. The summary: the gaps, bindings lost, re-registrations, whether TCP survived."""
+    t0 = time.monotonic()
+    printing = threading.Lock()
+
+    def say(text: str) -> None:
+        event(time.monotonic() - t0, "demo", text)
+
+    def event(seconds: float, who: str, line: str) -> None:
+        if not as_json:
+            with printing:
+                print(f"{seconds:7.2f}s  {who:<4}  {line}", file=out, flush=True)
+
+    net = DemoNetwork(on_event=event, redundant=True)
+    net.t0 = t0
+    etcd: DemoEtcd | None = None
+    try:
+        say("building the network: two home agents (ha, ha2) on the home link and the core link, a "
+            "management link with a three-member etcd cluster")
+        net.build()
+        etcd = DemoEtcd(net)
+        etcd.start()
+        net.etcd_endpoints = etcd.endpoints
+        net.start("ha", name="ha")
+        _wait_state(net, "ha", "active")
+        net.start("ha", name="ha2")
+        _wait_state(net, "ha2", "standby")
+        for name, role in (("ra", "router"), ("rb", "router"), ("cn", "cn")):
+            net.start(role, name=name)
+        say("ha is ACTIVE, ha2 STANDBY (lease TTL 2 s); routers and correspondent running")
+        net.move("a")
+        net.start("mn")
+        took = net.wait_registered(LINKS["a"])
+        say(f"mobile node registered from link A after {took:.2f} s")
+        bus_before = _bu_sent(net)
+        old = _binding(net, "ha")
+        sink = net.app("mn", "tcp-sink", HOME_ADDRESS, str(TCP_PORT))
+        sink.stdout.readline()
+        seconds = 3 * dwell
+        sender = net.app("cn", "tcp-send", HOME_ADDRESS, str(TCP_PORT), str(seconds), "50000")
+        ping = net.app("cn", "ping", HOME_ADDRESS, str(dwell * 2), "0.02")
+        time.sleep(dwell)
+        killed = time.monotonic()
+        say("SIGKILL of the active home agent (ha)")
+        net.stop("ha", sig=signal.SIGKILL)
+        active_at = _wait_state(net, "ha2", "active")
+        say(f"ha2 is ACTIVE {active_at - killed:.2f} s after the SIGKILL")
+        takeover_gap = _largest_gap(net.result(ping, timeout=60))
+        new = _binding(net, "ha2")
+        net.start("ha", name="ha")
+        _wait_state(net, "ha", "standby")
+        say("ha started again: STANDBY")
+        time.sleep(1.5)                       # its own addresses through (silent) DAD
+        ping = net.app("cn", "ping", HOME_ADDRESS, str(dwell), "0.02")
+        time.sleep(dwell / 2)
+        say("planned switchover: ha2 resigns")
+        net.query("ha2", "switchover")
+        _wait_state(net, "ha", "active")
+        say("ha is ACTIVE again")
+        switchover_gap = _largest_gap(net.result(ping, timeout=60))
+        sent = net.result(sender, timeout=seconds + 60)
+        received = net.result(sink, timeout=30)
+        bus_after = _bu_sent(net)
+        summary = {
+            "takeover_s": round(active_at - killed, 3),
+            "takeover_gap_ms": round(takeover_gap * 1000),
+            "switchover_gap_ms": round(switchover_gap * 1000),
+            "bindings_lost": 0 if new is not None and (new["care_of_address"], new["sequence"]) ==
+            (old["care_of_address"], old["sequence"]) else 1,
+            "re_registrations": max(0, bus_after - bus_before - 1),     # one ordinary refresh allowed
+            "tcp_survived": bool(sent["survived"]), "tcp_bytes": received["received"],
+            "seconds": round(time.monotonic() - t0, 1)}
+    finally:
+        net.close()
+        if etcd is not None:
+            etcd.close()
+    if as_json:
+        print(json.dumps({"summary": summary}), file=out)
+    else:
+        print(f"\nsummary\n  takeover after SIGKILL: standby active in {summary['takeover_s']} s, ping gap "
+              f"{summary['takeover_gap_ms']} ms (lease TTL 2 s)\n  planned switchover: ping gap "
+              f"{summary['switchover_gap_ms']} ms\n  bindings lost: {summary['bindings_lost']}; "
+              f"re-registrations: {summary['re_registrations']}; TCP "
+              f"{'survived' if summary['tcp_survived'] else 'BROKE'} ({summary['tcp_bytes']} bytes); "
+              f"{summary['seconds']} s", file=out)
+    return {"summary": summary}
+
+
+def _binding(net: DemoNetwork, name: str) -> dict | None:
+    rows = net.query(name, "bindings")["bindings"]
+    return next((r for r in rows if r["home_address"] == HOME_ADDRESS), None)
+
+
+def _bu_sent(net: DemoNetwork) -> int:
+    return sum(v for k, v in net.query("mn", "stats")["node"].items() if k.endswith("bu_sent"))

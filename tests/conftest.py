@@ -68,3 +68,14 @@ def pair(family):
     does: with MIP6FAST_PURE_PYTHON=1, or (failing under CI) when the compiled one is missing."""
     require_compiled(family)
     return _impl.load_both(family)
+
+
+@pytest.fixture(scope="session")
+def etcd_cluster():
+    """One etcd member on a loopback port, for the whole session (tests/helpers/etcd.py): each test
+    works under a prefix of its own (``helpers.etcd.unique_prefix()``). Skipped (failed under CI) when
+    etcd or etcd3gw is missing; stopped and its data directory removed at the end, also on failure."""
+    from helpers.etcd import EtcdCluster
+
+    with EtcdCluster(1) as cluster:
+        yield cluster

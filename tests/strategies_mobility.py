@@ -29,6 +29,7 @@ from mip6fast.wire.mobility import (
     MobilityMessageAuthentication,
     MobilityMessageReplayProtection,
     NonceIndices,
+    HomeAgentSwitch,
     UnknownMobilityMessage,
     UnknownMobilityOption,
 )
@@ -112,5 +113,7 @@ def mobility_messages():
                   link_local=st.booleans(), key_management=st.booleans(), options=opts),
         st.builds(BindingAcknowledgement, u8, u16, seconds, st.booleans(), opts),
         st.builds(BindingError, u8, addresses(), opts),
-        st.builds(UnknownMobilityMessage, st.integers(8, 0xFF), _unknown_bodies()),
+        st.builds(HomeAgentSwitch, st.lists(addresses(), max_size=4), opts),
+        # MH types no class knows: 8..255 but 12 (Home Agent Switch, RFC 5142)
+        st.builds(UnknownMobilityMessage, st.integers(8, 0xFF).filter(lambda t: t != 12), _unknown_bodies()),
     )

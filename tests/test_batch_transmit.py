@@ -235,3 +235,25 @@ def test_a_flooded_port_does_not_hold_the_runner(tmp_path):
     runner.close()
     os.close(r)
     os.close(w)
+
+
+def test_a_closed_gate_fences_every_output_and_the_input(tmp_path):
+    """NodeRunner.gate (issue 16): a standby home agent, or an active one past its lease's deadline,
+    sends nothing, neither frame nor batch, and its node sees nothing received."""
+    port = _RingPort()
+    ha, runner = _runner_with(port, tmp_path)
+    open_ = [False]
+    runner.gate = lambda: open_[0]
+    out = ha.receive_batch(6 * S, "eth1", PacketBatch.from_packets([frame_in(echo(CN, HOME))] * 2))
+    assert out.batches
+    runner._apply(6 * S, out)
+    assert port.sent == [] and runner.counters["tx_fenced"] == 2 and runner.counters["tx_batches"] == 0
+    frames = [frame_in(echo(CN, HOME))] * 3
+    port.receive = lambda batch: sum(batch.append(f) or 1 for f in frames) if not port.sent else 0
+    received = ha.counters.get("rx.packets", 0)
+    runner._from_port("eth1")
+    assert runner.counters["rx_fenced"] == 3 and ha.counters.get("rx.packets", 0) == received
+    open_[0] = True
+    runner._apply(6 * S, ha.receive_batch(6 * S, "eth1", PacketBatch.from_packets([frame_in(echo(CN, HOME))])))
+    assert len(port.sent) == 1
+    runner.close()

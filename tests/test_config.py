@@ -347,7 +347,8 @@ def test_every_duration_takes_units(tmp_path, role, slot, key, value, expected):
 def test_seconds_fields_cover_every_lifetime():
     """Every field the file writes in seconds takes units: the test above names one place for each."""
     covered = {"max_lifetime", "refresh_lead", "valid_lifetime", "preferred_lifetime", "lifetime",
-               "router_lifetime", "max_binding_lifetime"}
+               "router_lifetime", "max_binding_lifetime",
+               "lease_ttl"}     # [etcd] lease_ttl: tests/test_ha_store_faults.py ("3s")
     assert cfg.SECONDS_FIELDS == covered
 
 

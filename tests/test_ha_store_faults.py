@@ -14,10 +14,11 @@ from ipaddress import IPv6Address
 from pathlib import Path
 
 import pytest
+from helpers.etcd import _free_ports, unique_prefix
 from helpers.home_agent import S, bu_packet, frame_in, make_ha, of_type
 
 from mip6fast.cli import main
-from mip6fast.config import ConfigError, StoreSettings, config_keys, parse_config
+from mip6fast.config import ConfigError, EtcdSettings, StoreSettings, config_keys, parse_config
 from mip6fast.daemon import Daemon, DaemonError
 from mip6fast.store import (
     BindingRecord,
@@ -25,6 +26,7 @@ from mip6fast.store import (
     SQLiteBindingStore,
     describe_store,
 )
+from mip6fast.store.etcd import EtcdBindingStore
 from mip6fast.store.sqlite import CURRENT_SCHEMA, Schema, sql_migration
 from mip6fast.wire import BindingAcknowledgement
 
@@ -32,7 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 FUTURE = 4_102_444_800 * S
 
 
-def config_text(tmp_path, home_agent_extra=""):
+def config_text(tmp_path, home_agent_extra="", sections=""):
     return f"""
 [daemon]
 control_socket = "{tmp_path}/ha.sock"
@@ -48,7 +50,7 @@ home_prefixes = ["2001:db8:1::/64"]
 address = "2001:db8:1::1"
 unauthenticated_registrations = true
 {home_agent_extra}
-"""
+{sections}"""
 
 
 # ---------------------------------------------------------------- configuration
@@ -78,8 +80,8 @@ def test_bad_store_settings_name_their_key(tmp_path, extra, key):
 
 # ---------------------------------------------------------------- the store at daemon start
 
-def start_fails(tmp_path, extra=""):
-    d = Daemon(parse_config(config_text(tmp_path, extra), "ha"))
+def start_fails(tmp_path, extra="", sections=""):
+    d = Daemon(parse_config(config_text(tmp_path, extra, sections), "ha"))
     with pytest.raises(DaemonError) as e:
         d.start()
     assert d.store is None and d.ports == {}
@@ -266,3 +268,46 @@ def test_bench_journal_quick_json(capsys):
         assert r["value"] > 0 and r["baseline"] == report["results"][0]["value"] and r["bursts"] >= 3
         assert r["cost"] == round(1 - r["value"] / r["baseline"], 3)
 
+
+
+# ---------------------------------------------------------------- store = "etcd" (issue 16)
+
+def test_store_etcd_needs_endpoints_and_the_etcd_section_is_checked(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        parse_config(config_text(tmp_path, 'store = "etcd"'), "ha")
+    assert e.value.key == "etcd.endpoints"
+    text = config_text(tmp_path, 'store = "etcd"') + (
+        '[etcd]\nendpoints = ["http://10.0.0.1:2379", "https://[fd00::1]:2379"]\nprefix = "/mip6fast/g1/"\n'
+        'timeout = 0.5\nlease_ttl = "3s"\n')
+    c = parse_config(text, "ha")
+    assert c.store.store == "etcd"
+    assert c.etcd == EtcdSettings(("http://10.0.0.1:2379", "https://[fd00::1]:2379"), "/mip6fast/g1/", 0.5, 3)
+    assert config_keys(c)["etcd.lease_ttl"] == 3
+    for bad, key in (('endpoints = ["10.0.0.1:2379"]', "etcd.endpoints"), ('prefix = "g1"', "etcd.prefix"),
+                     ("lease_ttl = 0", "etcd.lease_ttl"), ("timeout = 0", "etcd.timeout"),
+                     ("colour = 1", "etcd.colour")):
+        with pytest.raises(ConfigError) as e:
+            parse_config(config_text(tmp_path, 'store = "etcd"') + f'[etcd]\n{bad}\n', "ha")
+        assert e.value.key == key, (bad, e.value)
+
+
+def test_an_etcd_section_is_the_home_agents_only(tmp_path):
+    text = config_text(tmp_path).replace("[home_agent]", "[mobile_node]") + '[etcd]\nendpoints = []\n'
+    with pytest.raises(ConfigError, match="unknown section"):
+        parse_config(text, "mn")
+
+
+def test_the_etcd_store_is_opened_before_the_interfaces(tmp_path, etcd_cluster):
+    prefix = unique_prefix()
+    endpoints = ", ".join(f'"{e}"' for e in etcd_cluster.endpoints)
+    message = start_fails(tmp_path, 'store = "etcd"', f'[etcd]\nendpoints = [{endpoints}]\nprefix = "{prefix}"\n')
+    assert "no such interface" in message                     # the store was fine: the interface is not
+    with EtcdBindingStore(etcd_cluster.endpoints, prefix=prefix) as s:   # it wrote the schema key
+        assert s.bindings() == []
+
+
+def test_an_etcd_cluster_not_answering_stops_the_start_naming_the_endpoints(tmp_path):
+    dead = f"http://127.0.0.1:{_free_ports(1)[0]}"
+    message = start_fails(tmp_path, 'store = "etcd"', f'[etcd]\nendpoints = ["{dead}"]\ntimeout = 0.5\n')
+    assert f"binding store etcd:{dead}/mip6fast/default/: cannot open" in message
+    assert "no such interface" not in message

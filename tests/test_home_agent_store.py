@@ -6,6 +6,8 @@ from ipaddress import IPv6Address
 
 import pytest
 from helpers.home_agent import (
+    HA2,
+    HA_MAC2,
     CN,
     COA,
     HA,
@@ -428,3 +430,30 @@ def test_simulated_home_agent_restart_mobile_node_carries_on():
     lost = [q for q, t in ping.sent.items() if q not in ping.rtts]
     gap_s = (max(ping.sent[q] for q in lost) - restarted_at) / S if lost else 0.0
     print(f"simulated restart: {len(lost)} pings lost, the last sent {gap_s:.2f} s after the restart")
+
+
+# ---------------------------------------------------------------- a standby taking over (issue 16)
+
+
+def test_take_over_recovers_the_bindings_and_announces_every_own_address_with_override():
+    """A standby home agent that won the election: the bindings of the (replicated) store come back
+    as at a restart, and every address of its own on every interface is announced by an unsolicited
+    NA with Override from that address, so the links stop sending to the dead member's MAC."""
+    store = registered_fleet(2)
+    ha = make_ha(store=store, wall_offset_ns=RESTART_OFFSET, dad=False, cache_size=256)
+    out = ha.take_over(T0)
+    (rec,) = [n for n in out.notifications if isinstance(n, BindingsRecovered)]
+    assert rec.recovered == 2 and len(ha.cache) == 2
+    nas = of_type(out, NeighborAdvertisement)
+    own = {p.payload.target for p in nas}
+    assert {HA, IPv6Address(HA2)} <= own
+    for p in nas:
+        assert p.payload.override and not p.payload.solicited and p.src == p.payload.target
+        assert p.dst == IPv6Address("ff02::1") and p.payload.options[0].address in (HA_MAC, HA_MAC2)
+    assert ha.counters["redundancy.takeovers"] == 1
+    assert ha.counters["redundancy.addresses_announced"] == len(nas)
+    # the bindings' proxy NAs follow, paced, as after a restart
+    assert {p.payload.target for p in of_type(ha.tick(T0), NeighborAdvertisement)} == {home(0), home(1)}
+    # the next BU is a refresh: sequence numbers continue
+    out = ha.receive(T0 + S, "eth1", frame_in(bu_packet(seq=8, home=home(0))))
+    assert ba_of(out).payload.status == 0 and ha.counters["binding.created"] == 0

@@ -12,7 +12,8 @@ from mip6fast.wire import (
     AdvertisementInterval, AlternateCareOfAddress, BindingAcknowledgement, BindingAuthorizationData,
     BindingError, BindingRefreshAdvice, BindingRefreshRequest, BindingUpdate, CareOfTest, CareOfTestInit,
     DestinationUnreachable, EchoReply, EchoRequest, HomeAgentAddressDiscoveryReply,
-    HomeAgentAddressDiscoveryRequest, HomeAgentInformation, HomeTest, HomeTestInit, MobileNodeIdentifier,
+    HomeAgentAddressDiscoveryRequest, HomeAgentInformation, HomeAgentSwitch, HomeTest, HomeTestInit,
+    MobileNodeIdentifier,
     MobilePrefixAdvertisement, MobilePrefixSolicitation, MobilityMessageAuthentication,
     MobilityMessageReplayProtection, MTUOption, NeighborAdvertisement, NeighborSolicitation, NonceIndices,
     Packet, PacketTooBig, ParameterProblem, PrefixInformation, Raw, RouterAdvertisement, RouterSolicitation,
@@ -255,7 +256,8 @@ def _tshark_safe_option(opt):
     return opt
 
 
-known_mobility = mobility_messages().map(_tshark_safe)
+# Home Agent Switch messages have their own test below (tshark walks their options from a wrong offset)
+known_mobility = mobility_messages().filter(lambda m: not isinstance(m, HomeAgentSwitch)).map(_tshark_safe)
 known_icmpv6 = icmpv6_messages().map(_tshark_safe)
 addresses = st.sampled_from([HA, COA, HOA, CN, "2001:db8:4::77"])
 
@@ -269,3 +271,25 @@ def test_generated_messages_dissect_cleanly(tmp_path_factory, packets):
     path = tmp_path_factory.mktemp("gen") / "gen.pcap"
     _write(path, packets, LINKTYPE_RAW)
     assert problems(path) == []
+
+
+@pytest.mark.parametrize("addresses", [["2001:db8:1::2"], ["2001:db8:1::2", "2001:db8:1::fe"], []])
+def test_home_agent_switch_dissects_with_fields_as_built(tmp_path, addresses):
+    """RFC 5142 §5.2 (MH type 12): tshark reads # of Addresses at offset 6, Reserved at 7 and the
+    addresses from 8, as we build them. A tshark dissector quirk, checked as such: its Home Agent Switch
+    dissector returns the length of its data (2 + 16n) where the others return the end offset (6 + ...),
+    so it looks for mobility options 6 bytes early, inside the last address; its expert complaints about
+    options (mip6.opt.*) are those, and the test compares its fields, not its option walk."""
+    require_tshark()
+    p = Packet(src=HA, dst=COA, rh2=HOA, payload=HomeAgentSwitch(addresses))
+    assert parse(p.to_bytes()) == p
+    path = tmp_path / "has.pcap"
+    _write(path, [p], LINKTYPE_RAW)
+    # with no address the early option walk starts in the common part and tshark calls it malformed
+    quirks = ("mip6.opt",) if addresses else ("mip6.opt", "_ws.malformed")
+    assert [x for x in problems(path) if not any(q in x for q in quirks)] == []
+    (fields,) = dissect(path)
+    assert fields.get("mip6.mhtype") == ["12"]
+    assert fields.get("mip6.has.num_addrs") == [str(len(addresses))]
+    assert [str(IPv6Address(a)) for a in fields.get("mip6.has.address", [])] == addresses
+    assert fields.get("ipv6.routing.mipv6.home_address") == [HOA]

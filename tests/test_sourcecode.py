@@ -69,6 +69,7 @@ LAYERS = (
         "mip6fast.daemon_state",
         "mip6fast.service",           # sd_notify, the watchdog, logging setup: what a service manager sees
         "mip6fast.metrics",           # the Prometheus collector of a daemon
+        "mip6fast.redundancy",
         "mip6fast.config",
         "mip6fast.config_check",
         "mip6fast.config_docs",

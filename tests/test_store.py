@@ -1,7 +1,9 @@
-"""The binding store's semantics (mip6fast.store), the same suite against MemoryBindingStore and
-SQLiteBindingStore: group commit, what a restart keeps, recovery with expiries, the key-value area, the
-records' validation and the clock conversion. The SQLite store's own behaviour (files, locks, schema,
-corruption) is in tests/test_store_sqlite.py; faults that need root in tests/test_store_faults.py."""
+"""The binding store's semantics (mip6fast.store), the same suite against MemoryBindingStore,
+SQLiteBindingStore and EtcdBindingStore (on a real one-member etcd, tests/helpers/etcd.py): group
+commit, what a restart keeps, recovery with expiries, the key-value area, the records' validation and
+the clock conversion. The SQLite store's own behaviour (files, locks, schema, corruption) is in
+tests/test_store_sqlite.py; faults that need root in tests/test_store_faults.py; etcd's own in
+tests/test_store_etcd.py."""
 import tempfile
 from ipaddress import IPv6Address
 from pathlib import Path
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 
 from mip6fast import binding_cache
 from mip6fast.binding_cache import BindingCache, Outcome
+from helpers.etcd import unique_prefix
 from mip6fast.store import (
     CLOSED,
     FLAG_ACK,
@@ -33,6 +36,7 @@ from mip6fast.store import (
     monotonic_from_wall,
     wall_from_monotonic,
 )
+from mip6fast.store.etcd import EtcdBindingStore
 
 S = 1_000_000_000
 WALL = 1_800_000_000 * S          # a wall-clock "now" for the tests (2027)
@@ -45,25 +49,32 @@ def rec(n, *, coa=None, seq=1, flags=FLAG_HOME | FLAG_ACK, lifetime=420, expires
 
 class Backend:
     """Opens a store of one kind, and 'restarts' it: what a process that stopped and started again
-    finds (staged records are lost, committed ones kept)."""
+    finds (staged records are lost, committed ones kept). etcd: a prefix of its own on the cluster."""
 
-    def __init__(self, kind, directory: Path):
+    def __init__(self, kind, directory: Path, cluster=None):
         self.kind = kind
         self.path = directory / "bindings.db"
+        self.cluster = cluster
+        self.prefix = unique_prefix()
 
     def open(self) -> BindingStore:
-        return MemoryBindingStore() if self.kind == "memory" else SQLiteBindingStore(self.path)
+        if self.kind == "memory":
+            return MemoryBindingStore()
+        if self.kind == "etcd":
+            return EtcdBindingStore(self.cluster.endpoints, prefix=self.prefix)
+        return SQLiteBindingStore(self.path)
 
     def restart(self, store) -> BindingStore:
         if self.kind == "memory":
             return store.crash()
         store.close()
-        return SQLiteBindingStore(self.path)
+        return self.open()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "etcd"])
 def backend(request, tmp_path):
-    return Backend(request.param, tmp_path)
+    cluster = request.getfixturevalue("etcd_cluster") if request.param == "etcd" else None
+    return Backend(request.param, tmp_path, cluster)
 
 
 @pytest.fixture
@@ -392,8 +403,18 @@ _ops = st.one_of(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.lists(_ops, max_size=40))
 def test_the_store_behaves_like_a_dict_committed_batch_by_batch(kind, ops):
+    _behaves_like_a_dict(kind, ops)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(_ops, max_size=40))
+def test_the_etcd_store_behaves_like_a_dict_committed_batch_by_batch(etcd_cluster, ops):
+    _behaves_like_a_dict("etcd", ops, etcd_cluster)
+
+
+def _behaves_like_a_dict(kind, ops, cluster=None):
     with tempfile.TemporaryDirectory() as d:
-        backend = Backend(kind, Path(d))
+        backend = Backend(kind, Path(d), cluster)
         s = backend.open()
         committed: dict = {}
         kv: dict = {}

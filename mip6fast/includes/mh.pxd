@@ -18,6 +18,8 @@ cdef extern from "mip6_mh.h":
         MIP6_MH_BU
         MIP6_MH_BA
         MIP6_MH_BE
+        MIP6_MH_HAS
+        MIP6_MH_HAS_MAX_ADDRESSES
 
     enum:
         MIP6_MHOPT_PAD1
@@ -52,6 +54,8 @@ cdef extern from "mip6_mh.h":
         const uint8_t *cookie
         const uint8_t *keygen_token
         const uint8_t *home_address
+        uint8_t n_addresses
+        const uint8_t *addresses
         const uint8_t *body
         size_t body_len
         size_t n_options

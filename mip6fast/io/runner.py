@@ -13,6 +13,11 @@ A port is anything with ``name``, ``fileno()``, ``receive(batch) -> int`` (appen
 and ``send_frames(frames) -> int``: ``PacketSocket`` (one system call per frame, works everywhere) or a
 ring (``mip6fast.io.ring``). A port with ``send(batch, verdict=, timeout_ms=)`` (a ring) takes the data
 path's batch transmits (``Output.batches``) in one call; others get their frames one by one.
+
+``gate`` (a callable, None: always open) fences the node: while it returns False, frames and TUN
+packets read are dropped unseen by the node (``rx_fenced``) and everything the node outputs is dropped
+(``tx_fenced``). A standby home agent runs closed; the active one's gate is its lease's local deadline
+(mip6fast.store.etcd_leader), asked before every output, so a member that lost its lease is silent.
 """
 from __future__ import annotations
 
@@ -66,7 +71,8 @@ class NodeRunner:
         self.clock = clock
         self.on_notification = on_notification
         self.counters = {"loops": 0, "rx_batches": 0, "tun_batches": 0, "ticks": 0, "tx_dropped": 0,
-                         "tun_dropped": 0, "tx_batches": 0}
+                         "tun_dropped": 0, "tx_batches": 0, "rx_fenced": 0, "tx_fenced": 0}
+        self.gate: Callable[[], bool] | None = None
         self.tx_wait_ms = 10     # how long a batch send waits for room in a full transmit ring
         self.max_batches = 64    # full batches read from one port before looking at the others
         self._batch = PacketBatch(capacity=batch_size, slot_size=2048, headroom=128)
@@ -199,6 +205,11 @@ class NodeRunner:
             if port.receive(batch) == 0:
                 return
             self.counters["rx_batches"] += 1
+            if self.gate is not None and not self.gate():
+                self.counters["rx_fenced"] += batch.count
+                if batch.count < batch.capacity:
+                    return
+                continue
             now = self.clock()
             if self._pcap is not None:
                 for frame in batch.packets():
@@ -214,6 +225,11 @@ class NodeRunner:
             if self.tun.read_batch(batch) == 0:
                 return
             self.counters["tun_batches"] += 1
+            if self.gate is not None and not self.gate():
+                self.counters["rx_fenced"] += batch.count
+                if batch.count < batch.capacity:
+                    return
+                continue
             now = self.clock()
             send_batch = getattr(self.node, "send_batch", None)
             if send_batch is not None:
@@ -227,6 +243,14 @@ class NodeRunner:
                 return
 
     def _apply(self, now: int, out: Output) -> None:
+        if self.gate is not None and not self.gate():
+            self.counters["tx_fenced"] += len(out.transmits) + sum(int(bt.which.sum()) for bt in out.batches) \
+                + len(out.deliveries)
+            if self.on_notification is not None:
+                for n in out.notifications:
+                    self.on_notification(n)
+            self._deadline = out.next_deadline
+            return
         if out.transmits:
             by_port: dict[str, list[bytes]] = {}
             for t in out.transmits:

@@ -64,6 +64,8 @@ MOBILE_NODE_COUNTERS = CounterTable("mobile_node", (*declare(
     ("mn.binding_expired", "home registrations whose lifetime ran out"),
     ("mn.home_na_sent", "unsolicited NAs for a home address back home (3, RetransTimer apart, RFC 4861 §7.2.6)"),
     ("mn.brr_received", "Binding Refresh Requests from the home agent (§11.7.4)"),
+    ("mn.home_agent_switch_received", "Home Agent Switch messages from the home agent (RFC 5142 §6): the node "
+     "registers with a home agent it names"),
     ("drop.mn.mh_unknown_peer", "a Mobility Header from a node that is neither home agent nor correspondent"),
     ("drop.mn.mh_without_rh2", "a BA to the care-of address without a Type 2 routing header (§6.1.8)"),
     ("drop.mn.mh_unhandled.<message>", "mobility messages the mobile node does not take, by class",

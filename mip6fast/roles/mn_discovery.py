@@ -331,6 +331,23 @@ class MobileNodeDiscovery:
         self._use_home_agent(now, reg, agents[0], "rediscovered")
         self.registrations.start(now, reg)
 
+    def switch_home_agent(self, now: int, reg: HomeRegistration, agents: tuple[IPv6Address, ...]) -> None:
+        """RFC 5142 §6: the home agent sent a Home Agent Switch. The node registers with the first
+        address it names that is not the current agent (the rest are the next candidates, as after a
+        DHAAD reply); none named: it asks the home link (DHAAD)."""
+        current = reg.home.home_agent
+        candidates = tuple(a for a in agents if a != current and not a.is_multicast and not a.is_unspecified)
+        search = self._searches[reg.home.address]
+        search.cancel()
+        search.candidates = candidates
+        search.index = 0
+        if candidates:
+            self._use_home_agent(now, reg, candidates[0], "home_agent_switch")
+            self.registrations.start(now, reg)
+        else:
+            self._use_home_agent(now, reg, None, "home_agent_switch")
+            self._start_dhaad(now, reg)
+
     def _next_home_agent(self, now: int, reg: HomeRegistration, reason: str) -> None:
         search = self._searches[reg.home.address]
         if search.candidates and search.index + 1 < len(search.candidates) \

@@ -54,6 +54,7 @@ from ..wire import (
     AlternateCareOfAddress,
     BindingAcknowledgement,
     BindingRefreshRequest,
+    HomeAgentSwitch,
     BindingUpdate,
     NeighborAdvertisement,
     NeighborSolicitation,
@@ -188,7 +189,8 @@ class HomeRegistrations:
                  registered: Callable[[int, IPv6Address, IPv6Address], None],
                  deregistered: Callable[[int, IPv6Address], None],
                  protect: Callable[[bytes, IPv6Address], bytes | None] | None = None,
-                 auth: MnHaAuthentication | None = None):
+                 auth: MnHaAuthentication | None = None,
+                 switch_home_agent: Callable[[int, HomeRegistration, tuple[IPv6Address, ...]], None] | None = None):
         self.node = node
         # RFC 6275 §5.1, RFC 3776: every BU (retransmissions included, each with a new ESP sequence
         # number) leaves under the home address's SA when it has one; None: the SA is used up (counted).
@@ -207,6 +209,7 @@ class HomeRegistrations:
         self._accepted = accepted
         self._registered = registered
         self._deregistered_hook = deregistered
+        self._switch_home_agent = switch_home_agent
         # §11.7.1 / §11.8: after a reboot the sequence number starts at a random value.
         self.registrations: dict[IPv6Address, HomeRegistration] = {
             h.address: HomeRegistration(h, node.rng.randrange(SEQUENCE_MOD)) for h in config.homes}
@@ -360,6 +363,11 @@ class HomeRegistrations:
             self._on_binding_ack(now, reg, msg)
         elif isinstance(msg, BindingRefreshRequest):
             self._on_refresh_request(now, reg)
+        elif isinstance(msg, HomeAgentSwitch):
+            # RFC 5142 §6: register with one of the home agents it names (none: DHAAD)
+            self._count("home_agent_switch_received")
+            if self._switch_home_agent is not None:
+                self._switch_home_agent(now, reg, msg.home_agent_addresses)
         else:
             self.node.drop(f"mn.mh_unhandled.{type(msg).__name__}")
 

@@ -61,6 +61,7 @@ from ..security import MnHaCredentials, Mode, SecurityPolicyDatabase
 from ..wire import (
     BindingAcknowledgement,
     BindingRefreshRequest,
+    HomeAgentSwitch,
     BindingError,
     BindingErrorStatus,
     DestinationUnreachable,
@@ -171,7 +172,8 @@ class MobileNode(Host):
             accepted=lambda now, reg, status: self.discovery.accepted(now, reg, status),
             registered=self._home_registered,
             deregistered=self._home_deregistered, protect=self.protection.outbound,
-            auth=self.protection.auth4285)
+            auth=self.protection.auth4285,
+            switch_home_agent=lambda now, reg, agents: self.discovery.switch_home_agent(now, reg, agents))
         self.route_optimization = RouteOptimizer(self, self, config.route_optimization, self.iface,
                                                  self.binding_update_list, limiter, config.bu_schedule)
         self.discovery = MobileNodeDiscovery(
@@ -614,12 +616,14 @@ class MobileNode(Host):
         BRR only makes the node send an authenticated BU (§11.7.4); an MPA, which RFC 4285 cannot
         protect, is refused."""
         if not self.protection.enabled or not isinstance(
-                packet.payload, (BindingAcknowledgement, BindingRefreshRequest, MobilePrefixAdvertisement)):
+                packet.payload, (BindingAcknowledgement, BindingRefreshRequest, MobilePrefixAdvertisement,
+                                 HomeAgentSwitch)):
             return False
         home = packet.rh2 if packet.rh2 is not None else packet.dst
         reg = self.home_registrations.registrations.get(home)
         if reg is None or packet.src != reg.home.home_agent:
             return False
         if self.protection.mechanism(home) is Mechanism.RFC4285:
-            return isinstance(packet.payload, MobilePrefixAdvertisement)
+            # RFC 4285 authenticates BUs and BAs only: an MPA or a Home Agent Switch cannot be trusted
+            return isinstance(packet.payload, (MobilePrefixAdvertisement, HomeAgentSwitch))
         return self.protection.required(home)

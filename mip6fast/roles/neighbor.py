@@ -307,6 +307,20 @@ class NeighborDiscovery:
     def _count(self, what: str) -> None:
         self.node.counters[f"nd.{what}"] += 1
 
+    def announce(self) -> int:
+        """An unsolicited NA (S = 0, O = 1, our link-layer address) to all-nodes for every usable
+        address of the interface (RFC 4861 §7.2.6): the link's caches point at us at once. For a node
+        taking over addresses another one held (a standby home agent becoming active). Returns how
+        many were sent."""
+        sent = 0
+        tlla = (TargetLinkLayerAddress(self.iface.mac),)
+        for addr in self.iface.usable_addresses():
+            na = NeighborAdvertisement(target=addr.address, router=self.node.is_router, solicited=False,
+                                       override=True, options=tlla)
+            self._send(addr.address, ALL_NODES, na)
+            sent += 1
+        return sent
+
     def _send(self, src: IPv6Address, dst: IPv6Address, message, dst_mac: bytes | None = None) -> None:
         raw = Packet(src=src, dst=dst, hop_limit=ND_HOP_LIMIT, payload=message).to_bytes()
         if dst_mac is None:

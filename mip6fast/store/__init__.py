@@ -9,7 +9,9 @@
 
 See mip6fast.store.base for the rules (group commit, failures), mip6fast.store.records for what is
 stored and how expiries cross restarts, mip6fast.store.sqlite for the on-disk store, and
-docs/DURABILITY.md. This package imports only the standard library and mip6fast.errors.
+docs/DURABILITY.md. This package imports only the standard library and mip6fast.errors;
+mip6fast.store.etcd (EtcdBindingStore, the store replicated on an etcd cluster) is imported by name
+where it is used, as it brings the etcd3gw client (and requests) with it.
 """
 from .base import Batch, BindingStore, Recovered
 from .errors import (
@@ -17,10 +19,12 @@ from .errors import (
     CLOSED,
     CORRUPT,
     DISK_FULL,
+    FENCED,
     IO_ERROR,
     LOCKED,
     READ_ONLY,
     SCHEMA,
+    UNAVAILABLE,
     StoreError,
 )
 from .memory import MemoryBindingStore
@@ -49,6 +53,7 @@ __all__ = [
     "CLOSED",
     "CORRUPT",
     "DISK_FULL",
+    "FENCED",
     "FLAG_ACK",
     "FLAG_HOME",
     "FLAG_KEY_MANAGEMENT",
@@ -59,6 +64,7 @@ __all__ = [
     "READ_ONLY",
     "SCHEMA",
     "SCHEMA_VERSION",
+    "UNAVAILABLE",
     "Batch",
     "BindingRecord",
     "BindingStore",

@@ -1,8 +1,9 @@
 """How fast the binding store commits: group commits of 1, 10, 100 and 1,000 records, with
 synchronous FULL and NORMAL, on a disk directory and on tmpfs, against MemoryBindingStore (the cost of
-the API itself: building batches, no I/O).
+the API itself: building batches, no I/O), and on an etcd cluster (``--etcd URL,URL,...``: a commit is
+one etcd transaction, committed by a Raft majority; the keys go under a fresh prefix, removed after).
 
-    python -m mip6fast.store.benchmark [--seconds S] [--json] [--disk DIR] [--tmpfs DIR]
+    python -m mip6fast.store.benchmark [--seconds S] [--json] [--disk DIR] [--tmpfs DIR] [--etcd URLS]
 
 Each measurement opens a fresh store holding ``population`` bindings (a running home agent's), then
 commits batches of Refreshed records (new sequence numbers, care-of addresses and expiries for
@@ -15,6 +16,7 @@ temporary directory, the tmpfs default /dev/shm (or, as root, a tmpfs mounted fo
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import platform
@@ -24,11 +26,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Sequence
 from ipaddress import IPv6Address
 from typing import Any
 
 from .base import BindingStore
+from .etcd import EtcdBindingStore
 from .memory import MemoryBindingStore
 from .records import FLAG_ACK, FLAG_HOME, NS_PER_S, BindingRecord, Refreshed, Registered
 from .sqlite import SQLiteBindingStore
@@ -60,6 +64,10 @@ def filesystem_type(directory: str) -> str:
     return kind
 
 
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode("ascii")
+
+
 def _records(n: int, population: int, start: int, now_wall_ns: int) -> list[Refreshed]:
     out = []
     for k in range(start, start + n):
@@ -70,19 +78,23 @@ def _records(n: int, population: int, start: int, now_wall_ns: int) -> list[Refr
     return out
 
 
-def _open(medium: str, directory: str | None, synchronous: str) -> BindingStore:
+def _open(medium: str, directory: str | None, synchronous: str,
+          endpoints: Sequence[str] = ()) -> BindingStore:
     if medium == "memory":
         return MemoryBindingStore()
+    if medium == "etcd":
+        return EtcdBindingStore(endpoints, prefix=f"/mip6fast-bench/{uuid.uuid4().hex[:12]}/")
     assert directory is not None
     return SQLiteBindingStore(os.path.join(directory, "bench.db"), synchronous=synchronous)
 
 
 def measure(medium: str, directory: str | None, synchronous: str, batch: int, *, seconds: float = 1.0,
-            population: int = POPULATION, min_commits: int = 5) -> dict[str, Any]:
-    """One row: commits of ``batch`` records into a fresh store in ``directory`` (None for memory)."""
+            population: int = POPULATION, min_commits: int = 5, endpoints: Sequence[str] = ()) -> dict[str, Any]:
+    """One row: commits of ``batch`` records into a fresh store in ``directory`` (None for memory and
+    etcd; etcd: on the cluster of ``endpoints``)."""
     now = time.time_ns()
     with tempfile.TemporaryDirectory(prefix="mip6fast-store-bench-", dir=directory) as d:
-        store = _open(medium, d if directory is not None else None, synchronous)
+        store = _open(medium, d if directory is not None else None, synchronous, endpoints)
         try:
             store.stage_all(Registered(r.binding) for r in _records(population, population, 0, now))
             store.commit()
@@ -100,13 +112,17 @@ def measure(medium: str, directory: str | None, synchronous: str, batch: int, *,
                 times.append(time.perf_counter() - t0)
                 j += 1
         finally:
+            if isinstance(store, EtcdBindingStore) and not store.closed:
+                end_key = store.prefix[:-1] + chr(ord(store.prefix[-1]) + 1)
+                store.call("cleanup", "kv/deleterange", {"key": _b64(store.prefix), "range_end": _b64(end_key)})
             store.close()
     total = sum(times)
     times.sort()
     return {
         "medium": medium,
-        "filesystem": "memory" if directory is None else filesystem_type(directory),
-        "synchronous": synchronous if medium != "memory" else "-",
+        "filesystem": ("memory" if medium == "memory" else f"etcd x{len(endpoints)}" if medium == "etcd"
+                       else filesystem_type(directory or "/")),
+        "synchronous": synchronous if medium not in ("memory", "etcd") else "-",
         "batch": batch,
         "commits": len(times),
         "commits_per_s": round(len(times) / total, 1),
@@ -119,10 +135,12 @@ def measure(medium: str, directory: str | None, synchronous: str, batch: int, *,
 
 def run(directories: dict[str, str], batch_sizes: Sequence[int] = BATCH_SIZES,
         synchronous: Sequence[str] = ("FULL", "NORMAL"), seconds: float = 1.0,
-        population: int = POPULATION, memory: bool = True) -> list[dict[str, Any]]:
+        population: int = POPULATION, memory: bool = True, etcd: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Every combination of medium (name -> directory), synchronous setting and batch size, then the
-    memory store's rows if ``memory``."""
+    memory store's rows if ``memory``, then the etcd cluster's at ``etcd`` (endpoints) if any."""
     rows = []
+    for batch in batch_sizes if etcd else ():
+        rows.append(measure("etcd", None, "-", batch, seconds=seconds, population=population, endpoints=etcd))
     for medium, directory in directories.items():
         for sync in synchronous:
             for batch in batch_sizes:
@@ -151,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                  "mounted for the run as root)")
     p.add_argument("--batches", default=",".join(map(str, BATCH_SIZES)), help="batch sizes, comma-separated")
     p.add_argument("--population", type=int, default=POPULATION, help="bindings in the store")
+    p.add_argument("--etcd", default="", help="an etcd cluster's client URLs, comma-separated (measured too)")
     p.add_argument("--json", action="store_true", help="print JSON")
     args = p.parse_args(argv)
     batches = [int(b) for b in args.batches.split(",")]
@@ -169,7 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if tmpfs is not None:
         directories["tmpfs"] = tmpfs
     try:
-        rows = run(directories, batches, seconds=args.seconds, population=args.population)
+        rows = run(directories, batches, seconds=args.seconds, population=args.population,
+                   etcd=[e for e in args.etcd.split(",") if e])
     finally:
         if mounted is not None:
             subprocess.run(["umount", mounted], check=False)

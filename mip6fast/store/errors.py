@@ -15,7 +15,9 @@ __all__ = [
     "LOCKED",
     "READ_ONLY",
     "SCHEMA",
+    "FENCED",
     "StoreError",
+    "UNAVAILABLE",
 ]
 
 # StoreError.reason values: what failed, in the words an operator reads first.
@@ -27,13 +29,16 @@ IO_ERROR = "I/O error"           # the disk refused a read, write or sync
 SCHEMA = "schema"                # written by an unknown or newer schema version, or not a binding store
 CANNOT_OPEN = "cannot open"      # no such file or directory, not a regular file, ...
 CLOSED = "closed"                # the store was closed (or a crash was simulated)
+UNAVAILABLE = "unavailable"      # a replicated store (etcd) could not reach a quorum in time
+FENCED = "fenced"                # a replicated store's guard failed: this member no longer holds the role
 
 
 class StoreError(Mip6Error):
     """A binding store could not do what was asked; nothing the call was about was stored.
 
     ``path`` is the database (``"<memory>"`` for MemoryBindingStore), ``reason`` one of the module's
-    constants (DISK_FULL, READ_ONLY, LOCKED, CORRUPT, IO_ERROR, SCHEMA, CANNOT_OPEN, CLOSED),
+    constants (DISK_FULL, READ_ONLY, LOCKED, CORRUPT, IO_ERROR, SCHEMA, CANNOT_OPEN, CLOSED,
+    UNAVAILABLE, FENCED),
     ``operation`` what was being done (``"open"``, ``"commit of 12 records"``, ``"load"``) and
     ``detail`` the underlying cause (SQLite's or the OS's message)."""
 

@@ -1,5 +1,5 @@
-"""Mobility Header messages and options (RFC 6275 §6.1-6.2; the options of RFC 4283 and RFC 4285) as frozen,
-comparable objects.
+"""Mobility Header messages and options (RFC 6275 §6.1-6.2; the Home Agent Switch message of RFC 5142; the
+options of RFC 4283 and RFC 4285) as frozen, comparable objects.
 
 The codec (``CODEC``: the compiled ``mip6fast._mh`` or its twin) turns bytes into a "raw form" of plain
 ints and bytes (docs/CODEC.md, "mh"); ``decode`` and ``encode`` convert between that and the classes
@@ -34,7 +34,7 @@ __all__ = [
     "MobilityMessageAuthentication", "MobilityAuthenticationSubtype", "MobilityMessageReplayProtection",
     "UnknownMobilityOption",
     "MobilityMessage", "BindingRefreshRequest", "HomeTestInit", "CareOfTestInit", "HomeTest", "CareOfTest",
-    "BindingUpdate", "BindingAcknowledgement", "BindingError", "UnknownMobilityMessage",
+    "BindingUpdate", "BindingAcknowledgement", "BindingError", "HomeAgentSwitch", "UnknownMobilityMessage",
     "decode", "encode", "parse_mh", "build_mh",
 ]
 
@@ -387,6 +387,26 @@ class BindingError(MobilityMessage):
 
 
 @dataclass(frozen=True)
+class HomeAgentSwitch(MobilityMessage):
+    """RFC 5142 §5.2 (MH type 12): a home agent tells a mobile node to register with another home agent.
+    ``home_agent_addresses``: the home agents to use, in order of preference (at most 127 fit in a
+    message); none: the mobile node finds one by DHAAD (RFC 5142 §5.2)."""
+    MH_TYPE: ClassVar[int] = 12
+    home_agent_addresses: tuple[IPv6Address, ...] = ()
+    options: tuple[MobilityOption, ...] = ()
+
+    def __post_init__(self):
+        listed = self.home_agent_addresses
+        if isinstance(listed, (str, bytes, bytearray, IPv6Address)):
+            raise TypeError("home_agent_addresses: expected a sequence of addresses")
+        addresses = tuple(ipv6(a, "home_agent_address") for a in listed)
+        if len(addresses) > 127:
+            raise ValueError(f"home_agent_addresses: at most 127 fit in a message, got {len(addresses)}")
+        _set(self, "home_agent_addresses", addresses)
+        _set(self, "options", _options(self.options))
+
+
+@dataclass(frozen=True)
 class UnknownMobilityMessage(MobilityMessage):
     """An MH type this module does not know (answered with Binding Error status 2, RFC 6275 §9.2).
 
@@ -408,7 +428,7 @@ class UnknownMobilityMessage(MobilityMessage):
 
 _MESSAGES: dict[int, type[MobilityMessage]] = {
     0: BindingRefreshRequest, 1: HomeTestInit, 2: CareOfTestInit, 3: HomeTest, 4: CareOfTest,
-    5: BindingUpdate, 6: BindingAcknowledgement, 7: BindingError,
+    5: BindingUpdate, 6: BindingAcknowledgement, 7: BindingError, 12: HomeAgentSwitch,
 }
 
 
@@ -439,6 +459,8 @@ def decode(raw) -> MobilityMessage:
         status, flags, sequence, units = fields
         return BindingAcknowledgement(status, sequence, units * 4, key_management=bool(flags & 0x80),
                                       options=options)
+    if mh_type == 12:
+        return HomeAgentSwitch(fields[0], options)
     status, home_address = fields
     return BindingError(status, home_address, options)
 
@@ -462,6 +484,8 @@ def encode(msg: MobilityMessage):
         fields = (msg.sequence, flags, seconds_to_units(msg.lifetime))
     elif isinstance(msg, BindingAcknowledgement):
         fields = (msg.status, 0x80 if msg.key_management else 0, msg.sequence, seconds_to_units(msg.lifetime))
+    elif isinstance(msg, HomeAgentSwitch):
+        fields = (tuple(a.packed for a in msg.home_agent_addresses),)
     else:
         assert isinstance(msg, BindingError)
         fields = (msg.status, msg.home_address.packed)

@@ -189,6 +189,38 @@ class HomeAgent(Router):
             out = self._finish(out)
         return out
 
+    def switch_home_agent(self, now: int, agents: tuple[IPv6Address, ...],
+                          homes: tuple[IPv6Address, ...] | None = None) -> Output:
+        """An entry point: send a Home Agent Switch (RFC 5142) to the mobile node of each home address
+        in ``homes`` (default: every binding), naming ``agents`` (none: the mobile nodes discover one by
+        DHAAD). For maintenance or load shedding (``mip6fast ha switch-mobile-nodes``)."""
+        out = self._begin()
+        try:
+            targets = homes if homes is not None else tuple(IPv6Address(k) for k in self.cache.keys())
+            for home in targets:
+                self.registrar.home_agent_switch(now, home, agents)
+        finally:
+            out = self._finish(out)
+        return out
+
+    def take_over(self, now: int) -> Output:
+        """An entry point: this home agent became the active one of its group (README "Redundancy";
+        the daemon calls it once its election won, its gate open). The bindings come from the
+        replicated store (``recover``: sequence numbers, timers, tunnels, paced proxy NAs for every
+        home address, replay marks), and every address of its own on every interface is announced by
+        an unsolicited NA with Override, so the home link and the next hop send to this machine at
+        once instead of the dead one's link-layer address."""
+        out = self._begin()
+        try:
+            if self.journal is not None and not self.journal.recovered:
+                self.journal.recover(now, self.registrar.restore)
+            announced = sum(nd.announce() for nd in self.nd.values())
+            self.counters["redundancy.takeovers"] += 1
+            self.counters["redundancy.addresses_announced"] += announced
+        finally:
+            out = self._finish(out)
+        return out
+
     def _finish(self, out: Output) -> Output:
         # The end of the outermost entry point: one commit, then the accepted BAs go (journal.py).
         if self._depth == 1 and self.journal is not None:

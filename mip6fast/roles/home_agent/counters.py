@@ -17,6 +17,7 @@ HOME_AGENT_COUNTERS = CounterTable("home_agent", declare(
     ("binding.expired", "bindings whose lifetime ran out"),
     ("ba.sent.status.<status>", "Binding Acknowledgements sent, by status", BA_STATUSES),
     ("brr.sent", "Binding Refresh Requests sent (§9.5.5)"),
+    ("has.sent", "Home Agent Switch messages sent (RFC 5142): mobile nodes told to register elsewhere"),
     ("drop.bu.bad_home_address", "a BU whose home address is not on a home link of this agent (§10.3.1)"),
     ("drop.bu.bad_care_of_address", "a BU whose care-of address is not a usable unicast address"),
     ("drop.bu.home_with_nonce_indices", "a home registration carrying a Nonce Indices option (§10.3.1)"),
@@ -41,6 +42,9 @@ HOME_AGENT_COUNTERS = CounterTable("home_agent", declare(
     ("store.recovery_no_time_left", "stored bindings whose home prefix has no valid lifetime left (removed)"),
     ("store.recovery_nomem", "stored bindings the binding cache had no room for at start (kept in the store)"),
     ("binding.recovered", "bindings put back in the cache from the binding store"),
+    # ---- redundancy (issue 16, README "Redundancy")
+    ("redundancy.takeovers", "times this home agent became the active one of its group and took over"),
+    ("redundancy.addresses_announced", "unsolicited NAs (Override) for its own addresses sent at a takeover"),
     # ---- duplicate address detection for home addresses (dad.py, §10.4.1)
     ("dad.ns_sent", "DAD Neighbor Solicitations sent for a home address"),
     ("dad.ns_received", "a DAD NS from another node for a home address under test"),

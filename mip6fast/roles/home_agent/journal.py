@@ -45,11 +45,13 @@ from ...store import (
     CLOSED,
     CORRUPT,
     DISK_FULL,
+    FENCED,
     FLAG_KEY_MANAGEMENT,
     IO_ERROR,
     LOCKED,
     READ_ONLY,
     SCHEMA,
+    UNAVAILABLE,
     BindingRecord,
     BindingStore,
     Deregistered,
@@ -76,7 +78,8 @@ DROPPED_NOMEM = "nomem"
 # StoreError.reason -> the last part of its counter, ``store.commit_failed.<reason>`` (counter names are
 # lowercase words joined by underscores).
 STORE_FAILURES = {DISK_FULL: "disk_full", READ_ONLY: "read_only", LOCKED: "locked", CORRUPT: "corrupt",
-                  IO_ERROR: "io_error", SCHEMA: "schema", CANNOT_OPEN: "cannot_open", CLOSED: "closed"}
+                  IO_ERROR: "io_error", SCHEMA: "schema", CANNOT_OPEN: "cannot_open", CLOSED: "closed",
+                  UNAVAILABLE: "unavailable", FENCED: "fenced"}
 
 log = logging.getLogger("mip6fast.home_agent.store")
 

@@ -61,6 +61,7 @@ from ...wire import (
     BindingRefreshAdvice,
     BindingRefreshRequest,
     BindingUpdate,
+    HomeAgentSwitch,
     NonceIndices,
     Packet,
 )
@@ -470,6 +471,21 @@ class Registrar:
         raw = self.protection.outbound(brr.to_bytes(), home)
         if raw is not None:
             self.node.output_packet(now, raw, self.link.name)
+
+    def home_agent_switch(self, now: int, home: IPv6Address, agents: tuple[IPv6Address, ...]) -> bool:
+        """RFC 5142 §5: tell the mobile node of ``home`` to register with one of ``agents`` (none:
+        discover one, DHAAD); sent as a BRR is, to the care-of address with a Type 2 routing header,
+        under the home address's protection. False when there is no binding for ``home``."""
+        binding = self.cache.get(home)
+        if binding is None:
+            return False
+        has = Packet(src=self.address, dst=binding.care_of_address, rh2=home, payload=HomeAgentSwitch(agents))
+        raw = self.protection.outbound(has.to_bytes(), home)
+        if raw is None:
+            return False
+        self.node.counters["has.sent"] += 1
+        self.node.output_packet(now, raw, self.link.name)
+        return True
 
     # ------------------------------------------------------------ recovery from the binding store
 
