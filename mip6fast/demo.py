@@ -74,11 +74,13 @@ addresses = ["{net}::1/64"]
 prefix = "::/0"
 interface = "up0"
 via = "{core}::1"
-# RFC 6275 §7.5: routers serving mobile nodes may advertise far more often than RFC 4861 allows.
+# RFC 6275 §7.5: routers serving mobile nodes may advertise far more often than RFC 4861 allows: as
+# often as its floor (MinRtrAdvInterval 30 ms, MaxRtrAdvInterval 70 ms), so that an arriving node hears
+# an RA within 70 ms instead of waiting out a solicited RA's random delay (RFC 4861 §6.2.6: up to 500 ms).
 [advertise.down0]
-max_interval = 1
-min_interval = 0.5
-min_delay_between_ras = 0.05
+max_interval = 0.07
+min_interval = 0.03
+min_delay_between_ras = 0.03
 advertisement_interval_option = true
 prefixes = [{{ prefix = "{net}::", prefix_length = 64 }}]
 """
@@ -101,8 +103,9 @@ home_prefixes = ["{LINKS['home']}::/64"]
 address = "{HOME_AGENT}"
 max_lifetime = 120
 [advertise.ha0]
-max_interval = 1
-min_interval = 0.5
+max_interval = 0.07
+min_interval = 0.03
+min_delay_between_ras = 0.03
 advertisement_interval_option = true
 prefixes = [{{ prefix = "{HOME_AGENT}", prefix_length = 64, router_address = true }}]
 home_agent = {{ preference = 0, lifetime = 1800 }}
