@@ -365,7 +365,7 @@ INTEGER_FIELDS = [
                                        "reachable_time", "retrans_timer", "min_delay_between_ras")] + [
     ("mn", "role", f) for f in ("lifetime", "first_registration_timeout", "initial_bindack_timeout",
                                 "max_bindack_timeout", "max_update_rate", "initial_dhaad_timeout",
-                                "dhaad_retries", "initial_solicit_timeout")
+                                "dhaad_retries", "initial_solicit_timeout", "movement_probes")
 ] + [("mn", "home", "prefix_length")] + [("mn", "ro", f) for f in ("default", "lifetime", "hold_down_ns")] + [
     ("mn", "sp", "ports"), ("mn", "sp", "protocols"),
 ] + [("cn", "role", f) for f in ("max_binding_lifetime", "binding_error_rate", "binding_error_burst",

@@ -80,3 +80,30 @@ def test_the_same_router_coming_back_changes_nothing():
     router_a_leaves(mn, t)
     out = mn.receive(t + 200 * MS, "eth0", ra(A_MAC, PREFIX_A))
     assert not notes(out, Moved) and not bus(out) and mn.care_of == COA_A
+
+
+def _moves_after_silent_old_router(movement_probes: int, t=10 * S):
+    """Router C appears with prefix C while router A says nothing (the node moved to C's link without a
+    carrier change): how long until the node has moved, the NUD probes of A it sent meanwhile."""
+    mn, _ = registered_mn(movement_probes=movement_probes)
+    out = mn.receive(t, "eth0", ra(C_MAC, PREFIX_C))
+    probes = [p for _, p, _ in packets(out) if isinstance(p.payload, NeighborSolicitation)
+              and not p.dst.is_multicast]
+    step = 100 * MS
+    now = t
+    while not mn.counters["mn.movement.moved"] > 1 and now < t + 10 * S:
+        now += step
+        out = mn.tick(now)
+        probes += [p for _, p, _ in packets(out) if isinstance(p.payload, NeighborSolicitation)
+                   and p.payload.target == ll(A_MAC) and not p.dst.is_multicast]
+    return now - t, len(probes)
+
+
+def test_a_new_router_cuts_nud_of_the_old_one_to_movement_probes():
+    """RFC 6059's idea on top of RFC 4861 §7.3.3: when another router advertises a new prefix, the
+    current router is probed at once and ``movement_probes`` unanswered probes (default 1: one
+    RetransTimer) mean it is gone, instead of NUD's MAX_UNICAST_SOLICIT (3 s)."""
+    fast, fast_probes = _moves_after_silent_old_router(1)
+    slow, slow_probes = _moves_after_silent_old_router(3)
+    assert (fast_probes, slow_probes) == (1, 3)
+    assert fast <= 1 * S + 100 * MS and slow >= 3 * S

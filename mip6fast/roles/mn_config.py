@@ -75,7 +75,11 @@ class MobileNodeConfig:
     come from another of them: the node would then register a care-of address on that router's prefix
     (usable, the router is on the link, but a BU the move did not need). Without a carrier change it
     plays no part: an RA with a new prefix still waits for NUD of the current router (several routers
-    on one link are not movement). ``unauthenticated_registrations``: the mobile node
+    on one link are not movement). ``movement_probes`` (default 1): when another router advertises a
+    new prefix, how many unanswered unicast probes of the current router mean it is gone (RFC 6059's
+    idea: ask the old router at once instead of waiting; 3, RFC 4861's MAX_UNICAST_SOLICIT, is plain
+    NUD, seconds). One lost probe on a link with several routers costs only an unneeded BU (the new
+    router is on the link). ``unauthenticated_registrations``: the mobile node
     daemon starts without keys (ESP or RFC 4285) for its home registrations only with this set (issue
     11; the role itself protects what its security policy database and RFC 4285 credentials cover).
     ``optimistic_dad``: the addresses SLAAC forms on the mobile interface (care-of addresses) are used
@@ -98,6 +102,7 @@ class MobileNodeConfig:
     dhaad_retries: int = DHAAD_RETRIES
     initial_solicit_timeout: int = INITIAL_SOLICIT_TIMER
     movement_on_reattachment: bool = True
+    movement_probes: int = 1
     unauthenticated_registrations: bool = False
     optimistic_dad: bool = True
 
@@ -116,6 +121,8 @@ class MobileNodeConfig:
             raise ValueError("need 0 < first_registration_timeout <= max_bindack_timeout")
         if self.max_update_rate < 1:
             raise ValueError("max_update_rate must be at least 1")
+        if not 1 <= self.movement_probes <= 3:
+            raise ValueError("movement_probes must be 1..3 (3: RFC 4861's MAX_UNICAST_SOLICIT)")
         if self.initial_dhaad_timeout <= 0 or self.dhaad_retries < 0 or self.initial_solicit_timeout <= 0:
             raise ValueError("need initial_dhaad_timeout > 0, dhaad_retries >= 0, initial_solicit_timeout > 0")
         if not self.allow_site_local and any(is_site_local(h.address) for h in homes):

@@ -64,6 +64,7 @@ from .events import NodeServices, Notification
 from .interface import LINK_LOCAL, UNSPECIFIED, AddressState, Interface, slaac_address
 from .mn_config import HomeAddressConfig, MobileNodeConfig
 from .neighbor import (
+    MAX_UNICAST_SOLICIT,
     ND_HOP_LIMIT,
     AddressDuplicate,
     AddressReady,
@@ -304,14 +305,18 @@ class MovementDetector:
 
     def _probe_router(self, now: int) -> None:
         """Neighbor Unreachability Detection of the current router (RFC 4861 §7.3.3) started at once:
-        its entry goes to PROBE; failure removes the router (``RouterUnreachable``)."""
+        its entry goes to PROBE; failure removes the router (``RouterUnreachable``). With a candidate
+        router advertising new prefixes, ``movement_probes`` unanswered probes are failure (RFC 6059's
+        idea: one RetransTimer instead of NUD's three by default)."""
         link = self.link
         if link.router is None:
             return
         entry = self.nd.neighbors.get(link.router)
+        probes = self.config.movement_probes if link.candidate is not None else MAX_UNICAST_SOLICIT
         if entry is not None and entry.state is NeighborState.PROBE:
+            self.nd.probe_now(now, link.router, probes)     # a candidate now: fewer probes left
             return
-        if not self.nd.probe_now(now, link.router):
+        if not self.nd.probe_now(now, link.router, probes):
             self.nd.forget_router(now, link.router, "nud_no_entry")
             return
         link.probing = True

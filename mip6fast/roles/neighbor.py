@@ -716,16 +716,26 @@ class NeighborDiscovery:
         """Drop a prefix from the prefix list at once (§11.5.1: the old link's prefixes are not on-link)."""
         self._remove_prefix(now, net)
 
-    def probe_now(self, now: int, address: IPv6Address) -> bool:
+    def probe_now(self, now: int, address: IPv6Address, probes: int = MAX_UNICAST_SOLICIT) -> bool:
         """Start Neighbor Unreachability Detection of ``address`` now (RFC 4861 §7.3.3: PROBE, unicast
         NS every RetransTimer); failure ends in the usual ``NeighborUnreachable``/``RouterUnreachable``.
-        False when there is no resolved entry to probe."""
+        ``probes``: how many unanswered solicitations are failure (MAX_UNICAST_SOLICIT; fewer when
+        the caller has another reason to doubt the neighbour, as a mobile node hearing a new router
+        does, RFC 6059's idea). False when there is no resolved entry to probe."""
+        if not 1 <= probes <= MAX_UNICAST_SOLICIT:
+            raise ValueError(f"probes must be 1..{MAX_UNICAST_SOLICIT}, got {probes}")
         entry = self.neighbors.get(address)
         if entry is None or entry.state is NeighborState.INCOMPLETE:
             return False
         if entry.state is not NeighborState.PROBE:
             self._set_state(now, entry, NeighborState.PROBE)
+            entry.probes = MAX_UNICAST_SOLICIT - probes
             self._probe(now, entry)
+        else:
+            # Already probing: at most ``probes`` unanswered in all, counting those already sent (the
+            # entry counts towards MAX_UNICAST_SOLICIT): with as many out, the one in flight is the
+            # last, and its RetransTimer decides.
+            entry.probes = max(entry.probes, MAX_UNICAST_SOLICIT - max(0, probes - entry.probes))
         return True
 
     def hold_for(self, address: IPv6Address, frame_payload: bytes) -> None:

@@ -107,12 +107,14 @@ def tick_answering(mn, t, router_mac=A_MAC):
 def make_mn(homes=None, seed=1, **kwargs):
     """A mobile node on eth0. These hand-driven tests were written against plain DAD (the BU leaves when
     the care-of address's DAD is done, ``T_BU``) and movement after NUD of the old router:
-    ``optimistic_dad`` and ``movement_on_reattachment`` are off here unless a test asks for them;
+    ``optimistic_dad`` and ``movement_on_reattachment`` are off here, ``movement_probes`` is NUD's 3,
+    unless a test asks otherwise;
     tests/test_mobile_node_fast.py covers the defaults (RFC 4429, movement at the first RA after a
     carrier change)."""
     homes = homes or (HomeAddressConfig(HOA, HA),)
     kwargs.setdefault("optimistic_dad", False)
     kwargs.setdefault("movement_on_reattachment", False)
+    kwargs.setdefault("movement_probes", 3)          # NUD's own three probes (RFC 4861 §7.3.3)
     mn = MobileNode("mn", [Interface("eth0", MN_MAC)], rng=random.Random(seed),
                     config=MobileNodeConfig("eth0", homes, **kwargs))
     return mn
