@@ -40,6 +40,7 @@ __all__ = [
     "LINKTYPE_RAW",
     "MAGIC_MICROSECONDS",
     "MAGIC_NANOSECONDS",
+    "CaptureWriter",
     "PcapError",
     "PcapReader",
     "PcapRecord",
@@ -100,42 +101,28 @@ def _open(target: PathOrFile, mode: str) -> tuple[IO[bytes], bool]:
     return target, False
 
 
-class PcapWriter:
-    """Writes a classic pcap file, one ``write(data, timestamp_ns)`` per packet.
+class CaptureWriter:
+    """What the pcap and pcapng writers share: the file (a path, opened here and closed by ``close()``,
+    or a binary file object, flushed but left open), the header written at once, the checks of a
+    packet's timestamp and bytes, flush/close and the context manager."""
+    RECORD = "pcap record"          # what a packet becomes, for the error about one too long
 
-    ``target`` is a path (opened, and closed by ``close()``) or a binary file object (flushed but
-    left open by ``close()``). The global header is written at once. Packets longer than ``snaplen``
-    are written truncated to ``snaplen`` with their real length kept as orig_len, as a capture
-    tool would. With ``nanosecond=False`` the microsecond magic is written and timestamps are
-    truncated to whole microseconds.
-    """
-
-    def __init__(self, target: PathOrFile, linktype: int = LINKTYPE_RAW,
-                 snaplen: int = DEFAULT_SNAPLEN, nanosecond: bool = True):
-        linktype = operator.index(linktype)
-        snaplen = operator.index(snaplen)
-        if not 0 <= linktype <= _U32_MAX:
-            raise ValueError(f"linktype {linktype} does not fit the 32-bit header field")
-        if not 0 < snaplen <= _U32_MAX:
-            raise ValueError(f"snaplen must be between 1 and {_U32_MAX}, not {snaplen}")
-        self.linktype = linktype
-        self.snaplen = snaplen
-        self.nanosecond = bool(nanosecond)
+    def _start(self, target: PathOrFile, header: bytes) -> None:
         self.packets_written = 0
         self._file, self._owned = _open(target, "wb")
         self._closed = False
-        magic = MAGIC_NANOSECONDS if self.nanosecond else MAGIC_MICROSECONDS
         try:
-            self._file.write(struct.pack("<IHHiIII", magic, VERSION_MAJOR, VERSION_MINOR, 0, 0,
-                                         snaplen, linktype))
+            self._file.write(header)
         except BaseException:
             self._release()
             raise
 
-    def write(self, data, timestamp_ns: int) -> None:
-        """Record one packet (any bytes-like object) captured at ``timestamp_ns`` (integer ns)."""
+    def _check_open(self, what: str) -> None:
         if self._closed:
-            raise ValueError("write to a closed PcapWriter")
+            raise ValueError(f"{what} a closed {type(self).__name__}")
+
+    @staticmethod
+    def _timestamp(timestamp_ns: int) -> int:
         if isinstance(timestamp_ns, bool):
             raise TypeError("timestamp_ns must be an integer number of nanoseconds, not a bool")
         # operator.index takes Python and numpy integers but refuses floats: a float cannot carry a
@@ -143,20 +130,16 @@ class PcapWriter:
         timestamp_ns = operator.index(timestamp_ns)
         if timestamp_ns < 0:
             raise ValueError(f"timestamp_ns must not be negative: {timestamp_ns}")
-        seconds, nanoseconds = divmod(timestamp_ns, 1_000_000_000)
-        if seconds > _U32_MAX:
-            raise ValueError(f"timestamp_ns {timestamp_ns} is past what a pcap header holds (2106)")
-        fraction = nanoseconds if self.nanosecond else nanoseconds // 1000
+        return timestamp_ns
+
+    def _bytes(self, data) -> memoryview:
+        """``data`` (any bytes-like object) as a flat byte view, refused when a record cannot say its length."""
         view = memoryview(data)
         if view.ndim != 1 or view.itemsize != 1:
             view = view.cast("B")
-        original_length = view.nbytes
-        if original_length > _U32_MAX:
-            raise ValueError(f"packet of {original_length} bytes is too long for a pcap record")
-        included = min(original_length, self.snaplen)
-        self._file.write(struct.pack("<IIII", seconds, fraction, included, original_length))
-        self._file.write(view[:included])
-        self.packets_written += 1
+        if view.nbytes > _U32_MAX:
+            raise ValueError(f"packet of {view.nbytes} bytes is too long for a {self.RECORD}")
+        return view
 
     def flush(self) -> None:
         if not self._closed:
@@ -180,11 +163,54 @@ class PcapWriter:
     def closed(self) -> bool:
         return self._closed
 
-    def __enter__(self) -> PcapWriter:
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+class PcapWriter(CaptureWriter):
+    """Writes a classic pcap file, one ``write(data, timestamp_ns)`` per packet.
+
+    ``target`` is a path (opened, and closed by ``close()``) or a binary file object (flushed but
+    left open by ``close()``). The global header is written at once. Packets longer than ``snaplen``
+    are written truncated to ``snaplen`` with their real length kept as orig_len, as a capture
+    tool would. With ``nanosecond=False`` the microsecond magic is written and timestamps are
+    truncated to whole microseconds.
+    """
+
+    def __init__(self, target: PathOrFile, linktype: int = LINKTYPE_RAW,
+                 snaplen: int = DEFAULT_SNAPLEN, nanosecond: bool = True):
+        linktype = operator.index(linktype)
+        snaplen = operator.index(snaplen)
+        if not 0 <= linktype <= _U32_MAX:
+            raise ValueError(f"linktype {linktype} does not fit the 32-bit header field")
+        if not 0 < snaplen <= _U32_MAX:
+            raise ValueError(f"snaplen must be between 1 and {_U32_MAX}, not {snaplen}")
+        self.linktype = linktype
+        self.snaplen = snaplen
+        self.nanosecond = bool(nanosecond)
+        magic = MAGIC_NANOSECONDS if self.nanosecond else MAGIC_MICROSECONDS
+        self._start(target, struct.pack("<IHHiIII", magic, VERSION_MAJOR, VERSION_MINOR, 0, 0, snaplen, linktype))
+
+    def __enter__(self) -> PcapWriter:
+        return self
+
+    def write(self, data, timestamp_ns: int) -> None:
+        """Record one packet (any bytes-like object) captured at ``timestamp_ns`` (integer ns)."""
+        self._check_open("write to")
+        timestamp_ns = self._timestamp(timestamp_ns)
+        seconds, nanoseconds = divmod(timestamp_ns, 1_000_000_000)
+        if seconds > _U32_MAX:
+            raise ValueError(f"timestamp_ns {timestamp_ns} is past what a pcap header holds (2106)")
+        fraction = nanoseconds if self.nanosecond else nanoseconds // 1000
+        view = self._bytes(data)
+        original_length = view.nbytes
+        included = min(original_length, self.snaplen)
+        self._file.write(struct.pack("<IIII", seconds, fraction, included, original_length))
+        self._file.write(view[:included])
+        self.packets_written += 1
 
 
 class PcapReader:

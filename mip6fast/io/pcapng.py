@@ -32,7 +32,7 @@ import struct
 from collections.abc import Iterator
 from typing import IO, NamedTuple
 
-from .pcap import DEFAULT_SNAPLEN, LINKTYPE_ETHERNET, PathOrFile, PcapError, _open
+from .pcap import DEFAULT_SNAPLEN, LINKTYPE_ETHERNET, CaptureWriter, PathOrFile, PcapError, _open
 
 __all__ = [
     "DIRECTION_INBOUND",
@@ -103,7 +103,7 @@ class PcapngPacket(NamedTuple):
     flags: int | None
 
 
-class PcapngWriter:
+class PcapngWriter(CaptureWriter):
     """Writes a pcapng file: ``add_interface(name)`` once per interface, then ``write(data,
     timestamp_ns, interface, direction)`` per packet (``interface`` is the id add_interface returned
     or the name; ``direction`` is "in", "out" or None, or the epb_flags values 1, 2, 0).
@@ -111,27 +111,20 @@ class PcapngWriter:
     ``target`` is a path (opened, and closed by ``close()``) or a binary file object (flushed but
     left open). ``nanosecond=False`` writes if_tsresol 6 and timestamps in microseconds.
     """
+    RECORD = "pcapng block"
 
     def __init__(self, target: PathOrFile, *, nanosecond: bool = True, application: str = "mip6fast"):
         self.nanosecond = bool(nanosecond)
-        self.packets_written = 0
         self.interfaces: list[str] = []
         self._ids: dict[str, int] = {}
         self._snaplens: list[int] = []
-        self._file, self._owned = _open(target, "wb")
-        self._closed = False
         body = struct.pack("<IHHq", BYTE_ORDER_MAGIC, 1, 0, -1)
         body += _option(OPT_SHB_USERAPPL, application.encode()) + _option(OPT_ENDOFOPT, b"")
-        try:
-            self._file.write(_block(BLOCK_SHB, body))
-        except BaseException:
-            self._release()
-            raise
+        self._start(target, _block(BLOCK_SHB, body))
 
     def add_interface(self, name: str, linktype: int = LINKTYPE_ETHERNET, snaplen: int = DEFAULT_SNAPLEN) -> int:
         """Describe an interface (an Interface Description Block); its id for ``write``."""
-        if self._closed:
-            raise ValueError("add_interface on a closed PcapngWriter")
+        self._check_open("add_interface on")
         if name in self._ids:
             raise ValueError(f"interface {name!r} was already added")
         linktype, snaplen = operator.index(linktype), operator.index(snaplen)
@@ -151,8 +144,7 @@ class PcapngWriter:
 
     def write(self, data, timestamp_ns: int, interface: int | str = 0, direction: int | str | None = None) -> None:
         """Record one packet (any bytes-like object) seen at ``timestamp_ns`` (integer ns, wall clock)."""
-        if self._closed:
-            raise ValueError("write to a closed PcapngWriter")
+        self._check_open("write to")
         if isinstance(interface, str):
             if interface not in self._ids:
                 raise ValueError(f"interface {interface!r} was never added")
@@ -163,18 +155,10 @@ class PcapngWriter:
                 raise ValueError(f"interface id {iface} was never added ({len(self.interfaces)} interfaces)")
         if direction not in _DIRECTIONS:
             raise ValueError(f"direction must be 'in', 'out' or None, not {direction!r}")
-        if isinstance(timestamp_ns, bool):
-            raise TypeError("timestamp_ns must be an integer number of nanoseconds, not a bool")
-        timestamp_ns = operator.index(timestamp_ns)
-        if timestamp_ns < 0:
-            raise ValueError(f"timestamp_ns must not be negative: {timestamp_ns}")
+        timestamp_ns = self._timestamp(timestamp_ns)
         stamp = timestamp_ns if self.nanosecond else timestamp_ns // 1000
-        view = memoryview(data)
-        if view.ndim != 1 or view.itemsize != 1:
-            view = view.cast("B")
+        view = self._bytes(data)
         original = view.nbytes
-        if original > _U32_MAX:
-            raise ValueError(f"packet of {original} bytes is too long for a pcapng block")
         included = min(original, self._snaplens[iface])
         flags = _DIRECTIONS[direction]
         options = (_option(OPT_EPB_FLAGS, struct.pack("<I", flags)) + _option(OPT_ENDOFOPT, b"")) if flags else b""
@@ -185,33 +169,8 @@ class PcapngWriter:
         self._file.write(b"\0" * _pad(included) + options + struct.pack("<I", length))
         self.packets_written += 1
 
-    def flush(self) -> None:
-        if not self._closed:
-            self._file.flush()
-
-    def close(self) -> None:
-        """Flush, and close the file if this writer opened it. Closing twice is harmless."""
-        if self._closed:
-            return
-        try:
-            self._file.flush()
-        finally:
-            self._release()
-
-    def _release(self) -> None:
-        self._closed = True
-        if self._owned:
-            self._file.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     def __enter__(self) -> PcapngWriter:
         return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
 
 def _options(raw: bytes, order: str, offset: int) -> Iterator[tuple[int, bytes]]:
