@@ -44,11 +44,12 @@ from typing import Union
 
 from ._fields import any_bytes, ipv6, uint
 from .mobility import (
-    CODEC,
+    OPTIONS_START,
     BindingAcknowledgement,
     BindingUpdate,
     MobilityAuthenticationSubtype,
     MobilityMessageAuthentication,
+    authenticated_mh,
     build_mh,
 )
 
@@ -74,9 +75,6 @@ NTP_UNIX_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900-01-01 (NTP era 0) to 
 _AUTH = MobilityMessageAuthentication.OPTION_TYPE
 _MN_HA = MobilityAuthenticationSubtype.MN_HA
 _MN_AAA = MobilityAuthenticationSubtype.MN_AAA
-# Where the options start: the 6-byte common part and the 6-byte fixed body of a BU or BA (RFC 6275
-# §6.1.7, §6.1.8), the two messages RFC 4285 authenticates.
-_OPTIONS_START = {BindingUpdate.MH_TYPE: 12, BindingAcknowledgement.MH_TYPE: 12}
 # An option's bytes up to and including its Mobility SPI: type, length, subtype, SPI (RFC 4285 §5).
 _THROUGH_SPI = 7
 _NTP_UNITS = 1 << 32  # NTP-format units per second
@@ -104,7 +102,7 @@ def _auth_options(data: bytes) -> list[tuple[int, int]]:
     """(offset, subtype) of every Mobility Message Authentication option of a BU or BA that the codec
     has already parsed (so every length byte is known to be inside the data)."""
     found = []
-    off = _OPTIONS_START[data[2]]
+    off = OPTIONS_START[data[2]]
     while off < len(data):
         if data[off] == 0:  # Pad1 (RFC 6275 §6.2.2)
             off += 1
@@ -180,14 +178,7 @@ def verify_mn_ha(mh, key, care_of_address: Address, home_address: Address,
     module notes on padding). ``spi``, when given, is the Mobility SPI the option must carry. Raises
     ``ParseError`` when the bytes are not a well-formed Mobility Header, and ValueError when they are not
     a BU or BA."""
-    if isinstance(mh, (BindingUpdate, BindingAcknowledgement)):
-        data = build_mh(mh)
-    else:
-        data = any_bytes(mh, "mh")
-        CODEC.parse(data)  # well-formed, or ParseError: the walk below trusts every length byte
-        if data[2] not in _OPTIONS_START:
-            raise ValueError(f"mh: RFC 4285 authenticates Binding Updates and Acknowledgements, "
-                             f"not MH type {data[2]}")
+    data = authenticated_mh(mh, "RFC 4285 authenticates")
     key = any_bytes(key, "key")
     if spi is not None:
         uint(spi, 32, "spi")

@@ -35,7 +35,7 @@ __all__ = [
     "UnknownMobilityOption",
     "MobilityMessage", "BindingRefreshRequest", "HomeTestInit", "CareOfTestInit", "HomeTest", "CareOfTest",
     "BindingUpdate", "BindingAcknowledgement", "BindingError", "HomeAgentSwitch", "UnknownMobilityMessage",
-    "decode", "encode", "parse_mh", "build_mh",
+    "decode", "encode", "parse_mh", "build_mh", "authenticated_mh", "OPTIONS_START",
 ]
 
 
@@ -500,3 +500,22 @@ def parse_mh(data) -> MobilityMessage:
 def build_mh(msg: MobilityMessage) -> bytes:
     """A MobilityMessage -> its Mobility Header bytes, checksum zero (the packet layer fills it)."""
     return CODEC.build(*encode(msg))
+
+
+# Where a BU's or BA's options start: the 6-byte common part and the 6-byte fixed body (RFC 6275
+# §6.1.7, §6.1.8), the two messages an authenticator (RFC 6275 §6.2.7, RFC 4285 §5.1) covers.
+OPTIONS_START = {BindingUpdate.MH_TYPE: 12, BindingAcknowledgement.MH_TYPE: 12}
+
+
+def authenticated_mh(mh, what: str) -> bytes:
+    """The Mobility Header bytes an authenticator is checked over: a BindingUpdate or
+    BindingAcknowledgement object re-encoded, or bytes as received, refused unless well formed
+    (ParseError: the option walks after this trust every length byte) and a BU or BA (ValueError,
+    saying ``what`` covers: "RFC 4285 authenticates", say)."""
+    if isinstance(mh, (BindingUpdate, BindingAcknowledgement)):
+        return build_mh(mh)
+    data = any_bytes(mh, "mh")
+    CODEC.parse(data)
+    if data[2] not in OPTIONS_START:
+        raise ValueError(f"mh: {what} Binding Updates and Acknowledgements, not MH type {data[2]}")
+    return data

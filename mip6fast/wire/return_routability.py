@@ -50,11 +50,12 @@ from typing import TypeVar, Union
 
 from ._fields import any_bytes, fixed_bytes, ipv6
 from .mobility import (
-    CODEC,
+    OPTIONS_START,
     BindingAcknowledgement,
     BindingAuthorizationData,
     BindingUpdate,
     NonceIndices,
+    authenticated_mh,
     build_mh,
 )
 
@@ -77,9 +78,6 @@ KBM_LEN = 20                    # SHA1
 AUTHENTICATOR_LEN = 12          # First(96, ...)
 
 _BAD = BindingAuthorizationData.OPTION_TYPE
-# Where the options start: the 6-byte common part and the 6-byte fixed body of a BU or BA (RFC 6275
-# §6.1.7, §6.1.8), the two messages the option authorises.
-_OPTIONS_START = {BindingUpdate.MH_TYPE: 12, BindingAcknowledgement.MH_TYPE: 12}
 
 Address = Union[IPv6Address, str, bytes]
 Message = Union[BindingUpdate, BindingAcknowledgement]
@@ -128,7 +126,7 @@ def authenticator(kbm, care_of_address: Address, correspondent: Address, mh_data
 def _bad_offset(data: bytes) -> int:
     """Offset of the Binding Authorization Data option of a parsed BU or BA, or -1 (the codec has
     checked every length byte and that nothing but padding follows the option)."""
-    off = _OPTIONS_START[data[2]]
+    off = OPTIONS_START[data[2]]
     while off < len(data):
         if data[off] == 0:                  # Pad1 (RFC 6275 §6.2.2)
             off += 1
@@ -183,14 +181,7 @@ def verify_binding_authorization(mh, kbm, care_of_address: Address, corresponden
     zero), or a BindingUpdate/BindingAcknowledgement object, re-encoded (see the module notes). Raises
     ``ParseError`` when the bytes are not a well-formed Mobility Header, ValueError when they are not a
     BU or BA."""
-    if isinstance(mh, (BindingUpdate, BindingAcknowledgement)):
-        data = build_mh(mh)
-    else:
-        data = any_bytes(mh, "mh")
-        CODEC.parse(data)       # well-formed, or ParseError: the walk below trusts every length byte
-        if data[2] not in _OPTIONS_START:
-            raise ValueError(f"mh: Binding Authorization Data authorises Binding Updates and "
-                             f"Acknowledgements, not MH type {data[2]}")
+    data = authenticated_mh(mh, "Binding Authorization Data authorises")
     kbm = fixed_bytes(kbm, KBM_LEN, "kbm")
     offset = _bad_offset(data)
     if offset < 0:
