@@ -3,6 +3,7 @@ from a home agent that protects home registrations with ESP (RFC 6275 §5.1, RFC
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from ipaddress import IPv6Address
 
 from ..apps import PingApp
@@ -22,14 +23,15 @@ __all__ = ["hijack_attempt", "run_unprotected_takeover"]
 UNREGISTERED = HOME_PREFIX.network_address + 0x99      # a home address nobody registered
 
 
-class BuTap:
-    """A node-shaped listener on a link (a mirror port): it keeps the raw protected BUs to the home
-    agent, as an attacker who can sniff the victim's link would."""
+class Tap:
+    """A node-shaped listener on a link (a mirror port): it keeps the raw IPv6 packets ``keep`` accepts,
+    as an attacker who can sniff the victim's link would."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, mac_address: bytes, keep: Callable[[bytes], bool]):
         self.name = name
-        self.interfaces = {"p0": Interface("p0", mac(0x7E00))}
+        self.interfaces = {"p0": Interface("p0", mac_address)}
         self.captured: list[bytes] = []
+        self._keep = keep
 
     def link_changed(self, now: int, interface: str, up: bool) -> Output:
         return Output()
@@ -39,11 +41,14 @@ class BuTap:
 
     def receive(self, now: int, interface: str, frame) -> Output:
         frame = bytes(frame)
-        if len(frame) > 54 and int.from_bytes(frame[12:14], "big") == ETHERTYPE_IPV6:
-            raw = frame[14:]
-            if raw[24:40] == HA_ADDRESS.packed and is_protected(raw):
-                self.captured.append(raw)
+        if len(frame) > 54 and int.from_bytes(frame[12:14], "big") == ETHERTYPE_IPV6 and self._keep(frame[14:]):
+            self.captured.append(frame[14:])
         return Output()
+
+
+def _protected_bu_to_the_home_agent(raw: bytes) -> bool:
+    """The protected BUs to the home agent (what the replay attempts resend)."""
+    return raw[24:40] == HA_ADDRESS.packed and is_protected(raw)
 
 
 class Attacker(Host):
@@ -96,7 +101,7 @@ def hijack_attempt(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict]:
     sim = Simulator(seed, pcap_dir)
     world = Mip6World(sim, lifetime=600, foreign_links=2)
     attacker = Attacker("attacker", [Interface("eth0", mac(0x66))], rng=sim.rng_for("attacker"))
-    tap = BuTap("tap")
+    tap = Tap("tap", mac(0x7E00), _protected_bu_to_the_home_agent)
     rng = sim.rng_for("attack")
     ping = PingApp(HOME_ADDRESS, start_ns=5 * NS_PER_S, interval_ns=250 * MS, count=180)
     world.cn.attach(ping)

@@ -10,7 +10,6 @@ from ..apps import PingApp
 from ..errors import ParseError
 from ..roles import Interface
 from ..roles.correspondent import BindingCreated, BindingUpdated
-from ..roles.events import Output
 from ..roles.mobile_node import HomeAddressConfig, MobileNode, MobileNodeConfig
 from ..roles.route_optimization import (
     ALWAYS,
@@ -30,9 +29,8 @@ from ..wire import (
     Packet,
     parse,
 )
-from ..wire.ethernet import ETHERTYPE_IPV6
 from ..wire.return_routability import add_binding_authorization, binding_management_key
-from .hijack import Attacker
+from .hijack import Attacker, Tap
 from .registry import scenario
 from .world import CN_ADDRESS, CN_PREFIX, HA_ADDRESS, HOME_ADDRESS, MN_MAC, MS, Mip6World, mac
 
@@ -41,33 +39,14 @@ __all__ = ["rr_attack"]
 THIRD_PARTY = CN_PREFIX.network_address + 0x99      # a bystander the attacker would flood (§15.4.2)
 
 
-class CorrespondentTap:
-    """A node-shaped listener on a link (a mirror port on the victim's link): it keeps the raw Binding
-    Updates to the correspondent, as an attacker who can sniff that link would."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.interfaces = {"p0": Interface("p0", mac(0x7E01))}
-        self.captured: list[bytes] = []
-
-    def link_changed(self, now: int, interface: str, up: bool) -> Output:
-        return Output()
-
-    def tick(self, now: int) -> Output:
-        return Output()
-
-    def receive(self, now: int, interface: str, frame) -> Output:
-        frame = bytes(frame)
-        if len(frame) > 54 and int.from_bytes(frame[12:14], "big") == ETHERTYPE_IPV6:
-            raw = frame[14:]
-            if raw[24:40] == CN_ADDRESS.packed:
-                try:
-                    packet = parse(raw)
-                except ParseError:
-                    return Output()
-                if isinstance(packet.payload, BindingUpdate):
-                    self.captured.append(raw)
-        return Output()
+def _bu_to_the_correspondent(raw: bytes) -> bool:
+    """The Binding Updates to the correspondent (what the replay attempts resend)."""
+    if raw[24:40] != CN_ADDRESS.packed:
+        return False
+    try:
+        return isinstance(parse(raw).payload, BindingUpdate)
+    except ParseError:
+        return False
 
 
 class ReturnRoutabilityAttacker(Attacker):
@@ -127,7 +106,7 @@ def rr_attack(seed: int, pcap_dir: str | None) -> tuple[Mip6World, dict]:
                                                       peers={CN_ADDRESS: ALWAYS})),
                           spd=world.mn_spd)
     attacker = ReturnRoutabilityAttacker("attacker", [Interface("eth0", mac(0x66))], rng=sim.rng_for("attacker"))
-    tap = CorrespondentTap("tap")
+    tap = Tap("tap", mac(0x7E01), _bu_to_the_correspondent)
     rng = sim.rng_for("rr-attack")
     ping = PingApp(HOME_ADDRESS, start_ns=5 * NS_PER_S, interval_ns=500 * MS, count=560)
     world.cn.attach(ping)
