@@ -1,35 +1,40 @@
-"""The home agent's data path (RFC 6275 §10.4.2-10.4.5): received batches through the tunnelling
-kernels of ``mip6fast.datapath.HomeAgentDataPath``, and what they decide sent on.
+"""The home agent's data path (RFC 6275 §10.4.2-10.4.5): received batches through the home agent's C
+graph (csrc/mip6_graph.c, mip6fast._graph), and what the graph leaves taken on per packet.
 
 Theory of operation
 -------------------
-``BatchPath.run`` classifies a batch of Ethernet frames once (``roles/frames.py``), keeps neighbour
-discovery (the home agent answers it itself for proxied addresses, §10.4.1) and link-local traffic
-(never tunnelled, §10.4.2) on the slow path, and runs the kernels over the rest:
+``BatchPath.run`` hands the whole batch of Ethernet frames to the graph in one call: ethernet-input and
+classify (neighbour discovery, which the home agent answers itself for proxied addresses, §10.4.1, and
+link-local traffic, never tunnelled, §10.4.2, stay on the slow path), then the tunnelling kernels of
+``mip6fast.datapath.HomeAgentDataPath`` as nodes:
 
 - ``encapsulate``: packets for a bound home address into the tunnel to its care-of address (§10.4.2,
   RFC 2473; the inner hop limit is decremented, too-big packets get Packet Too Big with the tunnel's MTU
   less its header);
 - ``decapsulate``: the mobile nodes' reverse tunnels (§10.4.5), only for packets addressed to the home
   agent, and only when the outer source is the inner source's registered care-of address; an inner
-  packet for another bound home address goes straight into that one's tunnel (a second pass).
+  packet for another bound home address goes straight into that one's tunnel (a second pass);
 
-Tunnelled packets leave as whole batches (``roles/batch_tx.py``) when their next hop is resolved; the
-rest, decapsulated packets (forwarded as a router would, or delivered here) and the kernels' errors take
-the per-packet path; every DROP reason is a ``drop.datapath.<reason>`` counter. What the kernels leave
-(PASS / SLOW_PATH) goes to the node's per-frame path, in the order received. ``receive`` sends a frame
-the kernels would leave alone (``passes_kernels``: signalling to the home agent's own address) straight
-to the per-frame path: the numpy set-up of a batch costs more than a Binding Update's processing.
-Packets the home agent originates for a bound home address go through the same kernel (``tunnel_own``).
+then the route lookup, the next hop's MAC from the graph's adjacency table and the Ethernet header:
+what can be sent with no state change anywhere leaves as one ``BatchTransmit`` per interface. The graph's
+tables are the node's, copied by ``roles/graph_tables.py`` (adjacency on every neighbour-cache change,
+routes and interfaces when ``Node.epoch`` moved). Every DROP reason is a ``drop.datapath.<reason>``
+counter. What the graph leaves comes back as a list of indices with a kind, in order: tunnelled packets
+whose next hop is not usable (``_transmit_tunnelled``), decapsulated packets to deliver here or to
+forward per packet (``_forward_inner``), Packet Too Big and Time Exceeded to answer, then the frames for
+the per-frame path. ``receive`` sends a frame the kernels would leave alone (``passes_kernels``:
+signalling to the home agent's own address) straight to the per-frame path: setting up a batch costs
+more than a Binding Update's processing. Packets the home agent originates for a bound home address go
+through the encapsulation kernel (``tunnel_own``).
 
 The reverse tunnel in ESP tunnel mode (RFC 3776, configured per home address by a tunnel-mode pair of
-SAs; roles/protection.py): the kernels never see ESP. A protected packet (CoA -> HA, next header 50) is
-left to the per-frame path, opened there (``Node.receive_protected``: SA by SPI, inner source = the
-SA's home address) and comes back to ``detunnel``: the same decapsulation kernel and forwarding as a
-batch's. An unprotected IPv6-in-IPv6 packet whose inner source has an inbound tunnel-mode SA is kept
-out of the kernel and dropped (``drop.esp.tunnel.unprotected``). Tunnelled packets for a home address
-with an outbound tunnel-mode SA leave one at a time under ESP (``_transmit_tunnelled``); the rest of
-the batch still leaves as a batch. With no tunnel-mode SA each of these steps is one call per batch.
+SAs; roles/protection.py): the graph never opens ESP. A protected packet (CoA -> HA, next header 50) is a
+FRAME for the per-frame path, opened there (``Node.receive_protected``: SA by SPI, inner source = the
+SA's home address) and comes back to ``detunnel``: the same decapsulation kernel and forwarding. An
+unprotected IPv6-in-IPv6 packet whose inner source has an inbound tunnel-mode SA is marked UNPROTECTED
+by the graph and dropped (``drop.esp.tunnel.unprotected``). Tunnelled packets for a home address with an
+outbound tunnel-mode SA come back as TUNNEL_TX and leave one at a time under ESP
+(``_transmit_tunnelled``); the rest of the batch still leaves from the graph.
 """
 from __future__ import annotations
 
