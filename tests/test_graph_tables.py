@@ -7,7 +7,8 @@ from mip6fast.batch import PacketBatch
 from mip6fast.benchmark import forward as F
 from mip6fast.roles.events import NS_PER_S
 from mip6fast.roles.neighbor import Neighbor, NeighborState
-from test_bench_forward import HOME_MAC, ROUTER_MAC, SOURCE_MAC, _ha_with_bindings
+from mip6fast.benchmark.dataplane import HOME_MAC, ROUTER_MAC, SOURCE_MAC
+from mip6fast.benchmark.dataplane import home_agent as _ha_with_bindings
 
 from mip6fast.roles.interface import link_local_address
 
