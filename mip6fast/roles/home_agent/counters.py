@@ -45,6 +45,12 @@ HOME_AGENT_COUNTERS = CounterTable("home_agent", declare(
     # ---- redundancy (issue 16, README "Redundancy")
     ("redundancy.takeovers", "times this home agent became the active one of its group and took over"),
     ("redundancy.addresses_announced", "unsolicited NAs (Override) for its own addresses sent at a takeover"),
+    ("redundancy.mirrored", "bindings a warm standby put in its cache as the active committed them (etcd watch)"),
+    ("redundancy.mirror_deleted", "bindings a warm standby removed as the active deleted them (etcd watch)"),
+    ("redundancy.mirror_dropped", "bindings a warm standby could not mirror (outside the home prefixes, no time "
+     "left, no room in the cache)"),
+    ("redundancy.warm_bindings", "bindings already in the cache at a takeover (a warm standby): not loaded"),
+    ("redundancy.cold_fallbacks", "takeovers whose watch could not catch up in time: every binding loaded"),
     # ---- duplicate address detection for home addresses (dad.py, §10.4.1)
     ("dad.ns_sent", "DAD Neighbor Solicitations sent for a home address"),
     ("dad.ns_received", "a DAD NS from another node for a home address under test"),
