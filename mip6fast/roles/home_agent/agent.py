@@ -123,6 +123,9 @@ class HomeAgent(Router):
                                    protection=self.protection)
         self.journal = None if store is None else Journal(store, self, wall_offset_ns, self.protection)
         self.registrar.journal = self.journal
+        # a home address whose mobile node was switched to another agent is given up to that agent's
+        # DAD probe instead of defended (Registrar.yield_home_address)
+        self.nd[config.interface].yield_proxy = self.registrar.yield_home_address
         self.discovery = HomeAgentDiscovery(self.home_link, config.preference, self.rng, self,
                                             max_entries=config.max_home_agents, reply_rate=config.dhaad_reply_rate,
                                             reply_burst=config.dhaad_reply_burst)

@@ -18,6 +18,8 @@ HOME_AGENT_COUNTERS = CounterTable("home_agent", declare(
     ("ba.sent.status.<status>", "Binding Acknowledgements sent, by status", BA_STATUSES),
     ("brr.sent", "Binding Refresh Requests sent (§9.5.5)"),
     ("has.sent", "Home Agent Switch messages sent (RFC 5142): mobile nodes told to register elsewhere"),
+    ("binding.handed_over", "bindings given up to the home agent a Home Agent Switch named, when it probed "
+     "their home address by DAD (RFC 5142, RFC 6275 §10.4.1)"),
     ("drop.bu.bad_home_address", "a BU whose home address is not on a home link of this agent (§10.3.1)"),
     ("drop.bu.bad_care_of_address", "a BU whose care-of address is not a usable unicast address"),
     ("drop.bu.home_with_nonce_indices", "a home registration carrying a Nonce Indices option (§10.3.1)"),

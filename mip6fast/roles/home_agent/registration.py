@@ -133,6 +133,9 @@ class Registrar:
                                                    for k, b in cache.items()]
         heapq.heapify(self._expiries)
         self._from: tuple[str, bytes] = ("", b"")      # interface and source MAC of the BU at hand
+        # Home addresses whose mobile node we told to register with another agent (RFC 5142): their
+        # binding is given up when the new agent probes the address by DAD (``yield_home_address``).
+        self._switched: set[IPv6Address] = set()
         # A warm standby's bindings (``mirror``): in the cache and in proxy ND's table (answering
         # nothing: the gate is closed), not yet advertised, timed or refreshed; each one's expiry.
         self._mirrored: dict[IPv6Address, int] = {}
@@ -322,6 +325,7 @@ class Registrar:
         if refresh is not None:
             refresh.cancel()
         self._registered[home] = None
+        self._switched.discard(home)        # it registered with us again: it stays
         self.mobile_prefixes.stop(home)
         if result.outcome is Outcome.CREATED:
             self.node.counters["binding.created"] += 1
@@ -366,6 +370,7 @@ class Registrar:
 
     def _stop(self, home: IPv6Address) -> None:
         """The binding is gone (de-registered or expired): its timers, MPAs and proxying end."""
+        self._switched.discard(home)
         if home not in self._registered:
             return
         refresh = self._registered.pop(home)
@@ -489,6 +494,27 @@ class Registrar:
             return False
         self.node.counters["has.sent"] += 1
         self.node.output_packet(now, raw, self.link.name)
+        if agents:
+            self._switched.add(home)
+        return True
+
+    def yield_home_address(self, now: int, home: IPv6Address) -> bool:
+        """Another node probes ``home`` by DAD on the home link (RFC 4862 §5.4) after we told its mobile
+        node to register with another home agent (``home_agent_switch``): that is the new home agent
+        checking the address before it accepts the registration (RFC 6275 §10.4.1 has it run DAD for
+        a first registration). Defending it (§10.4.1) would make the new agent refuse the registration
+        with status 134 and leave the mobile node with no home agent at all, so we give the binding up
+        instead: no more proxy ND, no tunnel, the deletion stored. True when we did (the NS then goes
+        unanswered). Only for home addresses we sent a Home Agent Switch naming some agent for, until
+        their mobile node registers with us again; a probe for any other one is defended as always."""
+        if home not in self._switched or self.cache.get(home) is None:
+            return False
+        self.cache.pop(home, None)
+        self._stop(home)
+        if self.journal is not None:
+            self.journal.deregistered(now, home)
+        self.node.counters["binding.handed_over"] += 1
+        self.node.notify(BindingDeleted(now, home))
         return True
 
     # ------------------------------------------------------------ recovery from the binding store
