@@ -158,7 +158,7 @@ class PrefixWatch(threading.Thread):
                 if self._stop_event.is_set():
                     return
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.info("etcd watch of %s: %s; again from revision %d", self.prefix.decode(), exc,
+                log.debug("etcd watch of %s: %s; again from revision %d", self.prefix.decode(), exc,
                           self.revision + 1)
                 self.reconnects += 1
                 self._stop_event.wait(RETRY_S)
