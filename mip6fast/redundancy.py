@@ -99,11 +99,12 @@ class Redundancy:
                                  timeout_s=min(settings.timeout, max(0.1, settings.lease_ttl / 4)),
                                  source_address=settings.source_address)
         # A warm standby (module docstring): the watch of the group's prefix, and how far it has been
-        # applied. ``applied_revision``: the revision up to which the cache mirrors etcd (the last
-        # event's, or the watch response's header: etcd had nothing newer under the prefix then).
+        # applied. ``applied_revision``: the revision up to which the cache mirrors etcd (the range's
+        # at the start, then the newest event's).
         self.watch: PrefixWatch | None = None
         self.applied_revision = 0
         self.applied_at: float | None = None        # time.monotonic() of the last item applied
+        self.watch_revision = 0                     # the newest watch response header's revision
         self._bkey = (settings.prefix + "binding/").encode()
         self.poll_ns = int(min(0.5, max(0.05, settings.lease_ttl / 10)) * NS)
         self.state = STANDBY
@@ -185,9 +186,13 @@ class Redundancy:
             self.runner.call(lambda now: self.node.mirror(now, puts, (), snapshot=True))
             revision = item.revision
         else:
-            # the last change of each home address in this response is what counts
+            # the last change of each home address in this response is what counts. The revision
+            # applied is the newest event's, not the header's: a watch catching up (reopened from an
+            # older revision) answers with etcd's current revision in the header while older events
+            # are still to come, so the header says nothing about what has been delivered.
             last: dict[IPv6Address, BindingRecord | None] = {}
-            revision = item.revision
+            revision = 0
+            self.watch_revision = max(self.watch_revision, item.revision)
             for event in item.events:
                 kv = event["kv"]
                 revision = max(revision, int(kv.get("mod_revision", 0)))
@@ -362,7 +367,7 @@ class Redundancy:
         the difference is the changes not yet mirrored; other writers on the same etcd make it an upper
         bound. The active: ``commit_rtt_s``, the round trip of its last commit (the time a BA waited)."""
         now = time.monotonic()
-        etcd_revision = max(self.election.revision, self.store.revision)
+        etcd_revision = max(self.election.revision, self.store.revision, self.watch_revision)
         standby = self.state == STANDBY
         return {"member": self.member, "state": self.state,
                 "lease_id": f"{self.election.lease_id:x}" if self.state == ACTIVE else None,
