@@ -255,7 +255,6 @@ class Redundancy:
                         self.applied_revision)
             self.node.counters["redundancy.cold_fallbacks"] += 1
             self.node.registrar.forget_mirrored()
-            warm = False
         self.store.read_only = False
         self.election.fence(self.store)
         try:
@@ -352,6 +351,7 @@ class Redundancy:
             self.keeper.stop()
             self.keeper = None
         self.store.clear_fence()
+        self.store.read_only = True     # no longer active: no more commits (they would be fenced anyway)
         try:
             self.election.resign()
         except StoreError as exc:
