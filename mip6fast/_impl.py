@@ -14,8 +14,8 @@ PURE_PYTHON = os.environ.get("MIP6FAST_PURE_PYTHON", "") == "1"
 # Sanitizer and benchmark runs set this: a missing compiled module is then an error, not a fallback.
 REQUIRE_COMPILED = os.environ.get("MIP6FAST_REQUIRE_COMPILED", "") == "1"
 # Every compiled module, and the ones with a pure-Python twin (mip6fast/_<family>_py.py).
-COMPILED = ("checksum", "packet", "mh", "icmp6", "bcache", "datapath", "tun", "ring", "esp")
-TWINS = ("checksum", "packet", "mh", "icmp6", "bcache", "datapath", "tun", "esp")
+COMPILED = ("checksum", "packet", "mh", "icmp6", "bcache", "datapath", "tun", "ring", "esp", "graph")
+TWINS = ("checksum", "packet", "mh", "icmp6", "bcache", "datapath", "tun", "esp", "graph")
 FALLBACKS: dict = {}
 _UNAVAILABLE: dict = {}
 

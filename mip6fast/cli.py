@@ -8,7 +8,7 @@ import sys
 from importlib import resources
 
 from . import __version__, plot, progress
-from .benchmark import binding_cache, datapath, forward, hashflood, journal, signalling, wire
+from .benchmark import binding_cache, dataplane, datapath, forward, hashflood, journal, signalling, wire
 from .config import ROLES, ConfigError, load_config
 from .config_check import RoleUnknown, check_config_file
 from .config_docs import render_markdown as render_config_reference
@@ -105,6 +105,8 @@ def _run_bench(args) -> tuple[int, dict | None]:
         report = wire.run(seconds=0.05 if args.quick else args.seconds)
     elif args.what == "datapath":
         report = datapath.report(seconds=0.05 if args.quick else args.seconds)
+    elif args.what == "dataplane":
+        report = dataplane.report(seconds=0.05 if args.quick else args.seconds, quick=args.quick)
     elif args.what == "binding_cache":
         report = binding_cache.report(seconds=0.05 if args.quick else args.seconds)
     elif args.what == "hashflood":
@@ -454,9 +456,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("bench", help="benchmarks against a pure-Python baseline measured in the same run")
-    b.add_argument("what", choices=["wire", "datapath", "binding_cache", "hashflood", "signalling", "forward",
-                                    "journal"],
-                   help="which engine part to measure (hashflood: the binding cache under chosen colliding "
+    b.add_argument("what", choices=["wire", "datapath", "dataplane", "binding_cache", "hashflood", "signalling",
+                                    "forward", "journal"],
+                   help="which engine part to measure (dataplane: the home agent frames in -> frames out in "
+                        "memory against the bare kernel; hashflood: the binding cache under chosen colliding "
                         "keys against random ones; signalling: BU -> BA with and without ESP; forward: "
                         "the home agent on real rings, needs root; journal: BU->BA with the binding store on "
                         "and off)")

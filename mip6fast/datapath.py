@@ -33,6 +33,7 @@ from .batch import DropReason, PacketBatch
 # MIP6FAST_PURE_PYTHON=1 their pure-Python twins (mip6fast._datapath_py, mip6fast._bcache_py).
 _dp = _impl.load("datapath")
 _BindingTable = _impl.load("bcache").BindingTable
+_graph = _impl.load("graph")
 
 __all__ = ["CorrespondentDataPath", "DropReason", "HomeAgentDataPath", "MobileNodeDataPath"]
 
@@ -104,9 +105,19 @@ class HomeAgentDataPath(_DataPath):
         self._flags = _dp.TUN_DEC_HOP_LIMIT | (_dp.TUN_ALLOW_SITE_LOCAL if allow_site_local else 0)
         self._cfg = _dp.TunnelConfig(self.home_agent_address.packed, bytes(16), tunnel_mtu, flow_label, hop_limit,
                                      self._flags)
+        self._tunnel_mtu, self._flow_label, self._hop_limit = tunnel_mtu, flow_label, hop_limit
 
     def encapsulate(self, batch: PacketBatch) -> int:
         return _dp.encapsulate_ha(batch, self._table, self._cfg, self._counters["encapsulate"])
+
+    def graph(self, adjacencies: int = 65536):
+        """The home agent's data-plane graph (mip6fast._graph.HomeAgentGraph: frames in, frames out, one
+        C call per batch) over this data path's table, tunnel parameters and kernel counters; its
+        interfaces, routes and adjacency are the caller's to set (roles/graph_tables.py)."""
+        return _graph.HomeAgentGraph(self._table, self.home_agent_address.packed, self._tunnel_mtu, self._flow_label,
+                                     self._hop_limit, self._flags, self._flags,
+                                     self._counters["encapsulate"].array, self._counters["decapsulate"].array,
+                                     adjacencies)
 
     def decapsulate(self, batch: PacketBatch) -> int:
         return _dp.decapsulate_ha(batch, self._table, self._flags, self._counters["decapsulate"])

@@ -10,44 +10,15 @@ import pytest
 from mip6fast import cli
 from mip6fast.batch import PacketBatch
 from mip6fast.benchmark import forward as F
-from mip6fast.binding_cache import BindingCache
+from mip6fast.benchmark.dataplane import HOME_MAC, OUT_MAC, ROUTER_MAC, SOURCE_MAC, home_agent
 from mip6fast.roles.events import NS_PER_S
-from mip6fast.roles.home_agent import HomeAgent, HomeAgentConfig
-from mip6fast.roles.interface import Interface, link_local_address
-from mip6fast.wire import BindingUpdate, NeighborAdvertisement, Packet, TargetLinkLayerAddress, parse
-from mip6fast.wire.ethernet import ethernet_frame
+from mip6fast.wire import parse
 
 pytest_plugins = ["netns"]
 
-HOME_MAC = bytes.fromhex("020000000001")
-OUT_MAC = bytes.fromhex("020000000002")
-ROUTER_MAC = bytes.fromhex("020000000003")
-SOURCE_MAC = bytes.fromhex("020000000004")
-
-
-def _ha_with_bindings(n):
-    """A home agent with ``n`` bindings registered through its signalling path, its router resolved."""
-    home, out = Interface("home", HOME_MAC), Interface("out", OUT_MAC, mtu=F.OUTER_MTU)
-    ha = HomeAgent("ha", [home, out], HomeAgentConfig(interface="home", home_prefixes=(F.HOME_PREFIX,),
-                                                      address=F.HA_ADDRESS, max_lifetime=3600,
-                                                      tunnel_mtu=F.OUTER_MTU), cache=BindingCache(16, n))
-    out.add_address(F.HA_OUTER, 64)
-    router = link_local_address(ROUTER_MAC)
-    ha.add_route("::/0", "out", router)
-    ha.link_changed(0, "home", True)
-    ha.link_changed(0, "out", True)
-    ha.tick(2 * NS_PER_S)
-    for i in range(n):
-        bu = Packet(src=F.care_of_address(i), dst=F.HA_ADDRESS, home_address=F.home_address(i),
-                    payload=BindingUpdate(1, 3600, ack=True, home=True))
-        ha.receive(3 * NS_PER_S, "out", ethernet_frame(OUT_MAC, ROUTER_MAC, bu.to_bytes()))
-    ha.tick(5 * NS_PER_S)
-    na = Packet(src=router, dst=out.link_local, hop_limit=255,
-                payload=NeighborAdvertisement(router, solicited=True, router=True,
-                                              options=(TargetLinkLayerAddress(ROUTER_MAC),)))
-    ha.receive(5 * NS_PER_S, "out", ethernet_frame(OUT_MAC, ROUTER_MAC, na.to_bytes()))
-    assert len(ha.cache) == n
-    return ha
+# The in-memory home agent of ``mip6fast bench dataplane``: bindings registered through its signalling
+# path, its router resolved.
+_ha_with_bindings = home_agent
 
 
 @pytest.mark.parametrize("size", F.SIZES)

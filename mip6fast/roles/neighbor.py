@@ -223,6 +223,10 @@ class NeighborState(Enum):
     PROBE = "PROBE"
 
 
+# The fields of a Neighbor a data-plane graph's adjacency depends on (``NeighborCache``).
+_WATCHED = frozenset(("state", "mac", "reachable_until"))
+
+
 @dataclass
 class Neighbor:
     address: IPv6Address
@@ -233,6 +237,67 @@ class Neighbor:
     probes: int = 0
     queue: deque = field(default_factory=lambda: deque(maxlen=QUEUE_LIMIT))
     timer: Timer | None = None
+    # The cache holding the entry (set by NeighborCache): told when a watched field changes.
+    cache: NeighborCache | None = field(default=None, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value) -> None:
+        object.__setattr__(self, name, value)
+        if name in _WATCHED:
+            cache = self.__dict__.get("cache")
+            if cache is not None:
+                cache.changed(self.address, self)
+
+
+class NeighborCache(dict):
+    """The neighbour cache of one interface (RFC 4861 §5.1): a dict of ``Neighbor`` by address that
+    tells its ``listeners`` — ``(address, entry or None)`` — whenever an entry is added, removed, or
+    changes state, link-layer address or ReachableTime deadline. A data-plane graph keeps its adjacency
+    table (csrc/mip6_adj.h) in step through it, so a change is never missed wherever ND makes it."""
+
+    def __init__(self):
+        super().__init__()
+        self.listeners: list = []
+
+    def changed(self, address: IPv6Address, entry: Neighbor | None) -> None:
+        for listener in self.listeners:
+            listener(address, entry)
+
+    def __setitem__(self, address: IPv6Address, entry: Neighbor) -> None:
+        old = self.get(address)
+        if old is not None and old is not entry:
+            object.__setattr__(old, "cache", None)
+        super().__setitem__(address, entry)
+        object.__setattr__(entry, "cache", self)
+        self.changed(address, entry)
+
+    def __delitem__(self, address: IPv6Address) -> None:
+        entry = self[address]
+        super().__delitem__(address)
+        object.__setattr__(entry, "cache", None)
+        self.changed(address, None)
+
+    def pop(self, address, *default):
+        if address in self:
+            entry = self[address]
+            del self[address]
+            return entry
+        if default:
+            return default[0]
+        raise KeyError(address)
+
+    def clear(self) -> None:
+        for address in list(self):
+            del self[address]
+
+    def popitem(self):
+        raise TypeError("NeighborCache.popitem: remove entries by address")
+
+    def setdefault(self, *args):
+        raise TypeError("NeighborCache.setdefault: add entries by assignment")
+
+    def update(self, *args, **kwargs) -> None:
+        for address, entry in dict(*args, **kwargs).items():
+            self[address] = entry
 
 
 @dataclass
@@ -267,7 +332,7 @@ class NeighborDiscovery:
     def __init__(self, node: Node, iface: Interface):
         self.node = node
         self.iface = iface
-        self.neighbors: dict[IPv6Address, Neighbor] = {}
+        self.neighbors: NeighborCache = NeighborCache()
         self.routers: dict[IPv6Address, RouterEntry] = {}
         self.prefix_entries: dict[IPv6Network, PrefixEntry] = {}
         self.proxies: set[IPv6Address] = set()
@@ -356,6 +421,8 @@ class NeighborDiscovery:
             self.proxies.add(address)
             low = address.packed[13:]
             self._proxy_groups[low] = self._proxy_groups.get(low, 0) + 1
+            if self.neighbors.listeners:
+                self.neighbors.changed(address, self.neighbors.get(address))
         self.iface.extra_groups.add(solicited_node_multicast(address))
 
     def remove_proxy(self, address) -> None:
@@ -370,6 +437,8 @@ class NeighborDiscovery:
                 self._proxy_groups[low] = left
             else:
                 del self._proxy_groups[low]
+            if self.neighbors.listeners:
+                self.neighbors.changed(addr, self.neighbors.get(addr))
         if not self.proxy_in_group(addr):
             self.iface.extra_groups.discard(solicited_node_multicast(addr))
 

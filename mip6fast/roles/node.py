@@ -115,6 +115,9 @@ class Node:
         self.perf_clock: Callable[[], int] | None = None
         self.timers = TimerHeap()
         self.routes: list[Route] = []
+        # Bumped by every entry point and every change made through the node's API: a data-plane
+        # graph re-reads the node's routes and interfaces when it moved (roles/graph_tables.py).
+        self.epoch = 0
         self._out = Output()
         self._depth = 0
         self._nd_class = NeighborDiscovery
@@ -132,6 +135,7 @@ class Node:
     def add_interface(self, iface: Interface) -> None:
         if iface.name in self.interfaces:
             raise ValueError(f"{self.name}: interface {iface.name} already exists")
+        self.epoch += 1
         self.interfaces[iface.name] = iface
         self.nd[iface.name] = self._nd_class(self, iface)
         self.nd[iface.name].limits = self.nd_limits
@@ -151,6 +155,7 @@ class Node:
             raise ValueError(f"{self.name}: no interface {interface}")
         route = Route(IPv6Network(network), interface, None if next_hop is None else IPv6Address(next_hop))
         self.routes.append(route)
+        self.epoch += 1
         return route
 
     # ------------------------------------------------------------ entry points
@@ -159,6 +164,7 @@ class Node:
         # An entry point called from inside another (an application sending from its ``deliver``)
         # adds to the output already being built, which the outer call returns.
         self._depth += 1
+        self.epoch += 1
         if self._depth == 1:
             self._out = Output()
             return self._out

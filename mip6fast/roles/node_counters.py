@@ -39,6 +39,10 @@ NODE_COUNTERS = CounterTable("node", declare(
     ("link_changed_unknown_interface", "a carrier change reported for an interface the node does not have"),
     ("sim.tx_unattached", "a frame sent on an interface the simulator has attached to no link"),
     ("icmp_error.<message>", "ICMPv6 errors originated, by message class", ICMPV6_MESSAGES),
+    # ---- a data-plane graph's tables (graph_tables.py)
+    ("graph.routes_overflow", "more routes than the C graph holds: it got none, every packet took the slow path"),
+    ("graph.too_many_interfaces", "more interfaces than the C graph holds: batches took the per-frame path"),
+    ("graph.adjacency_full", "a usable neighbour not copied into the graph's full adjacency table (slow path)"),
     # ---- drops (node.py)
     ("drop.unknown_interface", "a frame arrived on an interface the node does not have"),
     ("drop.interface_down", "a frame arrived on an interface that is down"),

@@ -1,35 +1,40 @@
-"""The home agent's data path (RFC 6275 §10.4.2-10.4.5): received batches through the tunnelling
-kernels of ``mip6fast.datapath.HomeAgentDataPath``, and what they decide sent on.
+"""The home agent's data path (RFC 6275 §10.4.2-10.4.5): received batches through the home agent's C
+graph (csrc/mip6_graph.c, mip6fast._graph), and what the graph leaves taken on per packet.
 
 Theory of operation
 -------------------
-``BatchPath.run`` classifies a batch of Ethernet frames once (``roles/frames.py``), keeps neighbour
-discovery (the home agent answers it itself for proxied addresses, §10.4.1) and link-local traffic
-(never tunnelled, §10.4.2) on the slow path, and runs the kernels over the rest:
+``BatchPath.run`` hands the whole batch of Ethernet frames to the graph in one call: ethernet-input and
+classify (neighbour discovery, which the home agent answers itself for proxied addresses, §10.4.1, and
+link-local traffic, never tunnelled, §10.4.2, stay on the slow path), then the tunnelling kernels of
+``mip6fast.datapath.HomeAgentDataPath`` as nodes:
 
 - ``encapsulate``: packets for a bound home address into the tunnel to its care-of address (§10.4.2,
   RFC 2473; the inner hop limit is decremented, too-big packets get Packet Too Big with the tunnel's MTU
   less its header);
 - ``decapsulate``: the mobile nodes' reverse tunnels (§10.4.5), only for packets addressed to the home
   agent, and only when the outer source is the inner source's registered care-of address; an inner
-  packet for another bound home address goes straight into that one's tunnel (a second pass).
+  packet for another bound home address goes straight into that one's tunnel (a second pass);
 
-Tunnelled packets leave as whole batches (``roles/batch_tx.py``) when their next hop is resolved; the
-rest, decapsulated packets (forwarded as a router would, or delivered here) and the kernels' errors take
-the per-packet path; every DROP reason is a ``drop.datapath.<reason>`` counter. What the kernels leave
-(PASS / SLOW_PATH) goes to the node's per-frame path, in the order received. ``receive`` sends a frame
-the kernels would leave alone (``passes_kernels``: signalling to the home agent's own address) straight
-to the per-frame path: the numpy set-up of a batch costs more than a Binding Update's processing.
-Packets the home agent originates for a bound home address go through the same kernel (``tunnel_own``).
+then the route lookup, the next hop's MAC from the graph's adjacency table and the Ethernet header:
+what can be sent with no state change anywhere leaves as one ``BatchTransmit`` per interface. The graph's
+tables are the node's, copied by ``roles/graph_tables.py`` (adjacency on every neighbour-cache change,
+routes and interfaces when ``Node.epoch`` moved). Every DROP reason is a ``drop.datapath.<reason>``
+counter. What the graph leaves comes back as a list of indices with a kind, in order: tunnelled packets
+whose next hop is not usable (``_transmit_tunnelled``), decapsulated packets to deliver here or to
+forward per packet (``_forward_inner``), Packet Too Big and Time Exceeded to answer, then the frames for
+the per-frame path. ``receive`` sends a frame the kernels would leave alone (``passes_kernels``:
+signalling to the home agent's own address) straight to the per-frame path: setting up a batch costs
+more than a Binding Update's processing. Packets the home agent originates for a bound home address go
+through the encapsulation kernel (``tunnel_own``).
 
 The reverse tunnel in ESP tunnel mode (RFC 3776, configured per home address by a tunnel-mode pair of
-SAs; roles/protection.py): the kernels never see ESP. A protected packet (CoA -> HA, next header 50) is
-left to the per-frame path, opened there (``Node.receive_protected``: SA by SPI, inner source = the
-SA's home address) and comes back to ``detunnel``: the same decapsulation kernel and forwarding as a
-batch's. An unprotected IPv6-in-IPv6 packet whose inner source has an inbound tunnel-mode SA is kept
-out of the kernel and dropped (``drop.esp.tunnel.unprotected``). Tunnelled packets for a home address
-with an outbound tunnel-mode SA leave one at a time under ESP (``_transmit_tunnelled``); the rest of
-the batch still leaves as a batch. With no tunnel-mode SA each of these steps is one call per batch.
+SAs; roles/protection.py): the graph never opens ESP. A protected packet (CoA -> HA, next header 50) is a
+FRAME for the per-frame path, opened there (``Node.receive_protected``: SA by SPI, inner source = the
+SA's home address) and comes back to ``detunnel``: the same decapsulation kernel and forwarding. An
+unprotected IPv6-in-IPv6 packet whose inner source has an inbound tunnel-mode SA is marked UNPROTECTED
+by the graph and dropped (``drop.esp.tunnel.unprotected``). Tunnelled packets for a home address with an
+outbound tunnel-mode SA come back as TUNNEL_TX and leave one at a time under ESP
+(``_transmit_tunnelled``); the rest of the batch still leaves from the graph.
 """
 from __future__ import annotations
 
@@ -38,6 +43,7 @@ from ipaddress import IPv6Address
 
 import numpy as np
 
+from ... import _impl
 from ...batch import DropReason, PacketBatch, Verdict
 from ...binding_cache import BindingCache
 from ...datapath import HomeAgentDataPath
@@ -45,14 +51,19 @@ from ...errors import ParseError
 from ...wire import DestinationUnreachable, PacketTooBig, TimeExceeded, parse
 from ...wire.ethernet import ETHERNET_HEADER_LEN
 from ..batch_tx import transmit_batch
-from ..frames import FrameColumns, classify, gather, one_of
+from ..events import BatchTransmit
+from ..frames import gather, one_of
+from ..graph_tables import GraphTables
 from ..interface import IPV6_MIN_MTU, LINK_LOCAL, Interface
 from ..node import Node
 from ..protection import tunnel_room
 
 __all__ = ["BatchPath", "slot_size"]
 
-_ND_TYPES = (133, 134, 135, 136, 137)
+_graph = _impl.load("graph")
+_FRAME, _TUNNEL_TX, _INNER, _TOO_BIG, _HOP_LIMIT, _UNPROTECTED, _DECAPSULATED_LEFT = (
+    _graph.SLOW_KINDS.index(k) for k in ("FRAME", "TUNNEL_TX", "INNER", "TOO_BIG", "HOP_LIMIT", "UNPROTECTED",
+                                         "DECAPSULATED_LEFT"))
 
 
 def slot_size(data: bytes) -> int:
@@ -65,7 +76,7 @@ class BatchPath:
     over ``kernels``; ``receive_frame(now, interface, frame)`` is the node's per-frame path."""
 
     def __init__(self, node: Node, kernels: HomeAgentDataPath, cache: BindingCache, address: IPv6Address,
-                 receive_frame: Callable[[int, str, bytes], None]):
+                 receive_frame: Callable[[int, str, bytes], None], adjacencies: int = 65536):
         self.node = node
         self.kernels = kernels
         self.cache = cache
@@ -74,6 +85,9 @@ class BatchPath:
         self._address_packed = address.packed
         # ``passes_kernels`` holds only for a global home agent address (the kernels' scope rules).
         self._own_address_passes = not (address in LINK_LOCAL or address.is_site_local)
+        # The C graph of the batch path and its tables, kept in step with the node (graph_tables.py).
+        self.graph = kernels.graph(adjacencies)
+        self.tables = GraphTables(node, self.graph, _graph.MAX_IFACES, _graph.MAX_ROUTES, _graph.NO_DEADLINE)
 
     def passes_kernels(self, frame: bytes) -> bool:
         """Would ``run`` hand this frame, whole, to the per-frame path? True for an IPv6 packet to our
@@ -87,52 +101,63 @@ class BatchPath:
                 and frame[ip + 24:ip + 40] not in self.cache)
 
     def run(self, now: int, interface: str, batch: PacketBatch) -> None:
-        """Ethernet frames: the C kernels tunnel, detunnel and drop in one pass each; what they leave
-        goes through the per-frame path. The batch's columns and headers are rewritten."""
+        """Ethernet frames: the home agent's C graph (csrc/mip6_graph.c) classifies, tunnels, detunnels,
+        drops and sends in one call; what it leaves goes through the per-packet and per-frame paths.
+        The batch's columns and headers are rewritten."""
         node = self.node
         n = batch.count
         iface = node.interfaces.get(interface)
-        if iface is None or not iface.up or n == 0:
+        tables = self.tables
+        if iface is not None and iface.up and n:
+            tables.refresh()
+        if iface is None or not iface.up or n == 0 or not tables.usable:
             for i in range(n):
                 o, k = int(batch.offset[i]), int(batch.length[i])
                 self._receive_frame(now, interface, batch.buf[o:o + k].tobytes())
             return
-        frames = classify(batch, iface)
-        # Neighbour discovery for a proxied address stays on the slow path (RFC 6275 §10.4.1: the home
-        # agent answers it itself). Link-local traffic is never tunnelled (§10.4.2); the slow path
-        # answers for a mobile node's link-local address and forwards nothing else.
-        fast = (frames.ipv6 & ~((frames.next_header == 58) & np.isin(frames.after_header, _ND_TYPES))
-                & ~frames.link_local_src() & ~frames.link_local_dst())
-        frames.strip(batch, fast)
-        batch.verdict[:n] = np.where(fast, Verdict.PASS, Verdict.SLOW_PATH)
-        batch.reason[:n] = DropReason.NONE
-        batch.aux[:n] = 0
-        to_us = frames.dst_is(self._address_packed) & fast
+        graph = self.graph
+        slow = graph.run(batch, tables.index[interface], now)
+        counters = node.counters
+        if graph.tunnelled:
+            counters["tunnelled"] += graph.tunnelled
+        if graph.detunnelled_sent:
+            counters["detunnelled"] += graph.detunnelled_sent
+            counters["forwarded"] += graph.detunnelled_sent
+        if graph.dropped:
+            for r, count in graph.last_drops().items():
+                counters[f"drop.datapath.{DropReason(r).name.lower()}"] += count
+        for k, sent in enumerate(graph.tx()):
+            if sent:
+                counters["tx_frames"] += sent
+                node._out.batches.append(BatchTransmit(tables.names[k], batch, graph.out[:n] == k))
+        if slow:
+            self._slow_path(now, interface, iface, batch, graph.slow[:slow].tolist(), graph.slow_kind[:slow].tolist())
+        else:
+            tables.clean()
 
-        # §10.4.2: packets for a bound home address into the tunnel to its care-of address.
-        self.kernels.encapsulate(batch)
-        encapsulated = batch.verdict[:n] == Verdict.FORWARD
-        # §10.4.5: reverse-tunnelled packets, only those addressed to the home agent; and of those not
-        # the ones a home address whose tunnel must be protected sent without ESP (RFC 3776: they never
-        # reach the kernel, and are dropped below).
-        held = (batch.verdict[:n] == Verdict.PASS) & ~to_us
-        batch.verdict[:n][held] = Verdict.SLOW_PATH
-        unprotected = self._unprotected_tunnels(batch, frames, to_us)
-        if unprotected is not None:
-            batch.verdict[:n][unprotected] = Verdict.SLOW_PATH
-        decapsulated, retunnelled = self._decapsulate(batch, n)
-        batch.verdict[:n][held] = Verdict.PASS
-        self._send(now, iface, batch, n, encapsulated, decapsulated, retunnelled)
-        verdict = batch.verdict[:n]
-        slow = np.flatnonzero((verdict == Verdict.PASS) | (verdict == Verdict.SLOW_PATH)).tolist()
-        for i in slow:
-            if decapsulated[i]:
-                node.drop("tunnel.multicast_membership")   # MLD out of a tunnel: no group state kept here
-                continue
-            if unprotected is not None and unprotected[i]:
+    def _slow_path(self, now: int, interface: str, iface: Interface, batch: PacketBatch, slow: list[int],
+                   kinds: list[int]) -> None:
+        """What the graph left, in its order: per-packet sends and answers, then the frames."""
+        node = self.node
+        routes: dict = {}
+        for i, kind in zip(slow, kinds):
+            if kind == _FRAME:
+                o, k = int(batch.offset[i]), int(batch.length[i])
+                self._receive_frame(now, interface, batch.buf[o:o + k].tobytes())
+            elif kind == _TUNNEL_TX:
+                self._transmit_tunnelled(now, batch.packet(i), routes, iface)
+            elif kind == _INNER:
+                node.counters["detunnelled"] += 1
+                self._forward_inner(now, iface, batch.packet(i))
+            elif kind == _TOO_BIG:
+                # RFC 6275 §10.4.2 with RFC 2473 §7.1: the tunnel's MTU less its header, to the source.
+                node.icmp_error(now, iface, PacketTooBig(mtu=int(batch.aux[i]), invoking=b""), batch.packet(i))
+            elif kind == _HOP_LIMIT:
+                node.icmp_error(now, iface, TimeExceeded(code=0, invoking=b""), batch.packet(i))
+            elif kind == _UNPROTECTED:
                 node.drop("esp.tunnel.unprotected")
-                continue
-            self._receive_frame(now, interface, frames.frame(batch, i))
+            else:   # decapsulated, then left by the kernels: MLD, no group state kept here
+                node.drop("tunnel.multicast_membership")
 
     def detunnel(self, now: int, iface: Interface, raw: bytes) -> None:
         """A reverse-tunnelled packet that arrived under ESP tunnel mode, opened (the IPv6-in-IPv6 packet
@@ -144,27 +169,6 @@ class BatchPath:
         self._send(now, iface, batch, 1, np.zeros(1, dtype=bool), decapsulated, retunnelled)
         if int(batch.verdict[0]) in (Verdict.PASS, Verdict.SLOW_PATH):
             self.node.drop("tunnel.multicast_membership" if decapsulated[0] else "tunnel.slow_path")
-
-    def _unprotected_tunnels(self, batch: PacketBatch, frames: FrameColumns, to_us: np.ndarray) -> np.ndarray | None:
-        """Which packets are IPv6-in-IPv6 to us, without ESP, from a home address whose reverse tunnel
-        must arrive under it (an inbound tunnel-mode SA, RFC 3776; the inner source, where the kernel
-        finds the binding); None when no tunnel is protected (the fast path then pays one call). A
-        protected one arrives as ESP (next header 50), which the kernel passes to the per-frame path."""
-        required = self.node.protection.tunnel_required()
-        if not required:
-            return None
-        n = frames.n
-        candidates = to_us & (frames.next_header == 41) & (batch.length[:n] >= 80)
-        idx = np.flatnonzero(candidates)
-        if not idx.size:
-            return None
-        inner_src = gather(batch, batch.offset[idx].astype(np.int64) + 48, 16)
-        found = one_of(inner_src, required)
-        if not found.any():
-            return None
-        unprotected = np.zeros(n, dtype=bool)
-        unprotected[idx[found]] = True
-        return unprotected
 
     def _decapsulate(self, batch: PacketBatch, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The decapsulation kernel over the PASS packets, then a second encapsulation pass for the inner

@@ -1,0 +1,273 @@
+# cython: language_level=3
+"""Data-plane graphs in C (csrc/mip6_graph.c, csrc/mip6_adj.c): one call per batch, frames in, frames out.
+
+Thin: the graph's tables (interfaces, routes, adjacency, address sets) are set from Python when they
+change; ``run`` is one C call over the batch with the GIL released, the binding table's read guard held.
+Its results stay in the object: ``out`` (per packet: output interface or NO_IF), ``slow`` and
+``slow_kind`` (the slow list), ``tx`` and the run's totals. Reference: _graph_py.py. Contract:
+csrc/mip6_graph.h, docs/DATAPATH.md ("Graphs")."""
+from libc.stdint cimport uint8_t, uint32_t, uint64_t, int32_t, int64_t
+from libc.string cimport memcpy, memset
+from graph cimport (mip6_graph_ha_t, mip6_graph_iface_t, mip6_graph_out_t, mip6_adj_entry_t,
+                    MIP6_GRAPH_MAX_IFACES, MIP6_GRAPH_MAX_ROUTES, MIP6_GRAPH_NO_IF, MIP6_SLOW_COUNT, MIP6_GC_COUNT,
+                    MIP6_R_COUNT, MIP6_ADJ_NO_DEADLINE, MIP6_ADJ_MAX_ENTRIES,
+                    mip6_slow_kind_name, mip6_graph_counter_name, mip6_graph_init, mip6_graph_release,
+                    mip6_graph_set_ifaces, mip6_graph_set_routes, mip6_graph_route, mip6_graph_ha_run,
+                    mip6_adj_len, mip6_adj_max, mip6_adj_set, mip6_adj_del, mip6_adj_clear, mip6_adj_find,
+                    mip6_adj_next, mip6_adj_at)
+from datapath cimport mip6_batch_t
+from mip6fast._bcache cimport BindingTable
+from mip6fast._datapath cimport BatchView, view_of
+
+import numpy as np
+
+MAX_IFACES = MIP6_GRAPH_MAX_IFACES
+MAX_ROUTES = MIP6_GRAPH_MAX_ROUTES
+NO_IF = MIP6_GRAPH_NO_IF
+NO_DEADLINE = MIP6_ADJ_NO_DEADLINE
+MAX_ADJACENCIES = MIP6_ADJ_MAX_ENTRIES
+SLOW_KINDS = tuple(mip6_slow_kind_name(k).decode() for k in range(MIP6_SLOW_COUNT))
+COUNTER_NAMES = tuple(mip6_graph_counter_name(k).decode() for k in range(MIP6_GC_COUNT))
+
+
+cdef bytes _address(object value, str what):
+    cdef bytes a = bytes(value)
+    if len(a) != 16:
+        raise ValueError(f"{what}: expected a 16-byte address, got {len(a)} bytes")
+    return a
+
+
+cdef bytes _addresses(object values, str what):
+    parts = [_address(v, what) for v in values]
+    return b"".join(parts) + bytes(16)     # never empty: the pointer is never NULL
+
+
+cdef class HomeAgentGraph:
+    """The home agent's graph (mip6_graph_ha_run) over ``table`` (16-byte keys), tunnelling from
+    ``address`` with the tunnel parameters given, adding to the kernels' counter arrays."""
+    cdef mip6_graph_ha_t ha
+    cdef mip6_graph_out_t res
+    cdef BindingTable table
+    cdef object _keep           # the counter arrays the C side adds to
+    cdef bytes _own, _required, _protected
+    cdef readonly object out, slow, slow_kind
+    cdef uint32_t _cap
+    cdef bint _ready
+
+    def __cinit__(self, BindingTable table not None, address, unsigned long tunnel_mtu, unsigned long flow_label,
+                  unsigned int hop_limit, unsigned int tunnel_flags, unsigned int decap_flags, encap_counters,
+                  decap_counters, unsigned long adj_max=65536, seed=None):
+        cdef bytes a = _address(address, "address")
+        cdef bytes s
+        cdef uint64_t[::1] ec = encap_counters
+        cdef uint64_t[::1] dc = decap_counters
+        if table.key_size != 16:
+            raise ValueError(f"the home agent's graph needs a table with 16-byte keys, got {table.key_size}")
+        if ec.shape[0] != MIP6_R_COUNT or dc.shape[0] != MIP6_R_COUNT:
+            raise ValueError(f"counter arrays must have {MIP6_R_COUNT} entries")
+        if not 1320 <= tunnel_mtu <= 65535 or flow_label > 0xFFFFF or not 1 <= hop_limit <= 255 or tunnel_flags > 3:
+            raise ValueError("bad tunnel parameters")
+        if not 1 <= adj_max <= MIP6_ADJ_MAX_ENTRIES:
+            raise ValueError(f"adj_max must be in 1..{MIP6_ADJ_MAX_ENTRIES}, got {adj_max}")
+        if seed is None:
+            rc = mip6_graph_init(&self.ha.g, <uint32_t>adj_max, NULL)
+        else:
+            s = bytes(seed)
+            if len(s) != 16:
+                raise ValueError("seed must be 16 bytes")
+            rc = mip6_graph_init(&self.ha.g, <uint32_t>adj_max, <const uint8_t *>s)
+        if rc != 0:
+            raise MemoryError("graph tables")
+        self._ready = True
+        self.table = table
+        self.ha.cache = table.ptr
+        memcpy(self.ha.address, <const char *>a, 16)
+        memcpy(self.ha.tun.src, <const char *>a, 16)
+        memset(self.ha.tun.dst, 0, 16)
+        self.ha.tun.mtu = <uint32_t>tunnel_mtu
+        self.ha.tun.flow_label = <uint32_t>flow_label
+        self.ha.tun.hop_limit = <uint8_t>hop_limit
+        self.ha.tun.flags = <uint8_t>tunnel_flags
+        self.ha.decap_flags = decap_flags
+        self._keep = (encap_counters, decap_counters)
+        self.ha.encap_counters = &ec[0]
+        self.ha.decap_counters = &dc[0]
+        self.set_own(())
+        self.set_required(())
+        self.set_protected(())
+        self._grow(64)
+
+    def __dealloc__(self):
+        if self._ready:
+            mip6_graph_release(&self.ha.g)
+
+    cdef _grow(self, uint32_t cap):
+        self.out = np.full(cap, MIP6_GRAPH_NO_IF, dtype=np.uint8)
+        self.slow = np.zeros(cap, dtype=np.uint32)
+        self.slow_kind = np.zeros(cap, dtype=np.uint8)
+        cdef uint8_t[::1] o = self.out
+        cdef uint32_t[::1] s = self.slow
+        cdef uint8_t[::1] k = self.slow_kind
+        self.res.out = &o[0]
+        self.res.slow = &s[0]
+        self.res.slow_kind = &k[0]
+        self._cap = cap
+
+    # ---- tables, set when the node's state changes --------------------------------------------------
+
+    def set_interfaces(self, interfaces):
+        """[(mac, mtu, up)] in interface index order."""
+        cdef mip6_graph_iface_t ifs[16]
+        rows = list(interfaces)
+        if len(rows) > MIP6_GRAPH_MAX_IFACES:
+            raise ValueError(f"at most {MIP6_GRAPH_MAX_IFACES} interfaces")
+        memset(ifs, 0, sizeof(ifs))
+        for k, (mac, mtu, up) in enumerate(rows):
+            m = bytes(mac)
+            if len(m) != 6:
+                raise ValueError("a MAC is 6 bytes")
+            if not 0 <= mtu <= 0xFFFFFFFF:
+                raise ValueError("bad MTU")
+            memcpy(ifs[k].mac, <const char *>m, 6)
+            ifs[k].mtu = <uint32_t>mtu
+            ifs[k].up = 1 if up else 0
+        mip6_graph_set_ifaces(&self.ha.g, ifs, <uint32_t>len(rows))
+
+    def set_routes(self, routes):
+        """[(prefix, prefix_len, interface_index, next_hop or None)] in the node's order."""
+        rows = list(routes)
+        n = len(rows)
+        if n > MIP6_GRAPH_MAX_ROUTES:
+            raise ValueError(f"at most {MIP6_GRAPH_MAX_ROUTES} routes")
+        prefixes = b"".join(_address(r[0], "prefix") for r in rows) + bytes(16)
+        hops = b"".join(bytes(16) if r[3] is None else _address(r[3], "next hop") for r in rows) + bytes(16)
+        plens = bytes([r[1] for r in rows] + [0])
+        ifaces = bytes([r[2] for r in rows] + [0])
+        has = bytes([0 if r[3] is None else 1 for r in rows] + [0])
+        if mip6_graph_set_routes(&self.ha.g, <const uint8_t *>prefixes, <const uint8_t *>plens,
+                                 <const uint8_t *>ifaces, <const uint8_t *>hops, <const uint8_t *>has,
+                                 <uint32_t>n) != 0:
+            raise ValueError("a route's prefix length or interface is out of range")
+
+    def route(self, dst):
+        """The index, in the sorted table, of dst's route, or -1 (tests)."""
+        cdef bytes d = _address(dst, "dst")
+        return mip6_graph_route(&self.ha.g, <const uint8_t *>d)
+
+    def set_own(self, addresses):
+        self._own = _addresses(addresses, "own address")
+        self.ha.own = <const uint8_t *>self._own
+        self.ha.n_own = <uint32_t>(len(self._own) // 16 - 1)
+
+    def set_required(self, addresses):
+        self._required = _addresses(addresses, "required")
+        self.ha.required = <const uint8_t *>self._required
+        self.ha.n_required = <uint32_t>(len(self._required) // 16 - 1)
+
+    def set_protected(self, addresses):
+        self._protected = _addresses(addresses, "protected")
+        self.ha.protected_homes = <const uint8_t *>self._protected
+        self.ha.n_protected = <uint32_t>(len(self._protected) // 16 - 1)
+
+    # ---- adjacency (written by neighbour discovery) ---------------------------------------------------
+
+    def adj_set(self, unsigned int iface, addr, mac, uint64_t deadline_ns):
+        """True when stored; False when the table is full."""
+        cdef bytes a = _address(addr, "neighbour")
+        cdef bytes m = bytes(mac)
+        if len(m) != 6:
+            raise ValueError("a MAC is 6 bytes")
+        if iface >= MIP6_GRAPH_MAX_IFACES:
+            raise ValueError("interface index out of range")
+        return mip6_adj_set(self.ha.g.adj, iface, <const uint8_t *>a, <const uint8_t *>m, deadline_ns) == 1
+
+    def adj_del(self, unsigned int iface, addr):
+        cdef bytes a = _address(addr, "neighbour")
+        return mip6_adj_del(self.ha.g.adj, iface, <const uint8_t *>a) == 1
+
+    def adj_clear(self):
+        mip6_adj_clear(self.ha.g.adj)
+
+    def adj_get(self, unsigned int iface, addr):
+        """(mac, deadline_ns) or None."""
+        cdef bytes a = _address(addr, "neighbour")
+        cdef const mip6_adj_entry_t *e = mip6_adj_find(self.ha.g.adj, iface, <const uint8_t *>a)
+        if e == NULL:
+            return None
+        return (bytes(e.mac[:6]), e.deadline_ns)
+
+    def adjacency(self):
+        """Every entry: [(iface, addr, mac, deadline_ns)]."""
+        rows = []
+        cdef int64_t i = mip6_adj_next(self.ha.g.adj, -1)
+        cdef const mip6_adj_entry_t *e
+        while i >= 0:
+            e = mip6_adj_at(self.ha.g.adj, i)
+            rows.append((e.iface, bytes(e.addr[:16]), bytes(e.mac[:6]), e.deadline_ns))
+            i = mip6_adj_next(self.ha.g.adj, i)
+        return rows
+
+    @property
+    def adj_len(self):
+        return mip6_adj_len(self.ha.g.adj)
+
+    @property
+    def adj_max(self):
+        return mip6_adj_max(self.ha.g.adj)
+
+    # ---- the data path ----------------------------------------------------------------------------------
+
+    def run(self, batch, unsigned int rx, uint64_t now_ns):
+        """One batch of frames received on interface ``rx``: the number of slow-path entries."""
+        cdef BatchView v = view_of(batch)
+        cdef Py_ssize_t n = batch.count
+        cdef int rc
+        if n < 0 or n > v.capacity:
+            raise ValueError(f"batch count {n} is outside 0..{v.capacity}")
+        if rx >= self.ha.g.n_ifaces:
+            raise ValueError(f"interface index {rx} out of range ({self.ha.g.n_ifaces} interfaces)")
+        if <uint32_t>n > self._cap:
+            self._grow(<uint32_t>max(n, 2 * self._cap))
+        v.b.count = <uint32_t>n
+        if self.table.ptr == NULL:
+            raise ValueError("binding table is closed")
+        self.ha.cache = self.table.ptr
+        self.table.begin_read()
+        try:
+            with nogil:
+                rc = mip6_graph_ha_run(&self.ha, &v.b, rx, now_ns, &self.res)
+        finally:
+            self.table.end_read()
+        if rc < 0:
+            raise ValueError(f"graph refused the batch ({rc})") if rc != -2 else MemoryError("graph scratch")
+        return rc
+
+    @property
+    def n_slow(self):
+        return self.res.n_slow
+
+    @property
+    def tunnelled(self):
+        return self.res.tunnelled
+
+    @property
+    def detunnelled_sent(self):
+        return self.res.detunnelled_sent
+
+    @property
+    def dropped(self):
+        return self.res.dropped
+
+    def tx(self):
+        """Frames sent per interface in the last run."""
+        return [self.res.tx[k] for k in range(self.ha.g.n_ifaces)]
+
+    def last_drops(self):
+        """{reason: count} of the last run's DROP verdicts (non-zero only)."""
+        return {r: self.res.drops[r] for r in range(MIP6_R_COUNT) if self.res.drops[r]}
+
+    def counters(self):
+        """Totals over every run: the graph's counters, DROP verdicts by reason, slow kinds."""
+        return ({COUNTER_NAMES[k]: self.ha.g.counters[k] for k in range(MIP6_GC_COUNT)},
+                {r: self.ha.g.drops[r] for r in range(MIP6_R_COUNT) if self.ha.g.drops[r]},
+                {SLOW_KINDS[k]: self.ha.g.slow_kinds[k] for k in range(MIP6_SLOW_COUNT)})

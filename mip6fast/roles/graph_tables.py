@@ -1,0 +1,136 @@
+"""A data-plane graph's tables kept in step with its node (issue 17; csrc/mip6_graph.h).
+
+Theory of operation
+-------------------
+The C graph decides per packet from tables of its own: the interfaces (index -> MAC, MTU, up), the route
+table, the node's own addresses, the ESP tunnel sets, and the adjacency (next hop -> MAC). The node
+stays the one source of truth; ``GraphTables`` copies into the graph:
+
+- **adjacency, by event.** Every interface's neighbour cache (``roles/neighbor.NeighborCache``) calls
+  ``_neighbor_changed`` whenever an entry is added, removed or changes state, MAC or ReachableTime, and
+  when an address starts or stops being proxied. An entry is in the graph only while a packet may be
+  sent to it with no state change (RFC 4861 §7.3.3): REACHABLE until ``reachable_until`` (the graph
+  compares the deadline with the batch's time), DELAY and PROBE without a deadline; never for a proxied
+  address (the owner is away: the home agent tunnels its packets). So the graph's choice is
+  ``batch_tx._usable_mac``'s, and nothing ND does is missed.
+- **routes, interfaces, own addresses, by epoch.** They change only when Python code other than the
+  data path runs: an entry point (a tick, a frame on the per-frame path, a link change) or the node's
+  API (``add_route``, ``add_interface``). ``Node.epoch`` counts both. ``refresh`` re-reads them when the
+  epoch moved since the last batch that ran nothing but the graph (``clean``): a batch that had no
+  slow-path work leaves the epoch one step on, and the next batch trusts the tables as they are.
+  Changing an ``Interface``'s fields directly, outside an entry point, is not seen until the next one.
+- **ESP tunnel sets, by identity, every batch.** ``SignallingProtection`` rebuilds its frozensets when
+  the SPD changes; comparing identities costs nothing, so a newly required tunnel is enforced from the
+  very next batch.
+
+Limits: a node with more interfaces than the graph holds (``MAX_IFACES``) gets no graph
+(``usable`` is False: its batches take the per-frame path, counted); more routes than ``MAX_ROUTES``
+leave the graph without routes (every packet to send goes to the slow path, counted
+``graph.routes_overflow``), never a wrong route.
+"""
+from __future__ import annotations
+
+from ipaddress import IPv6Address
+from typing import Any
+
+from .neighbor import Neighbor, NeighborDiscovery, NeighborState
+from .node import Node
+
+__all__ = ["GraphTables"]
+
+
+class GraphTables:
+    """The tables of ``graph`` (a mip6fast._graph graph, or its twin) for ``node``."""
+
+    def __init__(self, node: Node, graph: Any, max_ifaces: int, max_routes: int, no_deadline: int):
+        self.node = node
+        self.graph = graph
+        self.max_ifaces = max_ifaces
+        self.max_routes = max_routes
+        self.no_deadline = no_deadline
+        self.names: list[str] = []
+        self.index: dict[str, int] = {}
+        self.usable = False
+        self._epoch = -2           # the epoch after which the tables are known good
+        self._watched: dict[str, tuple[NeighborDiscovery, Any]] = {}   # name -> (its ND, our listener)
+        self._required: frozenset | None = None
+        self._protected: frozenset | None = None
+
+    def refresh(self) -> None:
+        """Before a batch: re-read what may have changed since the last clean batch."""
+        node = self.node
+        if node.epoch != self._epoch + 1:
+            self._sync()
+        protection = node.protection
+        required = protection.tunnel_required()
+        if required is not self._required:
+            self.graph.set_required(sorted(required))
+            self._required = required
+        protected = protection.tunnel_protected()
+        if protected is not self._protected:
+            self.graph.set_protected(sorted(protected))
+            self._protected = protected
+
+    def clean(self) -> None:
+        """After a batch that ran nothing but the graph: the tables still hold."""
+        self._epoch = self.node.epoch
+
+    def _sync(self) -> None:
+        node, graph = self.node, self.graph
+        names = list(node.interfaces)
+        if names != self.names:
+            self._reindex(names)
+        if not self.usable:
+            return
+        graph.set_interfaces([(node.interfaces[n].mac, node.interfaces[n].mtu, node.interfaces[n].up)
+                              for n in names])
+        routes = [r for r in node.candidate_routes() if node.interfaces[r.interface].up]
+        if len(routes) > self.max_routes:
+            node.counters["graph.routes_overflow"] += 1
+            routes = []
+        graph.set_routes([(r.network.network_address.packed, r.network.prefixlen, self.index[r.interface],
+                           None if r.next_hop is None else r.next_hop.packed) for r in routes])
+        graph.set_own([a.packed for iface in node.interfaces.values() for a, entry in iface.addresses.items()
+                       if entry.usable])
+        self._epoch = node.epoch - 1
+
+    def _reindex(self, names: list[str]) -> None:
+        """New interfaces: indices, listeners, and the adjacency rebuilt from every neighbour cache."""
+        node, graph = self.node, self.graph
+        for nd, listener in self._watched.values():
+            nd.neighbors.listeners.remove(listener)
+        self._watched = {}
+        self.names = names
+        self.index = {}
+        graph.adj_clear()
+        self.usable = len(names) <= self.max_ifaces
+        if not self.usable:
+            node.counters["graph.too_many_interfaces"] += 1
+            return
+        self.index = {name: k for k, name in enumerate(names)}
+        for name in names:
+            nd = node.nd[name]
+
+            def listener(address: IPv6Address, entry: Neighbor | None, name: str = name) -> None:
+                self._neighbor_changed(name, address, entry)
+            nd.neighbors.listeners.append(listener)
+            self._watched[name] = (nd, listener)
+            for address, entry in list(nd.neighbors.items()):
+                listener(address, entry)
+
+    def _neighbor_changed(self, name: str, address: IPv6Address, entry: Neighbor | None) -> None:
+        k = self.index.get(name)
+        if k is None:
+            return
+        nd = self._watched[name][0]
+        deadline = None
+        mac = None if entry is None else entry.mac
+        if entry is not None and mac is not None and address not in nd.proxies:
+            if entry.state is NeighborState.REACHABLE:
+                deadline = entry.reachable_until
+            elif entry.state in (NeighborState.DELAY, NeighborState.PROBE):
+                deadline = self.no_deadline
+        if deadline is None:
+            self.graph.adj_del(k, address.packed)
+        elif not self.graph.adj_set(k, address.packed, mac, deadline):
+            self.node.counters["graph.adjacency_full"] += 1
