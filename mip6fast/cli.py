@@ -333,8 +333,17 @@ def cmd_query(args) -> int:
         if r:
             lease = (f"lease {r['lease_id']}, {r['lease_remaining_s']:.1f} s of {r['lease_ttl_s']} s left"
                      if r["state"] == "active" else f"lease TTL {r['lease_ttl_s']} s")
+            if r.get("lag_revisions") is not None:
+                since = r.get("since_applied_s")
+                lag = (f"replication lag {r['lag_revisions']} revision(s) (etcd at {r.get('etcd_revision')}, "
+                       f"mirrored to {r.get('applied_revision')}), last change applied "
+                       + ("never" if since is None else f"{since:.1f} s ago"))
+            elif r.get("commit_rtt_s") is not None:
+                lag = f"last commit round trip {r['commit_rtt_s'] * 1000:.1f} ms"
+            else:
+                lag = "no commit yet"
             print(f"redundancy: {r['member']} is {r['state'].upper()}; {lease}; etcd revision "
-                  f"{r['store_revision']}; takeovers {r['takeovers']}")
+                  f"{r.get('etcd_revision', r['store_revision'])}; {lag}; takeovers {r['takeovers']}")
     elif args.describe:
         # The node's counters with what each means (the daemon sends the meanings of its role's table).
         meanings = answer.get("meanings") or {}

@@ -371,13 +371,19 @@ class EtcdSettings:
     link keeps its keys; ``timeout``, seconds per request; ``lease_ttl``, whole seconds of the active
     home agent's lease (how long a dead active holds the role); ``max_txn_ops``, the servers'
     ``--max-txn-ops`` (a larger commit is split); ``member``, this home agent's name in the group
-    (default: host name and pid)."""
+    (default: host name and pid); ``source_address``, the management address (IPv4 or IPv6, one of
+    this machine's) every connection to etcd leaves from, apart from the wire interfaces (default:
+    the kernel's choice by the routing table); ``warm_standby``, whether a standby follows the
+    bindings through etcd's watch and keeps its cache warm (false: a cold standby that loads every
+    binding at its takeover)."""
     endpoints: tuple[str, ...] = ()
     prefix: str = "/mip6fast/default/"
     timeout: float = 2.0
     lease_ttl: int = 2
     max_txn_ops: int = 128
     member: str = ""
+    source_address: str | None = None
+    warm_standby: bool = True
 
     def __post_init__(self):
         if self.member and not self.member.isprintable():
@@ -394,6 +400,15 @@ class EtcdSettings:
             raise ValueError(f"lease_ttl must be 1..3600 seconds, got {self.lease_ttl!r}")
         if not 2 <= self.max_txn_ops <= 1 << 20:
             raise ValueError(f"max_txn_ops must be 2..1048576, got {self.max_txn_ops!r}")
+        if self.source_address is not None:
+            try:
+                address = ip_address(self.source_address)
+            except ValueError:
+                raise ValueError(f"source_address must be an IPv4 or IPv6 address, got "
+                                 f"{self.source_address!r}") from None
+            if address.is_multicast or address.is_unspecified:
+                raise ValueError(f"source_address must be a unicast address of this machine, got "
+                                 f"{self.source_address!r}")
 
 
 @dataclass(frozen=True)

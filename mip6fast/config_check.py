@@ -14,9 +14,13 @@ when the file can be used, 1 when it cannot, 2 for a usage mistake (no role, unr
 """
 from __future__ import annotations
 
+import errno
 import re
+import socket
 import sys
 from dataclasses import dataclass, field
+from ipaddress import ip_address
+from urllib.parse import urlsplit
 
 from .config import ROLES, SECURITY_ROLES, ConfigError, DaemonConfig, key_line, read_config_text, validate_config
 from .security import KeyFileError, load_protection
@@ -116,6 +120,45 @@ def _protection(text: str, config: DaemonConfig, report: CheckReport) -> None:
                         f"{len(mn_ha)} RFC 4285 credential{'s' * (len(mn_ha) != 1)}")
 
 
+def _management(text: str, config: DaemonConfig, report: CheckReport) -> None:
+    """``[etcd] source_address``: the control plane's connections to etcd leave from a management
+    address apart from the wire interfaces (issue 16). It must be an address of this machine (a socket
+    can be bound to it: the daemon's would be refused otherwise), not one configured on a wire interface
+    (the engine owns those: the kernel's IPv6 is off there), and of the endpoints' family."""
+    etcd = config.etcd
+    if etcd is None or etcd.source_address is None:
+        return
+    key = "etcd.source_address"
+    line = key_line(text, key)
+    source = ip_address(etcd.source_address)
+    wire = {str(a.ip): name for name, i in config.interfaces.items() for a in i.addresses}
+    if str(source) in wire:
+        report.problems.append(Problem(key, line, f"{source} is configured on the wire interface "
+                                                  f"{wire[str(source)]}: the management address must be apart"))
+        return
+    for endpoint in etcd.endpoints:
+        host = urlsplit(endpoint).hostname or ""
+        try:
+            family = ip_address(host).version
+        except ValueError:
+            continue                    # a name: resolved by the daemon
+        if family != source.version:
+            report.problems.append(Problem(key, line, f"IPv{source.version} address, but endpoint {endpoint} "
+                                                      f"is IPv{family}: no connection can leave from it"))
+            return
+    family = socket.AF_INET6 if source.version == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((str(source), 0))
+        except OSError as exc:
+            why = ("not an address of this machine" if exc.errno == errno.EADDRNOTAVAIL
+                   else exc.strerror or str(exc))
+            report.problems.append(Problem(key, line, f"{source}: {why}; the daemon could not reach etcd from "
+                                                      f"it"))
+            return
+    report.notes.append(f"connections to etcd leave from {source} (management address)")
+
+
 def check_config_file(path: str, role: str | None = None) -> CheckReport:
     """Every mistake of the configuration file ``path`` for ``role`` (guessed from its sections when
     None: RoleUnknown when it cannot be). Touches no interface; opens only the file and its key file."""
@@ -136,4 +179,5 @@ def check_config_file(path: str, role: str | None = None) -> CheckReport:
                                f"route{'s' * (len(config.routes) != 1)}; advertising on "
                                f"{', '.join(config.advertise) or 'no interface'}")
         _protection(text, config, report)
+        _management(text, config, report)
     return report

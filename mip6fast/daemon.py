@@ -587,7 +587,8 @@ class Daemon:
                 "latencies": node.latencies.snapshot(),
                 "ports": {name: _port_counters(p) for name, p in self.ports.items()},
                 "runner": dict(runner.counters),
-                "control": dict(self.control.counters) if self.control is not None else None}
+                "control": dict(self.control.counters) if self.control is not None else None,
+                "redundancy": self.redundancy.status() if self.redundancy is not None else None}
 
     def protection_summary(self) -> str:
         """How this daemon's signalling is protected, in a few words (the start line, STATUS=)."""
@@ -759,7 +760,7 @@ class Daemon:
         if settings.store == "etcd":
             assert etcd is not None         # parse_config requires [etcd] endpoints with store = "etcd"
             self.store = EtcdBindingStore(etcd.endpoints, prefix=etcd.prefix, timeout_s=etcd.timeout,
-                                          max_txn_ops=etcd.max_txn_ops)
+                                          max_txn_ops=etcd.max_txn_ops, source_address=etcd.source_address)
             log.info("binding store %s (replicated by etcd: a commit is a Raft commit)", self.store.path)
             return
         path = settings.store_path or str(Path(self.state_dir) / "bindings.db")

@@ -45,10 +45,12 @@ __all__ = ["DemoNetwork", "run_demo", "run_redundant_demo"]
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 HOME_ADDRESS = "2001:db8:1::9"
 HOME_AGENT = "2001:db8:1::1"
+HOME_AGENT2 = "2001:db8:1::2"     # "ha2" as a home agent of its own (DemoNetwork.second_home_agent)
 CN_ADDRESS = "2001:db8:c::5"
 TCP_PORT = 5001
 LINKS = {"home": "2001:db8:1", "a": "2001:db8:a", "b": "2001:db8:b"}
 MGMT_NET = "10.99.0"          # the redundant home agents' management link (etcd), /24
+METRICS_PORT = 9464           # a redundant home agent's Prometheus endpoint there (DemoNetwork.metrics)
 CORE_NETS = {"ha": "2001:db8:ff:1", "ra": "2001:db8:ff:a", "rb": "2001:db8:ff:b", "cn": "2001:db8:c"}
 # Notifications worth a line in the live timeline (the daemons log every notification).
 TIMELINE_EVENTS = ("ACTIVE", "standby", "LEASE LOST", "resigned",
@@ -178,6 +180,15 @@ class DemoNetwork:
         self.redundant = redundant
         self.etcd_endpoints: list[str] = []
         self.lease_ttl = 2
+        self.warm_standby = True        # [etcd] warm_standby of the home agents started from now on
+        # "ha2" on the redundant network's links but as a home agent of its own, not a member of a group:
+        # its own home agent address (HOME_AGENT2) and core address (::3); the Home Agent Switch test
+        self.second_home_agent = False
+        # No ESP for anyone: the home agents and the mobile node accept unprotected registrations (a
+        # lab's setting; the Home Agent Switch test, whose manual SAs bind a home address to one agent)
+        self.unprotected = False
+        # [daemon] metrics of the redundant home agents, on their management address (METRICS_PORT)
+        self.metrics = False
         self.t0 = time.monotonic()
         self.daemons: dict[str, Daemon] = {}
         self.apps: list[subprocess.Popen] = []
@@ -311,18 +322,33 @@ class DemoNetwork:
         config_text = {"ha": _ha_config, "ha2": _ha_config, "cn": _cn_config, "ra": lambda: _router_config("a"),
                        "rb": lambda: _router_config("b"),
                        "mn": lambda: _mn_config(route_optimisation)}[name]()
-        if role == "ha" and self.unkeyed_registrations:
+        if name == "ha2" and self.second_home_agent and not self.etcd_endpoints:
+            core = CORE_NETS["ha"]
+            config_text = config_text.replace(HOME_AGENT, HOME_AGENT2).replace(f"{core}::2/64", f"{core}::3/64")
+        if self.unprotected and role in ("ha", "mn"):
+            section = "[home_agent]\n" if role == "ha" else "[mobile_node]\n"
+            config_text = config_text.replace(section, section + "unauthenticated_registrations = true\n")
+        elif role == "ha" and self.unkeyed_registrations:
             config_text = config_text.replace("[home_agent]\n", "[home_agent]\nunauthenticated_registrations = true\n")
         if role == "ha" and self.etcd_endpoints:
             endpoints = ", ".join(f'"{e}"' for e in self.etcd_endpoints)
             config_text = config_text.replace("[home_agent]\n", '[home_agent]\nstore = "etcd"\n')
             config_text += (f'[etcd]\nendpoints = [{endpoints}]\nprefix = "/mip6fast/demo/"\n'
-                            f'member = "{name}"\nlease_ttl = {self.lease_ttl}\ntimeout = 0.5\n')
-        if role in ("ha", "mn"):
+                            f'member = "{name}"\nlease_ttl = {self.lease_ttl}\ntimeout = 0.5\n'
+                            # the management address of its namespace (build_management): the connections
+                            # to etcd leave from it, never from a wire interface
+                            f'source_address = "{MGMT_NET}.{2 if name == "ha" else 3}"\n'
+                            f'warm_standby = {"true" if self.warm_standby else "false"}\n')
+        if role in ("ha", "mn") and not self.unprotected:
             # Home registrations under ESP (AES-128-GCM, RFC 6275 §5.1), the same key file for both.
             config_text += f'[security]\nkey_file = "{self.key_file()}"\n'
         config = self.workdir / f"{name}.toml"
-        config.write_text(f'[daemon]\nio = "{self.io}"\n' + config_text.lstrip("\n"))
+        daemon = f'[daemon]\nio = "{self.io}"\n'
+        if role == "ha" and self.etcd_endpoints and self.metrics:
+            # on the management link only (a lab's): remote on purpose
+            daemon += (f'metrics = "{MGMT_NET}.{2 if name == "ha" else 3}:{METRICS_PORT}"\n'
+                       f'metrics_allow_remote = true\n')
+        config.write_text(daemon + config_text.lstrip("\n"))
         sock = str(self.workdir / f"{name}.sock")
         if os.path.exists(sock):
             os.unlink(sock)             # left by a daemon that was killed: we wait for the new one

@@ -16,7 +16,12 @@ What is exposed, all labelled with the daemon's ``role``:
 * ``mip6fast_bindings`` (the binding cache, or a mobile node's binding update list) as a gauge,
   ``mip6fast_info{version}``, ``mip6fast_start_time_seconds``, ``mip6fast_reloads_total``;
 * the signalling latencies (roles/latency.py) as one histogram,
-  ``mip6fast_signalling_latency_seconds{exchange="mn_home_bu_ba"}``.
+  ``mip6fast_signalling_latency_seconds{exchange="mn_home_bu_ba"}``;
+* a member of a redundant group of home agents (README "Redundancy"): ``mip6fast_redundancy_state
+  {member, state}`` (1 for the state it is in: active, standby, fenced, resigned), the lease
+  (``mip6fast_redundancy_lease_ttl_seconds``, ``..._lease_remaining_seconds``), the replication lag of a
+  standby (``..._lag_revisions``: etcd's revision minus the one its cache mirrors; ``..._since_applied
+  _seconds``) and the active's last commit round trip (``..._commit_rtt_seconds``), each when known.
 
 Threads. prometheus_client's HTTP server runs in a thread of its own (``start_http_server``), so a slow
 or stuck scraper never holds the daemon's epoll loop. But the node's state (the counters, the C binding
@@ -207,6 +212,44 @@ class DaemonCollector(Collector):
             buckets = [(repr(b), c) for b, c in zip(BUCKETS_S, cumulative)] + [("+Inf", cumulative[-1])]
             latency.add_metric([role, exchange], buckets, total_s)
         yield latency
+        if snap.get("redundancy"):
+            yield from self._redundancy(role, snap["redundancy"])
+
+    # The redundancy gauges: (status key, metric suffix, help)
+    REDUNDANCY_GAUGES = (
+        ("lease_ttl_s", "lease_ttl_seconds", "the TTL of the active home agent's etcd lease"),
+        ("lease_remaining_s", "lease_remaining_seconds",
+         "seconds before this member's lease deadline (0 unless active)"),
+        ("etcd_revision", "etcd_revision", "the newest etcd revision this member has seen"),
+        ("lag_revisions", "lag_revisions",
+         "a standby's replication lag: etcd's revision minus the revision its binding cache mirrors"),
+        ("since_applied_s", "since_applied_seconds",
+         "a standby: seconds since it last applied a change seen by its etcd watch"),
+        ("mirrored", "mirrored_bindings", "a standby: bindings its cache mirrors from etcd"),
+        ("commit_rtt_s", "commit_rtt_seconds", "the active: the round trip of its last etcd commit"),
+        ("last_takeover_s", "last_takeover_seconds", "how long this member's last takeover took"),
+    )
+
+    def _redundancy(self, role: str, status: dict) -> Iterator[Metric]:
+        member = str(status.get("member", ""))
+        state = GaugeMetricFamily(PREFIX + "redundancy_state", "1 for the role this member of a redundant "
+                                  "group holds (active, standby, fenced, resigned)", labels=["role", "member",
+                                                                                             "state"])
+        for name in ("active", "standby", "fenced", "resigned"):
+            state.add_metric([role, member, name], 1 if status.get("state") == name else 0)
+        yield state
+        lease = GaugeMetricFamily(PREFIX + "redundancy_lease_info", "the active member's etcd lease id",
+                                  labels=["role", "member", "lease_id"])
+        if status.get("lease_id"):
+            lease.add_metric([role, member, str(status["lease_id"])], 1)
+        yield lease
+        for key, suffix, meaning in self.REDUNDANCY_GAUGES:
+            value = status.get(key)
+            if value is None:
+                continue
+            g = GaugeMetricFamily(PREFIX + "redundancy_" + suffix, meaning, labels=["role", "member"])
+            g.add_metric([role, member], float(value))
+            yield g
 
     def _counters(self, role: str, counters: dict[str, int]) -> Iterator[Metric]:
         families: dict[str, CounterMetricFamily] = {}

@@ -78,3 +78,41 @@ def test_example_config_prints_the_installed_example(capsys, tmp_path, name):
         path = tmp_path / f"{name}.toml"
         path.write_text(text)
         assert load_config(path, name).role == name
+
+
+@pytest.mark.parametrize("status, words", [
+    ({"member": "ha2", "state": "standby", "lease_id": None, "lease_ttl_s": 2, "lease_remaining_s": 0.0,
+      "store_revision": 5, "etcd_revision": 12, "applied_revision": 9, "lag_revisions": 3, "since_applied_s": 0.25,
+      "commit_rtt_s": None, "takeovers": 0},
+     "redundancy: ha2 is STANDBY; lease TTL 2 s; etcd revision 12; replication lag 3 revision(s) (etcd at 12, "
+     "mirrored to 9), last change applied 0.2 s ago; takeovers 0"),
+    ({"member": "ha", "state": "active", "lease_id": "694d", "lease_ttl_s": 2, "lease_remaining_s": 1.75,
+      "store_revision": 12, "etcd_revision": 12, "applied_revision": None, "lag_revisions": None,
+      "since_applied_s": None, "commit_rtt_s": 0.0021, "takeovers": 1},
+     "redundancy: ha is ACTIVE; lease 694d, 1.8 s of 2 s left; etcd revision 12; last commit round trip 2.1 ms; "
+     "takeovers 1"),
+])
+def test_bindings_shows_a_members_role_lease_and_replication_lag(tmp_path, capsys, status, words):
+    """`mip6fast bindings` of a member of a redundant group (README "Redundancy"), from a control socket
+    answering as a daemon does."""
+    import socket
+    import threading
+
+    path = str(tmp_path / "ha.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+
+    def answer():
+        conn, _ = server.accept()
+        with conn:
+            conn.makefile("rb").readline()
+            conn.sendall(json.dumps({"role": "ha", "bindings": [], "redundancy": status}).encode() + b"\n")
+    t = threading.Thread(target=answer, daemon=True)
+    t.start()
+    try:
+        assert main(["bindings", "--socket", path]) == 0
+    finally:
+        t.join(5)
+        server.close()
+    assert words in capsys.readouterr().out

@@ -180,3 +180,38 @@ def test_daemon_check_flag_validates_and_exits_without_root(tmp_path):
     path.write_text(BROKEN)
     out = run("ha", "--config", str(path), "--check")
     assert out.returncode == 1 and "log_levle" in out.stderr
+
+
+ETCD = """\
+[interfaces.eth0]
+addresses = ["2001:db8:1::1/64"]
+
+[home_agent]
+interface = "eth0"
+home_prefixes = ["2001:db8:1::/64"]
+address = "2001:db8:1::1"
+store = "etcd"
+unauthenticated_registrations = true
+
+[etcd]
+endpoints = ["http://127.0.0.1:2379"]
+source_address = "{source}"
+"""
+
+
+@pytest.mark.parametrize("source, ok, words", [
+    ("127.0.0.2", True, "connections to etcd leave from 127.0.0.2 (management address)"),
+    ("192.0.2.77", False, "etcd.source_address: 192.0.2.77: not an address of this machine"),
+    ("::1", False, "etcd.source_address: IPv6 address, but endpoint http://127.0.0.1:2379 is IPv4"),
+    ("2001:db8:1::1", False, "is configured on the wire interface eth0: the management address must be apart"),
+    ("ff02::1", False, "etcd.source_address: source_address must be a unicast address of this machine"),
+    ("eth9", False, "etcd.source_address: source_address must be an IPv4 or IPv6 address"),
+])
+def test_the_management_address_of_the_etcd_connections_is_checked(tmp_path, capsys, source, ok, words):
+    """[etcd] source_address: an address of this machine (a socket can be bound to it: checked without
+    root), of the endpoints' family, not one of the wire interfaces'."""
+    config = tmp_path / "ha.toml"
+    config.write_text(ETCD.format(source=source))
+    assert main(["check", str(config)]) == (0 if ok else 1)
+    captured = capsys.readouterr()
+    assert words in (captured.out if ok else captured.err)

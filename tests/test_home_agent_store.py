@@ -1,6 +1,7 @@
 """The home agent with a binding store (issue 13, docs/DURABILITY.md), sans-I/O: write-through of every
 accepted registration, refresh, de-registration and expiry; accepted BAs only after the commit (one
 per entry point); no acknowledgement when the store fails; recovery at start."""
+import dataclasses
 import logging
 from ipaddress import IPv6Address
 
@@ -457,3 +458,49 @@ def test_take_over_recovers_the_bindings_and_announces_every_own_address_with_ov
     # the next BU is a refresh: sequence numbers continue
     out = ha.receive(T0 + S, "eth1", frame_in(bu_packet(seq=8, home=home(0))))
     assert ba_of(out).payload.status == 0 and ha.counters["binding.created"] == 0
+
+
+# ---------------------------------------------------------------- a warm standby (issue 16)
+
+
+def test_a_warm_standby_mirrors_puts_and_deletes_silently_and_activates_them_at_its_takeover():
+    """A standby fed the active's commits (as etcd's watch sees them: mip6fast.redundancy) holds them in
+    its cache, replacing its copy with the newer one and dropping a deleted one, without sending
+    anything (no proxy NA: the active defends the addresses) and without writing to the store. At its
+    takeover (warm) they become live bindings: paced proxy NAs, refresh by the next BU, nothing loaded."""
+    source = registered_fleet(3)
+    records = {r.home_address: r for r in source.bindings()}
+    mirror_store = MemoryBindingStore()      # the standby's (a read-only view in the daemon)
+    ha = make_ha(store=mirror_store, wall_offset_ns=RESTART_OFFSET, dad=False, cache_size=256)
+    out = ha.mirror(T0, list(records.values()))
+    assert len(ha.cache) == 3 and ha.registrar.mirrored == 3
+    assert out.frames() == []
+    assert ha.counters["redundancy.mirrored"] == 3 and mirror_store.commits == 0
+    moved = dataclasses.replace(records[home(1)], care_of_address=IPv6Address("2001:db8:99::1"), sequence=9)
+    ha.mirror(T0 + S, [moved], [home(2)])
+    assert ha.cache.get(home(1)).care_of_address == IPv6Address("2001:db8:99::1")
+    assert ha.cache.get(home(1)).sequence == 9 and ha.cache.get(home(2)) is None
+    assert ha.counters["redundancy.mirror_deleted"] == 1
+    # proxied already (answering nothing while the gate is closed), so the takeover only starts the NAs
+    assert ha.proxy_nd.serves(home(1)) and not ha.proxy_nd.serves(home(2))
+    # a snapshot is the whole truth: what it lacks goes
+    ha.mirror(T0 + 2 * S, [moved], snapshot=True)
+    assert [IPv6Address(k) for k in ha.cache.keys()] == [home(1)]
+    ha.mirror(T0 + 2 * S, [records[home(0)]])
+    assert ha.tick(T0 + 3 * S).frames() == []      # still silent
+    out = ha.take_over(T0 + 3 * S, warm=True)
+    assert not [n for n in out.notifications if isinstance(n, BindingsRecovered)]    # nothing loaded
+    assert ha.counters["redundancy.warm_bindings"] == 2 and ha.counters.get("store.recovered", 0) == 0
+    assert ha.registrar.mirrored == 0 and sorted(ha.registrar.homes()) == [home(0), home(1)]
+    assert {p.payload.target for p in of_type(ha.tick(T0 + 3 * S), NeighborAdvertisement)} == {home(0), home(1)}
+    out = ha.receive(T0 + 4 * S, "eth1", frame_in(bu_packet(seq=10, home=home(1))))
+    assert ba_of(out).payload.status == 0 and ha.counters["binding.created"] == 0
+    assert mirror_store.commits == 1                 # the active writes through from now on
+
+
+def test_a_mirrored_binding_outside_the_home_prefixes_or_out_of_time_is_not_kept():
+    ha = make_ha(store=MemoryBindingStore(), wall_offset_ns=RESTART_OFFSET, dad=False, cache_size=64)
+    outside = BindingRecord("2001:db8:77::1", "2001:db8:2::1", 1, FLAG_HOME, 420, WALL + 420 * S, None)
+    past = BindingRecord(home(5), "2001:db8:2::1", 1, FLAG_HOME, 420, RESTART_OFFSET + T0 - S, None)
+    ha.mirror(T0, [outside, past])
+    assert len(ha.cache) == 0 and ha.counters["redundancy.mirror_dropped"] == 2

@@ -135,3 +135,30 @@ def test_the_mobile_node_registers_with_the_home_agent_it_is_switched_to():
     forged = frame(A_MAC, MN_MAC, Packet(src=IPv6Address("2001:db8:9::9"), dst=COA_A, rh2=HOA,
                                          payload=HomeAgentSwitch((HA2,))))
     assert bus(mn.receive(11 * S, "eth0", forged)) == []
+
+
+def test_after_a_switch_the_home_agent_gives_the_home_address_up_to_the_new_agents_dad_probe():
+    """The agent named in the switch runs DAD for the home address before it accepts the mobile node's
+    first registration (RFC 6275 §10.4.1); the old agent, which told the node to go, does not defend
+    the address against that probe (it would get the registration refused with 134) but gives its
+    binding up. Without a switch the address is defended as always."""
+    from helpers.home_agent import HOME, HOME_NODE_MAC, make_ha, of_type, register
+
+    from mip6fast.wire import NeighborAdvertisement, NeighborSolicitation, Packet, solicited_node_multicast
+    from mip6fast.wire.ethernet import ethernet_frame, ipv6_multicast_mac
+
+    sol = solicited_node_multicast(HOME)
+    dad = ethernet_frame(ipv6_multicast_mac(sol.packed), HOME_NODE_MAC,
+                         Packet(src="::", dst=sol, hop_limit=255, payload=NeighborSolicitation(HOME)).to_bytes())
+    kept = make_ha()
+    register(kept)
+    assert of_type(kept.receive(10 * 10**9, "eth0", dad), NeighborAdvertisement)        # defended
+    assert kept.cache.get(HOME) is not None
+
+    ha = make_ha()
+    register(ha)
+    ha.switch_home_agent(10 * 10**9, (HA2,))
+    out = ha.receive(11 * 10**9, "eth0", dad)
+    assert of_type(out, NeighborAdvertisement) == []             # not defended: given up
+    assert ha.cache.get(HOME) is None and ha.counters["binding.handed_over"] == 1
+    assert ha.counters["nd.proxy_yielded"] == 1 and not ha.proxy_nd.serves(HOME)

@@ -102,6 +102,40 @@ def test_the_collector_shows_counters_gauges_and_histograms():
     assert "# HELP mip6fast_drop_datapath_total" in text
 
 
+def test_a_redundant_members_role_lease_and_replication_lag_are_gauges():
+    """README "Redundancy": the role as a 1 in mip6fast_redundancy_state{state}, the lease, and the lag
+    figures a member has (a standby's lag, the active's commit round trip); the ones it has not
+    (None) are left out rather than shown as 0."""
+    standby = {"member": "ha2", "state": "standby", "lease_id": None, "lease_ttl_s": 2, "lease_remaining_s": 0.0,
+               "etcd_revision": 12, "applied_revision": 9, "lag_revisions": 3, "since_applied_s": 0.25,
+               "mirrored": 7, "commit_rtt_s": None, "last_takeover_s": None}
+    got = samples(scrape_text(DaemonCollector(HOME_AGENT_COUNTERS, lambda: (snapshot(redundancy=standby), True))))
+    member = [("role", "ha"), ("member", "ha2")]
+
+    def value(name, *labels):
+        return got[(name, frozenset([*member, *labels]))]
+
+    assert value("mip6fast_redundancy_state", ("state", "standby")) == 1
+    assert value("mip6fast_redundancy_state", ("state", "active")) == 0
+    assert value("mip6fast_redundancy_lag_revisions") == 3 and value("mip6fast_redundancy_mirrored_bindings") == 7
+    assert value("mip6fast_redundancy_since_applied_seconds") == 0.25
+    assert value("mip6fast_redundancy_lease_ttl_seconds") == 2
+    assert not [k for k in got if k[0] in ("mip6fast_redundancy_commit_rtt_seconds",
+                                           "mip6fast_redundancy_lease_info")]
+    active = dict(standby, member="ha", state="active", lease_id="694d", lease_remaining_s=1.5,
+                  lag_revisions=None, since_applied_s=None, mirrored=None, commit_rtt_s=0.0021)
+    got = samples(scrape_text(DaemonCollector(HOME_AGENT_COUNTERS, lambda: (snapshot(redundancy=active), True))))
+    member = [("role", "ha"), ("member", "ha")]
+    assert value("mip6fast_redundancy_state", ("state", "active")) == 1
+    assert value("mip6fast_redundancy_lease_info", ("lease_id", "694d")) == 1
+    assert value("mip6fast_redundancy_commit_rtt_seconds") == 0.0021
+    assert value("mip6fast_redundancy_lease_remaining_seconds") == 1.5
+    assert not [k for k in got if k[0] == "mip6fast_redundancy_lag_revisions"]
+    # a daemon that is no member: none of the gauges (the redundancy.* counters are counters, _total)
+    got = samples(scrape_text(DaemonCollector(HOME_AGENT_COUNTERS, lambda: (snapshot(), True))))
+    assert not [k for k in got if k[0].startswith("mip6fast_redundancy") and not k[0].endswith("_total")]
+
+
 def test_a_stale_or_missing_snapshot_is_said():
     got = samples(scrape_text(DaemonCollector(HOME_AGENT_COUNTERS, lambda: (None, False))))
     assert got == {("mip6fast_snapshot_stale", frozenset()): 1}

@@ -23,7 +23,16 @@ import pytest
 from helpers.etcd import EtcdCluster, require_etcd
 from netns import require_netns
 
-from mip6fast.demo import HOME_ADDRESS, HOME_AGENT, LINKS, MGMT_NET, PACKAGE_PARENT, TCP_PORT, DemoNetwork
+from mip6fast.demo import (
+    HOME_ADDRESS,
+    HOME_AGENT,
+    LINKS,
+    METRICS_PORT,
+    MGMT_NET,
+    PACKAGE_PARENT,
+    TCP_PORT,
+    DemoNetwork,
+)
 
 pytestmark = [pytest.mark.root, pytest.mark.compiled("ring")]
 
@@ -39,6 +48,7 @@ def group(tmp_path_factory):
     # test_ten_thousand_bindings_are_taken_over registers by unprotected raw BUs (as in
     # tests/test_integration.py); the mobile node's registration stays under ESP
     net.unkeyed_registrations = True
+    net.metrics = True          # their Prometheus endpoints on the management link
     cluster = None
     try:
         net.build()
@@ -67,7 +77,8 @@ def group(tmp_path_factory):
 
 
 def redundancy(net, name):
-    return net.query(name, "bindings").get("redundancy") or {}
+    # from `stats`, which has the same: `bindings` would list thousands of bindings at each poll
+    return net.query(name, "stats").get("redundancy") or {}
 
 
 def wait_state(net, name, state, timeout=20.0):
@@ -85,6 +96,34 @@ def wait_state(net, name, state, timeout=20.0):
 def binding(net, name):
     rows = net.query(name, "bindings")["bindings"]
     return next((r for r in rows if r["home_address"] == HOME_ADDRESS), None)
+
+
+def scrape(net, name):
+    """The home agent's Prometheus metrics, scraped from the management link's namespace:
+    {(name, frozenset(labels)): value} of the mip6fast_redundancy_* samples."""
+    url = f"http://{MGMT_NET}.{2 if name == 'ha' else 3}:{METRICS_PORT}/metrics"
+    script = f"import urllib.request as u; print(u.urlopen({url!r}, timeout=5).read().decode())"
+    r = subprocess.run(["ip", "netns", "exec", net.ns("lmgmt"), sys.executable, "-c", script], capture_output=True,
+                       text=True, timeout=30, check=True)
+    from prometheus_client.parser import text_string_to_metric_families
+    return {(s.name, frozenset(s.labels.items())): s.value for f in text_string_to_metric_families(r.stdout)
+            for s in f.samples if s.name.startswith("mip6fast_redundancy")}
+
+
+def cli_bindings(net, name):
+    r = subprocess.run([sys.executable, "-m", "mip6fast", "bindings", "--socket", net.daemons[name].socket],
+                       cwd=PACKAGE_PARENT, env=net._env(), capture_output=True, text=True, timeout=30, check=True)
+    return r.stdout
+
+
+def wait_binding(net, name, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = binding(net, name)
+        if row is not None:
+            return row
+        time.sleep(0.05)
+    raise AssertionError(f"{name} never held the binding of {HOME_ADDRESS}")
 
 
 def bu_sent(net):
@@ -122,7 +161,34 @@ def test_sigkill_of_the_active_home_agent_is_taken_over_without_losing_the_bindi
     net.wait_registered(LINKS["a"])
     old = binding(net, "ha")
     assert old is not None
-    assert net.query("ha2", "bindings")["bindings"] == []        # a cold standby: nothing until it is active
+    # a warm standby: the binding is in its cache already (mirrored through etcd's watch), and its
+    # replication lag is shown
+    mirrored = wait_binding(net, "ha2")
+    assert (mirrored["care_of_address"], mirrored["sequence"]) == (old["care_of_address"], old["sequence"])
+    standby = redundancy(net, "ha2")
+    assert standby["state"] == "standby" and standby["mirrored"] == 1
+    assert standby["applied_revision"] > 0 and standby["lag_revisions"] is not None
+    assert standby["since_applied_s"] is not None and standby["lease_id"] is None
+    active = redundancy(net, "ha")
+    assert active["lease_id"] and active["lease_remaining_s"] > 0 and active["commit_rtt_s"] > 0
+    # the same in `mip6fast bindings` and in the metrics
+    text = cli_bindings(net, "ha2")
+    print("\n" + text.splitlines()[-1])
+    assert "redundancy: ha2 is STANDBY" in text and "replication lag" in text, text
+    text = cli_bindings(net, "ha")
+    print(text.splitlines()[-1])
+    assert "redundancy: ha is ACTIVE; lease " in text and "last commit round trip" in text, text
+    m = scrape(net, "ha2")
+    assert m[("mip6fast_redundancy_state", frozenset({("role", "ha"), ("member", "ha2"), ("state", "standby")}))] == 1
+    assert m[("mip6fast_redundancy_mirrored_bindings", frozenset({("role", "ha"), ("member", "ha2")}))] == 1
+    assert ("mip6fast_redundancy_lag_revisions", frozenset({("role", "ha"), ("member", "ha2")})) in m
+    assert ("mip6fast_redundancy_since_applied_seconds", frozenset({("role", "ha"), ("member", "ha2")})) in m
+    m = scrape(net, "ha")
+    assert m[("mip6fast_redundancy_state", frozenset({("role", "ha"), ("member", "ha"), ("state", "active")}))] == 1
+    assert m[("mip6fast_redundancy_lease_info", frozenset({("role", "ha"), ("member", "ha"),
+                                                           ("lease_id", active["lease_id"])}))] == 1
+    assert m[("mip6fast_redundancy_commit_rtt_seconds", frozenset({("role", "ha"), ("member", "ha")}))] > 0
+    assert m[("mip6fast_redundancy_lease_remaining_seconds", frozenset({("role", "ha"), ("member", "ha")}))] > 0
     bus_before = bu_sent(net)
     sink = net.app("mn", "tcp-sink", HOME_ADDRESS, str(TCP_PORT))
     assert sink.stdout.readline().strip() == "listening"
@@ -143,13 +209,16 @@ def test_sigkill_of_the_active_home_agent_is_taken_over_without_losing_the_bindi
     print(f"\ntakeover: SIGKILL to standby active {active_at - killed:.3f} s (lease TTL {TTL} s; take_over "
           f"{status.get('last_takeover_s')} s); ping gap {gap * 1000:.0f} ms ({len(result['sent'])} sent, "
           f"{len(result['answered'])} answered); mobile node BUs {bus_before} -> {bus_after}; "
-          f"store.recovered={stats.get('store.recovered')}; TCP {sent.get('sent')} bytes sent, "
+          f"store.recovered={stats.get('store.recovered')}, warm={stats.get('redundancy.warm_bindings')}; "
+          f"TCP {sent.get('sent')} bytes sent, "
           f"survived={sent.get('survived')}")
     assert after is not None, "the binding was lost"
     assert sent["error"] is None and sent["survived"], sent          # the TCP connection survives
     assert received["received"] == sent["sent"] > 0
     assert (after["care_of_address"], after["sequence"]) == (old["care_of_address"], old["sequence"])
-    assert stats.get("store.recovered") == 1 and stats.get("binding.created", 0) == 0
+    # warm: nothing loaded at the takeover, the mirrored binding made live
+    assert stats.get("redundancy.warm_bindings") == 1 and stats.get("store.recovered", 0) == 0
+    assert status["last_takeover_warm"] is True and stats.get("binding.created", 0) == 0
     assert stats.get("redundancy.takeovers") == 1
     assert bus_after - bus_before <= 1               # no re-registration (at most an ordinary refresh)
     assert [t for t in replies if t > active_at - killed + replies[0]], "no echo reply after the takeover"
@@ -200,7 +269,7 @@ def test_a_planned_switchover_hands_over_with_a_short_gap(group):
     assert gap < 1.5, f"gap {gap:.2f} s: the goal is below 0.5 s"
 
 
-def inject_bus(net, n, lifetime=300, rate=2000):
+def inject_bus(net, n, lifetime=300, rate=2000, first=0, sequence=1):
     """``n`` home registrations sent to the home agent address from the core (raw BUs; the same as
     tests/test_integration.py's, which a test module cannot import)."""
     script = f"""
@@ -208,11 +277,11 @@ import socket, time
 from ipaddress import IPv6Address
 from mip6fast.wire import BindingUpdate, Packet
 s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
-for i in range({n}):
+for i in range({first}, {first} + {n}):
     home = IPv6Address("2001:db8:1::1:0") + i
     coa = IPv6Address("2001:db8:e::1:0") + i
     raw = Packet(src=coa, dst=IPv6Address("{HOME_AGENT}"), home_address=home,
-                 payload=BindingUpdate(1, {lifetime}, ack=True, home=True)).to_bytes()
+                 payload=BindingUpdate({sequence}, {lifetime}, ack=True, home=True)).to_bytes()
     s.sendto(raw, ("{HOME_AGENT}", 0))
     if i % 100 == 99:
         time.sleep(100 / {rate})
@@ -223,33 +292,65 @@ for i in range({n}):
 
 
 @pytest.mark.slow
-def test_ten_thousand_bindings_are_taken_over(group):
+@pytest.mark.parametrize("standby", ["cold", "warm"])
+def test_ten_thousand_bindings_are_taken_over(group, standby):
     """10,000 registrations through the active one, then SIGKILL: the standby takes every one over
-    (time printed: SIGKILL to active, and the takeover itself: loading them from etcd into the cache)."""
+    (time printed: SIGKILL to active, and the takeover itself). ``cold``: a standby started with
+    ``[etcd] warm_standby = false`` loads them from etcd into the cache at its takeover (the baseline);
+    ``warm``: the standby mirrored them through etcd's watch as they were registered, and its takeover
+    only makes them live. Each run registers its own 10,000 home addresses."""
     net, _ = group
     n = 10_000
+    first = 0 if standby == "cold" else n
     active = active_name(net)
     other = "ha" if active == "ha2" else "ha2"
-    if other not in net.daemons or net.daemons[other].proc.poll() is not None:
+    if other in net.daemons and net.daemons[other].proc.poll() is None:
+        net.stop(other)                              # started again below, as this run's kind of standby
+    net.warm_standby = standby == "warm"
+    try:
         net.start("ha", name=other)
+    finally:
+        net.warm_standby = True
     wait_state(net, other, "standby")
     base = net.query(active, "stats")["node"].get("binding.created", 0)
     started = time.monotonic()
-    inject_bus(net, n)
+    inject_bus(net, n, first=first)
     deadline = time.monotonic() + 90
     while net.query(active, "stats")["node"].get("binding.created", 0) < base + n:
         assert time.monotonic() < deadline, "the registrations did not all arrive"
         time.sleep(0.2)
     registered = time.monotonic() - started
+    if standby == "warm":
+        deadline = time.monotonic() + 60
+        while (redundancy(net, other).get("mirrored") or 0) < n:
+            assert time.monotonic() < deadline, f"the standby mirrored only {redundancy(net, other).get('mirrored')}"
+            time.sleep(0.2)
+        lag = redundancy(net, other)
+        print(f"\nwarm standby {other}: {lag['mirrored']} bindings mirrored; lag {lag['lag_revisions']} revisions, "
+              f"last applied {lag['since_applied_s']} s ago")
     killed = time.monotonic()
     net.stop(active, sig=signal.SIGKILL)
     active_at = wait_state(net, other, "active", timeout=60)
     status = redundancy(net, other)
     stats = net.query(other, "stats")["node"]
     homes = {r["home_address"] for r in net.query(other, "bindings")["bindings"]}
-    print(f"\n{n} bindings registered in {registered:.1f} s through {active}; SIGKILL to {other} active "
-          f"{active_at - killed:.2f} s (lease TTL {TTL} s), of which take_over {status['last_takeover_s']:.2f} s; "
-          f"store.recovered={stats.get('store.recovered')}")
-    expected = {str(IPv6Address("2001:db8:1::1:0") + i) for i in range(n)}
+    print(f"\n{standby} standby: {n} bindings registered in {registered:.1f} s through {active}; SIGKILL to {other} "
+          f"active {active_at - killed:.2f} s (lease TTL {TTL} s), of which take_over "
+          f"{status['last_takeover_s']:.3f} s "
+          f"(warm: {status.get('last_takeover_warm')}); store.recovered={stats.get('store.recovered')}, "
+          f"redundancy.warm_bindings={stats.get('redundancy.warm_bindings')}")
+    expected = {str(IPv6Address("2001:db8:1::1:0") + first + i) for i in range(n)}
     assert expected <= homes
     assert stats.get("binding.created", 0) == 0
+    if standby == "warm":
+        assert status["last_takeover_warm"] is True and stats.get("redundancy.warm_bindings", 0) >= n
+        assert stats.get("store.recovered", 0) == 0
+    else:
+        assert status["last_takeover_warm"] is False and stats.get("store.recovered", 0) >= n
+    # de-registered again (lifetime 0, a newer sequence number): the next run starts from the same state
+    deleted = stats.get("binding.deleted", 0)
+    inject_bus(net, n, lifetime=0, first=first, sequence=2)
+    deadline = time.monotonic() + 90
+    while net.query(other, "stats")["node"].get("binding.deleted", 0) < deleted + n:
+        assert time.monotonic() < deadline, "the de-registrations did not all arrive"
+        time.sleep(0.2)

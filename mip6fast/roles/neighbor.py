@@ -28,6 +28,7 @@ detection (RFC 6275 §11.5.1) will listen to.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from ipaddress import IPv6Address, IPv6Network
@@ -338,6 +339,9 @@ class NeighborDiscovery:
         # How many proxied addresses share each solicited-node group (by its low 24 bits, RFC 4291
         # §2.7.1): a home agent proxies 10^5 addresses, so removing one must not scan them all.
         self._proxy_groups: dict[bytes, int] = {}
+        # (now, address) -> True when the proxying node gives a proxied address up to a DAD prober
+        # instead of defending it (set by a home agent: Registrar.yield_home_address)
+        self.yield_proxy: Callable[[int, IPv6Address], bool] | None = None
         self.base_reachable_time = REACHABLE_TIME
         self.retrans_timer = RETRANS_TIMER
         self.cur_hop_limit = 64
@@ -604,6 +608,11 @@ class NeighborDiscovery:
             self._count("ns_for_duplicate_ignored")
             return
         proxied = target in self.proxies
+        if proxied and from_dad and own is None and self.yield_proxy is not None and self.yield_proxy(now, target):
+            # the proxying node gave the address up to the prober (a home agent after a Home Agent
+            # Switch, registration.Registrar.yield_home_address): no defence
+            self._count("proxy_yielded")
+            return
         if own is None and not proxied:
             self._count("drop.ns_not_for_us")
             return

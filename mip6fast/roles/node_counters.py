@@ -84,6 +84,8 @@ NODE_COUNTERS = CounterTable("node", declare(
     ("nd.ns_for_duplicate_ignored", "NS for an address found duplicate, not answered"),
     ("nd.na_answered", "NS answered with an NA"),
     ("nd.na_answered_proxy", "NS answered with an NA for a proxied address"),
+    ("nd.proxy_yielded", "a DAD NS for a proxied address left undefended: the node gave it up to the prober "
+     "(a home agent after a Home Agent Switch, RFC 5142)"),
     ("nd.na_for_own_address", "an NA claiming one of our addresses (RFC 4862 §5.4.4), logged only"),
     ("nd.na_unsolicited_ignored", "an unsolicited NA for no cache entry (RFC 4861 §7.2.5)"),
     ("nd.na_not_override_ignored", "an NA without the override flag left the cache entry as it was"),

@@ -39,20 +39,23 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterable, Sequence
 from ipaddress import IPv6Address
 from typing import Any
 from urllib.parse import urlsplit
 
 import etcd3gw
+import requests
 from etcd3gw import exceptions as etcd_exceptions
+from requests.adapters import HTTPAdapter
 
 from .base import Batch, BindingStore
-from .errors import CANNOT_OPEN, CORRUPT, FENCED, IO_ERROR, SCHEMA, UNAVAILABLE, StoreError
+from .errors import CANNOT_OPEN, CORRUPT, FENCED, IO_ERROR, READ_ONLY, SCHEMA, UNAVAILABLE, StoreError
 from .records import BindingRecord
 
-__all__ = ["DEFAULT_PREFIX", "ETCD_SCHEMA_VERSION", "EtcdBindingStore", "EtcdEndpoints", "decode_binding",
-           "encode_binding"]
+__all__ = ["DEFAULT_PREFIX", "ETCD_SCHEMA_VERSION", "EtcdBindingStore", "EtcdEndpoints", "SourceAddressAdapter",
+           "decode_binding", "encode_binding"]
 
 DEFAULT_PREFIX = "/mip6fast/default/"
 ETCD_SCHEMA_VERSION = 1
@@ -88,18 +91,45 @@ def decode_binding(path: str, value: bytes) -> BindingRecord:
         raise StoreError(path, CORRUPT, "read", f"not a binding record: {value[:80]!r}: {exc}") from None
 
 
+class SourceAddressAdapter(HTTPAdapter):
+    """Connections that leave from ``source_address`` (port chosen by the kernel): the control plane's
+    traffic to etcd goes from the management address, whatever the routing table would pick (issue 16:
+    "the control plane's connection to etcd is configured apart from the wire interfaces")."""
+
+    def __init__(self, source_address: str, **kwargs: Any):
+        self.source_address = source_address
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.source_address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def session_from(source_address: str | None) -> requests.Session:
+    """A requests session for etcd3gw; with ``source_address``, every connection is bound to it."""
+    session = requests.Session()
+    if source_address:
+        adapter = SourceAddressAdapter(source_address)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+    return session
+
+
 class EtcdEndpoints:
     """Clients of the cluster's members, tried in turn: the one that answered last goes first.
 
-    ``endpoints``: URLs (``http://127.0.0.1:2379``) or ``host:port``. ``timeout_s``: per request."""
+    ``endpoints``: URLs (``http://127.0.0.1:2379``) or ``host:port``. ``timeout_s``: per request.
+    ``source_address``: the local (management) address every connection leaves from (None: the
+    kernel's choice)."""
 
-    def __init__(self, endpoints: Sequence[str], timeout_s: float = 2.0):
+    def __init__(self, endpoints: Sequence[str], timeout_s: float = 2.0, source_address: str | None = None):
         if isinstance(endpoints, str) or not endpoints:
             raise ValueError("endpoints: a non-empty list of URLs (http://host:port)")
         if not timeout_s > 0:
             raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
         self.urls = [e if "://" in e else f"http://{e}" for e in endpoints]
         self.timeout_s = timeout_s
+        self.source_address = source_address
         self.clients = []
         for url in self.urls:
             parts = urlsplit(url)
@@ -108,7 +138,7 @@ class EtcdEndpoints:
             # api_path given: no version discovery round trip (the v3 gateway path of etcd >= 3.4)
             self.clients.append(etcd3gw.Etcd3Client(host=parts.hostname, port=parts.port,
                                                     protocol=parts.scheme, timeout=timeout_s,
-                                                    api_path="/v3/"))
+                                                    api_path="/v3/", session=session_from(source_address)))
         self.current = 0
         self.failovers = 0          # requests that had to go to another endpoint
 
@@ -161,13 +191,13 @@ class EtcdBindingStore(BindingStore):
     ``unavailable`` if no endpoint answers, ``schema`` if another layout version is there."""
 
     def __init__(self, endpoints: Sequence[str], prefix: str = DEFAULT_PREFIX, timeout_s: float = 2.0,
-                 max_txn_ops: int = DEFAULT_MAX_TXN_OPS):
+                 max_txn_ops: int = DEFAULT_MAX_TXN_OPS, source_address: str | None = None):
         super().__init__()
         if not isinstance(prefix, str) or not prefix.startswith("/") or not prefix.endswith("/"):
             raise ValueError(f"prefix must start and end with '/', got {prefix!r}")
         if isinstance(max_txn_ops, bool) or not isinstance(max_txn_ops, int) or max_txn_ops < 2:
             raise ValueError(f"max_txn_ops must be an int >= 2, got {max_txn_ops!r}")
-        self.endpoints = EtcdEndpoints(endpoints, timeout_s)
+        self.endpoints = EtcdEndpoints(endpoints, timeout_s, source_address)
         self.prefix = prefix
         self.max_txn_ops = max_txn_ops
         self.path = f"etcd:{self.endpoints}{prefix}"
@@ -176,6 +206,9 @@ class EtcdBindingStore(BindingStore):
         self._skey = (prefix + "state/").encode()
         self._fence: dict[str, Any] | None = None
         self.revision = 0                 # etcd's revision after our last write or read
+        self.last_commit_s: float | None = None   # the last commit's round trip (every transaction of it)
+        self.last_commit_at: float | None = None  # when it returned (time.monotonic())
+        self.read_only = False            # a standby member: commits refused (only the active writes)
         try:
             self._open()
         except BaseException:
@@ -275,6 +308,12 @@ class EtcdBindingStore(BindingStore):
             yield chunk
 
     def _write(self, batch: Batch, records: int) -> None:
+        if self.read_only:
+            # a warm standby mirrors the active's bindings (mip6fast.redundancy): it must never write them
+            raise StoreError(self.path, READ_ONLY, f"commit of {records} records",
+                             "this member is a standby: only the active home agent writes")
+        started = time.monotonic()
+
         def ops() -> Iterable[tuple[int, dict[str, Any]]]:
             for home, b in batch.bindings.items():
                 k = _b64(self.binding_key(home))
@@ -293,6 +332,8 @@ class EtcdBindingStore(BindingStore):
 
         for chunk in self._chunks(ops()):
             self._txn(f"commit of {records} records", chunk, [])
+        self.last_commit_at = time.monotonic()
+        self.last_commit_s = self.last_commit_at - started
 
     def _range(self, operation: str, prefix: bytes) -> list[dict[str, Any]]:
         end = prefix[:-1] + bytes([prefix[-1] + 1])

@@ -50,12 +50,12 @@ class Election:
 
     def __init__(self, endpoints: Sequence[str], prefix: str, member: str, ttl_s: int = 2,
                  timeout_s: float = 1.0, margin_s: float = DEFAULT_MARGIN_S,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, source_address: str | None = None):
         if not member or not member.isprintable():
             raise ValueError(f"member: a printable name, got {member!r}")
         if isinstance(ttl_s, bool) or not isinstance(ttl_s, int) or ttl_s < 1:
             raise ValueError(f"ttl_s: whole seconds >= 1, got {ttl_s!r}")
-        self.endpoints = EtcdEndpoints(endpoints, timeout_s)
+        self.endpoints = EtcdEndpoints(endpoints, timeout_s, source_address)
         self.prefix = prefix
         self.key = prefix + "leader"
         self.member = member
@@ -71,14 +71,20 @@ class Election:
         self.leader = False
         self.keepalives = 0
         self.keepalive_failures = 0
+        self.revision = 0             # etcd's revision in the last answer (a standby's campaigns keep it
+                                      # fresh: what its replication lag is measured against)
 
     # ------------------------------------------------------------ requests
 
     def _post(self, operation: str, path: str, payload: dict[str, Any]) -> Any:
         try:
-            return self.endpoints.post(path, payload)
+            result = self.endpoints.post(path, payload)
         except etcd_exceptions.Etcd3Exception as exc:
             raise _etcd_error(self.path, operation, exc) from exc
+        revision = result.get("header", {}).get("revision") if isinstance(result, dict) else None
+        if revision is not None:
+            self.revision = max(self.revision, int(revision))
+        return result
 
     # ------------------------------------------------------------ campaigning
 

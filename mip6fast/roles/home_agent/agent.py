@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from collections.abc import Iterable
 from ipaddress import IPv6Address, IPv6Network
 
 from ...batch import PacketBatch
@@ -44,7 +45,7 @@ from ...binding_cache import BindingCache
 from ...datapath import HomeAgentDataPath
 from ...errors import ParseError
 from ...security import MnHaCredentials, Mode, SecurityPolicyDatabase
-from ...store import BindingStore
+from ...store import BindingRecord, BindingStore
 from ...wire import (
     BindingAcknowledgement,
     BindingErrorStatus,
@@ -122,6 +123,9 @@ class HomeAgent(Router):
                                    protection=self.protection)
         self.journal = None if store is None else Journal(store, self, wall_offset_ns, self.protection)
         self.registrar.journal = self.journal
+        # a home address whose mobile node was switched to another agent is given up to that agent's
+        # DAD probe instead of defended (Registrar.yield_home_address)
+        self.nd[config.interface].yield_proxy = self.registrar.yield_home_address
         self.discovery = HomeAgentDiscovery(self.home_link, config.preference, self.rng, self,
                                             max_entries=config.max_home_agents, reply_rate=config.dhaad_reply_rate,
                                             reply_burst=config.dhaad_reply_burst)
@@ -203,16 +207,45 @@ class HomeAgent(Router):
             out = self._finish(out)
         return out
 
-    def take_over(self, now: int) -> Output:
+    def mirror(self, now: int, puts: Iterable[BindingRecord] = (), deletes: Iterable[IPv6Address] = (),
+               snapshot: bool = False) -> Output:
+        """An entry point of a warm standby (README "Redundancy"): the bindings the active one committed
+        (``puts``) or deleted (``deletes``), as etcd's watch saw them, go into (or out of) the cache
+        without anything being sent (``Registrar.mirror``). ``snapshot``: ``puts`` is everything there
+        is; mirrored bindings not in it go."""
+        out = self._begin()
+        try:
+            counters = self.counters
+            seen = set()
+            for record in puts:
+                seen.add(record.home_address)
+                why = self.registrar.mirror(now, record)
+                counters["redundancy.mirrored" if why is None else "redundancy.mirror_dropped"] += 1
+            gone = list(deletes)
+            if snapshot:
+                gone += [IPv6Address(k) for k in self.cache.keys() if IPv6Address(k) not in seen]
+            for home in gone:
+                if self.registrar.unmirror(home):
+                    counters["redundancy.mirror_deleted"] += 1
+        finally:
+            out = self._finish(out)
+        return out
+
+    def take_over(self, now: int, warm: bool = False) -> Output:
         """An entry point: this home agent became the active one of its group (README "Redundancy";
         the daemon calls it once its election won, its gate open). The bindings come from the
         replicated store (``recover``: sequence numbers, timers, tunnels, paced proxy NAs for every
-        home address, replay marks), and every address of its own on every interface is announced by
-        an unsolicited NA with Override, so the home link and the next hop send to this machine at
-        once instead of the dead one's link-layer address."""
+        home address, replay marks) or, ``warm``, are already in the cache (``mirror``, caught up to
+        the election by the caller) and only become active (proxy ND, timers) with the replay marks
+        read; every address of its own on every interface is announced by an unsolicited NA with
+        Override, so the home link and the next hop send to this machine at once instead of the dead
+        one's link-layer address."""
         out = self._begin()
         try:
-            if self.journal is not None and not self.journal.recovered:
+            if warm and self.journal is not None and not self.journal.recovered:
+                self.counters["redundancy.warm_bindings"] += self.registrar.activate_mirrored(now)
+                self.journal.resume(now)
+            elif self.journal is not None and not self.journal.recovered:
                 self.journal.recover(now, self.registrar.restore)
             announced = sum(nd.announce() for nd in self.nd.values())
             self.counters["redundancy.takeovers"] += 1

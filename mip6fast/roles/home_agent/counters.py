@@ -18,6 +18,8 @@ HOME_AGENT_COUNTERS = CounterTable("home_agent", declare(
     ("ba.sent.status.<status>", "Binding Acknowledgements sent, by status", BA_STATUSES),
     ("brr.sent", "Binding Refresh Requests sent (§9.5.5)"),
     ("has.sent", "Home Agent Switch messages sent (RFC 5142): mobile nodes told to register elsewhere"),
+    ("binding.handed_over", "bindings given up to the home agent a Home Agent Switch named, when it probed "
+     "their home address by DAD (RFC 5142, RFC 6275 §10.4.1)"),
     ("drop.bu.bad_home_address", "a BU whose home address is not on a home link of this agent (§10.3.1)"),
     ("drop.bu.bad_care_of_address", "a BU whose care-of address is not a usable unicast address"),
     ("drop.bu.home_with_nonce_indices", "a home registration carrying a Nonce Indices option (§10.3.1)"),
@@ -45,6 +47,12 @@ HOME_AGENT_COUNTERS = CounterTable("home_agent", declare(
     # ---- redundancy (issue 16, README "Redundancy")
     ("redundancy.takeovers", "times this home agent became the active one of its group and took over"),
     ("redundancy.addresses_announced", "unsolicited NAs (Override) for its own addresses sent at a takeover"),
+    ("redundancy.mirrored", "bindings a warm standby put in its cache as the active committed them (etcd watch)"),
+    ("redundancy.mirror_deleted", "bindings a warm standby removed as the active deleted them (etcd watch)"),
+    ("redundancy.mirror_dropped", "bindings a warm standby could not mirror (outside the home prefixes, no time "
+     "left, no room in the cache)"),
+    ("redundancy.warm_bindings", "bindings already in the cache at a takeover (a warm standby): not loaded"),
+    ("redundancy.cold_fallbacks", "takeovers whose watch could not catch up in time: every binding loaded"),
     # ---- duplicate address detection for home addresses (dad.py, §10.4.1)
     ("dad.ns_sent", "DAD Neighbor Solicitations sent for a home address"),
     ("dad.ns_received", "a DAD NS from another node for a home address under test"),

@@ -227,6 +227,13 @@ class Journal:
         mark = self.store.get_state(key)
         return mark if isinstance(mark, int) and not isinstance(mark, bool) and mark > 0 else None
 
+    def resume(self, now: int) -> None:
+        """A warm standby's takeover (its bindings already mirrored): only the replay windows resume from
+        the marks (as ``recover`` does); from now on changes are written through."""
+        self.node.counters["store.replay_windows_resumed"] += self._resume_replay_windows()
+        self.recovered = True
+        self._now = now
+
     def recover(self, now: int, restore: Callable[[int, BindingRecord], str | None]) -> BindingsRecovered:
         """Load the store and hand each unexpired record to ``restore(now, record)`` (None: put back,
         else why not, ``DROPPED_*``); commits the removals once."""

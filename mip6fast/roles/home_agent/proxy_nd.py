@@ -62,6 +62,15 @@ class ProxyND:
         """A new binding: proxy ``home`` (and, with the L flag, its link-local twin) and advertise it.
         ``paced`` (bindings recovered at start): Neighbor Solicitations are answered at once, the
         unsolicited NAs start in turn, PACED_NA_BURST bindings every PACED_NA_INTERVAL."""
+        self.add(home, link_local)
+        if not paced:
+            self._advertise(now, home, MAX_NEIGHBOR_ADVERTISEMENT)
+            return
+        self.pace(now, home)
+
+    def add(self, home: IPv6Address, link_local: bool) -> None:
+        """Proxy ``home`` (and its link-local twin with the L flag) without advertising it: a warm
+        standby prepares its bindings so (its gate closed, it answers nothing); ``pace`` at its takeover."""
         addresses = [home]
         if link_local:
             addresses.append(self.link.link_local_for(home))
@@ -69,9 +78,14 @@ class ProxyND:
             self.link.nd.add_proxy(a)
         self._bindings[home] = _Proxied(tuple(addresses))
         self._addresses.update(addresses)
-        if not paced:
-            self._advertise(now, home, MAX_NEIGHBOR_ADVERTISEMENT)
-            return
+
+    def proxied(self, home: IPv6Address) -> tuple[IPv6Address, ...] | None:
+        """The addresses proxied for ``home``'s binding, or None."""
+        p = self._bindings.get(home)
+        return None if p is None else p.addresses
+
+    def pace(self, now: int, home: IPv6Address) -> None:
+        """Queue ``home``'s unsolicited NAs behind the others being paced."""
         self._paced.append(home)
         if self._pacer is None:
             self._pacer = self.node.call_at(now, self._pace)

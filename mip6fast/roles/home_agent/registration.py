@@ -46,6 +46,7 @@ Optionally a Binding Refresh Request goes out ``refresh_lead`` seconds before a 
 from __future__ import annotations
 
 import heapq
+from functools import partial
 from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv6Address
@@ -132,6 +133,12 @@ class Registrar:
                                                    for k, b in cache.items()]
         heapq.heapify(self._expiries)
         self._from: tuple[str, bytes] = ("", b"")      # interface and source MAC of the BU at hand
+        # Home addresses whose mobile node we told to register with another agent (RFC 5142): their
+        # binding is given up when the new agent probes the address by DAD (``yield_home_address``).
+        self._switched: set[IPv6Address] = set()
+        # A warm standby's bindings (``mirror``): in the cache and in proxy ND's table (answering
+        # nothing: the gate is closed), not yet advertised, timed or refreshed; each one's expiry.
+        self._mirrored: dict[IPv6Address, int] = {}
         # The binding store's write-through (journal.py), set by the agent when it has a store.
         self.journal: Journal | None = None
 
@@ -318,6 +325,7 @@ class Registrar:
         if refresh is not None:
             refresh.cancel()
         self._registered[home] = None
+        self._switched.discard(home)        # it registered with us again: it stays
         self.mobile_prefixes.stop(home)
         if result.outcome is Outcome.CREATED:
             self.node.counters["binding.created"] += 1
@@ -362,6 +370,7 @@ class Registrar:
 
     def _stop(self, home: IPv6Address) -> None:
         """The binding is gone (de-registered or expired): its timers, MPAs and proxying end."""
+        self._switched.discard(home)
         if home not in self._registered:
             return
         refresh = self._registered.pop(home)
@@ -485,6 +494,27 @@ class Registrar:
             return False
         self.node.counters["has.sent"] += 1
         self.node.output_packet(now, raw, self.link.name)
+        if agents:
+            self._switched.add(home)
+        return True
+
+    def yield_home_address(self, now: int, home: IPv6Address) -> bool:
+        """Another node probes ``home`` by DAD on the home link (RFC 4862 §5.4) after we told its mobile
+        node to register with another home agent (``home_agent_switch``): that is the new home agent
+        checking the address before it accepts the registration (RFC 6275 §10.4.1 has it run DAD for
+        a first registration). Defending it (§10.4.1) would make the new agent refuse the registration
+        with status 134 and leave the mobile node with no home agent at all, so we give the binding up
+        instead: no more proxy ND, no tunnel, the deletion stored. True when we did (the NS then goes
+        unanswered). Only for home addresses we sent a Home Agent Switch naming some agent for, until
+        their mobile node registers with us again; a probe for any other one is defended as always."""
+        if home not in self._switched or self.cache.get(home) is None:
+            return False
+        self.cache.pop(home, None)
+        self._stop(home)
+        if self.journal is not None:
+            self.journal.deregistered(now, home)
+        self.node.counters["binding.handed_over"] += 1
+        self.node.notify(BindingDeleted(now, home))
         return True
 
     # ------------------------------------------------------------ recovery from the binding store
@@ -518,3 +548,77 @@ class Registrar:
         self.node.counters["binding.recovered"] += 1
         self.arm_expiry(now + left)
         return None
+
+    # ------------------------------------------------------------ a warm standby (README "Redundancy")
+
+    def mirror(self, now: int, record: BindingRecord) -> str | None:
+        """A standby home agent: the binding the active one committed (seen through etcd's watch) goes
+        into the cache as it is there, replacing whatever the cache held for its home address (the
+        store is the authority: no §9.5.1 sequence check against our older copy). Nothing else happens
+        yet: no proxy ND (the standby must not defend the address), no Binding Refresh Request timer,
+        no expiry timer (the active expires bindings and its deletion comes through the watch; a
+        standby that expired them itself could disagree with it). ``activate_mirrored`` does those at
+        the takeover. None when mirrored, else why not (``journal.DROPPED_*``; nothing is stored)."""
+        home = record.home_address
+        subnet = self.link.subnet(home)
+        if subnet is None or self._own_address(home) or home in self.link.anycast:
+            self.unmirror(home)
+            return DROPPED_OUTSIDE_PREFIXES
+        cap = self.max_lifetime
+        remaining = self.link.prefix_remaining(now, subnet)
+        if remaining is not None:
+            cap = min(cap, remaining)
+        left = remaining_ns(record, now, self.journal.wall_offset_ns if self.journal else 0, cap)
+        if left <= 0:
+            self.unmirror(home)
+            return DROPPED_NO_TIME_LEFT
+        flags = record.flags & (FLAG_ACK | FLAG_HOME | FLAG_LINK_LOCAL)
+        self.cache.pop(home, None)
+        result = self.cache.update(home, record.care_of_address, record.sequence, flags, now + left)
+        if result.outcome is Outcome.NOMEM:
+            self.unmirror(home)
+            return DROPPED_NOMEM
+        heapq.heappush(self._expiries, (now + left, home.packed))
+        self._mirrored[home] = now + left
+        if self.proxy is not None:
+            # proxied now, so that the takeover only starts the NAs; again if the L flag changed
+            link_local = bool(flags & FLAG_LINK_LOCAL)
+            proxied = self.proxy.proxied(home)
+            if proxied is None or (len(proxied) > 1) != link_local:
+                self.proxy.stop(home)
+                self.proxy.add(home, link_local)
+        return None
+
+    def unmirror(self, home: IPv6Address) -> bool:
+        """A standby: the active deleted ``home``'s binding (de-registered, expired). True if we had it."""
+        if self._mirrored.pop(home, None) is not None and self.proxy is not None:
+            self.proxy.stop(home)
+        self._stop(home)
+        return self.cache.pop(home, None) is not None
+
+    @property
+    def mirrored(self) -> int:
+        return len(self._mirrored)
+
+    def forget_mirrored(self) -> int:
+        """Drop every mirrored binding (a takeover that could not catch up loads everything instead)."""
+        n = 0
+        for home in list(self._mirrored):
+            n += self.unmirror(home)
+        return n
+
+    def activate_mirrored(self, now: int) -> int:
+        """The takeover of a warm standby: every mirrored binding becomes what ``restore`` would have
+        made of it: its proxy NAs start, paced (§10.4.1; the addresses were proxied by ``mirror``), its
+        refresh timer (§10.3.1) and the expiry timer are set; returns how many."""
+        lead = None if self.refresh_lead is None else self.refresh_lead * NS_PER_S
+        for home, expires in self._mirrored.items():
+            self._registered[home] = None
+            if lead is not None and expires - now > lead:
+                self._registered[home] = self.node.call_at(expires - lead, partial(self._refresh_request, home=home))
+            if self.proxy is not None:
+                self.proxy.pace(now, home)
+        n = len(self._mirrored)
+        self._mirrored = {}
+        self.arm_expiry()
+        return n
