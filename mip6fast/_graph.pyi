@@ -7,6 +7,8 @@ NO_IF: int
 NO_DEADLINE: Incomplete
 MAX_ADJACENCIES: Incomplete
 SLOW_KINDS: Incomplete
+MAX_TUNNELS: int
+MAX_AGENTS: int
 COUNTER_NAMES: Incomplete
 class _Graph:
     tunnelled: int
