@@ -23,6 +23,12 @@ stays the one source of truth; ``GraphTables`` copies into the graph:
   the SPD changes; comparing identities costs nothing, so a newly required tunnel is enforced from the
   very next batch.
 
+Every role's graph uses one (the home agent's, the mobile node's, the correspondent's). The
+correspondent's receive graph reads only the interfaces' MACs: ``refresh_links`` re-reads the tables
+only when the interfaces change. ``emit`` and ``emit_one`` put the frames a send graph made into the
+node's output where its per-packet path would have put them (one frame as a ``Transmit``; more as
+``BatchTransmit`` per interface, placed with ``BatchTransmit.at``), counted ``tx_frames``.
+
 Limits: a node with more interfaces than the graph holds (``MAX_IFACES``) gets no graph
 (``usable`` is False: its batches take the per-frame path, counted); more routes than ``MAX_ROUTES``
 leave the graph without routes (every packet to send goes to the slow path, counted
