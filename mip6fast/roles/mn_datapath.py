@@ -385,20 +385,19 @@ class MobileNodeData:
         epoch = tables.node.epoch
         slow = graph.receive(batch, tables.index[self.iface.name], now)
         # Copied out before anything is acted on: a delivery may make the node send (a nested run).
-        entries = list(zip(graph.slow[:slow].tolist(), graph.slow_kind[:slow].tolist()))
+        entries, kinds = graph.slow[:slow].astype(np.int64), graph.slow_kind[:slow].copy()
         dropped, refused, drops = graph.dropped, graph.unprotected, graph.last_drops()
-        delivered = [(i, kind == _DELIVER_TUNNEL) for i, kind in entries if kind != _FRAME]
-        counters["rx_frames"] += len(delivered) + dropped
-        forwarded = np.array([i for i, _ in delivered], dtype=np.int64)
-        self.route_optimization.count_inbound(now, batch, forwarded,
-                                              np.array([t for _, t in delivered], dtype=bool))
+        deliver = kinds != _FRAME
+        forwarded = entries[deliver]
+        counters["rx_frames"] += int(forwarded.size) + dropped
+        self.route_optimization.count_inbound(now, batch, forwarded, kinds[deliver] == _DELIVER_TUNNEL)
         self._deliver(now, batch, forwarded)
         for r, count in drops.items():
             counters[f"drop.datapath.{DropReason(r).name.lower()}"] += count
         if refused:
             counters["rx_frames"] += refused
             counters["drop.esp.tunnel.unprotected"] += refused
-        frames = [i for i, kind in entries if kind == _FRAME]
+        frames = entries[~deliver].tolist()
         if not frames and tables.node.epoch == epoch:
             tables.clean()
         return frames
@@ -445,7 +444,8 @@ class MobileNodeData:
     def _deliver(self, now: int, batch: PacketBatch, idx: np.ndarray) -> None:
         if not idx.size:
             return
-        raws = [batch.packet(i) for i in idx.tolist()]
+        buf = batch.buf
+        raws = [buf[o:o + k].tobytes() for o, k in zip(batch.offset[idx].tolist(), batch.length[idx].tolist())]
         if any(raw[6] == NH_MH for raw in raws):
             # Only a tunnelled packet can be a bare Mobility Header here (one after a Type 2 routing
             # header stays on the signalling path): a Home Test, for the node, not its applications.
