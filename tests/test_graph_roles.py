@@ -143,8 +143,10 @@ def upper(draw, src, dst):
 
 @st.composite
 def app_packets(draw):
-    """What an application sends: mostly from a home address to a peer."""
-    return draw(upper(draw(HOMES), draw(PEERS)))
+    """What an application sends: mostly from a home address to a correspondent."""
+    src = draw(st.one_of(st.sampled_from([HOA, HOA2]), HOMES))
+    dst = draw(st.one_of(st.sampled_from([CN, CN2]), PEERS))
+    return draw(upper(src, dst))
 
 
 @st.composite
