@@ -14,12 +14,14 @@
  * (mip6_slow_t), in the order the per-packet path must handle them, and reads counters when asked.
  *
  * Output contract. After a run, packet i of the batch is one of:
- *   - sent: verdict FORWARD, out[i] = the output interface; the slot holds the whole Ethernet frame
- *     (header written in the headroom, offset/length moved over it). tx[k] counts them per interface;
+ *   - sent: verdict FORWARD (or PASS: a correspondent's packet without a binding), out[i] = the output
+ *     interface; the slot holds the whole Ethernet frame (header written in the headroom,
+ *     offset/length moved over it). tx[k] counts them per interface;
  *   - dropped: verdict DROP, counted in drops[reason] (and, for the tunnel kernels, in their counters);
  *   - on the slow list, with its kind. A FRAME entry's slot is the frame as received again (its
  *     offset/length put back); the other kinds leave the IPv6 packet the kernels made at offset.
- * out[i] is MIP6_GRAPH_NO_IF for every packet not sent.
+ * out[i] is MIP6_GRAPH_NO_IF for every packet not sent. (One exception: a tunnel the mobile node's
+ * receive graph refuses for arriving without ESP is only counted, in out->unprotected.)
  *
  * Every role's graph shares the tables above, the slow list, the counters and the rewrite node
  * (mip6_graph_internal.h); each adds its own input, kernels and verdict handling: the home agent's
