@@ -1,5 +1,5 @@
 /* Data-plane graphs (mip6_graph.h): the shared nodes (routes, rewrite/output) and the home agent's graph. */
-#include "mip6_graph.h"
+#include "mip6_graph_internal.h"
 
 #include <stdlib.h>
 
@@ -30,7 +30,7 @@ void mip6_graph_release(mip6_graph_t *g)
     memset(g, 0, sizeof *g);
 }
 
-static int ensure_scratch(mip6_graph_t *g, uint32_t n)
+int mip6_graph_scratch_(mip6_graph_t *g, uint32_t n)
 {
     if (n <= g->cap)
         return MIP6_OK;
@@ -113,15 +113,23 @@ int32_t mip6_graph_route(const mip6_graph_t *g, const uint8_t dst[16])
     return -1;
 }
 
-/* The last next hop resolved in a run: consecutive packets mostly share one (the default router). */
-typedef struct adj_memo {
-    const uint8_t *mac;
-    uint8_t addr[16];
-    unsigned iface;
-    int valid;
-} adj_memo_t;
+void mip6_graph_out_reset_(mip6_graph_out_t *out)
+{
+    out->n_slow = 0;
+    out->tunnelled = out->detunnelled_sent = out->dropped = 0;
+    out->inserted = out->unprotected = 0;
+    memset(out->tx, 0, sizeof out->tx);
+    memset(out->drops, 0, sizeof out->drops);
+}
 
-static void slow(mip6_graph_t *g, mip6_graph_out_t *out, uint32_t i, mip6_slow_t kind)
+void mip6_graph_drop_(mip6_graph_t *g, mip6_graph_out_t *out, unsigned reason)
+{
+    g->drops[reason]++;
+    out->drops[reason]++;
+    out->dropped++;
+}
+
+void mip6_graph_slow_(mip6_graph_t *g, mip6_graph_out_t *out, uint32_t i, mip6_slow_t kind)
 {
     out->slow[out->n_slow] = i;
     out->slow_kind[out->n_slow] = (uint8_t)kind;
@@ -132,8 +140,8 @@ static void slow(mip6_graph_t *g, mip6_graph_out_t *out, uint32_t i, mip6_slow_t
 
 /* interface-output: send packet i (an IPv6 packet at its offset) if that needs no state change
  * anywhere (mip6_graph.h); 1 sent, 0 left for the slow path. */
-static int try_send(mip6_graph_t *g, mip6_batch_t *b, uint32_t i, uint64_t now_ns, adj_memo_t *memo,
-                    mip6_graph_out_t *out)
+int mip6_graph_try_send_(mip6_graph_t *g, mip6_batch_t *b, uint32_t i, uint64_t now_ns, mip6_adj_memo_t *memo,
+                         mip6_graph_out_t *out)
 {
     uint32_t off = b->offset[i], len = b->length[i];
     const uint8_t *dst = b->buf + off + 24;
@@ -259,13 +267,10 @@ int mip6_graph_ha_run(mip6_graph_ha_t *ha, mip6_batch_t *b, unsigned rx, uint64_
     mip6_graph_t *g = &ha->g;
     if (rx >= g->n_ifaces || !ha->cache || !g->adj || mip6_bcache_key_len(ha->cache) != 16)
         return MIP6_EINVAL;
-    if (ensure_scratch(g, b->count) != MIP6_OK)
+    if (mip6_graph_scratch_(g, b->count) != MIP6_OK)
         return MIP6_ESPACE;
     uint32_t n = b->count;
-    out->n_slow = 0;
-    out->tunnelled = out->detunnelled_sent = out->dropped = 0;
-    memset(out->tx, 0, sizeof out->tx);
-    memset(out->drops, 0, sizeof out->drops);
+    mip6_graph_out_reset_(out);
     g->counters[MIP6_GC_RX] += n;
 
     ha_input(ha, b, &g->ifaces[rx], out);
@@ -284,9 +289,9 @@ int mip6_graph_ha_run(mip6_graph_ha_t *ha, mip6_batch_t *b, unsigned rx, uint64_
             g->flags[i] = f |= F_HELD;
         }
         /* RFC 3776: a home whose reverse tunnel must be protected sent one without ESP. */
-        if (ha->n_required && (f & F_TO_US) && b->buf[g->frame_off[i] + MIP6_ETH_HLEN + 6] == MIP6_NH_IPV6
+        if (ha->g.n_required && (f & F_TO_US) && b->buf[g->frame_off[i] + MIP6_ETH_HLEN + 6] == MIP6_NH_IPV6
             && b->length[i] >= 2 * MIP6_IP6_HLEN
-            && mip6_dp_in_set(b->buf + b->offset[i] + MIP6_IP6_HLEN + 8, ha->required, ha->n_required)) {
+            && mip6_dp_in_set(b->buf + b->offset[i] + MIP6_IP6_HLEN + 8, ha->g.required, ha->g.n_required)) {
             b->verdict[i] = MIP6_V_SLOW_PATH;
             g->flags[i] = f | F_UNPROT;
         }
@@ -300,27 +305,25 @@ int mip6_graph_ha_run(mip6_graph_ha_t *ha, mip6_batch_t *b, unsigned rx, uint64_
 
     /* What the kernels decided, done: first what the per-packet path used to do in index order (drops
      * counted, tunnelled and decapsulated packets sent, errors answered), then the frames left. */
-    adj_memo_t memo = { 0 };
+    mip6_adj_memo_t memo = { 0 };
     for (uint32_t i = 0; i < n; i++) {
         uint8_t v = b->verdict[i], f = g->flags[i];
         if (v == MIP6_V_DROP) {
-            g->drops[b->reason[i]]++;
-            out->drops[b->reason[i]]++;
-            out->dropped++;
+            mip6_graph_drop_(g, out, b->reason[i]);
             if (b->reason[i] == MIP6_R_HOP_LIMIT)
-                slow(g, out, i, MIP6_SLOW_HOP_LIMIT);
+                mip6_graph_slow_(g, out, i, MIP6_SLOW_HOP_LIMIT);
         } else if (v == MIP6_V_TOO_BIG) {
-            slow(g, out, i, MIP6_SLOW_TOO_BIG);
+            mip6_graph_slow_(g, out, i, MIP6_SLOW_TOO_BIG);
         } else if (v == MIP6_V_FORWARD && (f & (F_ENC | F_RET))) {
             out->tunnelled++;
             g->counters[MIP6_GC_TUNNELLED]++;
-            if ((ha->n_protected
-                 && mip6_dp_in_set(b->buf + b->offset[i] + MIP6_IP6_HLEN + 24, ha->protected_homes, ha->n_protected))
-                || !try_send(g, b, i, now_ns, &memo, out))
-                slow(g, out, i, MIP6_SLOW_TUNNEL_TX);
+            if ((ha->g.n_protected
+                 && mip6_dp_in_set(b->buf + b->offset[i] + MIP6_IP6_HLEN + 24, ha->g.protected_homes, ha->g.n_protected))
+                || !mip6_graph_try_send_(g, b, i, now_ns, &memo, out))
+                mip6_graph_slow_(g, out, i, MIP6_SLOW_TUNNEL_TX);
         } else if (v == MIP6_V_FORWARD) {
-            if (mip6_dp_in_set(b->buf + b->offset[i] + 24, ha->own, ha->n_own) || !try_send(g, b, i, now_ns, &memo, out)) {
-                slow(g, out, i, MIP6_SLOW_INNER);
+            if (mip6_dp_in_set(b->buf + b->offset[i] + 24, ha->g.own, ha->g.n_own) || !mip6_graph_try_send_(g, b, i, now_ns, &memo, out)) {
+                mip6_graph_slow_(g, out, i, MIP6_SLOW_INNER);
             } else {
                 out->detunnelled_sent++;
                 g->counters[MIP6_GC_DETUNNELLED_SENT]++;
@@ -332,13 +335,13 @@ int mip6_graph_ha_run(mip6_graph_ha_t *ha, mip6_batch_t *b, unsigned rx, uint64_
         if (v != MIP6_V_PASS && v != MIP6_V_SLOW_PATH)
             continue;
         if (f & F_DEC) {
-            slow(g, out, i, MIP6_SLOW_DECAPSULATED_LEFT);
+            mip6_graph_slow_(g, out, i, MIP6_SLOW_DECAPSULATED_LEFT);
         } else if (f & F_UNPROT) {
-            slow(g, out, i, MIP6_SLOW_UNPROTECTED);
+            mip6_graph_slow_(g, out, i, MIP6_SLOW_UNPROTECTED);
         } else {
             b->offset[i] = g->frame_off[i];
             b->length[i] = g->frame_len[i];
-            slow(g, out, i, MIP6_SLOW_FRAME);
+            mip6_graph_slow_(g, out, i, MIP6_SLOW_FRAME);
         }
     }
     return (int)out->n_slow;

@@ -14,12 +14,21 @@
  * (mip6_slow_t), in the order the per-packet path must handle them, and reads counters when asked.
  *
  * Output contract. After a run, packet i of the batch is one of:
- *   - sent: verdict FORWARD, out[i] = the output interface; the slot holds the whole Ethernet frame
- *     (header written in the headroom, offset/length moved over it). tx[k] counts them per interface;
+ *   - sent: verdict FORWARD (or PASS: a correspondent's packet without a binding), out[i] = the output
+ *     interface; the slot holds the whole Ethernet frame (header written in the headroom,
+ *     offset/length moved over it). tx[k] counts them per interface;
  *   - dropped: verdict DROP, counted in drops[reason] (and, for the tunnel kernels, in their counters);
  *   - on the slow list, with its kind. A FRAME entry's slot is the frame as received again (its
  *     offset/length put back); the other kinds leave the IPv6 packet the kernels made at offset.
- * out[i] is MIP6_GRAPH_NO_IF for every packet not sent.
+ * out[i] is MIP6_GRAPH_NO_IF for every packet not sent. (One exception: a tunnel the mobile node's
+ * receive graph refuses for arriving without ESP is only counted, in out->unprotected.)
+ *
+ * Every role's graph shares the tables above, the slow list, the counters and the rewrite node
+ * (mip6_graph_internal.h); each adds its own input, kernels and verdict handling: the home agent's
+ * (frames in, frames out) below; the mobile node's and the correspondent's (mip6_graph_roles.c) have a
+ * send graph (the application's IPv6 packets in, frames out: kernels, route lookup, adjacency,
+ * Ethernet header, as roles/batch_tx.py did) and a receive graph (frames in: ethernet-input, kernels,
+ * what to deliver and what the per-frame path gets, in the order the role handles them).
  *
  * The rewrite node (interface-output) sends a packet only when doing so needs no state change
  * anywhere: a route, on an interface that is up, a destination that is not of link scope (fe80::/10 or
@@ -50,7 +59,14 @@
     X(TOO_BIG, "answer with Packet Too Big (aux = the MTU)")                                             \
     X(HOP_LIMIT, "dropped (counted): answer with Time Exceeded")                                        \
     X(UNPROTECTED, "an IPv6-in-IPv6 packet from a home address whose reverse tunnel must be ESP: drop")  \
-    X(DECAPSULATED_LEFT, "decapsulated, then left by the kernels: multicast membership, dropped")
+    X(DECAPSULATED_LEFT, "decapsulated, then left by the kernels: multicast membership, dropped")     \
+    X(SEND, "a packet to send the graph could not (own or link-scope destination, no route, too big, "  \
+            "next hop not usable, ESP): the role's per-packet output")                                   \
+    X(PASSED, "a packet to send the kernels left alone (PASS): the role's per-packet path")              \
+    X(DELIVER_TUNNEL, "decapsulated for this node: the role delivers it (mobile node, from its home agent)") \
+    X(DELIVER_RH2, "a Type 2 routing header processed: the role delivers it (mobile node)")             \
+    X(RECEIVED, "an IPv6 packet the kernels decided (verdict, reason and aux in the batch), Ethernet "   \
+                "header stepped over: the role acts on it per packet (correspondent)")
 
 #define MIP6_SLOW_ENUM_(name, text) MIP6_SLOW_##name,
 typedef enum { MIP6_SLOW_KINDS(MIP6_SLOW_ENUM_) MIP6_SLOW_COUNT } mip6_slow_t;
@@ -105,6 +121,12 @@ typedef struct mip6_graph {
     mip6_graph_route_t routes[MIP6_GRAPH_MAX_ROUTES]; /* sorted: longest prefix first, then given order */
     uint32_t n_routes;
     mip6_adj_t *adj;
+    const uint8_t *own;      /* the node's own usable addresses (never sent by the graph) */
+    uint32_t n_own;
+    const uint8_t *required; /* home addresses whose tunnel must arrive under ESP (inbound tunnel SA) */
+    uint32_t n_required;
+    const uint8_t *protected_homes; /* home addresses whose tunnel leaves under ESP (outbound tunnel SA) */
+    uint32_t n_protected;
     uint64_t counters[MIP6_GC_COUNT];
     uint64_t drops[MIP6_R_COUNT];  /* DROP verdicts by reason, over every run */
     uint64_t slow_kinds[MIP6_SLOW_COUNT];
@@ -122,6 +144,8 @@ typedef struct mip6_graph_out {
     uint32_t n_slow;
     uint32_t tx[MIP6_GRAPH_MAX_IFACES]; /* frames sent per interface in this run */
     uint32_t tunnelled, detunnelled_sent, dropped;
+    uint32_t inserted;    /* correspondent: Type 2 routing headers inserted */
+    uint32_t unprotected; /* mobile node: tunnels refused for arriving without ESP */
     uint32_t drops[MIP6_R_COUNT]; /* DROP verdicts by reason in this run */
 } mip6_graph_out_t;
 
@@ -150,13 +174,9 @@ typedef struct mip6_graph_ha {
     mip6_bcache_t *cache;
     mip6_tunnel_cfg_t tun;
     unsigned decap_flags;
-    uint8_t address[16];
-    const uint8_t *own;      /* the node's own usable addresses: a decapsulated packet for one is INNER */
-    uint32_t n_own;
-    const uint8_t *required; /* inner sources whose reverse tunnel must arrive under ESP */
-    uint32_t n_required;
-    const uint8_t *protected_homes; /* inner destinations whose tunnel leaves under ESP */
-    uint32_t n_protected;
+    uint8_t address[16];     /* g.own: a decapsulated packet for one is INNER; g.required: inner sources
+                              * whose reverse tunnel must arrive under ESP; g.protected_homes: inner
+                              * destinations whose tunnel leaves under ESP */
     uint64_t *encap_counters, *decap_counters; /* the kernels' counters (MIP6_R_COUNT each) */
 } mip6_graph_ha_t;
 
@@ -164,5 +184,69 @@ typedef struct mip6_graph_ha {
  * MIP6_EINVAL (a bad interface or configuration: nothing touched), MIP6_ESPACE (scratch allocation). */
 MIP6_API int mip6_graph_ha_run(mip6_graph_ha_t *ha, mip6_batch_t *b, unsigned rx, uint64_t now_ns,
                                mip6_graph_out_t *out);
+
+#define MIP6_GRAPH_MAX_TUNNELS 16
+#define MIP6_GRAPH_MAX_AGENTS 16
+
+/* One registered home address away from home: insert_hao (route optimisation) then the reverse tunnel
+ * (encap_fixed with this home only), as MobileNodeDataPath.outbound. */
+typedef struct mip6_graph_mn_tunnel {
+    mip6_tunnel_cfg_t cfg;   /* care-of address -> home agent */
+    uint8_t home[16];
+    uint32_t hao_mtu;
+    uint64_t *hao_counters, *encap_counters;
+} mip6_graph_mn_tunnel_t;
+
+/* One home agent of the receive side: decapsulate_mn over the packets whose outer source it is. */
+typedef struct mip6_graph_mn_agent {
+    uint8_t address[16];
+    const uint8_t *homes;
+    uint32_t n_homes;
+    unsigned flags;
+    uint64_t *counters;
+} mip6_graph_mn_agent_t;
+
+/* The mobile node's graphs (RFC 6275 §11.3.1, §11.3.3), the same decisions as roles/mn_datapath.py:
+ *   send: application packets (IPv6, at their offsets) through each tunnel's kernels, then output. A
+ *     FORWARD packet is sent, or SEND (in index order; also a reverse-tunnelled one whose inner source
+ *     is in g.protected_homes: ESP); then PASSED entries, then TOO_BIG. tunnelled: FORWARD packets that
+ *     are IPv6-in-IPv6 (the reverse tunnel), the rest left with a HAO.
+ *   receive: frames; ethernet-input (our MAC only), then only IPv6-in-IPv6 and routing headers (not one
+ *     before a Mobility Header or ESP: signalling) whose verdict is PASS on entry; a tunnel for a home in
+ *     g.required is refused (counted in unprotected, verdict SLOW_PATH, on no list). decapsulate_mn per
+ *     agent, then process_rh2 (rh2_homes). DELIVER_TUNNEL / DELIVER_RH2 entries (FORWARD, in index
+ *     order), DROPs counted, then every other frame as FRAME (restored). */
+typedef struct mip6_graph_mn {
+    mip6_graph_t g;
+    mip6_bcache_t *bul; /* 32-byte keys */
+    uint32_t n_tunnels;
+    mip6_graph_mn_tunnel_t tunnels[MIP6_GRAPH_MAX_TUNNELS];
+    uint32_t n_agents;
+    mip6_graph_mn_agent_t agents[MIP6_GRAPH_MAX_AGENTS];
+    const uint8_t *rh2_homes;
+    uint32_t n_rh2_homes;
+    uint64_t *rh2_counters;
+} mip6_graph_mn_t;
+
+MIP6_API int mip6_graph_mn_send(mip6_graph_mn_t *mn, mip6_batch_t *b, uint64_t now_ns, mip6_graph_out_t *out);
+MIP6_API int mip6_graph_mn_receive(mip6_graph_mn_t *mn, mip6_batch_t *b, unsigned rx, uint64_t now_ns,
+                                   mip6_graph_out_t *out);
+
+/* The correspondent's graphs (RFC 6275 §9.3), the same decisions as roles/correspondent/datapath.py:
+ *   send: insert_rh2 (§9.3.2, §6.4), then output: a FORWARD or PASS packet is sent, or SEND (in index
+ *     order: own destination, link scope, no route, too big, next hop not usable); inserted counts the
+ *     FORWARD ones; TOO_BIG on the list after them; DROPs counted.
+ *   receive: frames; ethernet-input (our MAC, broadcast or 33:33 groups), process_hao (§9.3.1) over the
+ *     IPv6 ones; every frame on the list in index order: RECEIVED (the packet, the kernel's verdict) or
+ *     FRAME. Decisions per packet stay with the role (accepting the MAC, checksums, delivery). */
+typedef struct mip6_graph_cn {
+    mip6_graph_t g;
+    mip6_bcache_t *cache; /* 16-byte keys */
+    uint32_t mtu;
+    uint64_t *rh2_counters, *hao_counters;
+} mip6_graph_cn_t;
+
+MIP6_API int mip6_graph_cn_send(mip6_graph_cn_t *cn, mip6_batch_t *b, uint64_t now_ns, mip6_graph_out_t *out);
+MIP6_API int mip6_graph_cn_receive(mip6_graph_cn_t *cn, mip6_batch_t *b, unsigned rx, mip6_graph_out_t *out);
 
 #endif

@@ -126,6 +126,13 @@ class HomeAgentDataPath(_DataPath):
         return _dp.hao_process(batch, self._table, self._counters["process_hao"])
 
 
+def mobile_node_graph(binding_update_list, adjacencies: int = 65536):
+    """The mobile node's data-plane graphs (mip6fast._graph.MobileNodeGraph) over its binding update list
+    (32-byte keys); the kernels' parameters come from its MobileNodeDataPath objects (``graph_tunnel``,
+    ``graph_agent``, ``graph_rh2``), its tables from roles/graph_tables.py."""
+    return _graph.MobileNodeGraph(_table(binding_update_list, 32, "binding_update_list"), adjacencies)
+
+
 class MobileNodeDataPath(_DataPath):
     """Mobile node: route-optimised sending with a Home Address option, everything else from a home
     address through the reverse tunnel; receiving from the tunnel and with a Type 2 routing header.
@@ -179,6 +186,23 @@ class MobileNodeDataPath(_DataPath):
     def process_rh2(self, batch: PacketBatch) -> int:
         return _dp.rh2_process(batch, self._homes, self._counters["process_rh2"])
 
+    def graph_tunnel(self) -> tuple:
+        """This path's outbound kernels as a row of MobileNodeGraph.set_tunnels (its first home
+        address: the mobile node's outbound paths have one each)."""
+        mtu, flow_label, hop_limit = self._tunnel
+        return (self.home_addresses[0].packed, self._care_of.packed, self.home_agent.packed, mtu, flow_label,
+                hop_limit, self._flags, self.mtu, self._counters["insert_hao"].array,
+                self._counters["reverse_tunnel"].array)
+
+    def graph_agent(self) -> tuple:
+        """This path's decapsulation as a row of MobileNodeGraph.set_agents."""
+        return (self.home_agent.packed, [a.packed for a in self.home_addresses], self._flags,
+                self._counters["decapsulate"].array)
+
+    def graph_rh2(self) -> tuple:
+        """This path's process_rh2 as MobileNodeGraph.set_rh2's arguments."""
+        return [a.packed for a in self.home_addresses], self._counters["process_rh2"].array
+
     def outbound(self, batch: PacketBatch) -> int:
         """insert_hao, then reverse_tunnel for what is left: every packet from a home address leaves
         either route-optimised or through the home agent."""
@@ -200,6 +224,13 @@ class CorrespondentDataPath(_DataPath):
         if not _dp.RO_MIN_MTU <= mtu <= _dp.MAX_MTU:
             raise ValueError(f"mtu must be in {_dp.RO_MIN_MTU}..{_dp.MAX_MTU}, got {mtu}")
         self.mtu = mtu
+
+    def graph(self, adjacencies: int = 65536):
+        """The correspondent's data-plane graphs (mip6fast._graph.CorrespondentGraph: one C call per
+        batch) over this data path's table, MTU and kernel counters; its interfaces, routes and
+        adjacency are the caller's to set (roles/graph_tables.py)."""
+        return _graph.CorrespondentGraph(self._table, self.mtu, self._counters["insert_rh2"].array,
+                                         self._counters["process_hao"].array, adjacencies)
 
     def insert_rh2(self, batch: PacketBatch) -> int:
         return _dp.rh2_insert(batch, self._table, self.mtu, self._counters["insert_rh2"])

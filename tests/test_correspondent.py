@@ -39,7 +39,7 @@ from mip6fast.wire import (
 from mip6fast.wire.ethernet import ethernet_frame, parse_ethernet
 
 def raw_sent(out):
-    return [bytes(parse_ethernet(t.frame)[3]) for t in out.transmits]
+    return [bytes(parse_ethernet(t.frame)[3]) for t in out.frames()]
 
 
 def bu(seq, lifetime=400, ack=True, home=False, hoa=HOA, coa=COA, options=(), with_hao=True):

@@ -39,10 +39,13 @@ class BatchTransmit(NamedTuple):
     """Packets of a batch to put on an interface, all at once (the data path: no per-packet Python).
     ``which`` is a boolean mask over the batch's first ``len(which)`` packets; each of them is already
     a whole Ethernet frame (the role wrote the header into the slot's headroom). The batch is the
-    driver's: it must be sent before the driver reuses it."""
+    driver's: it must be sent before the driver reuses it. ``at``: where its frames go among the
+    output's ``transmits`` (before ``transmits[at]``: a role that emits packets in order, the mobile
+    node's and the correspondent's graphs); -1, after every transmit (the home agent's)."""
     interface: str
     batch: PacketBatch
     which: np.ndarray   # numpy bool array
+    at: int = -1
 
     def frames(self) -> list[bytes]:
         """The selected frames as bytes (for drivers without a batch path, pcap, tests)."""
@@ -66,16 +69,25 @@ class Output:
     batches: list[BatchTransmit] = field(default_factory=list)
 
     def frames(self) -> list[Transmit]:
-        """Every frame to transmit: ``transmits``, then the packets of ``batches`` (copied out)."""
-        out = list(self.transmits)
-        for b in self.batches:
+        """Every frame to transmit: ``transmits``, with the packets of ``batches`` (copied out) where
+        their ``at`` puts them (after every transmit by default)."""
+        end = len(self.transmits)
+        places = sorted(((b.at if 0 <= b.at <= end else end), k) for k, b in enumerate(self.batches))
+        out: list[Transmit] = []
+        done = 0
+        for at, k in places:
+            out.extend(self.transmits[done:at])
+            done = at
+            b = self.batches[k]
             out.extend(Transmit(b.interface, f) for f in b.frames())
+        out.extend(self.transmits[done:])
         return out
 
     def merge(self, other: Output) -> Output:
         """Append ``other`` to this output (in order) and keep the earlier deadline; returns self."""
+        shift = len(self.transmits)
         self.transmits.extend(other.transmits)
-        self.batches.extend(other.batches)
+        self.batches.extend(b if b.at < 0 else b._replace(at=b.at + shift) for b in other.batches)
         self.deliveries.extend(other.deliveries)
         self.notifications.extend(other.notifications)
         if other.next_deadline is not None and (self.next_deadline is None

@@ -23,6 +23,12 @@ stays the one source of truth; ``GraphTables`` copies into the graph:
   the SPD changes; comparing identities costs nothing, so a newly required tunnel is enforced from the
   very next batch.
 
+Every role's graph uses one (the home agent's, the mobile node's, the correspondent's). The
+correspondent's receive graph reads only the interfaces' MACs: ``refresh_links`` re-reads the tables
+only when the interfaces change. ``emit`` and ``emit_one`` put the frames a send graph made into the
+node's output where its per-packet path would have put them (one frame as a ``Transmit``; more as
+``BatchTransmit`` per interface, placed with ``BatchTransmit.at``), counted ``tx_frames``.
+
 Limits: a node with more interfaces than the graph holds (``MAX_IFACES``) gets no graph
 (``usable`` is False: its batches take the per-frame path, counted); more routes than ``MAX_ROUTES``
 leave the graph without routes (every packet to send goes to the slow path, counted
@@ -33,10 +39,17 @@ from __future__ import annotations
 from ipaddress import IPv6Address
 from typing import Any
 
+import numpy as np
+
+from .. import _impl
+from ..batch import PacketBatch
+from .events import BatchTransmit, Transmit
 from .neighbor import Neighbor, NeighborDiscovery, NeighborState
 from .node import Node
 
 __all__ = ["GraphTables"]
+
+_NO_IF = _impl.load("graph").NO_IF
 
 
 class GraphTables:
@@ -55,6 +68,7 @@ class GraphTables:
         self._watched: dict[str, tuple[NeighborDiscovery, Any]] = {}   # name -> (its ND, our listener)
         self._required: frozenset | None = None
         self._protected: frozenset | None = None
+        self._macs: list[bytes] = []
 
     def refresh(self) -> None:
         """Before a batch: re-read what may have changed since the last clean batch."""
@@ -71,6 +85,38 @@ class GraphTables:
             self.graph.set_protected(sorted(protected))
             self._protected = protected
 
+    def refresh_links(self) -> None:
+        """Before a receive graph that reads only the interfaces' MACs (the correspondent's): re-read
+        the tables only when an interface was added (or the MACs changed), not at every epoch."""
+        interfaces = self.node.interfaces
+        if list(interfaces) != self.names or self._macs != [i.mac for i in interfaces.values()]:
+            self._sync()
+
+    def emit(self, batch: PacketBatch, out: np.ndarray, tx: list[int]) -> None:
+        """The frames a graph's run sent (its output column ``out`` and per-interface counts ``tx``, as
+        copied after the run) into the node's output, where the
+        per-packet path would have put them at this point: one frame as a ``Transmit`` (copied, so a
+        reused batch is harmless), more as one ``BatchTransmit`` per interface placed at the output's
+        current end (``BatchTransmit.at``). Counted as ``tx_frames`` like every frame."""
+        node = self.node
+        sent = sum(tx)
+        node.counters["tx_frames"] += sent
+        output = node._out
+        if sent == 1:
+            i = int(np.flatnonzero(out != _NO_IF)[0])
+            output.transmits.append(Transmit(self.names[int(out[i])], batch.packet(i)))
+            return
+        at = len(output.transmits)
+        for k, count in enumerate(tx):
+            if count:
+                output.batches.append(BatchTransmit(self.names[k], batch, out == k, at))
+
+    def emit_one(self, batch: PacketBatch, i: int, k: int) -> None:
+        """Frame ``i``, which the graph sent on interface ``k``, as a ``Transmit`` (the per-packet
+        order, when the graph's sends and the per-packet path's interleave)."""
+        self.node.counters["tx_frames"] += 1
+        self.node._out.transmits.append(Transmit(self.names[k], batch.packet(i)))
+
     def clean(self) -> None:
         """After a batch that ran nothing but the graph: the tables still hold."""
         self._epoch = self.node.epoch
@@ -84,6 +130,7 @@ class GraphTables:
             return
         graph.set_interfaces([(node.interfaces[n].mac, node.interfaces[n].mtu, node.interfaces[n].up)
                               for n in names])
+        self._macs = [node.interfaces[n].mac for n in names]
         routes = [r for r in node.candidate_routes() if node.interfaces[r.interface].up]
         if len(routes) > self.max_routes:
             node.counters["graph.routes_overflow"] += 1
@@ -134,3 +181,4 @@ class GraphTables:
             self.graph.adj_del(k, address.packed)
         elif not self.graph.adj_set(k, address.packed, mac, deadline):
             self.node.counters["graph.adjacency_full"] += 1
+

@@ -25,6 +25,16 @@ to a home address is answered (its reply takes the reverse tunnel). Verdicts are
 every drop is counted as ``drop.datapath.<REASON>``; route optimisation counts the tunnelled packets
 per correspondent.
 
+The C graphs (csrc/mip6_graph_roles.c, issue 17): with a node to keep its tables in step
+(``graph_node``, roles/graph_tables.py), ``send`` and ``receive`` are one C call per batch each
+(``_send_graph``: the kernels, route lookup, adjacency and Ethernet header, frames out;
+``_receive_graph``: ethernet-input, the selection above, the kernels, deliveries and frames for the
+per-frame path), with the same decisions, outputs and counters as the numpy path they replace, which
+still runs for a node whose interfaces or home agents the graph cannot hold. What the graph leaves
+(a next hop not usable, an ESP tunnel, packets the kernels passed, Packet Too Big) takes the same
+per-packet steps as before, in the same order: frames the graph sent stand where the per-packet path
+would have put them (``GraphTables.emit``, ``BatchTransmit.at``).
+
 The reverse tunnel in ESP tunnel mode (RFC 3776, RFC 4877 §4; roles/protection.py): a reverse-tunnelled
 packet from a home address with an outbound tunnel-mode SA leaves under ESP (``_protect``, per packet,
 where every tunnelled packet already leaves); one that would not fit the link once protected is
@@ -40,18 +50,20 @@ from typing import Protocol
 
 import numpy as np
 
+from .. import _impl
 from ..batch import DropReason, PacketBatch, Verdict
 from ..binding_cache import BindingCache
-from ..datapath import MobileNodeDataPath
+from ..datapath import MobileNodeDataPath, mobile_node_graph
 from ..errors import ParseError
 from ..security import SecurityAssociation
 from ..wire import EchoRequest, Packet, PacketTooBig, parse
 from ..wire.ethernet import ETHERNET_HEADER_LEN
 from .events import NodeServices
 from .frames import FrameColumns, classify, gather, one_of
+from .graph_tables import GraphTables
 from .interface import IPV6_MIN_MTU, NH_MH, UNSPECIFIED, Interface
 from .mn_config import HomeAddressConfig
-from .node import Route
+from .node import Node, Route
 from .protection import NH_ESP, SignallingProtection, tunnel_room
 from .route_optimization import RouteOptimizer, strip_processed_rh2
 
@@ -62,6 +74,11 @@ MIN_TUNNEL_MTU = 1320                  # the data path's floor: 1280 inner + 40 
 # Next headers of a packet that may be ICMPv6 (directly or after a hop-by-hop, routing or destination
 # options header); only those are parsed to look for an Echo Request.
 _MAYBE_ICMPV6 = frozenset((0, 43, 58, 60))
+
+_graph = _impl.load("graph")
+_NO_IF = _graph.NO_IF
+_FRAME, _SEND, _PASSED, _TOO_BIG, _DELIVER_TUNNEL, _DELIVER_RH2 = (
+    _graph.SLOW_KINDS.index(k) for k in ("FRAME", "SEND", "PASSED", "TOO_BIG", "DELIVER_TUNNEL", "DELIVER_RH2"))
 
 
 class DataPathNode(NodeServices, Protocol):
@@ -94,7 +111,8 @@ class MobileNodeData:
     def __init__(self, node: DataPathNode, iface: Interface, bul: BindingCache, allow_site_local: bool,
                  route_optimization: RouteOptimizer, *, homes: Callable[[], tuple[HomeAddressConfig, ...]],
                  care_of: Callable[[], IPv6Address | None], away_for: Callable[[IPv6Address], bool],
-                 registered: Callable[[IPv6Address], bool], protection: SignallingProtection | None = None):
+                 registered: Callable[[IPv6Address], bool], protection: SignallingProtection | None = None,
+                 graph_node: Node | None = None, adjacencies: int = 1024):
         self.node = node
         self.protection = protection if protection is not None else SignallingProtection(None, node.counters)
         self.iface = iface
@@ -108,6 +126,13 @@ class MobileNodeData:
         self._out_paths: dict[IPv6Address, MobileNodeDataPath] = {}
         self._in_paths: dict[IPv6Address, MobileNodeDataPath] = {}
         self.rebuild(None)
+        # The C graphs of both directions and their tables, kept in step with the node (graph_tables.py);
+        # without ``graph_node`` the numpy path below runs.
+        self.graph = None if graph_node is None else mobile_node_graph(bul, adjacencies)
+        self.tables = None if graph_node is None else GraphTables(graph_node, self.graph, _graph.MAX_IFACES,
+                                                                  _graph.MAX_ROUTES, _graph.NO_DEADLINE)
+        self._tunnel_key: list[tuple] = []
+        self._agents_key: dict | None = None
 
     def rebuild(self, care_of: IPv6Address | None) -> None:
         """One outbound path per home address (only registered ones tunnel), one inbound per home agent
@@ -141,6 +166,12 @@ class MobileNodeData:
         if not n:
             return
         away = [h.address for h in self._homes() if self._away_for(h.address)]
+        tables = self.tables
+        if tables is not None:
+            tables.refresh()
+            if tables.usable and len(away) <= _graph.MAX_TUNNELS:
+                self._send_graph(now, batch, away, tables)
+                return
         for home in away:
             if self._registered(home):
                 self._out_paths[home].outbound(batch)
@@ -163,6 +194,62 @@ class MobileNodeData:
                     self.node.output_packet(now, raw)
         for i in np.flatnonzero(verdict == Verdict.TOO_BIG).tolist():
             self._too_big(now, batch, i)
+
+    def _send_graph(self, now: int, batch: PacketBatch, away: list[IPv6Address], tables: GraphTables) -> None:
+        """``send`` as one C call (csrc/mip6_graph_roles.c, mip6_graph_mn_send): the kernels of every
+        registered home away, route lookup, adjacency and Ethernet header; then, in the per-packet
+        path's order, what it left: route optimisation's counts, the frames (the graph's, and those
+        it could not send, one at a time), drops, the packets the kernels passed, Packet Too Big."""
+        node, graph, n = self.node, self.graph, batch.count
+        assert graph is not None
+        paths = [self._out_paths[h] for h in away if self._registered(h)]
+        key = [(p, p.care_of) for p in paths]
+        if key != self._tunnel_key or any(a is not b for (a, _), (b, _) in zip(key, self._tunnel_key)):
+            graph.set_tunnels([p.graph_tunnel() for p in paths])
+            self._tunnel_key = key
+        epoch = tables.node.epoch
+        slow = graph.send(batch, now)
+        # Copied out before anything is acted on: route optimisation or a delivery may send (a nested run).
+        out, tx = graph.out[:n].copy(), graph.tx()
+        entries = list(zip(graph.slow[:slow].tolist(), graph.slow_kind[:slow].tolist()))
+        tunnelled, drops = graph.tunnelled, graph.last_drops()
+        counters = node.counters
+        forwarded = np.flatnonzero(batch.verdict[:n] == Verdict.FORWARD)
+        if away:
+            # Route optimisation reads the packets as the kernels left them: before the Ethernet header.
+            sent = forwarded[out[forwarded] != _NO_IF]
+            batch.offset[sent] += ETHERNET_HEADER_LEN
+            self.route_optimization.count_outbound(now, batch, forwarded)
+            batch.offset[sent] -= ETHERNET_HEADER_LEN
+        if forwarded.size:
+            counters["mn.reverse_tunnelled"] += tunnelled
+        if any(kind == _SEND for _, kind in entries):
+            routes: dict[bytes, Route | None] = {}
+            sas = self.protection.tunnel_outbound()
+            for i in forwarded.tolist():
+                k = int(out[i])
+                if k != _NO_IF:
+                    tables.emit_one(batch, i, k)
+                else:
+                    self._transmit_one(now, batch.packet(i), routes, sas)
+        elif sum(tx):
+            tables.emit(batch, out, tx)
+        for r, count in drops.items():
+            counters[f"drop.datapath.{DropReason(r).name.lower()}"] += count
+        passed = np.array([i for i, kind in entries if kind == _PASSED], dtype=np.int64)
+        if passed.size and away:
+            from_home = self._src_is_home(batch, passed, away)
+            counters["drop.mn.no_home_registration"] += int(from_home.sum())
+            passed = passed[~from_home]
+        for i in passed.tolist():
+            raw = batch.packet(i)
+            if node.from_application(raw):
+                node.output_packet(now, raw)
+        for i, kind in entries:
+            if kind == _TOO_BIG:
+                self._too_big(now, batch, i)
+        if not entries and tables.node.epoch == epoch:
+            tables.clean()
 
     def _too_big(self, now: int, batch: PacketBatch, i: int) -> None:
         """RFC 2473 §7.1: a packet that does not fit the tunnel is answered with Packet Too Big (the MTU
@@ -196,22 +283,27 @@ class MobileNodeData:
         routes: dict[bytes, Route | None] = {}
         sas = self.protection.tunnel_outbound()
         for i in idx.tolist():
-            raw = batch.packet(i)
-            dst = raw[24:40]
-            route = routes.get(dst)
-            if route is None:
-                route = routes[dst] = self.node.lookup(IPv6Address(dst))
-            if route is None:
-                self.node.drop("no_route")
-                continue
-            if sas and raw[6] == 41:
-                sa = sas.get(raw[48:64])          # the inner source: the home address
-                if sa is not None:
-                    protected = self._protect(raw, sa, route)
-                    if protected is None:
-                        continue
-                    raw = protected
-            self.node.transmit_packet(now, route.interface, route.next_hop or IPv6Address(dst), raw)
+            self._transmit_one(now, batch.packet(i), routes, sas)
+
+    def _transmit_one(self, now: int, raw: bytes, routes: dict[bytes, Route | None],
+                      sas: dict[bytes, SecurityAssociation]) -> None:
+        """One packet the outbound kernels FORWARDed: routed (``routes`` caches lookups for a batch),
+        under ESP when its tunnel is protected, handed to neighbour discovery."""
+        dst = raw[24:40]
+        route = routes.get(dst)
+        if route is None:
+            route = routes[dst] = self.node.lookup(IPv6Address(dst))
+        if route is None:
+            self.node.drop("no_route")
+            return
+        if sas and raw[6] == 41:
+            sa = sas.get(raw[48:64])          # the inner source: the home address
+            if sa is not None:
+                protected = self._protect(raw, sa, route)
+                if protected is None:
+                    return
+                raw = protected
+        self.node.transmit_packet(now, route.interface, route.next_hop or IPv6Address(dst), raw)
 
     def _protect(self, raw: bytes, sa: SecurityAssociation, route: Route) -> bytes | None:
         """A reverse-tunnelled packet under ESP tunnel mode, or None: too big for the link once protected
@@ -239,6 +331,11 @@ class MobileNodeData:
     def receive(self, now: int, batch: PacketBatch) -> list[int]:
         """Frames of a batch received on the mobile interface (see the module doc); the batch's columns
         are rewritten. Returns the frames for the node's per-frame path, in order."""
+        tables = self.tables
+        if tables is not None and 0 < len(self._in_paths) <= _graph.MAX_AGENTS:
+            tables.refresh()
+            if tables.usable and self.iface.name in tables.index:
+                return self._receive_graph(now, batch, tables)
         n = batch.count
         counters = self.node.counters
         frames = classify(batch, self.iface)
@@ -273,6 +370,37 @@ class MobileNodeData:
         frames.restore(batch, back)
         counters["rx_frames"] -= int(np.count_nonzero(back))     # counted again on the per-frame path
         return slow.tolist()
+
+    def _receive_graph(self, now: int, batch: PacketBatch, tables: GraphTables) -> list[int]:
+        """``receive`` as one C call (csrc/mip6_graph_roles.c, mip6_graph_mn_receive): ethernet-input,
+        the selection, unprotected tunnels refused, decapsulation per home agent, process_rh2; then
+        the deliveries and counts as ``receive`` makes them. Returns the frames for the per-frame path."""
+        graph, counters = self.graph, self.node.counters
+        assert graph is not None
+        if self._agents_key is not self._in_paths:
+            paths = list(self._in_paths.values())
+            graph.set_agents([p.graph_agent() for p in paths])
+            graph.set_rh2(*paths[0].graph_rh2())
+            self._agents_key = self._in_paths
+        epoch = tables.node.epoch
+        slow = graph.receive(batch, tables.index[self.iface.name], now)
+        # Copied out before anything is acted on: a delivery may make the node send (a nested run).
+        entries, kinds = graph.slow[:slow].astype(np.int64), graph.slow_kind[:slow].copy()
+        dropped, refused, drops = graph.dropped, graph.unprotected, graph.last_drops()
+        deliver = kinds != _FRAME
+        forwarded = entries[deliver]
+        counters["rx_frames"] += int(forwarded.size) + dropped
+        self.route_optimization.count_inbound(now, batch, forwarded, kinds[deliver] == _DELIVER_TUNNEL)
+        self._deliver(now, batch, forwarded)
+        for r, count in drops.items():
+            counters[f"drop.datapath.{DropReason(r).name.lower()}"] += count
+        if refused:
+            counters["rx_frames"] += refused
+            counters["drop.esp.tunnel.unprotected"] += refused
+        frames = entries[~deliver].tolist()
+        if not frames and tables.node.epoch == epoch:
+            tables.clean()
+        return frames
 
     def _unprotected_tunnels(self, batch: PacketBatch, frames: FrameColumns,
                              tunnelled: np.ndarray) -> np.ndarray | None:
@@ -316,7 +444,8 @@ class MobileNodeData:
     def _deliver(self, now: int, batch: PacketBatch, idx: np.ndarray) -> None:
         if not idx.size:
             return
-        raws = [batch.packet(i) for i in idx.tolist()]
+        buf = batch.buf
+        raws = [buf[o:o + k].tobytes() for o, k in zip(batch.offset[idx].tolist(), batch.length[idx].tolist())]
         if any(raw[6] == NH_MH for raw in raws):
             # Only a tunnelled packet can be a bare Mobility Header here (one after a Type 2 routing
             # header stays on the signalling path): a Home Test, for the node, not its applications.

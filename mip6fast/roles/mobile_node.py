@@ -196,7 +196,7 @@ class MobileNode(Host):
             self, self.iface, self.binding_update_list, config.allow_site_local, self.route_optimization,
             homes=self.homes, care_of=lambda: self.movement.care_of, away_for=self.away_for,
             registered=lambda home: self.home_registrations.registrations[home].active,
-            protection=self.protection)
+            protection=self.protection, graph_node=self)
 
     # ------------------------------------------------------------ state, as the helpers keep it
 

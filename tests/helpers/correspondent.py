@@ -57,7 +57,7 @@ def frame(packet) -> bytes:
 
 
 def sent(out):
-    return [parse(parse_ethernet(t.frame)[3]) for t in out.transmits]
+    return [parse(parse_ethernet(t.frame)[3]) for t in out.frames()]
 
 
 def needs_rr(cn) -> bool:

@@ -66,9 +66,10 @@ def ra(router_mac, prefix, valid=2592000, lifetime=1800, interval_ms=None, auton
 
 
 def packets(out):
-    """(dst MAC, Packet, raw IPv6 bytes) of every transmitted frame."""
+    """(dst MAC, Packet, raw IPv6 bytes) of every transmitted frame (``Output.frames``: the per-packet
+    transmits and the data path's batch transmits, in order)."""
     result = []
-    for t in out.transmits:
+    for t in out.frames():
         dst_mac, _, _, payload = parse_ethernet(t.frame)
         result.append((dst_mac, parse(payload), bytes(payload)))
     return result
