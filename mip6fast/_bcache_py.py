@@ -183,7 +183,7 @@ BC_CHUNK_SHIFT = 15
 BC_CHUNK = 1 << BC_CHUNK_SHIFT
 BC_CHUNK_WORDS = BC_CHUNK // 64
 BC_ARENA_MAX = 16
-SIZEOF_TABLE = 208  # sizeof(mip6_bcache_t) on LP64 (x86_64, aarch64)
+SIZEOF_TABLE = 216  # sizeof(mip6_bcache_t) on LP64 (x86_64, aarch64), its allocator pointer included
 MAX_ENTRIES = 805306368  # MIP6_BCACHE_MAX_ENTRIES
 
 
