@@ -8,7 +8,7 @@ import sys
 from importlib import resources
 
 from . import __version__, plot, progress
-from .benchmark import binding_cache, datapath, forward, hashflood, journal, signalling, wire
+from .benchmark import binding_cache, datapath, forward, hashflood, journal, signalling, wire, workers
 from .config import ROLES, ConfigError, load_config
 from .config_check import RoleUnknown, check_config_file
 from .config_docs import render_markdown as render_config_reference
@@ -112,6 +112,8 @@ def _run_bench(args) -> tuple[int, dict | None]:
         report = hashflood.report(seconds=0.05 if args.quick else args.seconds, n=keys)
     elif args.what == "signalling":
         report = signalling.report(seconds=0.05 if args.quick else args.seconds)
+    elif args.what == "workers":
+        report = workers.report(seconds=0.2 if args.quick else max(args.seconds, 1.0))
     elif args.what == "journal":
         report = journal.report(seconds=0.5 if args.quick else max(args.seconds, 1.0),
                                 burst=100 if args.quick else 1000)
@@ -446,11 +448,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="benchmarks against a pure-Python baseline measured in the same run")
     b.add_argument("what", choices=["wire", "datapath", "binding_cache", "hashflood", "signalling", "forward",
-                                    "journal"],
+                                    "journal", "workers"],
                    help="which engine part to measure (hashflood: the binding cache under chosen colliding "
                         "keys against random ones; signalling: BU -> BA with and without ESP; forward: "
                         "the home agent on real rings, needs root; journal: BU->BA with the binding store on "
-                        "and off)")
+                        "and off; workers: the home agent's graph in 1 and 2 forked workers over shared tables, "
+                        "in memory)")
     b.add_argument("--json", action="store_true", help="print one JSON object with a 'results' list")
     b.add_argument("--seconds", type=float, default=None,
                    help="time per measurement (default 0.3; forward: 1.0)")

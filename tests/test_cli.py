@@ -78,3 +78,13 @@ def test_example_config_prints_the_installed_example(capsys, tmp_path, name):
         path = tmp_path / f"{name}.toml"
         path.write_text(text)
         assert load_config(path, name).role == name
+
+
+@pytest.mark.compiled("shm", "graph")
+def test_bench_workers_json(capsys):
+    """The shape only (never the speed-up: the machine decides it): one and two workers, every packet
+    the workers ran forwarded."""
+    rows = _bench_json(capsys, "workers")
+    assert set(rows) == {"workers_1", "workers_2"}
+    assert "ratio" in rows["workers_2"] and len(rows["workers_2"]["per_worker"]) == 2
+    assert all(r["forwarded"] > 0 for r in rows.values())
