@@ -298,29 +298,34 @@ static void shm_zero_slot(mip6_shm_t *s, int32_t slot)
     }
 }
 
-int mip6_shm_bc_update(mip6_shm_t *s, const uint8_t *key, const uint8_t coa[16], uint16_t seq, uint16_t flags,
-                       uint64_t expiry_ns, mip6_bc_outcome_t *outcome, uint16_t *last_seq, int32_t *slot)
+mip6_bc_outcome_t mip6_shm_bc_update_held(mip6_shm_t *s, const uint8_t *key, const uint8_t coa[16], uint16_t seq,
+                                          uint16_t flags, uint64_t expiry_ns, uint16_t *last_seq, int32_t *slot)
 {
-    /* The bound: a new binding only while fewer than max_slots are live (then its slot < max_slots). A
-     * lookup is a read: the writer's own reads need no grace period. */
+    /* The bound: a new binding only while fewer than max_slots are live (then its slot < max_slots). */
     if (mip6_bcache_len(s->cache) >= s->max_slots && mip6_bcache_lookup(s->cache, key) < 0) {
-        *outcome = MIP6_BC_NOMEM;
         if (last_seq)
             *last_seq = seq;
         if (slot)
             *slot = -1;
-        return MIP6_OK;
+        return MIP6_BC_NOMEM;
     }
+    int32_t sl = -1;
+    mip6_bc_outcome_t r = mip6_bcache_update(s->cache, key, coa, seq, flags, expiry_ns, last_seq, &sl);
+    if (r == MIP6_BC_CREATED)
+        shm_zero_slot(s, sl);
+    if (slot)
+        *slot = sl;
+    return r;
+}
+
+int mip6_shm_bc_update(mip6_shm_t *s, const uint8_t *key, const uint8_t coa[16], uint16_t seq, uint16_t flags,
+                       uint64_t expiry_ns, mip6_bc_outcome_t *outcome, uint16_t *last_seq, int32_t *slot)
+{
     int rc = mip6_shm_write_begin(s);
     if (rc != MIP6_OK)
         return rc;
-    int32_t sl = -1;
-    *outcome = mip6_bcache_update(s->cache, key, coa, seq, flags, expiry_ns, last_seq, &sl);
-    if (*outcome == MIP6_BC_CREATED)
-        shm_zero_slot(s, sl);
+    *outcome = mip6_shm_bc_update_held(s, key, coa, seq, flags, expiry_ns, last_seq, slot);
     mip6_shm_write_end(s, 0);
-    if (slot)
-        *slot = sl;
     return MIP6_OK;
 }
 

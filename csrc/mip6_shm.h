@@ -124,6 +124,11 @@ MIP6_API int mip6_shm_active(mip6_shm_t *s, uint32_t w);
 MIP6_API int mip6_shm_bc_update(mip6_shm_t *s, const uint8_t *key, const uint8_t coa[16], uint16_t seq,
                                 uint16_t flags, uint64_t expiry_ns, mip6_bc_outcome_t *outcome,
                                 uint16_t *last_seq, int32_t *slot);
+/* The same inside a grace period the caller holds (mip6_shm_write_begin): how the signalling process's
+ * own BindingTable (mip6fast/_bcache.pyx over the shared table) inserts. */
+MIP6_API mip6_bc_outcome_t mip6_shm_bc_update_held(mip6_shm_t *s, const uint8_t *key, const uint8_t coa[16],
+                                                   uint16_t seq, uint16_t flags, uint64_t expiry_ns,
+                                                   uint16_t *last_seq, int32_t *slot);
 MIP6_API int mip6_shm_bc_delete(mip6_shm_t *s, const uint8_t *key, int *deleted);
 MIP6_API int mip6_shm_bc_delete_if_newer(mip6_shm_t *s, const uint8_t *key, uint16_t seq,
                                          mip6_bc_outcome_t *outcome, uint16_t *last_seq, int32_t *slot);

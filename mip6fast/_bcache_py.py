@@ -387,6 +387,17 @@ class BindingTable:
         self._free: list[int] = []      # LIFO, as the C free list
         self._layout = _Layout(FIXED_ENTRY_SIZE + key_size, capacity)
 
+    @staticmethod
+    def shared(tables) -> BindingTable:
+        """The compiled table's view of the forwarding workers' shared binding cache (mip6fast._shm):
+        memory shared between processes, which the twin has no model of."""
+        raise RuntimeError("a shared binding cache is the compiled mip6fast._bcache's (mip6fast._shm); "
+                           "the pure-Python twin has none")
+
+    @property
+    def is_shared(self) -> bool:
+        return False
+
     def __len__(self) -> int:
         return len(self._slots)
 

@@ -62,11 +62,9 @@ cdef dict _counts_dict(mip6_shm_counts_t *c):
 
 cdef class SharedTables:
     """The shared mapping: binding cache (16-byte keys), adjacency table, small tables, per-worker
-    counters. ``size`` bytes are reserved (MAP_NORESERVE: only what the tables touch is used)."""
-    cdef mip6_shm_t *s
-    cdef readonly uint32_t workers, max_bindings
-    cdef readonly object creator_pid
-
+    counters. ``size`` bytes are reserved (MAP_NORESERVE: only what the tables touch is used).
+    ``on_hung``: None (a write that finds a hung worker raises HungWorker) or a callable(index) that
+    kills and reaps that worker and calls ``worker_dead(index)``; the write is then retried."""
     def __cinit__(self, unsigned int workers=1, unsigned long max_bindings=65536, unsigned long adj_max=65536,
                   size=None, double hung_timeout=1.0, seed=None, adj_seed=None):
         cdef bytes bs = None, as_ = None
@@ -105,10 +103,18 @@ cdef class SharedTables:
             mip6_shm_destroy(self.s)
             self.s = NULL
 
-    cdef inline mip6_shm_t *_s(self) except NULL:
+    cdef mip6_shm_t *_s(self) except NULL:
         if self.s == NULL:
             raise ValueError("shared tables are closed")
         return self.s
+
+    cdef bint _recover(self, int rc) except -1:
+        """After MIP6_EHUNG, with an ``on_hung(index)`` set (it kills and reaps the worker and calls
+        ``worker_dead``): True, retry the write. Otherwise False."""
+        if rc != MIP6_EHUNG or self.on_hung is None:
+            return False
+        self.on_hung(mip6_shm_hung(self.s))
+        return True
 
     cdef int _check(self, int rc) except -1:
         if rc == MIP6_EHUNG:
@@ -137,8 +143,11 @@ cdef class SharedTables:
             raise ValueError("sequence and flags are 16-bit")
         cdef const uint8_t *kp = k
         cdef const uint8_t *cp = c
-        with nogil:
-            rc = mip6_shm_bc_update(s, kp, cp, <uint16_t>sequence, <uint16_t>flags, expires_ns, &out, &last, &slot)
+        while True:
+            with nogil:
+                rc = mip6_shm_bc_update(s, kp, cp, <uint16_t>sequence, <uint16_t>flags, expires_ns, &out, &last, &slot)
+            if not self._recover(rc):
+                break
         self._check(rc)
         return int(out), last, slot
 
@@ -147,8 +156,11 @@ cdef class SharedTables:
         cdef int done = 0, rc
         cdef mip6_shm_t *s = self._s()
         cdef const uint8_t *kp = k
-        with nogil:
-            rc = mip6_shm_bc_delete(s, kp, &done)
+        while True:
+            with nogil:
+                rc = mip6_shm_bc_delete(s, kp, &done)
+            if not self._recover(rc):
+                break
         self._check(rc)
         return done == 1
 
@@ -162,8 +174,11 @@ cdef class SharedTables:
         if sequence > 0xFFFF:
             raise ValueError("sequence is 16-bit")
         cdef const uint8_t *kp = k
-        with nogil:
-            rc = mip6_shm_bc_delete_if_newer(s, kp, <uint16_t>sequence, &out, &last, &slot)
+        while True:
+            with nogil:
+                rc = mip6_shm_bc_delete_if_newer(s, kp, <uint16_t>sequence, &out, &last, &slot)
+            if not self._recover(rc):
+                break
         self._check(rc)
         return int(out), last, slot
 
@@ -176,8 +191,11 @@ cdef class SharedTables:
         cdef mip6_shm_t *s = self._s()
         out = []
         while True:
-            with nogil:
-                rc = mip6_shm_bc_expire(s, now_ns, p, m, &got)
+            while True:
+                with nogil:
+                    rc = mip6_shm_bc_expire(s, now_ns, p, m, &got)
+                if not self._recover(rc):
+                    break
             self._check(rc)
             out.extend(bytes(buf[16 * i:16 * i + 16]) for i in range(got))
             if got < m:
@@ -229,8 +247,11 @@ cdef class SharedTables:
             raise ValueError("interface index out of range")
         cdef const uint8_t *ap = a
         cdef const uint8_t *mp = m
-        with nogil:
-            rc = mip6_shm_adj_set(s, iface, ap, mp, deadline_ns, &done)
+        while True:
+            with nogil:
+                rc = mip6_shm_adj_set(s, iface, ap, mp, deadline_ns, &done)
+            if not self._recover(rc):
+                break
         self._check(rc)
         return done == 1
 
@@ -239,16 +260,22 @@ cdef class SharedTables:
         cdef int done = 0, rc
         cdef mip6_shm_t *s = self._s()
         cdef const uint8_t *ap = a
-        with nogil:
-            rc = mip6_shm_adj_del(s, iface, ap, &done)
+        while True:
+            with nogil:
+                rc = mip6_shm_adj_del(s, iface, ap, &done)
+            if not self._recover(rc):
+                break
         self._check(rc)
         return done == 1
 
     def adj_clear(self):
         cdef int rc
         cdef mip6_shm_t *s = self._s()
-        with nogil:
-            rc = mip6_shm_adj_clear(s)
+        while True:
+            with nogil:
+                rc = mip6_shm_adj_clear(s)
+            if not self._recover(rc):
+                break
         self._check(rc)
 
     def adj_get(self, unsigned int iface, addr):
@@ -281,8 +308,11 @@ cdef class SharedTables:
             ifs[k].up = 1 if up else 0
         cdef uint32_t n = <uint32_t>len(rows)
         cdef mip6_shm_t *s = self._s()
-        with nogil:
-            rc = mip6_shm_set_ifaces(s, ifs, n)
+        while True:
+            with nogil:
+                rc = mip6_shm_set_ifaces(s, ifs, n)
+            if not self._recover(rc):
+                break
         self._check(rc)
 
     def set_routes(self, routes):
@@ -297,9 +327,12 @@ cdef class SharedTables:
         cdef bytes has = bytes([0 if r[3] is None else 1 for r in rows] + [0])
         cdef int rc
         self._s()
-        rc = mip6_shm_set_routes(self.s, <const uint8_t *>prefixes, <const uint8_t *>plens,
-                                 <const uint8_t *>ifaces, <const uint8_t *>hops, <const uint8_t *>has,
-                                 <uint32_t>len(rows))
+        while True:
+            rc = mip6_shm_set_routes(self.s, <const uint8_t *>prefixes, <const uint8_t *>plens,
+                                     <const uint8_t *>ifaces, <const uint8_t *>hops, <const uint8_t *>has,
+                                     <uint32_t>len(rows))
+            if not self._recover(rc):
+                break
         self._check(rc)
 
     def set_tunnel(self, address, unsigned long tunnel_mtu, unsigned long flow_label, unsigned int hop_limit,
@@ -318,8 +351,11 @@ cdef class SharedTables:
         cfg.flags = <uint8_t>tunnel_flags
         cdef const uint8_t *ap = a
         cdef mip6_shm_t *s = self._s()
-        with nogil:
-            rc = mip6_shm_set_tunnel(s, ap, &cfg, decap_flags)
+        while True:
+            with nogil:
+                rc = mip6_shm_set_tunnel(s, ap, &cfg, decap_flags)
+            if not self._recover(rc):
+                break
         self._check(rc)
 
     cdef _set(self, unsigned which, addresses):
@@ -329,7 +365,10 @@ cdef class SharedTables:
         if len(parts) > MIP6_SHM_MAX_SET:
             raise ValueError(f"at most {MIP6_SHM_MAX_SET} addresses in a set")
         self._s()
-        rc = mip6_shm_set_addresses(self.s, which, <const uint8_t *>blob, <uint32_t>len(parts))
+        while True:
+            rc = mip6_shm_set_addresses(self.s, which, <const uint8_t *>blob, <uint32_t>len(parts))
+            if not self._recover(rc):
+                break
         self._check(rc)
 
     def set_own(self, addresses):

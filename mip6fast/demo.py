@@ -172,6 +172,8 @@ class DemoNetwork:
         # The home agent also accepts unprotected registrations for home addresses without keys (tests
         # that register thousands of bindings by raw signalling); the mobile node's stays under ESP.
         self.unkeyed_registrations = False
+        # [daemon] workers of the home agent (issue 17): N > 1 forwarding worker processes.
+        self.ha_workers = 1
         # Two home agents "ha" and "ha2" on the home link and on a bridged link to the core, sharing the
         # home agent's addresses, with a management link (MGMT_NET) where an etcd cluster can listen
         # (README "Redundancy"); ``etcd_endpoints`` set: both run with store = "etcd".
@@ -322,7 +324,8 @@ class DemoNetwork:
             # Home registrations under ESP (AES-128-GCM, RFC 6275 §5.1), the same key file for both.
             config_text += f'[security]\nkey_file = "{self.key_file()}"\n'
         config = self.workdir / f"{name}.toml"
-        config.write_text(f'[daemon]\nio = "{self.io}"\n' + config_text.lstrip("\n"))
+        workers = f"workers = {self.ha_workers}\n" if role == "ha" and self.ha_workers > 1 else ""
+        config.write_text(f'[daemon]\nio = "{self.io}"\n{workers}' + config_text.lstrip("\n"))
         sock = str(self.workdir / f"{name}.sock")
         if os.path.exists(sock):
             os.unlink(sock)             # left by a daemon that was killed: we wait for the new one

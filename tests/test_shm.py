@@ -370,3 +370,45 @@ def test_stress_no_worker_ever_sees_a_torn_binding():
     assert sum(r[0] for r in results) > 0          # bindings were used, and every one was whole
     summed = t.sum_counters()
     assert summed["lost"] == 0
+
+
+def test_the_signalling_process_writes_through_a_shared_binding_table():
+    """BindingTable.shared: the home agent's own BindingCache over the shared table. Its updates keep the
+    bound, its entries' counters are summed with the workers', and a hung worker is handed to the
+    tables' on_hung (kill, reap, worker_dead) before the write goes on."""
+    from mip6fast import _bcache
+    from mip6fast.binding_cache import BindingCache
+    shm = _mods()[0]
+    t = shared_tables(workers=2, max_bindings=2, hung_timeout=0.05)
+    cache = BindingCache.shared(t)
+    table = cache.table
+    assert table.is_shared and isinstance(table, _bcache.BindingTable)
+    assert table.update(HOA, COA, 1, 0xC000, FOREVER)[0] == 0
+    assert table.update(HOA2, COA, 1, 0xC000, FOREVER)[0] == 0
+    assert table.update(bytes(15) + b"\x07", COA, 1, 0xC000, FOREVER)[0] == 3     # NOMEM: the bound
+    w = shm.WorkerGraph(t, 1)
+    w.run(batch_of([eth(ip6(CN, HOA, 17, udp(CN, HOA, b"abcd")))] * 3), 0, NOW)
+    table.add_counters(table.lookup(HOA), 2, 100)        # the signalling process's own forwarding
+    assert table.get(HOA)[5:] == (5, 100 + 3 * 52) and cache[HOA].packets == 5
+    r, wr = os.pipe()
+    pid = os.fork()
+    if pid == 0:      # pragma: no cover - a worker that never leaves its batch
+        os.close(r)
+        t._hold(0)
+        os.write(wr, b"in")
+        while True:
+            signal.pause()
+    os.close(wr)
+    assert os.read(r, 2) == b"in"
+    os.close(r)
+    with pytest.raises(shm.HungWorker):
+        table.delete(HOA2)
+    assert table.lookup(HOA2) >= 0                        # nothing changed
+
+    def on_hung(index):
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        t.worker_dead(index)
+    t.on_hung = on_hung
+    assert table.delete(HOA2) and table.lookup(HOA2) < 0  # killed, reaped, declared dead, then done
+    assert t.worker_counters(0)["restarts"] == 1

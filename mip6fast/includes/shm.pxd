@@ -46,6 +46,8 @@ cdef extern from "mip6_shm.h" nogil:
     int mip6_shm_active(mip6_shm_t *s, uint32_t w)
     int mip6_shm_bc_update(mip6_shm_t *s, const uint8_t *key, const uint8_t *coa, uint16_t seq, uint16_t flags,
                            uint64_t expiry_ns, mip6_bc_outcome_t *outcome, uint16_t *last_seq, int32_t *slot)
+    mip6_bc_outcome_t mip6_shm_bc_update_held(mip6_shm_t *s, const uint8_t *key, const uint8_t *coa, uint16_t seq,
+                                              uint16_t flags, uint64_t expiry_ns, uint16_t *last_seq, int32_t *slot)
     int mip6_shm_bc_delete(mip6_shm_t *s, const uint8_t *key, int *deleted)
     int mip6_shm_bc_delete_if_newer(mip6_shm_t *s, const uint8_t *key, uint16_t seq, mip6_bc_outcome_t *outcome,
                                     uint16_t *last_seq, int32_t *slot)
