@@ -44,11 +44,14 @@ def _print_forward(report: dict) -> None:
     print(f"mip6fast bench forward  (Python {env.get('python')}, {env.get('cpus')} CPUs; "
           f"{reg['bindings']} bindings registered in {reg['seconds']} s; {report['seconds']} s per measurement)")
     print(f"{'size':>6} {'home agent':>12} {'reflector':>12} {'python':>12} {'vs reflector':>13} {'vs python':>10}"
-          f" {'corrupt':>8}")
+          f" {'corrupt':>8} {'workers=2':>12} {'vs 1':>6}")
     for r in report["results"]:
+        two = r.get("workers2_mpps")
+        workers = (f" {two * 1e3:>8.1f} kpps {r['workers2_vs_one']:>5.2f}x" if two is not None and
+                   r.get("workers2_vs_one") is not None else "")
         print(f"{r['size']:>5}B {r['value'] * 1e3:>8.1f} kpps {r['reflector_mpps'] * 1e3:>7.1f} kpps"
               f" {r['python_mpps'] * 1e3:>7.1f} kpps {r['vs_reflector']:>12.0%} {r['vs_python']:>9.2f}x"
-              f" {r['corrupt']:>8}")
+              f" {r['corrupt']:>8}{workers}")
 
 
 def _plot_ready(args, prog: str) -> bool:
