@@ -7,7 +7,8 @@ ring would do, at memory speed). The aggregate rate of N workers is the sum of e
 its own elapsed time, all started together; the ratio is that against one worker's, measured in the
 same run. Nothing here is asserted by the tests: the machine (cores shared with other processes,
 frequency scaling, SMT siblings) decides what N workers get, and the report says how many CPUs there
-were.
+were and how many CPU-seconds the workers got (``cpu_seconds``, ``mpps_per_cpu``: the same packets per
+CPU-second for 1 and N workers means the work scales, and a ratio below N is the CPU they were given).
 """
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def _worker(shm, t, index: int, seconds: float, size: int, go: int, out: int) ->
     cols = ("_buf", "_offset", "_length", "_verdict", "_reason", "_aux")
     w = shm.WorkerGraph(t, index)
     os.read(go, 1)
-    packets, start = 0, time.perf_counter()
+    packets, start, cpu0 = 0, time.perf_counter(), time.process_time()
     end = start + seconds
     while True:
         for _ in range(16):
@@ -77,7 +78,7 @@ def _worker(shm, t, index: int, seconds: float, size: int, go: int, out: int) ->
         now = time.perf_counter()
         if now >= end:
             break
-    os.write(out, struct.pack("!Qd", packets, now - start))
+    os.write(out, struct.pack("!Qdd", packets, now - start, time.process_time() - cpu0))
 
 
 def measure(workers: int, seconds: float, size: int = 64) -> dict:
@@ -104,10 +105,12 @@ def measure(workers: int, seconds: float, size: int = 64) -> dict:
                     os._exit(code)
             pids.append(pid)
         os.write(go_w, b"g" * workers)
-        rates = []
+        rates, cpu, total = [], 0.0, 0
         for _ in pids:
-            packets, elapsed = struct.unpack("!Qd", os.read(out_r, 16))
+            packets, elapsed, used = struct.unpack("!Qdd", os.read(out_r, 24))
             rates.append(packets / elapsed / 1e6)
+            cpu += used
+            total += packets
     finally:
         for pid in pids:
             os.waitpid(pid, 0)
@@ -115,20 +118,25 @@ def measure(workers: int, seconds: float, size: int = 64) -> dict:
             os.close(fd)
     sent = t.sum_counters()["graph"]["TX"]
     t.close()
-    return {"mpps": sum(rates), "per_worker": [round(r, 3) for r in rates], "tx": sent}
+    # CPU seconds the workers got: on a machine shared with other work, N workers may get less than N
+    # cores; packets per CPU-second says whether the work itself scales (the shared tables' cost).
+    return {"mpps": sum(rates), "per_worker": [round(r, 3) for r in rates], "tx": sent,
+            "cpu_seconds": round(cpu, 3), "mpps_per_cpu": round(total / cpu / 1e6, 3) if cpu else None}
 
 
 def run(seconds: float = 1.0, counts: tuple[int, ...] = (1, 2)) -> list:
     out = []
     one = measure(1, seconds)
     out.append(result("workers_1", one["mpps"], "Mpps", per_worker=one["per_worker"], batch=BATCH,
-                      bindings=BINDINGS, forwarded=one["tx"]))
+                      bindings=BINDINGS, forwarded=one["tx"], cpu_seconds=one["cpu_seconds"],
+                      mpps_per_cpu=one["mpps_per_cpu"]))
     for n in counts:
         if n == 1:
             continue
         got = measure(n, seconds)
         out.append(result(f"workers_{n}", got["mpps"], "Mpps", one["mpps"], per_worker=got["per_worker"],
-                          batch=BATCH, bindings=BINDINGS, forwarded=got["tx"], baseline_is="one worker, same run"))
+                          batch=BATCH, bindings=BINDINGS, forwarded=got["tx"], cpu_seconds=got["cpu_seconds"],
+                          mpps_per_cpu=got["mpps_per_cpu"], baseline_is="one worker, same run"))
     return out
 
 
