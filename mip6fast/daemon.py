@@ -857,7 +857,8 @@ class Daemon:
         def queue(w: int, old, new) -> None:
             if old is not None:
                 runner.unwatch(old.fileno())
-            runner.watch(new.fileno(), lambda _events, w=w: self._from_worker(w))
+            if new is not None:
+                runner.watch(new.fileno(), lambda _events, w=w: self._from_worker(w))
         self.workers.on_socket = queue
         self.workers.start()
         self._workers_check = runner.clock()

@@ -81,6 +81,7 @@ class WorkerPool:
         self.pids: list[int | None] = [None] * self.n
         self.socks: list[socket.socket | None] = [None] * self.n
         self.restarts = 0
+        # on_socket(w, old, new): worker w's queue changed (new None: closed); the caller watches new
         self.on_socket: Callable[[int, socket.socket | None, socket.socket | None], None] | None = None
         shared.on_hung = self.kill_hung
 
@@ -114,7 +115,7 @@ class WorkerPool:
         if self.on_socket is not None:
             self.on_socket(w, old, mine)
         if old is not None:
-            old.close()
+            old.close()             # (a closed socket closes again harmlessly)
         log.info("forwarding worker %d: pid %d", w, pid)
 
     def reap(self) -> int:
@@ -167,8 +168,12 @@ class WorkerPool:
             except OSError:
                 break
             if len(msg) < _HEADER.size:
-                if not msg:
-                    break           # the worker's end closed: reap() restarts it
+                if not msg:         # the worker's end closed (it died): stop watching; reap() restarts it
+                    if self.on_socket is not None:
+                        self.on_socket(w, sock, None)
+                    sock.close()
+                    self.socks[w] = None
+                    break
                 self.shared.user_add(w, _SLOW_DROPPED, 1)
                 continue
             k, kind, _, aux = _HEADER.unpack_from(msg)
