@@ -268,16 +268,23 @@ void mip6_shm_worker_dead(mip6_shm_t *s, uint32_t w)
     atomic_fetch_add_explicit(&s->stats[w].restarts, 1, memory_order_relaxed);
 }
 
-void mip6_shm_enter(mip6_shm_t *s, uint32_t w)
+int mip6_shm_enter(mip6_shm_t *s, uint32_t w)
 {
     _Atomic uint32_t *a = &s->w[w].active;
+    uint64_t start = 0;
     for (unsigned spins = 0;; spins++) {
         if (!atomic_load(&s->writer)) {
             atomic_store(a, 1);
             if (!atomic_load(&s->writer))
-                return;
+                return MIP6_OK;
             atomic_store(a, 0);
         }
+        /* A writer that holds the tables longer than hung_ns (killed mid-mutation, stopped): give up
+         * rather than spin for ever; the worker looks at its parent and tries again later. */
+        if (spins == 64)
+            start = shm_now();
+        if (spins > 64 && (spins & 63) == 0 && shm_now() - start > s->hung_ns)
+            return MIP6_EHUNG;
         shm_pause(spins);
     }
 }
@@ -619,7 +626,8 @@ int mip6_shm_worker_run(mip6_shm_worker_t *wk, mip6_batch_t *b, unsigned rx, uin
     mip6_shm_t *s = wk->shm;
     if (atomic_load(&s->writer))
         wk->backoffs++;
-    mip6_shm_enter(s, wk->index);
+    if (mip6_shm_enter(s, wk->index) != MIP6_OK)
+        return MIP6_EHUNG; /* nothing touched: the batch is the caller's to drop (counted) */
     uint64_t gen = atomic_load(&s->gen);
     if (gen != wk->gen)
         shm_refresh(wk, gen);

@@ -113,8 +113,10 @@ MIP6_API void mip6_shm_write_end(mip6_shm_t *s, int publish);
 MIP6_API int32_t mip6_shm_hung(mip6_shm_t *s);
 /* The worker at index w is dead and reaped: clear its active word, count a restart. */
 MIP6_API void mip6_shm_worker_dead(mip6_shm_t *s, uint32_t w);
-/* Worker side, around each batch (mip6_shm_worker_run does both). */
-MIP6_API void mip6_shm_enter(mip6_shm_t *s, uint32_t w);
+/* Worker side, around each batch (mip6_shm_worker_run does both). enter: MIP6_OK, or MIP6_EHUNG when
+ * the writer held the tables longer than hung_ns (a writer killed mid-mutation: the worker must not
+ * spin for ever; it checks its parent and tries later). */
+MIP6_API int mip6_shm_enter(mip6_shm_t *s, uint32_t w);
 MIP6_API void mip6_shm_leave(mip6_shm_t *s, uint32_t w);
 MIP6_API int mip6_shm_active(mip6_shm_t *s, uint32_t w);
 
@@ -176,7 +178,8 @@ typedef struct mip6_shm_worker {
 MIP6_API int mip6_shm_worker_init(mip6_shm_worker_t *wk, mip6_shm_t *s, uint32_t w);
 MIP6_API void mip6_shm_worker_release(mip6_shm_worker_t *wk);
 /* One batch through the home agent's graph (mip6_graph_ha_run's contract) inside a grace-period read
- * section, the small tables refreshed first when their generation moved, the counters published after. */
+ * section, the small tables refreshed first when their generation moved, the counters published after.
+ * MIP6_EHUNG: the writer held the tables too long (mip6_shm_enter); the batch was not touched. */
 MIP6_API int mip6_shm_worker_run(mip6_shm_worker_t *wk, mip6_batch_t *b, unsigned rx, uint64_t now_ns,
                                  mip6_graph_out_t *out);
 

@@ -418,7 +418,12 @@ cdef class SharedTables:
         """Tests only: enter a batch as worker ``index`` and never leave it (a hung worker)."""
         if index >= self.workers:
             raise ValueError("no such worker")
-        mip6_shm_enter(self._s(), index)
+        if mip6_shm_enter(self._s(), index) != 0:
+            raise TimeoutError("the writer holds the shared tables")
+
+    def _stall_writer(self):
+        """Tests only: take the writer's side and never give it back (a writer killed mid-mutation)."""
+        self._check(mip6_shm_write_begin(self._s()))
 
     def active(self, unsigned int index):
         return mip6_shm_active(self._s(), index) != 0
@@ -493,6 +498,8 @@ cdef class WorkerGraph:
         self.shared._s()
         with nogil:
             rc = mip6_shm_worker_run(self.wk, &v.b, rx, now_ns, &self.res)
+        if rc == MIP6_EHUNG:
+            raise TimeoutError("the shared tables' writer held them longer than the hung timeout")
         if rc < 0:
             raise ValueError(f"graph refused the batch ({rc})") if rc != -2 else MemoryError("graph scratch")
         return rc

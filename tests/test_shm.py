@@ -412,3 +412,18 @@ def test_the_signalling_process_writes_through_a_shared_binding_table():
     t.on_hung = on_hung
     assert table.delete(HOA2) and table.lookup(HOA2) < 0  # killed, reaped, declared dead, then done
     assert t.worker_counters(0)["restarts"] == 1
+
+
+def test_a_worker_gives_up_on_a_writer_that_never_lets_go():
+    """A writer killed mid-mutation would hold the tables for ever: a worker's batch gives up after the
+    hung timeout (TimeoutError, the batch untouched) instead of spinning; the worker then looks at its
+    parent (mip6fast/io/workers.py)."""
+    shm = _mods()[0]
+    t = shared_tables(workers=1, hung_timeout=0.05)
+    t.update(HOA, COA, 1, 0xC000, FOREVER)
+    w = shm.WorkerGraph(t, 0)
+    t._stall_writer()
+    b = batch_of([eth(ip6(CN, HOA, 17, udp(CN, HOA, b"x")))])
+    with pytest.raises(TimeoutError):
+        w.run(b, 0, NOW)
+    assert int(b.verdict[0]) == Verdict.PASS and not t.active(0)

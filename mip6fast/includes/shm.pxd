@@ -41,7 +41,7 @@ cdef extern from "mip6_shm.h" nogil:
     void mip6_shm_write_end(mip6_shm_t *s, int publish)
     int32_t mip6_shm_hung(mip6_shm_t *s)
     void mip6_shm_worker_dead(mip6_shm_t *s, uint32_t w)
-    void mip6_shm_enter(mip6_shm_t *s, uint32_t w)
+    int mip6_shm_enter(mip6_shm_t *s, uint32_t w)
     void mip6_shm_leave(mip6_shm_t *s, uint32_t w)
     int mip6_shm_active(mip6_shm_t *s, uint32_t w)
     int mip6_shm_bc_update(mip6_shm_t *s, const uint8_t *key, const uint8_t *coa, uint16_t seq, uint16_t flags,

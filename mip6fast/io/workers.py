@@ -50,8 +50,9 @@ __all__ = ["USER", "WorkerPool", "fanout_group"]
 log = logging.getLogger("mip6fast.workers")
 
 #: the per-worker counters this module keeps in the shared mapping (SharedTables.user_add), by index
-USER = ("rx_frames", "tx_frames", "tx_dropped", "slow_sent", "slow_dropped", "rx_dropped_kernel")
-_RX, _TX, _TX_DROPPED, _SLOW_SENT, _SLOW_DROPPED, _RX_KERNEL = range(len(USER))
+USER = ("rx_frames", "tx_frames", "tx_dropped", "slow_sent", "slow_dropped", "rx_dropped_kernel",
+        "writer_stalled")
+_RX, _TX, _TX_DROPPED, _SLOW_SENT, _SLOW_DROPPED, _RX_KERNEL, _STALLED = range(len(USER))
 _HEADER = struct.Struct("!BBHI")        # interface index, slow kind, reserved, aux
 QUEUE_BYTES = 4 << 20                   # each worker's queue (its socket's send buffer), bounded
 BATCH = 256
@@ -262,7 +263,13 @@ def _forward(shared, graph, w: int, batch: PacketBatch, rx: int, rings, queue: s
              now: int) -> None:     # pragma: no cover - runs in the worker
     n = batch.count
     shared.user_add(w, _RX, n)
-    slow = graph.run(batch, rx, now)
+    try:
+        slow = graph.run(batch, rx, now)
+    except TimeoutError:
+        # The writer held the tables past the hung timeout (killed mid-mutation?): the batch is
+        # dropped, counted; the loop then looks at the parent (gone: exit).
+        shared.user_add(w, _STALLED, n)
+        return
     tx = graph.tx()
     if any(tx):
         out = graph.out[:n]
