@@ -8,9 +8,8 @@ cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.string cimport memcpy, memset
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
-from shm cimport mip6_shm_t, mip6_shm_cache, mip6_shm_write_begin, mip6_shm_write_end, mip6_shm_hung, mip6_shm_bc_counters, \
-    mip6_shm_bc_update_held, MIP6_EHUNG
-from mip6fast._shm cimport SharedTables
+from shm cimport (mip6_shm_t, mip6_shm_write_begin, mip6_shm_write_end, mip6_shm_hung, mip6_shm_bc_counters,
+                 mip6_shm_bc_update_held, MIP6_EHUNG)
 from bcache cimport (mip6_bcache_t, mip6_binding_t, mip6_bcache_stats_t, mip6_bc_outcome_t, MIP6_BC_NOMEM,
                      mip6_bcache_new, mip6_bcache_free, mip6_bcache_len, mip6_bcache_memory,
                      mip6_bcache_entry_size, mip6_bcache_lookup, mip6_bcache_lookup_batch, mip6_bcache_entry,
@@ -75,17 +74,7 @@ def _fail_allocations_after(long n):
 cdef class BindingTable:
     """A binding cache table keyed by key_size-byte keys (16: home address; 32: peer then home)."""
 
-    def __cinit__(self, key_size=16, capacity=1024, seed=None, SharedTables _shared=None):
-        if _shared is not None:
-            # The signalling process's handle on the workers' shared binding cache (mip6_shm.h): not
-            # owned; every C call over it holds the shared tables' grace period (_grace).
-            if key_size != 16:
-                raise ValueError("the shared binding cache has 16-byte keys")
-            self.key_size = 16
-            self.shm = _shared._s()
-            self._shared = _shared
-            self.ptr = mip6_shm_cache(self.shm)
-            return
+    def __cinit__(self, key_size=16, capacity=1024, seed=None):
         if key_size not in (16, 32):
             raise ValueError(f"key_size: must be 16 or 32, got {key_size!r}")
         cdef uint32_t cap = check_int(capacity, 0xFFFFFFFF, "capacity")
@@ -97,12 +86,13 @@ cdef class BindingTable:
             raise MemoryError(f"cannot allocate a binding cache for {cap} entries")
 
     @staticmethod
-    def shared(SharedTables tables not None):
-        """The binding cache in ``tables`` (mip6fast._shm.SharedTables), for the process that writes it:
-        every mutation and every C call over it (the kernels add to its counters) holds the grace
-        period, so no forwarding worker reads it half-written; a new binding beyond the tables'
-        max_bindings is NOMEM; an entry's counters are summed with every worker's."""
-        return BindingTable(16, 0, None, tables)
+    def shared(tables):
+        """The binding cache in ``tables`` (mip6fast._shm.SharedTables, which makes the table:
+        SharedTables.binding_table), for the process that writes it: every mutation and every C call
+        over it (the kernels add to its counters) holds the grace period, so no forwarding worker reads
+        it half-written; a new binding beyond the tables' max_bindings is NOMEM; an entry's counters
+        are summed with every worker's."""
+        return tables.binding_table()
 
     @property
     def is_shared(self):
@@ -132,12 +122,9 @@ cdef class BindingTable:
                 rc = mip6_shm_write_begin(self.shm)
                 if rc == 0:
                     break
-                if rc == MIP6_EHUNG and self._shared.on_hung is not None:
-                    self._shared.on_hung(mip6_shm_hung(self.shm))
-                    continue
                 if rc == MIP6_EHUNG:
-                    from mip6fast._shm import HungWorker
-                    raise HungWorker(mip6_shm_hung(self.shm))
+                    self._shared._hung(mip6_shm_hung(self.shm))     # on_hung, or HungWorker raised
+                    continue
                 raise RuntimeError(f"shared binding cache: grace period refused ({rc})")
         self._held += 1
         return 0

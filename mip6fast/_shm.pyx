@@ -17,6 +17,8 @@ from graph cimport (mip6_graph_iface_t, mip6_graph_out_t, mip6_adj_entry_t, mip6
                     MIP6_R_COUNT, mip6_slow_kind_name, mip6_graph_counter_name)
 from shm cimport *
 from mip6fast._datapath cimport BatchView, view_of
+from mip6fast._bcache cimport BindingTable
+from bcache cimport mip6_bcache_free
 
 import os
 
@@ -413,6 +415,25 @@ cdef class SharedTables:
         """Worker ``index``'s process is dead and reaped: clear its active word, count a restart. Never for
         a live process (it could then read a table mid-mutation)."""
         mip6_shm_worker_dead(self._s(), index)
+
+    def binding_table(self):
+        """A mip6fast._bcache.BindingTable over the shared binding cache, for the writer's process
+        (BindingTable.shared, BindingCache.shared): not owned (the mapping holds it), and every C call
+        over it holds the grace period (_bcache.pyx, BindingTable._grace)."""
+        cdef mip6_shm_t *s = self._s()
+        cdef BindingTable t = BindingTable(16, 8, None)
+        mip6_bcache_free(t.ptr)          # its own small table, replaced by the shared one
+        t.ptr = mip6_shm_cache(s)
+        t.shm = s
+        t._shared = self
+        return t
+
+    def _hung(self, int index):
+        """A grace period found worker ``index`` hung: ``on_hung(index)`` (kill, reap, worker_dead; the
+        caller retries), or HungWorker raised when there is none."""
+        if self.on_hung is None:
+            raise HungWorker(index)
+        self.on_hung(index)
 
     def _hold(self, unsigned int index):
         """Tests only: enter a batch as worker ``index`` and never leave it (a hung worker)."""
