@@ -8,6 +8,7 @@
 
 struct mip6_adj {
     mip6_adj_entry_t *slots;
+    const mip6_alloc_t *al; /* NULL: libc */
     uint32_t mask; /* array size - 1 */
     uint32_t len, max;
     uint8_t seed[16];
@@ -21,17 +22,40 @@ static uint32_t pow2_at_least(uint64_t n)
     return p;
 }
 
+static void *adj_calloc(const mip6_alloc_t *al, size_t n, size_t size)
+{
+    return al ? al->calloc(al->ctx, n, size) : calloc(n, size);
+}
+
+static void adj_release(mip6_adj_t *t)
+{
+    const mip6_alloc_t *al = t->al;
+    if (al) {
+        al->free(al->ctx, t->slots);
+        al->free(al->ctx, t);
+    } else {
+        free(t->slots);
+        free(t);
+    }
+}
+
 mip6_adj_t *mip6_adj_new(uint32_t max_entries, const uint8_t seed[16])
+{
+    return mip6_adj_new_in(max_entries, seed, NULL);
+}
+
+mip6_adj_t *mip6_adj_new_in(uint32_t max_entries, const uint8_t seed[16], const mip6_alloc_t *al)
 {
     if (max_entries < 1 || max_entries > MIP6_ADJ_MAX_ENTRIES)
         return NULL;
-    mip6_adj_t *t = calloc(1, sizeof *t);
+    mip6_adj_t *t = adj_calloc(al, 1, sizeof *t);
     if (!t)
         return NULL;
+    t->al = al;
     uint32_t size = pow2_at_least((uint64_t)max_entries * 2);
-    t->slots = calloc(size, sizeof *t->slots);
+    t->slots = adj_calloc(al, size, sizeof *t->slots);
     if (!t->slots) {
-        free(t);
+        adj_release(t);
         return NULL;
     }
     t->mask = size - 1;
@@ -43,8 +67,7 @@ mip6_adj_t *mip6_adj_new(uint32_t max_entries, const uint8_t seed[16])
         while (got < 16) {
             ssize_t r = getrandom(t->seed + got, 16 - got, 0);
             if (r <= 0) {
-                free(t->slots);
-                free(t);
+                adj_release(t);
                 return NULL;
             }
             got += (size_t)r;
@@ -55,10 +78,8 @@ mip6_adj_t *mip6_adj_new(uint32_t max_entries, const uint8_t seed[16])
 
 void mip6_adj_free(mip6_adj_t *t)
 {
-    if (t) {
-        free(t->slots);
-        free(t);
-    }
+    if (t)
+        adj_release(t);
 }
 
 uint32_t mip6_adj_len(const mip6_adj_t *t) { return t->len; }

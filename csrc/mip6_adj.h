@@ -19,6 +19,7 @@
 #ifndef MIP6_ADJ_H
 #define MIP6_ADJ_H
 
+#include "mip6_alloc.h"
 #include "mip6_common.h"
 
 #define MIP6_ADJ_NO_DEADLINE UINT64_MAX
@@ -36,6 +37,8 @@ typedef struct mip6_adj mip6_adj_t;
 
 /* max_entries 1..MIP6_ADJ_MAX_ENTRIES; seed: 16 bytes or NULL for getrandom(). NULL on failure. */
 MIP6_API mip6_adj_t *mip6_adj_new(uint32_t max_entries, const uint8_t seed[16]);
+/* The same with every block from al (NULL: libc), which must outlive the table (mip6_shm.h). */
+MIP6_API mip6_adj_t *mip6_adj_new_in(uint32_t max_entries, const uint8_t seed[16], const mip6_alloc_t *al);
 MIP6_API void mip6_adj_free(mip6_adj_t *t);
 MIP6_API uint32_t mip6_adj_len(const mip6_adj_t *t);
 MIP6_API uint32_t mip6_adj_max(const mip6_adj_t *t);

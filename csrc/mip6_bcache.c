@@ -72,6 +72,7 @@ struct mip6_bcache {
     uint64_t exp_now;    /* the now_ns of the sweep in progress */
     uint64_t sweep_min;  /* smallest surviving expiry seen by the sweep in progress */
     uint32_t exp_cursor; /* where the sweep in progress resumes; 0 = no sweep in progress */
+    const mip6_alloc_t *al; /* where the table's memory comes from; NULL: libc */
 };
 
 /* ---- allocation, with a failure hook for tests -------------------------------------------------- */
@@ -90,9 +91,32 @@ static inline int bc_alloc_fails(void)
     return 0;
 }
 
-static void *bc_malloc(size_t n) { return bc_alloc_fails() ? NULL : malloc(n); }
-static void *bc_calloc(size_t n, size_t size) { return bc_alloc_fails() ? NULL : calloc(n, size); }
-static void *bc_realloc(void *p, size_t n) { return bc_alloc_fails() ? NULL : realloc(p, n); }
+/* A table's memory comes from its allocator (mip6_alloc.h), libc's when it has none. */
+static void *bc_calloc(const mip6_alloc_t *a, size_t n, size_t size)
+{
+    if (bc_alloc_fails())
+        return NULL;
+    return a ? a->calloc(a->ctx, n, size) : calloc(n, size);
+}
+static void *bc_malloc(const mip6_alloc_t *a, size_t n)
+{
+    if (bc_alloc_fails())
+        return NULL;
+    return a ? a->calloc(a->ctx, 1, n) : malloc(n);
+}
+static void *bc_realloc(const mip6_alloc_t *a, void *p, size_t n)
+{
+    if (bc_alloc_fails())
+        return NULL;
+    return a ? a->realloc(a->ctx, p, n) : realloc(p, n);
+}
+static void bc_free(const mip6_alloc_t *a, void *p)
+{
+    if (a)
+        a->free(a->ctx, p);
+    else
+        free(p);
+}
 
 /* ---- keyed hash ------------------------------------------------------------------------------- */
 /* SipHash (Aumasson and Bernstein, "SipHash: a fast short-input PRF", 2012) over the whole key, keyed
@@ -400,11 +424,11 @@ static int bc_room(mip6_bcache_t *t, uint32_t more)
 {
     if (t->nchunks + more > t->chunk_room) {
         uint32_t n = t->chunk_room * 2 > t->nchunks + more ? t->chunk_room * 2 : t->nchunks + more;
-        uint8_t **c = bc_realloc(t->chunk, (size_t)n * sizeof(*c));
+        uint8_t **c = bc_realloc(t->al, t->chunk, (size_t)n * sizeof(*c));
         if (!c)
             return -1;
         t->chunk = c;
-        uint64_t **l = bc_realloc(t->live, (size_t)n * sizeof(*l));
+        uint64_t **l = bc_realloc(t->al, t->live, (size_t)n * sizeof(*l));
         if (!l)
             return -1;
         t->live = l;
@@ -412,7 +436,7 @@ static int bc_room(mip6_bcache_t *t, uint32_t more)
     }
     if (t->narenas + 1 > t->arena_room) {
         uint32_t n = t->arena_room ? t->arena_room * 2 : 4;
-        void **a = bc_realloc(t->arena, (size_t)n * sizeof(*a));
+        void **a = bc_realloc(t->al, t->arena, (size_t)n * sizeof(*a));
         if (!a)
             return -1;
         t->arena = a;
@@ -429,19 +453,19 @@ static int bc_add_chunks(mip6_bcache_t *t, uint32_t k)
     if (bc_room(t, k) != 0)
         return -1;
     size_t cbytes = (size_t)BC_CHUNK * t->esize;
-    uint8_t *a = bc_malloc(cbytes * k);
+    uint8_t *a = bc_malloc(t->al, cbytes * k);
     if (!a)
         return -1;
     uint32_t i;
     for (i = 0; i < k; i++) {
-        t->live[t->nchunks + i] = bc_calloc(BC_CHUNK_WORDS, sizeof(uint64_t));
+        t->live[t->nchunks + i] = bc_calloc(t->al, BC_CHUNK_WORDS, sizeof(uint64_t));
         if (!t->live[t->nchunks + i])
             break;
     }
     if (i < k) {
         while (i--)
-            free(t->live[t->nchunks + i]);
-        free(a);
+            bc_free(t->al, t->live[t->nchunks + i]);
+        bc_free(t->al, a);
         return -1;
     }
     bc_advise_huge(a, cbytes * k);
@@ -459,11 +483,11 @@ static int bc_add_lone(mip6_bcache_t *t, uint32_t cap)
 {
     if (bc_room(t, 1) != 0)
         return -1;
-    uint8_t *c = bc_malloc((size_t)cap * t->esize);
-    uint64_t *l = bc_calloc(BC_CHUNK_WORDS, sizeof(uint64_t));
+    uint8_t *c = bc_malloc(t->al, (size_t)cap * t->esize);
+    uint64_t *l = bc_calloc(t->al, BC_CHUNK_WORDS, sizeof(uint64_t));
     if (!c || !l) {
-        free(c);
-        free(l);
+        bc_free(t->al, c);
+        bc_free(t->al, l);
         return -1;
     }
     t->chunk[t->nchunks] = c;
@@ -485,7 +509,7 @@ static int bc_reserve_slot(mip6_bcache_t *t)
         uint32_t ncap = t->lone_cap + t->lone_cap / 2 + 16;
         if (ncap > BC_CHUNK)
             ncap = BC_CHUNK;
-        uint8_t *c = bc_realloc(t->chunk[t->lone], (size_t)ncap * t->esize);
+        uint8_t *c = bc_realloc(t->al, t->chunk[t->lone], (size_t)ncap * t->esize);
         if (!c)
             return -1;
         t->chunk[t->lone] = c;
@@ -534,10 +558,10 @@ static inline uint32_t bc_threshold(const bc_index_t *ix)
     return nb - nb / 4;
 }
 
-static int bc_index_alloc(bc_index_t *ix, unsigned shift)
+static int bc_index_alloc(const mip6_alloc_t *al, bc_index_t *ix, unsigned shift)
 {
     size_t nb = (size_t)1 << shift;
-    uint32_t *b = bc_calloc(nb, sizeof(uint32_t));
+    uint32_t *b = bc_calloc(al, nb, sizeof(uint32_t));
     if (!b)
         return -1;
     bc_advise_huge(b, nb * sizeof(uint32_t));
@@ -664,7 +688,7 @@ static void bc_migrate(mip6_bcache_t *t, uint32_t budget)
         }
     }
     if (t->mig_pos >= nb) {
-        free(o->b);
+        bc_free(t->al, o->b);
         memset(o, 0, sizeof(*o));
         t->mig_pos = 0;
     }
@@ -682,7 +706,7 @@ static int bc_start_growth(mip6_bcache_t *t, int must_double)
     if (shift > BC_MAX_SHIFT)
         return -1;
     bc_index_t n;
-    if (bc_index_alloc(&n, shift) != 0)
+    if (bc_index_alloc(t->al, &n, shift) != 0)
         return -1;
     t->old = t->cur;
     t->cur = n;
@@ -694,11 +718,18 @@ static int bc_start_growth(mip6_bcache_t *t, int must_double)
 
 mip6_bcache_t *mip6_bcache_new(unsigned key_len, uint32_t capacity_hint, const uint8_t seed[16])
 {
+    return mip6_bcache_new_in(key_len, capacity_hint, seed, NULL);
+}
+
+mip6_bcache_t *mip6_bcache_new_in(unsigned key_len, uint32_t capacity_hint, const uint8_t seed[16],
+                                  const mip6_alloc_t *al)
+{
     if (key_len != 16 && key_len != 32)
         return NULL;
-    mip6_bcache_t *t = bc_calloc(1, sizeof(*t));
+    mip6_bcache_t *t = bc_calloc(al, 1, sizeof(*t));
     if (!t)
         return NULL;
+    t->al = al;
     uint8_t rnd[16];
     if (!seed) {
         bc_random_seed(rnd);
@@ -715,7 +746,7 @@ mip6_bcache_t *mip6_bcache_new(unsigned key_len, uint32_t capacity_hint, const u
     unsigned shift = BC_MIN_SHIFT;
     while (shift < BC_MAX_SHIFT && (((uint64_t)1 << shift) * 3 / 4) < capacity_hint)
         shift++;
-    if (bc_index_alloc(&t->cur, shift) != 0)
+    if (bc_index_alloc(t->al, &t->cur, shift) != 0)
         goto fail;
     /* Exactly the hint: whole chunks in one arena, the rest in the lone chunk. */
     uint32_t full = capacity_hint / BC_CHUNK, rest = capacity_hint % BC_CHUNK;
@@ -734,17 +765,18 @@ void mip6_bcache_free(mip6_bcache_t *t)
     if (!t)
         return;
     if (t->lone >= 0)
-        free(t->chunk[t->lone]);
+        bc_free(t->al, t->chunk[t->lone]);
     for (uint32_t i = 0; i < t->narenas; i++)
-        free(t->arena[i]);
+        bc_free(t->al, t->arena[i]);
     for (uint32_t i = 0; i < t->nchunks; i++)
-        free(t->live[i]);
-    free(t->arena);
-    free(t->chunk);
-    free(t->live);
-    free(t->cur.b);
-    free(t->old.b);
-    free(t);
+        bc_free(t->al, t->live[i]);
+    bc_free(t->al, t->arena);
+    bc_free(t->al, t->chunk);
+    bc_free(t->al, t->live);
+    bc_free(t->al, t->cur.b);
+    bc_free(t->al, t->old.b);
+    const mip6_alloc_t *al = t->al;
+    bc_free(al, t);
 }
 
 uint32_t mip6_bcache_len(const mip6_bcache_t *t) { return t->len; }

@@ -26,6 +26,7 @@
 #ifndef MIP6_BCACHE_H
 #define MIP6_BCACHE_H
 
+#include "mip6_alloc.h"
 #include "mip6_common.h"
 
 /* Binding Update flags as on the wire (RFC 6275 §6.1.7); the low byte is free for a role's own bits. */
@@ -76,6 +77,10 @@ static inline int mip6_bcache_seq_newer(uint16_t seq, uint16_t last)
  * table grows past it). seed: the 16-byte SipHash key, or NULL for getrandom(). NULL on allocation
  * failure. */
 MIP6_API mip6_bcache_t *mip6_bcache_new(unsigned key_len, uint32_t capacity_hint, const uint8_t seed[16]);
+/* The same, with every block from al (mip6_alloc.h; NULL: libc), which must outlive the table: how the
+ * forwarding workers' shared binding cache lives in one shared mapping (mip6_shm.h). */
+MIP6_API mip6_bcache_t *mip6_bcache_new_in(unsigned key_len, uint32_t capacity_hint, const uint8_t seed[16],
+                                           const mip6_alloc_t *al);
 MIP6_API void mip6_bcache_free(mip6_bcache_t *t);
 MIP6_API uint32_t mip6_bcache_len(const mip6_bcache_t *t);
 MIP6_API unsigned mip6_bcache_key_len(const mip6_bcache_t *t);
@@ -147,6 +152,17 @@ typedef struct mip6_bcache_stats {
 } mip6_bcache_stats_t;
 /* Fills *s; max_probe costs a pass over the index and the entries. */
 MIP6_API void mip6_bcache_stats(const mip6_bcache_t *t, mip6_bcache_stats_t *s);
+
+/* Where a reader that must not write the table (a forwarding worker, mip6_shm.h) adds the packet and
+ * byte counts of the bindings it forwards through, instead of the entries' own counters: two arrays
+ * indexed by slot, each word written by that reader only (relaxed atomic stores, so another process
+ * summing them reads whole values). A slot >= n is counted in lost (the shared table keeps every slot
+ * below n, mip6_shm.h, so it stays 0). */
+typedef struct mip6_bc_sink {
+    _Atomic uint64_t *packets, *bytes;
+    uint32_t n;
+    uint64_t lost;
+} mip6_bc_sink_t;
 
 /* Test hook: let the next n allocations of every table succeed and fail the ones after (n < 0: never
  * fail, the default). Process-wide and not thread-safe: for tests of the NOMEM paths only. */

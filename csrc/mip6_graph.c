@@ -225,7 +225,7 @@ static int ha_decapsulate(mip6_graph_ha_t *ha, mip6_batch_t *b)
     uint32_t n = b->count;
     for (uint32_t i = 0; i < n; i++)
         g->keep[i] = b->verdict[i];
-    int rc = mip6_tunnel_decap_ha(b, ha->cache, ha->decap_flags, ha->decap_counters);
+    int rc = mip6_tunnel_decap_ha_sink(b, ha->cache, ha->decap_flags, ha->decap_counters, ha->sink);
     if (rc < 0)
         return rc;
     int any = 0;
@@ -246,7 +246,7 @@ static int ha_decapsulate(mip6_graph_ha_t *ha, mip6_batch_t *b)
             b->verdict[i] = MIP6_V_SLOW_PATH;
         }
     }
-    rc = mip6_tunnel_encap_ha(b, ha->cache, &ha->tun, ha->encap_counters);
+    rc = mip6_tunnel_encap_ha_sink(b, ha->cache, &ha->tun, ha->encap_counters, ha->sink);
     if (rc < 0)
         return rc;
     for (uint32_t i = 0; i < n; i++) {
@@ -276,7 +276,7 @@ int mip6_graph_ha_run(mip6_graph_ha_t *ha, mip6_batch_t *b, unsigned rx, uint64_
     ha_input(ha, b, &g->ifaces[rx], out);
 
     /* §10.4.2: packets for a bound home address into the tunnel to its care-of address. */
-    int rc = mip6_tunnel_encap_ha(b, ha->cache, &ha->tun, ha->encap_counters);
+    int rc = mip6_tunnel_encap_ha_sink(b, ha->cache, &ha->tun, ha->encap_counters, ha->sink);
     if (rc < 0)
         return rc;
     for (uint32_t i = 0; i < n; i++) {

@@ -178,6 +178,7 @@ typedef struct mip6_graph_ha {
                               * whose reverse tunnel must arrive under ESP; g.protected_homes: inner
                               * destinations whose tunnel leaves under ESP */
     uint64_t *encap_counters, *decap_counters; /* the kernels' counters (MIP6_R_COUNT each) */
+    mip6_bc_sink_t *sink; /* NULL: the bindings' own counters; else a worker's per-slot arrays (mip6_shm.h) */
 } mip6_graph_ha_t;
 
 /* One batch of frames received on interface rx at now_ns. The number of slow entries (out->n_slow), or

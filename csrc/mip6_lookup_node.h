@@ -17,6 +17,8 @@
 #include "mip6_batch.h"
 #include "mip6_bcache.h"
 
+#include <stdatomic.h>
+
 #define MIP6_LN_CHUNK 64 /* packets per lookup round */
 
 /* Pass 1, after the slot and IPv6 header checks: MIP6_R_NONE with key (and, if it wants, *note)
@@ -36,11 +38,30 @@ static inline mip6_reason_t mip6_ln_forwarded(mip6_binding_t *e, uint32_t bytes)
     return MIP6_R_FORWARDED;
 }
 
-/* Returns the number of packets forwarded. key_len is the table's (16 or 32), checked by the caller. */
-static inline __attribute__((always_inline)) int
-mip6_lookup_node(mip6_batch_t *b, mip6_bcache_t *cache, unsigned key_len, uint64_t *counters, const void *ctx,
-                 mip6_ln_gather_fn gather, mip6_ln_apply_fn apply)
+/* A sink's share of one forwarded binding: single writer per word, so load + store is exact. */
+static inline void mip6_ln_sink_add(mip6_bc_sink_t *sink, int32_t slot, uint64_t packets, uint64_t bytes)
 {
+    if ((uint32_t)slot >= sink->n) {
+        sink->lost += packets;
+        return;
+    }
+    _Atomic uint64_t *p = &sink->packets[slot], *y = &sink->bytes[slot];
+    atomic_store_explicit(p, atomic_load_explicit(p, memory_order_relaxed) + packets, memory_order_relaxed);
+    atomic_store_explicit(y, atomic_load_explicit(y, memory_order_relaxed) + bytes, memory_order_relaxed);
+}
+
+/* Returns the number of packets forwarded. key_len is the table's (16 or 32), checked by the caller.
+ * sink NULL: apply() adds to the entries' counters. With a sink (a forwarding worker reading a shared
+ * table, mip6_shm.h), apply() gets a private copy of the entry, so the shared table is never written
+ * by a reader, and what it added to the copy's counters goes to the sink's per-slot arrays. */
+static inline __attribute__((always_inline)) int
+mip6_lookup_node_sink(mip6_batch_t *b, mip6_bcache_t *cache, unsigned key_len, uint64_t *counters,
+                      const void *ctx, mip6_ln_gather_fn gather, mip6_ln_apply_fn apply, mip6_bc_sink_t *sink)
+{
+    union {
+        mip6_binding_t e;
+        uint8_t raw[sizeof(mip6_binding_t) + 32];
+    } copy;
     int forwarded = 0;
     uint8_t keys[MIP6_LN_CHUNK * 32];
     int32_t slots[MIP6_LN_CHUNK];
@@ -67,12 +88,26 @@ mip6_lookup_node(mip6_batch_t *b, mip6_bcache_t *cache, unsigned key_len, uint64
             uint32_t i = idx[k], n = b->length[i], aux = 0;
             uint32_t room = (uint32_t)(b->offset[i] - (uint64_t)i * b->slot_size); /* checked in pass 1 */
             mip6_binding_t *e = slots[k] >= 0 ? mip6_bcache_entry(cache, slots[k]) : NULL;
+            if (sink && e) {
+                memcpy(copy.raw, e, sizeof(mip6_binding_t) + key_len);
+                copy.e.packets = copy.e.bytes = 0;
+                e = &copy.e;
+            }
             mip6_reason_t r = apply(ctx, b, i, b->buf + b->offset[i], n, room, e, notes[k], &aux);
+            if (sink && e && copy.e.packets)
+                mip6_ln_sink_add(sink, slots[k], copy.e.packets, copy.e.bytes);
             forwarded += r == MIP6_R_FORWARDED;
             mip6_batch_set(b, i, r, aux, counters);
         }
     }
     return forwarded;
+}
+
+static inline __attribute__((always_inline)) int
+mip6_lookup_node(mip6_batch_t *b, mip6_bcache_t *cache, unsigned key_len, uint64_t *counters, const void *ctx,
+                 mip6_ln_gather_fn gather, mip6_ln_apply_fn apply)
+{
+    return mip6_lookup_node_sink(b, cache, key_len, counters, ctx, gather, apply, NULL);
 }
 
 #endif

@@ -19,6 +19,9 @@
 #ifndef PACKET_QDISC_BYPASS
 #define PACKET_QDISC_BYPASS 20
 #endif
+#ifndef PACKET_FANOUT_FLAG_IGNORE_OUTGOING
+#define PACKET_FANOUT_FLAG_IGNORE_OUTGOING 0x4000
+#endif
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
 #endif
@@ -228,8 +231,16 @@ int mip6_ring_open(mip6_ring_t *r, const char *ifname, const mip6_ring_cfg_t *cf
         goto fail_errno;
     }
     if (cfg->fanout_mode != MIP6_RING_FANOUT_NONE) {
-        /* After bind: the group is per interface and protocol, and every member must match. */
+        /* After bind: the group is per interface and protocol, and every member must match. A fanout
+         * group receives through its own hook, which PACKET_IGNORE_OUTGOING on a member does not
+         * reach: the group must ask for it (Linux 6.8+), else every frame the host sends on the
+         * interface (the members' own transmissions included) comes back to a member. Older kernels
+         * refuse the flag: join without it and skip outgoing frames as they are read. */
         int arg = (int)cfg->fanout_group | (cfg->fanout_mode << 16);
+        int ignore = cfg->rx && cfg->ignore_outgoing;
+        if (ignore && set_int(r->fd, PACKET_FANOUT, arg | (PACKET_FANOUT_FLAG_IGNORE_OUTGOING << 16)) == 0)
+            return MIP6_OK;
+        r->skip_outgoing = ignore;
         if (set_int(r->fd, PACKET_FANOUT, arg) < 0) {
             code = errno == EINVAL ? MIP6_RING_EINVAL : MIP6_RING_ESYS;
             step = "setsockopt(PACKET_FANOUT)",
@@ -335,7 +346,9 @@ int mip6_ring_recv(mip6_ring_t *r, mip6_batch_t *b, uint32_t start, uint32_t max
     }
     while (bd && n < max) {
         struct tpacket3_hdr *h = rx_take_frame(r, bd);
-        if (h->tp_snaplen > room || h->tp_snaplen != h->tp_len) {
+        if (r->skip_outgoing && frame_pkttype(h) == PACKET_OUTGOING) {
+            r->c.rx_outgoing++;
+        } else if (h->tp_snaplen > room || h->tp_snaplen != h->tp_len) {
             r->c.rx_oversize++;
         } else {
             uint32_t i = start + n;

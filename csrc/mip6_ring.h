@@ -73,6 +73,8 @@ typedef struct mip6_ring_counters {
     uint64_t tx_kicks;      /* sendto calls */
     uint64_t tx_full;       /* times the TX ring was found full and had to be waited for */
     uint64_t tx_wrong_format; /* frames the kernel marked TP_STATUS_WRONG_FORMAT */
+    uint64_t rx_outgoing;   /* frames this host sent, seen by a fanout member on a kernel without
+                             * PACKET_FANOUT_FLAG_IGNORE_OUTGOING: skipped (ignore_outgoing) */
 } mip6_ring_counters_t;
 
 typedef struct mip6_ring {
@@ -95,6 +97,7 @@ typedef struct mip6_ring {
     /* PACKET_STATISTICS resets on every read: the totals so far */
     uint64_t st_packets, st_drops, st_freeze;
     mip6_ring_counters_t c;
+    int skip_outgoing;     /* ignore_outgoing: also skip PACKET_OUTGOING frames as they are read */
 } mip6_ring_t;
 
 typedef struct mip6_ring_stats {

@@ -79,11 +79,17 @@ static inline mip6_reason_t encap_ha_apply(const void *ctx, mip6_batch_t *b, uin
 
 int mip6_tunnel_encap_ha(mip6_batch_t *b, mip6_bcache_t *cache, const mip6_tunnel_cfg_t *cfg, uint64_t *counters)
 {
+    return mip6_tunnel_encap_ha_sink(b, cache, cfg, counters, NULL);
+}
+
+int mip6_tunnel_encap_ha_sink(mip6_batch_t *b, mip6_bcache_t *cache, const mip6_tunnel_cfg_t *cfg,
+                              uint64_t *counters, mip6_bc_sink_t *sink)
+{
     if (!cfg_ok(cfg) || mip6_bcache_key_len(cache) != 16)
         return MIP6_EINVAL;
     encap_ha_ctx_t c = { .cfg = cfg, .allow_sl = (cfg->flags & MIP6_TUN_ALLOW_SITE_LOCAL) != 0 };
     outer_template(cfg, c.tmpl);
-    return mip6_lookup_node(b, cache, 16, counters, &c, encap_ha_gather, encap_ha_apply);
+    return mip6_lookup_node_sink(b, cache, 16, counters, &c, encap_ha_gather, encap_ha_apply, sink);
 }
 
 int mip6_tunnel_encap_fixed(mip6_batch_t *b, const mip6_tunnel_cfg_t *cfg, const uint8_t *homes, uint32_t n_homes,
@@ -191,9 +197,15 @@ static inline mip6_reason_t decap_ha_apply(const void *ctx, mip6_batch_t *b, uin
 
 int mip6_tunnel_decap_ha(mip6_batch_t *b, mip6_bcache_t *cache, unsigned flags, uint64_t *counters)
 {
+    return mip6_tunnel_decap_ha_sink(b, cache, flags, counters, NULL);
+}
+
+int mip6_tunnel_decap_ha_sink(mip6_batch_t *b, mip6_bcache_t *cache, unsigned flags, uint64_t *counters,
+                              mip6_bc_sink_t *sink)
+{
     if (mip6_bcache_key_len(cache) != 16)
         return MIP6_EINVAL;
-    return mip6_lookup_node(b, cache, 16, counters, &flags, decap_ha_gather, decap_ha_apply);
+    return mip6_lookup_node_sink(b, cache, 16, counters, &flags, decap_ha_gather, decap_ha_apply, sink);
 }
 
 static inline mip6_reason_t decap_mn_one(mip6_batch_t *b, uint32_t i, uint8_t *p, uint32_t n,

@@ -63,6 +63,12 @@ MIP6_API int mip6_tunnel_encap_fixed(mip6_batch_t *b, const mip6_tunnel_cfg_t *c
                                      uint32_t n_homes, uint64_t *counters);
 /* flags: MIP6_TUN_ALLOW_SITE_LOCAL, MIP6_TUN_DEC_HOP_LIMIT. */
 MIP6_API int mip6_tunnel_decap_ha(mip6_batch_t *b, mip6_bcache_t *cache, unsigned flags, uint64_t *counters);
+/* The two above with the bindings' counters added to a sink (mip6_bcache.h) instead of the entries: a
+ * forwarding worker's calls over the shared table, which it must not write (mip6_shm.h). */
+MIP6_API int mip6_tunnel_encap_ha_sink(mip6_batch_t *b, mip6_bcache_t *cache, const mip6_tunnel_cfg_t *cfg,
+                                       uint64_t *counters, mip6_bc_sink_t *sink);
+MIP6_API int mip6_tunnel_decap_ha_sink(mip6_batch_t *b, mip6_bcache_t *cache, unsigned flags, uint64_t *counters,
+                                       mip6_bc_sink_t *sink);
 MIP6_API int mip6_tunnel_decap_mn(mip6_batch_t *b, const uint8_t home_agent[16], const uint8_t *homes,
                                   uint32_t n_homes, unsigned flags, uint64_t *counters);
 

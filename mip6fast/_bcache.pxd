@@ -6,6 +6,7 @@
 # thread raises instead of racing it.
 from libc.stdint cimport uint8_t, int32_t
 from bcache cimport mip6_bcache_t
+from shm cimport mip6_shm_t
 
 
 cdef class BindingTable:
@@ -14,6 +15,12 @@ cdef class BindingTable:
     cdef int _readers  # nogil readers in flight
     cdef int _writing  # a nogil writer in flight
     cdef uint8_t _kbuf[48]  # a key (at 0) and a care-of address (at 32) copied out of non-bytes buffers
+    cdef mip6_shm_t *shm    # the shared tables this table lives in (BindingTable.shared), else NULL
+    cdef object _shared     # their SharedTables, kept alive while this table is
+    cdef int _held          # guards holding the shared tables' grace period
+
+    cdef int _grace(self) except -1
+    cdef void _ungrace(self) noexcept
 
     cdef int begin_read(self) except -1
     cdef void end_read(self) noexcept

@@ -8,6 +8,8 @@ cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.string cimport memcpy, memset
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
+from shm cimport (mip6_shm_t, mip6_shm_write_begin, mip6_shm_write_end, mip6_shm_hung, mip6_shm_bc_counters,
+                 mip6_shm_bc_update_held, MIP6_EHUNG)
 from bcache cimport (mip6_bcache_t, mip6_binding_t, mip6_bcache_stats_t, mip6_bc_outcome_t, MIP6_BC_NOMEM,
                      mip6_bcache_new, mip6_bcache_free, mip6_bcache_len, mip6_bcache_memory,
                      mip6_bcache_entry_size, mip6_bcache_lookup, mip6_bcache_lookup_batch, mip6_bcache_entry,
@@ -83,8 +85,22 @@ cdef class BindingTable:
         if self.ptr == NULL:
             raise MemoryError(f"cannot allocate a binding cache for {cap} entries")
 
+    @staticmethod
+    def shared(tables):
+        """The binding cache in ``tables`` (mip6fast._shm.SharedTables, which makes the table:
+        SharedTables.binding_table), for the process that writes it: every mutation and every C call
+        over it (the kernels add to its counters) holds the grace period, so no forwarding worker reads
+        it half-written; a new binding beyond the tables' max_bindings is NOMEM; an entry's counters
+        are summed with every worker's."""
+        return tables.binding_table()
+
+    @property
+    def is_shared(self):
+        return self.shm != NULL
+
     def __dealloc__(self):
-        mip6_bcache_free(self.ptr)
+        if self.shm == NULL:
+            mip6_bcache_free(self.ptr)
         self.ptr = NULL
 
     def __len__(self):
@@ -95,23 +111,51 @@ cdef class BindingTable:
 
     # ---- guards for work done without the GIL ----
 
+    cdef int _grace(self) except -1:
+        """Shared: the outermost guard takes the grace period (a worker stuck in a batch: the tables'
+        on_hung kills it and the wait is retried; without on_hung, HungWorker)."""
+        cdef int rc
+        if self.shm == NULL:
+            return 0
+        if self._held == 0:
+            while True:
+                rc = mip6_shm_write_begin(self.shm)
+                if rc == 0:
+                    break
+                if rc == MIP6_EHUNG:
+                    self._shared._hung(mip6_shm_hung(self.shm))     # on_hung, or HungWorker raised
+                    continue
+                raise RuntimeError(f"shared binding cache: grace period refused ({rc})")
+        self._held += 1
+        return 0
+
+    cdef void _ungrace(self) noexcept:
+        if self.shm != NULL:
+            self._held -= 1
+            if self._held == 0:
+                mip6_shm_write_end(self.shm, 0)
+
     cdef int begin_read(self) except -1:
         if self._writing:
             raise RuntimeError("binding table: a batch update is running in another thread")
+        self._grace()       # shared: a kernel's "read" adds to the entries' counters
         self._readers += 1
         return 0
 
     cdef void end_read(self) noexcept:
         self._readers -= 1
+        self._ungrace()
 
     cdef int begin_write(self) except -1:
         if self._writing or self._readers:
             raise RuntimeError("binding table: a batch call is running in another thread")
+        self._grace()
         self._writing = 1
         return 0
 
     cdef void end_write(self) noexcept:
         self._writing = 0
+        self._ungrace()
 
     cdef const uint8_t *_buf(self, object obj, unsigned size, unsigned at, str what) except NULL:
         """A pointer to size bytes of obj: into a bytes object directly, else copied to _kbuf[at:]."""
@@ -132,8 +176,12 @@ cdef class BindingTable:
         cdef uint64_t exp = check_int(expires_ns, U64, "expires_ns")
         cdef uint16_t last
         cdef int32_t slot
+        cdef mip6_bc_outcome_t r
         self.begin_write()
-        cdef mip6_bc_outcome_t r = mip6_bcache_update(self.ptr, k, c, seq, fl, exp, &last, &slot)
+        if self.shm != NULL:
+            r = mip6_shm_bc_update_held(self.shm, k, c, seq, fl, exp, &last, &slot)
+        else:
+            r = mip6_bcache_update(self.ptr, k, c, seq, fl, exp, &last, &slot)
         self.end_write()
         return <int>r, last, slot
 
@@ -149,9 +197,12 @@ cdef class BindingTable:
         cdef mip6_binding_t *e = mip6_bcache_entry(self.ptr, slot)
         if e == NULL:
             return None
+        cdef uint64_t packets = e.packets, nbytes = e.bytes
+        if self.shm != NULL:
+            mip6_shm_bc_counters(self.shm, slot, &packets, &nbytes)     # the entry's and every worker's
         return (PyBytes_FromStringAndSize(<const char *>e.key, self.key_size),
-                PyBytes_FromStringAndSize(<const char *>e.coa, 16), e.seq, e.flags, e.expiry_ns, e.packets,
-                e.bytes)
+                PyBytes_FromStringAndSize(<const char *>e.coa, 16), e.seq, e.flags, e.expiry_ns, packets,
+                nbytes)
 
     def entry(self, slot):
         """(key, care_of, sequence, flags, expires_ns, packets, bytes) of a live slot, else None."""
@@ -346,11 +397,16 @@ cdef class BindingTable:
         cdef const uint8_t *kp = _row0(kv)
         cdef const uint8_t *cp = _row0(cv)
         cdef size_t kstride = cnp.PyArray_STRIDE(kv, 0), cstride = cnp.PyArray_STRIDE(cv, 0)
+        cdef mip6_shm_t *shm = self.shm
         self.begin_write()
         with nogil:
             for i in range(n):
-                ov[i] = <uint8_t>mip6_bcache_update(self.ptr, kp + i * kstride, cp + i * cstride, sv[i], fv[i],
-                                                    ev[i], &lv[i], &slv[i])
+                if shm != NULL:
+                    ov[i] = <uint8_t>mip6_shm_bc_update_held(shm, kp + i * kstride, cp + i * cstride, sv[i], fv[i],
+                                                             ev[i], &lv[i], &slv[i])
+                else:
+                    ov[i] = <uint8_t>mip6_bcache_update(self.ptr, kp + i * kstride, cp + i * cstride, sv[i],
+                                                        fv[i], ev[i], &lv[i], &slv[i])
         self.end_write()
         return outcome, last, slots
 

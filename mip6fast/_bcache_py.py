@@ -183,7 +183,7 @@ BC_CHUNK_SHIFT = 15
 BC_CHUNK = 1 << BC_CHUNK_SHIFT
 BC_CHUNK_WORDS = BC_CHUNK // 64
 BC_ARENA_MAX = 16
-SIZEOF_TABLE = 208  # sizeof(mip6_bcache_t) on LP64 (x86_64, aarch64)
+SIZEOF_TABLE = 216  # sizeof(mip6_bcache_t) on LP64 (x86_64, aarch64), its allocator pointer included
 MAX_ENTRIES = 805306368  # MIP6_BCACHE_MAX_ENTRIES
 
 
@@ -386,6 +386,17 @@ class BindingTable:
         self._entries: list = []        # slot -> [key, coa, seq, flags, expiry, packets, bytes] or None
         self._free: list[int] = []      # LIFO, as the C free list
         self._layout = _Layout(FIXED_ENTRY_SIZE + key_size, capacity)
+
+    @staticmethod
+    def shared(tables) -> BindingTable:
+        """The compiled table's view of the forwarding workers' shared binding cache (mip6fast._shm):
+        memory shared between processes, which the twin has no model of."""
+        raise RuntimeError("a shared binding cache is the compiled mip6fast._bcache's (mip6fast._shm); "
+                           "the pure-Python twin has none")
+
+    @property
+    def is_shared(self) -> bool:
+        return False
 
     def __len__(self) -> int:
         return len(self._slots)

@@ -3,8 +3,9 @@
 ``load("mh")`` returns ``mip6fast._mh`` (Cython over csrc/) unless ``MIP6FAST_PURE_PYTHON=1`` is set,
 or the compiled module cannot be imported, in which case it returns ``mip6fast._mh_py`` and records
 why in ``FALLBACKS`` (the test suite fails on a silent fallback; see tests/test_impl.py). Families with a
-twin: ``TWINS``. The AF_PACKET ring (``ring``) has none: ``load_compiled("ring")`` gives the compiled
-module or None, and whoever opens a ring says why with ``unavailable("ring")``.
+twin: ``TWINS``. The AF_PACKET ring (``ring``) and the workers' shared tables (``shm``) have none:
+``load_compiled("ring")`` gives the compiled module or None, and whoever opens a ring (or forks
+workers) says why with ``unavailable(...)``.
 """
 import importlib
 import os
@@ -14,7 +15,7 @@ PURE_PYTHON = os.environ.get("MIP6FAST_PURE_PYTHON", "") == "1"
 # Sanitizer and benchmark runs set this: a missing compiled module is then an error, not a fallback.
 REQUIRE_COMPILED = os.environ.get("MIP6FAST_REQUIRE_COMPILED", "") == "1"
 # Every compiled module, and the ones with a pure-Python twin (mip6fast/_<family>_py.py).
-COMPILED = ("checksum", "packet", "mh", "icmp6", "bcache", "datapath", "tun", "ring", "esp", "graph")
+COMPILED = ("checksum", "packet", "mh", "icmp6", "bcache", "datapath", "tun", "ring", "esp", "graph", "shm")
 TWINS = ("checksum", "packet", "mh", "icmp6", "bcache", "datapath", "tun", "esp", "graph")
 FALLBACKS: dict = {}
 _UNAVAILABLE: dict = {}

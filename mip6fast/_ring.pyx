@@ -51,7 +51,7 @@ cdef dict _counters(mip6_ring_counters_t *c):
     return {"rx_frames": c.rx_frames, "rx_bytes": c.rx_bytes, "rx_oversize": c.rx_oversize,
             "rx_blocks": c.rx_blocks, "tx_frames": c.tx_frames, "tx_bytes": c.tx_bytes,
             "tx_rejected": c.tx_rejected, "tx_kicks": c.tx_kicks, "tx_full": c.tx_full,
-            "tx_wrong_format": c.tx_wrong_format}
+            "tx_wrong_format": c.tx_wrong_format, "rx_outgoing": c.rx_outgoing}
 
 
 cdef class Ring:

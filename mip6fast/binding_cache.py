@@ -128,6 +128,15 @@ class BindingCache:
         self._table = mod.BindingTable(key_size, capacity, seed)
         self.key_size = key_size
 
+    @classmethod
+    def shared(cls, tables) -> BindingCache:
+        """The binding cache in the forwarding workers' shared tables (a mip6fast._shm.SharedTables):
+        16-byte keys, written here only, read by the workers (BindingTable.shared)."""
+        self = cls.__new__(cls)
+        self._table = _impl.load("bcache").BindingTable.shared(tables)
+        self.key_size = 16
+        return self
+
     @property
     def table(self):
         """The underlying BindingTable (Cython modules cimport mip6fast._bcache for its C pointer)."""

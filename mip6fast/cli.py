@@ -8,7 +8,7 @@ import sys
 from importlib import resources
 
 from . import __version__, plot, progress
-from .benchmark import binding_cache, dataplane, datapath, forward, hashflood, journal, signalling, wire
+from .benchmark import binding_cache, dataplane, datapath, forward, hashflood, journal, signalling, wire, workers
 from .config import ROLES, ConfigError, load_config
 from .config_check import RoleUnknown, check_config_file
 from .config_docs import render_markdown as render_config_reference
@@ -44,11 +44,14 @@ def _print_forward(report: dict) -> None:
     print(f"mip6fast bench forward  (Python {env.get('python')}, {env.get('cpus')} CPUs; "
           f"{reg['bindings']} bindings registered in {reg['seconds']} s; {report['seconds']} s per measurement)")
     print(f"{'size':>6} {'home agent':>12} {'reflector':>12} {'python':>12} {'vs reflector':>13} {'vs python':>10}"
-          f" {'corrupt':>8}")
+          f" {'corrupt':>8} {'workers=2':>12} {'vs 1':>6}")
     for r in report["results"]:
+        two = r.get("workers2_mpps")
+        workers = (f" {two * 1e3:>8.1f} kpps {r['workers2_vs_one']:>5.2f}x" if two is not None and
+                   r.get("workers2_vs_one") is not None else "")
         print(f"{r['size']:>5}B {r['value'] * 1e3:>8.1f} kpps {r['reflector_mpps'] * 1e3:>7.1f} kpps"
               f" {r['python_mpps'] * 1e3:>7.1f} kpps {r['vs_reflector']:>12.0%} {r['vs_python']:>9.2f}x"
-              f" {r['corrupt']:>8}")
+              f" {r['corrupt']:>8}{workers}")
 
 
 def _plot_ready(args, prog: str) -> bool:
@@ -114,6 +117,8 @@ def _run_bench(args) -> tuple[int, dict | None]:
         report = hashflood.report(seconds=0.05 if args.quick else args.seconds, n=keys)
     elif args.what == "signalling":
         report = signalling.report(seconds=0.05 if args.quick else args.seconds)
+    elif args.what == "workers":
+        report = workers.report(seconds=0.2 if args.quick else max(args.seconds, 1.0))
     elif args.what == "journal":
         report = journal.report(seconds=0.5 if args.quick else max(args.seconds, 1.0),
                                 burst=100 if args.quick else 1000)
@@ -457,12 +462,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="benchmarks against a pure-Python baseline measured in the same run")
     b.add_argument("what", choices=["wire", "datapath", "dataplane", "binding_cache", "hashflood", "signalling",
-                                    "forward", "journal"],
+                                    "forward", "journal", "workers"],
                    help="which engine part to measure (dataplane: the home agent frames in -> frames out in "
-                        "memory against the bare kernel; hashflood: the binding cache under chosen colliding "
+                        "memory against the bare kernel; workers: the home agent's graph in 1 and 2 forked workers "
+                        "over shared tables; hashflood: the binding cache under chosen colliding "
                         "keys against random ones; signalling: BU -> BA with and without ESP; forward: "
                         "the home agent on real rings, needs root; journal: BU->BA with the binding store on "
-                        "and off)")
+                        "and off; workers: the home agent's graph in 1 and 2 forked workers over shared tables, "
+                        "in memory)")
     b.add_argument("--json", action="store_true", help="print one JSON object with a 'results' list")
     b.add_argument("--seconds", type=float, default=None,
                    help="time per measurement (default 0.3; forward: 1.0)")

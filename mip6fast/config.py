@@ -284,6 +284,12 @@ class DaemonSettings:
     # "packet": a packet socket per interface (one system call per frame, works everywhere); "ring":
     # AF_PACKET TPACKET_V3 rings (mip6fast.io.ring: frames land in batches without a system call each).
     io: str = "packet"
+    # The home agent's forwarding workers (issue 17): 1, today's single process; N > 1: N worker
+    # processes, each with its own AF_PACKET rings joined to a PACKET_FANOUT group (hash mode) per
+    # interface, running the data-plane graph over the binding cache and adjacency table the signalling
+    # process keeps in shared memory (csrc/mip6_shm.h); the frames they cannot forward (signalling, ND,
+    # errors) come to the signalling process through a bounded queue. Needs io = "ring" and role ha.
+    workers: int = 1
     # Where the daemon records the kernel settings it changed before changing them (kernel.json), so a
     # restart after a crash restores the true originals. None: beside the control socket, named after
     # it (/run/mip6fast/ha.sock -> /run/mip6fast/ha/): unique per daemon, as its socket must be.
@@ -308,6 +314,12 @@ class DaemonSettings:
                 raise ValueError(f"{name} must not be empty")
         if self.io not in ("packet", "ring"):
             raise ValueError(f"io must be \"packet\" or \"ring\", got {self.io!r}")
+        if not 1 <= self.workers <= 32:
+            raise ValueError(f"workers must be in 1..32, got {self.workers}")
+        if self.workers > 1 and self.io != "ring":
+            raise ValueError(f"workers = {self.workers} needs io = \"ring\" (each worker joins a PACKET_FANOUT "
+                             f"group with its own rings)")
+
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ValueError(f"log_level must be debug, info, warning or error, got {self.log_level!r}")
         if self.log_format not in ("text", "json"):
@@ -738,6 +750,9 @@ def _parse(text: str, role: str) -> tuple[DaemonConfig | None, list[ConfigError]
     daemon = _gather(errors, build, DaemonSettings, doc.get("daemon", {}), "daemon")
     security = _gather(errors, build, SecuritySettings, doc.get("security", {}), "security")
     etcd = _gather(errors, build, EtcdSettings, doc["etcd"], "etcd") if "etcd" in doc else None
+    if isinstance(daemon, DaemonSettings) and daemon.workers > 1 and role != "ha":
+        errors.append(ConfigError("daemon.workers", f"forwarding workers are the home agent's; a {role} daemon "
+                                                    f"runs one process (workers = 1)"))
     if isinstance(store, StoreSettings) and store.store == "etcd" and \
             (not isinstance(etcd, EtcdSettings) or not etcd.endpoints):
         errors.append(ConfigError("etcd.endpoints", "store = \"etcd\" needs the cluster's client URLs "

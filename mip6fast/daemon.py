@@ -41,10 +41,14 @@ from .daemon_state import (
     netns_id,
     prepare_state_dir,
 )
+from . import _impl
+from .batch import DropReason
+from .binding_cache import BindingCache
 from .errors import Mip6Error
 from .io.packet_socket import PacketSocket, PortError
 from .io.ring import PacketRing, RingError
 from .io.runner import NodeRunner
+from .io.workers import WorkerPool
 from .io.tun import TunDevice
 from .metrics import DaemonCollector, SnapshotExchange
 from .metrics import serve as serve_metrics
@@ -69,6 +73,7 @@ IFA_F_NODAD = 0x02
 IFF_LOWER_UP = 0x10000
 SEQUENCE_RESERVE = 1 << 16  # ESP sequence numbers stored ahead of use (see Daemon._resume_sequences)
 LEAVE_WAIT_NS = 1_500_000_000   # how long a mobile node waits for the BA to its leaving BU on shutdown
+WORKERS_CHECK_NS = 50_000_000   # how often dead forwarding workers are looked for, the shared tables refreshed
 READY_CHECK_NS = 50_000_000     # how often the loop looks whether the node's addresses are out of DAD
 READY_DEADLINE_NS = 10_000_000_000  # READY=1 by then even if some address is still tentative (STATUS says so)
 TUN_OVERHEAD = 40       # the tunnel's outer IPv6 header: applications see a smaller MTU (RFC 2473 §7)
@@ -456,6 +461,9 @@ class Daemon:
         self._sequence_marks: dict[str, int] = {}
         self.redundancy: Redundancy | None = None     # a member of a group of home agents on etcd
         self.failed: str | None = None                # why run() stopped on its own (exit status 1)
+        self.shared = None                            # [daemon] workers > 1: the tables shared with them
+        self.workers: WorkerPool | None = None
+        self._workers_check: int | None = None
 
     # ------------------------------------------------------------ start
 
@@ -478,6 +486,8 @@ class Daemon:
                 self._resume_sequences()        # a redundant member resumes from the store when active
             macs = {name: self._claim(name, iface, indexes[name])
                     for name, iface in self.config.interfaces.items()}
+            if self._worker_count > 1:
+                self.shared = self._shared_tables()
             self.node = self._build_node(macs)
             # The home agent times its Binding Update processing with it (roles/latency.py): only on
             # the signalling path, never per data packet.
@@ -488,6 +498,8 @@ class Daemon:
                 self.tun = self._open_tun(self.config.daemon.tun)
             self.runner = NodeRunner(self.node, self.ports, self.tun, on_notification=self._notified,
                                      pcap=self.pcap)
+            if self.shared is not None:
+                self._start_workers()
             if self.control_path:
                 self.control = ControlServer(self.control_path, self._answer)
                 self.control.attach(self.runner)
@@ -581,7 +593,7 @@ class Daemon:
         node, runner = self.node, self.runner
         return {"role": self.config.role, "version": __version__,
                 "start_time": self.started_wall or 0.0,
-                "counters": dict(node.counters),
+                "counters": self.node_counters(),
                 "bindings": binding_count(node),
                 "reloads": self.reloads,
                 "latencies": node.latencies.snapshot(),
@@ -819,7 +831,80 @@ class Daemon:
             return False
         return True
 
+    @property
+    def _worker_count(self) -> int:
+        return self.config.daemon.workers if self.config.role == "ha" else 1
+
+    def _shared_tables(self):
+        """[daemon] workers > 1: the tables the forwarding workers share, made before they are forked
+        (csrc/mip6_shm.h); the home agent's binding cache lives in them."""
+        shm = _impl.load_compiled("shm")
+        if shm is None:
+            raise DaemonError(f"daemon.workers: {_impl.unavailable('shm')}")
+        return shm.SharedTables(workers=self._worker_count, max_bindings=self.config.role_config.max_bindings)
+
+    def _start_workers(self) -> None:
+        """The forwarding workers (mip6fast/io/workers.py): the node's graph tables written to the shared
+        ones too, the workers forked, their queues read on the loop, their lives checked by a timer."""
+        node, runner = self.node, self.runner
+        assert isinstance(node, HomeAgent) and runner is not None
+        node.batch_path.share(self.shared)
+        names = list(node.batch_path.tables.names)
+
+        def open_ring(name: str, group: int) -> PacketRing:
+            return PacketRing(name, fanout="hash", fanout_group=group)
+        self.workers = WorkerPool(self.shared, names, open_ring, clock=runner.clock)
+
+        def queue(w: int, old, new) -> None:
+            if old is not None:
+                runner.unwatch(old.fileno())
+            if new is not None:
+                runner.watch(new.fileno(), lambda _events, w=w: self._from_worker(w))
+        self.workers.on_socket = queue
+        self.workers.start()
+        self._workers_check = runner.clock()
+        runner.add_timer(lambda: self._workers_check, self._check_workers)
+
+    def _from_worker(self, w: int) -> None:
+        """Slow-path packets a worker queued: through the home agent's per-packet paths."""
+        assert self.workers is not None and self.runner is not None and isinstance(self.node, HomeAgent)
+        items = self.workers.read(w)
+        if items:
+            node = self.node
+            self.runner.call(lambda now: node.receive_slow(now, items))
+
+    def _check_workers(self, now: int) -> None:
+        """Every 50 ms: dead workers restarted; the shared graph tables brought in step with the node
+        (routes, interfaces, own addresses change on ticks and signalling, not only on batches)."""
+        assert self.workers is not None and isinstance(self.node, HomeAgent)
+        self.workers.reap()
+        self.node.batch_path.tables.refresh()
+        self._workers_check = now + WORKERS_CHECK_NS
+
+    def node_counters(self) -> dict:
+        """The node's counters, with the forwarding workers' data-path counts added (summed over the
+        workers, from the shared mapping): what one process would have counted."""
+        counters = dict(self.node.counters)
+        if self.shared is None:
+            return counters
+        total = self.shared.sum_counters()
+        graph = total["graph"]
+        for name, add in (("tunnelled", graph["TUNNELLED"]), ("detunnelled", graph["DETUNNELLED_SENT"]),
+                          ("forwarded", graph["DETUNNELLED_SENT"]), ("tx_frames", graph["TX"])):
+            if add:
+                counters[name] = counters.get(name, 0) + add
+        for reason, add in total["drops"].items():
+            name = f"drop.datapath.{DropReason(reason).name.lower()}"
+            counters[name] = counters.get(name, 0) + add
+        return counters
+
     def _open_port(self, name: str):
+        if self.shared is not None:
+            # The workers receive; the signalling process only sends (a ring bound with protocol 0).
+            try:
+                return PacketRing(name, rx=False)
+            except RingError as exc:
+                raise DaemonError(f"interfaces.{name}: {exc}") from None
         if self.config.daemon.io == "ring":
             try:
                 return PacketRing(name)
@@ -872,7 +957,8 @@ class Daemon:
             home = c.role_config.interface
             node = HomeAgent("ha", interfaces, c.role_config, rng=rng, advertising=c.advertise.get(home),
                              store=self.store, wall_offset_ns=time.time_ns() - time.monotonic_ns(),
-                             spd=self.spd, mn_ha=self.mn_ha)
+                             spd=self.spd, mn_ha=self.mn_ha,
+                             cache=None if self.shared is None else BindingCache.shared(self.shared))
         elif c.role == "mn":
             node = MobileNode("mn", interfaces, rng=rng, config=c.role_config, spd=self.spd, mn_ha=self.mn_ha,
                               wall_offset_ns=time.time_ns() - time.monotonic_ns())
@@ -1004,7 +1090,7 @@ class Daemon:
                     "store": None if self.store is None else {
                         "path": self.store.path, "synchronous": getattr(self.store, "synchronous", None),
                         "commits": self.store.commits, "records": self.store.records_committed},
-                    "node": dict(sorted(self.node.counters.items())),
+                    "node": dict(sorted(self.node_counters().items())),
                     "meanings": counter_meanings(self.node.counters),
                     "runner": dict(self.runner.counters),
                     "ports": {name: _port_counters(p) for name, p in self.ports.items()},
@@ -1012,7 +1098,8 @@ class Daemon:
                     "security": self.spd.stats() if self.spd is not None else None,
                     "rfc4285": self.mn_ha.stats() if self.mn_ha is not None else None,
                     "control": dict(self.control.counters) if self.control is not None else None,
-                    "redundancy": self.redundancy.status() if self.redundancy is not None else None}
+                    "redundancy": self.redundancy.status() if self.redundancy is not None else None,
+                    "workers": self.workers.counters() if self.workers is not None else None}
         return {"error": f"unknown command {command!r} (bindings, stats, switchover, home-agent-switch)"}
 
     # ------------------------------------------------------------ SIGHUP
@@ -1109,6 +1196,9 @@ class Daemon:
         if self._link_monitor is not None:
             self._link_monitor.close()
             self._link_monitor = None
+        if self.workers is not None:
+            self.workers.stop()
+            self.workers = None
         if self.runner is not None:
             self.runner.close()
             self.runner = None
@@ -1121,6 +1211,8 @@ class Daemon:
         if self.store is not None:
             self.store.close()
             self.store = None
+        # The mapping is unmapped when its last user goes (the node's binding cache lives in it).
+        self.shared = None
         if self._record is not None:
             for name, entry in reversed(list(self._record.interfaces.items())):
                 if self._restore(name, entry["disable_ipv6"]):

@@ -119,6 +119,12 @@ class HomeAgentDataPath(_DataPath):
                                      self._counters["encapsulate"].array, self._counters["decapsulate"].array,
                                      adjacencies)
 
+    def share(self, shared) -> None:
+        """The same tunnel parameters published in the forwarding workers' shared tables (a
+        mip6fast._shm.SharedTables; their graphs tunnel as this data path's graph does)."""
+        shared.set_tunnel(self.home_agent_address.packed, self._tunnel_mtu, self._flow_label, self._hop_limit,
+                          self._flags, self._flags)
+
     def decapsulate(self, batch: PacketBatch) -> int:
         return _dp.decapsulate_ha(batch, self._table, self._flags, self._counters["decapsulate"])
 

@@ -174,6 +174,8 @@ class DemoNetwork:
         # The home agent also accepts unprotected registrations for home addresses without keys (tests
         # that register thousands of bindings by raw signalling); the mobile node's stays under ESP.
         self.unkeyed_registrations = False
+        # [daemon] workers of the home agent (issue 17): N > 1 forwarding worker processes.
+        self.ha_workers = 1
         # Two home agents "ha" and "ha2" on the home link and on a bridged link to the core, sharing the
         # home agent's addresses, with a management link (MGMT_NET) where an etcd cluster can listen
         # (README "Redundancy"); ``etcd_endpoints`` set: both run with store = "etcd".
@@ -344,6 +346,8 @@ class DemoNetwork:
             config_text += f'[security]\nkey_file = "{self.key_file()}"\n'
         config = self.workdir / f"{name}.toml"
         daemon = f'[daemon]\nio = "{self.io}"\n'
+        if role == "ha" and self.ha_workers > 1:
+            daemon += f"workers = {self.ha_workers}\n"
         if role == "ha" and self.etcd_endpoints and self.metrics:
             # on the management link only (a lab's): remote on purpose
             daemon += (f'metrics = "{MGMT_NET}.{2 if name == "ha" else 3}:{METRICS_PORT}"\n'

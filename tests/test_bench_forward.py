@@ -66,7 +66,8 @@ def test_source_frames_cover_every_binding():
 @pytest.mark.compiled("ring")
 def test_bench_forward_quick_json(netns_available):
     """The command as a user runs it: a JSON report of the right shape; every frame counted at the
-    sink arrived intact (outer header and inner bytes checked), for all three forwarders and sizes."""
+    sink arrived intact (outer header and inner bytes checked), for all four forwarders (the home agent
+    with workers = 2 the fourth) and sizes."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.path.dirname(os.path.dirname(F.__file__)),
                                                                     os.environ.get("PYTHONPATH")])))
     proc = subprocess.run([sys.executable, "-m", "mip6fast", "bench", "forward", "--quick", "--json"],
@@ -80,7 +81,7 @@ def test_bench_forward_quick_json(netns_available):
         assert {"value", "unit", "reflector_mpps", "python_mpps", "vs_reflector", "vs_python"} <= r.keys()
         assert r["unit"] == "Mpps" and r["value"] > 0 and r["reflector_mpps"] > 0 and r["python_mpps"] > 0
     runs = {(m["forwarder"], m["size"]): m for m in report["runs"]}
-    assert set(runs) == {(f, s) for f in ("reflector", "home_agent", "python") for s in F.SIZES}
+    assert set(runs) == {(f, s) for f in ("reflector", "home_agent", "python", "workers") for s in F.SIZES}
     for (forwarder, size), m in runs.items():
         assert m["intact"] > 0 and m["corrupt"] == 0, (forwarder, size, m)
         if forwarder == "home_agent":
@@ -88,6 +89,8 @@ def test_bench_forward_quick_json(netns_available):
             assert m["tx_batches"] > 0                 # and it went out through the batch path
         if forwarder == "python":
             assert m["intact"] <= m["forwarded"]
+        if forwarder == "workers":                     # [daemon] workers = 2's path: both workers sent
+            assert m["intact"] <= m["tunnelled"] and all(m["per_worker_tx"])
 
 
 def test_bench_forward_without_privileges_says_why(monkeypatch, capsys):

@@ -116,3 +116,13 @@ def test_bindings_shows_a_members_role_lease_and_replication_lag(tmp_path, capsy
         t.join(5)
         server.close()
     assert words in capsys.readouterr().out
+
+
+@pytest.mark.compiled("shm", "graph")
+def test_bench_workers_json(capsys):
+    """The shape only (never the speed-up: the machine decides it): one and two workers, every packet
+    the workers ran forwarded."""
+    rows = _bench_json(capsys, "workers")
+    assert set(rows) == {"workers_1", "workers_2"}
+    assert "ratio" in rows["workers_2"] and len(rows["workers_2"]["per_worker"]) == 2
+    assert all(r["forwarded"] > 0 for r in rows.values())

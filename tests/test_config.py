@@ -137,6 +137,19 @@ def test_daemon_io_is_packet_or_ring():
     assert exc.key == "daemon.io" and "packet" in str(exc)
 
 
+def test_daemon_workers_are_the_home_agents_on_rings():
+    """[daemon] workers (issue 17): 1..32, N > 1 only with io = "ring" (each worker joins a PACKET_FANOUT
+    group) and only for the home agent."""
+    assert parse_config(HA, "ha").daemon.workers == 1
+    assert parse_config('[daemon]\nio = "ring"\nworkers = 2\n' + HA, "ha").daemon.workers == 2
+    exc = error('[daemon]\nworkers = 2\n' + HA, "ha")
+    assert exc.key == "daemon.workers" and "io = \"ring\"" in str(exc)
+    for bad in (0, 33):
+        assert "workers must be in 1..32" in str(error(f'[daemon]\nio = "ring"\nworkers = {bad}\n' + HA, "ha"))
+    exc = error('[daemon]\nio = "ring"\nworkers = 2\n[interfaces.eth0]\n[correspondent]\n', "cn")
+    assert exc.key == "daemon.workers" and "home agent" in str(exc)
+
+
 def test_router_config_needs_no_section_of_its_own():
     text = """
 [interfaces.up0]

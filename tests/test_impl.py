@@ -36,8 +36,10 @@ def test_pure_python_mode_loads_the_twins(family):
     assert family not in _impl.FALLBACKS
 
 
-def test_every_compiled_module_but_the_ring_has_a_twin():
-    assert set(_impl.COMPILED) - set(_impl.TWINS) == {"ring"}
+def test_every_compiled_module_but_the_ring_and_the_shared_tables_has_a_twin():
+    # (the shared tables are memory shared between processes: what the workers compute over them is the
+    # graph's, whose twin is _graph_py)
+    assert set(_impl.COMPILED) - set(_impl.TWINS) == {"ring", "shm"}
     for family in _impl.TWINS:
         assert importlib.import_module(f"mip6fast._{family}_py")
 

@@ -22,7 +22,14 @@ Topology (mip6fast.io.netns)::
      (roles/batch_tx.py) sends each batch out with one ring call;
    - ``python``: a pure-Python forwarder, one ``recv`` and one ``send`` on plain packet sockets per
      packet, doing the same encapsulation (hop limit decremented, the outer header of RFC 2473 §5.1 as
-     the home agent builds it) from a dict of home address → care-of address.
+     the home agent builds it) from a dict of home address → care-of address;
+   - ``workers``: ``[daemon] workers = 2``'s data path (mip6fast/io/workers.py): the bindings and the
+     home agent's graph tables in shared tables (csrc/mip6_shm.h), two forked workers with their own
+     rings in a PACKET_FANOUT hash group per interface, each running the graph; not pinned (the two
+     workers, the source and the sink share the cores as the scheduler places them). On a 2-core
+     machine the source and sink need most of a core of their own (the source's sendto runs the veth
+     receive path), so two workers share what is left: the figure says what this machine gives, not
+     what two free cores would.
    The source floods frames for all 10,000 home addresses in turn (IPv6/UDP from a correspondent) from
    its transmit ring; the sink counts what arrives intact: each frame is compared, with numpy over the
    whole batch, with the exact frame expected for its home address (Ethernet header to the router,
@@ -51,12 +58,13 @@ from ipaddress import IPv6Address, IPv6Network
 
 import numpy as np
 
-from .. import progress
+from .. import _impl, progress
 from ..batch import PacketBatch
 from ..binding_cache import BindingCache
 from ..io.netns import NetnsLab
 from ..io.ring import PacketRing, reflect
 from ..io.runner import NodeRunner
+from ..io.workers import WorkerPool
 from ..roles.events import NS_PER_S
 from ..roles.home_agent import HomeAgent, HomeAgentConfig
 from ..roles.host import Host
@@ -81,6 +89,7 @@ ETH = 14
 BATCH = 1024                  # the home agent's batch (NodeRunner): per-batch numpy costs amortised
 FORWARDER_CPU = 0             # see _pin (ForwardBench(pin=False): the scheduler places every process)
 TRAFFIC_CPU = 1
+WORKERS = 2                   # the workers row: [daemon] workers = 2
 TX_FRAMES = 4096              # transmit ring of the outer link, the same for the reflector and the HA
 ETHERTYPE_IPV6 = b"\x86\xdd"
 
@@ -276,6 +285,7 @@ class ForwardBench:
 
     def __init__(self, bindings: int = BINDINGS, pin: bool = True):
         self.bindings = bindings
+        self.shared = None          # the workers' shared tables, made at their first measurement
         self.cpus = (FORWARDER_CPU, TRAFFIC_CPU) if pin else (None, None)
         self.lab = NetnsLab("fwd")
         try:
@@ -435,6 +445,9 @@ class ForwardBench:
                 finally:
                     for ring in ports.values():
                         ring.close()
+            elif forwarder == "workers":
+                extra = self._run_workers(seconds, traffic, affinity)
+                elapsed = extra.pop("elapsed")
             else:
                 table = {home_address(i).packed: care_of_address(i).packed for i in range(n)}
                 with self.lab.enter("ha"):
@@ -470,9 +483,60 @@ class ForwardBench:
                 "source_pps": counts["sent"] / elapsed,
                 **extra}
 
-    def measure(self, size: int, seconds: float) -> dict:
-        """The three forwarders at one size, back to back."""
-        return {f: self._run(size, f, seconds) for f in ("reflector", "home_agent", "python")}
+    def _shared(self):
+        """The forwarding workers' shared tables (csrc/mip6_shm.h) with this home agent's bindings and
+        graph tables, made once (before any worker is forked)."""
+        if self.shared is None:
+            shm = _impl.load_compiled("shm")
+            if shm is None:
+                raise RuntimeError(f"bench forward workers: {_impl.unavailable('shm')}")
+            self.shared = shm.SharedTables(workers=WORKERS, max_bindings=self.bindings)
+            for key, b in self.ha.cache.items():
+                self.shared.update(IPv6Address(key).packed, b.care_of_address.packed, b.sequence, b.flags,
+                                   b.expires_ns)
+            self.ha.batch_path.share(self.shared)
+        return self.shared
+
+    def _run_workers(self, seconds: float, traffic: socket.socket, affinity) -> dict:
+        """``[daemon] workers = 2``'s data path (mip6fast/io/workers.py): two forked workers, each with its
+        own rings in a PACKET_FANOUT hash group per interface, the graph over the shared tables. Not
+        pinned: the two workers and the source and sink share the machine's cores as the scheduler
+        places them."""
+        shared = self._shared()
+        before = shared.sum_counters()["graph"]["TUNNELLED"]
+        names = list(self.ha.batch_path.tables.names)
+        out_name = self.out_end.ifname
+
+        def open_ring(name: str, group: int) -> PacketRing:
+            if name == out_name:
+                return PacketRing(name, qdisc_bypass=True, tx_frames=TX_FRAMES, fanout="hash", fanout_group=group)
+            return PacketRing(name, fanout="hash", fanout_group=group)
+        if affinity is not None:
+            os.sched_setaffinity(0, affinity)       # the workers inherit it: let the scheduler place them
+        with self.lab.enter("ha"):
+            pool = WorkerPool(shared, names, open_ring)
+            pool.start()
+        try:
+            time.sleep(0.3)                         # the workers open their rings
+            traffic.sendall(b"g")
+            t0 = time.monotonic_ns()
+            slow = 0
+            while time.monotonic_ns() - t0 < seconds * 1e9:
+                time.sleep(0.01)
+                for w in range(WORKERS):
+                    slow += len(pool.read(w))
+            elapsed = (time.monotonic_ns() - t0) / 1e9
+        finally:
+            pool.stop()
+        total = shared.sum_counters()
+        return {"elapsed": elapsed, "workers": WORKERS,
+                "tunnelled": total["graph"]["TUNNELLED"] - before, "slow": slow,
+                "per_worker_tx": [shared.worker_counters(w)["graph"]["TX"] for w in range(WORKERS)]}
+
+    def measure(self, size: int, seconds: float, workers: bool = True) -> dict:
+        """The forwarders at one size, back to back."""
+        kinds = ("reflector", "home_agent", "python") + (("workers",) if workers else ())
+        return {f: self._run(size, f, seconds) for f in kinds}
 
 
 def _recv_all(conn: socket.socket) -> bytes:
@@ -503,10 +567,14 @@ def report(seconds: float = 1.0, quick: bool = False, sizes=SIZES, bindings: int
             bar.update(1)
             runs.extend(m.values())
             ha, refl, py = m["home_agent"]["pps"], m["reflector"]["pps"], m["python"]["pps"]
+            two = m["workers"]["pps"]
             results.append(result(f"forward_{size}B", ha / 1e6, "Mpps", size=size,
                                   reflector_mpps=round(refl / 1e6, 4), python_mpps=round(py / 1e6, 4),
                                   vs_reflector=round(ha / refl, 3) if refl else None,
                                   vs_python=round(ha / py, 2) if py else None,
-                                  intact=m["home_agent"]["intact"], corrupt=m["home_agent"]["corrupt"]))
+                                  workers2_mpps=round(two / 1e6, 4),
+                                  workers2_vs_one=round(two / ha, 3) if ha else None,
+                                  intact=m["home_agent"]["intact"], corrupt=m["home_agent"]["corrupt"],
+                                  workers2_corrupt=m["workers"]["corrupt"]))
     return {"benchmark": "forward", "environment": environment(), "seconds": seconds, "pinned": pin,
             "registration": registration, "results": results, "runs": runs}

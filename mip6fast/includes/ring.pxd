@@ -44,6 +44,7 @@ cdef extern from "mip6_ring.h" nogil:
         uint64_t tx_kicks
         uint64_t tx_full
         uint64_t tx_wrong_format
+        uint64_t rx_outgoing
 
     ctypedef struct mip6_ring_t:
         int fd

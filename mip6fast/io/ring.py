@@ -230,7 +230,8 @@ class PacketRing:
         """The kernel's PACKET_STATISTICS, totalled over the ring's life (``packets`` the socket saw,
         including ``drops`` for a full ring; ``freeze_count``), and the ring's own counters (rx_frames,
         rx_bytes, rx_oversize, rx_blocks, tx_frames, tx_bytes, tx_rejected, tx_kicks, tx_full,
-        tx_wrong_format)."""
+        tx_wrong_format, rx_outgoing: frames this host sent skipped by a fanout member on a kernel
+        that cannot keep them from the group)."""
         try:
             return self._ring.stats()
         except _ring.RingFailure as fail:

@@ -47,7 +47,54 @@ from .events import BatchTransmit, Transmit
 from .neighbor import Neighbor, NeighborDiscovery, NeighborState
 from .node import Node
 
-__all__ = ["GraphTables"]
+__all__ = ["GraphTables", "TeeGraph"]
+
+
+class TeeGraph:
+    """Two graphs' tables written as one: the node's own graph and the forwarding workers' shared
+    tables (mip6fast._shm.SharedTables, which take the same calls). A refused adjacency in either is
+    a refused one."""
+
+    def __init__(self, first: Any, second: Any):
+        self.first = first
+        self.second = second
+
+    def set_interfaces(self, rows) -> None:
+        rows = list(rows)
+        self.first.set_interfaces(rows)
+        self.second.set_interfaces(rows)
+
+    def set_routes(self, rows) -> None:
+        rows = list(rows)
+        self.first.set_routes(rows)
+        self.second.set_routes(rows)
+
+    def set_own(self, addresses) -> None:
+        addresses = list(addresses)
+        self.first.set_own(addresses)
+        self.second.set_own(addresses)
+
+    def set_required(self, addresses) -> None:
+        addresses = list(addresses)
+        self.first.set_required(addresses)
+        self.second.set_required(addresses)
+
+    def set_protected(self, addresses) -> None:
+        addresses = list(addresses)
+        self.first.set_protected(addresses)
+        self.second.set_protected(addresses)
+
+    def adj_set(self, iface: int, addr: bytes, mac: bytes, deadline: int) -> bool:
+        one = self.first.adj_set(iface, addr, mac, deadline)
+        return bool(self.second.adj_set(iface, addr, mac, deadline)) and bool(one)
+
+    def adj_del(self, iface: int, addr: bytes) -> bool:
+        one = self.first.adj_del(iface, addr)
+        return bool(self.second.adj_del(iface, addr)) or bool(one)
+
+    def adj_clear(self) -> None:
+        self.first.adj_clear()
+        self.second.adj_clear()
 
 _NO_IF = _impl.load("graph").NO_IF
 
@@ -69,6 +116,14 @@ class GraphTables:
         self._required: frozenset | None = None
         self._protected: frozenset | None = None
         self._macs: list[bytes] = []
+
+    def retarget(self, graph: Any) -> None:
+        """Write ``graph`` from now on (a TeeGraph adding the workers' shared tables): everything is
+        written again at the next ``refresh``, the adjacency rebuilt from the neighbour caches."""
+        self.graph = graph
+        self.names = []
+        self._epoch = -2
+        self._required = self._protected = None
 
     def refresh(self) -> None:
         """Before a batch: re-read what may have changed since the last clean batch."""

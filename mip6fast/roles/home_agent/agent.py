@@ -277,6 +277,19 @@ class HomeAgent(Router):
         self.batch_path.run(now, interface, batch)
         return self._finish(out)
 
+    def receive_slow(self, now: int, items) -> Output:
+        """What forwarding workers' graphs left to the slow path (mip6fast/io/workers.py), in their
+        order: (interface, kind, aux, data) each, as ``BatchPath.slow_one`` takes them."""
+        out = self._begin()
+        routes: dict = {}
+        for interface, kind, aux, data in items:
+            iface = self.interfaces.get(interface)
+            if iface is None or not iface.up:
+                self.drop("workers.interface_down")
+                continue
+            self.batch_path.slow_one(now, interface, iface, kind, aux, data, routes)
+        return self._finish(out)
+
     def output_packet(self, now: int, raw: bytes, zone: str | None = None) -> None:
         """§10.4.2: packets this node originates for a bound home address go through the tunnel."""
         if not self.batch_path.tunnel_own(now, raw):

@@ -96,6 +96,8 @@ HOME_AGENT_COUNTERS = CounterTable("home_agent", declare(
     ("drop.tunnel.no_route", "a tunnelled packet with no route to the care-of address"),
     ("drop.tunnel.mobile_node_link_local",
      "a packet for a mobile node's link-local address: not tunnelled, answered unreachable (§10.4.2)"),
+    ("drop.workers.interface_down", "a frame a forwarding worker left to the slow path for an interface "
+     "that is down or unknown here"),
     ("drop.tunnel.slow_path",
      "a tunnelled packet the kernels left to the slow path (no binding, wrong outer source, malformed; §10.4.5)"),
     ("drop.hao.not_unicast_routable", "a Home Address option naming a multicast or non-routable address: "

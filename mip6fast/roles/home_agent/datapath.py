@@ -53,7 +53,7 @@ from ...wire.ethernet import ETHERNET_HEADER_LEN
 from ..batch_tx import transmit_batch
 from ..events import BatchTransmit
 from ..frames import gather, one_of
-from ..graph_tables import GraphTables
+from ..graph_tables import GraphTables, TeeGraph
 from ..interface import IPV6_MIN_MTU, LINK_LOCAL, Interface
 from ..node import Node
 from ..protection import tunnel_room
@@ -88,6 +88,14 @@ class BatchPath:
         # The C graph of the batch path and its tables, kept in step with the node (graph_tables.py).
         self.graph = kernels.graph(adjacencies)
         self.tables = GraphTables(node, self.graph, _graph.MAX_IFACES, _graph.MAX_ROUTES, _graph.NO_DEADLINE)
+
+    def share(self, shared) -> None:
+        """Forwarding workers (mip6fast/io/workers.py) run the graph over ``shared`` (a
+        mip6fast._shm.SharedTables, whose binding cache this node's cache must be): its tables are kept
+        in step with the node as the node's own graph's are, from the next ``tables.refresh()``."""
+        self.kernels.share(shared)
+        self.tables.retarget(TeeGraph(self.graph, shared))
+        self.tables.refresh()
 
     def passes_kernels(self, frame: bytes) -> bool:
         """Would ``run`` hand this frame, whole, to the per-frame path? True for an IPv6 packet to our
@@ -138,26 +146,33 @@ class BatchPath:
     def _slow_path(self, now: int, interface: str, iface: Interface, batch: PacketBatch, slow: list[int],
                    kinds: list[int]) -> None:
         """What the graph left, in its order: per-packet sends and answers, then the frames."""
-        node = self.node
         routes: dict = {}
         for i, kind in zip(slow, kinds):
-            if kind == _FRAME:
-                o, k = int(batch.offset[i]), int(batch.length[i])
-                self._receive_frame(now, interface, batch.buf[o:o + k].tobytes())
-            elif kind == _TUNNEL_TX:
-                self._transmit_tunnelled(now, batch.packet(i), routes, iface)
-            elif kind == _INNER:
-                node.counters["detunnelled"] += 1
-                self._forward_inner(now, iface, batch.packet(i))
-            elif kind == _TOO_BIG:
-                # RFC 6275 §10.4.2 with RFC 2473 §7.1: the tunnel's MTU less its header, to the source.
-                node.icmp_error(now, iface, PacketTooBig(mtu=int(batch.aux[i]), invoking=b""), batch.packet(i))
-            elif kind == _HOP_LIMIT:
-                node.icmp_error(now, iface, TimeExceeded(code=0, invoking=b""), batch.packet(i))
-            elif kind == _UNPROTECTED:
-                node.drop("esp.tunnel.unprotected")
-            else:   # decapsulated, then left by the kernels: MLD, no group state kept here
-                node.drop("tunnel.multicast_membership")
+            o, k = int(batch.offset[i]), int(batch.length[i])
+            self.slow_one(now, interface, iface, kind, int(batch.aux[i]), batch.buf[o:o + k].tobytes(), routes)
+
+    def slow_one(self, now: int, interface: str, iface: Interface, kind: int, aux: int, data: bytes,
+                 routes: dict | None = None) -> None:
+        """One packet the graph left (here, or in a forwarding worker, whose queue brings it): ``kind``
+        (the graph's SLOW_KINDS), ``aux`` (the MTU of TOO_BIG), ``data`` (the frame as received for
+        FRAME, else the IPv6 packet the kernels made). ``routes`` caches route lookups for one batch."""
+        node = self.node
+        if kind == _FRAME:
+            self._receive_frame(now, interface, data)
+        elif kind == _TUNNEL_TX:
+            self._transmit_tunnelled(now, data, routes, iface)
+        elif kind == _INNER:
+            node.counters["detunnelled"] += 1
+            self._forward_inner(now, iface, data)
+        elif kind == _TOO_BIG:
+            # RFC 6275 §10.4.2 with RFC 2473 §7.1: the tunnel's MTU less its header, to the source.
+            node.icmp_error(now, iface, PacketTooBig(mtu=aux, invoking=b""), data)
+        elif kind == _HOP_LIMIT:
+            node.icmp_error(now, iface, TimeExceeded(code=0, invoking=b""), data)
+        elif kind == _UNPROTECTED:
+            node.drop("esp.tunnel.unprotected")
+        else:   # decapsulated, then left by the kernels: MLD, no group state kept here
+            node.drop("tunnel.multicast_membership")
 
     def detunnel(self, now: int, iface: Interface, raw: bytes) -> None:
         """A reverse-tunnelled packet that arrived under ESP tunnel mode, opened (the IPv6-in-IPv6 packet
