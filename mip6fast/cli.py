@@ -542,7 +542,8 @@ def build_parser() -> argparse.ArgumentParser:
     for command, what in (("bindings", "the binding cache (or binding update list) of a running daemon"),
                           ("stats", "the counters of a running daemon")):
         q = sub.add_parser(command, help=what)
-        q.add_argument("--socket", help="the daemon's control socket")
+        # --control-socket as the daemons and `mip6fast ha` spell it; --socket kept for existing scripts.
+        q.add_argument("--socket", "--control-socket", dest="socket", help="the daemon's control socket")
         q.add_argument("--json", action="store_true", help="print the daemon's JSON answer")
         if command == "bindings":
             q.add_argument("--store", metavar="PATH",

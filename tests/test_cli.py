@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mip6fast.cli import main
+from mip6fast.cli import build_parser, main
 from mip6fast.wire import BindingAcknowledgement, Packet
 
 
@@ -126,3 +126,13 @@ def test_bench_workers_json(capsys):
     assert set(rows) == {"workers_1", "workers_2"}
     assert "ratio" in rows["workers_2"] and len(rows["workers_2"]["per_worker"]) == 2
     assert all(r["forwarded"] > 0 for r in rows.values())
+
+
+def test_bindings_and_stats_take_the_daemons_spelling_of_the_control_socket(tmp_path):
+    """`--control-socket` (as `mip6fast ha|mn|cn|router` and `mip6fast ha switchover` spell it) and the
+    older `--socket` name the same thing."""
+    missing = str(tmp_path / "none.sock")
+    for flag in ("--socket", "--control-socket"):
+        for command in ("bindings", "stats"):
+            args = build_parser().parse_args([command, flag, missing])
+            assert args.socket == missing
