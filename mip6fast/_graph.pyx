@@ -46,15 +46,85 @@ cdef bytes _addresses(object values, str what):
     return b"".join(parts) + bytes(16)     # never empty: the pointer is never NULL
 
 
-cdef class _Graph:
+cdef class _GraphResults:
+    """The results of a graph's last run, for the caller to read: ``out`` (per packet: output interface
+    or NO_IF), ``slow`` and ``slow_kind`` (the slow list), ``tx`` and the run's totals; the arrays grow
+    with the largest batch seen (``_view``)."""
+
+    def __cinit__(self):
+        self._grow(64)
+
+    cdef _grow(self, uint32_t cap):
+        self.out = np.full(cap, MIP6_GRAPH_NO_IF, dtype=np.uint8)
+        self.slow = np.zeros(cap, dtype=np.uint32)
+        self.slow_kind = np.zeros(cap, dtype=np.uint8)
+        cdef uint8_t[::1] o = self.out
+        cdef uint32_t[::1] s = self.slow
+        cdef uint8_t[::1] k = self.slow_kind
+        self.res.out = &o[0]
+        self.res.slow = &s[0]
+        self.res.slow_kind = &k[0]
+        self._cap = cap
+
+    cdef BatchView _view(self, batch):
+        """The batch's C view with its count set, the result arrays grown to hold it."""
+        cdef BatchView v = view_of(batch)
+        cdef Py_ssize_t n = batch.count
+        if n < 0 or n > v.capacity:
+            raise ValueError(f"batch count {n} is outside 0..{v.capacity}")
+        if <uint32_t>n > self._cap:
+            self._grow(<uint32_t>max(n, 2 * self._cap))
+        v.b.count = <uint32_t>n
+        return v
+
+    cdef uint32_t _tx_count(self):
+        """How many interfaces ``tx`` reports."""
+        return MIP6_GRAPH_MAX_IFACES
+
+    cdef int _check(self, int rc) except -1:
+        if rc < 0:
+            raise ValueError(f"graph refused the batch ({rc})") if rc != -2 else MemoryError("graph scratch")
+        return rc
+
+    @property
+    def n_slow(self):
+        return self.res.n_slow
+
+    @property
+    def inserted(self):
+        return self.res.inserted
+
+    @property
+    def unprotected(self):
+        return self.res.unprotected
+
+    @property
+    def tunnelled(self):
+        return self.res.tunnelled
+
+    @property
+    def detunnelled_sent(self):
+        return self.res.detunnelled_sent
+
+    @property
+    def dropped(self):
+        return self.res.dropped
+
+    def tx(self):
+        """Frames sent per interface in the last run."""
+        return [self.res.tx[k] for k in range(self._tx_count())]
+
+    def last_drops(self):
+        """{reason: count} of the last run's DROP verdicts (non-zero only)."""
+        return {r: self.res.drops[r] for r in range(MIP6_R_COUNT) if self.res.drops[r]}
+
+
+cdef class _Graph(_GraphResults):
     """What every role's graph shares: its tables (interfaces, routes, own addresses, ESP tunnel sets),
-    the adjacency, the results of the last run and the counters. ``g`` points into the subclass's
-    struct, set by its constructor (``_init``)."""
+    the adjacency and the counters. ``g`` points into the subclass's struct, set by its constructor
+    (``_init``)."""
     cdef mip6_graph_t *g
-    cdef mip6_graph_out_t res
     cdef bytes _own, _required, _protected
-    cdef readonly object out, slow, slow_kind
-    cdef uint32_t _cap
     cdef bint _ready
 
     cdef int _init(self, mip6_graph_t *g, unsigned long adj_max, seed) except -1:
@@ -75,44 +145,19 @@ cdef class _Graph:
         self.set_own(())
         self.set_required(())
         self.set_protected(())
-        self._grow(64)
         return 0
 
     def __dealloc__(self):
         if self._ready:
             mip6_graph_release(self.g)
 
-    cdef _grow(self, uint32_t cap):
-        self.out = np.full(cap, MIP6_GRAPH_NO_IF, dtype=np.uint8)
-        self.slow = np.zeros(cap, dtype=np.uint32)
-        self.slow_kind = np.zeros(cap, dtype=np.uint8)
-        cdef uint8_t[::1] o = self.out
-        cdef uint32_t[::1] s = self.slow
-        cdef uint8_t[::1] k = self.slow_kind
-        self.res.out = &o[0]
-        self.res.slow = &s[0]
-        self.res.slow_kind = &k[0]
-        self._cap = cap
-
-    cdef BatchView _view(self, batch):
-        cdef BatchView v = view_of(batch)
-        cdef Py_ssize_t n = batch.count
-        if n < 0 or n > v.capacity:
-            raise ValueError(f"batch count {n} is outside 0..{v.capacity}")
-        if <uint32_t>n > self._cap:
-            self._grow(<uint32_t>max(n, 2 * self._cap))
-        v.b.count = <uint32_t>n
-        return v
-
     cdef int _rx(self, unsigned int rx) except -1:
         if rx >= self.g.n_ifaces:
             raise ValueError(f"interface index {rx} out of range ({self.g.n_ifaces} interfaces)")
         return 0
 
-    cdef int _check(self, int rc) except -1:
-        if rc < 0:
-            raise ValueError(f"graph refused the batch ({rc})") if rc != -2 else MemoryError("graph scratch")
-        return rc
+    cdef uint32_t _tx_count(self):
+        return self.g.n_ifaces
 
     # ---- tables, set when the node's state changes --------------------------------------------------
 
@@ -215,38 +260,6 @@ cdef class _Graph:
     @property
     def adj_max(self):
         return mip6_adj_max(self.g.adj)
-
-    @property
-    def n_slow(self):
-        return self.res.n_slow
-
-    @property
-    def inserted(self):
-        return self.res.inserted
-
-    @property
-    def unprotected(self):
-        return self.res.unprotected
-
-    @property
-    def tunnelled(self):
-        return self.res.tunnelled
-
-    @property
-    def detunnelled_sent(self):
-        return self.res.detunnelled_sent
-
-    @property
-    def dropped(self):
-        return self.res.dropped
-
-    def tx(self):
-        """Frames sent per interface in the last run."""
-        return [self.res.tx[k] for k in range(self.g.n_ifaces)]
-
-    def last_drops(self):
-        """{reason: count} of the last run's DROP verdicts (non-zero only)."""
-        return {r: self.res.drops[r] for r in range(MIP6_R_COUNT) if self.res.drops[r]}
 
     def counters(self):
         """Totals over every run: the graph's counters, DROP verdicts by reason, slow kinds."""

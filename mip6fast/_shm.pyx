@@ -17,6 +17,7 @@ from graph cimport (mip6_graph_iface_t, mip6_graph_out_t, mip6_adj_entry_t, mip6
                     MIP6_R_COUNT, mip6_slow_kind_name, mip6_graph_counter_name)
 from shm cimport *
 from mip6fast._datapath cimport BatchView, view_of
+from mip6fast._graph cimport _GraphResults
 from mip6fast._bcache cimport BindingTable
 from bcache cimport mip6_bcache_free
 
@@ -461,15 +462,12 @@ cdef class SharedTables:
             self.s = NULL
 
 
-cdef class WorkerGraph:
+cdef class WorkerGraph(_GraphResults):
     """Worker ``index``'s home-agent graph over ``shared`` (in the worker's own process, after the fork):
     results of the last run in ``out``, ``slow``, ``slow_kind`` as HomeAgentGraph's."""
     cdef mip6_shm_worker_t *wk
-    cdef mip6_graph_out_t res
     cdef SharedTables shared
-    cdef readonly object out, slow, slow_kind
     cdef readonly unsigned int index
-    cdef uint32_t _cap
 
     def __cinit__(self, SharedTables shared not None, unsigned int index):
         shared._s()
@@ -484,62 +482,22 @@ cdef class WorkerGraph:
             raise ValueError("worker init")
         self.shared = shared
         self.index = index
-        memset(&self.res, 0, sizeof(self.res))
-        self._grow(64)
 
     def __dealloc__(self):
         if self.wk != NULL:
             mip6_shm_worker_release(self.wk)
             free(self.wk)
 
-    cdef _grow(self, uint32_t cap):
-        self.out = np.full(cap, MIP6_GRAPH_NO_IF, dtype=np.uint8)
-        self.slow = np.zeros(cap, dtype=np.uint32)
-        self.slow_kind = np.zeros(cap, dtype=np.uint8)
-        cdef uint8_t[::1] o = self.out
-        cdef uint32_t[::1] s = self.slow
-        cdef uint8_t[::1] k = self.slow_kind
-        self.res.out = &o[0]
-        self.res.slow = &s[0]
-        self.res.slow_kind = &k[0]
-        self._cap = cap
-
     def run(self, batch, unsigned int rx, uint64_t now_ns):
         """One batch of frames received on interface ``rx``: the number of slow-path entries."""
-        cdef BatchView v = view_of(batch)
-        cdef Py_ssize_t n = batch.count
         cdef int rc
-        if n < 0 or n > v.capacity:
-            raise ValueError(f"batch count {n} is outside 0..{v.capacity}")
+        cdef BatchView v
         if rx >= MIP6_GRAPH_MAX_IFACES:
             raise ValueError(f"interface index {rx} out of range")
-        if <uint32_t>n > self._cap:
-            self._grow(<uint32_t>max(n, 2 * self._cap))
-        v.b.count = <uint32_t>n
+        v = self._view(batch)
         self.shared._s()
         with nogil:
             rc = mip6_shm_worker_run(self.wk, &v.b, rx, now_ns, &self.res)
         if rc == MIP6_EHUNG:
             raise TimeoutError("the shared tables' writer held them longer than the hung timeout")
-        if rc < 0:
-            raise ValueError(f"graph refused the batch ({rc})") if rc != -2 else MemoryError("graph scratch")
-        return rc
-
-    @property
-    def n_slow(self):
-        return self.res.n_slow
-
-    @property
-    def tunnelled(self):
-        return self.res.tunnelled
-
-    @property
-    def detunnelled_sent(self):
-        return self.res.detunnelled_sent
-
-    @property
-    def dropped(self):
-        return self.res.dropped
-
-    def tx(self):
-        return [self.res.tx[k] for k in range(MIP6_GRAPH_MAX_IFACES)]
+        return self._check(rc)
