@@ -51,7 +51,7 @@ MEANINGS: dict[tuple[str, str], str] = {
     ("InterfaceConfig", "addresses"): "the addresses of the node on this interface, with prefix lengths",
     ("InterfaceConfig", "mtu"): "the link MTU in bytes",
     ("InterfaceConfig", "mac"): "the MAC address to use; none: the interface's own",
-    ("DaemonSettings", "control_socket"): "the control socket's path (`mip6fast bindings|stats --socket`); "
+    ("DaemonSettings", "control_socket"): "the control socket's path (`mip6fast bindings|stats --control-socket`); "
                                          "none: /run/mip6fast/ROLE.sock",
     ("DaemonSettings", "pcap"): "record every frame sent and received to this pcapng file (as `--pcap`)",
     ("DaemonSettings", "log_level"): "debug, info, warning or error (as `--log-level`)",
