@@ -30,6 +30,10 @@
 /* Where a V3 frame's sockaddr_ll sits, and where the kernel reads a TX frame's data from: right after
  * the aligned frame header (af_packet.c tpacket_parse_header: tp_hdrlen - sizeof(sockaddr_ll)). */
 #define V3_HDR_ALIGNED ((uint32_t)TPACKET_ALIGN(sizeof(struct tpacket3_hdr)))
+#define V2_HDR_ALIGNED ((uint32_t)TPACKET_ALIGN(sizeof(struct tpacket2_hdr)))
+/* A V2 frame's header and address: the kernel's tp_hdrlen (TPACKET2_HDRLEN); a received frame's data
+ * starts after it. */
+#define V2_HDRLEN (V2_HDR_ALIGNED + (uint32_t)sizeof(struct sockaddr_ll))
 
 static int fail(mip6_ring_err_t *err, int code, int sys_errno, const char *step, const char *reason)
 {
@@ -49,11 +53,23 @@ static inline struct tpacket_block_desc *rx_block_desc(const mip6_ring_t *r, uin
     return (struct tpacket_block_desc *)(void *)(r->rx_ring + (size_t)k * r->rx_block_size);
 }
 
-static inline struct tpacket3_hdr *tx_frame(const mip6_ring_t *r, uint32_t k)
+/* TX frame k (either format: the header's layout is the socket's version). */
+static inline uint8_t *tx_frame(const mip6_ring_t *r, uint32_t k)
 {
     uint32_t block = k / r->tx_frames_per_block, slot = k % r->tx_frames_per_block;
-    return (struct tpacket3_hdr *)(void *)(r->tx_ring + (size_t)block * r->tx_block_size +
-                                           (size_t)slot * r->tx_frame_size);
+    return r->tx_ring + (size_t)block * r->tx_block_size + (size_t)slot * r->tx_frame_size;
+}
+
+static inline uint32_t *tx_status(const mip6_ring_t *r, uint8_t *f)
+{
+    if (r->version == TPACKET_V2)
+        return &((struct tpacket2_hdr *)(void *)f)->tp_status;
+    return &((struct tpacket3_hdr *)(void *)f)->tp_status;
+}
+
+static inline struct tpacket2_hdr *rx2_frame(const mip6_ring_t *r, uint32_t k)
+{
+    return (struct tpacket2_hdr *)(void *)(r->rx_ring + (size_t)k * r->rx_frame_size);
 }
 
 /* The status words are shared with the kernel: acquire when reading what it handed over, release when
@@ -81,6 +97,8 @@ void mip6_ring_cfg_default(mip6_ring_cfg_t *cfg)
     cfg->ignore_outgoing = 1;
     cfg->fanout_mode = MIP6_RING_FANOUT_NONE;
     cfg->fanout_group = 0;
+    cfg->version = 3;
+    cfg->rx_reserve = 0;
 }
 
 static int set_int(int fd, int opt, int value)
@@ -107,9 +125,20 @@ int mip6_ring_open(mip6_ring_t *r, const char *ifname, const mip6_ring_cfg_t *cf
         return fail(err, MIP6_RING_EGEOMETRY, 0, "ring geometry", "the receive ring needs at least one block");
     if (cfg->tx && cfg->tx_frame_count == 0)
         return fail(err, MIP6_RING_EGEOMETRY, 0, "ring geometry", "the transmit ring needs at least one frame");
-    if (cfg->tx && cfg->frame_size <= V3_HDR_ALIGNED + ETH_HLEN_)
+    if (cfg->version != 2 && cfg->version != 3)
+        return fail(err, MIP6_RING_EINVAL, 0, "configuration", "the ring version must be 2 or 3");
+    uint32_t tx_off = cfg->version == 2 ? V2_HDR_ALIGNED : V3_HDR_ALIGNED;
+    if (cfg->tx && cfg->frame_size <= tx_off + ETH_HLEN_)
         return fail(err, MIP6_RING_EGEOMETRY, 0, "ring geometry",
                     "the frame size leaves no room for an Ethernet frame after the TX frame header");
+    /* V2 receive frames must lie at a fixed stride across blocks (a window is a run of them), and
+     * leave room for an Ethernet frame after the reserve. */
+    if (cfg->version == 2 && cfg->rx &&
+        (cfg->block_size % cfg->frame_size != 0 || cfg->frame_size % 16 != 0 ||
+         (uint64_t)TPACKET_ALIGN(V2_HDRLEN + 16) + cfg->rx_reserve + MIP6_IP6_HLEN > cfg->frame_size))
+        return fail(err, MIP6_RING_EGEOMETRY, 0, "ring geometry",
+                    "a TPACKET_V2 receive ring needs 16-byte aligned frames that divide the block size and "
+                    "hold an Ethernet frame after the reserve");
     if (cfg->fanout_mode != MIP6_RING_FANOUT_NONE && cfg->fanout_mode != MIP6_RING_FANOUT_HASH &&
         cfg->fanout_mode != MIP6_RING_FANOUT_LB && cfg->fanout_mode != MIP6_RING_FANOUT_CPU)
         return fail(err, MIP6_RING_EINVAL, 0, "configuration", "unknown fanout mode");
@@ -140,8 +169,15 @@ int mip6_ring_open(mip6_ring_t *r, const char *ifname, const mip6_ring_cfg_t *cf
     }
     r->mtu = (uint32_t)ifr.ifr_mtu;
 
-    if (set_int(r->fd, PACKET_VERSION, TPACKET_V3) < 0) {
-        step = "setsockopt(PACKET_VERSION)", reason = "TPACKET_V3 not supported";
+    r->version = cfg->version == 2 ? TPACKET_V2 : TPACKET_V3;
+    r->tx_data_off = tx_off;
+    if (set_int(r->fd, PACKET_VERSION, r->version) < 0) {
+        step = "setsockopt(PACKET_VERSION)", reason = cfg->version == 2 ? "TPACKET_V2 not supported"
+                                                                         : "TPACKET_V3 not supported";
+        goto fail_errno;
+    }
+    if (cfg->rx && cfg->rx_reserve && set_int(r->fd, PACKET_RESERVE, (int)cfg->rx_reserve) < 0) {
+        step = "setsockopt(PACKET_RESERVE)", reason = "cannot reserve headroom in the receive frames";
         goto fail_errno;
     }
     if (cfg->tx) {
@@ -169,8 +205,11 @@ int mip6_ring_open(mip6_ring_t *r, const char *ifname, const mip6_ring_cfg_t *cf
         req.tp_block_nr = cfg->block_count;
         req.tp_frame_size = cfg->frame_size;
         req.tp_frame_nr = (cfg->block_size / cfg->frame_size) * cfg->block_count;
-        req.tp_retire_blk_tov = cfg->block_timeout_ms;
-        if (setsockopt(r->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0) {
+        if (r->version == TPACKET_V3)
+            req.tp_retire_blk_tov = cfg->block_timeout_ms;
+        /* V2 reads the first four fields (struct tpacket_req), V3 all of them. */
+        socklen_t req_len = r->version == TPACKET_V2 ? (socklen_t)sizeof(struct tpacket_req) : (socklen_t)sizeof req;
+        if (setsockopt(r->fd, SOL_PACKET, PACKET_RX_RING, &req, req_len) < 0) {
             int e = errno;
             code = (e == EINVAL || e == ENOMEM) ? MIP6_RING_EGEOMETRY : MIP6_RING_ESYS;
             step = "setsockopt(PACKET_RX_RING)", reason = "the kernel refused the receive ring geometry";
@@ -179,6 +218,8 @@ int mip6_ring_open(mip6_ring_t *r, const char *ifname, const mip6_ring_cfg_t *cf
         }
         r->rx_block_size = cfg->block_size;
         r->rx_block_count = cfg->block_count;
+        r->rx_frame_size = cfg->frame_size;
+        r->rx_frame_count = req.tp_frame_nr;
         rx_len = (size_t)cfg->block_size * cfg->block_count;
     }
     if (cfg->tx) {
@@ -191,7 +232,8 @@ int mip6_ring_open(mip6_ring_t *r, const char *ifname, const mip6_ring_cfg_t *cf
         req.tp_block_nr = blocks;
         req.tp_frame_size = cfg->frame_size;
         req.tp_frame_nr = per_block * blocks;
-        if (setsockopt(r->fd, SOL_PACKET, PACKET_TX_RING, &req, sizeof req) < 0) {
+        socklen_t req_len = r->version == TPACKET_V2 ? (socklen_t)sizeof(struct tpacket_req) : (socklen_t)sizeof req;
+        if (setsockopt(r->fd, SOL_PACKET, PACKET_TX_RING, &req, req_len) < 0) {
             int e = errno;
             code = (e == EINVAL || e == ENOMEM) ? MIP6_RING_EGEOMETRY : MIP6_RING_ESYS;
             step = "setsockopt(PACKET_TX_RING)", reason = "the kernel refused the transmit ring geometry";
@@ -257,6 +299,13 @@ fail_errno: {
         mip6_ring_close(r);
         return fail(err, code, e, step, reason);
     }
+}
+
+void mip6_ring_shutdown(mip6_ring_t *r)
+{
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
 }
 
 void mip6_ring_close(mip6_ring_t *r)
@@ -329,6 +378,157 @@ static inline uint8_t frame_pkttype(const struct tpacket3_hdr *h)
     return sll->sll_pkttype;
 }
 
+/* ---- TPACKET_V2 receive: fixed frames at a fixed stride ---------------------------------------- */
+
+static inline uint8_t v2_pkttype(const struct tpacket2_hdr *h)
+{
+    const struct sockaddr_ll *sll = (const struct sockaddr_ll *)(const void *)((const uint8_t *)h + V2_HDR_ALIGNED);
+    return sll->sll_pkttype;
+}
+
+static inline int v2_ready(const struct tpacket2_hdr *h)
+{
+    return (load_status(&h->tp_status) & TP_STATUS_USER) != 0;
+}
+
+/* Why frame h cannot be handed out whole (1 counted as outgoing, 2 as oversize), or 0. The kernel
+ * wrote tp_mac and the lengths; they are checked against the frame all the same. */
+static int v2_unusable(const mip6_ring_t *r, const struct tpacket2_hdr *h)
+{
+    if (r->skip_outgoing && v2_pkttype(h) == PACKET_OUTGOING)
+        return 1;
+    if (h->tp_snaplen != h->tp_len || h->tp_mac < V2_HDRLEN || (uint64_t)h->tp_mac + h->tp_snaplen > r->rx_frame_size)
+        return 2;
+    return 0;
+}
+
+static void v2_give_back(mip6_ring_t *r, struct tpacket2_hdr *h)
+{
+    store_status(&h->tp_status, TP_STATUS_KERNEL);
+    r->rx_head = r->rx_head + 1 == r->rx_frame_count ? 0 : r->rx_head + 1;
+}
+
+static void v2_count_unusable(mip6_ring_t *r, int why)
+{
+    if (why == 1)
+        r->c.rx_outgoing++;
+    else
+        r->c.rx_oversize++;
+}
+
+/* Waits for the head frame as mip6_ring_recv does; 1 ready, 0 not, or a negative code. */
+static int v2_wait_head(mip6_ring_t *r, int timeout_ms, mip6_ring_err_t *err)
+{
+    if (v2_ready(rx2_frame(r, r->rx_head)))
+        return 1;
+    if (timeout_ms == 0)
+        return 0;
+    int w = wait_fd(r, POLLIN | POLLERR, timeout_ms, err);
+    if (w < 0)
+        return w;
+    return v2_ready(rx2_frame(r, r->rx_head));
+}
+
+static int recv_v2(mip6_ring_t *r, mip6_batch_t *b, uint32_t start, uint32_t max, int timeout_ms,
+                   mip6_ring_err_t *err)
+{
+    if (r->rx_held)
+        return fail(err, MIP6_RING_EINVAL, 0, "receive", "a receive window is still held (release it first)");
+    uint32_t room = b->slot_size - b->headroom, n = 0;
+    if (max == 0)
+        return 0;
+    int w = v2_wait_head(r, timeout_ms, err);
+    if (w <= 0)
+        return w;
+    while (n < max) {
+        struct tpacket2_hdr *h = rx2_frame(r, r->rx_head);
+        if (!v2_ready(h))
+            break;
+        int why = v2_unusable(r, h);
+        if (!why && h->tp_snaplen > room)
+            why = 2;
+        if (why) {
+            v2_count_unusable(r, why);
+        } else {
+            uint32_t i = start + n;
+            uint64_t off = (uint64_t)i * b->slot_size + b->headroom;
+            memcpy(b->buf + off, (uint8_t *)h + h->tp_mac, h->tp_snaplen);
+            b->offset[i] = (uint32_t)off;
+            b->length[i] = h->tp_snaplen;
+            b->verdict[i] = MIP6_V_PASS;
+            b->reason[i] = MIP6_R_NONE;
+            b->aux[i] = v2_pkttype(h);
+            r->c.rx_frames++;
+            r->c.rx_bytes += h->tp_snaplen;
+            n++;
+        }
+        v2_give_back(r, h);
+    }
+    return (int)n;
+}
+
+int mip6_ring_rx_window(mip6_ring_t *r, mip6_batch_t *b, uint32_t max, int timeout_ms, uint32_t *first,
+                        mip6_ring_err_t *err)
+{
+    *first = 0;
+    b->count = 0;
+    if (r->fd < 0 || !r->rx_ring)
+        return fail(err, MIP6_RING_EINVAL, 0, "receive window", r->fd < 0 ? "the ring is closed" : "no receive ring");
+    if (r->version != TPACKET_V2)
+        return fail(err, MIP6_RING_EINVAL, 0, "receive window", "receiving in place needs a TPACKET_V2 ring");
+    if (r->rx_held)
+        return fail(err, MIP6_RING_EINVAL, 0, "receive window", "the previous window is still held (release it first)");
+    if (max == 0)
+        return 0;
+    int w = v2_wait_head(r, timeout_ms, err);
+    if (w <= 0)
+        return w;
+    uint32_t n = 0, fs = r->rx_frame_size;
+    for (;;) {
+        uint32_t k = r->rx_head + n;
+        if (n == max || k == r->rx_frame_count)
+            break;
+        struct tpacket2_hdr *h = rx2_frame(r, k);
+        if (!v2_ready(h))
+            break;
+        int why = v2_unusable(r, h);
+        if (why) {
+            if (n > 0)
+                break; /* the window ends before it; the next one starts by giving it back */
+            v2_count_unusable(r, why);
+            v2_give_back(r, h);
+            continue;
+        }
+        b->offset[n] = n * fs + h->tp_mac;
+        b->length[n] = h->tp_snaplen;
+        b->verdict[n] = MIP6_V_PASS;
+        b->reason[n] = MIP6_R_NONE;
+        b->aux[n] = v2_pkttype(h);
+        r->c.rx_frames++;
+        r->c.rx_bytes += h->tp_snaplen;
+        n++;
+    }
+    b->buf = (uint8_t *)rx2_frame(r, r->rx_head);
+    b->slot_size = fs;
+    b->headroom = n ? b->offset[0] : V2_HDRLEN;
+    b->count = n;
+    *first = r->rx_head;
+    r->rx_held = n;
+    if (n)
+        r->c.rx_windows++;
+    return (int)n;
+}
+
+void mip6_ring_rx_release(mip6_ring_t *r)
+{
+    if (!r->rx_ring || r->version != TPACKET_V2)
+        return;
+    uint32_t n = r->rx_held;
+    r->rx_held = 0;
+    for (uint32_t j = 0; j < n; j++)
+        v2_give_back(r, rx2_frame(r, r->rx_head));
+}
+
 int mip6_ring_recv(mip6_ring_t *r, mip6_batch_t *b, uint32_t start, uint32_t max, int timeout_ms,
                    mip6_ring_err_t *err)
 {
@@ -336,6 +536,8 @@ int mip6_ring_recv(mip6_ring_t *r, mip6_batch_t *b, uint32_t start, uint32_t max
         return fail(err, MIP6_RING_EINVAL, 0, "receive", r->fd < 0 ? "the ring is closed" : "no receive ring");
     if (b->headroom >= b->slot_size)
         return fail(err, MIP6_RING_EINVAL, 0, "receive", "batch headroom is not inside its slot");
+    if (r->version == TPACKET_V2)
+        return recv_v2(r, b, start, max, timeout_ms, err);
     uint32_t room = b->slot_size - b->headroom, n = 0;
     struct tpacket_block_desc *bd = rx_ready_block(r);
     if (!bd && max > 0 && timeout_ms != 0) {
@@ -386,14 +588,15 @@ static int tx_kick(mip6_ring_t *r, mip6_ring_err_t *err)
 
 /* Is frame k free for us? A frame the kernel refused (WRONG_FORMAT, only without PACKET_LOSS) is
  * counted and reclaimed. */
-static int tx_frame_free(mip6_ring_t *r, struct tpacket3_hdr *h)
+static int tx_frame_free(mip6_ring_t *r, uint8_t *f)
 {
-    uint32_t st = load_status(&h->tp_status);
+    uint32_t *status = tx_status(r, f);
+    uint32_t st = load_status(status);
     if (st == TP_STATUS_AVAILABLE)
         return 1;
     if (st & TP_STATUS_WRONG_FORMAT) {
         r->c.tx_wrong_format++;
-        store_status(&h->tp_status, TP_STATUS_AVAILABLE);
+        store_status(status, TP_STATUS_AVAILABLE);
         return 1;
     }
     return 0;
@@ -403,7 +606,7 @@ static int tx_frame_free(mip6_ring_t *r, struct tpacket3_hdr *h)
  * 1 free, 0 still full, or a negative code. */
 static int wait_tx_frame(mip6_ring_t *r, uint64_t deadline, int forever, mip6_ring_err_t *err)
 {
-    struct tpacket3_hdr *h = tx_frame(r, r->tx_head);
+    uint8_t *h = tx_frame(r, r->tx_head);
     if (tx_frame_free(r, h))
         return 1;
     r->c.tx_full++;
@@ -430,18 +633,25 @@ static int wait_tx_frame(mip6_ring_t *r, uint64_t deadline, int forever, mip6_ri
 static int tx_fits(const mip6_ring_t *r, uint32_t len)
 {
     /* The kernel accepts up to MTU + link header (+ a VLAN tag, which we do not build). */
-    return len >= ETH_HLEN_ && len <= r->tx_frame_size - V3_HDR_ALIGNED && len <= r->mtu + ETH_HLEN_;
+    return len >= ETH_HLEN_ && len <= r->tx_frame_size - r->tx_data_off && len <= r->mtu + ETH_HLEN_;
 }
 
 /* Copies one frame into the frame at tx_head and marks it for sending. */
 static void tx_put(mip6_ring_t *r, const uint8_t *data, uint32_t len)
 {
-    struct tpacket3_hdr *h = tx_frame(r, r->tx_head);
-    memcpy((uint8_t *)h + V3_HDR_ALIGNED, data, len);
-    h->tp_len = len;
-    h->tp_snaplen = len;
-    h->tp_next_offset = 0; /* V3 TX has fixed slots: the kernel refuses anything else */
-    store_status(&h->tp_status, TP_STATUS_SEND_REQUEST);
+    uint8_t *f = tx_frame(r, r->tx_head);
+    memcpy(f + r->tx_data_off, data, len);
+    if (r->version == TPACKET_V2) {
+        struct tpacket2_hdr *h = (struct tpacket2_hdr *)(void *)f;
+        h->tp_len = len;
+        h->tp_snaplen = len;
+    } else {
+        struct tpacket3_hdr *h = (struct tpacket3_hdr *)(void *)f;
+        h->tp_len = len;
+        h->tp_snaplen = len;
+        h->tp_next_offset = 0; /* V3 TX has fixed slots: the kernel refuses anything else */
+    }
+    store_status(tx_status(r, f), TP_STATUS_SEND_REQUEST);
     r->tx_head = (r->tx_head + 1) % r->tx_frame_count;
     r->tx_pending++;
     r->c.tx_frames++;
@@ -481,7 +691,7 @@ uint32_t mip6_ring_tx_in_flight(const mip6_ring_t *r)
     if (!r->tx_ring)
         return 0;
     for (uint32_t k = 0; k < r->tx_frame_count; k++) {
-        uint32_t st = load_status(&tx_frame(r, k)->tp_status);
+        uint32_t st = load_status(tx_status(r, tx_frame(r, k)));
         if (st & (TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING))
             n++;
     }
@@ -514,6 +724,8 @@ int mip6_ring_reflect(mip6_ring_t *rx, mip6_ring_t *tx, uint64_t max_frames, uin
     memset(res, 0, sizeof *res);
     if (rx->fd < 0 || !rx->rx_ring)
         return fail(err, MIP6_RING_EINVAL, 0, "reflect", "the receiving ring has no receive ring");
+    if (rx->version != TPACKET_V3)
+        return fail(err, MIP6_RING_EINVAL, 0, "reflect", "the reflector reads TPACKET_V3 receive blocks");
     if (tx->fd < 0 || !tx->tx_ring)
         return fail(err, MIP6_RING_EINVAL, 0, "reflect", "the sending ring has no transmit ring");
     uint64_t start = now_ns(), deadline = start + duration_ns;

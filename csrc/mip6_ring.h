@@ -1,6 +1,13 @@
 /* AF_PACKET ring I/O: an interface's frames in and out of packet batches without a per-packet system
  * call or a per-packet Python object (docs/RING.md).
  *
+ * Two ring formats. TPACKET_V3 (the default) as below. TPACKET_V2 (cfg.version = 2) has fixed-size
+ * receive frames at a fixed stride, so the frames the kernel has filled are already laid out as a
+ * batch (slot i = frame first + i): mip6_ring_rx_window hands them out where they lie, the data path
+ * rewrites them in place, and the only copy is the one into a transmit ring (mip6_ring_send);
+ * mip6_ring_rx_release gives them back. PACKET_RESERVE (cfg.rx_reserve) leaves room in front of every
+ * received frame for the headers a tunnel prepends.
+ *
  * One socket per ring, bound to one interface. Receive: a TPACKET_V3 ring of blocks the kernel fills
  * with frames and hands over whole; mip6_ring_recv copies the frames of every ready block into a
  * batch in one call and gives each block back once all its frames are copied. Transmit: a ring of
@@ -39,6 +46,11 @@
 #define MIP6_RING_DEFAULT_FRAME_SIZE    2048u
 #define MIP6_RING_DEFAULT_BLOCK_TIMEOUT 2u
 #define MIP6_RING_DEFAULT_TX_FRAMES     1024u
+/* TPACKET_V2 receive frames: PACKET_RESERVE bytes so that the IPv6 header of a received frame lands
+ * 256 bytes into its frame (the kernel puts it at TPACKET_ALIGN(52 + 16) + reserve = 80 + reserve),
+ * leaving 190 bytes between the frame header and the Ethernet header for what a kernel prepends
+ * (the largest, an ESP tunnel with its Ethernet header, is 78). */
+#define MIP6_RING_V2_DEFAULT_RESERVE    176u
 
 typedef struct mip6_ring_cfg {
     int rx, tx;                 /* which rings to set up (at least one) */
@@ -52,6 +64,9 @@ typedef struct mip6_ring_cfg {
     int ignore_outgoing;        /* PACKET_IGNORE_OUTGOING: do not receive frames this host sends */
     int fanout_mode;            /* MIP6_RING_FANOUT_*: join a PACKET_FANOUT group */
     uint16_t fanout_group;
+    int version;                /* 3: TPACKET_V3 (default); 2: TPACKET_V2, receive in place */
+    uint32_t rx_reserve;        /* PACKET_RESERVE: bytes the kernel leaves before each received frame's
+                                 * network header (V2; 0 with V3) */
 } mip6_ring_cfg_t;
 
 typedef struct mip6_ring_err {
@@ -75,6 +90,7 @@ typedef struct mip6_ring_counters {
     uint64_t tx_wrong_format; /* frames the kernel marked TP_STATUS_WRONG_FORMAT */
     uint64_t rx_outgoing;   /* frames this host sent, seen by a fanout member on a kernel without
                              * PACKET_FANOUT_FLAG_IGNORE_OUTGOING: skipped (ignore_outgoing) */
+    uint64_t rx_windows;    /* V2: windows handed out in place (mip6_ring_rx_window) */
 } mip6_ring_counters_t;
 
 typedef struct mip6_ring {
@@ -83,15 +99,20 @@ typedef struct mip6_ring {
     uint32_t mtu;
     uint8_t *map;          /* RX ring then TX ring, one mapping */
     size_t map_len;
+    int version;           /* TPACKET_V2 or TPACKET_V3 (linux/if_packet.h values: 1, 2) */
     /* receive */
     uint8_t *rx_ring;
     uint32_t rx_block_size, rx_block_count;
     uint32_t rx_block;     /* the block being read */
     uint32_t rx_left;      /* frames of it not yet copied (0: not started) */
     uint32_t rx_next;      /* offset in the block of the next frame to copy */
+    uint32_t rx_frame_size, rx_frame_count; /* V2: frame k at rx_ring + k * rx_frame_size */
+    uint32_t rx_head;      /* V2: the next frame to read */
+    uint32_t rx_held;      /* V2: frames of the window handed out and not yet released */
     /* transmit */
     uint8_t *tx_ring;
     uint32_t tx_frame_size, tx_frame_count, tx_frames_per_block, tx_block_size;
+    uint32_t tx_data_off;  /* where the kernel reads a TX frame's data: after the aligned header */
     uint32_t tx_head;      /* the next frame to fill */
     uint32_t tx_pending;   /* frames filled since the last kick */
     /* PACKET_STATISTICS resets on every read: the totals so far */
@@ -127,6 +148,21 @@ MIP6_API int mip6_ring_open(mip6_ring_t *r, const char *ifname, const mip6_ring_
 MIP6_API int mip6_ring_recv(mip6_ring_t *r, mip6_batch_t *b, uint32_t start, uint32_t max, int timeout_ms,
                             mip6_ring_err_t *err);
 
+/* TPACKET_V2 only: the frames ready at the receive head, in place. Sets b->buf to the first frame,
+ * b->slot_size to the frame size, b->headroom to the first frame's Ethernet header offset, b->count to
+ * n, and fills b's columns (the caller's, with room for max entries) as mip6_ring_recv does, offsets
+ * relative to b->buf; *first gets the ring index of the first frame. A window never wraps (it ends at
+ * the ring's last frame) and holds only whole frames: a frame cut short or too large for its frame,
+ * or an outgoing one being skipped, ends the window before it and is counted and given back at the
+ * start of the next. The frames are the caller's to read and rewrite (anywhere in their frame after
+ * the 52-byte frame header the kernel wrote: the headroom) until mip6_ring_rx_release; a second window
+ * before that is refused. Waits as mip6_ring_recv when none is ready. Returns n or a negative code. */
+MIP6_API int mip6_ring_rx_window(mip6_ring_t *r, mip6_batch_t *b, uint32_t max, int timeout_ms, uint32_t *first,
+                                 mip6_ring_err_t *err);
+
+/* Gives the window's frames back to the kernel (no-op without one). */
+MIP6_API void mip6_ring_rx_release(mip6_ring_t *r);
+
 /* Queues packets 0..b->count-1 (only those whose verdict is `verdict`, or all when verdict < 0) into TX
  * frames and kicks the kernel once. A full ring is kicked and waited for with poll up to timeout_ms in
  * total; what still does not fit is not queued. Returns the number queued (a packet refused because of
@@ -139,10 +175,14 @@ MIP6_API uint32_t mip6_ring_tx_in_flight(const mip6_ring_t *r);
 
 MIP6_API int mip6_ring_stats(mip6_ring_t *r, mip6_ring_stats_t *st, mip6_ring_err_t *err);
 
+/* Closes the socket but keeps the mapping (a caller still holds views of it); mip6_ring_close later
+ * unmaps. */
+MIP6_API void mip6_ring_shutdown(mip6_ring_t *r);
+
 /* Unmaps and closes; safe to call twice. */
 MIP6_API void mip6_ring_close(mip6_ring_t *r);
 
-/* The raw I/O baseline: frames received on rx go out of tx unchanged (rx and tx may be the same ring),
+/* The raw I/O baseline (rx a TPACKET_V3 ring): frames received on rx go out of tx unchanged (rx and tx may be the same ring),
  * ring to ring with no batch in between, one kick per RX block. Runs until max_frames frames were
  * received (0: no limit) or duration_ns passed. */
 MIP6_API int mip6_ring_reflect(mip6_ring_t *rx, mip6_ring_t *tx, uint64_t max_frames, uint64_t duration_ns,

@@ -151,6 +151,39 @@ class PacketBatch:
             batch.append(p)
         return batch
 
+    @classmethod
+    def over(cls, buf: np.ndarray, slot_size: int, headroom: int, offset: np.ndarray, length: np.ndarray,
+             verdict: np.ndarray, reason: np.ndarray, aux: np.ndarray, count: int) -> PacketBatch:
+        """A batch over memory it does not own, used as it is (no copy): ``buf`` a uint8 array of
+        ``capacity * slot_size`` bytes and the five columns of ``capacity`` entries each, capacity
+        being ``len(offset)``. A TPACKET_V2 ring's receive window (mip6fast.io.ring) is one: slot i is
+        the ring's frame first + i, and the columns are the ring's."""
+        capacity = len(offset)
+        if not 0 <= headroom < slot_size or capacity < 1:
+            raise ValueError(f"bad batch geometry: capacity {capacity}, slot_size {slot_size}, headroom {headroom}")
+        if buf.dtype != np.uint8 or buf.ndim != 1 or len(buf) != capacity * slot_size:
+            raise ValueError(f"buf must be {capacity * slot_size} uint8 bytes, got {buf.dtype} {buf.shape}")
+        for name, col, dtype in (("offset", offset, np.uint32), ("length", length, np.uint32),
+                                 ("verdict", verdict, np.uint8), ("reason", reason, np.uint8),
+                                 ("aux", aux, np.uint32)):
+            if col.dtype != dtype or col.shape != (capacity,):
+                raise ValueError(f"{name} must be {capacity} {np.dtype(dtype).name}, got {col.dtype} {col.shape}")
+        if not 0 <= count <= capacity:
+            raise ValueError(f"count {count} is outside 0..{capacity}")
+        batch = cls.__new__(cls)
+        batch._capacity = capacity
+        batch._slot_size = slot_size
+        batch._headroom = headroom
+        batch._buf = buf
+        batch._offset = offset
+        batch._length = length
+        batch._verdict = verdict
+        batch._reason = reason
+        batch._aux = aux
+        batch.count = count
+        batch._view = None
+        return batch
+
     def __len__(self) -> int:
         return self.count
 

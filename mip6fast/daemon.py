@@ -851,8 +851,10 @@ class Daemon:
         node.batch_path.share(self.shared)
         names = list(node.batch_path.tables.names)
 
+        in_place = self.config.daemon.receive_in_place
+
         def open_ring(name: str, group: int) -> PacketRing:
-            return PacketRing(name, fanout="hash", fanout_group=group)
+            return PacketRing(name, fanout="hash", fanout_group=group, in_place=in_place)
         self.workers = WorkerPool(self.shared, names, open_ring, clock=runner.clock)
 
         def queue(w: int, old, new) -> None:
@@ -907,7 +909,7 @@ class Daemon:
                 raise DaemonError(f"interfaces.{name}: {exc}") from None
         if self.config.daemon.io == "ring":
             try:
-                return PacketRing(name)
+                return PacketRing(name, in_place=self.config.daemon.receive_in_place)
             except RingError as exc:
                 raise DaemonError(f"interfaces.{name}: {exc}") from None
         return PacketSocket(name)

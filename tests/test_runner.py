@@ -3,6 +3,7 @@ sans-I/O Router node owns one end of a veth pair; the other end is
 in a network namespace where the Linux kernel is an ordinary IPv6 host. The kernel autoconfigures an
 address from the node's router advertisements, resolves the node's address with neighbour discovery
 and pings it. Needs root; skipped elsewhere, failed under CI."""
+import functools
 import sys
 import threading
 
@@ -24,11 +25,15 @@ def test_missing_interface_is_a_clear_error():
         PacketSocket("mip6-absent0")
 
 
-@pytest.fixture(params=["socket", pytest.param("ring", marks=pytest.mark.compiled("ring"))])
+@pytest.fixture(params=["socket", pytest.param("ring", marks=pytest.mark.compiled("ring")),
+                        pytest.param("ring_in_place", marks=pytest.mark.compiled("ring"))])
 def port_class(request):
-    """Every test with the plain packet socket and with the AF_PACKET rings as the runner's port."""
-    if request.param == "ring":
+    """Every test with the plain packet socket, the AF_PACKET rings (TPACKET_V3, copied into the
+    runner's batch) and the rings received in place (TPACKET_V2 windows) as the runner's port."""
+    if request.param.startswith("ring"):
         from mip6fast.io.ring import PacketRing
+        if request.param == "ring_in_place":
+            return functools.partial(PacketRing, in_place=True)
         return PacketRing
     return PacketSocket
 
@@ -67,6 +72,8 @@ def test_router_node_serves_the_kernel_over_a_real_veth(veth_to_namespace, port_
         assert runner.counters["rx_batches"] > 0 and runner.counters["tx_dropped"] == 0
         rx, tx = port_counts(port)
         assert rx > 0 and tx > 0
+        if getattr(port, "in_place", False):          # the frames were handed out where they lay
+            assert port.stats()["rx_windows"] > 0
     assert router.counters.get("rx_frames", 0) > 0
     # Everything that crossed the port is in the pcapng, on the port's interface, both ways, and parses.
     interfaces, records = read_pcapng(pcap)

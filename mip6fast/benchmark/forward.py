@@ -17,9 +17,12 @@ Topology (mip6fast.io.netns)::
    on the same veth pairs:
    - ``reflector``: the plain C ring reflector (``mip6fast.io.ring.reflect``, the raw I/O baseline of
      ``mip6fast.benchmark.ring``) copies the home link's frames to the outer link unchanged;
-   - ``home_agent``: ``NodeRunner`` drives the ``HomeAgent`` from its rings: the data-path kernels
-     encapsulate each packet to its care-of address (§10.4.2) and the batch transmit path
-     (roles/batch_tx.py) sends each batch out with one ring call;
+   - ``home_agent``: ``NodeRunner`` drives the ``HomeAgent`` from its rings, received in place
+     (TPACKET_V2, ``PacketRing(in_place=True)``): the home agent's graph encapsulates each packet to
+     its care-of address (§10.4.2) where the kernel wrote the frame, and the batch transmit copies it
+     into the outer link's transmit ring (one copy, as the reflector makes);
+   - ``home_agent_copy``: the same on TPACKET_V3 rings whose frames are first copied into a batch (the
+     design before issue 17: two copies), to show what receiving in place is worth;
    - ``python``: a pure-Python forwarder, one ``recv`` and one ``send`` on plain packet sockets per
      packet, doing the same encapsulation (hop limit decremented, the outer header of RFC 2473 §5.1 as
      the home agent builds it) from a dict of home address → care-of address;
@@ -323,10 +326,11 @@ class ForwardBench:
 
     # ------------------------------------------------------------ rings
 
-    def _ha_rings(self) -> dict:
+    def _ha_rings(self, in_place: bool = True) -> dict:
         with self.lab.enter("ha"):
-            home = PacketRing(self.home_end.ifname)
-            out = PacketRing(self.out_end.ifname, qdisc_bypass=True, tx_frames=TX_FRAMES)
+            home = PacketRing(self.home_end.ifname, in_place=in_place, window=BATCH)
+            out = PacketRing(self.out_end.ifname, qdisc_bypass=True, tx_frames=TX_FRAMES, in_place=in_place,
+                             window=BATCH)
         return {home.name: home, out.name: out}
 
     def _traffic_rings(self) -> tuple[PacketRing, PacketRing]:
@@ -414,6 +418,7 @@ class ForwardBench:
         sink.close()
         extra: dict = {}
         affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        cpu = time.process_time_ns()    # this process's CPU time: the reflector's and the home agent's
         try:
             _pin(self.cpus[0])
             assert traffic.recv(1) == b"r"
@@ -426,8 +431,8 @@ class ForwardBench:
                     res = reflect(inside, outside, duration=seconds)
                     elapsed = res["elapsed_ns"] / 1e9
                     extra = {"dropped": res["dropped"], "kernel_drops": inside.stats()["drops"]}
-            elif forwarder == "home_agent":
-                ports = self._ha_rings()
+            elif forwarder in ("home_agent", "home_agent_copy"):
+                ports = self._ha_rings(in_place=forwarder == "home_agent")
                 try:
                     runner = NodeRunner(self.ha, ports, batch_size=BATCH)
                     before = dict(self.ha.counters)
@@ -440,7 +445,8 @@ class ForwardBench:
                              "tx_batches": runner.counters["tx_batches"],
                              "rx_batches": runner.counters["rx_batches"],
                              "tx_dropped": runner.counters["tx_dropped"],
-                             "kernel_drops": home.stats()["drops"]}
+                             "kernel_drops": home.stats()["drops"],
+                             "rx_windows": home.stats()["rx_windows"]}
                     runner.close()
                 finally:
                     for ring in ports.values():
@@ -477,6 +483,10 @@ class ForwardBench:
             counts = pickle.loads(_recv_all(traffic))
             traffic.close()
             _wait(traffic_pid, "traffic")
+        if forwarder in ("reflector", "home_agent", "home_agent_copy") and counts["intact"]:
+            # CPU time of the forwarder per intact frame (user and system, its sends' kernel work
+            # included): steadier than the rate when other work shares the machine.
+            extra["cpu_ns_per_frame"] = round((time.process_time_ns() - cpu) / counts["intact"])
         return {"forwarder": forwarder, "size": size, "seconds": round(elapsed, 3),
                 "pps": counts["intact"] / elapsed, "intact": counts["intact"],
                 "corrupt": counts["sized"] - counts["intact"], "other": counts["received"] - counts["sized"],
@@ -509,8 +519,9 @@ class ForwardBench:
 
         def open_ring(name: str, group: int) -> PacketRing:
             if name == out_name:
-                return PacketRing(name, qdisc_bypass=True, tx_frames=TX_FRAMES, fanout="hash", fanout_group=group)
-            return PacketRing(name, fanout="hash", fanout_group=group)
+                return PacketRing(name, qdisc_bypass=True, tx_frames=TX_FRAMES, fanout="hash", fanout_group=group,
+                                  in_place=True)
+            return PacketRing(name, fanout="hash", fanout_group=group, in_place=True)
         if affinity is not None:
             os.sched_setaffinity(0, affinity)       # the workers inherit it: let the scheduler place them
         with self.lab.enter("ha"):
@@ -535,7 +546,7 @@ class ForwardBench:
 
     def measure(self, size: int, seconds: float, workers: bool = True) -> dict:
         """The forwarders at one size, back to back."""
-        kinds = ("reflector", "home_agent", "python") + (("workers",) if workers else ())
+        kinds = ("reflector", "home_agent", "home_agent_copy", "python") + (("workers",) if workers else ())
         return {f: self._run(size, f, seconds) for f in kinds}
 
 
@@ -567,11 +578,13 @@ def report(seconds: float = 1.0, quick: bool = False, sizes=SIZES, bindings: int
             bar.update(1)
             runs.extend(m.values())
             ha, refl, py = m["home_agent"]["pps"], m["reflector"]["pps"], m["python"]["pps"]
-            two = m["workers"]["pps"]
+            two, copy = m["workers"]["pps"], m["home_agent_copy"]["pps"]
             results.append(result(f"forward_{size}B", ha / 1e6, "Mpps", size=size,
                                   reflector_mpps=round(refl / 1e6, 4), python_mpps=round(py / 1e6, 4),
                                   vs_reflector=round(ha / refl, 3) if refl else None,
                                   vs_python=round(ha / py, 2) if py else None,
+                                  copy_mpps=round(copy / 1e6, 4),
+                                  copy_vs_reflector=round(copy / refl, 3) if refl else None,
                                   workers2_mpps=round(two / 1e6, 4),
                                   workers2_vs_one=round(two / ha, 3) if ha else None,
                                   intact=m["home_agent"]["intact"], corrupt=m["home_agent"]["corrupt"],

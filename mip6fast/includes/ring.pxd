@@ -26,6 +26,8 @@ cdef extern from "mip6_ring.h" nogil:
         int ignore_outgoing
         int fanout_mode
         uint16_t fanout_group
+        int version
+        uint32_t rx_reserve
 
     ctypedef struct mip6_ring_err_t:
         int code
@@ -45,11 +47,17 @@ cdef extern from "mip6_ring.h" nogil:
         uint64_t tx_full
         uint64_t tx_wrong_format
         uint64_t rx_outgoing
+        uint64_t rx_windows
 
     ctypedef struct mip6_ring_t:
         int fd
         int ifindex
         uint32_t mtu
+        int version
+        uint8_t *rx_ring
+        uint32_t rx_frame_size
+        uint32_t rx_frame_count
+        uint32_t rx_held
         uint32_t rx_block_size
         uint32_t rx_block_count
         uint32_t tx_frame_size
@@ -74,6 +82,11 @@ cdef extern from "mip6_ring.h" nogil:
     int mip6_ring_recv(mip6_ring_t *r, mip6_batch_t *b, uint32_t start, uint32_t max, int timeout_ms,
                        mip6_ring_err_t *err)
     int mip6_ring_send(mip6_ring_t *r, const mip6_batch_t *b, int verdict, int timeout_ms, mip6_ring_err_t *err)
+    int mip6_ring_rx_window(mip6_ring_t *r, mip6_batch_t *b, uint32_t max, int timeout_ms, uint32_t *first,
+                            mip6_ring_err_t *err)
+    void mip6_ring_rx_release(mip6_ring_t *r)
+    void mip6_ring_shutdown(mip6_ring_t *r)
+    uint32_t MIP6_RING_V2_DEFAULT_RESERVE
     uint32_t mip6_ring_tx_in_flight(const mip6_ring_t *r)
     int mip6_ring_stats(mip6_ring_t *r, mip6_ring_stats_t *st, mip6_ring_err_t *err)
     void mip6_ring_close(mip6_ring_t *r)

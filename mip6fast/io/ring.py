@@ -7,6 +7,13 @@ spin); ``send(batch, verdict=None)`` queues the batch's packets (or only those w
 the transmit ring and kicks the kernel once. Frames are whole Ethernet frames, placed ``headroom``
 bytes into each slot, and ``aux`` holds each frame's packet type (``PKTTYPE_HOST`` ...).
 
+``PacketRing("eth0", in_place=True)`` makes the rings TPACKET_V2: the receive ring is then fixed-size
+frames at a fixed stride, so ``receive_window()`` hands out the frames the kernel filled as a
+``PacketBatch`` over the ring itself (no copy; slot i is frame first + i; PACKET_RESERVE leaves room in
+front of each frame for a tunnel header), the data path rewrites them there, ``send`` copies them into a
+transmit ring (the one copy), and ``release()`` gives them back. ``receive(batch)`` still works on such a
+ring (copying).
+
 Errors are ``RingError`` (a ``Mip6Error`` and an ``OSError``) with a subclass per cause:
 ``NoSuchInterface``, ``RingPermissionError`` (needs CAP_NET_RAW), ``RingGeometryError`` (the kernel,
 or a first check of ours, refused the geometry). ``errno`` is the system call's, ``step`` names it.
@@ -15,6 +22,8 @@ from __future__ import annotations
 
 import errno as _errno
 import os
+
+import numpy as np
 
 from .. import _impl
 from ..batch import PacketBatch
@@ -105,13 +114,16 @@ class PacketRing:
     Options: ``qdisc_bypass`` (PACKET_QDISC_BYPASS: transmit straight to the driver), ``fanout``
     ("hash", "lb" or "cpu") with ``fanout_group`` to share the interface's frames among several
     rings/processes, ``ignore_outgoing`` (default on: frames this host sends are not received).
+    ``in_place`` (TPACKET_V2 rings: ``receive_window``) with ``rx_reserve`` bytes of PACKET_RESERVE
+    (default: the IPv6 header 256 bytes into each frame); ``window`` bounds a window's frames.
     """
 
     def __init__(self, interface: str, *, rx: bool = True, tx: bool = True, block_size: int | None = None,
                  block_count: int | None = None, frame_size: int | None = None,
                  block_timeout_ms: int | None = None, tx_frames: int | None = None,
                  qdisc_bypass: bool = False, fanout: str | None = None, fanout_group: int = 0,
-                 ignore_outgoing: bool = True):
+                 ignore_outgoing: bool = True, in_place: bool = False, rx_reserve: int | None = None,
+                 window: int = 256):
         _require()
         if not isinstance(interface, str):
             raise TypeError(f"interface must be a str, got {type(interface).__name__}")
@@ -127,6 +139,15 @@ class PacketRing:
                     raise ValueError(f"{name} must be an int in 0..2**32-1, got {value!r}")
                 geometry[name] = value
         geometry.update(qdisc_bypass=bool(qdisc_bypass), ignore_outgoing=bool(ignore_outgoing))
+        if rx_reserve is not None and (not isinstance(rx_reserve, int) or isinstance(rx_reserve, bool)
+                                       or not 0 <= rx_reserve <= 0xFFFF):
+            raise ValueError(f"rx_reserve must be an int in 0..65535, got {rx_reserve!r}")
+        if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+            raise ValueError(f"window must be a positive int, got {window!r}")
+        if in_place:
+            geometry.update(version=2, rx_reserve=_ring.V2_DEFAULT_RESERVE if rx_reserve is None else rx_reserve)
+        elif rx_reserve:
+            raise ValueError("rx_reserve needs in_place=True (a TPACKET_V2 receive ring)")
         self.interface = interface
         self._frames_batch: PacketBatch | None = None  # send_frames copies frames through it
         #: the ring's geometry (block_size, block_count, frame_size, block_timeout_ms, tx_frames)
@@ -142,6 +163,21 @@ class PacketRing:
         actual = self._ring.geometry
         self.geometry["block_count"] = actual["block_count"]
         self.geometry["tx_frames"] = actual["tx_frames"]
+        # In place: the receive frames as one array, the window's columns (one set: one window is
+        # held at a time), and the window now held.
+        self._frames = None
+        self._columns: tuple | None = None
+        self._window: PacketBatch | None = None
+        if self._ring.in_place:
+            self._frames = np.asarray(memoryview(self._ring.rx_memory()))
+            n = min(window, actual["rx_frames"])
+            self._columns = (np.zeros(n, np.uint32), np.zeros(n, np.uint32), np.zeros(n, np.uint8),
+                             np.zeros(n, np.uint8), np.zeros(n, np.uint32))
+
+    @property
+    def in_place(self) -> bool:
+        """A TPACKET_V2 receive ring: ``receive_window`` hands out frames where they lie."""
+        return self._columns is not None
 
     def __enter__(self) -> PacketRing:
         return self
@@ -187,6 +223,38 @@ class PacketRing:
             return self._ring.receive(batch, timeout_ms, max_frames)
         except _ring.RingFailure as fail:
             raise _error(fail, self.interface) from None
+
+    def receive_window(self, timeout_ms: int = 0, max_frames: int | None = None) -> PacketBatch | None:
+        """The frames that are ready, where the kernel wrote them: a ``PacketBatch`` over the ring
+        (``in_place`` rings only), or None when none came within ``timeout_ms``. At most ``window``
+        frames (``max_frames`` fewer); never wrapping past the ring's last frame. The frames are the
+        caller's to read and rewrite until ``release()``, which must come before the next window; after
+        it the batch's bytes belong to the kernel again (copy what must be kept)."""
+        columns = self._columns
+        if columns is None:
+            raise RingError(f"{self.interface}: receiving in place needs PacketRing(in_place=True)",
+                            interface=self.interface, step="receive window", errno=_errno.EINVAL)
+        if max_frames is not None and max_frames < len(columns[0]):
+            if max_frames < 1:
+                return None
+            columns = tuple(c[:max_frames] for c in columns)
+        try:
+            first, n, headroom = self._ring.rx_window(*columns, timeout_ms)
+        except _ring.RingFailure as fail:
+            raise _error(fail, self.interface) from None
+        if n == 0:
+            return None
+        fs = self._ring.geometry["rx_frame_size"]
+        batch = PacketBatch.over(self._frames[first * fs:(first + n) * fs], fs, headroom,
+                                 *(c[:n] for c in columns), count=n)
+        self._window = batch
+        return batch
+
+    def release(self) -> None:
+        """Give the frames of the window last handed out back to the kernel (no-op without one)."""
+        if self._window is not None:
+            self._window = None
+            self._ring.rx_release()
 
     def send(self, batch, verdict=None, timeout_ms: int = 1000) -> int:
         """Queue ``batch``'s packets (only those whose verdict is ``verdict``, if given) and kick the
@@ -238,7 +306,10 @@ class PacketRing:
             raise _error(fail, self.interface) from None
 
     def close(self) -> None:
-        """Unmap the rings and close the socket (idempotent)."""
+        """Unmap the rings and close the socket (idempotent). An in-place ring's frames stay mapped
+        while a view of them (a window batch) is alive, so a stale view never faults."""
+        self._window = None
+        self._frames = None
         try:
             self._ring.close()
         except _ring.RingFailure as fail:

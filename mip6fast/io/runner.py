@@ -11,8 +11,10 @@ block, since everything the node does waits for them.
 
 A port is anything with ``name``, ``fileno()``, ``receive(batch) -> int`` (append frames, never block)
 and ``send_frames(frames) -> int``: ``PacketSocket`` (one system call per frame, works everywhere) or a
-ring (``mip6fast.io.ring``). A port with ``send(batch, verdict=, timeout_ms=)`` (a ring) takes the data
-path's batch transmits (``Output.batches``) in one call; others get their frames one by one.
+ring (``mip6fast.io.ring``). A port whose ``in_place`` is true (a TPACKET_V2 ring) is read with
+``receive_window()`` instead: the node gets its frames where the kernel wrote them, and ``release()``
+gives them back after the node's output went out. A port with ``send(batch, verdict=, timeout_ms=)``
+(a ring) takes the data path's batch transmits (``Output.batches``) in one call; others get their frames one by one.
 
 ``gate`` (a callable, None: always open) fences the node: while it returns False, frames and TUN
 packets read are dropped unseen by the node (``rx_fenced``) and everything the node outputs is dropped
@@ -197,26 +199,42 @@ class NodeRunner:
 
     def _from_port(self, name: str) -> None:
         port = self.ports[name]
-        batch = self._batch
+        full = self._batch.capacity
+        # A ring received in place (PacketRing(in_place=True)) hands out its frames where they lie:
+        # the node reads and rewrites them there, its batch transmits copy them into a transmit ring,
+        # and they go back to the kernel once the node's output is carried out.
+        in_place = getattr(port, "in_place", False)
         # At most ``max_batches`` full batches per wake-up: a flooded port must not starve the other
         # ports, the TUN and the node's timers (nor ``run``'s end).
         for _ in range(self.max_batches):
-            batch.clear()
-            if port.receive(batch) == 0:
-                return
-            self.counters["rx_batches"] += 1
-            if self.gate is not None and not self.gate():
-                self.counters["rx_fenced"] += batch.count
-                if batch.count < batch.capacity:
+            if in_place:
+                window = port.receive_window(max_frames=full)
+                if window is None:
                     return
-                continue
-            now = self.clock()
-            if self._pcap is not None:
-                for frame in batch.packets():
-                    self._pcap.write(frame, now + self._wall_offset, name, DIRECTION_INBOUND)
-            self._apply(now, self.node.receive_batch(now, name, batch))
-            if batch.count < batch.capacity:
+                batch = window
+            else:
+                batch = self._batch
+                batch.clear()
+                if port.receive(batch) == 0:
+                    return
+            try:
+                self._from_port_batch(name, batch)
+            finally:
+                if in_place:
+                    port.release()
+            if batch.count < full:
                 return
+
+    def _from_port_batch(self, name: str, batch: PacketBatch) -> None:
+        self.counters["rx_batches"] += 1
+        if self.gate is not None and not self.gate():
+            self.counters["rx_fenced"] += batch.count
+            return
+        now = self.clock()
+        if self._pcap is not None:
+            for frame in batch.packets():
+                self._pcap.write(frame, now + self._wall_offset, name, DIRECTION_INBOUND)
+        self._apply(now, self.node.receive_batch(now, name, batch))
 
     def _from_tun(self) -> None:
         batch = self._batch

@@ -243,9 +243,22 @@ def _worker_main(shared, w: int, names: list[str], queue: socket.socket, open_ri
             k = by_fd.get(fd)
             if k is None:
                 return 0            # the signalling process closed its end
+            ring = rings[k]
             for _ in range(64):     # a flooded interface must not starve the others
+                # In place: the frames where the kernel wrote them, given back after the batch.
+                if getattr(ring, "in_place", False):
+                    window = ring.receive_window(max_frames=BATCH)
+                    if window is None:
+                        break
+                    try:
+                        _forward(shared, graph, w, window, k, rings, queue, clock())
+                    finally:
+                        ring.release()
+                    if window.count < BATCH:
+                        break
+                    continue
                 batch.clear()
-                if rings[k].receive(batch) == 0:
+                if ring.receive(batch) == 0:
                     break
                 _forward(shared, graph, w, batch, k, rings, queue, clock())
                 if batch.count < batch.capacity:
