@@ -19,7 +19,12 @@ tunnel is answered with Packet Too Big to the node's own application (RFC 2473 Â
 Receiving (``receive``): unicast IPv6 frames to our MAC carrying a tunnel (next header 41) or a routing
 header (43), chosen with the shared classifier (frames.py), go through ``decapsulate`` and
 ``process_rh2`` in one kernel call each over the whole batch; what the kernels pass on, and every other
-frame, goes back to the node's per-frame path (neighbour discovery, signalling). Delivered packets lose
+frame, goes back to the node's per-frame path (neighbour discovery, signalling). Frames the kernels
+must not judge are left to the per-frame path before they run (``_per_frame_only``): one for an address
+the node does not hold usable (the kernels check the outer source and the inner destination, not the
+outer destination), one from the interface's own MAC, and a routing header before a DHAAD Reply, a
+Mobile Prefix Advertisement or another extension header. ``MobileNode.receive`` (one frame, as the
+simulator hands them) comes here too, as a one-packet batch. Delivered packets lose
 a processed Type 2 routing header (route_optimization.strip_processed_rh2); an Echo Request that came
 to a home address is answered (its reply takes the reverse tunnel). Verdicts are read as columns;
 every drop is counted as ``drop.datapath.<REASON>``; route optimisation counts the tunnelled packets
