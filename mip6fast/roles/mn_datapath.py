@@ -19,7 +19,12 @@ tunnel is answered with Packet Too Big to the node's own application (RFC 2473 Â
 Receiving (``receive``): unicast IPv6 frames to our MAC carrying a tunnel (next header 41) or a routing
 header (43), chosen with the shared classifier (frames.py), go through ``decapsulate`` and
 ``process_rh2`` in one kernel call each over the whole batch; what the kernels pass on, and every other
-frame, goes back to the node's per-frame path (neighbour discovery, signalling). Delivered packets lose
+frame, goes back to the node's per-frame path (neighbour discovery, signalling). Frames the kernels
+must not judge are left to the per-frame path before they run (``_per_frame_only``): one for an address
+the node does not hold usable (the kernels check the outer source and the inner destination, not the
+outer destination), one from the interface's own MAC, and a routing header before a DHAAD Reply, a
+Mobile Prefix Advertisement or another extension header. ``MobileNode.receive`` (one frame, as the
+simulator hands them) comes here too, as a one-packet batch. Delivered packets lose
 a processed Type 2 routing header (route_optimization.strip_processed_rh2); an Echo Request that came
 to a home address is answered (its reply takes the reverse tunnel). Verdicts are read as columns;
 every drop is counted as ``drop.datapath.<REASON>``; route optimisation counts the tunnelled packets
@@ -44,7 +49,7 @@ on the per-frame path and reaches ``one_packet`` with ``protected``).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from ipaddress import IPv6Address
 from typing import Protocol
 
@@ -74,6 +79,12 @@ MIN_TUNNEL_MTU = 1320                  # the data path's floor: 1280 inner + 40 
 # Next headers of a packet that may be ICMPv6 (directly or after a hop-by-hop, routing or destination
 # options header); only those are parsed to look for an Echo Request.
 _MAYBE_ICMPV6 = frozenset((0, 43, 58, 60))
+
+# After a routing header, what the per-frame path keeps (``MobileNodeData._per_frame_only``): extension
+# headers (hop-by-hop, routing, fragment, AH, destination options), and the ICMPv6 messages of
+# mn_discovery (DHAAD Reply, Mobile Prefix Advertisement).
+_AFTER_ROUTING_SLOW = np.array((0, 43, 44, 51, 60), dtype=np.uint8)
+_DISCOVERY_ICMP = np.array((145, 147), dtype=np.uint8)
 
 _graph = _impl.load("graph")
 _NO_IF = _graph.NO_IF
@@ -112,8 +123,11 @@ class MobileNodeData:
                  route_optimization: RouteOptimizer, *, homes: Callable[[], tuple[HomeAddressConfig, ...]],
                  care_of: Callable[[], IPv6Address | None], away_for: Callable[[IPv6Address], bool],
                  registered: Callable[[IPv6Address], bool], protection: SignallingProtection | None = None,
-                 graph_node: Node | None = None, adjacencies: int = 1024):
+                 graph_node: Node | None = None, adjacencies: int = 1024,
+                 interfaces: Callable[[], Iterable[Interface]] | None = None):
         self.node = node
+        # The node's interfaces, whose usable addresses the kernels may receive for (``_per_frame_only``).
+        self._interfaces = interfaces if interfaces is not None else (lambda: (iface,))
         self.protection = protection if protection is not None else SignallingProtection(None, node.counters)
         self.iface = iface
         self.bul = bul
@@ -331,6 +345,7 @@ class MobileNodeData:
     def receive(self, now: int, batch: PacketBatch) -> list[int]:
         """Frames of a batch received on the mobile interface (see the module doc); the batch's columns
         are rewritten. Returns the frames for the node's per-frame path, in order."""
+        self._per_frame_only(batch)
         tables = self.tables
         if tables is not None and 0 < len(self._in_paths) <= _graph.MAX_AGENTS:
             tables.refresh()
@@ -370,6 +385,43 @@ class MobileNodeData:
         frames.restore(batch, back)
         counters["rx_frames"] -= int(np.count_nonzero(back))     # counted again on the per-frame path
         return slow.tolist()
+
+    def _per_frame_only(self, batch: PacketBatch) -> None:
+        """Frames the kernels must not judge go to the per-frame path (marked SLOW_PATH, which both the
+        graph and the numpy path hand back untouched), which decides them as it always has:
+
+        - one whose IPv6 destination is not a usable unicast address of the node (a care-of address it
+          no longer or not yet holds: ``not_for_us``, ``tentative_destination``; a multicast one): the
+          kernels check the outer source and the inner destination, not the outer destination;
+        - one sent from the interface's own MAC (``own_frame``);
+        - a routing header before a DHAAD Reply or a Mobile Prefix Advertisement (ICMPv6 145, 147):
+          signalling for ``discovery``, checked for protection (``local_packet``), not data; and, not
+          to guess what they hold, one before another extension header."""
+        n = batch.count
+        if not n:
+            return
+        start = batch.offset[:n].astype(np.int64)
+        # Node.receive_packet: the receiving interface's entry for the address decides, else the first
+        # other interface's that has it (the weak host model).
+        usable = {a.address: a.usable for a in self.iface.addresses.values()}
+        for iface in self._interfaces():
+            for a in iface.addresses.values():
+                usable.setdefault(a.address, a.usable)
+        own = frozenset(address.packed for address, ok in usable.items() if ok)
+        ip = ETHERNET_HEADER_LEN
+        head = gather(batch, start, ip + 42)      # Ethernet, IPv6, a routing header's first two bytes
+        ours = one_of(head[:, ip + 24:ip + 40], own)
+        ours &= (head[:, 6:12] != np.frombuffer(self.iface.mac, dtype=np.uint8)).any(axis=1)
+        routing = head[:, ip + 6] == 43
+        if routing.any():
+            after = head[:, ip + 40]
+            icmp = routing & (after == 58)
+            ours &= ~(routing & np.isin(after, _AFTER_ROUTING_SLOW))
+            if icmp.any():
+                at = start[icmp] + ip + 40 + (head[icmp, ip + 41].astype(np.int64) + 1) * 8
+                ours[np.flatnonzero(icmp)[np.isin(gather(batch, at, 1)[:, 0], _DISCOVERY_ICMP)]] = False
+        if not ours.all():
+            batch.verdict[:n][~ours] = Verdict.SLOW_PATH
 
     def _receive_graph(self, now: int, batch: PacketBatch, tables: GraphTables) -> list[int]:
         """``receive`` as one C call (csrc/mip6_graph_roles.c, mip6_graph_mn_receive): ethernet-input,
