@@ -284,10 +284,12 @@ class DaemonSettings:
     # "packet": a packet socket per interface (one system call per frame, works everywhere); "ring":
     # AF_PACKET TPACKET_V3 rings (mip6fast.io.ring: frames land in batches without a system call each).
     io: str = "packet"
-    # With io = "ring": TPACKET_V2 receive rings read in place (mip6fast.io.ring, docs/RING.md): the data
-    # path rewrites each frame where the kernel wrote it and the one copy is into the transmit ring.
-    # false: TPACKET_V3 rings whose frames are copied into a batch first (a second copy).
-    receive_in_place: bool = True
+    # With io = "ring": true reads TPACKET_V2 receive rings in place (mip6fast.io.ring, docs/RING.md): the
+    # data path rewrites each frame where the kernel wrote it and the one copy is into the transmit ring.
+    # false (the default): TPACKET_V3 rings whose frames are first copied into a batch, which measured
+    # as fast or faster on veth (README "Benchmarks": the V3 block layout costs the kernel and the cache
+    # less than the copy it saves); try true on a NIC with large frames.
+    receive_in_place: bool = False
     # The home agent's forwarding workers (issue 17): 1, today's single process; N > 1: N worker
     # processes, each with its own AF_PACKET rings joined to a PACKET_FANOUT group (hash mode) per
     # interface, running the data-plane graph over the binding cache and adjacency table the signalling

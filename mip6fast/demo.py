@@ -176,6 +176,8 @@ class DemoNetwork:
         self.unkeyed_registrations = False
         # [daemon] workers of the home agent (issue 17): N > 1 forwarding worker processes.
         self.ha_workers = 1
+        # Roles (daemon names) whose rings are received in place ([daemon] receive_in_place = true).
+        self.in_place: tuple[str, ...] = ()
         # Two home agents "ha" and "ha2" on the home link and on a bridged link to the core, sharing the
         # home agent's addresses, with a management link (MGMT_NET) where an etcd cluster can listen
         # (README "Redundancy"); ``etcd_endpoints`` set: both run with store = "etcd".
@@ -348,6 +350,8 @@ class DemoNetwork:
         daemon = f'[daemon]\nio = "{self.io}"\n'
         if role == "ha" and self.ha_workers > 1:
             daemon += f"workers = {self.ha_workers}\n"
+        if name in self.in_place:
+            daemon += "receive_in_place = true\n"
         if role == "ha" and self.etcd_endpoints and self.metrics:
             # on the management link only (a lab's): remote on purpose
             daemon += (f'metrics = "{MGMT_NET}.{2 if name == "ha" else 3}:{METRICS_PORT}"\n'

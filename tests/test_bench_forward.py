@@ -81,15 +81,15 @@ def test_bench_forward_quick_json(netns_available):
         assert {"value", "unit", "reflector_mpps", "python_mpps", "vs_reflector", "vs_python"} <= r.keys()
         assert r["unit"] == "Mpps" and r["value"] > 0 and r["reflector_mpps"] > 0 and r["python_mpps"] > 0
     runs = {(m["forwarder"], m["size"]): m for m in report["runs"]}
-    forwarders = ("reflector", "home_agent", "home_agent_copy", "python", "workers")
+    forwarders = ("reflector", "home_agent", "home_agent_in_place", "python", "workers")
     assert set(runs) == {(f, s) for f in forwarders for s in F.SIZES}
     for (forwarder, size), m in runs.items():
         assert m["intact"] > 0 and m["corrupt"] == 0, (forwarder, size, m)
-        if forwarder in ("home_agent", "home_agent_copy"):
+        if forwarder in ("home_agent", "home_agent_in_place"):
             assert m["intact"] <= m["tunnelled"]       # nothing counted that the home agent did not send
             assert m["tx_batches"] > 0                 # and it went out through the batch path
             # received in place (windows of the ring) or copied into a batch
-            assert (m["rx_windows"] > 0) == (forwarder == "home_agent"), m
+            assert (m["rx_windows"] > 0) == (forwarder == "home_agent_in_place"), m
         if forwarder == "python":
             assert m["intact"] <= m["forwarded"]
         if forwarder == "workers":                     # [daemon] workers = 2's path: both workers sent

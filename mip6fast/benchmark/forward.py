@@ -17,12 +17,13 @@ Topology (mip6fast.io.netns)::
    on the same veth pairs:
    - ``reflector``: the plain C ring reflector (``mip6fast.io.ring.reflect``, the raw I/O baseline of
      ``mip6fast.benchmark.ring``) copies the home link's frames to the outer link unchanged;
-   - ``home_agent``: ``NodeRunner`` drives the ``HomeAgent`` from its rings, received in place
-     (TPACKET_V2, ``PacketRing(in_place=True)``): the home agent's graph encapsulates each packet to
-     its care-of address (§10.4.2) where the kernel wrote the frame, and the batch transmit copies it
-     into the outer link's transmit ring (one copy, as the reflector makes);
-   - ``home_agent_copy``: the same on TPACKET_V3 rings whose frames are first copied into a batch (the
-     design before issue 17: two copies), to show what receiving in place is worth;
+   - ``home_agent``: ``NodeRunner`` drives the ``HomeAgent`` from its rings as the daemon does by
+     default (TPACKET_V3, each frame copied from the receive block into the runner's batch): the home
+     agent's graph encapsulates each packet to its care-of address (§10.4.2) in the batch, and the
+     batch transmit copies it into the outer link's transmit ring (two copies);
+   - ``home_agent_in_place``: the same on rings received in place (TPACKET_V2,
+     ``PacketRing(in_place=True)``, ``[daemon] receive_in_place = true``): the graph rewrites each
+     frame where the kernel wrote it and the only copy is into the transmit ring, as the reflector's;
    - ``python``: a pure-Python forwarder, one ``recv`` and one ``send`` on plain packet sockets per
      packet, doing the same encapsulation (hop limit decremented, the outer header of RFC 2473 §5.1 as
      the home agent builds it) from a dict of home address → care-of address;
@@ -326,7 +327,7 @@ class ForwardBench:
 
     # ------------------------------------------------------------ rings
 
-    def _ha_rings(self, in_place: bool = True) -> dict:
+    def _ha_rings(self, in_place: bool = False) -> dict:
         with self.lab.enter("ha"):
             home = PacketRing(self.home_end.ifname, in_place=in_place, window=BATCH)
             out = PacketRing(self.out_end.ifname, qdisc_bypass=True, tx_frames=TX_FRAMES, in_place=in_place,
@@ -431,8 +432,8 @@ class ForwardBench:
                     res = reflect(inside, outside, duration=seconds)
                     elapsed = res["elapsed_ns"] / 1e9
                     extra = {"dropped": res["dropped"], "kernel_drops": inside.stats()["drops"]}
-            elif forwarder in ("home_agent", "home_agent_copy"):
-                ports = self._ha_rings(in_place=forwarder == "home_agent")
+            elif forwarder in ("home_agent", "home_agent_in_place"):
+                ports = self._ha_rings(in_place=forwarder == "home_agent_in_place")
                 try:
                     runner = NodeRunner(self.ha, ports, batch_size=BATCH)
                     before = dict(self.ha.counters)
@@ -483,7 +484,7 @@ class ForwardBench:
             counts = pickle.loads(_recv_all(traffic))
             traffic.close()
             _wait(traffic_pid, "traffic")
-        if forwarder in ("reflector", "home_agent", "home_agent_copy") and counts["intact"]:
+        if forwarder in ("reflector", "home_agent", "home_agent_in_place") and counts["intact"]:
             # CPU time of the forwarder per intact frame (user and system, its sends' kernel work
             # included): steadier than the rate when other work shares the machine.
             extra["cpu_ns_per_frame"] = round((time.process_time_ns() - cpu) / counts["intact"])
@@ -519,9 +520,8 @@ class ForwardBench:
 
         def open_ring(name: str, group: int) -> PacketRing:
             if name == out_name:
-                return PacketRing(name, qdisc_bypass=True, tx_frames=TX_FRAMES, fanout="hash", fanout_group=group,
-                                  in_place=True)
-            return PacketRing(name, fanout="hash", fanout_group=group, in_place=True)
+                return PacketRing(name, qdisc_bypass=True, tx_frames=TX_FRAMES, fanout="hash", fanout_group=group)
+            return PacketRing(name, fanout="hash", fanout_group=group)
         if affinity is not None:
             os.sched_setaffinity(0, affinity)       # the workers inherit it: let the scheduler place them
         with self.lab.enter("ha"):
@@ -546,7 +546,7 @@ class ForwardBench:
 
     def measure(self, size: int, seconds: float, workers: bool = True) -> dict:
         """The forwarders at one size, back to back."""
-        kinds = ("reflector", "home_agent", "home_agent_copy", "python") + (("workers",) if workers else ())
+        kinds = ("reflector", "home_agent", "home_agent_in_place", "python") + (("workers",) if workers else ())
         return {f: self._run(size, f, seconds) for f in kinds}
 
 
@@ -578,13 +578,13 @@ def report(seconds: float = 1.0, quick: bool = False, sizes=SIZES, bindings: int
             bar.update(1)
             runs.extend(m.values())
             ha, refl, py = m["home_agent"]["pps"], m["reflector"]["pps"], m["python"]["pps"]
-            two, copy = m["workers"]["pps"], m["home_agent_copy"]["pps"]
+            two, in_place = m["workers"]["pps"], m["home_agent_in_place"]["pps"]
             results.append(result(f"forward_{size}B", ha / 1e6, "Mpps", size=size,
                                   reflector_mpps=round(refl / 1e6, 4), python_mpps=round(py / 1e6, 4),
                                   vs_reflector=round(ha / refl, 3) if refl else None,
                                   vs_python=round(ha / py, 2) if py else None,
-                                  copy_mpps=round(copy / 1e6, 4),
-                                  copy_vs_reflector=round(copy / refl, 3) if refl else None,
+                                  in_place_mpps=round(in_place / 1e6, 4),
+                                  in_place_vs_reflector=round(in_place / refl, 3) if refl else None,
                                   workers2_mpps=round(two / 1e6, 4),
                                   workers2_vs_one=round(two / ha, 3) if ha else None,
                                   intact=m["home_agent"]["intact"], corrupt=m["home_agent"]["corrupt"],

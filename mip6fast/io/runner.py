@@ -222,7 +222,10 @@ class NodeRunner:
             finally:
                 if in_place:
                     port.release()
-            if batch.count < full:
+            # A window is whatever the kernel filled since the last one: the next may already hold
+            # frames (the loop ends when one comes back empty); a copied batch that was not filled
+            # means the ring is empty.
+            if not in_place and batch.count < full:
                 return
 
     def _from_port_batch(self, name: str, batch: PacketBatch) -> None:
