@@ -20,8 +20,11 @@ from helpers.home_agent import (
     register,
 )
 
+import numpy as np
+
 from mip6fast.batch import PacketBatch
 from mip6fast.io.runner import NodeRunner
+from mip6fast.roles.events import BatchTransmit, Output, Transmit
 from mip6fast.roles.neighbor import NeighborState
 from mip6fast.wire import NeighborSolicitation, Packet, parse
 from mip6fast.wire.ethernet import ETHERTYPE_IPV6
@@ -178,6 +181,38 @@ def test_runner_sends_a_batch_transmit_frame_by_frame_on_a_plain_socket(tmp_path
     runner._apply(6 * S, out)
     assert len(sent) == 2 and all(parse(f[14:]).dst == COA for f in sent)
     runner.close()
+
+
+def test_runner_keeps_the_order_of_per_packet_and_batch_transmits(tmp_path):
+    """A batch transmit goes where its ``at`` puts it among the per-packet transmits (the order the
+    mobile node's and correspondent's graphs emit in), on a ring and on a plain socket alike."""
+    wire: list = []
+
+    class OrderPort(_RingPort):
+        def send(self, batch, verdict=None, timeout_ms=0):
+            picked = [batch.packet(i) for i in range(batch.count) if batch.verdict[i] == verdict]
+            wire.extend(picked)
+            return len(picked)
+
+        def send_frames(self, frames):
+            wire.extend(bytes(f) for f in frames)
+            return len(frames)
+
+    class OrderSocket(OrderPort):
+        send = None
+
+    for port in (OrderPort(), OrderSocket()):
+        wire.clear()
+        _ha, runner = _runner_with(port, tmp_path)
+        batch = PacketBatch.from_packets([b"B0" * 20, b"B1" * 20, b"B2" * 20])
+        which = np.array([True, False, True])
+        out = Output(transmits=[Transmit("eth1", b"T0" * 20), Transmit("eth1", b"T1" * 20),
+                                Transmit("eth1", b"T2" * 20)],
+                     batches=[BatchTransmit("eth1", batch, which, at=1), BatchTransmit("eth1", batch, which)])
+        runner._apply(6 * S, out)
+        assert [f[:2] for f in wire] == [b"T0", b"B0", b"B2", b"T1", b"T2", b"B0", b"B2"], type(port)
+        assert runner.counters["tx_dropped"] == 0
+        runner.close()
 
 
 def test_simulator_carries_batch_transmits():

@@ -272,22 +272,16 @@ class NodeRunner:
                     self.on_notification(n)
             self._deadline = out.next_deadline
             return
-        if out.transmits:
-            by_port: dict[str, list[bytes]] = {}
-            for t in out.transmits:
-                by_port.setdefault(t.interface, []).append(bytes(t.frame))
-            for name, frames in by_port.items():
-                port = self.ports.get(name)
-                if port is None:
-                    self.counters["tx_dropped"] += len(frames)    # an interface with no port
-                    continue
-                sent = port.send_frames(frames)
-                self.counters["tx_dropped"] += len(frames) - sent
-                if self._pcap is not None:
-                    for frame in frames[:sent]:
-                        self._pcap.write(frame, now + self._wall_offset, name, DIRECTION_OUTBOUND)
-        for bt in out.batches:
-            self._send_batch(now, bt)
+        # The frames in the node's order: a batch transmit goes where its ``at`` puts it among the
+        # per-packet transmits (before ``transmits[at]``; -1 after them all), so the per-packet frames
+        # before it are sent first (one send_frames call per port and run of transmits).
+        end = len(out.transmits)
+        done = 0
+        for at, k in sorted(((bt.at if 0 <= bt.at <= end else end), k) for k, bt in enumerate(out.batches)):
+            self._send_transmits(now, out.transmits[done:at])
+            done = max(done, at)
+            self._send_batch(now, out.batches[k])
+        self._send_transmits(now, out.transmits[done:])
         if out.deliveries:
             if self.tun is None:
                 self.counters["tun_dropped"] += len(out.deliveries)
@@ -300,6 +294,24 @@ class NodeRunner:
                 self.on_notification(n)
         # Every entry point reports the node's earliest pending timer after the call: the whole truth.
         self._deadline = out.next_deadline
+
+    def _send_transmits(self, now: int, transmits) -> None:
+        """Per-packet transmits, grouped by port (their order kept within each port)."""
+        if not transmits:
+            return
+        by_port: dict[str, list[bytes]] = {}
+        for t in transmits:
+            by_port.setdefault(t.interface, []).append(bytes(t.frame))
+        for name, frames in by_port.items():
+            port = self.ports.get(name)
+            if port is None:
+                self.counters["tx_dropped"] += len(frames)    # an interface with no port
+                continue
+            sent = port.send_frames(frames)
+            self.counters["tx_dropped"] += len(frames) - sent
+            if self._pcap is not None:
+                for frame in frames[:sent]:
+                    self._pcap.write(frame, now + self._wall_offset, name, DIRECTION_OUTBOUND)
 
     def _send_batch(self, now: int, bt: BatchTransmit) -> None:
         """The data path's packets: a ring takes the whole batch in one call (the packets to send
