@@ -374,6 +374,12 @@ def test_an_expired_binding_makes_room():
     assert sent(bind(cn, seq=1, hoa=HOA2, now=10 * S))[0].payload.status == 0
 
 
+def test_a_cache_hint_above_max_bindings_is_not_allocated():
+    small = make_cn(max_bindings=2).cache.memory_bytes()    # the default hint, 1024, is cut to 2
+    assert small == make_cn(max_bindings=2, cache_capacity=65536).cache.memory_bytes()
+    assert small < make_cn().cache.memory_bytes() // 10
+
+
 def test_defaults_bound_the_cache_and_draw_a_random_hash_seed():
     config = CorrespondentConfig()
     assert config.max_bindings == DEFAULT_MAX_BINDINGS == 65536 and config.cache_seed is None

@@ -41,7 +41,8 @@ class CorrespondentConfig:
       ICMPv6 errors this role adds (§9.3.1 "rate-limited"; RFC 4443 §2.4 f).
     - ``refresh_requests``: send a Binding Refresh Request ``refresh_lead_ns`` before an entry expires,
       if the data path used it since it was last registered (§9.5.5).
-    - ``cache_capacity``: the binding cache's sizing hint (it grows past it, up to ``max_bindings``).
+    - ``cache_capacity``: the binding cache's sizing hint (it grows past it, up to ``max_bindings``;
+      a hint above ``max_bindings`` is cut to it).
     - ``cache_seed``: the key of the binding cache's hash (SipHash-1-3). None, the default, draws it from
       the kernel's CSPRNG for each node; an int fixes it, for reproducible layouts in tests only: a
       sender who knows the seed can search offline for home addresses that share a bucket.

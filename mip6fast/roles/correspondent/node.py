@@ -71,7 +71,9 @@ class CorrespondentNode(Host):
         gives ``os.urandom``); by default the node's seeded RNG, for reproducible simulations."""
         super().__init__(name, interfaces, rng)
         self.config = config if config is not None else CorrespondentConfig()
-        self.cache = BindingCache(16, self.config.cache_capacity, self.config.cache_seed)
+        # The sizing hint, never past max_bindings: room no binding could use is not allocated.
+        self.cache = BindingCache(16, min(self.config.cache_capacity, self.config.max_bindings),
+                                  self.config.cache_seed)
         mtu = min((i.mtu for i in self.interfaces.values()), default=1500)
         self.datapath = CorrespondentDataPath(self.cache, mtu=max(IPV6_MIN_MTU, min(mtu, 65535)))
         # The parts see this node as events.NodeServices (timers, counters, notifications, sending);
