@@ -139,6 +139,32 @@ static int mn_inbound(mip6_graph_mn_t *mn, mip6_batch_t *b)
     return rc < 0 ? rc : MIP6_OK;
 }
 
+/* Frames the kernels must not judge, left to the per-frame path, which decides them as
+ * Node.receive_packet does (roles/mn_datapath.py, MobileNodeData._per_frame_only, for the path without
+ * a graph): one sent from our own MAC; one whose destination is not a usable address of the node (the
+ * kernels check the outer source and the inner destination, not the outer destination: a tunnel to a
+ * care-of address the node no longer or not yet holds is not for it); a routing header before another
+ * extension header (hop-by-hop, routing, fragment, AH, destination options), or before a DHAAD Reply
+ * or a Mobile Prefix Advertisement (ICMPv6 145, 147: signalling for discovery, checked for
+ * protection, RFC 6275 §10.5, §11.4). */
+static int mn_per_frame_only(const mip6_batch_t *b, uint32_t i, const uint8_t mac[6], const uint8_t *ip,
+                             uint32_t pl, const mip6_graph_t *g)
+{
+    if (memcmp(b->buf + b->offset[i] + 6, mac, 6) == 0 || !mip6_dp_in_set(ip + 24, g->own, g->n_own))
+        return 1;
+    if (ip[6] != MIP6_NH_ROUTING)
+        return 0;
+    uint8_t after = ip[MIP6_IP6_HLEN];
+    if (after == 0 || after == MIP6_NH_ROUTING || after == 44 || after == 51 || after == 60)
+        return 1;
+    if (after == 58) {
+        uint64_t at = MIP6_IP6_HLEN + ((uint64_t)ip[MIP6_IP6_HLEN + 1] + 1) * 8;
+        if (at < MIP6_IP6_HLEN + (uint64_t)pl && (ip[at] == 145 || ip[at] == 147))
+            return 1;
+    }
+    return 0;
+}
+
 int mip6_graph_mn_receive(mip6_graph_mn_t *mn, mip6_batch_t *b, unsigned rx, uint64_t now_ns, mip6_graph_out_t *out)
 {
     (void)now_ns;
@@ -161,6 +187,10 @@ int mip6_graph_mn_receive(mip6_graph_mn_t *mn, mip6_batch_t *b, unsigned rx, uin
         /* A routing header before a Mobility Header (a BA, a BRR, §6.1.8) or ESP (RFC 3776) is
          * signalling, not data. */
         if (!(nh == MIP6_NH_IPV6 || (nh == MIP6_NH_ROUTING && after != MIP6_NH_MH && after != MIP6_NH_ESP))) {
+            b->verdict[i] = MIP6_V_SLOW_PATH;
+            continue;
+        }
+        if (mn_per_frame_only(b, i, mac, ip, pl, g)) {
             b->verdict[i] = MIP6_V_SLOW_PATH;
             continue;
         }

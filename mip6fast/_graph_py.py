@@ -446,6 +446,21 @@ class MobileNodeGraph(_Graph):
                 self._slow(i, "TOO_BIG")
         return self.n_slow
 
+    def _per_frame_only(self, buf, frame_off: int, o: int, mac: bytes, pl: int) -> bool:
+        """mn_per_frame_only (mip6_graph_roles.c): from our own MAC, not to a usable address of the
+        node, or a routing header before another extension header or a DHAAD Reply / MPA."""
+        if buf[frame_off + 6:frame_off + 12].tobytes() == mac or buf[o + 24:o + 40].tobytes() not in self._own:
+            return True
+        if int(buf[o + 6]) != 43:
+            return False
+        after = int(buf[o + 40])
+        if after in (0, 43, 44, 51, 60):
+            return True
+        if after == 58:
+            at = 40 + (int(buf[o + 41]) + 1) * 8
+            return at < 40 + pl and int(buf[o + at]) in (145, 147)
+        return False
+
     def receive(self, batch, rx: int, now_ns: int) -> int:
         self._rx(rx)
         n = self._begin(batch)
@@ -464,6 +479,9 @@ class MobileNodeGraph(_Graph):
             o = frame[i][0] + _ETH
             nh, after = int(buf[o + 6]), int(buf[o + 40])
             if not (nh == 41 or (nh == 43 and after not in (135, 50))):
+                verdict[i] = V.SLOW_PATH
+                continue
+            if self._per_frame_only(buf, frame[i][0], o, mac, pl):
                 verdict[i] = V.SLOW_PATH
                 continue
             if nh == 41 and self._required and pl >= 40 and buf[o + 64:o + 80].tobytes() in self._required:

@@ -167,22 +167,33 @@ def damage(draw, frame):
 @st.composite
 def mn_frames(draw):
     shape = draw(st.sampled_from(["tunnel"] * 4 + ["rh2"] * 3 + ["tunnel2", "rh2_mh", "plain", "mac", "truncated",
-                                                                 "damaged", "padded"]))
+                                                                 "damaged", "padded", "not_ours", "own_src",
+                                                                 "rh2_ext", "rh2_discovery"]))
     home = draw(st.sampled_from([HOA, HOA2, OTHER_HOA]))
-    if shape in ("tunnel", "tunnel2"):
+    if shape in ("tunnel", "tunnel2", "own_src"):
         inner = draw(upper(draw(PEERS), home))
-        agent = HA if shape == "tunnel" else draw(st.sampled_from([HA2, CN]))
+        agent = draw(st.sampled_from([HA2, CN])) if shape == "tunnel2" else HA
         packet = ip6(agent, COA, 41, inner, hop_limit=draw(st.sampled_from([64, 1])))
     elif shape in ("rh2", "rh2_mh"):
         peer = draw(PEERS)
         nh = 135 if shape == "rh2_mh" else draw(st.sampled_from([17, 58, 50]))
         body = draw(PAYLOADS)
         packet = ip6(peer, COA, 43, rh2(nh, home, segments_left=draw(st.sampled_from([1, 1, 0]))) + body)
+    elif shape == "rh2_ext":        # a routing header before another extension header: per frame
+        body = bytes([17, 0]) + bytes(6) + draw(PAYLOADS)
+        packet = ip6(draw(PEERS), COA, 43, rh2(draw(st.sampled_from([0, 43, 44, 51, 60])), home) + body)
+    elif shape == "rh2_discovery":  # before a DHAAD Reply / MPA (or another ICMPv6 message)
+        body = bytes([draw(st.sampled_from([145, 147, 128, 129])), 0, 0, 0]) + draw(st.binary(max_size=12))
+        packet = ip6(draw(PEERS), COA, 43, rh2(58, home) + body)
+    elif shape == "not_ours":       # a tunnel to an address the node does not hold: per frame
+        packet = ip6(HA, draw(st.sampled_from([OTHER_HOA, HOA2])), 41, draw(upper(draw(PEERS), home)))
     else:
         packet = draw(upper(draw(PEERS), COA))
     frame = eth(MAC, packet)
     if shape == "mac":
         frame = eth(draw(st.sampled_from([MAC2, b"\xff" * 6, b"\x33\x33\0\0\0\1"])), packet)
+    elif shape == "own_src":        # a frame from the interface's own MAC: per frame
+        frame = MAC + MAC + frame[12:]
     elif shape == "truncated":
         frame = frame[:draw(st.integers(0, len(frame) - 1))]
     elif shape == "padded":

@@ -20,7 +20,8 @@ Receiving (``receive``): unicast IPv6 frames to our MAC carrying a tunnel (next 
 header (43), chosen with the shared classifier (frames.py), go through ``decapsulate`` and
 ``process_rh2`` in one kernel call each over the whole batch; what the kernels pass on, and every other
 frame, goes back to the node's per-frame path (neighbour discovery, signalling). Frames the kernels
-must not judge are left to the per-frame path before they run (``_per_frame_only``): one for an address
+must not judge are left to the per-frame path before they run (the graph's ``mn_per_frame_only`` in
+C; ``_per_frame_only`` on the path without a graph): one for an address
 the node does not hold usable (the kernels check the outer source and the inner destination, not the
 outer destination), one from the interface's own MAC, and a routing header before a DHAAD Reply, a
 Mobile Prefix Advertisement or another extension header. ``MobileNode.receive`` (one frame, as the
@@ -345,12 +346,14 @@ class MobileNodeData:
     def receive(self, now: int, batch: PacketBatch) -> list[int]:
         """Frames of a batch received on the mobile interface (see the module doc); the batch's columns
         are rewritten. Returns the frames for the node's per-frame path, in order."""
-        self._per_frame_only(batch)
         tables = self.tables
         if tables is not None and 0 < len(self._in_paths) <= _graph.MAX_AGENTS:
             tables.refresh()
             if tables.usable and self.iface.name in tables.index:
+                # The graph leaves the frames it must not judge to the per-frame path itself
+                # (mn_per_frame_only, csrc/mip6_graph_roles.c), against the tables' own addresses.
                 return self._receive_graph(now, batch, tables)
+        self._per_frame_only(batch)
         n = batch.count
         counters = self.node.counters
         frames = classify(batch, self.iface)
