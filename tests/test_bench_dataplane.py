@@ -16,7 +16,9 @@ def test_rows_for_every_size_and_batch():
     assert [(r["size"], r["batch"]) for r in rows] == [(64, 1), (64, 32), (1500, 1), (1500, 32)]
     for r in rows:
         assert r["unit"] == "Mpps" and r["value"] > 0 and r["baseline"] > 0
-        assert r["ratio"] == round(r["value"] / r["baseline"], 2)
+        # The ratio is of the unrounded rates; value and baseline are shown to 3 decimals, so the
+        # ratio recomputed from them may differ in its last rounded digit.
+        assert abs(r["ratio"] - r["value"] / r["baseline"]) <= 0.011
         assert r["graph_ns"] > 0 and r["kernel_ns"] > 0 and r["bindings"] == 64
 
 
