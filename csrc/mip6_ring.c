@@ -486,7 +486,8 @@ int mip6_ring_rx_window(mip6_ring_t *r, mip6_batch_t *b, uint32_t max, int timeo
     uint32_t n = 0, fs = r->rx_frame_size;
     for (;;) {
         uint32_t k = r->rx_head + n;
-        if (n == max || k == r->rx_frame_count)
+        /* batch offsets are 32-bit: a window of a ring over 4 GiB stops short of that */
+        if (n == max || k == r->rx_frame_count || (uint64_t)(n + 1) * fs > UINT32_MAX)
             break;
         struct tpacket2_hdr *h = rx2_frame(r, k);
         if (!v2_ready(h))
