@@ -378,6 +378,28 @@ static inline uint8_t frame_pkttype(const struct tpacket3_hdr *h)
     return sll->sll_pkttype;
 }
 
+/* A received frame as packet i of b (its bytes already at off): the columns of a fresh packet, the
+ * frame's packet type in aux, and the ring's receive counters. */
+static inline void rx_column(mip6_ring_t *r, mip6_batch_t *b, uint32_t i, uint32_t off, uint32_t len, uint8_t pkttype)
+{
+    b->offset[i] = off;
+    b->length[i] = len;
+    b->verdict[i] = MIP6_V_PASS;
+    b->reason[i] = MIP6_R_NONE;
+    b->aux[i] = pkttype;
+    r->c.rx_frames++;
+    r->c.rx_bytes += len;
+}
+
+/* Copies a received frame into slot i of b, headroom bytes in (the caller checked it fits). */
+static inline void rx_copy(mip6_ring_t *r, mip6_batch_t *b, uint32_t i, const uint8_t *data, uint32_t len,
+                           uint8_t pkttype)
+{
+    uint64_t off = (uint64_t)i * b->slot_size + b->headroom;
+    memcpy(b->buf + off, data, len);
+    rx_column(r, b, i, (uint32_t)off, len, pkttype);
+}
+
 /* ---- TPACKET_V2 receive: fixed frames at a fixed stride ---------------------------------------- */
 
 static inline uint8_t v2_pkttype(const struct tpacket2_hdr *h)
@@ -447,21 +469,10 @@ static int recv_v2(mip6_ring_t *r, mip6_batch_t *b, uint32_t start, uint32_t max
         int why = v2_unusable(r, h);
         if (!why && h->tp_snaplen > room)
             why = 2;
-        if (why) {
+        if (why)
             v2_count_unusable(r, why);
-        } else {
-            uint32_t i = start + n;
-            uint64_t off = (uint64_t)i * b->slot_size + b->headroom;
-            memcpy(b->buf + off, (uint8_t *)h + h->tp_mac, h->tp_snaplen);
-            b->offset[i] = (uint32_t)off;
-            b->length[i] = h->tp_snaplen;
-            b->verdict[i] = MIP6_V_PASS;
-            b->reason[i] = MIP6_R_NONE;
-            b->aux[i] = v2_pkttype(h);
-            r->c.rx_frames++;
-            r->c.rx_bytes += h->tp_snaplen;
-            n++;
-        }
+        else
+            rx_copy(r, b, start + n++, (uint8_t *)h + h->tp_mac, h->tp_snaplen, v2_pkttype(h));
         v2_give_back(r, h);
     }
     return (int)n;
@@ -500,13 +511,7 @@ int mip6_ring_rx_window(mip6_ring_t *r, mip6_batch_t *b, uint32_t max, int timeo
             v2_give_back(r, h);
             continue;
         }
-        b->offset[n] = n * fs + h->tp_mac;
-        b->length[n] = h->tp_snaplen;
-        b->verdict[n] = MIP6_V_PASS;
-        b->reason[n] = MIP6_R_NONE;
-        b->aux[n] = v2_pkttype(h);
-        r->c.rx_frames++;
-        r->c.rx_bytes += h->tp_snaplen;
+        rx_column(r, b, n, n * fs + h->tp_mac, h->tp_snaplen, v2_pkttype(h));
         n++;
     }
     b->buf = (uint8_t *)rx2_frame(r, r->rx_head);
@@ -554,17 +559,7 @@ int mip6_ring_recv(mip6_ring_t *r, mip6_batch_t *b, uint32_t start, uint32_t max
         } else if (h->tp_snaplen > room || h->tp_snaplen != h->tp_len) {
             r->c.rx_oversize++;
         } else {
-            uint32_t i = start + n;
-            uint64_t off = (uint64_t)i * b->slot_size + b->headroom;
-            memcpy(b->buf + off, (uint8_t *)h + h->tp_mac, h->tp_snaplen);
-            b->offset[i] = (uint32_t)off;
-            b->length[i] = h->tp_snaplen;
-            b->verdict[i] = MIP6_V_PASS;
-            b->reason[i] = MIP6_R_NONE;
-            b->aux[i] = frame_pkttype(h);
-            r->c.rx_frames++;
-            r->c.rx_bytes += h->tp_snaplen;
-            n++;
+            rx_copy(r, b, start + n++, (uint8_t *)h + h->tp_mac, h->tp_snaplen, frame_pkttype(h));
         }
         rx_frame_done(r, bd);
         bd = rx_ready_block(r);

@@ -44,6 +44,7 @@ __all__ = [
     "RingError",
     "RingGeometryError",
     "RingPermissionError",
+    "read_batches",
     "reflect",
 ]
 
@@ -314,6 +315,33 @@ class PacketRing:
             self._ring.close()
         except _ring.RingFailure as fail:
             raise _error(fail, self.interface) from None
+
+
+def read_batches(port, scratch: PacketBatch, limit: int):
+    """Up to ``limit`` batches of the frames ``port`` has ready (any port: a ring, a packet socket),
+    each valid until the next one is asked for. An in-place ring (``PacketRing(in_place=True)``) gives
+    windows of the ring itself, each handed back to the kernel when the caller is done with it (at the
+    next iteration, or on leaving the loop); a window is whatever the kernel filled since the last one,
+    so they are read until one comes back empty. Any other port copies into ``scratch``, and a batch
+    that was not filled means the port is empty."""
+    full = scratch.capacity
+    if getattr(port, "in_place", False):
+        for _ in range(limit):
+            window = port.receive_window(max_frames=full)
+            if window is None:
+                return
+            try:
+                yield window
+            finally:
+                port.release()
+        return
+    for _ in range(limit):
+        scratch.clear()
+        if port.receive(scratch) == 0:
+            return
+        yield scratch
+        if scratch.count < full:
+            return
 
 
 def reflect(rx: PacketRing, tx: PacketRing, *, max_frames: int = 0, duration: float = 1.0) -> dict:

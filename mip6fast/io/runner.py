@@ -34,6 +34,7 @@ from ..batch import PacketBatch, Verdict
 from ..roles.events import BatchTransmit, Driven, Notification, Output
 from .pcap import LINKTYPE_ETHERNET
 from .pcapng import DIRECTION_INBOUND, DIRECTION_OUTBOUND, PcapngWriter
+from .ring import read_batches
 from .tun import TunDevice
 
 __all__ = ["NodeRunner", "Port"]
@@ -198,35 +199,12 @@ class NodeRunner:
         self._stopping = True
 
     def _from_port(self, name: str) -> None:
-        port = self.ports[name]
-        full = self._batch.capacity
-        # A ring received in place (PacketRing(in_place=True)) hands out its frames where they lie:
-        # the node reads and rewrites them there, its batch transmits copy them into a transmit ring,
-        # and they go back to the kernel once the node's output is carried out.
-        in_place = getattr(port, "in_place", False)
-        # At most ``max_batches`` full batches per wake-up: a flooded port must not starve the other
-        # ports, the TUN and the node's timers (nor ``run``'s end).
-        for _ in range(self.max_batches):
-            if in_place:
-                window = port.receive_window(max_frames=full)
-                if window is None:
-                    return
-                batch = window
-            else:
-                batch = self._batch
-                batch.clear()
-                if port.receive(batch) == 0:
-                    return
-            try:
-                self._from_port_batch(name, batch)
-            finally:
-                if in_place:
-                    port.release()
-            # A window is whatever the kernel filled since the last one: the next may already hold
-            # frames (the loop ends when one comes back empty); a copied batch that was not filled
-            # means the ring is empty.
-            if not in_place and batch.count < full:
-                return
+        # At most ``max_batches`` batches per wake-up: a flooded port must not starve the other ports,
+        # the TUN and the node's timers (nor ``run``'s end). A ring received in place hands out its
+        # frames where they lie: the node reads and rewrites them there, its batch transmits copy them
+        # into a transmit ring, and they go back to the kernel once the node's output is carried out.
+        for batch in read_batches(self.ports[name], self._batch, self.max_batches):
+            self._from_port_batch(name, batch)
 
     def _from_port_batch(self, name: str, batch: PacketBatch) -> None:
         self.counters["rx_batches"] += 1

@@ -44,6 +44,7 @@ from typing import Any
 
 from .. import _impl
 from ..batch import PacketBatch, Verdict
+from .ring import read_batches
 
 __all__ = ["USER", "WorkerPool", "fanout_group"]
 
@@ -243,26 +244,9 @@ def _worker_main(shared, w: int, names: list[str], queue: socket.socket, open_ri
             k = by_fd.get(fd)
             if k is None:
                 return 0            # the signalling process closed its end
-            ring = rings[k]
-            for _ in range(64):     # a flooded interface must not starve the others
-                # In place: the frames where the kernel wrote them, given back after the batch.
-                if getattr(ring, "in_place", False):
-                    window = ring.receive_window(max_frames=BATCH)
-                    if window is None:
-                        break
-                    try:
-                        _forward(shared, graph, w, window, k, rings, queue, clock())
-                    finally:
-                        ring.release()
-                    if window.count < BATCH:
-                        break
-                    continue
-                batch.clear()
-                if ring.receive(batch) == 0:
-                    break
-                _forward(shared, graph, w, batch, k, rings, queue, clock())
-                if batch.count < batch.capacity:
-                    break
+            # At most 64 batches: a flooded interface must not starve the others.
+            for got in read_batches(rings[k], batch, 64):
+                _forward(shared, graph, w, got, k, rings, queue, clock())
         if clock() >= stats_due:        # the kernel's ring drops, once a second (a system call each)
             stats_due = clock() + 1_000_000_000
             for k, ring in enumerate(rings):
